@@ -1,0 +1,65 @@
+# Forgeline: `make run` for a working site, `make test` for the whole suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 5000
+HOST   ?= 127.0.0.1
+WEB_PROCESSES ?= 2
+RQ_WORKERS    ?= 2
+REDIS_URL     ?= redis://127.0.0.1:6379/0
+export FLASK_APP := app
+export REDIS_URL
+METRICS_DIR   ?= $(CURDIR)/instance/prometheus
+
+.PHONY: run test install install-dev migrate seed redis chromium lint clean
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.lock
+	$(BIN)/pip install -q -r requirements-dev.lock
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(BIN)/flask db upgrade
+
+seed: migrate
+	@$(BIN)/flask seed-demo
+
+# Start a local redis-server only when nothing answers at REDIS_URL.
+redis: install
+	@$(BIN)/python -c "import redis,os; redis.Redis.from_url(os.environ['REDIS_URL']).ping()" 2>/dev/null \
+	  && echo "Redis answers at $(REDIS_URL)" \
+	  || { command -v redis-server >/dev/null \
+	       || { echo "No Redis at $(REDIS_URL) and no redis-server to start: apt-get install redis-server, or set REDIS_URL." >&2; exit 1; }; \
+	       echo "Starting redis-server on 127.0.0.1:6379"; \
+	       redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no --dir /tmp; sleep 0.5; }
+
+run: seed redis
+	@rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
+	@export PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR); trap 'kill 0' INT TERM EXIT; \
+	for i in $$(seq $(RQ_WORKERS)); do $(BIN)/flask worker & done; \
+	$(BIN)/gunicorn -c app/gunicorn_conf.py -w $(WEB_PROCESSES) -b $(HOST):$(PORT) 'wsgi:app' & \
+	sleep 1; echo; echo "  Forgeline is running at http://$(HOST):$(PORT)/  (Ctrl-C stops web and workers)"; echo; \
+	wait
+
+# Browser tests drive Debian's Chromium through Playwright (never a browser download).
+chromium:
+	@test -x /usr/bin/chromium || { echo "Installing Debian's chromium for the browser tests"; \
+	  apt-get install -y -q chromium >/dev/null || { echo "apt-get install chromium failed (run as root?)" >&2; exit 1; }; }
+
+test: install-dev chromium
+	$(BIN)/pytest $(if $(CI),-p no:cacheprovider,) $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check app tests
+
+clean:
+	rm -rf $(VENV) $(METRICS_DIR) .pytest_cache

@@ -1,0 +1,59 @@
+"""Forgeline: create_app() is the one place that wires extensions and blueprints."""
+
+import logging
+from typing import Any
+
+import redis
+from flask import Flask
+
+from app.config import ROOT, Config
+from app.extensions import csrf, db, htmx, limiter, login, migrate, sock
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
+                instance_path=str(ROOT / "instance"))
+    app.config.from_object(Config())
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked in the auth gate, which knows bearer clients
+    app.config.update(overrides or {})
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    sock.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    login.init_app(app)
+    login.login_view = "auth.login_page"
+    limiter.init_app(app)
+    app.extensions["redis"] = redis.Redis.from_url(app.config["REDIS_URL"], health_check_interval=30)
+
+    _register_blueprints(app)
+
+    from app.core import metrics
+    from app.core.auth.views import register_gate
+    from app.core.errors import register_error_handlers
+    from app.templating import register_templating
+
+    register_gate(app)
+    register_error_handlers(app)
+    register_templating(app)
+    metrics.init_app(app)  # last: it wraps every view registered above
+
+    from app import cli
+
+    cli.register(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.core import api, metrics, views
+    from app.core.audit import views as audit_views
+    from app.core.auth import views as auth_views
+    from app.core.live import views as live_views
+    from app.queues import api as queues_api
+    from app.queues import views as queues_views
+
+    for bp in (views.bp, auth_views.bp, audit_views.bp, metrics.bp, api.openapi_bp, live_views.bp,
+               queues_views.bp, queues_api.bp):
+        app.register_blueprint(bp)

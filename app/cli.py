@@ -1,0 +1,119 @@
+"""flask commands: worker, seed-demo, users, tokens, metrics-check."""
+
+import secrets
+import sys
+import urllib.request
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from prometheus_client.parser import text_string_to_metric_families
+from rq import Queue
+from sqlalchemy import select
+
+from app.config import QUEUE_NAMES
+
+users = AppGroup("users", help="Manage users.")
+tokens = AppGroup("tokens", help="Manage API tokens.")
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", default="viewer", show_default=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def create_user(username: str, role: str, password: str) -> None:
+    """Create a user."""
+    from app.core.auth import service
+    from app.core.errors import DomainError
+    from app.extensions import db
+
+    try:
+        user = service.create_user(username, password, role)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    db.session.commit()
+    click.echo(f"created {user.username} ({user.role})")
+
+
+@tokens.command("create")
+@click.argument("username")
+@click.option("--name", default="cli", show_default=True, help="A label to recognise the token by.")
+def create_token(username: str, name: str) -> None:
+    """Create an API token for USERNAME and print it once."""
+    from app.core.auth import service
+    from app.core.errors import DomainError
+    from app.extensions import db
+
+    try:
+        _, token = service.create_token(service.get_user(username), name)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    db.session.commit()
+    click.echo(token)
+
+
+@click.command("worker")
+@click.option("--queues", "-q", default=",".join(QUEUE_NAMES), show_default=True,
+              help="Comma-separated queues, in priority order.")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--name", default=None, help="Worker name (default: RQ's).")
+def worker(queues: str, burst: bool, name: str | None) -> None:
+    """Run an RQ worker (with RQ's scheduler, so Retry intervals work)."""
+    from app.core.jobs.worker import ForgelineWorker
+
+    names = [q.strip() for q in queues.split(",") if q.strip()]
+    unknown = sorted(set(names) - set(QUEUE_NAMES))
+    if unknown:
+        raise click.BadParameter(f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(QUEUE_NAMES)}")
+    connection = current_app.extensions["redis"]
+    worker = ForgelineWorker([Queue(n, connection=connection) for n in names], connection=connection, name=name)
+    worker.work(with_scheduler=True, burst=burst)
+
+
+@click.command("seed-demo")
+def seed_demo() -> None:
+    """Create the demo admin (once) and print its password once."""
+    from app.core.auth import service
+    from app.core.auth.models import User
+    from app.extensions import db
+
+    if db.session.scalar(select(User).where(User.username == "admin")):
+        click.echo("demo data already present (user 'admin')")
+        return
+    password = secrets.token_urlsafe(12)
+    service.create_user("admin", password, "admin")
+    db.session.commit()
+    click.echo(f"demo admin created: username 'admin', password '{password}' (shown once)")
+
+
+@click.command("metrics-check")
+@click.argument("url")
+@click.option("--token", envvar="METRICS_TOKEN", default=None, help="Bearer token if /metrics is protected.")
+def metrics_check(url: str, token: str | None) -> None:
+    """Fail when URL's exposition does not parse or lacks a required metric."""
+    from app.core.metrics import REQUIRED_METRICS
+
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            text = response.read().decode()
+    except OSError as exc:
+        click.echo(f"cannot fetch {url}: {exc}", err=True)
+        sys.exit(2)
+    try:
+        samples = {s.name for family in text_string_to_metric_families(text) for s in family.samples}
+        families = {family.name for family in text_string_to_metric_families(text)}
+    except ValueError as exc:
+        click.echo(f"exposition does not parse: {exc}", err=True)
+        sys.exit(1)
+    # the parser strips _total from counter family names, so look at sample names too
+    missing = [m for m in REQUIRED_METRICS if m not in samples and m not in families]
+    if missing:
+        click.echo(f"missing metrics: {', '.join(missing)}", err=True)
+        sys.exit(1)
+    click.echo(f"ok: {len(families)} metric families, all {len(REQUIRED_METRICS)} required present")
+
+
+def register(app: Flask) -> None:
+    for command in (users, tokens, worker, seed_demo, metrics_check):
+        app.cli.add_command(command)

@@ -1,0 +1,1 @@
+"""Shared machinery every capability uses: auth, audit, errors, jobs, live, metrics, paging."""

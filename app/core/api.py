@@ -1,0 +1,210 @@
+"""JSON API plumbing: one decorator validates input with pydantic, checks the
+role, shapes the output, and records the route for the OpenAPI document, so
+the document is generated from the very schemas that validate requests.
+"""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, jsonify, request
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
+
+from app.config import VERSION
+from app.core.auth.service import require_role
+from app.core.errors import InvalidInput
+
+API_PREFIX = "/api/v1"
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+@dataclass
+class Operation:
+    blueprint: str
+    rule: str
+    method: str
+    endpoint: str
+    summary: str
+    roles: tuple[str, ...]
+    query: type[BaseModel] | None
+    body: type[BaseModel] | None
+    response: type[BaseModel] | None
+    status: int
+    tags: list[str] = field(default_factory=list)
+
+
+OPERATIONS: list[Operation] = []
+
+
+def _validation_details(exc: ValidationError) -> dict[str, Any]:
+    return {
+        "fields": [
+            {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "message": err["msg"]}
+            for err in exc.errors(include_url=False, include_context=False)
+        ]
+    }
+
+
+def parse(model: type[BaseModel], data: Any, where: str) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput(f"Invalid {where}.", _validation_details(exc)) from None
+
+
+def _query_data(model: type[BaseModel]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key in request.args:
+        values = request.args.getlist(key)
+        annotation = model.model_fields.get(key)
+        is_list = annotation is not None and "list" in str(annotation.annotation)
+        data[key] = values if is_list else values[-1]
+    return data
+
+
+def _body_data() -> Any:
+    if not request.data:
+        return {}
+    data = request.get_json(silent=True)
+    if data is None:
+        raise InvalidInput("The request body is not valid JSON.", code="invalid_json")
+    return data
+
+
+def endpoint(
+    bp: Blueprint,
+    rule: str,
+    method: str = "GET",
+    *,
+    summary: str,
+    roles: tuple[str, ...] = (),
+    query: type[BaseModel] | None = None,
+    body: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    status: int = 200,
+) -> Callable:
+    """Register `view` on `bp` as a JSON API operation.
+
+    The view receives path parameters plus `query=` and/or `body=` (validated
+    models) and returns a pydantic model, a dict, or `(model, status)`.
+    """
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(**path_args: Any):
+            require_role(*roles)
+            if query is not None:
+                path_args["query"] = parse(query, _query_data(query), "query parameters")
+            if body is not None:
+                path_args["body"] = parse(body, _body_data(), "request body")
+            result = view(**path_args)
+            code = status
+            if isinstance(result, tuple):
+                result, code = result
+            if isinstance(result, BaseModel):
+                result = result.model_dump(mode="json")
+            return jsonify(result), code
+
+        name = f"{view.__name__}"
+        bp.add_url_rule(rule, endpoint=name, view_func=wrapper, methods=[method])
+        OPERATIONS.append(
+            Operation(
+                blueprint=bp.name, rule=rule, method=method.lower(), endpoint=f"{bp.name}.{name}",
+                summary=summary, roles=roles, query=query, body=body, response=response,
+                status=status, tags=[bp.name],
+            )
+        )
+        return wrapper
+
+    return decorator
+
+
+_CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
+
+
+def _openapi_path(rule: str) -> tuple[str, list[dict[str, Any]]]:
+    params = []
+    for converter, name in _CONVERTER.findall(rule):
+        schema = {"type": "integer"} if converter == "int" else {"type": "string"}
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
+    return _CONVERTER.sub(r"{\2}", rule), params
+
+
+def openapi_document(app: Flask) -> dict[str, Any]:
+    """OpenAPI 3.1 for every operation registered on this app."""
+    registered = {bp for bp in app.blueprints}
+    ops = [op for op in OPERATIONS if op.blueprint in registered]
+    prefixes = {name: (bp.url_prefix or "") for name, bp in app.blueprints.items()}
+    models = {ErrorResponse}
+    for op in ops:
+        models.update(m for m in (op.query, op.body, op.response) if m is not None)
+    _, defs = models_json_schema(
+        [(m, "validation") for m in sorted(models, key=lambda m: m.__name__)],
+        ref_template="#/components/schemas/{model}",
+    )
+    schemas = defs.get("$defs", {})
+
+    def ref(model: type[BaseModel]) -> dict[str, str]:
+        return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+    error = {"description": "Error", "content": {"application/json": {"schema": ref(ErrorResponse)}}}
+    paths: dict[str, dict[str, Any]] = {}
+    for op in ops:
+        path, params = _openapi_path(prefixes[op.blueprint] + op.rule)
+        if op.query is not None:
+            for name, info in op.query.model_fields.items():
+                prop = schemas[op.query.__name__]["properties"][name]
+                params.append({"name": name, "in": "query", "required": info.is_required(),
+                               "schema": prop, "description": info.description or ""})
+        operation: dict[str, Any] = {
+            "operationId": op.endpoint.replace(".", "_"),
+            "summary": op.summary,
+            "tags": op.tags,
+            "parameters": params,
+            "responses": {
+                str(op.status): {
+                    "description": "OK",
+                    **({"content": {"application/json": {"schema": ref(op.response)}}} if op.response else {}),
+                },
+                "401": error, "403": error, "404": error, "409": error, "422": error,
+            },
+        }
+        if op.roles:
+            operation["description"] = "Roles: " + ", ".join(op.roles) + " (admin always)."
+        if op.body is not None:
+            operation["requestBody"] = {
+                "required": True, "content": {"application/json": {"schema": ref(op.body)}},
+            }
+        paths.setdefault(path, {})[op.method] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Forgeline API", "version": VERSION},
+        "servers": [{"url": "/"}],
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                                "session": {"type": "apiKey", "in": "cookie", "name": "session"}},
+        },
+        "security": [{"bearer": []}, {"session": []}],
+        "paths": paths,
+    }
+
+
+openapi_bp = Blueprint("openapi", __name__, url_prefix=API_PREFIX)
+
+
+@openapi_bp.get("/openapi.json")
+def openapi_json():
+    return jsonify(openapi_document(current_app._get_current_object()))

@@ -1,0 +1,5 @@
+"""Audit log: who changed what, when, before and after."""
+
+from app.core.audit.service import record
+
+__all__ = ["record"]

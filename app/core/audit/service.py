@@ -1,0 +1,57 @@
+"""record() adds an audit row to the current transaction; the counter moves only
+when that transaction commits, so a rolled-back write is neither logged nor counted."""
+
+from typing import Any
+
+from flask import has_request_context
+from flask_login import current_user
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from app.core import metrics
+from app.core.audit.models import AuditEntry
+from app.core.paging import Page, paginate
+from app.extensions import db
+
+_PENDING = "audit_pending"
+SYSTEM_ACTOR = "system"
+
+
+def _actor() -> str:
+    if has_request_context() and current_user.is_authenticated:
+        return current_user.username
+    return SYSTEM_ACTOR
+
+
+def record(entity: str, entity_id: Any, action: str, *, before: dict | None = None,
+           after: dict | None = None, actor: str | None = None) -> AuditEntry:
+    entry = AuditEntry(actor=actor or _actor(), entity=entity, entity_id=str(entity_id),
+                       action=action, before=before, after=after)
+    db.session.add(entry)
+    db.session.info[_PENDING] = db.session.info.get(_PENDING, 0) + 1
+    return entry
+
+
+@event.listens_for(Session, "after_commit")
+def _count_committed(session: Session) -> None:
+    count = session.info.pop(_PENDING, 0)
+    if count:
+        metrics.AUDIT_WRITES.inc(count)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def search(entity: str | None, actor: str | None, page: int, per_page: int = 50) -> Page:
+    query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+    if entity:
+        query = query.where(AuditEntry.entity == entity)
+    if actor:
+        query = query.where(AuditEntry.actor == actor)
+    return paginate(query, page, per_page)
+
+
+def entities() -> list[str]:
+    return list(db.session.scalars(select(AuditEntry.entity).distinct().order_by(AuditEntry.entity)))

@@ -1,0 +1,16 @@
+from flask import Blueprint, render_template, request
+
+from app.core.audit import service
+from app.core.auth.service import require_role
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+
+@bp.get("/")
+def index():
+    require_role("operator")
+    entity = request.args.get("entity") or None
+    actor = request.args.get("actor") or None
+    page = service.search(entity, actor, request.args.get("page", 1, type=int))
+    return render_template("audit/index.html", page=page, entity=entity, actor=actor,
+                           entities=service.entities())

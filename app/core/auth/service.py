@@ -1,0 +1,99 @@
+"""Users, passwords, API tokens and the role check."""
+
+import hashlib
+import secrets
+
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.core import audit
+from app.core.auth.models import ROLES, ApiToken, User
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound, NotSignedIn
+from app.core.timeutil import utcnow
+from app.extensions import db
+
+TOKEN_PREFIX = "fl_"
+MIN_PASSWORD_LENGTH = 8
+
+
+def require_role(*roles: str) -> None:
+    """Raise 401 when nobody is signed in, 403 when the user lacks every role named."""
+    if not current_user.is_authenticated:
+        raise NotSignedIn("Sign in first.")
+    if roles and not current_user.has_role(*roles):
+        raise Forbidden(f"This needs the role {' or '.join(roles)}.", {"required": list(roles)})
+
+
+def _user_snapshot(user: User) -> dict:
+    return {"username": user.username, "role": user.role, "active": user.active}
+
+
+def create_user(username: str, password: str, role: str = "viewer") -> User:
+    username = username.strip()
+    if not username:
+        raise InvalidInput("A username is required.", {"field": "username"})
+    if role not in ROLES:
+        raise InvalidInput(f"Unknown role {role!r}.", {"field": "role", "allowed": list(ROLES)})
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"Passwords need at least {MIN_PASSWORD_LENGTH} characters.", {"field": "password"})
+    if db.session.scalar(select(User).where(User.username == username)):
+        raise Conflict(f"User {username!r} already exists.", {"field": "username"})
+    user = User(username=username, password_hash=generate_password_hash(password), role=role)
+    db.session.add(user)
+    db.session.flush()
+    audit.record("user", user.id, "create", after=_user_snapshot(user))
+    return user
+
+
+def authenticate(username: str, password: str) -> User | None:
+    user = db.session.scalar(select(User).where(User.username == username.strip()))
+    if user is None or not user.active or not check_password_hash(user.password_hash, password):
+        return None
+    user.last_login_at = utcnow()
+    return user
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(user: User, name: str) -> tuple[ApiToken, str]:
+    """Returns the row and the token in clear, which is never available again."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput("Give the token a name.", {"field": "name"})
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user=user, name=name, token_hash=_hash_token(token), prefix=token[:10])
+    db.session.add(row)
+    db.session.flush()
+    audit.record("api_token", row.id, "create", after={"name": name, "user": user.username, "prefix": row.prefix})
+    return row, token
+
+
+def revoke_token(user: User, token_id: int) -> ApiToken:
+    row = db.session.get(ApiToken, token_id)
+    if row is None or (row.user_id != user.id and not user.has_role("admin")):
+        raise NotFound("No such token.")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        audit.record("api_token", row.id, "revoke", before={"revoked": False}, after={"revoked": True})
+    return row
+
+
+def user_for_token(token: str) -> User | None:
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(token)))
+    if row is None or row.revoked_at is not None or not row.user.active:
+        return None
+    now = utcnow()
+    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
+        row.last_used_at = now  # at most one write a minute per token
+        db.session.commit()
+    return row.user
+
+
+def get_user(username: str) -> User:
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"No user {username!r}.")
+    return user

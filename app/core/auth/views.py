@@ -1,0 +1,121 @@
+"""Sign in / out, the account page with API tokens, and the gate that keeps
+every route behind a signed-in user."""
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
+from flask.sessions import SecureCookieSessionInterface
+from flask_login import current_user, login_required, login_user, logout_user
+
+from app.core.auth import service
+from app.core.auth.models import User
+from app.core.errors import DomainError, NotSignedIn, wants_json
+from app.extensions import csrf, db, limiter, login
+
+bp = Blueprint("auth", __name__)
+
+PUBLIC_ENDPOINTS = {"auth.login_page", "core.health", "metrics.metrics_endpoint", "openapi.openapi_json", "static"}
+
+
+def _bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() if header.startswith("Bearer ") else None
+
+
+@login.user_loader
+def load_user(user_id: str) -> User | None:
+    return db.session.get(User, int(user_id))
+
+
+@login.request_loader
+def load_user_from_token(req) -> User | None:
+    token = _bearer_token()
+    return service.user_for_token(token) if token else None
+
+
+class _NoCookieForBearer(SecureCookieSessionInterface):
+    """A bearer request must not come back with a session cookie that outlives its token."""
+
+    def save_session(self, app, session, response):
+        if _bearer_token():
+            return None
+        return super().save_session(app, session, response)
+
+
+def register_gate(app: Flask) -> None:
+    app.session_interface = _NoCookieForBearer()
+
+    @app.before_request
+    def require_sign_in():
+        if not _bearer_token() and request.endpoint is not None:
+            csrf.protect()  # browser sessions need the token; bearer clients carry no cookie to forge
+        if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
+            return None
+        if current_user.is_authenticated:
+            return None
+        if wants_json() or request.path == "/ws":
+            raise NotSignedIn("Sign in first, or send an API token as 'Authorization: Bearer <token>'.")
+        return redirect(url_for("auth.login_page", next=request.full_path.rstrip("?")))
+
+
+def _safe_next(target: str | None) -> str:
+    if not target:
+        return url_for("core.dashboard")
+    parts = urlsplit(target)
+    # only paths on this site: no scheme, no host, not protocol-relative
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("core.dashboard")
+    return target
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login_page():
+    if request.method == "POST":
+        user = service.authenticate(request.form.get("username", ""), request.form.get("password", ""))
+        if user is None:
+            flash("Wrong username or password.", "error")
+            return render_template("auth/login.html", username=request.form.get("username", "")), 401
+        db.session.commit()
+        login_user(user)
+        return redirect(_safe_next(request.args.get("next")))
+    if current_user.is_authenticated:
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("auth/login.html", username="")
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    flash("Signed out.", "info")
+    return redirect(url_for("auth.login_page"))
+
+
+@bp.get("/account")
+def account():
+    return render_template("auth/account.html", tokens=current_user.tokens, new_token=None)
+
+
+@bp.post("/account/tokens")
+def create_token():
+    try:
+        _, token = service.create_token(current_user, request.form.get("name", ""))
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("auth.account"))
+    db.session.commit()
+    flash("Token created. Copy it now: it will not be shown again.", "success")
+    return render_template("auth/account.html", tokens=current_user.tokens, new_token=token)
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+def revoke_token(token_id: int):
+    row = service.revoke_token(current_user, token_id)
+    db.session.commit()
+    flash(f"Token {row.name!r} revoked.", "success")
+    return redirect(url_for("auth.account"))

@@ -1,0 +1,99 @@
+"""The one way the app enqueues a job: RQ's own timeout, Retry, meta and
+callbacks, a history row, and the RQ job id handed back for the domain row."""
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from flask import has_request_context
+from flask_login import current_user
+from rq import Callback, Queue, Retry
+from rq import get_current_job as _rq_current_job
+from sqlalchemy import event, update
+from sqlalchemy.orm import Session
+
+from app.config import QUEUE_NAMES
+from app.core.errors import InvalidInput
+from app.core.jobs.models import JobRecord
+from app.core.timeutil import utcnow
+from app.extensions import db, redis_client
+
+_PENDING = "jobs_pending"
+DEFAULT_TIMEOUT = 600
+
+
+def enqueue(
+    kind: str,
+    func: Callable,
+    *args: Any,
+    queue: str = "default",
+    link: tuple[str, Any] | None = None,
+    timeout: int = DEFAULT_TIMEOUT,
+    retry: Retry | None = None,
+    meta: dict[str, Any] | None = None,
+    description: str | None = None,
+    **kwargs: Any,
+) -> JobRecord:
+    """Add a history row to the current transaction; the RQ job is pushed when it commits.
+
+    `link` = (entity, id) of the domain row the job works for; store the
+    returned record's id on that row.
+    """
+    if queue not in QUEUE_NAMES:
+        raise InvalidInput(f"Unknown queue {queue!r}.", {"allowed": list(QUEUE_NAMES)})
+    actor = current_user.username if has_request_context() and current_user.is_authenticated else "system"
+    record = JobRecord(
+        id=uuid.uuid4().hex, queue=queue, kind=kind, status="queued", actor=actor,
+        entity=link[0] if link else None, entity_id=str(link[1]) if link else None,
+    )
+    db.session.add(record)
+    from app.core.jobs import history
+
+    options = dict(
+        job_id=record.id, args=args, kwargs=kwargs, job_timeout=timeout, retry=retry,
+        meta={"kind": kind, **(meta or {})}, description=description or kind,
+        on_success=Callback(history.on_success), on_failure=Callback(history.on_failure),
+        on_stopped=Callback(history.on_stopped),
+    )
+    db.session.info.setdefault(_PENDING, []).append((queue, func, options, redis_client()))
+    return record
+
+
+@event.listens_for(Session, "after_commit")
+def _push_committed(session: Session) -> None:
+    for queue, func, options, connection in session.info.pop(_PENDING, []):
+        try:
+            job = Queue(queue, connection=connection).enqueue(func, **options)
+        except Exception as exc:  # Redis unreachable: say so on the row instead of losing it silently
+            with db.engine.begin() as conn:
+                conn.execute(
+                    update(JobRecord).where(JobRecord.id == options["job_id"])
+                    .values(status="failed", ended_at=utcnow(), error=f"could not enqueue: {exc}")
+                )
+            continue
+        from app.core.jobs import history
+
+        history.announce(job, "job_queued")
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_rolled_back(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def current_job_id() -> str | None:
+    job = _rq_current_job()
+    return job.id if job else None
+
+
+def progress(fraction: float, message: str = "") -> None:
+    """Report progress from inside a running job (RQ meta + a live event)."""
+    job = _rq_current_job()
+    if job is None:
+        return
+    job.meta["progress"] = max(0.0, min(1.0, fraction))
+    job.meta["message"] = message
+    job.save_meta()
+    from app.core.jobs import history
+
+    history.announce(job, "job_progress")

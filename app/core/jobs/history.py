@@ -1,0 +1,116 @@
+"""Keeps the job history table true to RQ: the worker marks a job started,
+RQ's callbacks mark it finished / failed / stopped; every change is also
+published on the live channel (topics `job:<id>` and `queue:<name>`)."""
+
+import traceback as tb
+from typing import Any
+
+from rq.job import Job
+from sqlalchemy import case, func, select
+
+from app.core import live
+from app.core.jobs.models import JobRecord
+from app.core.timeutil import utcnow
+from app.extensions import db
+
+ERROR_SUMMARY_LENGTH = 2000
+
+
+def _update(job_id: str, **values: Any) -> JobRecord | None:
+    record = db.session.get(JobRecord, job_id)
+    if record is None:  # enqueued by something other than app.core.jobs.enqueue
+        return None
+    for key, value in values.items():
+        setattr(record, key, value)
+    db.session.commit()
+    return record
+
+
+def event_data(job: Job, record: JobRecord | None = None) -> dict[str, Any]:
+    data = {
+        "id": job.id, "queue": job.origin, "kind": job.meta.get("kind", job.func_name),
+        "status": record.status if record else job.get_status(refresh=False),
+        "progress": job.meta.get("progress"), "message": job.meta.get("message"),
+    }
+    if record is not None:
+        data.update(attempts=record.attempts, duration=record.duration, error=record.error)
+    return data
+
+
+def announce(job: Job, kind: str, record: JobRecord | None = None) -> None:
+    data = event_data(job, record)
+    live.publish(f"job:{job.id}", kind, data)
+    live.publish(f"queue:{job.origin}", kind, data)
+
+
+def mark_started(job: Job) -> None:
+    now = utcnow()
+    record = db.session.get(JobRecord, job.id)
+    if record is None:
+        return
+    record.status, record.started_at, record.ended_at = "started", now, None
+    record.wait = (now - record.enqueued_at).total_seconds()
+    record.attempts += 1
+    record.error = None
+    db.session.commit()
+    announce(job, "job_started", record)
+
+
+def _duration(record: JobRecord) -> float | None:
+    if record.started_at is None:
+        return None
+    return (utcnow() - record.started_at).total_seconds()
+
+
+def _finish(job: Job, status: str, kind: str, error: str | None = None) -> None:
+    db.session.rollback()  # a job that failed mid-transaction must not leak its half-done work
+    record = db.session.get(JobRecord, job.id)
+    if record is None:
+        return
+    record.status, record.ended_at, record.error = status, utcnow(), error
+    record.duration = _duration(record)
+    db.session.commit()
+    announce(job, kind, record)
+
+
+def on_success(job: Job, connection, result, *args, **kwargs) -> None:
+    _finish(job, "finished", "job_completed")
+
+
+def on_failure(job: Job, connection, exc_type, exc_value, traceback) -> None:
+    summary = "".join(tb.format_exception_only(exc_type, exc_value)).strip()[:ERROR_SUMMARY_LENGTH]
+    retrying = bool(job.retries_left)
+    _finish(job, "retrying" if retrying else "failed", "job_retrying" if retrying else "job_failed", summary)
+
+
+def on_stopped(job: Job, connection) -> None:
+    _finish(job, "stopped", "job_stopped", "stopped by an operator")
+
+
+def set_status(job_id: str, status: str) -> JobRecord | None:
+    """For changes made through the queues page (cancel, requeue)."""
+    values: dict[str, Any] = {"status": status}
+    if status == "queued":
+        values.update(ended_at=None, error=None)
+    else:
+        values["ended_at"] = utcnow()
+    return _update(job_id, **values)
+
+
+def get(job_id: str) -> JobRecord | None:
+    return db.session.get(JobRecord, job_id)
+
+
+def recent(limit: int = 20) -> list[JobRecord]:
+    return list(db.session.scalars(select(JobRecord).order_by(JobRecord.enqueued_at.desc()).limit(limit)))
+
+
+def histogram(column: str, buckets: tuple[float, ...]) -> list[tuple[str, list[int], float]]:
+    """Per queue: cumulative bucket counts (with +Inf last) and the sum, in one SQL query."""
+    value = getattr(JobRecord, column)
+    counts = [func.sum(case((value <= bound, 1), else_=0)) for bound in buckets]
+    rows = db.session.execute(
+        select(JobRecord.queue, *counts, func.count(), func.sum(value))
+        .where(value.is_not(None)).group_by(JobRecord.queue).order_by(JobRecord.queue)
+    )
+    return [(row[0], [int(c or 0) for c in row[1:-1]], float(row[-1] or 0)) for row in rows]

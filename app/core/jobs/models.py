@@ -1,0 +1,38 @@
+from datetime import datetime
+
+from sqlalchemy import Float, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.timeutil import UTCDateTime, utcnow
+from app.extensions import db
+
+FINAL_STATUSES = ("finished", "failed", "stopped", "canceled")
+
+
+class JobRecord(db.Model):
+    """One row per job the app enqueued; kept after RQ forgets the job."""
+
+    __tablename__ = "job_history"
+    __table_args__ = (
+        Index("ix_job_history_queue_ended", "queue", "ended_at"),
+        Index("ix_job_history_entity", "entity", "entity_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the RQ job id
+    queue: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(80), index=True)
+    entity: Mapped[str | None] = mapped_column(String(40))
+    entity_id: Mapped[str | None] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    actor: Mapped[str] = mapped_column(String(80), default="system")
+    enqueued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    wait: Mapped[float | None] = mapped_column(Float)  # seconds from enqueue to the last start
+    duration: Mapped[float | None] = mapped_column(Float)  # seconds of the last attempt
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES

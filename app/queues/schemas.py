@@ -1,0 +1,128 @@
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.config import QUEUE_NAMES
+
+
+class QueueCounts(BaseModel):
+    queued: int
+    started: int
+    deferred: int
+    scheduled: int
+    finished: int
+    failed: int
+    canceled: int
+
+
+class QueueOut(BaseModel):
+    name: str
+    counts: QueueCounts
+
+
+class QueueList(BaseModel):
+    queues: list[QueueOut]
+
+
+class WorkerOut(BaseModel):
+    name: str
+    state: str
+    queues: list[str]
+    current_job_id: str | None
+    current_job: str | None
+    last_heartbeat: datetime | None
+    birth: datetime | None
+    successful: int
+    failed: int
+    working_seconds: float
+    hostname: str | None
+    pid: int | None
+
+
+class WorkerList(BaseModel):
+    workers: list[WorkerOut]
+
+
+class HistoryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    queue: str
+    kind: str
+    entity: str | None
+    entity_id: str | None
+    status: str
+    actor: str
+    enqueued_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    wait: float | None
+    duration: float | None
+    attempts: int
+    error: str | None
+
+
+class JobOut(BaseModel):
+    id: str
+    in_redis: bool
+    queue: str
+    status: str
+    func: str | None
+    description: str | None
+    args: list[str]
+    kwargs: dict[str, str]
+    meta: dict[str, Any]
+    enqueued_at: datetime | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    timeout: int | float | None
+    retries_left: int | None
+    worker: str | None
+    traceback: str | None
+    history: HistoryOut | None
+
+
+class FailedQuery(BaseModel):
+    queue: str | None = Field(None, description=f"one of {', '.join(QUEUE_NAMES)}")
+    q: str | None = Field(None, max_length=200, description="text in the error or function name")
+    sort: str = Field("newest", pattern="^(newest|oldest)$")
+    page: int = Field(1, ge=1)
+    per_page: int = Field(25, ge=1, le=200)
+
+
+class FailedJobOut(BaseModel):
+    id: str
+    queue: str
+    func: str | None
+    error: str
+    ended_at: datetime | None
+
+
+class PageMeta(BaseModel):
+    page: int
+    per_page: int
+    total: int
+    pages: int
+
+
+class FailedList(BaseModel):
+    jobs: list[FailedJobOut]
+    paging: PageMeta
+
+
+class DemoJobIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seconds: int = Field(3, ge=0, le=600)
+    fail: bool = False
+
+
+class JobRef(BaseModel):
+    id: str
+    status: str
+
+
+class RequeueResult(BaseModel):
+    queue: str
+    requeued: int

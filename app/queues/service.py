@@ -1,0 +1,191 @@
+"""Reads RQ's own registries and uses RQ's own operations (requeue, cancel,
+stop); the job history table adds what Redis forgets."""
+
+from collections import Counter
+from typing import Any
+
+from rq import Queue, Worker
+from rq.command import send_stop_job_command
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.registry import (
+    CanceledJobRegistry,
+    DeferredJobRegistry,
+    FailedJobRegistry,
+    FinishedJobRegistry,
+    ScheduledJobRegistry,
+    StartedJobRegistry,
+)
+
+from app.config import QUEUE_NAMES
+from app.core import audit, jobs
+from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.jobs import history
+from app.core.paging import Page, paginate_list
+from app.extensions import db, redis_client
+
+REGISTRIES = {
+    "started": StartedJobRegistry,
+    "deferred": DeferredJobRegistry,
+    "scheduled": ScheduledJobRegistry,
+    "finished": FinishedJobRegistry,
+    "failed": FailedJobRegistry,
+    "canceled": CanceledJobRegistry,
+}
+STATUSES = ("queued", *REGISTRIES)
+FAILED_SORTS = ("newest", "oldest")
+
+
+def _queue(name: str) -> Queue:
+    if name not in QUEUE_NAMES:
+        raise NotFound(f"No queue {name!r}.", {"queues": list(QUEUE_NAMES)})
+    return Queue(name, connection=redis_client())
+
+
+def queue_counts() -> list[dict[str, Any]]:
+    result = []
+    for name in QUEUE_NAMES:
+        queue = _queue(name)
+        counts = {"queued": queue.count}
+        for status, registry in REGISTRIES.items():
+            counts[status] = registry(queue=queue).count
+        result.append({"name": name, "counts": counts})
+    return result
+
+
+def _worker_info(worker: Worker) -> dict[str, Any]:
+    job = worker.get_current_job()
+    return {
+        "name": worker.name, "state": worker.get_state(), "queues": worker.queue_names(),
+        "current_job_id": job.id if job else None, "current_job": job.description if job else None,
+        "last_heartbeat": worker.last_heartbeat, "birth": worker.birth_date,
+        "successful": worker.successful_job_count, "failed": worker.failed_job_count,
+        "working_seconds": worker.total_working_time, "hostname": worker.hostname, "pid": worker.pid,
+    }
+
+
+def workers() -> list[dict[str, Any]]:
+    return sorted((_worker_info(w) for w in Worker.all(connection=redis_client())), key=lambda w: w["name"])
+
+
+def worker_states() -> dict[str, int]:
+    return dict(Counter(w.get_state() for w in Worker.all(connection=redis_client())))
+
+
+def _fetch(job_id: str) -> Job | None:
+    try:
+        return Job.fetch(job_id, connection=redis_client())
+    except NoSuchJobError:
+        return None
+
+
+def job_detail(job_id: str) -> dict[str, Any]:
+    job, record = _fetch(job_id), history.get(job_id)
+    if job is None and record is None:
+        raise NotFound(f"No job {job_id!r}: not in Redis and not in the job history.")
+    detail: dict[str, Any] = {"id": job_id, "in_redis": job is not None, "history": record}
+    if job is not None:
+        result = job.latest_result()
+        detail.update(
+            queue=job.origin, status=job.get_status(), func=job.func_name, description=job.description,
+            args=[repr(a) for a in job.args], kwargs={k: repr(v) for k, v in job.kwargs.items()},
+            meta=job.meta, enqueued_at=job.enqueued_at, started_at=job.started_at, ended_at=job.ended_at,
+            timeout=job.timeout, retries_left=job.retries_left, worker=job.worker_name,
+            traceback=result.exc_string if result and result.exc_string else job.exc_info,
+        )
+    else:
+        detail.update(queue=record.queue, status=record.status, func=record.kind, description=record.kind,
+                      args=[], kwargs={}, meta={}, enqueued_at=record.enqueued_at, started_at=record.started_at,
+                      ended_at=record.ended_at, timeout=None, retries_left=None, worker=None, traceback=None)
+    return detail
+
+
+def _error_line(job: Job) -> str:
+    text = (job.exc_info or "").strip().splitlines()
+    return text[-1] if text else ""
+
+
+def _failed_at(job: Job) -> float:
+    moment = job.ended_at or job.enqueued_at
+    return moment.timestamp() if moment else 0.0
+
+
+def failed_jobs(queue: str | None, text: str | None, sort: str, page: int, per_page: int) -> Page:
+    if sort not in FAILED_SORTS:
+        raise InvalidInput(f"Unknown sort {sort!r}.", {"allowed": list(FAILED_SORTS)})
+    names = [_queue(queue).name] if queue else list(QUEUE_NAMES)
+    found: list[Job] = []
+    for name in names:
+        registry = FailedJobRegistry(queue=_queue(name))
+        found.extend(j for j in Job.fetch_many(registry.get_job_ids(), connection=redis_client()) if j)
+    if text:
+        needle = text.lower()
+        found = [j for j in found if needle in (j.exc_info or "").lower() or needle in (j.func_name or "").lower()]
+    found.sort(key=_failed_at, reverse=(sort == "newest"))
+    return paginate_list([{"job": j, "error": _error_line(j)} for j in found], page, per_page)
+
+
+def _audit(job_id: str, action: str, before: str, after: str) -> None:
+    audit.record("rq_job", job_id, action, before={"status": before}, after={"status": after})
+    history.set_status(job_id, after)  # commits the audit row with the history change
+
+
+def requeue(job_id: str) -> None:
+    job = _fetch(job_id)
+    if job is None:
+        raise NotFound(f"No job {job_id!r} in Redis.")
+    if job.get_status() not in (JobStatus.FAILED, JobStatus.STOPPED):
+        raise Conflict(f"Only failed or stopped jobs can be requeued; this one is {job.get_status()}.")
+    FailedJobRegistry(queue=_queue(job.origin)).requeue(job_id)
+    _audit(job_id, "requeue", "failed", "queued")
+    db.session.commit()
+    history.announce(job, "job_requeued")
+
+
+def requeue_all(queue: str) -> int:
+    registry = FailedJobRegistry(queue=_queue(queue))
+    ids = registry.get_job_ids()
+    for job_id in ids:
+        try:
+            registry.requeue(job_id)
+        except InvalidJobOperation:  # expired or already requeued by someone else
+            continue
+        history.set_status(job_id, "queued")
+    audit.record("rq_queue", queue, "requeue_failed", after={"requeued": len(ids)})
+    db.session.commit()
+    return len(ids)
+
+
+def cancel(job_id: str) -> None:
+    job = _fetch(job_id)
+    if job is None:
+        raise NotFound(f"No job {job_id!r} in Redis.")
+    status = job.get_status()
+    if status not in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
+        raise Conflict(f"Only queued, deferred or scheduled jobs can be canceled; this one is {status}.",
+                       {"status": str(status)})
+    job.cancel()
+    _audit(job_id, "cancel", str(status), "canceled")
+    db.session.commit()
+    history.announce(job, "job_canceled")
+
+
+def stop(job_id: str) -> None:
+    job = _fetch(job_id)
+    if job is None:
+        raise NotFound(f"No job {job_id!r} in Redis.")
+    if job.get_status() != JobStatus.STARTED:
+        raise Conflict(f"Only running jobs can be stopped; this one is {job.get_status()}.")
+    send_stop_job_command(redis_client(), job_id)
+    audit.record("rq_job", job_id, "stop", before={"status": "started"}, after={"status": "stopping"})
+    db.session.commit()
+
+
+def enqueue_demo(seconds: int, fail: bool) -> str:
+    from app.queues.jobs import demo_job
+
+    record = jobs.enqueue("demo", demo_job, seconds, fail, queue="default", link=("demo", "-"),
+                          description=f"demo job ({seconds} s{', fails' if fail else ''})")
+    audit.record("rq_job", record.id, "enqueue", after={"kind": "demo", "seconds": seconds, "fail": fail})
+    db.session.commit()
+    return record.id

@@ -1,0 +1,53 @@
+"""Template helpers shared by every page: navigation, time formatting, roles."""
+
+from datetime import datetime
+
+from flask import Flask
+from flask_login import current_user
+
+from app.core.timeutil import utcnow
+
+# (label, endpoint, roles that see it; empty = everyone signed in). Capabilities add themselves here.
+NAVIGATION = [
+    ("Dashboard", "core.dashboard", ()),
+    ("Queues & workers", "queues.index", ("operator",)),
+    ("Audit log", "audit.index", ("operator",)),
+]
+
+
+def _ago(value: datetime | None) -> str:
+    if value is None:
+        return "—"
+    seconds = int((utcnow() - value).total_seconds())
+    if seconds < 0:
+        return "in " + _span(-seconds)
+    return _span(seconds) + " ago"
+
+
+def _span(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "—"
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
+
+
+def register_templating(app: Flask) -> None:
+    app.jinja_env.filters.update(ago=_ago, when=_when, seconds=_seconds)
+
+    @app.context_processor
+    def navigation():
+        if not current_user.is_authenticated:
+            return {"navigation": []}
+        items = [(label, endpoint) for label, endpoint, roles in NAVIGATION
+                 if not roles or current_user.has_role(*roles)]
+        return {"navigation": items}

@@ -1,0 +1,201 @@
+"""Shared fixtures: a private Redis server, a fresh PostgreSQL database, and an
+app per test on each backend (SQLite and PostgreSQL) with the schema built by
+the real migrations."""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from app import create_app
+from app.config import QUEUE_NAMES
+from app.core.auth import service as auth
+from app.extensions import db
+
+PG_SERVER = os.environ.get("FORGELINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """A redis-server of the tests' own, so runs never share queues; it can be restarted."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.process: subprocess.Popen | None = None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url)
+        for _ in range(100):
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    if not shutil.which("redis-server"):
+        pytest.fail("redis-server is needed for the tests (Debian package redis-server)")
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_database():
+    name = f"forgeline_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"{PG_SERVER.replace('postgresql://', 'postgresql+psycopg://')}/{name}"
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_database(tmp_path_factory):
+    return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'forgeline.db'}"
+
+
+_migrated: set[str] = set()
+
+
+def app_config(database_url: str, redis_url: str, **extra) -> dict:
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": redis_url,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "SECRET_KEY": "test-secret",
+        **extra,
+    }
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request):
+    return request.getfixturevalue(f"{'pg' if request.param == 'postgresql' else 'sqlite'}_database")
+
+
+@pytest.fixture
+def app(database_url, redis_server, request):
+    """The app under test. The test body runs in the context of a twin app with
+    the same config, as another process would: requests then get fresh
+    contexts (g, db.session) instead of sharing the test's."""
+    marker = request.node.get_closest_marker("config")
+    config = app_config(database_url, redis_server.url, **(marker.kwargs if marker else {}))
+    app = create_app(config)
+    twin = create_app(config)
+    with twin.app_context():
+        if database_url not in _migrated:
+            upgrade()
+            _migrated.add(database_url)
+        yield app
+        db.session.remove()
+        _empty_tables()
+    for each in (app, twin):
+        with each.app_context():
+            db.engine.dispose()
+    redis.Redis.from_url(redis_server.url).flushdb()
+
+
+def _empty_tables() -> None:
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make_user(app):
+    def make(username: str = "alice", role: str = "viewer", password: str = "password123"):
+        user = auth.create_user(username, password, role)
+        db.session.commit()
+        return user
+
+    return make
+
+
+def sign_in(client, username: str, password: str = "password123"):
+    """Sign in through the real login form (with its CSRF token)."""
+    page = client.get("/login")
+    token = page.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+
+
+def csrf_from(client, path: str = "/account") -> str:
+    html = client.get(path).get_data(as_text=True)
+    return html.split('name="csrf-token" content="')[1].split('"')[0]
+
+
+@pytest.fixture
+def signed_in(client, make_user):
+    """A client signed in with the given role; returns (client, csrf token)."""
+
+    def as_role(role: str = "operator", username: str | None = None):
+        name = username or f"{role}-user"
+        make_user(name, role)
+        sign_in(client, name)
+        return client, csrf_from(client)
+
+    return as_role
+
+
+@pytest.fixture
+def bearer(app, make_user):
+    """Authorization headers for a fresh user of the given role."""
+
+    def headers(role: str = "operator") -> dict[str, str]:
+        user = make_user(f"api-{role}-{uuid.uuid4().hex[:6]}", role)
+        _, token = auth.create_token(user, "test")
+        db.session.commit()
+        return {"Authorization": f"Bearer {token}"}
+
+    return headers
+
+
+def run_worker(app, queues=QUEUE_NAMES) -> None:
+    """Drain the queues with a real RQ worker (in-process, burst mode)."""
+    from rq import Queue
+
+    from app.core.jobs.worker import ForgelineSimpleWorker
+
+    connection = app.extensions["redis"]
+    worker = ForgelineSimpleWorker([Queue(q, connection=connection) for q in queues], connection=connection)
+    worker.work(burst=True, with_scheduler=False)
