@@ -199,3 +199,42 @@ def run_worker(app, queues=QUEUE_NAMES) -> None:
     connection = app.extensions["redis"]
     worker = ForgelineSimpleWorker([Queue(q, connection=connection) for q in queues], connection=connection)
     worker.work(burst=True, with_scheduler=False)
+
+
+@pytest.fixture
+def worker_process(app):
+    """A real forking `flask worker` in its own process, on the test's database and Redis."""
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+           "REDIS_URL": app.config["REDIS_URL"], "SECRET_KEY": "test-secret"}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    flask = str(Path(sys.executable).with_name("flask"))
+    process = subprocess.Popen([flask, "--app", "app", "worker"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    connection = app.extensions["redis"]
+    from rq import Worker
+
+    deadline = time.monotonic() + 20
+    while not Worker.all(connection=connection):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("worker did not start: " + process.stderr.read().decode()[-2000:])
+        time.sleep(0.1)
+    yield process
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def wait_for(predicate, timeout: float = 15, interval: float = 0.05):
+    """Poll until predicate() is truthy; return its value or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")

@@ -1,6 +1,7 @@
 """Reads RQ's own registries and uses RQ's own operations (requeue, cancel,
 stop); the job history table adds what Redis forgets."""
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -72,7 +73,16 @@ def worker_states() -> dict[str, int]:
     return dict(Counter(w.get_state() for w in Worker.all(connection=redis_client())))
 
 
+JOB_ID = re.compile(r"[\w.:-]{1,64}")
+
+
+def _check_id(job_id: str) -> None:
+    if not JOB_ID.fullmatch(job_id):
+        raise NotFound("No such job: job ids are 1-64 letters, digits, '_', '-', ':' or '.'.")
+
+
 def _fetch(job_id: str) -> Job | None:
+    _check_id(job_id)
     try:
         return Job.fetch(job_id, connection=redis_client())
     except NoSuchJobError:
@@ -85,13 +95,12 @@ def job_detail(job_id: str) -> dict[str, Any]:
         raise NotFound(f"No job {job_id!r}: not in Redis and not in the job history.")
     detail: dict[str, Any] = {"id": job_id, "in_redis": job is not None, "history": record}
     if job is not None:
-        result = job.latest_result()
         detail.update(
             queue=job.origin, status=job.get_status(), func=job.func_name, description=job.description,
             args=[repr(a) for a in job.args], kwargs={k: repr(v) for k, v in job.kwargs.items()},
             meta=job.meta, enqueued_at=job.enqueued_at, started_at=job.started_at, ended_at=job.ended_at,
             timeout=job.timeout, retries_left=job.retries_left, worker=job.worker_name,
-            traceback=result.exc_string if result and result.exc_string else job.exc_info,
+            traceback=_traceback(job) or None,
         )
     else:
         detail.update(queue=record.queue, status=record.status, func=record.kind, description=record.kind,
@@ -100,9 +109,14 @@ def job_detail(job_id: str) -> dict[str, Any]:
     return detail
 
 
-def _error_line(job: Job) -> str:
-    text = (job.exc_info or "").strip().splitlines()
-    return text[-1] if text else ""
+def _traceback(job: Job) -> str:
+    result = job.latest_result()
+    return (result.exc_string if result else None) or ""
+
+
+def _error_line(traceback: str) -> str:
+    lines = traceback.strip().splitlines()
+    return lines[-1] if lines else ""
 
 
 def _failed_at(job: Job) -> float:
@@ -114,15 +128,19 @@ def failed_jobs(queue: str | None, text: str | None, sort: str, page: int, per_p
     if sort not in FAILED_SORTS:
         raise InvalidInput(f"Unknown sort {sort!r}.", {"allowed": list(FAILED_SORTS)})
     names = [_queue(queue).name] if queue else list(QUEUE_NAMES)
-    found: list[Job] = []
+    rows: list[dict[str, Any]] = []
     for name in names:
         registry = FailedJobRegistry(queue=_queue(name))
-        found.extend(j for j in Job.fetch_many(registry.get_job_ids(), connection=redis_client()) if j)
+        for job in Job.fetch_many(registry.get_job_ids(), connection=redis_client()):
+            if job is not None:
+                rows.append({"job": job, "traceback": _traceback(job)})
     if text:
         needle = text.lower()
-        found = [j for j in found if needle in (j.exc_info or "").lower() or needle in (j.func_name or "").lower()]
-    found.sort(key=_failed_at, reverse=(sort == "newest"))
-    return paginate_list([{"job": j, "error": _error_line(j)} for j in found], page, per_page)
+        rows = [r for r in rows if needle in r["traceback"].lower() or needle in (r["job"].func_name or "").lower()]
+    rows.sort(key=lambda r: _failed_at(r["job"]), reverse=(sort == "newest"))
+    for row in rows:
+        row["error"] = _error_line(row.pop("traceback"))
+    return paginate_list(rows, page, per_page)
 
 
 def _audit(job_id: str, action: str, before: str, after: str) -> None:

@@ -47,15 +47,21 @@ def register_gate(app: Flask) -> None:
 
     @app.before_request
     def require_sign_in():
-        if not _bearer_token() and request.endpoint is not None:
-            csrf.protect()  # browser sessions need the token; bearer clients carry no cookie to forge
-        if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
+        if request.endpoint is None:
+            return None  # 404/405: let the error handlers answer
+        # Browser sessions must carry the CSRF token; bearer clients send no cookie to forge.
+        check_csrf = not _bearer_token()
+        if request.endpoint in PUBLIC_ENDPOINTS:
+            if check_csrf:
+                csrf.protect()
             return None
-        if current_user.is_authenticated:
-            return None
-        if wants_json() or request.path == "/ws":
-            raise NotSignedIn("Sign in first, or send an API token as 'Authorization: Bearer <token>'.")
-        return redirect(url_for("auth.login_page", next=request.full_path.rstrip("?")))
+        if not current_user.is_authenticated:
+            if wants_json() or request.path == "/ws":
+                raise NotSignedIn("Sign in first, or send an API token as 'Authorization: Bearer <token>'.")
+            return redirect(url_for("auth.login_page", next=request.full_path.rstrip("?")))
+        if check_csrf:
+            csrf.protect()
+        return None
 
 
 def _safe_next(target: str | None) -> str:

@@ -1,0 +1,101 @@
+"""The API as a whole: the OpenAPI document matches the routes, and no route
+answers bad or unauthenticated input with a 500 or with another error shape."""
+
+import re
+
+import pytest
+
+API = "/api/v1"
+PUBLIC = {f"{API}/openapi.json"}
+
+
+def api_routes(app) -> list[tuple[str, str]]:
+    return sorted(
+        (rule.rule, method)
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith(API) and rule.rule not in PUBLIC
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    )
+
+
+def concrete(rule: str, value: str = "does-not-exist") -> str:
+    return re.sub(r"<(?:\w+:)?(\w+)>", value, rule)
+
+
+def assert_error_shape(response) -> None:
+    body = response.get_json()
+    assert body is not None, f"{response.request.path}: not JSON"
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details"}
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    assert isinstance(body["error"]["details"], dict)
+
+
+def test_openapi_document_matches_registered_routes(app, client):
+    document = client.get(f"{API}/openapi.json").get_json()
+    assert document["openapi"].startswith("3.")
+    documented = sorted(
+        (re.sub(r"\{(\w+)\}", r"<\1>", path), method.upper())
+        for path, operations in document["paths"].items() for method in operations
+    )
+    registered = sorted((re.sub(r"<\w+:(\w+)>", r"<\1>", rule), method) for rule, method in api_routes(app))
+    assert documented == registered
+    for path, operations in document["paths"].items():
+        for operation in operations.values():
+            for ref in re.findall(r'"\$ref": "#/components/schemas/(\w+)"', str(operation).replace("'", '"')):
+                assert ref in document["components"]["schemas"], f"{path}: dangling $ref {ref}"
+
+
+def test_openapi_is_generated_from_the_validating_schemas(client):
+    document = client.get(f"{API}/openapi.json").get_json()
+    demo = document["paths"][f"{API}/jobs/demo"]["post"]
+    schema = document["components"]["schemas"][demo["requestBody"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]]
+    assert schema["properties"]["seconds"]["maximum"] == 600
+    # and the same limit is what the route enforces
+    assert client.post(f"{API}/jobs/demo", json={"seconds": 601}).status_code == 401  # auth comes first
+
+
+def test_every_api_route_needs_credentials(app, client):
+    for rule, method in api_routes(app):
+        response = client.open(concrete(rule), method=method, json={})
+        assert response.status_code == 401, f"{method} {rule}"
+        assert_error_shape(response)
+
+
+MALFORMED_BODIES = [b"{not json", b"[]", b'"text"', b'{"seconds": "many", "fail": "maybe"}', b'{"x": 1}']
+
+
+def test_no_route_answers_malformed_input_with_a_500(app, client, bearer):
+    headers = bearer("admin")
+    for rule, method in api_routes(app):
+        for value in ("does-not-exist", "0", "%00", "a" * 300):
+            path = concrete(rule, value)
+            if method == "GET":
+                attempts = [client.get(path + "?page=-1&per_page=abc&sort=sideways&queue=nope", headers=headers)]
+            else:
+                attempts = [client.open(path, method=method, data=body, headers=headers,
+                                        content_type="application/json") for body in MALFORMED_BODIES]
+            for response in attempts:
+                assert response.status_code < 500, f"{method} {path}: {response.status_code}"
+                if response.status_code >= 400:
+                    assert_error_shape(response)
+
+
+@pytest.mark.parametrize("body, field", [({"seconds": -1}, "seconds"), ({"seconds": 5, "extra": 1}, "extra"),
+                                         ({"fail": "perhaps"}, "fail")])
+def test_validation_errors_name_the_field(client, bearer, body, field):
+    response = client.post(f"{API}/jobs/demo", json=body, headers=bearer("operator"))
+    assert response.status_code == 422
+    assert_error_shape(response)
+    assert response.json["error"]["code"] == "invalid_input"
+    assert field in [f["field"] for f in response.json["error"]["details"]["fields"]]
+
+
+def test_unknown_api_path_and_wrong_method_use_the_error_shape(client, bearer):
+    headers = bearer("operator")
+    missing = client.get(f"{API}/nothing-here", headers=headers)
+    assert missing.status_code == 404
+    assert_error_shape(missing)
+    wrong = client.delete(f"{API}/queues", headers=headers)
+    assert wrong.status_code == 405
+    assert_error_shape(wrong)

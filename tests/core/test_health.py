@@ -1,0 +1,17 @@
+from app import create_app
+from tests.conftest import app_config, free_port
+
+
+def test_health_reports_each_dependency(client):
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "database": "ok", "redis": "ok", "version": "0.1.0"}
+
+
+def test_health_is_503_when_redis_is_down(database_url):
+    app = create_app(app_config(database_url, f"redis://127.0.0.1:{free_port()}/0"))
+    response = app.test_client().get("/health")
+    assert response.status_code == 503
+    assert response.json["status"] == "degraded"
+    assert response.json["redis"].startswith("down")
+    assert response.json["database"] == "ok"
