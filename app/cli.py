@@ -90,24 +90,31 @@ def seed_demo() -> None:
 @click.argument("url")
 @click.option("--token", envvar="METRICS_TOKEN", default=None, help="Bearer token if /metrics is protected.")
 def metrics_check(url: str, token: str | None) -> None:
-    """Fail when URL's exposition does not parse or lacks a required metric."""
+    """Fail when URL's exposition does not parse or lacks a required metric.
+
+    Exit 0: parses, and every required metric has at least one sample; 1: it
+    does not parse or a required metric is missing; 2: URL cannot be fetched
+    (refused, timeout, non-2xx such as 401 without the right --token).
+    """
     from app.core.metrics import REQUIRED_METRICS
 
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            text = response.read().decode()
-    except OSError as exc:
+            body = response.read()
+    except (OSError, ValueError) as exc:  # URLError/HTTPError/timeouts; ValueError: not a URL
         click.echo(f"cannot fetch {url}: {exc}", err=True)
         sys.exit(2)
     try:
-        samples = {s.name for family in text_string_to_metric_families(text) for s in family.samples}
-        families = {family.name for family in text_string_to_metric_families(text)}
-    except ValueError as exc:
+        families = list(text_string_to_metric_families(body.decode()))
+    except ValueError as exc:  # the parser's only error; UnicodeDecodeError is one too
         click.echo(f"exposition does not parse: {exc}", err=True)
         sys.exit(1)
-    # the parser strips _total from counter family names, so look at sample names too
-    missing = [m for m in REQUIRED_METRICS if m not in samples and m not in families]
+    # Sample names, not family names: the parser strips _total from counter
+    # families. A family with no sample (only # HELP / # TYPE) is missing too.
+    samples = {sample.name for family in families for sample in family.samples}
+    missing = [m for m in REQUIRED_METRICS
+               if not ({m, f"{m}_bucket", f"{m}_count", f"{m}_sum"} & samples)]
     if missing:
         click.echo(f"missing metrics: {', '.join(missing)}", err=True)
         sys.exit(1)

@@ -1,5 +1,12 @@
 """gunicorn settings for the web tier: threads for WebSockets (each open socket
-holds one), and cleanup of the Prometheus multiprocess files of dead workers."""
+holds one), and the Prometheus multiprocess mode (docs/metrics.md).
+
+PROMETHEUS_MULTIPROC_DIR must be in the environment before gunicorn starts
+(prometheus_client reads it when it is imported) and shared with the RQ
+workers on the same host. It is wiped by whatever starts web and workers
+together (`make run`, a systemd ExecStartPre), before any of them starts; not
+here, because workers started earlier already write into it.
+"""
 
 import os
 
@@ -10,7 +17,18 @@ graceful_timeout = 20
 accesslog = "-"
 
 
+def on_starting(server):
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        # prometheus_client fails at import in every worker if the directory is missing
+        os.makedirs(path, exist_ok=True)
+    elif server.cfg.workers > 1:
+        server.log.warning("PROMETHEUS_MULTIPROC_DIR is not set: with %d web processes each /metrics "
+                           "answer shows the figures of one process only", server.cfg.workers)
+
+
 def child_exit(server, worker):
+    """Runs in the master when a web process exits: drop its live-gauge files."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 

@@ -21,6 +21,8 @@ from app.config import QUEUE_NAMES
 from app.core.auth import service as auth
 from app.extensions import db
 
+pytest_plugins = ["tests.liveserver"]  # the live_server fixture (gunicorn + worker)
+
 PG_SERVER = os.environ.get("FORGELINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 
 

@@ -1,35 +1,56 @@
-"""Every metric Forgeline exposes, and the /metrics endpoint.
+"""Every metric Forgeline exposes, and the /metrics endpoint (docs/metrics.md).
 
-- HTTP metrics come from prometheus-flask-exporter (one registry per app, so
-  tests may build many apps; under several processes the values live in
-  PROMETHEUS_MULTIPROC_DIR and are merged at scrape time).
+- HTTP metrics (`http_requests_total`, `http_request_duration_seconds`) are
+  kept per app in the registry of its prometheus-flask-exporter instance and
+  recorded by request hooks, so every request counts: also those answered
+  before any view runs (401/302 from the sign-in gate, 400 CSRF, 429 rate
+  limit) and those no route matches (404/405, endpoint "unmatched"). The
+  exporter's own view wrappers (`register_default`) miss those, and its
+  defaults have other names and no route label on the counter. Its
+  `do_not_track()` / `exclude_all_metrics()` decorators are honoured.
 - Domain counters and histograms are declared here, in one place.
-- Cluster-wide figures (RQ jobs per registry, workers per state, job durations
+- Under several processes (gunicorn workers, RQ workers and their work
+  horses) PROMETHEUS_MULTIPROC_DIR must be set before prometheus_client is
+  imported; each process then writes its values there and /metrics merges
+  them at scrape time.
+- Cluster-wide figures (RQ jobs per registry, workers per state, job timings
   from the job history table) are read at scrape time by ClusterCollector, so
   every web process answers the same and nothing goes stale.
+
+No label takes unbounded values: the route label is the URL rule
+(`/api/v1/jobs/<job_id>`), never the path.
 """
 
 import hmac
 import os
+from timeit import default_timer
 
-from flask import Blueprint, Flask, Response, abort, current_app, request
+from flask import Blueprint, Flask, Response, abort, current_app, g, request
 from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Histogram,
     generate_latest,
     multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.utils import floatToGoString
 from prometheus_flask_exporter import PrometheusMetrics
+
+from app.config import QUEUE_NAMES
 
 AUDIT_WRITES = Counter("audit_writes", "Audit log rows committed")
 
 JOB_EXEC_BUCKETS = (0.1, 0.5, 1, 5, 15, 60, 300, 1800)
 QUEUE_WAIT_BUCKETS = (0.05, 0.25, 1, 5, 30, 120, 600, 3600)
+# RQ's WorkerStatus values; each is exported (0 when no worker is in it) so
+# queries and alerts never meet a missing series.
+WORKER_STATES = ("started", "idle", "busy", "suspended")
+UNMATCHED = "unmatched"  # endpoint label of requests no route matches (404, 405)
 
-# Required on every scrape; `flask metrics-check` fails when one is missing.
+# Required on every scrape; `flask metrics-check` fails when one has no sample.
 REQUIRED_METRICS = (
     "http_requests_total",
     "http_request_duration_seconds",
@@ -43,18 +64,50 @@ REQUIRED_METRICS = (
 bp = Blueprint("metrics", __name__)
 
 
+def _endpoint_label() -> str:
+    return request.url_rule.rule if request.url_rule is not None else UNMATCHED
+
+
 def init_app(app: Flask) -> None:
-    """Attach the HTTP metrics; call after every blueprint is registered."""
+    """Attach the HTTP metrics (one registry per app, so tests may build many apps)."""
     exporter = PrometheusMetrics(app, path=None, export_defaults=False, registry=CollectorRegistry())
+    labels = ("method", "endpoint", "status")
+    requests_total = Counter("http_requests", "HTTP requests by method, route and status", labels,
+                             registry=exporter.registry)
+    duration = Histogram("http_request_duration_seconds", "HTTP request duration by method, route and status",
+                         labels, registry=exporter.registry)
+    # so a fresh process already exposes both families (first scrape, metrics-check)
+    requests_total.labels("GET", "/metrics", "200")
+    duration.labels("GET", "/metrics", "200")
 
-    def endpoint_label() -> str:
-        return request.url_rule.rule if request.url_rule else "unmatched"
+    def start_timer():
+        g._metrics_start = default_timer()
 
-    labels = {"method": lambda: request.method, "endpoint": endpoint_label, "status": lambda r: r.status_code}
-    exporter.register_default(
-        exporter.counter("http_requests_total", "HTTP requests by method, route and status", labels=labels),
-        exporter.histogram("http_request_duration_seconds", "HTTP request duration by route", labels=labels),
-    )
+    def tracked() -> bool:
+        return not (hasattr(request, "prom_do_not_track") or hasattr(request, "prom_exclude_all"))
+
+    def observe(status: int) -> None:
+        if g.get("_metrics_done"):
+            return
+        g._metrics_done = True
+        values = (request.method, _endpoint_label(), str(status))
+        requests_total.labels(*values).inc()
+        duration.labels(*values).observe(max(default_timer() - g.get("_metrics_start", default_timer()), 0))
+
+    def after_request(response):
+        if tracked():
+            observe(response.status_code)
+        return response
+
+    def teardown_request(exception=None):
+        # an exception Flask did not turn into a response (TESTING re-raises them)
+        if exception is not None and tracked():
+            observe(500)
+
+    # first of all before_request hooks, so the time covers the sign-in gate and the rate limiter
+    app.before_request_funcs.setdefault(None, []).insert(0, start_timer)
+    app.after_request(after_request)
+    app.teardown_request(teardown_request)
     app.extensions["forgeline_metrics"] = exporter
 
 
@@ -65,30 +118,52 @@ class ClusterCollector:
         self.app = app
 
     def collect(self):
-        from app.core.jobs import history
+        with self.app.app_context():
+            yield from self._rq()
+            yield from self._job_timings()
+
+    def _rq(self):
         from app.queues import service as queues
 
-        with self.app.app_context():
-            jobs = GaugeMetricFamily("rq_jobs", "RQ jobs by queue and registry", labels=["queue", "status"])
-            workers = GaugeMetricFamily("rq_workers", "RQ workers by state", labels=["state"])
+        jobs = GaugeMetricFamily("rq_jobs", "RQ jobs by queue and registry", labels=["queue", "status"])
+        workers = GaugeMetricFamily("rq_workers", "RQ workers by state", labels=["state"])
+        try:
+            counts = queues.queue_counts()
+            states = queues.worker_states()
+        except Exception:  # Redis down: no samples (metrics-check fails) rather than a failed scrape
+            current_app.logger.warning("metrics: Redis unavailable during scrape", exc_info=True)
+        else:
+            for queue in counts:
+                for status, count in queue["counts"].items():
+                    jobs.add_metric([queue["name"], status], count)
+            for state in sorted(set(WORKER_STATES) | set(states)):
+                workers.add_metric([state], states.get(state, 0))
+        yield jobs
+        yield workers
+
+    def _job_timings(self):
+        from app.core.jobs import history
+
+        for name, doc, column, buckets in (
+            ("job_exec_seconds", "Job execution time by queue (job history)", "duration", JOB_EXEC_BUCKETS),
+            ("queue_wait_seconds", "Time jobs waited in the queue (job history)", "wait", QUEUE_WAIT_BUCKETS),
+        ):
+            family = HistogramMetricFamily(name, doc, labels=["queue"])
             try:
-                for queue in queues.queue_counts():
-                    for status, count in queue["counts"].items():
-                        jobs.add_metric([queue["name"], status], count)
-                for state, count in queues.worker_states().items():
-                    workers.add_metric([state], count)
-            except Exception:  # Redis down: report no samples rather than fail the whole scrape
-                current_app.logger.warning("metrics: Redis unavailable during scrape")
-            yield jobs
-            yield workers
-            for name, doc, column, buckets in (
-                ("job_exec_seconds", "Job execution time by queue", "duration", JOB_EXEC_BUCKETS),
-                ("queue_wait_seconds", "Time jobs waited in the queue", "wait", QUEUE_WAIT_BUCKETS),
-            ):
-                family = HistogramMetricFamily(name, doc, labels=["queue"])
-                for queue, cumulative, total in history.histogram(column, buckets):
-                    family.add_metric([queue], list(zip([str(b) for b in buckets] + ["+Inf"], cumulative)), total)
+                rows = {queue: (cumulative, total) for queue, cumulative, total in history.histogram(column, buckets)}
+            except Exception:  # database down: no samples (metrics-check fails), as for Redis
+                current_app.logger.warning("metrics: database unavailable during scrape", exc_info=True)
                 yield family
+                continue
+            bounds = [floatToGoString(b) for b in buckets] + ["+Inf"]
+            for queue in sorted(set(QUEUE_NAMES) | set(rows), key=_queue_order):
+                cumulative, total = rows.get(queue, ([0] * (len(buckets) + 1), 0.0))
+                family.add_metric([queue], list(zip(bounds, cumulative)), total)
+            yield family
+
+
+def _queue_order(name: str) -> tuple[int, str]:
+    return (QUEUE_NAMES.index(name) if name in QUEUE_NAMES else len(QUEUE_NAMES), name)
 
 
 def _app_registry() -> CollectorRegistry:
@@ -99,13 +174,19 @@ def _app_registry() -> CollectorRegistry:
     return current_app.extensions["forgeline_metrics"].registry
 
 
+def _authorized() -> bool:
+    token = current_app.config.get("METRICS_TOKEN")
+    if not token:
+        return True
+    header = request.headers.get("Authorization", "")
+    given = header[len("Bearer "):].strip() if header.startswith("Bearer ") else ""
+    return hmac.compare_digest(given.encode(), token.encode())
+
+
 @bp.get("/metrics")
 def metrics_endpoint():
-    token = current_app.config.get("METRICS_TOKEN")
-    if token:
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if not hmac.compare_digest(given, token):
-            abort(401)
+    if not _authorized():
+        abort(401)
     cluster = CollectorRegistry(auto_describe=False)
     cluster.register(ClusterCollector(current_app._get_current_object()))
     parts = [generate_latest(_app_registry()), generate_latest(cluster)]

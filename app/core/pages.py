@@ -2,15 +2,23 @@
 
 from collections.abc import Callable
 
-from flask import flash, redirect, request
+from flask import flash, redirect, render_template, request
 
 from app.core.errors import DomainError
 from app.extensions import db
 
+FLASH_TARGET = "flashes"  # id of the flash area in templates/base.html
+
 
 def form_action(action: Callable[[], str], back: str):
     """Run `action` (it returns the success message); on a domain error roll
-    back, flash the error, and go back either way. htmx callers get a redirect header."""
+    back and flash the error.
+
+    A plain form post then goes back to `back`. An htmx form that targets the
+    flash area (`hx-post=... hx-target="#flashes"`) stays on its page and gets
+    the messages in place, so the page's live socket keeps its subscriptions;
+    any other htmx caller is told to go to `back`.
+    """
     try:
         message = action()
         flash(message, "success")
@@ -18,6 +26,8 @@ def form_action(action: Callable[[], str], back: str):
         db.session.rollback()
         flash(exc.message, "error")
     if request.headers.get("HX-Request"):
+        if request.headers.get("HX-Target") == FLASH_TARGET:
+            return render_template("partials/flashes.html")
         response = redirect(back)
         response.headers["HX-Redirect"] = back
         return response

@@ -81,6 +81,12 @@ def _check_id(job_id: str) -> None:
         raise NotFound("No such job: job ids are 1-64 letters, digits, '_', '-', ':' or '.'.")
 
 
+def _status(job: Job) -> str:
+    """RQ's JobStatus as its plain value ("finished"), not the enum's repr."""
+    status = job.get_status()
+    return status.value if isinstance(status, JobStatus) else str(status)
+
+
 def _fetch(job_id: str) -> Job | None:
     _check_id(job_id)
     try:
@@ -96,7 +102,7 @@ def job_detail(job_id: str) -> dict[str, Any]:
     detail: dict[str, Any] = {"id": job_id, "in_redis": job is not None, "history": record}
     if job is not None:
         detail.update(
-            queue=job.origin, status=job.get_status(), func=job.func_name, description=job.description,
+            queue=job.origin, status=_status(job), func=job.func_name, description=job.description,
             args=[repr(a) for a in job.args], kwargs={k: repr(v) for k, v in job.kwargs.items()},
             meta=job.meta, enqueued_at=job.enqueued_at, started_at=job.started_at, ended_at=job.ended_at,
             timeout=job.timeout, retries_left=job.retries_left, worker=job.worker_name,
@@ -152,10 +158,11 @@ def requeue(job_id: str) -> None:
     job = _fetch(job_id)
     if job is None:
         raise NotFound(f"No job {job_id!r} in Redis.")
-    if job.get_status() not in (JobStatus.FAILED, JobStatus.STOPPED):
-        raise Conflict(f"Only failed or stopped jobs can be requeued; this one is {job.get_status()}.")
+    status = _status(job)
+    if status not in (JobStatus.FAILED, JobStatus.STOPPED):
+        raise Conflict(f"Only failed or stopped jobs can be requeued; this one is {status}.")
     FailedJobRegistry(queue=_queue(job.origin)).requeue(job_id)
-    _audit(job_id, "requeue", "failed", "queued")
+    _audit(job_id, "requeue", status, "queued")
     db.session.commit()
     history.announce(job, "job_requeued")
 
@@ -178,12 +185,12 @@ def cancel(job_id: str) -> None:
     job = _fetch(job_id)
     if job is None:
         raise NotFound(f"No job {job_id!r} in Redis.")
-    status = job.get_status()
+    status = _status(job)
     if status not in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
         raise Conflict(f"Only queued, deferred or scheduled jobs can be canceled; this one is {status}.",
-                       {"status": str(status)})
+                       {"status": status})
     job.cancel()
-    _audit(job_id, "cancel", str(status), "canceled")
+    _audit(job_id, "cancel", status, "canceled")
     db.session.commit()
     history.announce(job, "job_canceled")
 
@@ -192,8 +199,8 @@ def stop(job_id: str) -> None:
     job = _fetch(job_id)
     if job is None:
         raise NotFound(f"No job {job_id!r} in Redis.")
-    if job.get_status() != JobStatus.STARTED:
-        raise Conflict(f"Only running jobs can be stopped; this one is {job.get_status()}.")
+    if _status(job) != JobStatus.STARTED:
+        raise Conflict(f"Only running jobs can be stopped; this one is {_status(job)}.")
     send_stop_job_command(redis_client(), job_id)
     audit.record("rq_job", job_id, "stop", before={"status": "started"}, after={"status": "stopping"})
     db.session.commit()

@@ -6,6 +6,7 @@
 (function () {
   window.forgelineLive = false;
   var socket = null;
+  var subscribed = new Set(); // topics sent on the current socket
 
   function topics() {
     var all = new Set();
@@ -15,9 +16,13 @@
     return Array.from(all);
   }
 
+  // only topics this socket has not been told yet: partials re-settle after every event
   function subscribe() {
-    var wanted = topics();
-    if (socket && wanted.length) socket.send(JSON.stringify({ action: "subscribe", topics: wanted }));
+    if (!socket) return;
+    var fresh = topics().filter(function (t) { return !subscribed.has(t); });
+    if (!fresh.length) return;
+    fresh.forEach(function (t) { subscribed.add(t); });
+    socket.send(JSON.stringify({ action: "subscribe", topics: fresh }));
   }
 
   function showStatus(live) {
@@ -31,13 +36,18 @@
 
   document.addEventListener("htmx:wsOpen", function (e) {
     socket = e.detail.socketWrapper;
+    subscribed = new Set(); // a new socket on the server knows no topics
     showStatus(true);
     subscribe();
     // catch up on what happened while the socket was down
     document.querySelectorAll("[data-live-topic]").forEach(function (el) { htmx.trigger(el, "live", {}); });
   });
-  document.addEventListener("htmx:wsClose", function () { showStatus(false); });
-  document.addEventListener("htmx:wsError", function () { showStatus(false); });
+  function down() {
+    socket = null; // while closed, sends would only queue up; wsOpen subscribes afresh
+    showStatus(false);
+  }
+  document.addEventListener("htmx:wsClose", down);
+  document.addEventListener("htmx:wsError", down);
 
   document.addEventListener("htmx:wsBeforeMessage", function (e) {
     e.preventDefault(); // events are JSON, not HTML to swap

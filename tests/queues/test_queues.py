@@ -118,7 +118,8 @@ def test_workers_show_state_and_current_job(app, client, bearer, worker_process)
     response = client.post(f"/api/v1/jobs/{job_id}/stop", headers=headers)
     assert response.status_code == 200
     wait_for(lambda: status_of(job_id) == "stopped")
-    assert Job.fetch(job_id, connection=app.extensions["redis"]).get_status() == "stopped"
+    # RQ runs the on_stopped callback a moment before it files the job as stopped
+    wait_for(lambda: Job.fetch(job_id, connection=app.extensions["redis"]).get_status() == "stopped")
     assert ("rq_job", "stop") in audit_actions()
     assert client.post(f"/api/v1/jobs/{job_id}/stop", headers=headers).status_code == 409
 
@@ -184,6 +185,36 @@ def test_job_page_shows_traceback_and_history(app, signed_in):
     job_id = enqueue(0, True, retry=Retry(max=1))
     run_worker(app)
     html = client.get(f"/queues/jobs/{job_id}").get_data(as_text=True)
+    assert 'id="job-status">failed</span>' in html  # RQ's status by value, not JobStatus.FAILED
     assert "Traceback" in html and "DemoFailure" in html and f'data-live-topic="job:{job_id}"' in html
     assert "<dt>Attempts</dt><dd>2</dd>" in html
     assert client.get("/queues/jobs/nope-nope").status_code == 404
+
+
+def die_abruptly() -> None:
+    """Run by the worker: the work horse is killed as the OS would kill it (out of memory)."""
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_killed_work_horse_closes_the_history_row(app, worker_process):
+    record = jobs.enqueue("doomed", die_abruptly, queue="default")
+    db.session.commit()
+    wait_for(lambda: status_of(record.id) == "failed")
+    db.session.expire_all()
+    row = db.session.get(JobRecord, record.id)
+    assert "WorkHorseKilled" in row.error and row.ended_at is not None
+    assert Job.fetch(record.id, connection=app.extensions["redis"]).get_status() == "failed"
+
+
+def test_htmx_form_aimed_at_the_flash_area_answers_in_place(app, signed_in):
+    client, csrf = signed_in("operator")
+    headers = {"HX-Request": "true", "HX-Target": "flashes"}
+    response = client.post("/queues/demo", data={"seconds": "0", "csrf_token": csrf}, headers=headers)
+    assert response.status_code == 200 and "HX-Redirect" not in response.headers
+    assert 'class="flash flash-success"' in response.get_data(as_text=True)
+    bad = client.post("/queues/demo", data={"seconds": "9999", "csrf_token": csrf}, headers=headers)
+    assert "flash-error" in bad.get_data(as_text=True) and "between 0 and 600" in bad.get_data(as_text=True)
+    assert db.session.query(JobRecord).count() == 1

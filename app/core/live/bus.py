@@ -3,7 +3,7 @@
 A slow socket never blocks anyone: each socket has a bounded queue and, when
 it is full, the oldest event is dropped (the page re-reads state anyway). The
 hub's Redis subscription reconnects with backoff, so the channel survives a
-Redis restart.
+Redis restart; the hub runs while at least one socket is open.
 """
 
 import json
@@ -15,6 +15,8 @@ from typing import Any
 
 import redis
 from flask import current_app
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from app.core.timeutil import utcnow
 
@@ -22,6 +24,9 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "forgeline:events"
 SOCKET_BUFFER = 500
+RECONNECT_MIN = 0.5
+RECONNECT_MAX = 10.0
+POLL_SECONDS = 1.0  # how soon an idle hub notices that its last socket has gone
 
 
 def make_event(topic: str, type_: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -41,11 +46,12 @@ class Subscriber:
     """One socket's topics and outbox."""
 
     def __init__(self) -> None:
-        self.topics: set[str] = set()
+        # replaced whole, never mutated in place: the hub reads it without a lock
+        self.topics: frozenset[str] = frozenset()
         self.outbox: queue.Queue[str | None] = queue.Queue(maxsize=SOCKET_BUFFER)
         self.dropped = 0
 
-    def offer(self, message: str) -> None:
+    def offer(self, message: str | None) -> None:
         while True:
             try:
                 self.outbox.put_nowait(message)
@@ -62,14 +68,16 @@ class Subscriber:
 
 
 class Hub:
-    """One per web process: a thread listening on Redis, started with the first socket."""
+    """One per web process: a thread listening on Redis, started with the first
+    socket and ended after the last one."""
 
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis_url: str, reconnect_max: float = RECONNECT_MAX) -> None:
         self.redis_url = redis_url
+        self.reconnect_max = reconnect_max
         self.subscribers: set[Subscriber] = set()
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
-        self.connected = threading.Event()
+        self.connected = threading.Event()  # subscribed on Redis right now
 
     def register(self, subscriber: Subscriber) -> None:
         with self.lock:
@@ -92,24 +100,44 @@ class Hub:
         for subscriber in targets:
             subscriber.offer(message)
 
+    def _retire_if_idle(self) -> bool:
+        """True when no socket is left; the thread must then return (a later
+        register() starts a new one)."""
+        with self.lock:
+            if self.subscribers:
+                return False
+            self.thread = None
+            return True
+
     def _listen(self) -> None:
-        backoff = 0.5
-        while True:
-            client = redis.Redis.from_url(self.redis_url, health_check_interval=25)
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
+        backoff = RECONNECT_MIN
+        while not self._retire_if_idle():
+            # No retries inside redis-py: this loop owns the backoff, and a blocked
+            # retry would delay noticing that the last socket has gone.
+            client = redis.Redis.from_url(self.redis_url, retry=Retry(NoBackoff(), 0),
+                                          socket_connect_timeout=5, socket_keepalive=True,
+                                          health_check_interval=25)
+            pubsub = client.pubsub()
             try:
                 pubsub.subscribe(CHANNEL)
-                self.connected.set()
-                backoff = 0.5
-                for item in pubsub.listen():
-                    if item["type"] == "message":
+                while not self._retire_if_idle():
+                    item = pubsub.get_message(timeout=POLL_SECONDS)
+                    if item is None:
+                        continue
+                    if item["type"] == "subscribe":
+                        self.connected.set()
+                        backoff = RECONNECT_MIN
+                    elif item["type"] == "message":
                         data = item["data"]
                         self.dispatch(data.decode() if isinstance(data, bytes) else data)
+                return
             except redis.RedisError as exc:
                 log.warning("live: Redis subscription lost (%s); retrying in %.1fs", exc, backoff)
+            except Exception:  # the hub must outlive any one bad message or client bug
+                log.exception("live: hub error; retrying in %.1fs", backoff)
             finally:
                 self.connected.clear()
                 pubsub.close()
                 client.close()
             time.sleep(backoff)
-            backoff = min(backoff * 2, 10)
+            backoff = min(backoff * 2, self.reconnect_max)

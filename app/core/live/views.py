@@ -1,6 +1,8 @@
 """GET /ws: subscribe to topics, receive JSON events.
 
 Client messages: {"action": "subscribe" | "unsubscribe", "topics": [...]}.
+Each socket holds two threads (the request's, which sends, and a reader);
+both end when the client goes away.
 """
 
 import json
@@ -9,36 +11,41 @@ import threading
 from flask import Blueprint, current_app
 from simple_websocket import ConnectionClosed
 
-from app.core.live.bus import Hub, Subscriber
+from app.core.live.bus import RECONNECT_MAX, Hub, Subscriber
 from app.extensions import sock
 
-MAX_TOPICS = 100
+MAX_TOPICS = 100  # per socket, in all
+MAX_TOPIC_LENGTH = 200
+READ_TIMEOUT = 5.0  # the reader re-checks the connection this often
 
 bp = Blueprint("live", __name__)
+_hub_lock = threading.Lock()
 
 
 def hub() -> Hub:
     app = current_app
     with _hub_lock:
         if "live_hub" not in app.extensions:
-            app.extensions["live_hub"] = Hub(app.config["REDIS_URL"])
+            reconnect_max = app.config.get("LIVE_RECONNECT_MAX_SECONDS", RECONNECT_MAX)
+            app.extensions["live_hub"] = Hub(app.config["REDIS_URL"], reconnect_max)
     return app.extensions["live_hub"]
 
 
-_hub_lock = threading.Lock()
-
-
 def _apply(subscriber: Subscriber, raw: str) -> None:
+    """Applies one client message; anything malformed is ignored."""
     try:
         message = json.loads(raw)
-        topics = {str(t) for t in message.get("topics", [])}
-        action = message.get("action")
-    except (ValueError, AttributeError, TypeError):
+        action, topics = message.get("action"), message.get("topics")
+    except (ValueError, AttributeError):
         return
+    if not isinstance(topics, list):
+        return
+    named = {t for t in topics if isinstance(t, str) and 0 < len(t) <= MAX_TOPIC_LENGTH}
     if action == "subscribe":
-        subscriber.topics |= set(list(topics)[:MAX_TOPICS])
+        room = MAX_TOPICS - len(subscriber.topics)
+        subscriber.topics |= set(sorted(named - subscriber.topics)[:max(room, 0)])
     elif action == "unsubscribe":
-        subscriber.topics -= topics
+        subscriber.topics -= named
 
 
 @sock.route("/ws", bp=bp)
@@ -49,8 +56,9 @@ def websocket(ws):
 
     def read() -> None:
         try:
-            while True:
-                raw = ws.receive()
+            # with a timeout, so a socket closed from our side cannot strand this thread
+            while ws.connected:
+                raw = ws.receive(timeout=READ_TIMEOUT)
                 if raw is not None:
                     _apply(subscriber, raw)
         except ConnectionClosed:
@@ -63,7 +71,7 @@ def websocket(ws):
     try:
         while (message := subscriber.outbox.get()) is not None:
             ws.send(message)
-    except ConnectionClosed:
+    except (ConnectionClosed, OSError):  # OSError: the peer reset the connection mid-send
         pass
     finally:
         live_hub.unregister(subscriber)
