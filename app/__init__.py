@@ -9,6 +9,10 @@ from flask import Flask
 from app.config import ROOT, Config
 from app.extensions import csrf, db, htmx, limiter, login, migrate, sock
 
+# Each capability package has views.py and api.py (a blueprint `bp` each) and
+# may have demo.py with an idempotent seed() that `flask seed-demo` calls.
+CAPABILITIES = ("queues",)
+
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
@@ -47,13 +51,15 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from importlib import import_module
+
     from app.core import api, metrics, views
     from app.core.audit import views as audit_views
     from app.core.auth import views as auth_views
     from app.core.live import views as live_views
-    from app.queues import api as queues_api
-    from app.queues import views as queues_views
 
-    for bp in (views.bp, auth_views.bp, audit_views.bp, metrics.bp, api.openapi_bp, live_views.bp,
-               queues_views.bp, queues_api.bp):
+    for bp in (views.bp, auth_views.bp, audit_views.bp, metrics.bp, api.openapi_bp, live_views.bp):
         app.register_blueprint(bp)
+    for capability in CAPABILITIES:
+        for module in ("views", "api"):
+            app.register_blueprint(import_module(f"app.{capability}.{module}").bp)

@@ -72,18 +72,31 @@ def worker(queues: str, burst: bool, name: str | None) -> None:
 
 @click.command("seed-demo")
 def seed_demo() -> None:
-    """Create the demo admin (once) and print its password once."""
+    """Create the demo admin (printing its password once) and each capability's demo data.
+
+    Safe to run again: what exists already is left as it is.
+    """
+    from importlib import import_module
+    from importlib.util import find_spec
+
+    from app import CAPABILITIES
     from app.core.auth import service
     from app.core.auth.models import User
     from app.extensions import db
 
     if db.session.scalar(select(User).where(User.username == "admin")):
-        click.echo("demo data already present (user 'admin')")
-        return
-    password = secrets.token_urlsafe(12)
-    service.create_user("admin", password, "admin")
-    db.session.commit()
-    click.echo(f"demo admin created: username 'admin', password '{password}' (shown once)")
+        click.echo("demo admin already present (user 'admin')")
+    else:
+        password = secrets.token_urlsafe(12)
+        service.create_user("admin", password, "admin")
+        db.session.commit()
+        click.echo(f"demo admin created: username 'admin', password '{password}' (shown once)")
+    for capability in CAPABILITIES:
+        if find_spec(f"app.{capability}.demo"):
+            message = import_module(f"app.{capability}.demo").seed()
+            db.session.commit()
+            if message:
+                click.echo(message)
 
 
 @click.command("metrics-check")
