@@ -38,6 +38,8 @@ class Config:
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", self.REDIS_URL)
         self.LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
         self.METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
+        # a BOM delta export over this many lines (both sides) is made by a background job
+        self.BOM_EXPORT_SYNC_MAX_LINES = int(os.environ.get("BOM_EXPORT_SYNC_MAX_LINES", "5000"))
         self.JOB_HISTORY_RETENTION_DAYS = int(os.environ.get("JOB_HISTORY_RETENTION_DAYS", "90"))
         self.SOCK_SERVER_OPTIONS = {"ping_interval": 25}
         self.SESSION_COOKIE_HTTPONLY = True

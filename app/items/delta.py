@@ -7,6 +7,7 @@ same patch are byte-for-byte the same (sorted keys, no timestamps).
 import csv
 import io
 import json
+import re
 from dataclasses import asdict, dataclass
 
 from app.core.errors import InvalidInput
@@ -78,6 +79,11 @@ def _csv(preview: DeltaPreview) -> bytes:
             row += [(op.before or {}).get(name, ""), (op.after or {}).get(name, "")]
         writer.writerow(row)
     return out.getvalue().encode()
+
+
+def export_filename(left: str, right: str, mode: str, max_levels: int, export_format: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{left}_vs_{right}")
+    return f"bom-delta_{safe}_{mode}_L{max_levels}.{export_format}"
 
 
 def export_bytes(preview: DeltaPreview, export_format: str) -> bytes:

@@ -99,11 +99,5 @@ class BomExport(db.Model):
     line_count: Mapped[int] = mapped_column(Integer, default=0)
     content: Mapped[bytes | None] = mapped_column(LargeBinary)
     error: Mapped[str | None] = mapped_column(Text)
-    actor: Mapped[str] = mapped_column(String(80), default="system")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    @property
-    def filename(self) -> str:
-        safe = f"{self.left_ref}_vs_{self.right_ref}".replace("@", "-").replace("/", "-")
-        return f"bom-delta_{safe}_{self.mode}_L{self.max_levels}.{self.export_format}"

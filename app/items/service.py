@@ -196,6 +196,8 @@ def new_revision(bom: Bom) -> tuple[Bom, dict[int, BomLine]]:
     """A draft copy of a released or superseded revision, at the next letter; the
     item's revision letter follows. Returns it with a map old line id → copy."""
     item = bom.item
+    if bom.state == "draft":
+        raise Conflict(f"{bom.ref} is a draft: edit it as it is.", {"state": bom.state})
     draft = next((b for b in item.boms if b.state == "draft"), None)
     if draft is not None:
         raise Conflict(f"{item.number} revision {draft.revision} is already a draft: edit that one.",

@@ -1,6 +1,6 @@
 from flask import Blueprint
 
-from app.core.api import API_PREFIX, endpoint
+from app.core.api import API_PREFIX, PageMeta, endpoint
 from app.queues import service
 from app.queues.schemas import (
     DemoJobIn,
@@ -9,7 +9,6 @@ from app.queues.schemas import (
     FailedQuery,
     JobOut,
     JobRef,
-    PageMeta,
     QueueList,
     RequeueResult,
     WorkerList,

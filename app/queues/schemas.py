@@ -4,6 +4,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.config import QUEUE_NAMES
+from app.core.api import PageMeta
 
 
 class QueueCounts(BaseModel):
@@ -97,13 +98,6 @@ class FailedJobOut(BaseModel):
     func: str | None
     error: str
     ended_at: datetime | None
-
-
-class PageMeta(BaseModel):
-    page: int
-    per_page: int
-    total: int
-    pages: int
 
 
 class FailedList(BaseModel):

@@ -28,7 +28,6 @@ def upgrade():
     sa.Column('line_count', sa.Integer(), nullable=False),
     sa.Column('content', sa.LargeBinary(), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
-    sa.Column('actor', sa.String(length=80), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_bom_exports'))

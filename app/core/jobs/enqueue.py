@@ -9,6 +9,8 @@ from flask import has_request_context
 from flask_login import current_user
 from rq import Callback, Queue, Retry
 from rq import get_current_job as _rq_current_job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
 from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
@@ -84,6 +86,15 @@ def _drop_rolled_back(session: Session) -> None:
 def current_job_id() -> str | None:
     job = _rq_current_job()
     return job.id if job else None
+
+
+def progress_of(job_id: str) -> tuple[float | None, str]:
+    """What a job last reported with progress(): (fraction or None, message)."""
+    try:
+        meta = Job.fetch(job_id, connection=redis_client()).get_meta(refresh=False)
+    except NoSuchJobError:
+        return None, ""
+    return meta.get("progress"), meta.get("message") or ""
 
 
 def progress(fraction: float, message: str = "") -> None:

@@ -1,0 +1,224 @@
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.core.api import PageMeta
+from app.items.compare import MAX_LEVELS, MODES
+
+ItemType = Literal["part", "assembly"]
+Lifecycle = Literal["draft", "released", "obsolete"]
+Mode = Literal[tuple(MODES)]  # type: ignore[valid-type]
+Quantity = Decimal
+
+
+class ItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    number: str = Field(min_length=1, max_length=40, description="unique; letters, digits, '.', '_', '-'")
+    name: str = Field(min_length=1, max_length=200)
+    item_type: ItemType = "part"
+    uom: str = Field("EA", min_length=1, max_length=10)
+    revision: str = Field("A", pattern="^[A-Z]{1,4}$")
+    lifecycle: Lifecycle = "draft"
+    description: str = Field("", max_length=5000)
+
+
+class ItemPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    number: str | None = Field(None, min_length=1, max_length=40)
+    name: str | None = Field(None, min_length=1, max_length=200)
+    item_type: ItemType | None = None
+    uom: str | None = Field(None, min_length=1, max_length=10)
+    revision: str | None = Field(None, pattern="^[A-Z]{1,4}$")
+    lifecycle: Lifecycle | None = None
+    description: str | None = Field(None, max_length=5000)
+
+
+class ItemOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    number: str
+    name: str
+    item_type: str
+    uom: str
+    revision: str
+    lifecycle: str
+    description: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ItemQuery(BaseModel):
+    q: str | None = Field(None, max_length=200, description="text in the number or name")
+    item_type: ItemType | None = None
+    lifecycle: Lifecycle | None = None
+    page: int = Field(1, ge=1)
+    per_page: int = Field(25, ge=1, le=200)
+
+
+class ItemList(BaseModel):
+    items: list[ItemOut]
+    paging: PageMeta
+
+
+class LineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    child: str = Field(min_length=1, max_length=40, description="item number of the child")
+    quantity: Quantity = Field(gt=0, max_digits=18, decimal_places=6)
+    unit: str | None = Field(None, max_length=10, description="defaults to the child's unit of measure")
+    find_number: int | None = Field(None, ge=0, le=999999)
+    refdes: str = Field("", max_length=1000, description="reference designators, e.g. 'R1,R2'")
+    note: str = Field("", max_length=500)
+
+
+class LinePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    child: str | None = Field(None, min_length=1, max_length=40)
+    quantity: Quantity | None = Field(None, gt=0, max_digits=18, decimal_places=6)
+    unit: str | None = Field(None, max_length=10)
+    find_number: int | None = Field(None, ge=0, le=999999)
+    refdes: str | None = Field(None, max_length=1000)
+    note: str | None = Field(None, max_length=500)
+
+
+class LineOut(BaseModel):
+    id: int
+    child: str
+    child_name: str
+    quantity: str
+    unit: str
+    find_number: int | None
+    refdes: str
+    note: str
+
+
+class BomSummary(BaseModel):
+    id: int
+    ref: str
+    item: str
+    revision: str
+    state: str
+    created_at: datetime
+    released_at: datetime | None
+    line_count: int
+
+
+class BomOut(BomSummary):
+    lines: list[LineOut]
+
+
+class BomList(BaseModel):
+    boms: list[BomSummary]
+
+
+class LineResult(BaseModel):
+    line: LineOut
+    bom: BomSummary = Field(description="the revision the edit landed on (a new draft when the BOM was released)")
+
+
+class StructureQuery(BaseModel):
+    max_levels: int = Field(3, ge=1, le=MAX_LEVELS)
+
+
+class StructureLine(BaseModel):
+    path: str
+    level: int
+    child: str
+    child_name: str
+    quantity: str
+    extended_quantity: str
+    unit: str
+    find_number: str
+    refdes: str
+    note: str
+
+
+class Structure(BaseModel):
+    bom: BomSummary
+    max_levels: int
+    lines: list[StructureLine]
+
+
+class CompareQuery(BaseModel):
+    left: str = Field(min_length=1, max_length=60, description="ITEM (its effective BOM) or ITEM@REV")
+    right: str = Field(min_length=1, max_length=60, description="ITEM (its effective BOM) or ITEM@REV")
+    mode: Mode = "by_item"
+    max_levels: int = Field(1, ge=1, le=MAX_LEVELS, description="1 = single level")
+
+
+class ExportQuery(CompareQuery):
+    export_format: Literal["json", "csv"] = "json"
+
+
+class ChangeOut(BaseModel):
+    field: str
+    before: str
+    after: str
+    severity: str
+
+
+class LineDiffOut(BaseModel):
+    status: str
+    key: str
+    path: str
+    level: int
+    child: str
+    child_name: str
+    left: dict[str, str] | None
+    right: dict[str, str] | None
+    changes: list[ChangeOut]
+    severity: str | None
+
+
+class CompareOut(BaseModel):
+    left: str
+    right: str
+    mode: str
+    max_levels: int
+    summary: dict[str, int]
+    lines: list[LineDiffOut]
+
+
+class OperationOut(BaseModel):
+    op: Literal["add", "remove", "update"]
+    key: str
+    path: str
+    level: int
+    child: str
+    before: dict[str, str] | None
+    after: dict[str, str] | None
+    changes: list[ChangeOut]
+    severity: str | None
+
+
+class DeltaPreviewOut(BaseModel):
+    left: str
+    right: str
+    mode: str
+    max_levels: int
+    summary: dict[str, int]
+    operations: list[OperationOut]
+
+
+class ExportOut(BaseModel):
+    id: int
+    status: str
+    left: str
+    right: str
+    mode: str
+    max_levels: int
+    export_format: str
+    job_id: str | None
+    progress: float | None
+    message: str
+    line_count: int
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    download_url: str | None
