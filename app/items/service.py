@@ -328,7 +328,7 @@ def add_line(bom_id: int, data: dict[str, Any]) -> BomLine:
     return line
 
 
-def _line(line_id: int) -> BomLine:
+def get_line(line_id: int) -> BomLine:
     line = db.session.get(BomLine, line_id)
     if line is None:
         raise NotFound(f"No BOM line with id {line_id}.")
@@ -336,7 +336,7 @@ def _line(line_id: int) -> BomLine:
 
 
 def update_line(line_id: int, data: dict[str, Any]) -> BomLine:
-    original = _line(line_id)
+    original = get_line(line_id)
     before = line_snapshot(original)
     values = line_values(data, original)
     bom, copies = _editable(original.bom)
@@ -352,7 +352,7 @@ def update_line(line_id: int, data: dict[str, Any]) -> BomLine:
 
 
 def remove_line(line_id: int) -> Bom:
-    original = _line(line_id)
+    original = get_line(line_id)
     bom, copies = _editable(original.bom)
     line = copies[original.id]
     audit.record("bom_line", line.id, "delete", before={"bom": bom.ref, **line_snapshot(line)})
