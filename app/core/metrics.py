@@ -42,6 +42,8 @@ from prometheus_flask_exporter import PrometheusMetrics
 from app.config import QUEUE_NAMES
 
 AUDIT_WRITES = Counter("audit_writes", "Audit log rows committed")
+BOM_COMPARE_SECONDS = Histogram("bom_compare_seconds", "BOM compare time (both explosions and the diff) by mode",
+                                ["mode"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15))
 
 JOB_EXEC_BUCKETS = (0.1, 0.5, 1, 5, 15, 60, 300, 1800)
 QUEUE_WAIT_BUCKETS = (0.05, 0.25, 1, 5, 30, 120, 600, 3600)

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
 from app.core.errors import InvalidInput
+from app.core.metrics import BOM_COMPARE_SECONDS
 from app.items.models import Bom
 from app.items.structure import FlatLine, explode, natural_key, quantity_text
 
@@ -165,13 +166,14 @@ def compare_boms(left: Bom, right: Bom, mode: str = "by_item", max_levels: int =
                  on_progress: Callable[[float, str], None] | None = None) -> CompareResult:
     check_mode(mode, max_levels)
     report = on_progress or (lambda fraction, message: None)
-    report(0.1, f"reading {left.ref}")
-    left_lines = explode(left, max_levels)
-    report(0.35, f"reading {right.ref}")
-    right_lines = explode(right, max_levels)
-    report(0.6, "comparing")
-    return CompareResult(left=left.ref, right=right.ref, mode=mode, max_levels=max_levels,
-                         **compare_lines(left_lines, right_lines, mode))
+    with BOM_COMPARE_SECONDS.labels(mode).time():
+        report(0.1, f"reading {left.ref}")
+        left_lines = explode(left, max_levels)
+        report(0.35, f"reading {right.ref}")
+        right_lines = explode(right, max_levels)
+        report(0.6, "comparing")
+        diff = compare_lines(left_lines, right_lines, mode)
+    return CompareResult(left=left.ref, right=right.ref, mode=mode, max_levels=max_levels, **diff)
 
 
 def compare_lines(left_lines: list[FlatLine], right_lines: list[FlatLine], mode: str) -> dict:
