@@ -42,8 +42,8 @@ def _text(data: dict, name: str, limit: int, *, required: bool = False, default:
     return value
 
 
-def _choice(data: dict, name: str, allowed: tuple[str, ...], default: str) -> str:
-    value = data.get(name) or default
+def _choice(value: str | None, name: str, allowed: tuple[str, ...], default: str = "") -> str:
+    value = value or default
     if value not in allowed:
         raise InvalidInput(f"Unknown {name.replace('_', ' ')} {value!r}.", {"field": name, "allowed": list(allowed)})
     return value
@@ -61,10 +61,10 @@ def _item_values(data: dict, current: Item | None = None) -> dict[str, Any]:
     return {
         "number": number,
         "name": _text(merged, "name", 200, required=True),
-        "item_type": _choice(merged, "item_type", ITEM_TYPES, "part"),
+        "item_type": _choice(merged.get("item_type"), "item_type", ITEM_TYPES, "part"),
         "uom": _text(merged, "uom", 10, default="EA") or "EA",
         "revision": revision,
-        "lifecycle": _choice(merged, "lifecycle", LIFECYCLES, "draft"),
+        "lifecycle": _choice(merged.get("lifecycle"), "lifecycle", LIFECYCLES, "draft"),
         "description": _text(merged, "description", 5000),
     }
 
@@ -120,9 +120,9 @@ def search_items(q: str | None = None, item_type: str | None = None, lifecycle: 
         pattern = f"%{q.strip()}%"
         query = query.where(or_(Item.number.ilike(pattern), Item.name.ilike(pattern)))
     if item_type:
-        query = query.where(Item.item_type == _choice({"t": item_type}, "t", ITEM_TYPES, ""))
+        query = query.where(Item.item_type == _choice(item_type, "item_type", ITEM_TYPES))
     if lifecycle:
-        query = query.where(Item.lifecycle == _choice({"l": lifecycle}, "l", LIFECYCLES, ""))
+        query = query.where(Item.lifecycle == _choice(lifecycle, "lifecycle", LIFECYCLES))
     return paginate(query, page, per_page)
 
 
