@@ -54,3 +54,33 @@ def test_compare_two_revisions_and_export_the_delta(page, live_server):
     assert [r["op"] for r in rows] == ["update", "remove", "update", "update", "remove", "add", "add"]
     grease = next(r for r in rows if r["child"] == "GREASE-80")
     assert (grease["before_unit"], grease["after_unit"], grease["severity"]) == ("G", "ML", "major")
+
+
+def test_multi_level_view_expands_and_collapses(page, live_server):
+    assert live_server.flask("seed-demo").returncode == 0
+    page.goto(f"{live_server.url}/login")
+    page.fill("input[name=username]", live_server.admin.username)
+    page.fill("input[name=password]", live_server.admin.password)
+    page.click("button[type=submit]")
+    page.goto(f"{live_server.url}/items/?q=ASM-2000")
+    page.click("#item-table a:has-text('ASM-2000')")
+    page.click("text=Multi-level view")
+
+    tree = page.locator("#bom-tree")
+    frame = tree.locator("tr[data-child=FRAME-300]")
+    frame.locator("button.toggle").click()  # level 2, fetched by htmx
+    panel = tree.locator("tr[data-child=PANEL-350]")
+    expect(panel).to_be_visible()
+    panel.locator("button.toggle").click()  # level 3
+    label = tree.locator("tr[data-level='3'][data-child=LABEL-60]")
+    expect(label.locator("[data-role=total]")).to_have_text("1")
+    pca = tree.locator("tr[data-level='1'][data-child=PCA-200]")
+    pca.locator("button.toggle").click()
+    expect(tree.locator("tr[data-level='2'][data-child=R-10K] [data-role=total]")).to_have_text("8")  # 4 × 2 boards
+
+    frame.locator("button.toggle").click()  # collapse hides levels 2 and 3 below the frame only
+    expect(panel).to_be_hidden()
+    expect(label).to_be_hidden()
+    expect(tree.locator("tr[data-child=R-10K]")).to_be_visible()
+    frame.locator("button.toggle").click()
+    expect(label).to_be_visible()

@@ -141,3 +141,9 @@ def test_a_large_compare_export_follows_its_job(signed_in, app, product):
     assert 'id="export-download"' in panel and "data-live-topic" not in panel
     download = client.get(f"/items/exports/{export.id}/download")
     assert download.mimetype == "application/json" and download.json["left"] == "T-1@A"
+
+
+def test_an_unknown_revision_is_a_404(signed_in, product):
+    client, _ = signed_in("viewer")
+    assert client.get(f"/items/{product.item_id}?rev=Z").status_code == 404
+    assert client.get(f"/items/{product.item_id}?rev=A").status_code == 200
