@@ -1,6 +1,9 @@
 """Benchmark: compare two 10,000-line, three-level BOMs (run by hand, not in make test).
 
-    .venv/bin/python -m tests.perf.bom_compare [--database-url URL]
+    .venv/bin/python -m tests.perf.bom_compare [--postgres postgresql://postgres@127.0.0.1:5432]
+
+SQLite in a temporary file by default; with --postgres, a temporary database
+on that server (dropped at the end).
 
 Prints one JSON line: wall time (best of 3) and peak memory of compare + delta preview +
 CSV export, the SQL queries it ran (for 1,000 and 10,000 lines: they must not
@@ -15,15 +18,18 @@ import os
 import tempfile
 import time
 import tracemalloc
+import uuid
+from contextlib import contextmanager
 from decimal import Decimal
 
+import psycopg
 from flask_migrate import upgrade
 from sqlalchemy import event, insert, select
 
 from app import create_app
 from app.extensions import db
 from app.items import service
-from app.items.compare import compare_boms, compare_lines
+from app.items.compare import CompareResult, compare_boms, compare_lines
 from app.items.delta import build_delta_preview, export_bytes
 from app.items.models import Bom, BomLine, Item
 from app.items.structure import FlatLine
@@ -95,8 +101,6 @@ def orm_walk(bom: Bom, max_levels: int) -> list[FlatLine]:
 
 def peer(left: Bom, right: Bom) -> tuple[bytes, int]:
     diff = compare_lines(orm_walk(left, 3), orm_walk(right, 3), "by_item")
-    from app.items.compare import CompareResult
-
     preview = build_delta_preview(CompareResult(left.ref, right.ref, "by_item", 3, **diff))
     return export_bytes(preview, "csv"), preview.summary["total"]
 
@@ -127,30 +131,47 @@ def measure(run, left: Bom, right: Bom, repeat: int = 3) -> dict:
             "operations": operations, "bytes": len(content), "content": content}
 
 
+@contextmanager
+def database(postgres: str | None):
+    if not postgres:
+        yield f"sqlite:///{tempfile.mkdtemp()}/bench.db"
+        return
+    name = f"forgeline_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{postgres}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{postgres.replace('postgresql://', 'postgresql+psycopg://')}/{name}"
+    finally:
+        with psycopg.connect(f"{postgres}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--postgres", default=None, help="PostgreSQL server URL, without a database name")
     args = parser.parse_args()
-    url = args.database_url or f"sqlite:///{tempfile.mkdtemp()}/bench.db"
     os.environ.setdefault("SECRET_KEY", "bench")
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True})
-    with app.app_context():
-        upgrade()
-        small, large = build(1000), build(10000)
-        ours_small = measure(ours, *small)
-        ours_large = measure(ours, *large)
-        peer_large = measure(peer, *large)
-        assert ours_large.pop("content") == peer_large.pop("content"), "ours and the peer disagree"
-        ours_small.pop("content")
-        print(json.dumps({
-            "benchmark": "bom_compare", "database": db.engine.dialect.name, "lines_per_side": 10000,
-            "levels": 3, "mode": "by_item", **{k: v for k, v in ours_large.items()},
-            "queries_at_1000_lines": ours_small["queries"], "wall_s_at_1000_lines": ours_small["wall_s"],
-            "peer": "orm_lazy_walk", "peer_wall_s": peer_large["wall_s"], "peer_peak_mb": peer_large["peak_mb"],
-            "peer_queries": peer_large["queries"],
-            "ratio_peer_over_ours": round(peer_large["wall_s"] / ours_large["wall_s"], 1),
-            "goal_under_1s": ours_large["wall_s"] < 1.0,
-        }))
+    with database(args.postgres) as url:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True})
+        with app.app_context():
+            upgrade()
+            small, large = build(1000), build(10000)
+            ours_small = measure(ours, *small)
+            ours_large = measure(ours, *large)
+            peer_large = measure(peer, *large)
+            assert ours_large.pop("content") == peer_large.pop("content"), "ours and the peer disagree"
+            ours_small.pop("content")
+            print(json.dumps({
+                "benchmark": "bom_compare", "database": db.engine.dialect.name, "lines_per_side": 10000,
+                "levels": 3, "mode": "by_item", **ours_large,
+                "queries_at_1000_lines": ours_small["queries"], "wall_s_at_1000_lines": ours_small["wall_s"],
+                "peer": "orm_lazy_walk", "peer_wall_s": peer_large["wall_s"], "peer_peak_mb": peer_large["peak_mb"],
+                "peer_queries": peer_large["queries"],
+                "ratio_peer_over_ours": round(peer_large["wall_s"] / ours_large["wall_s"], 1),
+                "goal_under_1s": ours_large["wall_s"] < 1.0,
+            }))
+            db.session.remove()
+            db.engine.dispose()
 
 
 if __name__ == "__main__":
