@@ -72,14 +72,22 @@ class Routine:
         self.config: dict[str, Any] = dict(config or {})
         self.slots: dict[str, Slot] = {}
         self.events: dict[str, Event] = {}
-        self.policy = policy or Immediate()
         self.error_handler = error_handler or ErrorHandler()
         self.deliver: Callable[[Slot, Any, str], None] = _not_running  # the Runtime sets it
         self._logic: Callable[[Routine, Inputs], None] | None = None
         self.setup()
+        self.policy = policy or self.default_policy()
 
     def setup(self) -> None:
         """Add slots and events here."""
+
+    def default_policy(self) -> ActivationPolicy:
+        return Immediate()
+
+    def summary(self) -> dict[str, Any]:
+        """Routine-specific figures for the monitoring page; read from other
+        threads, so replace values rather than mutate them."""
+        return {}
 
     def add_slot(self, name: str, max_queue_length: int = 1000, watermark: float = 0.8) -> Slot:
         if name in self.slots:

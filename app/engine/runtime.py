@@ -361,14 +361,13 @@ class Runtime:
             if error is not None:
                 stats.errors += 1
                 stats.last_error = f"{type(error).__name__}: {error}"
-            self._seq += 1
-            seq = self._seq
-        status = "ok" if error is None else "error"
+            if self.monitor:
+                self._seq += 1
+                entry = {"seq": self._seq, "routine": rid, "status": "ok" if error is None else "error",
+                         "started_at": started, "duration": duration, "items": items,
+                         "error": stats.last_error if error is not None else None}
+                self.trace.append(entry)
         if self.monitor:
-            entry = {"seq": seq, "routine": rid, "status": status, "started_at": started,
-                     "duration": duration, "items": items,
-                     "error": stats.last_error if error is not None else None}
-            self.trace.append(entry)
             self._emit("routine_completed", entry)
         if rid not in self._skipped:
             self._set_routine_status(rid, "idle" if error is None else "failed")
@@ -400,7 +399,11 @@ class Runtime:
 
     def routine_status(self) -> dict[str, dict[str, Any]]:
         with self._lock:
-            return {rid: stats.to_dict() for rid, stats in self.stats.items()}
+            status = {rid: stats.to_dict() for rid, stats in self.stats.items()}
+        for rid, routine in self.flow.routines.items():
+            status[rid]["active"] = rid in self._active
+            status[rid].update(routine.summary())
+        return status
 
     def backpressure_waits(self) -> int:
         return sum(slot.backpressure_waits for slot in self.flow.slots())
@@ -410,7 +413,11 @@ class Runtime:
                 "ended_at": self.ended_at, "active_routines": sorted(self.active_routines()),
                 "backpressure_waits": self.backpressure_waits()}
 
+    def trace_tail(self, limit: int) -> list[dict[str, Any]]:
+        with self._lock:  # the deque must not change while it is copied
+            return list(self.trace)[-limit:]
+
     def snapshot(self, trace_limit: int = 200) -> dict[str, Any]:
         """Everything the monitoring API shows, as plain JSON-able data."""
-        trace = list(self.trace)[-trace_limit:]
+        trace = self.trace_tail(trace_limit)
         return {**self.state(), "routines": self.routine_status(), "queues": self.queue_status(), "trace": trace}

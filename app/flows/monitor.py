@@ -17,6 +17,7 @@ from app.engine import Runtime
 
 Events = list[tuple[str, dict[str, Any]]]
 ROUTINE_EVENTS = ("routine_status_change", "routine_started", "routine_completed")
+TRACE_PER_TICK = 20  # newest trace entries sent per tick (trace_append); the API has the rest
 
 
 class RunMonitor:
@@ -32,6 +33,8 @@ class RunMonitor:
         self._run_events: Events = []
         self._queues: dict[tuple[str, str], dict[str, Any]] = {}
         self._saved_at = 0.0
+        self._force_save = False
+        self._trace_seq = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -42,6 +45,7 @@ class RunMonitor:
                 self._routine_events[(type_, data["routine"])] = data
             else:
                 self._run_events.append((type_, data))
+                self._force_save = True  # a page reading the API must see a status change at once
 
     def attach(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -63,7 +67,11 @@ class RunMonitor:
         with self._lock:
             routine_events = sorted(self._routine_events.items(), key=lambda kv: ROUTINE_EVENTS.index(kv[0][0]))
             run_events, self._routine_events, self._run_events = self._run_events, {}, []
-        events: Events = [(type_, data) for (type_, _), data in routine_events]
+        events: Events = []
+        if routine_events:
+            stats = self.runtime.routine_status()
+            events += [(type_, {**data, "stats": stats[rid]}) for (type_, rid), data in routine_events]
+        events += self._trace_append()
         events += self._queue_updates()
         # job_completed goes last, so a page sees the final counts before it
         events = [e for e in run_events if e[0] != "job_completed"] + events
@@ -71,9 +79,16 @@ class RunMonitor:
         if events:
             self.publish(events)
         now = time.monotonic()
-        if final or now - self._saved_at >= self.snapshot_interval:
-            self._saved_at = now
+        if final or self._force_save or now - self._saved_at >= self.snapshot_interval:
+            self._saved_at, self._force_save = now, False
             self.save(self.runtime.snapshot())
+
+    def _trace_append(self) -> Events:
+        fresh = [e for e in self.runtime.trace_tail(TRACE_PER_TICK) if e["seq"] > self._trace_seq]
+        if not fresh:
+            return []
+        self._trace_seq = fresh[-1]["seq"]
+        return [("trace_append", {"entries": fresh})]
 
     def _queue_updates(self) -> Events:
         updates: Events = []

@@ -1,0 +1,229 @@
+"""Flows and runs: documents checked and stored, runs enqueued on the `flows`
+queue, controlled through a Redis command list the running job listens to,
+and monitored from the snapshot the job keeps in Redis (the final state in
+the database once it has ended)."""
+
+import json
+from typing import Any
+
+from flask_login import current_user
+from rq.job import Job
+from rq.exceptions import NoSuchJobError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.core import audit, jobs
+from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.paging import Page, paginate
+from app.engine import Flow
+from app.flows import document
+from app.flows.models import FlowDefinition, FlowRun
+from app.flows.monitor import snapshot_key
+from app.extensions import db, redis_client
+from app.queues.service import JOB_ID
+
+CONTROL_ACTIONS = ("pause", "resume", "cancel")
+MAX_FEED_ITEMS = 10_000
+MAX_WAIT_FOR_INPUT = 3600
+
+
+def control_key(job_id: str) -> str:
+    return f"forgeline:flow-run:{job_id}:control"
+
+
+def _actor() -> str:
+    return current_user.username if current_user and current_user.is_authenticated else "system"
+
+
+# -- flows -------------------------------------------------------------------
+
+def check_document(text: str) -> Flow:
+    """The built flow, or InvalidInput listing every problem with its field and line."""
+    try:
+        return document.build(text)
+    except document.DocumentInvalid as exc:
+        raise InvalidInput(f"The flow document has {len(exc.errors)} problem(s).", {"errors": exc.errors}) from None
+
+
+def list_flows(page: int = 1, per_page: int = 25) -> Page:
+    return paginate(select(FlowDefinition).order_by(FlowDefinition.name), page, per_page)
+
+
+def get_flow(flow_id: int | str) -> FlowDefinition:
+    """By id; API paths hand the id over as text, and text that is no id finds nothing."""
+    flow = db.session.get(FlowDefinition, int(flow_id)) if str(flow_id).isdigit() and len(str(flow_id)) < 12 \
+        else None
+    if flow is None:
+        raise NotFound(f"No flow {flow_id}.")
+    return flow
+
+
+def create_flow(text: str, actor: str | None = None) -> FlowDefinition:
+    built = check_document(text)
+    parsed, _ = document.parse(text)
+    if db.session.scalar(select(FlowDefinition.id).where(FlowDefinition.name == built.name)):
+        raise Conflict(f"A flow named {built.name!r} exists already.")
+    flow = FlowDefinition(name=built.name, description=parsed.description, document=text,
+                          created_by=actor or _actor())
+    db.session.add(flow)
+    try:
+        db.session.flush()
+    except IntegrityError:  # created by someone else meanwhile
+        db.session.rollback()
+        raise Conflict(f"A flow named {built.name!r} exists already.") from None
+    audit.record("flow", flow.id, "create", after={"name": flow.name, "routines": len(built.routines)},
+                 actor=actor)
+    db.session.commit()
+    return flow
+
+
+def delete_flow(flow_id: int | str) -> None:
+    flow = get_flow(flow_id)
+    if any(not run.is_final for run in flow.runs):
+        raise Conflict("The flow has runs that have not ended; cancel them first.")
+    audit.record("flow", flow.id, "delete", before={"name": flow.name, "runs": len(flow.runs)})
+    db.session.delete(flow)
+    db.session.commit()
+
+
+def describe(flow: FlowDefinition) -> dict[str, Any]:
+    """Routines (type, policy, config, slots, events) and connections, as the engine builds them."""
+    return check_document(flow.document).describe()
+
+
+def routine_info(flow_id: int | str, routine_id: str) -> dict[str, Any]:
+    description = describe(get_flow(flow_id))
+    for routine in description["routines"]:
+        if routine["id"] == routine_id:
+            return {**routine, "entry": routine_id in description["entries"]}
+    raise NotFound(f"Flow {flow_id} has no routine {routine_id!r}.")
+
+
+# -- runs --------------------------------------------------------------------
+
+def start_run(flow_id: int | str, wait_for_input: int = 0) -> FlowRun:
+    from app.flows.jobs import run_flow
+
+    flow = get_flow(flow_id)
+    if not 0 <= wait_for_input <= MAX_WAIT_FOR_INPUT:
+        raise InvalidInput(f"wait_for_input must be 0 to {MAX_WAIT_FOR_INPUT} seconds.")
+    check_document(flow.document)
+    run = FlowRun(flow=flow, wait_for_input=wait_for_input, actor=_actor())
+    db.session.add(run)
+    db.session.flush()
+    record = jobs.enqueue("flow_run", run_flow, run.id, queue="flows", link=("flow_run", run.id),
+                          timeout=6 * 3600, description=f"flow {flow.name} run {run.id}")
+    run.job_id = record.id
+    audit.record("flow_run", run.id, "start", after={"flow": flow.name, "job_id": record.id,
+                                                     "wait_for_input": wait_for_input})
+    db.session.commit()
+    return run
+
+
+def get_run(job_id: str) -> FlowRun:
+    run = db.session.scalar(select(FlowRun).where(FlowRun.job_id == job_id)) if JOB_ID.fullmatch(job_id) else None
+    if run is None:
+        raise NotFound(f"No flow run with job id {job_id!r}.")
+    return run
+
+
+def recent_runs(limit: int = 20) -> list[FlowRun]:
+    return list(db.session.scalars(select(FlowRun).order_by(FlowRun.id.desc()).limit(limit)))
+
+
+def _command(run: FlowRun, command: dict[str, Any]) -> None:
+    redis_client().rpush(control_key(run.job_id), json.dumps(command))
+
+
+def control(job_id: str, action: str) -> FlowRun:
+    if action not in CONTROL_ACTIONS:
+        raise NotFound(f"Unknown action {action!r}.", {"allowed": list(CONTROL_ACTIONS)})
+    run = get_run(job_id)
+    if run.is_final:
+        raise Conflict(f"The run has ended ({run.status}).", {"status": run.status})
+    if run.status == "pending":
+        if action != "cancel":
+            raise Conflict("The run has not started yet; only cancel applies.", {"status": run.status})
+        _cancel_queued(run)
+    else:
+        _command(run, {"action": action})
+    audit.record("flow_run", run.id, action, before={"status": run.status})
+    db.session.commit()
+    return run
+
+
+def _cancel_queued(run: FlowRun) -> None:
+    try:
+        Job.fetch(run.job_id, connection=redis_client()).cancel()
+    except NoSuchJobError:
+        pass
+    run.status = "cancelled"
+    from app.core.timeutil import utcnow
+
+    run.ended_at = utcnow()
+
+
+def feed(job_id: str, routine: str, slot: str, items: list[Any]) -> FlowRun:
+    run = get_run(job_id)
+    if run.is_final:
+        raise Conflict(f"The run has ended ({run.status}).", {"status": run.status})
+    if not items or len(items) > MAX_FEED_ITEMS:
+        raise InvalidInput(f"Give 1 to {MAX_FEED_ITEMS} items.")
+    info = routine_info(run.flow_id, routine)
+    if slot not in {s["name"] for s in info["slots"]}:
+        raise InvalidInput(f"Routine {routine!r} has no slot {slot!r}.",
+                           {"slots": [s["name"] for s in info["slots"]]})
+    _command(run, {"action": "feed", "routine": routine, "slot": slot, "items": items})
+    audit.record("flow_run", run.id, "feed", after={"routine": routine, "slot": slot, "items": len(items)})
+    db.session.commit()
+    return run
+
+
+# -- monitoring --------------------------------------------------------------
+
+def _empty_state(run: FlowRun) -> dict[str, Any]:
+    described = describe(run.flow)
+    return {
+        "status": run.status, "error": run.error, "started_at": None, "ended_at": None,
+        "active_routines": [], "backpressure_waits": 0, "trace": [],
+        "routines": {r["id"]: {"status": "idle", "executions": 0, "errors": 0, "retries": 0, "items_in": 0,
+                               "discarded": 0, "active": False, "last_execution": None, "last_error": None,
+                               "total_duration": 0.0, "max_duration": 0.0, "avg_duration": None}
+                     for r in described["routines"]},
+        "queues": {r["id"]: {s["name"]: {"unconsumed_count": 0, "total_count": 0, "max_length": s["max_queue_length"],
+                                         "watermark_threshold": int(s["max_queue_length"] * s["watermark"]),
+                                         "usage_percentage": 0.0, "pressure_level": "low",
+                                         "is_full": False, "is_near_full": False}
+                             for s in r["slots"]}
+                   for r in described["routines"]},
+    }
+
+
+def monitoring(job_id: str) -> dict[str, Any]:
+    """The run's whole state: live from Redis while it runs, from the database once ended."""
+    run = get_run(job_id)
+    state = None
+    if run.is_final:
+        state = run.state
+    else:
+        raw = redis_client().get(snapshot_key(job_id))
+        state = json.loads(raw) if raw else None
+    if state is None:
+        state = _empty_state(run)
+    state = {**state, "status": run.status if run.is_final or run.status == "pending" else state["status"]}
+    return {"job_id": job_id, "run_id": run.id, "flow_id": run.flow_id, "flow": run.flow.name, **state}
+
+
+def queue_usage() -> list[tuple[str, str, str, float]]:
+    """(flow, routine, slot, usage) for every slot of the runs going on now; the highest per slot."""
+    usage: dict[tuple[str, str, str], float] = {}
+    runs = db.session.scalars(select(FlowRun).where(FlowRun.status == "running")).all()
+    for run in runs:
+        raw = redis_client().get(snapshot_key(run.job_id))
+        if not raw:
+            continue
+        for routine, slots in json.loads(raw).get("queues", {}).items():
+            for slot, status in slots.items():
+                key = (run.flow.name, routine, slot)
+                usage[key] = max(usage.get(key, 0.0), status["usage_percentage"])
+    return [(*key, value) for key, value in sorted(usage.items())]
