@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 from flask_login import current_user
-from rq.job import Job
 from rq.exceptions import NoSuchJobError
+from rq.job import Job
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -16,10 +16,10 @@ from app.core import audit, jobs
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.paging import Page, paginate
 from app.engine import Flow
+from app.extensions import db, redis_client
 from app.flows import document
 from app.flows.models import FlowDefinition, FlowRun
 from app.flows.monitor import snapshot_key
-from app.extensions import db, redis_client
 from app.queues.service import JOB_ID
 
 CONTROL_ACTIONS = ("pause", "resume", "cancel")
