@@ -61,6 +61,19 @@ def test_a_run_on_a_worker_ends_with_its_state_persisted(app, client, bearer):
     assert 'routine_executions_total{flow="scrap-report",routine="weigh",status="ok"}' in metrics
 
 
+def test_run_page_draws_the_graph_with_counts_and_bars(app, client, bearer, signed_in):
+    _, job_id = start(client, bearer)
+    run_worker(app, queues=("flows",))
+    browser, _ = signed_in("viewer")
+    page = browser.get(f"/flows/runs/{job_id}").get_data(as_text=True)
+    assert 'data-live-topic="flow-run:%s"' % job_id in page and "<svg" in page
+    assert 'data-slot="weigh.in"' in page and "pressure-low" in page
+    assert 'id="run-status">completed' in page and "trace-body" in page
+    assert "Run #" in page and "run-pause" not in page  # viewers get no controls
+    panel = browser.get(f"/flows/runs/{job_id}/panel").get_data(as_text=True)
+    assert panel.lstrip().startswith('<div id="run-panel"')
+
+
 def test_a_failing_routine_fails_run_and_job(app, client, bearer):
     _, job_id = start(client, bearer, EXAMPLE.replace('"int(qty) * 0.25"', '"qty / 0"'))
     run_worker(app, queues=("flows",))
@@ -132,6 +145,8 @@ def drive_the_run(client, job_id, operator):
         return client.get(f"{API}/jobs/{job_id}/monitoring", headers=operator).json
 
     wait_for(lambda: state()["status"] == "idle")
+    metrics = client.get("/metrics").get_data(as_text=True)  # read from the snapshot of the running run
+    assert 'slot_queue_usage_ratio{flow="sensor-router",routine="inlet",slot="in"} 0.0' in metrics
     feed = {"routine": "inlet", "slot": "in", "items": [10, 60, 70]}
     assert client.post(f"{API}/flow-runs/{job_id}/feed", json=feed, headers=operator).status_code == 202
     wait_for(lambda: state()["routines"]["warm"]["items_in"] == 2)
