@@ -73,43 +73,49 @@ def run_flow(run_id: int) -> dict:
         return {"skipped": True}
     run.status, run.started_at = "running", utcnow()
     db.session.commit()
-    flow = document.build(run.flow.document)
+    job_id, wait_for_input = run.job_id, run.wait_for_input
+    try:
+        flow = document.build(run.flow.document)
+    except document.DocumentInvalid as exc:  # e.g. a routine class this worker cannot import
+        _persist(run_id, "failed", f"the flow does not build here: {exc}", None)
+        raise
     connection = redis_client()
-    monitor = redis_monitor(run.job_id, connection)
+    monitor = redis_monitor(job_id, connection)
     runtime = Runtime(flow, on_event=monitor.hook)
-    listener = CommandListener(connection, control_key(run.job_id), runtime)
+    listener = CommandListener(connection, control_key(job_id), runtime)
     monitor.attach(runtime)
     listener.start()
     try:
         runtime.start()
-        drive(runtime, run.wait_for_input)
-        status = runtime.finish()
-    finally:
-        if runtime.status not in FINAL:  # the job itself is being torn down
+        drive(runtime, wait_for_input)
+        runtime.finish()
+    finally:  # also when RQ's timeout interrupts the job: the state is kept either way
+        if runtime.status not in FINAL:
             runtime.cancel()
         listener.done.set()
         listener.join()
         monitor.close()
-        connection.delete(control_key(run.job_id))
-    _persist(run, runtime)
-    if status is RunStatus.FAILED:
+        connection.delete(control_key(job_id))
+        state = _persist(run_id, runtime.status.value, runtime.error, runtime.snapshot(trace_limit=FINAL_TRACE))
+    if runtime.status is RunStatus.FAILED:
         raise FlowRunFailed(runtime.error)
-    return {"status": status.value, "executions": sum(s["executions"] for s in run.state["routines"].values())}
+    return {"status": runtime.status.value, "executions": sum(s["executions"] for s in state["routines"].values())}
 
 
-def _persist(run: FlowRun, runtime: Runtime) -> None:
+def _persist(run_id: int, status: str, error: str | None, snapshot: dict | None) -> dict | None:
     db.session.rollback()
-    run = db.session.get(FlowRun, run.id)
-    run.status, run.error, run.ended_at = runtime.status.value, runtime.error, utcnow()
-    run.state = json.loads(json.dumps(runtime.snapshot(trace_limit=FINAL_TRACE), default=str))
+    run = db.session.get(FlowRun, run_id)
+    state = json.loads(json.dumps(snapshot, default=str)) if snapshot is not None else None
+    run.status, run.error, run.ended_at, run.state = status, error, utcnow(), state
     db.session.commit()
     flow = run.flow.name
-    metrics.FLOW_RUNS.labels(run.status).inc()
-    for routine, stats in run.state["routines"].items():
+    metrics.FLOW_RUNS.labels(status).inc()
+    for routine, stats in (state or {}).get("routines", {}).items():
         ok = stats["executions"] - stats["errors"]
         if ok:
             metrics.ROUTINE_EXECUTIONS.labels(flow, routine, "ok").inc(ok)
         if stats["errors"]:
             metrics.ROUTINE_EXECUTIONS.labels(flow, routine, "error").inc(stats["errors"])
-    if run.state["backpressure_waits"]:
-        metrics.SLOT_BACKPRESSURE_WAITS.labels(flow).inc(run.state["backpressure_waits"])
+    if state and state["backpressure_waits"]:
+        metrics.SLOT_BACKPRESSURE_WAITS.labels(flow).inc(state["backpressure_waits"])
+    return state
