@@ -234,6 +234,6 @@ def register_class(path: str) -> type[Routine]:
     module_name, _, name = path.partition(":")
     cls = getattr(import_module(module_name), name, None) if name else None
     if not (isinstance(cls, type) and issubclass(cls, Routine)):
-        raise ValueError(f"{path!r} is not a Routine subclass given as 'module:Class'")
+        raise TypeError(f"{path!r} is not a Routine subclass given as 'module:Class'")
     ROUTINE_TYPES[path] = cls
     return cls

@@ -54,10 +54,14 @@ class Event:
         self.routine = routine
         self.targets: list[Slot] = []
 
+    @property
+    def origin(self) -> str:
+        return f"{self.routine.id}.{self.name}"
+
     def emit(self, data: Any) -> None:
-        deliver, source = self.routine.deliver, self.routine.id
+        deliver, origin = self.routine.deliver, self.origin
         for slot in self.targets:
-            deliver(slot, data, source)
+            deliver(slot, data, origin)
 
 
 class Routine:

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 from typing import Any
 
+from app.engine.breakpoints import Breakpoint
 from app.engine.flow import Flow
 from app.engine.policies import Batch
 from app.engine.routine import Routine
@@ -93,6 +94,10 @@ class Runtime:
         self._timers: dict[str, threading.Timer] = {}
         self._busy = 0  # pending checks + sources running + timers armed
         self._stop = threading.Event()
+        self.breakpoints: dict[str, Breakpoint] = {}
+        self.held: dict[str, Any] | None = None  # what the last breakpoint hit holds
+        self._held_batches: dict[str, Batch] = {}  # activations stopped by a routine breakpoint
+        self._steps: int | None = None  # activations left while stepping; None: not stepping
         self._pool = ThreadPoolExecutor(max_workers=max_workers or max(2, len(flow.routines)),
                                         thread_name_prefix=f"flow-{flow.name}")
         for routine in flow.routines.values():
@@ -150,12 +155,45 @@ class Runtime:
         self._set_status(RunStatus.PAUSED, allowed=ACTIVE)
 
     def resume(self) -> None:
+        self._continue(steps=None)
+
+    def step(self) -> None:
+        """Run one activation, then pause again."""
+        self._continue(steps=1)
+
+    def _continue(self, steps: int | None) -> None:
+        with self._lock:
+            self._steps = steps
+            self.held = None
         if self._set_status(RunStatus.RUNNING, allowed={RunStatus.PAUSED}):
             for rid, routine in self.flow.routines.items():
-                if any(len(s) for s in routine.slots.values()):
+                if rid in self._held_batches or any(len(s) for s in routine.slots.values()):
                     self._schedule(rid)
             with self._lock:
                 self._settle()
+
+    def add_breakpoint(self, breakpoint: Breakpoint) -> None:
+        with self._lock:
+            self.breakpoints[breakpoint.id] = breakpoint
+
+    def remove_breakpoint(self, breakpoint_id: str) -> None:
+        with self._lock:
+            self.breakpoints.pop(breakpoint_id, None)
+
+    def _hit(self, breakpoint: Breakpoint, data: list[Any]) -> None:
+        """Pause the run, holding `data` for the operator to see."""
+        with self._lock:
+            breakpoint.hits += 1
+            self.held = {**breakpoint.info(), "data": data[:20], "at": time.time()}
+        if self._set_status(RunStatus.PAUSED, allowed=ACTIVE):
+            self._emit("breakpoint_hit", self.held)
+
+    def _check_breakpoints(self, kind: str, targets: tuple[str, ...], data: list[Any]) -> bool:
+        for breakpoint in list(self.breakpoints.values()):
+            if breakpoint.kind == kind and breakpoint.target in targets and breakpoint.matches(data):
+                self._hit(breakpoint, data)
+                return True
+        return False
 
     def cancel(self) -> None:
         if self._set_status(RunStatus.CANCELLED, allowed=ACTIVE | {RunStatus.PAUSED, RunStatus.PENDING}):
@@ -202,6 +240,9 @@ class Runtime:
         if self._stop.is_set():
             raise SlotClosed(slot.qualified_name)
         slot.enqueue(data, source, timeout=self.backpressure_timeout)
+        if self.breakpoints:  # the item stays in the slot, held there while the run is paused
+            self._check_breakpoints("slot", (slot.qualified_name,), [data]) or self._check_breakpoints(
+                "connection", (f"{source}->{slot.qualified_name}",), [data])
         self._schedule(slot.routine_id)
 
     def _schedule(self, rid: str) -> None:
@@ -257,11 +298,23 @@ class Runtime:
                     if rid in self._skipped:
                         self._discard(routine)
                         break
-                    batch = routine.policy.decide(routine.slots)
+                    batch = self._held_batches.pop(rid, None)
                     if batch is None:
-                        self._arm_recheck(routine)
+                        batch = routine.policy.decide(routine.slots)
+                        if batch is None:
+                            self._arm_recheck(routine)
+                            break
+                        if self.breakpoints and self._check_breakpoints(
+                                "routine", (rid,), [item for items in batch.values() for item in items]):
+                            self._held_batches[rid] = batch  # runs first on resume or step
+                            break
+                    if not self._take_step():
+                        self._held_batches[rid] = batch
                         break
-                    if not self._execute(routine, batch):
+                    went_on = self._execute(routine, batch)
+                    if self._steps == 0:  # that was the step
+                        self._set_status(RunStatus.PAUSED, allowed=ACTIVE)
+                    if not went_on:
                         break
                 with self._lock:
                     if rid in self._dirty and self.status in ACTIVE:
@@ -277,6 +330,17 @@ class Runtime:
                 self._pending.discard(rid)
                 self._release_locked()
             self._fail(f"internal error in routine {rid}")
+
+    def _take_step(self) -> bool:
+        """While stepping, allow one activation; False (and paused) once it is taken."""
+        with self._lock:
+            if self._steps is None:
+                return True
+            if self._steps > 0:
+                self._steps -= 1
+                return True
+        self._set_status(RunStatus.PAUSED, allowed=ACTIVE)
+        return False
 
     def _arm_recheck(self, routine: Routine) -> None:
         delay = routine.policy.recheck_after(routine.slots)
@@ -409,9 +473,13 @@ class Runtime:
         return sum(slot.backpressure_waits for slot in self.flow.slots())
 
     def state(self) -> dict[str, Any]:
+        with self._lock:
+            breakpoints = [b.info() for b in self.breakpoints.values()]
+            held = self.held
         return {"status": self.status.value, "error": self.error, "started_at": self.started_at,
                 "ended_at": self.ended_at, "active_routines": sorted(self.active_routines()),
-                "backpressure_waits": self.backpressure_waits()}
+                "backpressure_waits": self.backpressure_waits(), "breakpoints": breakpoints, "held": held,
+                "stepping": self._steps is not None}
 
     def trace_tail(self, limit: int) -> list[dict[str, Any]]:
         with self._lock:  # the deque must not change while it is copied

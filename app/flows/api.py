@@ -4,6 +4,8 @@ from app.core.api import API_PREFIX, endpoint
 from app.core.errors import NotFound
 from app.flows import service
 from app.flows.schemas import (
+    BreakpointIn,
+    BreakpointOut,
     FeedIn,
     FlowIn,
     FlowList,
@@ -95,7 +97,7 @@ def get_run(job_id: str):
 
 
 @endpoint(bp, "/flow-runs/<job_id>/<action>", "POST",
-          summary="action: pause, resume or cancel a run", roles=OPERATOR, response=RunOut, status=202)
+          summary="action: pause, resume, step (one activation, then pause) or cancel a run", roles=OPERATOR, response=RunOut, status=202)
 def control_run(job_id: str, action: str):
     return RunOut.model_validate(service.control(job_id, action))
 
@@ -104,6 +106,20 @@ def control_run(job_id: str, action: str):
           roles=OPERATOR, body=FeedIn, response=RunOut, status=202)
 def feed_run(job_id: str, body: FeedIn):
     return RunOut.model_validate(service.feed(job_id, body.routine, body.slot, body.items))
+
+
+@endpoint(bp, "/flow-runs/<job_id>/breakpoints", "POST",
+          summary="Pause the run when a routine runs on, a slot receives or a connection carries matching data",
+          roles=OPERATOR, body=BreakpointIn, response=BreakpointOut, status=201)
+def add_breakpoint(job_id: str, body: BreakpointIn):
+    return BreakpointOut.model_validate(service.add_breakpoint(job_id, body.kind, body.target, body.condition))
+
+
+@endpoint(bp, "/flow-runs/<job_id>/breakpoints/<breakpoint_id>", "DELETE", summary="Remove a breakpoint",
+          roles=OPERATOR, status=204)
+def remove_breakpoint(job_id: str, breakpoint_id: str):
+    service.remove_breakpoint(job_id, breakpoint_id)
+    return "", 204
 
 
 # -- monitoring, answered from the run's snapshot wherever the run executes ---

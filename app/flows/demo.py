@@ -41,7 +41,7 @@ description: A fast source feeding a slow step through a small slot; watch its b
 routines:
   - id: readings
     type: source
-    config: {items: [%s]}
+    config: {items: [READINGS]}
   - id: slow
     type: delay
     config: {seconds: 0.02}
@@ -56,7 +56,7 @@ connections:
   - {from: readings.out, to: slow.in}
   - {from: slow.out, to: batches.in}
   - {from: batches.out, to: archive.in}
-""" % ", ".join(str(i) for i in range(300))
+""".replace("READINGS", ", ".join(str(i) for i in range(300)))
 
 SENSOR_ROUTER = """\
 name: sensor-router

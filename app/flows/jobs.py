@@ -9,6 +9,7 @@ import threading
 from app.core import metrics
 from app.core.timeutil import utcnow
 from app.engine import RunStatus, Runtime
+from app.engine.breakpoints import Breakpoint
 from app.engine.runtime import FINAL
 from app.extensions import db, redis_client
 from app.flows import document
@@ -44,8 +45,13 @@ class CommandListener(threading.Thread):
 
     def apply(self, command: dict) -> None:
         action = command.get("action")
-        if action in ("pause", "resume", "cancel"):
+        if action in ("pause", "resume", "step", "cancel"):
             getattr(self.runtime, action)()
+        elif action == "breakpoint":
+            self.runtime.add_breakpoint(Breakpoint(command["id"], command["kind"], command["target"],
+                                                   command.get("condition")))
+        elif action == "unbreak":
+            self.runtime.remove_breakpoint(command["id"])
         elif action == "feed":
             try:
                 self.runtime.feed(command["routine"], command["slot"], command["items"])

@@ -1,5 +1,5 @@
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -119,6 +119,26 @@ class FeedIn(_In):
     items: list[Any] = Field(min_length=1, max_length=MAX_FEED_ITEMS)
 
 
+class BreakpointIn(_In):
+    kind: Literal["routine", "slot", "connection"]
+    target: str = Field(min_length=1, max_length=300,
+                        description='"routine", "routine.slot" or "source.event->target.slot"')
+    condition: str | None = Field(None, max_length=500, description='on the data, e.g. "item[\'qty\'] > 10"')
+
+
+class BreakpointOut(BaseModel):
+    id: str
+    kind: str
+    target: str
+    condition: str | None
+    hits: int
+
+
+class HeldOut(BreakpointOut):
+    data: list[Any]
+    at: datetime
+
+
 class QueueStatus(BaseModel):
     unconsumed_count: int
     total_count: int
@@ -199,6 +219,9 @@ class RoutinesStatusOut(RunRef):
 
 
 class MonitoringOut(StateOut):
+    breakpoints: list[BreakpointOut] = []
+    held: HeldOut | None = None
+    stepping: bool = False
     routines: dict[str, RoutineStats]
     queues: dict[str, dict[str, QueueStatus]]
     trace: list[TraceEntry]

@@ -4,6 +4,8 @@ and monitored from the snapshot the job keeps in Redis (the final state in
 the database once it has ended)."""
 
 import json
+import re
+import uuid
 from typing import Any
 
 from flask_login import current_user
@@ -16,15 +18,18 @@ from app.core import audit, jobs
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.paging import Page, paginate
 from app.engine import Flow
+from app.engine.breakpoints import Breakpoint
+from app.engine.expressions import ExpressionError
 from app.extensions import db, redis_client
 from app.flows import document
 from app.flows.models import FlowDefinition, FlowRun
 from app.flows.monitor import snapshot_key
 from app.queues.service import JOB_ID
 
-CONTROL_ACTIONS = ("pause", "resume", "cancel")
+CONTROL_ACTIONS = ("pause", "resume", "step", "cancel")
 MAX_FEED_ITEMS = 10_000
 MAX_WAIT_FOR_INPUT = 3600
+BREAKPOINT_ID = re.compile(r"[0-9a-f]{8}")
 
 
 def control_key(job_id: str) -> str:
@@ -179,13 +184,53 @@ def feed(job_id: str, routine: str, slot: str, items: list[Any]) -> FlowRun:
     return run
 
 
+def breakpoint_targets(run: FlowRun) -> dict[str, set[str]]:
+    described = describe(run.flow)
+    return {
+        "routine": {r["id"] for r in described["routines"]},
+        "slot": {f"{r['id']}.{s['name']}" for r in described["routines"] for s in r["slots"]},
+        "connection": {f"{c['source']}.{c['event']}->{c['target']}.{c['slot']}" for c in described["connections"]},
+    }
+
+
+def add_breakpoint(job_id: str, kind: str, target: str, condition: str | None) -> dict[str, Any]:
+    """Pauses the run when it holds; the worker gets it through the command list."""
+    run = get_run(job_id)
+    if run.is_final:
+        raise Conflict(f"The run has ended ({run.status}).", {"status": run.status})
+    targets = breakpoint_targets(run)
+    if target not in targets.get(kind, ()):
+        raise InvalidInput(f"The flow has no {kind} {target!r}.", {"field": "target", "allowed": sorted(targets.get(kind, ()))})
+    try:
+        breakpoint = Breakpoint(uuid.uuid4().hex[:8], kind, target, condition or None)
+    except ExpressionError as exc:
+        raise InvalidInput(str(exc), {"field": "condition"}) from None
+    info = breakpoint.info()
+    _command(run, {"action": "breakpoint", **info})
+    audit.record("flow_run", run.id, "breakpoint_add", after=info)
+    db.session.commit()
+    return info
+
+
+def remove_breakpoint(job_id: str, breakpoint_id: str) -> None:
+    run = get_run(job_id)
+    if not BREAKPOINT_ID.fullmatch(breakpoint_id):
+        raise NotFound(f"No breakpoint {breakpoint_id!r}.")
+    if run.is_final:
+        raise Conflict(f"The run has ended ({run.status}).", {"status": run.status})
+    _command(run, {"action": "unbreak", "id": breakpoint_id})
+    audit.record("flow_run", run.id, "breakpoint_remove", before={"id": breakpoint_id})
+    db.session.commit()
+
+
 # -- monitoring --------------------------------------------------------------
 
 def _empty_state(run: FlowRun) -> dict[str, Any]:
     described = describe(run.flow)
     return {
         "status": run.status, "error": run.error, "started_at": None, "ended_at": None,
-        "active_routines": [], "backpressure_waits": 0, "trace": [],
+        "active_routines": [], "backpressure_waits": 0, "trace": [], "breakpoints": [], "held": None,
+        "stepping": False,
         "routines": {r["id"]: {"status": "idle", "executions": 0, "errors": 0, "retries": 0, "items_in": 0,
                                "discarded": 0, "active": False, "last_execution": None, "last_error": None,
                                "total_duration": 0.0, "max_duration": 0.0, "avg_duration": None}

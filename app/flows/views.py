@@ -69,7 +69,8 @@ def start_run(flow_id: int):
 def _run_context(job_id: str) -> dict:
     run = service.get_run(job_id)
     description = service.describe(run.flow)
-    return {"run": run, "state": service.monitoring(job_id), "description": description, "graph": layout(description)}
+    return {"run": run, "state": service.monitoring(job_id), "description": description, "graph": layout(description),
+            "targets": {kind: sorted(names) for kind, names in service.breakpoint_targets(run).items()}}
 
 
 @bp.get("/runs/<job_id>")
@@ -86,6 +87,13 @@ def run_panel(job_id: str):
 def control(job_id: str, action: str):
     require_role("operator")
     back = url_for("flows.run", job_id=job_id)
+    if action == "breakpoint":
+        form = request.form
+        return form_action(lambda: "Breakpoint {id} set on {target}.".format(**service.add_breakpoint(
+            job_id, form.get("kind", ""), form.get("target", ""), form.get("condition") or None)), back)
+    if action == "unbreak":
+        return form_action(lambda: service.remove_breakpoint(job_id, request.form.get("id", ""))
+                           or "Breakpoint removed.", back)
     if action == "feed":
         def act() -> str:
             items = [line.strip() for line in request.form.get("items", "").splitlines() if line.strip()]

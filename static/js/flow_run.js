@@ -27,10 +27,18 @@
     if (ev.type === "job_completed") {
       pending.status = d.status; pending.error = d.error;
       // the final state (persisted trace, counts) comes from the server
-      window.setTimeout(function () { htmx.trigger(panel(), "flowrun:ended", {}); }, 300);
+      refreshSoon();
     }
+    // breakpoints and pauses change what the panel offers: take it from the server
+    if (ev.type === "breakpoint_hit" || (ev.type === "job_status_change" && (d["new"] === "paused" || d.old === "paused"))) refreshSoon();
     schedule();
   });
+
+  var refreshTimer = null;
+  function refreshSoon() {  // after the worker's next snapshot
+    window.clearTimeout(refreshTimer);
+    refreshTimer = window.setTimeout(function () { htmx.trigger(panel(), "flowrun:refresh", {}); }, 400);
+  }
 
   function text(el, value) { if (el && el.textContent !== String(value)) el.textContent = value; }
 
@@ -94,6 +102,12 @@
     }
     pending = { routines: {}, slots: {}, trace: [], status: null, error: null, active: {} };
   }
+
+  // the breakpoint form sends the kind of the target chosen
+  document.addEventListener("change", function (e) {
+    if (e.target.name !== "target" || !e.target.closest("#breakpoint-form")) return;
+    e.target.form.kind.value = e.target.selectedOptions[0].dataset.kind;
+  });
 
   // the routine panel shows the routine last clicked in the graph
   document.addEventListener("click", function (e) {

@@ -151,7 +151,7 @@ routines:
 connections: [{from: numbers.out, to: double.in}, {from: double.out, to: out.in}]
 """)
         assert flow.routines["out"].last == (2, 4)
-        with pytest.raises(ValueError):
+        with pytest.raises(TypeError):
             register_class("os:path")
     finally:
         ROUTINE_TYPES.pop("tests.engine.helpers:Doubler")

@@ -66,7 +66,7 @@ def test_run_page_draws_the_graph_with_counts_and_bars(app, client, bearer, sign
     run_worker(app, queues=("flows",))
     browser, _ = signed_in("viewer")
     page = browser.get(f"/flows/runs/{job_id}").get_data(as_text=True)
-    assert 'data-live-topic="flow-run:%s"' % job_id in page and "<svg" in page
+    assert f'data-live-topic="flow-run:{job_id}"' in page and "<svg" in page
     assert 'data-slot="weigh.in"' in page and "pressure-low" in page
     assert 'id="run-status">completed' in page and "trace-body" in page
     assert "Run #" in page and "run-pause" not in page  # viewers get no controls
@@ -111,21 +111,7 @@ def test_live_run_paused_fed_resumed_and_cancelled_from_the_web_side(app, client
     send(ws, "subscribe", f"flow-run:{job_id}")
     until_live(ws, f"flow-run:{job_id}")
 
-    errors = []
-
-    def operate():  # from the web side, while the worker (which needs the main thread) runs the flow
-        try:
-            drive_the_run(client, job_id, operator)
-        except BaseException as exc:
-            errors.append(exc)
-            client.post(f"{API}/flow-runs/{job_id}/cancel", headers=operator)
-
-    driver = threading.Thread(target=operate, daemon=True)
-    driver.start()
-    run_worker(app, queues=("flows",))
-    driver.join(15)
-    if errors:
-        raise errors[0]
+    run_while_operating(app, client, job_id, operator, drive_the_run)
     assert client.get(f"{API}/jobs/{job_id}/state", headers=operator).json["status"] == "cancelled"
 
     seen = []
@@ -138,6 +124,66 @@ def test_live_run_paused_fed_resumed_and_cancelled_from_the_web_side(app, client
     completed = [e for e in seen if e["type"] == "routine_completed" and e["data"]["routine"] == "normal"]
     assert completed[-1]["data"]["stats"]["items_in"] == 4
     assert seen[-1]["type"] == "job_completed" and seen[-1]["data"]["status"] == "cancelled"
+
+
+def run_while_operating(app, client, job_id, operator, scenario):
+    """The worker runs the flow in this thread (RQ needs the main thread for its
+    signals) while `scenario` operates the run from the web side in another."""
+    errors = []
+
+    def operate():
+        try:
+            scenario(client, job_id, operator)
+        except BaseException as exc:  # re-raised below, in the test's own thread
+            errors.append(exc)
+            client.post(f"{API}/flow-runs/{job_id}/cancel", headers=operator)
+
+    driver = threading.Thread(target=operate, daemon=True)
+    driver.start()
+    run_worker(app, queues=("flows",))
+    driver.join(15)
+    if errors:
+        raise errors[0]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_breakpoints_pause_with_the_held_data_then_step_and_resume(app, client, bearer):
+    _, job_id = start(client, bearer, SENSOR_ROUTER, wait_for_input=60)
+    operator = bearer("operator")
+    run_while_operating(app, client, job_id, operator, break_step_and_resume)
+    final = client.get(f"{API}/jobs/{job_id}/monitoring", headers=operator).json
+    assert final["status"] == "cancelled" and final["routines"]["warm"]["items_in"] == 2
+
+
+def break_step_and_resume(client, job_id, operator):
+    def state():
+        return client.get(f"{API}/jobs/{job_id}/monitoring", headers=operator).json
+
+    def post(path, **body):
+        return client.post(f"{API}/flow-runs/{job_id}/{path}", json=body or None, headers=operator)
+
+    wait_for(lambda: state()["status"] == "idle")
+    assert post("breakpoints", kind="routine", target="ghost").status_code == 422
+    assert post("breakpoints", kind="routine", target="warm", condition="item >").status_code == 422
+    created = post("breakpoints", kind="routine", target="warm", condition="item > 55")
+    assert created.status_code == 201
+    breakpoint = created.json
+    wait_for(lambda: [b["id"] for b in state()["breakpoints"]] == [breakpoint["id"]])
+    post("feed", routine="inlet", slot="in", items=[10, 60])
+    wait_for(lambda: state()["status"] == "paused")
+    held = state()["held"]
+    assert held["id"] == breakpoint["id"] and held["data"] == [60.0] and held["target"] == "warm"
+    assert state()["routines"]["warm"]["items_in"] == 0  # the activation is held
+    assert state()["routines"]["normal"]["items_in"] == 1
+
+    assert client.delete(f"{API}/flow-runs/{job_id}/breakpoints/{breakpoint['id']}", headers=operator).status_code == 204
+    assert post("step").status_code == 202  # one activation: the held one
+    wait_for(lambda: state()["routines"]["warm"]["items_in"] == 1 and state()["status"] == "paused")
+    assert state()["stepping"] is True and state()["held"] is None
+    post("resume")
+    post("feed", routine="inlet", slot="in", items=[61])  # the breakpoint is gone: no stop
+    wait_for(lambda: state()["routines"]["warm"]["items_in"] == 2)
+    assert post("cancel").status_code == 202
 
 
 def drive_the_run(client, job_id, operator):
