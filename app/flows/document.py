@@ -189,6 +189,7 @@ def build(text: str) -> Flow:
             problems.add(where + ("config",), f"{type(exc).__name__}: {exc}")
             broken.add(spec.id)
             continue
+        routine.type = spec.type  # a registered class is known by its import path
         for name, slot in spec.slots.items():
             if name not in routine.slots:
                 problems.add(where + ("slots", name), f"routine type {spec.type!r} has no slot {name!r} "

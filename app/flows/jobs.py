@@ -15,7 +15,7 @@ from app.extensions import db, redis_client
 from app.flows import document
 from app.flows.models import FlowRun
 from app.flows.monitor import redis_monitor
-from app.flows.service import control_key
+from app.flows.service import build_flow, control_key
 
 log = logging.getLogger(__name__)
 COMMAND_WAIT = 1.0  # seconds a BLPOP blocks; also how soon the listener notices the run ended
@@ -81,7 +81,7 @@ def run_flow(run_id: int) -> dict:
     db.session.commit()
     job_id, wait_for_input = run.job_id, run.wait_for_input
     try:
-        flow = document.build(run.flow.document)
+        flow = build_flow(run.flow.document)
     except document.DocumentInvalid as exc:  # e.g. a routine class this worker cannot import
         _persist(run_id, "failed", f"the flow does not build here: {exc}", None)
         raise

@@ -4,10 +4,12 @@ and monitored from the snapshot the job keeps in Redis (the final state in
 the database once it has ended)."""
 
 import json
+import os
 import re
 import uuid
 from typing import Any
 
+from flask import current_app
 from flask_login import current_user
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
@@ -19,6 +21,7 @@ from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.paging import Page, paginate
 from app.engine import Flow
 from app.engine.breakpoints import Breakpoint
+from app.engine.builtins import ROUTINE_TYPES, register_class
 from app.engine.expressions import ExpressionError
 from app.extensions import db, redis_client
 from app.flows import document
@@ -42,10 +45,20 @@ def _actor() -> str:
 
 # -- flows -------------------------------------------------------------------
 
+def build_flow(text: str) -> Flow:
+    """document.build, with the routine classes named in FLOW_ROUTINE_CLASSES
+    ("module:Class, ...", config or environment) registered first."""
+    names = current_app.config.get("FLOW_ROUTINE_CLASSES") or os.environ.get("FLOW_ROUTINE_CLASSES", "")
+    for path in filter(None, (name.strip() for name in names.split(","))):
+        if path not in ROUTINE_TYPES:
+            register_class(path)
+    return document.build(text)
+
+
 def check_document(text: str) -> Flow:
     """The built flow, or InvalidInput listing every problem with its field and line."""
     try:
-        return document.build(text)
+        return build_flow(text)
     except document.DocumentInvalid as exc:
         raise InvalidInput(f"The flow document has {len(exc.errors)} problem(s).", {"errors": exc.errors}) from None
 

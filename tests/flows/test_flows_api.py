@@ -1,6 +1,9 @@
 """Flows as data through the API and the pages: create, validate, list, view, delete."""
 
+import pytest
+
 from app.core.audit.models import AuditEntry
+from app.engine.builtins import ROUTINE_TYPES
 from app.extensions import db
 from app.flows.demo import EXAMPLE, SLOW_CONSUMER, seed
 from app.flows.models import FlowDefinition
@@ -90,3 +93,15 @@ def test_pages_list_check_create_and_show_a_flow(app, signed_in):
     assert "batch_size" not in detail and "immediate" in detail
     failed = client.post("/flows/", data={"document": "name: [", "csrf_token": token})
     assert failed.status_code == 422 and "not valid YAML" in failed.get_data(as_text=True)
+
+
+@pytest.mark.config(FLOW_ROUTINE_CLASSES="tests.engine.helpers:Doubler")
+def test_routine_classes_named_in_the_config_are_usable(app, client, bearer):
+    document = EXAMPLE.replace("type: mapper\n    config: {expression: \"int(qty) * 0.25\"}",
+                               "type: \"tests.engine.helpers:Doubler\"")
+    try:
+        response = create(client, bearer("engineer"), document)
+        assert response.status_code == 201
+        assert response.json["routines"][2]["type"] == "tests.engine.helpers:Doubler"
+    finally:
+        ROUTINE_TYPES.pop("tests.engine.helpers:Doubler", None)
