@@ -52,11 +52,8 @@ class Event:
     def __init__(self, name: str, routine: "Routine") -> None:
         self.name = name
         self.routine = routine
+        self.origin = f"{routine.id}.{name}"  # emitted_from of what it delivers
         self.targets: list[Slot] = []
-
-    @property
-    def origin(self) -> str:
-        return f"{self.routine.id}.{self.name}"
 
     def emit(self, data: Any) -> None:
         deliver, origin = self.routine.deliver, self.origin

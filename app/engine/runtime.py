@@ -246,6 +246,8 @@ class Runtime:
         self._schedule(slot.routine_id)
 
     def _schedule(self, rid: str) -> None:
+        if rid in self._dirty:  # already pending and marked: its drain will look again (dirty ⊆ pending)
+            return
         with self._lock:
             if rid in self._pending:
                 self._dirty.add(rid)

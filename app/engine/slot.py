@@ -99,19 +99,18 @@ class Slot:
     def take(self, count: int | None = None) -> list[Any]:
         """Consume up to `count` items (all when None), oldest first."""
         with self._room:
-            items = self._items
-            n = len(items) if count is None else min(count, len(items))
-            if n == 0:
+            if not self._items:
                 return []
-            now = time.time()
-            taken = []
-            for _ in range(n):
-                point = items.popleft()
-                point.consumed_at = now
-                taken.append(point.data)
-            self.consumed_count += n
+            if count is None or count >= len(self._items):
+                points, self._items = self._items, deque()
+            else:
+                points = [self._items.popleft() for _ in range(count)]
+            self.consumed_count += len(points)
             self._room.notify_all()
-            return taken
+        now = time.time()
+        for point in points:
+            point.consumed_at = now
+        return [point.data for point in points]
 
     def peek(self, limit: int = 20) -> list[SlotDataPoint]:
         with self._lock:
