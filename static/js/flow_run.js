@@ -23,7 +23,9 @@
     if (ev.type === "slot_queue_update") pending.slots[d.routine + "." + d.slot] = d;
     if (ev.type === "trace_append") pending.trace = pending.trace.concat(d.entries).slice(-MAX_TRACE_ROWS);
     if (ev.type === "job_status_change") pending.status = d["new"];
-    if (ev.type === "job_started") pending.status = "running";
+    if (ev.type === "job_started" || (ev.type.indexOf("routine_") === 0 && !pending.status && shownStatus() === "pending")) {
+      pending.status = "running";
+    }
     if (ev.type === "job_completed") {
       pending.status = d.status; pending.error = d.error;
       // the final state (persisted trace, counts) comes from the server
@@ -39,6 +41,14 @@
     window.clearTimeout(refreshTimer);
     refreshTimer = window.setTimeout(function () { htmx.trigger(panel(), "flowrun:refresh", {}); }, 400);
   }
+
+  function shownStatus() {
+    var badge = document.getElementById("run-status");
+    return badge ? badge.textContent : "";
+  }
+
+  // events sent before this socket subscribed are in the snapshot: catch up once connected
+  document.addEventListener("htmx:wsOpen", refreshSoon);
 
   function text(el, value) { if (el && el.textContent !== String(value)) el.textContent = value; }
 

@@ -31,6 +31,7 @@ def test_queue_bars_change_colour_live(page, live_server):
     bar = page.locator('[data-slot="slow.in"]')
     expect(bar).to_have_class(re.compile(r"pressure-(high|critical)"), timeout=15_000)
     expect(page.locator('[data-routine="slow"]')).to_have_class(re.compile(r"status-running|active"))
+    expect(page.locator("#run-status")).to_have_text("running")
     expect(page.locator("#trace-body tr").first).not_to_have_class("empty-row")
     assert page.evaluate("window.__notReloaded") is True  # coloured by live events, in place
     if SCREENSHOTS:
