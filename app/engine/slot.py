@@ -77,7 +77,7 @@ class Slot:
                 timeout: float | None = 30.0) -> None:
         """Append one item; when full, wait up to `timeout` seconds for room."""
         now = time.time()
-        with self._room:
+        with self._lock:  # the lock of self._room: Condition.__enter__ would only add a call
             if len(self._items) >= self.max_queue_length:
                 self.backpressure_waits += 1
                 if not self._room.wait_for(self._has_room, timeout):
@@ -98,7 +98,7 @@ class Slot:
 
     def take(self, count: int | None = None) -> list[Any]:
         """Consume up to `count` items (all when None), oldest first."""
-        with self._room:
+        with self._lock:
             if not self._items:
                 return []
             if count is None or count >= len(self._items):
