@@ -50,3 +50,23 @@ def test_unchanged_slots_send_no_update():
     monitor.close()
     assert len(recorder.batches) == 1  # the second and third flushes had nothing new
     assert len(recorder.snapshots) == 2  # the first flush and the final one
+
+
+def test_fifty_busy_routines_stay_within_a_bounded_number_of_events_per_tick():
+    from app.engine import Flow
+    from tests.engine.helpers import ListSource
+
+    recorder = Recorder()
+    monitor = RunMonitor(recorder.publish, recorder.save, interval=0.05)
+    flow = Flow("wide")
+    flow.add(ListSource("source", {"items": list(range(2000))}))
+    for n in range(49):
+        flow.add(Doubler(f"d{n}"))
+        flow.connect("source", "out", f"d{n}", "in")
+    runtime = Runtime(flow, on_event=monitor.hook)
+    monitor.attach(runtime)
+    runtime.run(60)
+    monitor.close()
+    # per tick at most: 3 routine events per routine, 1 update per slot, 1 trace batch, the job events
+    assert max(len(batch) for batch in recorder.batches) <= 50 * 3 + 49 + 1 + 6
+    assert runtime.routine_status()["d48"]["items_in"] == 2000
