@@ -18,6 +18,8 @@ from sqlalchemy.exc import IntegrityError
 
 from app.core import audit, jobs
 from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.jobs import history
+from app.core.timeutil import utcnow
 from app.core.paging import Page, paginate
 from app.engine import Flow
 from app.engine.breakpoints import Breakpoint
@@ -142,7 +144,24 @@ def get_run(job_id: str) -> FlowRun:
     run = db.session.scalar(select(FlowRun).where(FlowRun.job_id == job_id)) if JOB_ID.fullmatch(job_id) else None
     if run is None:
         raise NotFound(f"No flow run with job id {job_id!r}.")
+    _reconcile(run)
     return run
+
+
+def _reconcile(run: FlowRun) -> None:
+    """A run whose job ended without reporting (work horse killed, stopped or
+    canceled from the queues page) is closed after its job history row."""
+    if run.is_final:
+        return
+    record = history.get(run.job_id)
+    if record is None or not record.is_final:
+        return
+    status = "cancelled" if record.status == "canceled" else "failed"
+    audit.record("flow_run", run.id, "reconcile", before={"status": run.status}, after={"status": status},
+                 actor="system")
+    run.status, run.ended_at = status, record.ended_at or utcnow()
+    run.error = run.error or f"its job ended as {record.status} without reporting: {record.error or 'no error'}"
+    db.session.commit()
 
 
 def recent_runs(limit: int = 20) -> list[FlowRun]:
@@ -159,13 +178,13 @@ def control(job_id: str, action: str) -> FlowRun:
     run = get_run(job_id)
     if run.is_final:
         raise Conflict(f"The run has ended ({run.status}).", {"status": run.status})
+    if run.status == "pending" and action != "cancel":
+        raise Conflict("The run has not started yet; only cancel applies.", {"status": run.status})
+    audit.record("flow_run", run.id, action, before={"status": run.status})
     if run.status == "pending":
-        if action != "cancel":
-            raise Conflict("The run has not started yet; only cancel applies.", {"status": run.status})
-        _cancel_queued(run)
+        _cancel_queued(run)  # commits, the audit row with it
     else:
         _command(run, {"action": action})
-    audit.record("flow_run", run.id, action, before={"status": run.status})
     db.session.commit()
     return run
 
@@ -175,10 +194,8 @@ def _cancel_queued(run: FlowRun) -> None:
         Job.fetch(run.job_id, connection=redis_client()).cancel()
     except NoSuchJobError:
         pass
-    run.status = "cancelled"
-    from app.core.timeutil import utcnow
-
-    run.ended_at = utcnow()
+    history.set_status(run.job_id, "canceled")
+    run.status, run.ended_at = "cancelled", utcnow()
 
 
 def feed(job_id: str, routine: str, slot: str, items: list[Any]) -> FlowRun:

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from app.core.jobs import history
 from app.core.jobs.models import JobRecord
 from app.extensions import db
 from app.flows.demo import EXAMPLE, SENSOR_ROUTER
@@ -82,6 +83,16 @@ def test_a_failing_routine_fails_run_and_job(app, client, bearer):
     assert "routine 'weigh' failed" in state["error"] and state["routines"]["weigh"]["status"] == "failed"
     db.session.expire_all()
     assert db.session.get(JobRecord, job_id).status == "failed"
+
+
+def test_a_run_whose_job_died_unreported_is_closed_from_its_job_history(app, client, bearer):
+    _, job_id = start(client, bearer)
+    db.session.query(FlowRun).update({"status": "running"})
+    history.set_status(job_id, "stopped")  # as RQ's on_stopped leaves it after a killed work horse
+    state = client.get(f"{API}/jobs/{job_id}/state", headers=bearer("viewer")).json
+    assert state["status"] == "failed" and "ended as stopped without reporting" in state["error"]
+    db.session.expire_all()
+    assert db.session.query(FlowRun).one().ended_at is not None
 
 
 def test_unknown_runs_and_routines_answer_404(app, client, bearer):
