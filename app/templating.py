@@ -11,6 +11,7 @@ from app.core.timeutil import utcnow
 NAVIGATION = [
     ("Dashboard", "core.dashboard", ()),
     ("Items & BOMs", "items.index", ()),
+    ("Flows", "flows.index", ()),
     ("Queues & workers", "queues.index", ("operator",)),
     ("Audit log", "audit.index", ("operator",)),
 ]

@@ -44,6 +44,12 @@ from app.config import QUEUE_NAMES
 AUDIT_WRITES = Counter("audit_writes", "Audit log rows committed")
 BOM_COMPARE_SECONDS = Histogram("bom_compare_seconds", "BOM compare time (both explosions and the diff) by mode",
                                 ["mode"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15))
+# flows: labels are flow and routine names (bounded by the flows defined), never run ids
+ROUTINE_EXECUTIONS = Counter("routine_executions", "Routine activations by flow, routine and outcome",
+                             ["flow", "routine", "status"])
+FLOW_RUNS = Counter("flow_runs", "Flow runs ended, by final status", ["status"])
+SLOT_BACKPRESSURE_WAITS = Counter("slot_backpressure_waits", "Times an emitter waited for room in a full slot",
+                                  ["flow"])
 
 JOB_EXEC_BUCKETS = (0.1, 0.5, 1, 5, 15, 60, 300, 1800)
 QUEUE_WAIT_BUCKETS = (0.05, 0.25, 1, 5, 30, 120, 600, 3600)
@@ -123,6 +129,7 @@ class ClusterCollector:
         with self.app.app_context():
             yield from self._rq()
             yield from self._job_timings()
+            yield from self._slot_usage()
 
     def _rq(self):
         from app.queues import service as queues
@@ -162,6 +169,19 @@ class ClusterCollector:
                 cumulative, total = rows.get(queue, ([0] * (len(buckets) + 1), 0.0))
                 family.add_metric([queue], list(zip(bounds, cumulative)), total)
             yield family
+
+
+    def _slot_usage(self):
+        from app.flows import service as flows
+
+        family = GaugeMetricFamily("slot_queue_usage_ratio", "Fill of each slot of the flows running now (0..1)",
+                                   labels=["flow", "routine", "slot"])
+        try:
+            for flow, routine, slot, usage in flows.queue_usage():
+                family.add_metric([flow, routine, slot], usage)
+        except Exception:
+            current_app.logger.warning("metrics: flow snapshots unavailable during scrape", exc_info=True)
+        yield family
 
 
 def _queue_order(name: str) -> tuple[int, str]:

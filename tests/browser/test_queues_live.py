@@ -29,9 +29,9 @@ def test_demo_job_status_changes_live(page, live_server):
     expect(page.locator(".flash-success")).to_contain_text("enqueued on 'default'")
 
     row = page.locator("#recent-jobs tbody tr").first
-    job_id = row.get_attribute("data-job")
     status = row.locator("[data-role=status]")
     expect(status).to_have_text("started", timeout=10_000)
+    job_id = row.get_attribute("data-job")  # only now: until the list is refreshed, the first row is an older job
     expect(page.locator("#queue-table tr[data-queue=default] td[data-status=started]")).to_have_text("1")
     expect(page.locator("#recent-jobs tr[data-job='%s'] [data-role=status]" % job_id)).to_have_text(
         "finished", timeout=15_000)

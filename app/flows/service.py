@@ -1,0 +1,304 @@
+"""Flows and runs: documents checked and stored, runs enqueued on the `flows`
+queue, controlled through a Redis command list the running job listens to,
+and monitored from the snapshot the job keeps in Redis (the final state in
+the database once it has ended)."""
+
+import json
+import os
+import re
+import uuid
+from typing import Any
+
+from flask import current_app
+from flask_login import current_user
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.core import audit, jobs
+from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.jobs import history
+from app.core.timeutil import utcnow
+from app.core.paging import Page, paginate
+from app.engine import Flow
+from app.engine.breakpoints import Breakpoint
+from app.engine.builtins import ROUTINE_TYPES, register_class
+from app.engine.expressions import ExpressionError
+from app.extensions import db, redis_client
+from app.flows import document
+from app.flows.models import FlowDefinition, FlowRun
+from app.flows.monitor import snapshot_key
+from app.queues.service import JOB_ID
+
+CONTROL_ACTIONS = ("pause", "resume", "step", "cancel")
+MAX_FEED_ITEMS = 10_000
+MAX_WAIT_FOR_INPUT = 3600
+BREAKPOINT_ID = re.compile(r"[0-9a-f]{8}")
+
+
+def control_key(job_id: str) -> str:
+    return f"forgeline:flow-run:{job_id}:control"
+
+
+def _actor() -> str:
+    return current_user.username if current_user and current_user.is_authenticated else "system"
+
+
+# -- flows -------------------------------------------------------------------
+
+def build_flow(text: str) -> Flow:
+    """document.build, with the routine classes named in FLOW_ROUTINE_CLASSES
+    ("module:Class, ...", config or environment) registered first."""
+    names = current_app.config.get("FLOW_ROUTINE_CLASSES") or os.environ.get("FLOW_ROUTINE_CLASSES", "")
+    for path in filter(None, (name.strip() for name in names.split(","))):
+        if path not in ROUTINE_TYPES:
+            register_class(path)
+    return document.build(text)
+
+
+def check_document(text: str) -> Flow:
+    """The built flow, or InvalidInput listing every problem with its field and line."""
+    try:
+        return build_flow(text)
+    except document.DocumentInvalid as exc:
+        raise InvalidInput(f"The flow document has {len(exc.errors)} problem(s).", {"errors": exc.errors}) from None
+
+
+def list_flows(page: int = 1, per_page: int = 25) -> Page:
+    return paginate(select(FlowDefinition).order_by(FlowDefinition.name), page, per_page)
+
+
+def get_flow(flow_id: int | str) -> FlowDefinition:
+    """By id; API paths hand the id over as text, and text that is no id finds nothing."""
+    flow = db.session.get(FlowDefinition, int(flow_id)) if str(flow_id).isdigit() and len(str(flow_id)) < 12 \
+        else None
+    if flow is None:
+        raise NotFound(f"No flow {flow_id}.")
+    return flow
+
+
+def create_flow(text: str, actor: str | None = None) -> FlowDefinition:
+    built = check_document(text)
+    parsed, _ = document.parse(text)
+    if db.session.scalar(select(FlowDefinition.id).where(FlowDefinition.name == built.name)):
+        raise Conflict(f"A flow named {built.name!r} exists already.")
+    flow = FlowDefinition(name=built.name, description=parsed.description, document=text,
+                          created_by=actor or _actor())
+    db.session.add(flow)
+    try:
+        db.session.flush()
+    except IntegrityError:  # created by someone else meanwhile
+        db.session.rollback()
+        raise Conflict(f"A flow named {built.name!r} exists already.") from None
+    audit.record("flow", flow.id, "create", after={"name": flow.name, "routines": len(built.routines)},
+                 actor=actor)
+    db.session.commit()
+    return flow
+
+
+def delete_flow(flow_id: int | str) -> None:
+    flow = get_flow(flow_id)
+    if any(not run.is_final for run in flow.runs):
+        raise Conflict("The flow has runs that have not ended; cancel them first.")
+    audit.record("flow", flow.id, "delete", before={"name": flow.name, "runs": len(flow.runs)})
+    db.session.delete(flow)
+    db.session.commit()
+
+
+def describe(flow: FlowDefinition) -> dict[str, Any]:
+    """Routines (type, policy, config, slots, events) and connections, as the engine builds them."""
+    return check_document(flow.document).describe()
+
+
+def routine_info(flow_id: int | str, routine_id: str) -> dict[str, Any]:
+    description = describe(get_flow(flow_id))
+    for routine in description["routines"]:
+        if routine["id"] == routine_id:
+            return {**routine, "entry": routine_id in description["entries"]}
+    raise NotFound(f"Flow {flow_id} has no routine {routine_id!r}.")
+
+
+# -- runs --------------------------------------------------------------------
+
+def start_run(flow_id: int | str, wait_for_input: int = 0) -> FlowRun:
+    from app.flows.jobs import run_flow
+
+    flow = get_flow(flow_id)
+    if not 0 <= wait_for_input <= MAX_WAIT_FOR_INPUT:
+        raise InvalidInput(f"wait_for_input must be 0 to {MAX_WAIT_FOR_INPUT} seconds.")
+    check_document(flow.document)
+    run = FlowRun(flow=flow, wait_for_input=wait_for_input, actor=_actor())
+    db.session.add(run)
+    db.session.flush()
+    record = jobs.enqueue("flow_run", run_flow, run.id, queue="flows", link=("flow_run", run.id),
+                          timeout=6 * 3600, description=f"flow {flow.name} run {run.id}")
+    run.job_id = record.id
+    audit.record("flow_run", run.id, "start", after={"flow": flow.name, "job_id": record.id,
+                                                     "wait_for_input": wait_for_input})
+    db.session.commit()
+    return run
+
+
+def get_run(job_id: str) -> FlowRun:
+    run = db.session.scalar(select(FlowRun).where(FlowRun.job_id == job_id)) if JOB_ID.fullmatch(job_id) else None
+    if run is None:
+        raise NotFound(f"No flow run with job id {job_id!r}.")
+    _reconcile(run)
+    return run
+
+
+def _reconcile(run: FlowRun) -> None:
+    """A run whose job ended without reporting (work horse killed, stopped or
+    canceled from the queues page) is closed after its job history row."""
+    if run.is_final:
+        return
+    record = history.get(run.job_id)
+    if record is None or not record.is_final:
+        return
+    status = "cancelled" if record.status == "canceled" else "failed"
+    audit.record("flow_run", run.id, "reconcile", before={"status": run.status}, after={"status": status},
+                 actor="system")
+    run.status, run.ended_at = status, record.ended_at or utcnow()
+    run.error = run.error or f"its job ended as {record.status} without reporting: {record.error or 'no error'}"
+    db.session.commit()
+
+
+def recent_runs(limit: int = 20) -> list[FlowRun]:
+    return list(db.session.scalars(select(FlowRun).order_by(FlowRun.id.desc()).limit(limit)))
+
+
+def _command(run: FlowRun, command: dict[str, Any]) -> None:
+    redis_client().rpush(control_key(run.job_id), json.dumps(command))
+
+
+def control(job_id: str, action: str) -> FlowRun:
+    if action not in CONTROL_ACTIONS:
+        raise NotFound(f"Unknown action {action!r}.", {"allowed": list(CONTROL_ACTIONS)})
+    run = get_run(job_id)
+    if run.is_final:
+        raise Conflict(f"The run has ended ({run.status}).", {"status": run.status})
+    if run.status == "pending" and action != "cancel":
+        raise Conflict("The run has not started yet; only cancel applies.", {"status": run.status})
+    audit.record("flow_run", run.id, action, before={"status": run.status})
+    if run.status == "pending":
+        _cancel_queued(run)  # commits, the audit row with it
+    else:
+        _command(run, {"action": action})
+    db.session.commit()
+    return run
+
+
+def _cancel_queued(run: FlowRun) -> None:
+    try:
+        Job.fetch(run.job_id, connection=redis_client()).cancel()
+    except NoSuchJobError:
+        pass
+    history.set_status(run.job_id, "canceled")
+    run.status, run.ended_at = "cancelled", utcnow()
+
+
+def feed(job_id: str, routine: str, slot: str, items: list[Any]) -> FlowRun:
+    run = get_run(job_id)
+    if run.is_final:
+        raise Conflict(f"The run has ended ({run.status}).", {"status": run.status})
+    if not items or len(items) > MAX_FEED_ITEMS:
+        raise InvalidInput(f"Give 1 to {MAX_FEED_ITEMS} items.")
+    info = routine_info(run.flow_id, routine)
+    if slot not in {s["name"] for s in info["slots"]}:
+        raise InvalidInput(f"Routine {routine!r} has no slot {slot!r}.",
+                           {"slots": [s["name"] for s in info["slots"]]})
+    _command(run, {"action": "feed", "routine": routine, "slot": slot, "items": items})
+    audit.record("flow_run", run.id, "feed", after={"routine": routine, "slot": slot, "items": len(items)})
+    db.session.commit()
+    return run
+
+
+def breakpoint_targets(run: FlowRun) -> dict[str, set[str]]:
+    described = describe(run.flow)
+    return {
+        "routine": {r["id"] for r in described["routines"]},
+        "slot": {f"{r['id']}.{s['name']}" for r in described["routines"] for s in r["slots"]},
+        "connection": {f"{c['source']}.{c['event']}->{c['target']}.{c['slot']}" for c in described["connections"]},
+    }
+
+
+def add_breakpoint(job_id: str, kind: str, target: str, condition: str | None) -> dict[str, Any]:
+    """Pauses the run when it holds; the worker gets it through the command list."""
+    run = get_run(job_id)
+    if run.is_final:
+        raise Conflict(f"The run has ended ({run.status}).", {"status": run.status})
+    targets = breakpoint_targets(run)
+    if target not in targets.get(kind, ()):
+        raise InvalidInput(f"The flow has no {kind} {target!r}.", {"field": "target", "allowed": sorted(targets.get(kind, ()))})
+    try:
+        breakpoint = Breakpoint(uuid.uuid4().hex[:8], kind, target, condition or None)
+    except ExpressionError as exc:
+        raise InvalidInput(str(exc), {"field": "condition"}) from None
+    info = breakpoint.info()
+    _command(run, {"action": "breakpoint", **info})
+    audit.record("flow_run", run.id, "breakpoint_add", after=info)
+    db.session.commit()
+    return info
+
+
+def remove_breakpoint(job_id: str, breakpoint_id: str) -> None:
+    run = get_run(job_id)
+    if not BREAKPOINT_ID.fullmatch(breakpoint_id):
+        raise NotFound(f"No breakpoint {breakpoint_id!r}.")
+    if run.is_final:
+        raise Conflict(f"The run has ended ({run.status}).", {"status": run.status})
+    _command(run, {"action": "unbreak", "id": breakpoint_id})
+    audit.record("flow_run", run.id, "breakpoint_remove", before={"id": breakpoint_id})
+    db.session.commit()
+
+
+# -- monitoring --------------------------------------------------------------
+
+def _empty_state(run: FlowRun) -> dict[str, Any]:
+    described = describe(run.flow)
+    return {
+        "status": run.status, "error": run.error, "started_at": None, "ended_at": None,
+        "active_routines": [], "backpressure_waits": 0, "trace": [], "breakpoints": [], "held": None,
+        "stepping": False,
+        "routines": {r["id"]: {"status": "idle", "executions": 0, "errors": 0, "retries": 0, "items_in": 0,
+                               "discarded": 0, "active": False, "last_execution": None, "last_error": None,
+                               "total_duration": 0.0, "max_duration": 0.0, "avg_duration": None}
+                     for r in described["routines"]},
+        "queues": {r["id"]: {s["name"]: {"unconsumed_count": 0, "total_count": 0, "max_length": s["max_queue_length"],
+                                         "watermark_threshold": int(s["max_queue_length"] * s["watermark"]),
+                                         "usage_percentage": 0.0, "pressure_level": "low",
+                                         "is_full": False, "is_near_full": False}
+                             for s in r["slots"]}
+                   for r in described["routines"]},
+    }
+
+
+def monitoring(job_id: str) -> dict[str, Any]:
+    """The run's whole state: live from Redis while it runs, from the database once ended."""
+    run = get_run(job_id)
+    state = None
+    if run.is_final:
+        state = run.state
+    else:
+        raw = redis_client().get(snapshot_key(job_id))
+        state = json.loads(raw) if raw else None
+    if state is None:
+        state = _empty_state(run)
+    state = {**state, "status": run.status if run.is_final or run.status == "pending" else state["status"]}
+    return {"job_id": job_id, "run_id": run.id, "flow_id": run.flow_id, "flow": run.flow.name, **state}
+
+
+def queue_usage() -> list[tuple[str, str, str, float]]:
+    """(flow, routine, slot, usage) for every slot of the runs going on now; the highest per slot."""
+    usage: dict[tuple[str, str, str], float] = {}
+    runs = db.session.scalars(select(FlowRun).where(FlowRun.status == "running")).all()
+    for run in runs:
+        raw = redis_client().get(snapshot_key(run.job_id))
+        if not raw:
+            continue
+        for routine, slots in json.loads(raw).get("queues", {}).items():
+            for slot, status in slots.items():
+                key = (run.flow.name, routine, slot)
+                usage[key] = max(usage.get(key, 0.0), status["usage_percentage"])
+    return [(*key, value) for key, value in sorted(usage.items())]

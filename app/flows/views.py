@@ -1,0 +1,113 @@
+from flask import Blueprint, redirect, render_template, request, url_for
+
+from app.core.auth.service import require_role
+from app.core.errors import DomainError, InvalidInput
+from app.core.pages import form_action
+from app.flows import service
+from app.flows.demo import EXAMPLE
+from app.flows.graph import layout
+
+bp = Blueprint("flows", __name__, url_prefix="/flows")
+
+
+@bp.get("/")
+def index():
+    page = service.list_flows(request.args.get("page", 1, type=int), 25)
+    return render_template("flows/index.html", page=page, runs=service.recent_runs(15), example=EXAMPLE)
+
+
+@bp.post("/validate")
+def validate():
+    """htmx: the document's problems, or that it is sound, shown under the editor."""
+    try:
+        flow = service.check_document(request.form.get("document", ""))
+        return render_template("flows/_validation.html", flow=flow, errors=None)
+    except InvalidInput as exc:
+        return render_template("flows/_validation.html", flow=None, errors=exc.details.get("errors", []))
+
+
+@bp.post("/")
+def create():
+    require_role("engineer")
+    text = request.form.get("document", "")
+    try:
+        flow = service.create_flow(text)
+    except DomainError as exc:
+        errors = exc.details.get("errors", []) if isinstance(exc, InvalidInput) else []
+        page = service.list_flows(1, 25)
+        return render_template("flows/index.html", page=page, runs=service.recent_runs(15), example=text,
+                               errors=errors, message=exc.message), exc.status
+    return redirect(url_for("flows.detail", flow_id=flow.id))
+
+
+@bp.get("/<int:flow_id>")
+def detail(flow_id: int):
+    flow = service.get_flow(flow_id)
+    description = service.describe(flow)
+    return render_template("flows/flow.html", flow=flow, description=description, graph=layout(description))
+
+
+@bp.post("/<int:flow_id>/delete")
+def delete(flow_id: int):
+    require_role("engineer")
+    return form_action(lambda: service.delete_flow(flow_id) or "Flow deleted.", url_for("flows.index"))
+
+
+@bp.post("/<int:flow_id>/runs")
+def start_run(flow_id: int):
+    require_role("operator")
+    started: list[str] = []
+
+    def act() -> str:
+        started.append(service.start_run(flow_id, request.form.get("wait_for_input", 0, type=int)).job_id)
+        return "Run started."
+
+    response = form_action(act, url_for("flows.detail", flow_id=flow_id))
+    return redirect(url_for("flows.run", job_id=started[0])) if started else response
+
+
+def _run_context(job_id: str) -> dict:
+    run = service.get_run(job_id)
+    description = service.describe(run.flow)
+    return {"run": run, "state": service.monitoring(job_id), "description": description, "graph": layout(description),
+            "targets": {kind: sorted(names) for kind, names in service.breakpoint_targets(run).items()}}
+
+
+@bp.get("/runs/<job_id>")
+def run(job_id: str):
+    return render_template("flows/run.html", **_run_context(job_id))
+
+
+@bp.get("/runs/<job_id>/panel")
+def run_panel(job_id: str):
+    return render_template("flows/_run_panel.html", **_run_context(job_id))
+
+
+@bp.post("/runs/<job_id>/<action>")
+def control(job_id: str, action: str):
+    require_role("operator")
+    back = url_for("flows.run", job_id=job_id)
+    if action == "breakpoint":
+        form = request.form
+        return form_action(lambda: "Breakpoint {id} set on {target}.".format(**service.add_breakpoint(
+            job_id, form.get("kind", ""), form.get("target", ""), form.get("condition") or None)), back)
+    if action == "unbreak":
+        return form_action(lambda: service.remove_breakpoint(job_id, request.form.get("id", ""))
+                           or "Breakpoint removed.", back)
+    if action == "feed":
+        def act() -> str:
+            items = [line.strip() for line in request.form.get("items", "").splitlines() if line.strip()]
+            service.feed(job_id, request.form.get("routine", ""), request.form.get("slot", "in"),
+                         [_number_or_text(i) for i in items])
+            return f"{len(items)} item(s) fed."
+        return form_action(act, back)
+    return form_action(lambda: service.control(job_id, action) and f"{action.capitalize()} sent.", back)
+
+
+def _number_or_text(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text

@@ -1,0 +1,49 @@
+"""An operator starts the slow-consumer demo flow and watches its run page:
+the slow routine's input bar fills and turns from green to high/critical as
+the fast source outruns it, then the run completes, all without a reload."""
+
+import json
+import os
+import re
+
+from playwright.sync_api import expect
+
+SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
+
+
+def test_queue_bars_change_colour_live(page, live_server):
+    seeded = live_server.flask("seed-demo")
+    assert seeded.returncode == 0, seeded.stderr
+    frames: list[dict] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(json.loads(payload))))
+
+    page.goto(f"{live_server.url}/flows/")
+    page.fill("input[name=username]", live_server.admin[0])
+    page.fill("input[name=password]", live_server.admin[1])
+    page.click("button[type=submit]")
+    page.click("#flow-table >> text=slow-consumer")
+    expect(page.locator("h1")).to_have_text("slow-consumer")
+    page.click("#start-run")
+    expect(page).to_have_url(re.compile(r"/flows/runs/\w+$"))
+    expect(page.locator("#live-status")).to_have_text("live")
+    page.evaluate("window.__notReloaded = true")
+
+    bar = page.locator('[data-slot="slow.in"]')
+    expect(bar).to_have_class(re.compile(r"pressure-(high|critical)"), timeout=15_000)
+    expect(page.locator('[data-routine="slow"]')).to_have_class(re.compile(r"status-running|active"))
+    expect(page.locator("#run-status")).to_have_text("running")
+    expect(page.locator("#trace-body tr").first).not_to_have_class("empty-row")
+    assert page.evaluate("window.__notReloaded") is True  # coloured by live events, in place
+    if SCREENSHOTS:
+        page.screenshot(path=os.path.join(SCREENSHOTS, "flow-run.png"), full_page=True)
+
+    expect(page.locator("#run-status")).to_have_text("completed", timeout=30_000)
+    expect(bar).to_have_class(re.compile(r"pressure-low"))
+    expect(page.locator('[data-routine-row="archive"] .r-items')).to_have_text("30")
+    pushed = {f["type"] for f in frames if f.get("topic", "").startswith("flow-run:")}
+    assert {"slot_queue_update", "routine_completed", "job_completed"} <= pushed
+
+    # the routine panel follows the graph
+    page.click('[data-routine="slow"]')
+    expect(page.locator('[data-routine-info="slow"]')).to_be_visible()
+    expect(page.locator('[data-routine-info="slow"] .policy-type')).to_have_text("batch_size")

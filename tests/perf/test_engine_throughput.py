@@ -1,0 +1,175 @@
+"""Throughput of a 3-routine pipeline (source -> mapper -> sink) on Forgeline's
+Runtime, with monitoring on (coalesced live events and snapshots into Redis,
+as on a worker) and off, and on routilux 1.1.0 (the peer) in the same run.
+
+    .venv/bin/python tests/perf/test_engine_throughput.py [messages ...]
+
+Prints one JSON line. Needs Redis at REDIS_URL (default 127.0.0.1:6379/0) and
+routilux==1.1.0 (in the dev extra). Not part of `make test`.
+"""
+
+import json
+import logging
+import os
+import sys
+import threading
+import time
+import uuid
+
+import redis
+
+from app.engine import Flow, Routine, Runtime
+from app.flows.monitor import redis_monitor, snapshot_key
+
+REPEATS = 7  # best of, for Forgeline's runs (each takes about a second or less)
+
+
+class Source(Routine):
+    def setup(self):
+        self.add_event("out")
+
+    def logic(self, inputs):
+        emit = self.events["out"].emit
+        for i in range(self.config["messages"]):
+            emit({"value": i})
+
+
+class Mapper(Routine):
+    def setup(self):
+        self.add_slot("in")
+        self.add_event("out")
+
+    def logic(self, inputs):
+        emit = self.events["out"].emit
+        for item in inputs["in"]:
+            emit({"value": item["value"] * 2})
+
+
+class Sink(Routine):
+    def setup(self):
+        self.add_slot("in")
+        self.count = 0
+
+    def logic(self, inputs):
+        self.count += len(inputs["in"])
+
+
+def forgeline(messages: int, monitor: bool, connection: redis.Redis) -> float:
+    flow = Flow("bench")
+    flow.add(Source("source", {"messages": messages}))
+    flow.add(Mapper("mapper"))
+    sink = flow.add(Sink("sink"))
+    flow.connect("source", "out", "mapper", "in")
+    flow.connect("mapper", "out", "sink", "in")
+    job_id = uuid.uuid4().hex
+    watcher = redis_monitor(job_id, connection) if monitor else None
+    runtime = Runtime(flow, monitor=monitor, on_event=watcher.hook if watcher else None)
+    started = time.perf_counter()
+    if watcher:
+        watcher.attach(runtime)
+    runtime.run()
+    if watcher:
+        watcher.close()
+    elapsed = time.perf_counter() - started
+    assert sink.count == messages, (sink.count, messages)
+    connection.delete(snapshot_key(job_id))
+    return messages / elapsed
+
+
+def best_on_and_off(messages: int, connection: redis.Redis) -> tuple[float, float]:
+    """Best of REPEATS each, on and off interleaved, so a busy moment of the
+    machine hits both alike."""
+    on = off = 0.0
+    for _ in range(REPEATS):
+        on = max(on, forgeline(messages, True, connection))
+        off = max(off, forgeline(messages, False, connection))
+    return on, off
+
+
+def routilux(messages: int) -> float:
+    from routilux.core import Flow as RFlow
+    from routilux.core import Routine as RRoutine
+    from routilux.core import Runtime as RRuntime
+    from routilux.core.registry import FlowRegistry
+
+    done = threading.Event()
+    received = [0]
+
+    def take_all_new(slots, worker_state):
+        batch = {name: slot.consume_all_new() for name, slot in slots.items()}
+        return any(batch.values()), batch, "new_data"
+
+    class RSource(RRoutine):
+        def __init__(self):
+            super().__init__()
+            self.add_slot("trigger")
+            self.add_event("output", ["value"])
+            self.set_activation_policy(take_all_new)
+            self.set_logic(self.run)
+
+        def run(self, trigger, worker_state=None, **_):
+            for i in range(messages):
+                self.emit("output", worker_state=worker_state, value=i)
+
+    class RMapper(RRoutine):
+        def __init__(self):
+            super().__init__()
+            # routilux drops items on a full slot: give it room for all, so the count is fair
+            self.add_slot("input", max_queue_length=messages + 1)
+            self.add_event("output", ["value"])
+            self.set_activation_policy(take_all_new)
+            self.set_logic(self.run)
+
+        def run(self, items, worker_state=None, **_):
+            for item in items:
+                self.emit("output", worker_state=worker_state, value=item["value"] * 2)
+
+    class RSink(RRoutine):
+        def __init__(self):
+            super().__init__()
+            self.add_slot("input", max_queue_length=messages + 1)
+            self.set_activation_policy(take_all_new)
+            self.set_logic(self.run)
+
+        def run(self, items, **_):
+            received[0] += len(items)
+            if received[0] >= messages:
+                done.set()
+
+    flow = RFlow(f"bench-{messages}")
+    flow.add_routine(RSource(), "source")
+    flow.add_routine(RMapper(), "mapper")
+    flow.add_routine(RSink(), "sink")
+    flow.connect("source", "output", "mapper", "input")
+    flow.connect("mapper", "output", "sink", "input")
+    FlowRegistry.get_instance().register_by_name(flow.flow_id, flow)
+    with RRuntime(thread_pool_size=4) as runtime:
+        started = time.perf_counter()
+        runtime.post(flow.flow_id, "source", "trigger", {"go": True})
+        if not done.wait(600):
+            raise RuntimeError(f"routilux delivered {received[0]} of {messages}")
+        elapsed = time.perf_counter() - started
+    return messages / elapsed
+
+
+def main(sizes: list[int]) -> dict:
+    logging.disable(logging.CRITICAL)  # routilux logs every emit at debug and drops at warning
+    connection = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    connection.ping()
+    forgeline(10_000, True, connection)  # warm-up
+    figures: dict = {"messages": sizes}
+    for size in sizes:
+        on, off = best_on_and_off(size, connection)
+        figures[f"forgeline_monitor_on_{size}"], figures[f"forgeline_monitor_off_{size}"] = round(on), round(off)
+        figures[f"routilux_{size}"] = round(routilux(size))
+    small, large = min(sizes), max(sizes)
+    on, off = figures[f"forgeline_monitor_on_{large}"], figures[f"forgeline_monitor_off_{large}"]
+    figures["ratio_vs_routilux_monitor_on"] = round(on / figures[f"routilux_{large}"], 1)
+    figures[f"ratio_{large}_vs_{small}_monitor_on"] = round(on / figures[f"forgeline_monitor_on_{small}"], 2)
+    figures["monitoring_cost"] = round(1 - on / off, 3)
+    figures["unit"] = "messages per second"
+    return figures
+
+
+if __name__ == "__main__":
+    print(json.dumps(main([int(a) for a in sys.argv[1:]] or [10_000, 100_000])))
