@@ -42,6 +42,14 @@ from prometheus_flask_exporter import PrometheusMetrics
 from app.config import QUEUE_NAMES
 
 AUDIT_WRITES = Counter("audit_writes", "Audit log rows committed")
+OPTIMIZATION_TASK_STATUSES = ("finished", "failed", "skipped", "stopped")
+OPTIMIZATION_TASKS = Counter("optimization_tasks", "Optimization grid points by outcome "
+                             "(skipped: broke the constraint; stopped: never ran, canceled or early-stopped)",
+                             ["status"])
+for _status in OPTIMIZATION_TASK_STATUSES:
+    OPTIMIZATION_TASKS.labels(_status)
+OPTIMIZATION_EXPORT_SECONDS = Histogram("optimization_export_seconds", "Time to build an optimization export zip",
+                                        buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 30))
 
 JOB_EXEC_BUCKETS = (0.1, 0.5, 1, 5, 15, 60, 300, 1800)
 QUEUE_WAIT_BUCKETS = (0.05, 0.25, 1, 5, 30, 120, 600, 3600)
