@@ -7,18 +7,27 @@ in results, so reading it never scans the tasks. Once the status is final the
 row is frozen: later results are dropped and queued chunks are canceled.
 """
 
+import csv
+import io
+import json
+import logging
 import math
+import zipfile
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any
 
 from flask import current_app
+from rq.exceptions import InvalidJobOperation
+from rq.job import Job, JobStatus
 from sqlalchemy import select, update
 
 from app.core import audit, jobs, live
 from app.core.auth.models import User
-from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.errors import Conflict, DomainError, InvalidInput, NotFound
+from app.core.jobs import history as job_history
 from app.core.jobs.models import JobRecord
-from app.core.metrics import OPTIMIZATION_TASKS
+from app.core.metrics import OPTIMIZATION_EXPORT_SECONDS, OPTIMIZATION_TASKS
 from app.core.paging import Page, paginate
 from app.core.timeutil import utcnow
 from app.extensions import db, redis_client
@@ -33,6 +42,7 @@ MODES = ("max", "min")
 CHUNK_POINTS = 200  # grid points per RQ job
 HALT_TTL = 86_400
 ENTITY = "optimization"
+log = logging.getLogger(__name__)
 
 
 def topic(optimization_id: int) -> str:
@@ -150,6 +160,13 @@ def get(optimization_id: int, user: User) -> Optimization:
     return optimization
 
 
+def get_by_ref(ref: str, user: User) -> Optimization:
+    """`get()` for an id as written in a URL (anything but digits is simply not found)."""
+    if not ref.isdigit() or len(ref) > 18:
+        raise NotFound(f"No optimization {ref[:40]!r}.")
+    return get(int(ref), user)
+
+
 def history(user: User, page: int, per_page: int = 25) -> Page:
     query = select(Optimization).order_by(Optimization.created_at.desc(), Optimization.id.desc())
     if user.role != "admin":
@@ -260,7 +277,7 @@ def merge(optimization_id: int, outcomes: list[Outcome], chunk_finished: bool = 
         optimization.status, optimization.started_at = "running", now
     elapsed = (now - optimization.started_at).total_seconds()
     taken: list[tuple[OptimizationTask, Outcome]] = []
-    history, reason = list(optimization.best_history), None
+    best_history, reason = list(optimization.best_history), None
     for outcome in outcomes:
         score = outcome.metrics.get(optimization.metric) if outcome.metrics else None
         task = OptimizationTask(optimization_id=optimization_id, seq=outcome.seq, params=outcome.params,
@@ -273,7 +290,7 @@ def merge(optimization_id: int, outcomes: list[Outcome], chunk_finished: bool = 
             optimization.finished += 1
             if score is not None and _better(optimization.mode, score, optimization.best_score):
                 optimization.best_score, optimization.since_best = score, 0
-                history.append([optimization.done, round(elapsed, 3), score])
+                best_history.append([optimization.done, round(elapsed, 3), score])
             else:
                 optimization.since_best += 1
         reason = _stop_reason(optimization, score)
@@ -282,16 +299,17 @@ def merge(optimization_id: int, outcomes: list[Outcome], chunk_finished: bool = 
     db.session.add_all(task for task, _ in taken)
     db.session.flush()
     _update_top(optimization, taken)
-    optimization.best_history = history
+    optimization.best_history = best_history
     if chunk_finished:
         optimization.chunks_done += 1
-    if reason or optimization.chunks_done >= optimization.chunks_total:
+    finalized = bool(reason) or optimization.chunks_done >= optimization.chunks_total
+    if finalized:
         _finish(optimization, reason)
     db.session.commit()
     for state in ("finished", "failed"):
         OPTIMIZATION_TASKS.labels(state).inc(sum(1 for task, _ in taken if task.status == state))
-    _announce(optimization)
-    return not optimization.is_final
+    _announce(optimization, finalized)
+    return not finalized
 
 
 def _update_top(optimization: Optimization, taken: list[tuple[OptimizationTask, Outcome]]) -> None:
@@ -319,25 +337,29 @@ def _finish(optimization: Optimization, reason: str | None) -> None:
     optimization.ended_at = utcnow()
 
 
-def _announce(optimization: Optimization) -> None:
+def _announce(optimization: Optimization, finalized: bool) -> None:
+    """After the commit: tell the page; whoever made the status final also halts the work."""
     live.publish(topic(optimization.id), "optimization_final" if optimization.is_final else "optimization_progress",
                  status(optimization))
-    if optimization.is_final:
+    if finalized:
         _halt(optimization)
 
 
 def _halt(optimization: Optimization) -> None:
-    """No new task starts: running chunks see the flag within a moment, queued ones are canceled."""
-    redis_client().set(_halt_key(optimization.id), 1, ex=HALT_TTL)
+    """No new task starts: running chunks see the flag within a moment, queued ones are canceled in RQ."""
+    connection = redis_client()
+    connection.set(_halt_key(optimization.id), 1, ex=HALT_TTL)
     OPTIMIZATION_TASKS.labels("stopped").inc(optimization.total - optimization.done)
-    from app.queues import service as queues
-
-    for record in chunk_jobs(optimization):
-        if record.status == "queued":
-            try:
-                queues.cancel(record.id)
-            except (Conflict, NotFound):  # started or gone meanwhile: it stops at its next check
-                db.session.rollback()
+    queued = [r.id for r in chunk_jobs(optimization) if r.status == "queued"]
+    canceled = []
+    for job in Job.fetch_many(queued, connection=connection):
+        try:
+            if job is not None and job.get_status() == JobStatus.QUEUED:
+                job.cancel()
+                canceled.append(job.id)
+        except InvalidJobOperation:  # a worker took it meanwhile: it sees the flag and does nothing
+            continue
+    job_history.set_canceled(canceled)
 
 
 def halted(optimization_id: int) -> bool:
@@ -364,5 +386,67 @@ def cancel(optimization: Optimization, user: User) -> Optimization:
         "canceled", f"canceled by {user.username}", utcnow())
     audit.record(ENTITY, optimization.id, "cancel", before={"status": before}, after={"status": "canceled"})
     db.session.commit()
-    _announce(optimization)
+    _announce(optimization, finalized=True)
     return optimization
+
+
+# --- export ----------------------------------------------------------------------------------
+
+
+def _csv(header: list[str], rows: list[list[Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def export_zip(optimization: Optimization) -> bytes:
+    """The Top-N as a zip (manifest, results.csv, each task's equity curve and trades), built
+    from the stored results only; a failure is logged as one structured line."""
+    started = perf_counter()
+    try:
+        return _build_export(optimization)
+    except DomainError as exc:
+        log.warning(json.dumps({"event": "optimization_export_failed", "optimization": optimization.id,
+                                "code": exc.code, "message": exc.message}))
+        raise
+    finally:
+        OPTIMIZATION_EXPORT_SECONDS.observe(perf_counter() - started)
+
+
+def _build_export(optimization: Optimization) -> bytes:
+    if not optimization.top:
+        raise Conflict(f"Optimization {optimization.id} has no scored task to export yet.",
+                       {"status": optimization.status})
+    ranked = [t["taskId"] for t in optimization.top]
+    tasks = tasks_of(optimization, ranked)
+    missing = [i for i in ranked if i not in tasks or tasks[i].artifacts is None]
+    if missing:  # the Top-N moved while we read it: the caller may simply try again
+        raise Conflict("The Top-N changed while the export was read; try again.", {"tasks": missing})
+    names = list(optimization.top[0]["params"])
+    rows = [[rank, i, tasks[i].score, *(tasks[i].params[n] for n in names), *(tasks[i].metrics[m] for m in METRICS)]
+            for rank, i in enumerate(ranked, start=1)]
+    manifest = {
+        "optimization": {"id": optimization.id, "status": optimization.status, "strategy": optimization.strategy,
+                         "paramSpace": optimization.param_space, "topN": optimization.top_n,
+                         "cash": optimization.cash, "commission": optimization.commission,
+                         "sourceJobId": optimization.source_id, "stopReason": optimization.stop_reason},
+        "policy": optimization.policy,
+        "dataset": {"id": optimization.dataset.id, "name": optimization.dataset.name,
+                    "checksum": optimization.dataset.checksum, "rows": optimization.dataset.rows},
+        "summary": summary(optimization),
+        "exportedAt": utcnow().isoformat(),
+        "files": ["results.csv"] + [f"tasks/{i}/{f}" for i in ranked for f in ("equity.csv", "trades.csv")],
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("manifest.json", json.dumps(manifest, indent=2))
+        archive.writestr("results.csv", _csv(["rank", "taskId", "score", *names, *METRICS], rows))
+        for i in ranked:
+            artifacts = tasks[i].artifacts
+            equity = artifacts["equity"]
+            archive.writestr(f"tasks/{i}/equity.csv", _csv(["Date", "Equity"], list(zip(equity["dates"], equity["values"]))))
+            fields = ["entryDate", "exitDate", "entryBar", "exitBar", "size", "entryPrice", "exitPrice", "pnl", "returnPct"]
+            archive.writestr(f"tasks/{i}/trades.csv", _csv(fields, [[t[f] for f in fields] for t in artifacts["trades"]]))
+    return buffer.getvalue()
