@@ -339,8 +339,9 @@ def _finish(optimization: Optimization, reason: str | None) -> None:
 
 def _announce(optimization: Optimization, finalized: bool) -> None:
     """After the commit: tell the page; whoever made the status final also halts the work."""
+    # no scores or parameters on the bus (any signed-in socket may subscribe): pages re-fetch what they may see
     live.publish(topic(optimization.id), "optimization_final" if optimization.is_final else "optimization_progress",
-                 status(optimization))
+                 {"id": optimization.id, "status": optimization.status})
     if finalized:
         _halt(optimization)
 
