@@ -20,7 +20,7 @@ from typing import Any
 from flask import current_app
 from rq.exceptions import InvalidJobOperation
 from rq.job import Job, JobStatus
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from app.core import audit, jobs, live
 from app.core.auth.models import User
@@ -276,14 +276,13 @@ def merge(optimization_id: int, outcomes: list[Outcome], chunk_finished: bool = 
     if optimization.status == "queued":
         optimization.status, optimization.started_at = "running", now
     elapsed = (now - optimization.started_at).total_seconds()
-    taken: list[tuple[OptimizationTask, Outcome]] = []
+    rows: list[dict[str, Any]] = []
     best_history, reason = list(optimization.best_history), None
     for outcome in outcomes:
         score = outcome.metrics.get(optimization.metric) if outcome.metrics else None
-        task = OptimizationTask(optimization_id=optimization_id, seq=outcome.seq, params=outcome.params,
-                                status="failed" if outcome.error else "finished", score=score,
-                                metrics=outcome.metrics, error=outcome.error, finished_at=now)
-        taken.append((task, outcome))
+        rows.append({"optimization_id": optimization_id, "seq": outcome.seq, "params": outcome.params,
+                     "status": "failed" if outcome.error else "finished", "score": score,
+                     "metrics": outcome.metrics, "error": outcome.error, "finished_at": now})
         if outcome.error:
             optimization.failed += 1
         else:
@@ -296,9 +295,10 @@ def merge(optimization_id: int, outcomes: list[Outcome], chunk_finished: bool = 
         reason = _stop_reason(optimization, score)
         if reason:
             break
-    db.session.add_all(task for task, _ in taken)
-    db.session.flush()
-    _update_top(optimization, taken)
+    if rows:  # one multi-row INSERT; the ids come back in order
+        ids = db.session.scalars(insert(OptimizationTask).returning(OptimizationTask.id, sort_by_parameter_order=True),
+                                 rows).all()
+        _update_top(optimization, [(task_id, row, outcome) for task_id, row, outcome in zip(ids, rows, outcomes)])
     optimization.best_history = best_history
     if chunk_finished:
         optimization.chunks_done += 1
@@ -307,21 +307,21 @@ def merge(optimization_id: int, outcomes: list[Outcome], chunk_finished: bool = 
         _finish(optimization, reason)
     db.session.commit()
     for state in ("finished", "failed"):
-        OPTIMIZATION_TASKS.labels(state).inc(sum(1 for task, _ in taken if task.status == state))
+        OPTIMIZATION_TASKS.labels(state).inc(sum(1 for row in rows if row["status"] == state))
     _announce(optimization, finalized)
     return not finalized
 
 
-def _update_top(optimization: Optimization, taken: list[tuple[OptimizationTask, Outcome]]) -> None:
+def _update_top(optimization: Optimization, added: list[tuple[int, dict[str, Any], Outcome]]) -> None:
     sign = -1 if optimization.mode == "max" else 1
-    fresh = {task.id: outcome for task, outcome in taken if task.score is not None}
-    candidates = optimization.top + [{"taskId": task.id, "seq": task.seq, "score": task.score, "params": task.params}
-                                     for task, _ in taken if task.id in fresh]
+    candidates = optimization.top + [{"taskId": task_id, "seq": row["seq"], "score": row["score"],
+                                      "params": row["params"]} for task_id, row, _ in added if row["score"] is not None]
     top = sorted(candidates, key=lambda t: (sign * t["score"], t["seq"]))[:optimization.top_n]
     kept = {t["taskId"] for t in top}
-    for task, outcome in taken:
-        if task.id in kept and outcome.result is not None:
-            task.artifacts = _artifacts(outcome)
+    for task_id, _, outcome in added:
+        if task_id in kept and outcome.result is not None:
+            db.session.execute(update(OptimizationTask).where(OptimizationTask.id == task_id)
+                               .values(artifacts=_artifacts(outcome)))
     dropped = [t["taskId"] for t in optimization.top if t["taskId"] not in kept]
     if dropped:  # only the Top-N keep their artifacts
         db.session.execute(update(OptimizationTask).where(OptimizationTask.id.in_(dropped)).values(artifacts=None))

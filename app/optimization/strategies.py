@@ -19,6 +19,8 @@ from app.optimization.backtest import (
     Signals,
 )
 
+TIE = 1e-9  # relative difference of two averages below which they count as equal
+
 
 class StrategyError(ValueError):
     """Parameters this strategy cannot run with on these bars (the task fails with this message)."""
@@ -96,6 +98,8 @@ def _sma_cross(ind: Indicators, p: dict) -> Signals:
     fast, slow = ind.sma(int(p["n1"])), ind.sma(int(p["n2"]))
     start = max(int(p["n1"]), int(p["n2"]))
     diff = fast - slow
+    # averages equal but for rounding are a tie (no cross), however each library happens to sum them
+    diff[np.abs(diff) <= TIE * np.abs(slow)] = 0
     before, now = diff[start - 1:-1], diff[start:]
     return _events(start, ((before < 0) & (now > 0), CLOSE_AND_BUY), ((before > 0) & (now < 0), CLOSE_AND_SELL))
 
