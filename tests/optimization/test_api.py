@@ -8,6 +8,7 @@ import logging
 import zipfile
 
 import pytest
+from prometheus_client import REGISTRY
 from rq.job import Job
 
 from app.core.jobs.models import JobRecord
@@ -103,8 +104,15 @@ def test_early_stop_by_max_tasks_on_a_worker(app, client, bearer, demo_dataset):
     assert scores == sorted(scores)  # min mode: lowest first
 
 
+def sample(name: str, **labels) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 def test_export_zip_is_built_from_stored_results(app, client, bearer, demo_dataset, caplog):
     headers = bearer("engineer")
+    exports, skipped, finished = (sample("optimization_export_seconds_count"),
+                                  sample("optimization_tasks_total", status="skipped"),
+                                  sample("optimization_tasks_total", status="finished"))
     job = submit(client, headers, submit_body(demo_dataset.id))
     with caplog.at_level(logging.WARNING, logger="app.optimization.service"):
         early = client.get(f"{API}/{job['id']}/export", headers=headers)
@@ -129,6 +137,9 @@ def test_export_zip_is_built_from_stored_results(app, client, bearer, demo_datas
         trades = archive.read(f"tasks/{entry['taskId']}/trades.csv").decode().splitlines()
         assert trades[0].startswith("entryDate,exitDate")
     assert sorted(manifest["files"]) == sorted(n for n in archive.namelist() if n != "manifest.json")
+    assert sample("optimization_export_seconds_count") == exports + 2  # the failed attempt counts too
+    assert sample("optimization_tasks_total", status="skipped") == skipped + 3
+    assert sample("optimization_tasks_total", status="finished") == finished + 21
 
 
 def test_rerun_whole_or_one_combination_records_the_source(app, client, bearer, demo_dataset):
