@@ -4,11 +4,12 @@ cancel, re-run and dataset upload."""
 
 import io
 
+from app.config import ROOT
 from app.core.auth.models import User
 from app.extensions import db
 from app.optimization import datasets, service
 from app.optimization.demo import DEMO_NAME, seed
-from app.optimization.models import Dataset, Optimization
+from app.optimization.models import STATUSES, Dataset, Optimization
 from tests.conftest import run_worker
 
 
@@ -97,3 +98,8 @@ def _spec(dataset_id):
     return {"strategy": "sma_cross", "dataset": dataset_id, "paramSpace": {"n1": [5, 10, 15], "n2": [20, 40]},
             "earlyStopPolicy": {"mode": "max", "metric": "return_pct"}, "topN": 3, "cash": 10_000,
             "commission": 0.0}
+
+
+def test_every_status_has_a_badge_style():
+    css = (ROOT / "static" / "css" / "app.css").read_text()
+    assert all(f".badge-{status}" in css for status in STATUSES)
