@@ -12,6 +12,7 @@ NAVIGATION = [
     ("Dashboard", "core.dashboard", ()),
     ("Items & BOMs", "items.index", ()),
     ("Flows", "flows.index", ()),
+    ("Optimizations", "optimization.index", ()),
     ("Queues & workers", "queues.index", ("operator",)),
     ("Audit log", "audit.index", ("operator",)),
 ]

@@ -204,31 +204,49 @@ def run_worker(app, queues=QUEUE_NAMES) -> None:
 
 
 @pytest.fixture
-def worker_process(app):
-    """A real forking `flask worker` in its own process, on the test's database and Redis."""
+def start_workers(app):
+    """Start n real forking `flask worker` processes (on the given queues), on the test's database
+    and Redis; they are stopped at the end of the test."""
     import sys
+
+    from rq import Worker
 
     env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
            "REDIS_URL": app.config["REDIS_URL"], "SECRET_KEY": "test-secret"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     flask = str(Path(sys.executable).with_name("flask"))
-    process = subprocess.Popen([flask, "--app", "app", "worker"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     connection = app.extensions["redis"]
-    from rq import Worker
+    started: list[subprocess.Popen] = []
 
-    deadline = time.monotonic() + 20
-    while not Worker.all(connection=connection):
-        if process.poll() is not None or time.monotonic() > deadline:
+    def start(n: int = 1, queues: str = ",".join(QUEUE_NAMES)) -> list[subprocess.Popen]:
+        processes = [subprocess.Popen([flask, "--app", "app", "worker", "--queues", queues], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(n)]
+        started.extend(processes)
+        deadline = time.monotonic() + 20
+        while len(Worker.all(connection=connection)) < len(started):
+            failed = [p for p in processes if p.poll() is not None]
+            if failed or time.monotonic() > deadline:
+                for process in processes:
+                    process.kill()
+                errors = (failed or processes)[0].stderr.read().decode()[-2000:]
+                raise RuntimeError("worker did not start: " + errors)
+            time.sleep(0.1)
+        return processes
+
+    yield start
+    for process in started:
+        process.terminate()
+    for process in started:
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
             process.kill()
-            raise RuntimeError("worker did not start: " + process.stderr.read().decode()[-2000:])
-        time.sleep(0.1)
-    yield process
-    process.terminate()
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
+
+
+@pytest.fixture
+def worker_process(start_workers):
+    """A real forking `flask worker` in its own process, on the test's database and Redis."""
+    return start_workers(1)[0]
 
 
 def wait_for(predicate, timeout: float = 15, interval: float = 0.05):

@@ -50,6 +50,14 @@ ROUTINE_EXECUTIONS = Counter("routine_executions", "Routine activations by flow,
 FLOW_RUNS = Counter("flow_runs", "Flow runs ended, by final status", ["status"])
 SLOT_BACKPRESSURE_WAITS = Counter("slot_backpressure_waits", "Times an emitter waited for room in a full slot",
                                   ["flow"])
+OPTIMIZATION_TASK_STATUSES = ("finished", "failed", "skipped", "stopped")
+OPTIMIZATION_TASKS = Counter("optimization_tasks", "Optimization grid points by outcome "
+                             "(skipped: broke the constraint; stopped: never ran, canceled or early-stopped)",
+                             ["status"])
+for _status in OPTIMIZATION_TASK_STATUSES:
+    OPTIMIZATION_TASKS.labels(_status)
+OPTIMIZATION_EXPORT_SECONDS = Histogram("optimization_export_seconds", "Time to build an optimization export zip",
+                                        buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 30))
 
 JOB_EXEC_BUCKETS = (0.1, 0.5, 1, 5, 15, 60, 300, 1800)
 QUEUE_WAIT_BUCKETS = (0.05, 0.25, 1, 5, 30, 120, 600, 3600)

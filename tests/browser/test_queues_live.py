@@ -28,10 +28,12 @@ def test_demo_job_status_changes_live(page, live_server):
     page.click("#enqueue-demo")  # posted by htmx: the page and its socket stay
     expect(page.locator(".flash-success")).to_contain_text("enqueued on 'default'")
 
-    row = page.locator("#recent-jobs tbody tr").first
+    # by its id: the live server is shared, other browser tests may have left jobs in the list
+    short_id = re.search(r"Demo job (\w+) enqueued", page.locator(".flash-success").inner_text()).group(1)
+    row = page.locator(f"#recent-jobs tbody tr[data-job^='{short_id}']")
+    job_id = row.get_attribute("data-job")
     status = row.locator("[data-role=status]")
     expect(status).to_have_text("started", timeout=10_000)
-    job_id = row.get_attribute("data-job")  # only now: until the list is refreshed, the first row is an older job
     expect(page.locator("#queue-table tr[data-queue=default] td[data-status=started]")).to_have_text("1")
     expect(page.locator("#recent-jobs tr[data-job='%s'] [data-role=status]" % job_id)).to_have_text(
         "finished", timeout=15_000)

@@ -37,7 +37,7 @@ from app.config import QUEUE_NAMES, ROOT
 from app.core import audit, jobs
 from app.core.audit.models import AuditEntry
 from app.core.jobs.models import JobRecord
-from app.core.metrics import JOB_EXEC_BUCKETS, REQUIRED_METRICS
+from app.core.metrics import JOB_EXEC_BUCKETS, OPTIMIZATION_TASK_STATUSES, REQUIRED_METRICS
 from app.core.timeutil import utcnow
 from app.extensions import db
 from app.queues.jobs import demo_job
@@ -45,7 +45,8 @@ from app.flows.models import RUN_STATUSES
 from app.queues.service import STATUSES
 
 # the `status` label of domain metrics (any other `status` is an HTTP status)
-DOMAIN_STATUSES = {"rq_jobs": STATUSES, "flow_runs": RUN_STATUSES, "routine_executions": ("ok", "error")}
+DOMAIN_STATUSES = {"rq_jobs": STATUSES, "flow_runs": RUN_STATUSES, "routine_executions": ("ok", "error"),
+                   "optimization_tasks": OPTIMIZATION_TASK_STATUSES}
 from tests.conftest import app_config, run_worker
 
 pytest_plugins = ["tests.liveserver"]

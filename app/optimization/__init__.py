@@ -1,0 +1,1 @@
+"""Grid optimization of trading-strategy backtests on RQ workers (capability 10)."""

@@ -1,0 +1,61 @@
+"""The chunk job: backtests a range of grid points and hands the results to
+the service in small batches, so the summary moves while the chunk runs and
+a cancel or early stop takes effect within a moment."""
+
+import time
+
+from flask import current_app
+
+from app.extensions import db
+from app.optimization import grid, service
+from app.optimization.backtest import simulate
+from app.optimization.models import Optimization
+from app.optimization.service import Outcome
+from app.optimization.strategies import Indicators, StrategyError
+
+FLUSH_SECONDS = 0.5  # how often a chunk merges what it has
+HALT_CHECK_SECONDS = 0.2  # how often it looks for a cancel or early stop
+
+
+def run_chunk(optimization_id: int, first: int, last: int) -> dict:
+    optimization = db.session.get(Optimization, optimization_id)
+    if optimization is None or optimization.is_final or service.halted(optimization_id):
+        return {"merged": 0}
+    strategy = grid.strategy_named(optimization.strategy)
+    points = grid.expand(strategy, optimization.param_space)[0][first:last]
+    bars = service.bars_of(optimization.dataset)
+    indicators = Indicators(bars)
+    cash, commission = optimization.cash, optimization.commission
+    flush_every = current_app.config.get("OPTIMIZATION_FLUSH_SECONDS", FLUSH_SECONDS)
+    db.session.commit()  # no transaction stays open while backtests run
+
+    pending: list[Outcome] = []
+    merged = 0  # points of this chunk already handed to the service
+    last_flush = last_check = time.monotonic()
+    try:
+        for seq, params in enumerate(points, start=first):
+            now = time.monotonic()
+            if now - last_check >= HALT_CHECK_SECONDS:
+                last_check = now
+                if service.halted(optimization_id):
+                    break
+            try:
+                result = simulate(bars, strategy.signals(indicators, params), cash, commission)
+                pending.append(Outcome(seq, params, metrics=result.metrics(), result=result, dates=bars.dates))
+            except (StrategyError, ArithmeticError, ValueError) as exc:
+                pending.append(Outcome(seq, params, error=f"{type(exc).__name__}: {exc}"))
+            if now - last_flush >= flush_every:
+                last_flush = now
+                keep_going = service.merge(optimization_id, pending)
+                merged, pending = merged + len(pending), []
+                if not keep_going:
+                    break
+        else:
+            service.merge(optimization_id, pending, chunk_finished=True)
+            merged, pending = merged + len(pending), []
+    except Exception as exc:
+        error = f"chunk failed: {type(exc).__name__}: {exc}"
+        service.chunk_failed(optimization_id, [Outcome(first + i, params, error=error)
+                                               for i, params in enumerate(points[merged:], start=merged)])
+        raise
+    return {"merged": merged}

@@ -1,0 +1,101 @@
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.auth.models import User
+from app.core.timeutil import UTCDateTime, utcnow
+from app.extensions import db
+
+FINAL_STATUSES = ("succeeded", "failed", "early-stopped", "canceled")
+STATUSES = ("queued", "running", *FINAL_STATUSES)
+
+
+class Dataset(db.Model):
+    """OHLCV bars in canonical CSV form; shared by everyone, checked by its checksum."""
+
+    __tablename__ = "optimization_dataset"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    checksum: Mapped[str] = mapped_column(String(64), index=True)
+    rows: Mapped[int]
+    first_date: Mapped[str] = mapped_column(String(32))
+    last_date: Mapped[str] = mapped_column(String(32))
+    csv: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Optimization(db.Model):
+    """One grid search; its summary columns are kept up to date as results arrive."""
+
+    __tablename__ = "optimization"
+    __table_args__ = (Index("ix_optimization_owner_created", "owner_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    strategy: Mapped[str] = mapped_column(String(40))
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("optimization_dataset.id"), index=True)
+    param_space: Mapped[dict[str, Any]] = mapped_column(JSON)
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON)  # mode, metric, target, patience, maxTasks
+    top_n: Mapped[int]
+    cash: Mapped[float] = mapped_column(Float)
+    commission: Mapped[float] = mapped_column(Float)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("optimization.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    stop_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the summary, maintained as results are merged and frozen once the status is final
+    total: Mapped[int] = mapped_column(default=0)
+    skipped: Mapped[int] = mapped_column(default=0)
+    finished: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    best_score: Mapped[float | None] = mapped_column(Float)
+    since_best: Mapped[int] = mapped_column(default=0)  # finished tasks since the best improved
+    top: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # [{taskId, score, params}]
+    best_history: Mapped[list[list[float]]] = mapped_column(JSON, default=list)  # [[done, seconds, best]]
+    chunks_total: Mapped[int] = mapped_column(default=0)
+    chunks_done: Mapped[int] = mapped_column(default=0)
+    revision: Mapped[int] = mapped_column(default=0)  # bumped by every merge: the row lock
+
+    owner: Mapped[User] = relationship()
+    dataset: Mapped[Dataset] = relationship()
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def mode(self) -> str:
+        return self.policy["mode"]
+
+    @property
+    def metric(self) -> str:
+        return self.policy["metric"]
+
+    @property
+    def done(self) -> int:
+        return self.finished + self.failed
+
+
+class OptimizationTask(db.Model):
+    """The result of one grid point; written when its result is merged into the summary."""
+
+    __tablename__ = "optimization_task"
+    __table_args__ = (UniqueConstraint("optimization_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    optimization_id: Mapped[int] = mapped_column(ForeignKey("optimization.id", ondelete="CASCADE"))
+    seq: Mapped[int]  # position in the expanded grid
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20))  # finished | failed
+    score: Mapped[float | None] = mapped_column(Float)
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    # equity curve and trade list, kept only while the task is in the Top-N (what export reads)
+    artifacts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

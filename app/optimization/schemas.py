@@ -1,0 +1,142 @@
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.optimization.service import METRICS
+
+Metric = Literal[METRICS]  # type: ignore[valid-type]
+Number = int | float
+
+
+class RangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: Number
+    stop: Number
+    step: Number = Field(gt=0)
+
+
+class PolicyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["max", "min"] = Field(description="whether a higher or a lower score is better")
+    metric: Metric = Field(description="the metric that is the score")
+    target: float | None = Field(None, description="stop once a score reaches it")
+    patience: int | None = Field(None, ge=1, description="stop after this many finished tasks without a better best")
+    maxTasks: int | None = Field(None, ge=1, description="stop after this many tasks")
+
+
+class OptimizationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: str = Field(max_length=40, description="sma_cross or rsi_reversion")
+    dataset: int = Field(description="dataset id")
+    paramSpace: dict[str, list[Number] | RangeIn] = Field(
+        min_length=1, description="per parameter a list of values or {start, stop, step} (stop included)")
+    earlyStopPolicy: PolicyIn
+    topN: int = Field(10, ge=1, le=100)
+    cash: float = Field(10_000, gt=0, le=1e12)
+    commission: float = Field(0.0, ge=0, lt=0.1, description="relative, charged on entry and on exit")
+
+
+class RerunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    taskId: int | None = Field(None, description="re-run only this task's combination; the whole job if absent")
+
+
+class HistoryQuery(BaseModel):
+    page: int = Field(1, ge=1)
+    per_page: int = Field(25, ge=1, le=200)
+
+
+class TopEntry(BaseModel):
+    taskId: int
+    score: float
+    params: dict[str, Number]
+
+
+class SummaryOut(BaseModel):
+    total: int
+    finished: int
+    failed: int
+    skipped: int
+    topN: list[TopEntry]
+
+
+class StatusOut(BaseModel):
+    id: int
+    status: str
+    stopReason: str | None
+    bestScore: float | None
+    summary: SummaryOut
+
+
+class OptimizationOut(StatusOut):
+    strategy: str
+    dataset: int
+    paramSpace: dict
+    earlyStopPolicy: dict
+    topN: int
+    cash: float
+    commission: float
+    owner: str
+    sourceJobId: int | None
+    createdAt: datetime
+    startedAt: datetime | None
+    endedAt: datetime | None
+
+
+class PageMeta(BaseModel):
+    page: int
+    per_page: int
+    total: int
+    pages: int
+
+
+class OptimizationList(BaseModel):
+    optimizations: list[OptimizationOut]
+    paging: PageMeta
+
+
+class DatasetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=120)
+    csv: str = Field(max_length=20_000_000, description="Date, Open, High, Low, Close, Volume with a header row")
+
+
+class DatasetOut(BaseModel):
+    id: int
+    name: str
+    rows: int
+    firstDate: str
+    lastDate: str
+    checksum: str
+    createdBy: str
+    createdAt: datetime
+
+
+class DatasetList(BaseModel):
+    datasets: list[DatasetOut]
+
+
+class ParamOut(BaseModel):
+    name: str
+    kind: Literal["int", "float"]
+    minimum: float
+    maximum: float
+    description: str
+
+
+class StrategyOut(BaseModel):
+    name: str
+    title: str
+    params: list[ParamOut]
+    constraint: str
+
+
+class StrategyList(BaseModel):
+    strategies: list[StrategyOut]
+    metrics: list[str]

@@ -1,0 +1,453 @@
+"""Grid optimizations: submit, merge results into the summary, early stop,
+cancel, re-run, and the reads the pages and the API share.
+
+The summary (counts, best score, Top-N, best-score history) lives on the
+optimization row and is updated by `merge()` under a row lock as workers hand
+in results, so reading it never scans the tasks. Once the status is final the
+row is frozen: later results are dropped and queued chunks are canceled.
+"""
+
+import csv
+import io
+import json
+import logging
+import math
+import zipfile
+from dataclasses import dataclass
+from time import perf_counter
+from typing import Any
+
+from flask import current_app
+from rq.exceptions import InvalidJobOperation
+from rq.job import Job, JobStatus
+from sqlalchemy import insert, select, update
+
+from app.core import audit, jobs, live
+from app.core.auth.models import User
+from app.core.errors import Conflict, DomainError, InvalidInput, NotFound
+from app.core.jobs import history as job_history
+from app.core.jobs.models import JobRecord
+from app.core.metrics import OPTIMIZATION_EXPORT_SECONDS, OPTIMIZATION_TASKS
+from app.core.paging import Page, paginate
+from app.core.timeutil import utcnow
+from app.extensions import db, redis_client
+from app.optimization import datasets, grid
+from app.optimization.backtest import Bars, Result
+from app.optimization.models import Dataset, Optimization, OptimizationTask
+
+METRICS = ("return_pct", "sharpe", "max_drawdown_pct", "trades", "win_rate_pct")
+METRIC_LABELS = {"return_pct": "Return %", "sharpe": "Sharpe", "max_drawdown_pct": "Max drawdown %",
+                 "trades": "Trades", "win_rate_pct": "Win rate %"}
+MODES = ("max", "min")
+CHUNK_POINTS = 200  # grid points per RQ job
+HALT_TTL = 86_400
+ENTITY = "optimization"
+log = logging.getLogger(__name__)
+
+
+def topic(optimization_id: int) -> str:
+    return f"optimization:{optimization_id}"
+
+
+def _halt_key(optimization_id: int) -> str:
+    return f"optimization:{optimization_id}:halt"
+
+
+# --- datasets --------------------------------------------------------------------------------
+
+
+def create_dataset(name: str, csv_text: str, actor: str) -> Dataset:
+    name = name.strip()
+    if not name or len(name) > 120:
+        raise InvalidInput("A dataset needs a name of 1 to 120 characters.", {"field": "name"})
+    bars = datasets.parse_csv(csv_text)
+    canonical = datasets.to_csv(bars)
+    dataset = Dataset(name=name, checksum=datasets.checksum(canonical), rows=len(bars), first_date=bars.dates[0],
+                      last_date=bars.dates[-1], csv=canonical, created_by=actor)
+    db.session.add(dataset)
+    db.session.flush()
+    audit.record("optimization_dataset", dataset.id, "create",
+                 after={"name": name, "rows": dataset.rows, "checksum": dataset.checksum})
+    db.session.commit()
+    return dataset
+
+
+def list_datasets() -> list[Dataset]:
+    return list(db.session.scalars(select(Dataset).order_by(Dataset.name, Dataset.id)))
+
+
+def get_dataset(dataset_id: int) -> Dataset:
+    dataset = db.session.get(Dataset, dataset_id)
+    if dataset is None:
+        raise NotFound(f"No dataset {dataset_id}.", {"field": "dataset"})
+    return dataset
+
+
+def bars_of(dataset: Dataset) -> Bars:
+    return datasets.parse_csv(dataset.csv)
+
+
+# --- submit, re-run --------------------------------------------------------------------------
+
+
+def _check_policy(policy: dict[str, Any]) -> dict[str, Any]:
+    if policy.get("mode") not in MODES:
+        raise InvalidInput("earlyStopPolicy.mode must be max or min.", {"field": "earlyStopPolicy.mode"})
+    if policy.get("metric") not in METRICS:
+        raise InvalidInput(f"earlyStopPolicy.metric must be one of {', '.join(METRICS)}.",
+                           {"field": "earlyStopPolicy.metric", "allowed": list(METRICS)})
+    return {"mode": policy["mode"], "metric": policy["metric"], "target": policy.get("target"),
+            "patience": policy.get("patience"), "maxTasks": policy.get("maxTasks")}
+
+
+def submit(owner: User, spec: dict[str, Any], source: Optimization | None = None) -> Optimization:
+    """spec: strategy, dataset, paramSpace, earlyStopPolicy, topN, cash, commission (validated shapes)."""
+    strategy = grid.strategy_named(spec["strategy"])
+    policy = _check_policy(spec["earlyStopPolicy"])
+    dataset = get_dataset(spec["dataset"])
+    points, skipped = grid.expand(strategy, spec["paramSpace"])
+    if not points:
+        raise InvalidInput(f"Every grid point breaks the constraint {strategy.constraint_text}.",
+                           {"field": "paramSpace", "skipped": skipped})
+    chunks = math.ceil(len(points) / current_app.config.get("OPTIMIZATION_CHUNK_POINTS", CHUNK_POINTS))
+    optimization = Optimization(
+        owner=owner, strategy=strategy.name, dataset=dataset, param_space=spec["paramSpace"], policy=policy,
+        top_n=spec["topN"], cash=spec["cash"], commission=spec["commission"], source_id=source.id if source else None,
+        status="queued", total=len(points), skipped=skipped, top=[], best_history=[], chunks_total=chunks,
+    )
+    db.session.add(optimization)
+    db.session.flush()
+    from app.optimization.jobs import run_chunk
+
+    size = math.ceil(len(points) / chunks)
+    for first in range(0, len(points), size):
+        last = min(first + size, len(points))
+        jobs.enqueue("optimization_chunk", run_chunk, optimization.id, first, last, queue="optimize",
+                     link=(ENTITY, optimization.id), description=f"optimization {optimization.id} points {first}-{last - 1}")
+    audit.record(ENTITY, optimization.id, "submit", after={
+        "strategy": strategy.name, "dataset": dataset.id, "paramSpace": spec["paramSpace"], "policy": policy,
+        "topN": spec["topN"], "total": len(points), "skipped": skipped, "source": optimization.source_id})
+    db.session.commit()
+    OPTIMIZATION_TASKS.labels("skipped").inc(skipped)
+    return optimization
+
+
+def spec_of(optimization: Optimization) -> dict[str, Any]:
+    return {"strategy": optimization.strategy, "dataset": optimization.dataset_id,
+            "paramSpace": optimization.param_space, "earlyStopPolicy": optimization.policy,
+            "topN": optimization.top_n, "cash": optimization.cash, "commission": optimization.commission}
+
+
+def rerun(optimization: Optimization, user: User, task_id: int | None = None) -> Optimization:
+    """The same job again, or only the combination of one of its tasks."""
+    spec = spec_of(optimization)
+    if task_id is not None:
+        task = db.session.get(OptimizationTask, task_id)
+        if task is None or task.optimization_id != optimization.id:
+            raise NotFound(f"Optimization {optimization.id} has no task {task_id}.", {"field": "taskId"})
+        spec["paramSpace"] = {name: [value] for name, value in task.params.items()}
+    return submit(user, spec, source=optimization)
+
+
+# --- reads -----------------------------------------------------------------------------------
+
+
+def get(optimization_id: int, user: User) -> Optimization:
+    """The optimization if `user` may see it (its owner, or an admin); others get 404."""
+    optimization = db.session.get(Optimization, optimization_id)
+    if optimization is None or not (user.role == "admin" or optimization.owner_id == user.id):
+        raise NotFound(f"No optimization {optimization_id}.")
+    return optimization
+
+
+def get_by_ref(ref: str, user: User) -> Optimization:
+    """`get()` for an id as written in a URL (anything but digits is simply not found)."""
+    if not ref.isdigit() or len(ref) > 18:
+        raise NotFound(f"No optimization {ref[:40]!r}.")
+    return get(int(ref), user)
+
+
+def history(user: User, page: int, per_page: int = 25) -> Page:
+    query = select(Optimization).order_by(Optimization.created_at.desc(), Optimization.id.desc())
+    if user.role != "admin":
+        query = query.where(Optimization.owner_id == user.id)
+    return paginate(query, page, per_page)
+
+
+def summary(optimization: Optimization) -> dict[str, Any]:
+    return {"total": optimization.total, "finished": optimization.finished, "failed": optimization.failed,
+            "skipped": optimization.skipped,
+            "topN": [{"taskId": t["taskId"], "score": t["score"], "params": t["params"]} for t in optimization.top]}
+
+
+def status(optimization: Optimization) -> dict[str, Any]:
+    return {"id": optimization.id, "status": optimization.status, "stopReason": optimization.stop_reason,
+            "bestScore": optimization.best_score, "summary": summary(optimization)}
+
+
+def tasks_of(optimization: Optimization, ids: list[int]) -> dict[int, OptimizationTask]:
+    rows = db.session.scalars(select(OptimizationTask).where(
+        OptimizationTask.optimization_id == optimization.id, OptimizationTask.id.in_(ids)))
+    return {t.id: t for t in rows}
+
+
+def heatmap(optimization: Optimization, x: str, y: str) -> dict[str, Any]:
+    """The best score per (x, y) cell over the other parameters, read from the stored tasks."""
+    pick = max if optimization.mode == "max" else min
+    cells: dict[tuple, float] = {}
+    rows = db.session.execute(select(OptimizationTask.params, OptimizationTask.score).where(
+        OptimizationTask.optimization_id == optimization.id, OptimizationTask.score.is_not(None)))
+    for params, score in rows:
+        key = (params[x], params[y])
+        cells[key] = pick(score, cells[key]) if key in cells else score
+    return {"x": x, "y": y, "xs": sorted({k[0] for k in cells}), "ys": sorted({k[1] for k in cells}), "cells": cells}
+
+
+def chunk_jobs(optimization: Optimization) -> list[JobRecord]:
+    return list(db.session.scalars(select(JobRecord).where(
+        JobRecord.entity == ENTITY, JobRecord.entity_id == str(optimization.id)).order_by(JobRecord.enqueued_at)))
+
+
+# --- merging results (called by the chunk jobs) ----------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """One grid point's result, as a chunk job hands it in."""
+
+    seq: int
+    params: dict[str, Any]
+    metrics: dict[str, Any] | None = None
+    error: str | None = None
+    result: Result | None = None  # for the artifacts, should the task enter the Top-N
+    dates: list[str] | None = None
+
+
+def _locked(optimization_id: int) -> Optimization:
+    """The row, locked for this transaction: the UPDATE takes PostgreSQL's row lock and SQLite's write lock."""
+    db.session.execute(update(Optimization).where(Optimization.id == optimization_id)
+                       .values(revision=Optimization.revision + 1))
+    optimization = db.session.get(Optimization, optimization_id, populate_existing=True)
+    if optimization is None:
+        raise NotFound(f"No optimization {optimization_id}.")
+    return optimization
+
+
+def _better(mode: str, score: float, than: float | None) -> bool:
+    return than is None or (score > than if mode == "max" else score < than)
+
+
+def _reached(mode: str, score: float, target: float) -> bool:
+    return score >= target if mode == "max" else score <= target
+
+
+def _artifacts(outcome: Outcome) -> dict[str, Any]:
+    result, dates = outcome.result, outcome.dates
+    return {
+        "equity": {"dates": dates, "values": [round(v, 4) for v in result.equity.tolist()]},
+        "trades": [{"entryBar": t.entry_bar, "exitBar": t.exit_bar, "entryDate": dates[t.entry_bar],
+                    "exitDate": dates[t.exit_bar], "size": t.size, "entryPrice": t.entry_price,
+                    "exitPrice": t.exit_price, "pnl": round(t.pnl, 4), "returnPct": round(t.return_pct, 4)}
+                   for t in result.trades],
+    }
+
+
+def _stop_reason(optimization: Optimization, score: float | None) -> str | None:
+    policy = optimization.policy
+    if policy["target"] is not None and score is not None and _reached(optimization.mode, score, policy["target"]):
+        return f"target {policy['target']:g} reached"
+    if policy["patience"] and optimization.since_best >= policy["patience"]:
+        return f"no better score in {policy['patience']} finished tasks"
+    if policy["maxTasks"] and optimization.done >= policy["maxTasks"]:
+        return f"maxTasks {policy['maxTasks']} reached"
+    return None
+
+
+def merge(optimization_id: int, outcomes: list[Outcome], chunk_finished: bool = False) -> bool:
+    """Fold results into the summary, in order, applying the early-stop policy after each.
+
+    Returns False once the optimization is final: the caller stops working on it.
+    """
+    optimization = _locked(optimization_id)
+    if optimization.is_final:
+        db.session.rollback()
+        return False
+    now = utcnow()
+    if optimization.status == "queued":
+        optimization.status, optimization.started_at = "running", now
+    elapsed = (now - optimization.started_at).total_seconds()
+    rows: list[dict[str, Any]] = []
+    best_history, reason = list(optimization.best_history), None
+    for outcome in outcomes:
+        score = outcome.metrics.get(optimization.metric) if outcome.metrics else None
+        rows.append({"optimization_id": optimization_id, "seq": outcome.seq, "params": outcome.params,
+                     "status": "failed" if outcome.error else "finished", "score": score,
+                     "metrics": outcome.metrics, "error": outcome.error, "finished_at": now})
+        if outcome.error:
+            optimization.failed += 1
+        else:
+            optimization.finished += 1
+            if score is not None and _better(optimization.mode, score, optimization.best_score):
+                optimization.best_score, optimization.since_best = score, 0
+                best_history.append([optimization.done, round(elapsed, 3), score])
+            else:
+                optimization.since_best += 1
+        reason = _stop_reason(optimization, score)
+        if reason:
+            break
+    if rows:  # one multi-row INSERT; the ids come back in order
+        ids = db.session.scalars(insert(OptimizationTask).returning(OptimizationTask.id, sort_by_parameter_order=True),
+                                 rows).all()
+        _update_top(optimization, [(task_id, row, outcome) for task_id, row, outcome in zip(ids, rows, outcomes)])
+    optimization.best_history = best_history
+    if chunk_finished:
+        optimization.chunks_done += 1
+    finalized = bool(reason) or optimization.chunks_done >= optimization.chunks_total
+    if finalized:
+        _finish(optimization, reason)
+    db.session.commit()
+    for state in ("finished", "failed"):
+        OPTIMIZATION_TASKS.labels(state).inc(sum(1 for row in rows if row["status"] == state))
+    _announce(optimization, finalized)
+    return not finalized
+
+
+def _update_top(optimization: Optimization, added: list[tuple[int, dict[str, Any], Outcome]]) -> None:
+    sign = -1 if optimization.mode == "max" else 1
+    candidates = optimization.top + [{"taskId": task_id, "seq": row["seq"], "score": row["score"],
+                                      "params": row["params"]} for task_id, row, _ in added if row["score"] is not None]
+    top = sorted(candidates, key=lambda t: (sign * t["score"], t["seq"]))[:optimization.top_n]
+    kept = {t["taskId"] for t in top}
+    for task_id, _, outcome in added:
+        if task_id in kept and outcome.result is not None:
+            db.session.execute(update(OptimizationTask).where(OptimizationTask.id == task_id)
+                               .values(artifacts=_artifacts(outcome)))
+    dropped = [t["taskId"] for t in optimization.top if t["taskId"] not in kept]
+    if dropped:  # only the Top-N keep their artifacts
+        db.session.execute(update(OptimizationTask).where(OptimizationTask.id.in_(dropped)).values(artifacts=None))
+    optimization.top = top
+
+
+def _finish(optimization: Optimization, reason: str | None) -> None:
+    if optimization.done >= optimization.total:
+        optimization.status = "failed" if optimization.finished == 0 else "succeeded"
+    else:
+        optimization.status = "early-stopped"
+    optimization.stop_reason = reason
+    optimization.ended_at = utcnow()
+
+
+def _announce(optimization: Optimization, finalized: bool) -> None:
+    """After the commit: tell the page; whoever made the status final also halts the work."""
+    # no scores or parameters on the bus (any signed-in socket may subscribe): pages re-fetch what they may see
+    live.publish(topic(optimization.id), "optimization_final" if optimization.is_final else "optimization_progress",
+                 {"id": optimization.id, "status": optimization.status})
+    if finalized:
+        _halt(optimization)
+
+
+def _halt(optimization: Optimization) -> None:
+    """No new task starts: running chunks see the flag within a moment, queued ones are canceled in RQ."""
+    connection = redis_client()
+    connection.set(_halt_key(optimization.id), 1, ex=HALT_TTL)
+    OPTIMIZATION_TASKS.labels("stopped").inc(optimization.total - optimization.done)
+    queued = [r.id for r in chunk_jobs(optimization) if r.status == "queued"]
+    canceled = []
+    for job in Job.fetch_many(queued, connection=connection):
+        try:
+            if job is not None and job.get_status() == JobStatus.QUEUED:
+                job.cancel()
+                canceled.append(job.id)
+        except InvalidJobOperation:  # a worker took it meanwhile: it sees the flag and does nothing
+            continue
+    job_history.set_canceled(canceled)
+
+
+def halted(optimization_id: int) -> bool:
+    return bool(redis_client().exists(_halt_key(optimization_id)))
+
+
+def chunk_failed(optimization_id: int, outcomes: list[Outcome]) -> None:
+    """A chunk job broke outside any single backtest: its remaining points count as failed."""
+    db.session.rollback()
+    merge(optimization_id, outcomes, chunk_finished=True)
+
+
+# --- cancel ----------------------------------------------------------------------------------
+
+
+def cancel(optimization: Optimization, user: User) -> Optimization:
+    optimization = _locked(optimization.id)
+    if optimization.is_final:
+        status_now = optimization.status
+        db.session.rollback()
+        raise Conflict(f"Optimization {optimization.id} is already {status_now}.", {"status": status_now})
+    before = optimization.status
+    optimization.status, optimization.stop_reason, optimization.ended_at = (
+        "canceled", f"canceled by {user.username}", utcnow())
+    audit.record(ENTITY, optimization.id, "cancel", before={"status": before}, after={"status": "canceled"})
+    db.session.commit()
+    _announce(optimization, finalized=True)
+    return optimization
+
+
+# --- export ----------------------------------------------------------------------------------
+
+
+def _csv(header: list[str], rows: list[list[Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def export_zip(optimization: Optimization) -> bytes:
+    """The Top-N as a zip (manifest, results.csv, each task's equity curve and trades), built
+    from the stored results only; a failure is logged as one structured line."""
+    started = perf_counter()
+    try:
+        return _build_export(optimization)
+    except DomainError as exc:
+        log.warning(json.dumps({"event": "optimization_export_failed", "optimization": optimization.id,
+                                "code": exc.code, "message": exc.message}))
+        raise
+    finally:
+        OPTIMIZATION_EXPORT_SECONDS.observe(perf_counter() - started)
+
+
+def _build_export(optimization: Optimization) -> bytes:
+    if not optimization.top:
+        raise Conflict(f"Optimization {optimization.id} has no scored task to export yet.",
+                       {"status": optimization.status})
+    ranked = [t["taskId"] for t in optimization.top]
+    tasks = tasks_of(optimization, ranked)
+    missing = [i for i in ranked if i not in tasks or tasks[i].artifacts is None]
+    if missing:  # the Top-N moved while we read it: the caller may simply try again
+        raise Conflict("The Top-N changed while the export was read; try again.", {"tasks": missing})
+    names = list(optimization.top[0]["params"])
+    rows = [[rank, i, tasks[i].score, *(tasks[i].params[n] for n in names), *(tasks[i].metrics[m] for m in METRICS)]
+            for rank, i in enumerate(ranked, start=1)]
+    manifest = {
+        "optimization": {"id": optimization.id, "status": optimization.status, "strategy": optimization.strategy,
+                         "paramSpace": optimization.param_space, "topN": optimization.top_n,
+                         "cash": optimization.cash, "commission": optimization.commission,
+                         "sourceJobId": optimization.source_id, "stopReason": optimization.stop_reason},
+        "policy": optimization.policy,
+        "dataset": {"id": optimization.dataset.id, "name": optimization.dataset.name,
+                    "checksum": optimization.dataset.checksum, "rows": optimization.dataset.rows},
+        "summary": summary(optimization),
+        "exportedAt": utcnow().isoformat(),
+        "files": ["results.csv"] + [f"tasks/{i}/{f}" for i in ranked for f in ("equity.csv", "trades.csv")],
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("manifest.json", json.dumps(manifest, indent=2))
+        archive.writestr("results.csv", _csv(["rank", "taskId", "score", *names, *METRICS], rows))
+        for i in ranked:
+            artifacts = tasks[i].artifacts
+            equity = artifacts["equity"]
+            archive.writestr(f"tasks/{i}/equity.csv", _csv(["Date", "Equity"], list(zip(equity["dates"], equity["values"]))))
+            fields = ["entryDate", "exitDate", "entryBar", "exitBar", "size", "entryPrice", "exitPrice", "pnl", "returnPct"]
+            archive.writestr(f"tasks/{i}/trades.csv", _csv(fields, [[t[f] for f in fields] for t in artifacts["trades"]]))
+    return buffer.getvalue()

@@ -1,0 +1,105 @@
+"""The pages through the test client: history with badges, the submit form and
+its errors, the detail page (progress, Top-N, banners, heatmap, plot),
+cancel, re-run and dataset upload."""
+
+import io
+
+from app.config import ROOT
+from app.core.auth.models import User
+from app.extensions import db
+from app.optimization import datasets, service
+from app.optimization.demo import DEMO_NAME, seed
+from app.optimization.models import STATUSES, Dataset, Optimization
+from tests.conftest import run_worker
+
+
+def form(dataset_id, csrf, **overrides):
+    data = {"csrf_token": csrf, "strategy": "sma_cross", "dataset": str(dataset_id), "param_n1": "5:20:5",
+            "param_n2": "10, 40", "metric": "return_pct", "mode": "max", "top_n": "3", "cash": "10000",
+            "commission": "0"}
+    return {**data, **overrides}
+
+
+def test_submit_form_then_detail_with_top_n_heatmap_and_plot(app, signed_in):
+    client, csrf = signed_in("engineer")
+    seed()
+    dataset = db.session.query(Dataset).one()
+    page = client.get("/optimizations/new").get_data(as_text=True)
+    assert 'name="param_n1"' in page and DEMO_NAME in page
+    assert 'name="param_period"' in client.get("/optimizations/partials/params?strategy=rsi_reversion").get_data(as_text=True)
+    response = client.post("/optimizations/", data=form(dataset.id, csrf), follow_redirects=True)
+    html = response.get_data(as_text=True)
+    job = db.session.query(Optimization).one()
+    assert f"Optimization {job.id} submitted: 5 grid points (3 skipped" in html
+    assert 'id="top-empty"' in html and 'data-live-topic="optimization:' in html
+    run_worker(app, ["optimize"])
+    html = client.get(f"/optimizations/{job.id}").get_data(as_text=True)
+    assert "badge-succeeded" in html and "highest first" in html and html.count("data-task=") == 3
+    assert '<svg id="heatmap"' in html and html.count("<rect") == 5 and '<svg id="best-plot"' in html
+    assert 'id="stop-banner"' not in html and 'id="cancel-optimization"' not in html
+    swapped = client.get(f"/optimizations/{job.id}/heatmap?x=n2&y=n1").get_data(as_text=True)
+    assert "<rect" in swapped and "n2=10, n1=5" in swapped
+    history = client.get("/optimizations/").get_data(as_text=True)
+    assert f'data-optimization="{job.id}"' in history and "badge-succeeded" in history
+
+
+def test_form_errors_are_shown_and_nothing_is_saved(app, signed_in, demo_dataset):
+    client, csrf = signed_in("engineer")
+    response = client.post("/optimizations/", data=form(demo_dataset.id, csrf, param_n1="five"))
+    assert response.status_code == 422 and "neither start:stop:step nor a list" in response.get_data(as_text=True)
+    response = client.post("/optimizations/", data=form(demo_dataset.id, csrf, param_n1="50", param_n2="10"))
+    assert "Every grid point breaks the constraint n1 &lt; n2" in response.get_data(as_text=True)
+    assert db.session.query(Optimization).count() == 0
+
+
+def test_cancel_banner_and_rerun_from_a_top_n_row(app, signed_in, demo_dataset):
+    client, csrf = signed_in("engineer", "erin")
+    erin = db.session.query(User).filter_by(username="erin").one()
+    job = service.submit(erin, {**_spec(demo_dataset.id), "earlyStopPolicy": {
+        "mode": "min", "metric": "max_drawdown_pct", "maxTasks": 2}})
+    run_worker(app, ["optimize"])
+    html = client.get(f"/optimizations/{job.id}").get_data(as_text=True)
+    assert 'id="stop-banner"' in html and "Early-stopped: maxTasks 2 reached" in html and "lowest first" in html
+    task_id = service.get(job.id, erin).top[0]["taskId"]
+    response = client.post(f"/optimizations/{job.id}/rerun", data={"csrf_token": csrf, "task_id": task_id},
+                           follow_redirects=True)
+    html = response.get_data(as_text=True)
+    assert f"Re-running task {task_id}&#39;s combination" in html and 'id="source-link"' in html
+    again = db.session.query(Optimization).order_by(Optimization.id.desc()).first()
+    assert again.source_id == job.id and again.total == 1
+    canceled = client.post(f"/optimizations/{again.id}/cancel", data={"csrf_token": csrf}, follow_redirects=True)
+    html = canceled.get_data(as_text=True)
+    assert "canceled: no new task starts" in html and "Canceled (canceled by erin)" in html
+    assert "badge-canceled" in client.get("/optimizations/").get_data(as_text=True)
+
+
+def test_dataset_upload_reports_bad_rows(app, signed_in):
+    client, csrf = signed_in("engineer")
+    good = datasets.to_csv(datasets.demo_series(30))
+    bad = good.replace(good.splitlines()[2], "2019-01-02,1,0.5,2,1,100", 1)
+    response = client.post("/optimizations/datasets", data={"csrf_token": csrf, "name": "x",
+                           "file": (io.BytesIO(bad.encode()), "x.csv")}, follow_redirects=True)
+    assert "line 3: High must be the highest" in response.get_data(as_text=True)
+    assert db.session.query(Dataset).count() == 0
+    response = client.post("/optimizations/datasets", data={"csrf_token": csrf, "name": "walk",
+                           "file": (io.BytesIO(good.encode()), "walk.csv")}, follow_redirects=True)
+    assert "Dataset &#39;walk&#39; uploaded: 30 bars" in response.get_data(as_text=True)
+
+
+def test_pages_hide_other_users_jobs_and_viewers_cannot_submit(app, signed_in, make_user, demo_dataset):
+    job = service.submit(make_user("owner", "engineer"), _spec(demo_dataset.id))
+    client, _ = signed_in("viewer")
+    assert client.get(f"/optimizations/{job.id}").status_code == 404
+    assert "No optimizations yet." in client.get("/optimizations/").get_data(as_text=True)
+    assert client.get("/optimizations/new").status_code == 403
+
+
+def _spec(dataset_id):
+    return {"strategy": "sma_cross", "dataset": dataset_id, "paramSpace": {"n1": [5, 10, 15], "n2": [20, 40]},
+            "earlyStopPolicy": {"mode": "max", "metric": "return_pct"}, "topN": 3, "cash": 10_000,
+            "commission": 0.0}
+
+
+def test_every_status_has_a_badge_style():
+    css = (ROOT / "static" / "css" / "app.css").read_text()
+    assert all(f".badge-{status}" in css for status in STATUSES)

@@ -1,0 +1,194 @@
+"""The service on SQLite and PostgreSQL: grid expansion, submit, the summary
+as results are merged (Top-N order, early stop by target, patience and
+maxTasks, freeze), cancel and re-run."""
+
+import pytest
+from rq import Queue
+
+from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.jobs.models import JobRecord
+from app.extensions import db
+from app.optimization import datasets, grid, service
+from app.optimization.models import OptimizationTask
+from app.optimization.service import Outcome
+from app.optimization.strategies import STRATEGIES
+
+
+def make_dataset(n: int = 300):
+    return service.create_dataset("demo", datasets.to_csv(datasets.demo_series(n)), "tester")
+
+
+def spec(dataset_id: int, **overrides):
+    base = {"strategy": "sma_cross", "dataset": dataset_id,
+            "paramSpace": {"n1": {"start": 5, "stop": 20, "step": 5}, "n2": [10, 20, 40]},
+            "earlyStopPolicy": {"mode": "max", "metric": "return_pct"}, "topN": 3, "cash": 10_000,
+            "commission": 0.0}
+    return {**base, **overrides}
+
+
+def outcome(seq: int, score: float | None, error: str | None = None) -> Outcome:
+    return Outcome(seq, {"n1": seq + 5, "n2": 100}, metrics=None if error else {"return_pct": score}, error=error)
+
+
+# --- grid ------------------------------------------------------------------------------------
+
+
+def test_grid_is_the_product_with_inclusive_ranges_and_counts_what_the_constraint_skips():
+    sma = STRATEGIES["sma_cross"]
+    points, skipped = grid.expand(sma, {"n1": {"start": 5, "stop": 50, "step": 1},
+                                        "n2": {"start": 10, "stop": 200, "step": 5}})
+    assert (len(points), skipped) == (1605, 46 * 39 - 1605)
+    assert points[0] == {"n1": 5, "n2": 10} and points[-1] == {"n1": 50, "n2": 200}
+    assert all(p["n1"] < p["n2"] for p in points)
+    rsi_points, rsi_skipped = grid.expand(STRATEGIES["rsi_reversion"], {
+        "period": [14], "lower": {"start": 20, "stop": 40, "step": 2.5}, "upper": [30.0, 70.0]})
+    assert [p["lower"] for p in rsi_points[::2]][:3] == [20.0, 22.5, 25.0] and rsi_skipped == 5
+
+
+@pytest.mark.parametrize("space, message", [
+    ({"n1": [5]}, "exactly the parameters"),
+    ({"n1": [5], "n2": [10], "n3": [1]}, "exactly the parameters"),
+    ({"n1": {"start": 5, "stop": 10, "step": 0}, "n2": [20]}, "step > 0"),
+    ({"n1": {"start": 10, "stop": 5, "step": 1}, "n2": [20]}, "stop >= start"),
+    ({"n1": [5.5], "n2": [20]}, "not a whole number"),
+    ({"n1": [0], "n2": [20]}, "outside"),
+    ({"n1": [], "n2": [20]}, "at least one value"),
+    ({"n1": {"start": 1, "stop": 1000, "step": 1}, "n2": {"start": 2, "stop": 1000, "step": 1}}, "more than"),
+])
+def test_bad_param_spaces_are_refused(space, message):
+    with pytest.raises(InvalidInput, match=message):
+        grid.expand(STRATEGIES["sma_cross"], space)
+
+
+# --- submit ----------------------------------------------------------------------------------
+
+
+@pytest.mark.config(OPTIMIZATION_CHUNK_POINTS=3)
+def test_submit_counts_the_grid_and_spreads_it_over_chunk_jobs(app, make_user):
+    owner = make_user("eve", "engineer")
+    job = service.submit(owner, spec(make_dataset().id))
+    assert (job.status, job.total, job.skipped, job.chunks_total) == ("queued", 8, 4, 3)
+    chunks = db.session.query(JobRecord).filter_by(entity="optimization", entity_id=str(job.id)).all()
+    assert len(chunks) == 3 and {c.queue for c in chunks} == {"optimize"}
+    assert sorted(Queue("optimize", connection=app.extensions["redis"]).job_ids) == sorted(c.id for c in chunks)
+
+
+def test_submit_refuses_bad_input_and_saves_nothing(app, make_user):
+    owner = make_user("eve", "engineer")
+    dataset = make_dataset()
+    for bad, message in [({"strategy": "martingale"}, "Unknown strategy"), ({"dataset": 999}, "No dataset"),
+                         ({"earlyStopPolicy": {"mode": "up", "metric": "return_pct"}}, "mode"),
+                         ({"earlyStopPolicy": {"mode": "max", "metric": "luck"}}, "metric"),
+                         ({"paramSpace": {"n1": [50], "n2": [10]}}, "Every grid point breaks")]:
+        with pytest.raises((InvalidInput, NotFound), match=message):
+            service.submit(owner, spec(dataset.id, **bad))
+        db.session.rollback()
+    assert service.history(owner, 1).total == 0 and db.session.query(JobRecord).count() == 0
+
+
+# --- merge -----------------------------------------------------------------------------------
+
+
+def submitted(make_user, policy=None, top_n=3, owner="eve", **space):
+    owner = make_user(owner, "engineer")
+    job = service.submit(owner, spec(make_dataset().id, topN=top_n, earlyStopPolicy={
+        "mode": "max", "metric": "return_pct", **(policy or {})}, **space))
+    return owner, job
+
+
+@pytest.mark.parametrize("mode, expected", [("max", [9.0, 7.0, 5.0]), ("min", [-4.0, 1.0, 5.0])])
+def test_top_n_is_ordered_by_mode_and_the_summary_is_incremental(app, make_user, mode, expected):
+    owner, job = submitted(make_user, {"mode": mode})
+    assert service.merge(job.id, [outcome(0, 5.0), outcome(1, 9.0), outcome(2, None, "boom")])
+    assert service.merge(job.id, [outcome(3, -4.0), outcome(4, 7.0), outcome(5, 1.0), outcome(6, None)])
+    job = service.get(job.id, owner)
+    summary = service.summary(job)
+    assert [t["score"] for t in summary["topN"]] == expected
+    assert (summary["total"], summary["finished"], summary["failed"], summary["skipped"]) == (8, 6, 1, 4)
+    assert job.status == "running" and job.best_score == expected[0]
+    ids = [t["taskId"] for t in summary["topN"]]
+    stored = db.session.query(OptimizationTask).filter_by(optimization_id=job.id).count()
+    assert stored == 7 and all(db.session.get(OptimizationTask, i).score == s for i, s in zip(ids, expected))
+
+
+def test_early_stop_by_target_freezes_the_summary(app, make_user):
+    owner, job = submitted(make_user, {"target": 8.0})
+    assert not service.merge(job.id, [outcome(0, 5.0), outcome(1, 9.0), outcome(2, 12.0)])
+    job = service.get(job.id, owner)
+    assert (job.status, job.finished, job.stop_reason) == ("early-stopped", 2, "target 8 reached")
+    assert not service.merge(job.id, [outcome(3, 50.0)], chunk_finished=True)  # frozen: dropped
+    db.session.expire_all()
+    assert (job.finished, job.best_score, job.chunks_done) == (2, 9.0, 0)
+    assert app.extensions["redis"].exists(f"optimization:{job.id}:halt")
+    assert Queue("optimize", connection=app.extensions["redis"]).count == 0  # queued chunks canceled
+    with pytest.raises(Conflict, match="already early-stopped"):
+        service.cancel(job, owner)
+
+
+def test_early_stop_by_patience_counts_finished_tasks_without_a_better_best(app, make_user):
+    owner, job = submitted(make_user, {"patience": 3})
+    assert service.merge(job.id, [outcome(0, 1.0), outcome(1, 0.5), outcome(2, 2.0), outcome(3, 1.0)])
+    assert service.merge(job.id, [outcome(4, None, "boom"), outcome(5, 1.5)])  # a failure does not count
+    assert not service.merge(job.id, [outcome(6, 0.0), outcome(7, 3.0)])
+    job = service.get(job.id, owner)
+    assert (job.status, job.done, job.best_score) == ("early-stopped", 7, 2.0)
+    assert job.stop_reason == "no better score in 3 finished tasks"
+    assert [point[0] for point in job.best_history] == [1, 3]
+
+
+def test_early_stop_by_max_tasks_and_completion_without_a_stop(app, make_user):
+    owner, job = submitted(make_user, {"maxTasks": 4})
+    assert not service.merge(job.id, [outcome(i, float(i)) for i in range(6)])
+    job = service.get(job.id, owner)
+    assert (job.status, job.done, job.stop_reason) == ("early-stopped", 4, "maxTasks 4 reached")
+
+    _, whole = submitted(make_user, top_n=2, owner="fay", paramSpace={"n1": [5, 10], "n2": [20]})
+    assert whole.chunks_total == 1
+    assert not service.merge(whole.id, [outcome(0, 1.0), outcome(1, 2.0)], chunk_finished=True)
+    db.session.expire_all()
+    assert (whole.status, whole.stop_reason) == ("succeeded", None) and whole.ended_at is not None
+
+
+def test_only_the_top_n_keep_artifacts(app, make_user):
+    from app.optimization.backtest import simulate
+    from app.optimization.strategies import Indicators
+
+    _, job = submitted(make_user, top_n=1)
+    bars = datasets.demo_series(300)
+    result = simulate(bars, STRATEGIES["sma_cross"].signals(Indicators(bars), {"n1": 5, "n2": 20}), 10_000)
+
+    def real(seq, score):
+        return Outcome(seq, {"n1": 5, "n2": 20}, metrics={"return_pct": score}, result=result, dates=bars.dates)
+
+    service.merge(job.id, [real(0, 1.0)])
+    first = db.session.query(OptimizationTask).filter_by(seq=0).one()
+    assert len(first.artifacts["equity"]["values"]) == 300 and first.artifacts["trades"]
+    service.merge(job.id, [real(1, 2.0)])
+    db.session.expire_all()
+    assert first.artifacts is None
+    assert db.session.query(OptimizationTask).filter_by(seq=1).one().artifacts["trades"][0]["entryDate"]
+
+
+def test_cancel_freezes_and_rerun_records_its_source(app, make_user):
+    owner, job = submitted(make_user)
+    service.merge(job.id, [outcome(0, 4.0)])
+    service.cancel(job, owner)
+    db.session.expire_all()
+    assert (job.status, job.stop_reason, job.finished) == ("canceled", "canceled by eve", 1)
+    assert not service.merge(job.id, [outcome(1, 9.0)])
+    again = service.rerun(job, owner)
+    assert (again.source_id, again.total, again.param_space) == (job.id, job.total, job.param_space)
+    task = db.session.query(OptimizationTask).filter_by(optimization_id=job.id).one()
+    single = service.rerun(job, owner, task.id)
+    assert (single.total, single.source_id, single.param_space) == (1, job.id, {"n1": [5], "n2": [100]})
+    with pytest.raises(NotFound):
+        service.rerun(job, owner, 123456)
+
+
+def test_others_do_not_see_a_job_but_admins_do(app, make_user):
+    _, job = submitted(make_user)
+    stranger, admin = make_user("mallory", "engineer"), make_user("root", "admin")
+    with pytest.raises(NotFound):
+        service.get(job.id, stranger)
+    assert service.get(job.id, admin).id == job.id
+    assert service.history(stranger, 1).total == 0 and service.history(admin, 1).total == 1
