@@ -10,6 +10,8 @@ from app.core.timeutil import utcnow
 # (label, endpoint, roles that see it; empty = everyone signed in). Capabilities add themselves here.
 NAVIGATION = [
     ("Dashboard", "core.dashboard", ()),
+    ("Documents", "docsync.documents_page", ()),
+    ("Sites & sync", "docsync.sites_page", ("operator",)),
     ("Queues & workers", "queues.index", ("operator",)),
     ("Audit log", "audit.index", ("operator",)),
 ]

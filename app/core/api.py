@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
@@ -98,7 +98,8 @@ def endpoint(
     """Register `view` on `bp` as a JSON API operation.
 
     The view receives path parameters plus `query=` and/or `body=` (validated
-    models) and returns a pydantic model, a dict, or `(model, status)`.
+    models) and returns a pydantic model, a dict, `(model, status)`, or a
+    Response of its own (a file download).
     """
 
     def decorator(view: Callable) -> Callable:
@@ -110,6 +111,8 @@ def endpoint(
             if body is not None:
                 path_args["body"] = parse(body, _body_data(), "request body")
             result = view(**path_args)
+            if isinstance(result, Response):
+                return result
             code = status
             if isinstance(result, tuple):
                 result, code = result

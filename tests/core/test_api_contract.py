@@ -19,7 +19,8 @@ def api_routes(app) -> list[tuple[str, str]]:
 
 
 def concrete(rule: str, value: str = "does-not-exist") -> str:
-    return re.sub(r"<(?:\w+:)?(\w+)>", value, rule)
+    """A path that matches `rule`: `value` for each parameter, 0 for <int:...> ones (nothing else matches them)."""
+    return re.sub(r"<(?:(\w+):)?(\w+)>", lambda m: "0" if m.group(1) == "int" else value, rule)
 
 
 def assert_error_shape(response) -> None:
