@@ -213,7 +213,7 @@ def _agreed(site: RemoteSite, numbers: list[str]) -> dict[str, str]:
     for start in range(0, len(numbers), CHUNK):
         rows = db.session.execute(select(SyncedDocument.number, SyncedDocument.sha256).where(
             SyncedDocument.site_id == site.id, SyncedDocument.number.in_(numbers[start:start + CHUNK])))
-        agreed.update(rows.tuples())
+        agreed.update((number, sha256) for number, sha256 in rows)
     return agreed
 
 
@@ -310,6 +310,11 @@ class Runner:
                     self._outcome(item, "failed", error="circuit open: the site failed too often in a row")
                     continue
                 self._transfer(item, planned.sources[item.number], item.source_sha256 in missing)
+        except Unreachable as exc:  # counted against the site; RQ retries the job with backoff
+            db.session.rollback()
+            sites.record_failure(self.site, str(exc))
+            db.session.commit()
+            raise
         except Unauthorized as exc:  # no retry helps: every item left fails, the site page says why
             db.session.rollback()
             self.site.status, self.site.status_detail, self.site.checked_at = "unauthorized", str(exc)[:300], utcnow()
@@ -330,7 +335,7 @@ class Runner:
             outcome = "pending" if p.action == "send" else p.action
             item = SyncItem(job=self.job, number=p.number, outcome=outcome, source_sha256=p.source_sha256,
                             target_sha256=p.target_sha256, error=None if outcome == "pending" else p.reason,
-                            updated_at=utcnow())
+                            bytes=0, attempts=0, updated_at=utcnow())
             db.session.add(item)
             if outcome == "present":
                 self._agree(p.number, p.source_sha256)
