@@ -47,7 +47,9 @@ from app.extensions import db
 
 DIRECTIONS = ("push", "pull")
 ACTIVE = ("queued", "running")
-FINAL_OUTCOMES = ("transferred", "present", "skipped", "conflict", "failed")
+# each final outcome and the job's counter of it
+COUNTERS = {"transferred": "sent", "present": "present", "skipped": "skipped", "conflict": "conflicts",
+            "failed": "failed"}
 REPLAYABLE = ("failed", "pending")
 CHUNK = 500  # numbers or sha256s per protocol call
 PROGRESS_EVERY = 0.5  # seconds between live progress events
@@ -426,7 +428,9 @@ class Runner:
         item.outcome, item.bytes, item.error, item.updated_at = outcome, sent, (error or None) and error[:500], utcnow()
         if outcome == "transferred":
             item.target_sha256 = item.source_sha256
-        self._count()
+        counter = COUNTERS[outcome]  # counted up, not recounted: a commit expires the job's items
+        setattr(self.job, counter, getattr(self.job, counter) + 1)
+        self.job.bytes += sent
         self.job.heartbeat_at = utcnow()
         db.session.commit()
         if sent:
@@ -435,12 +439,11 @@ class Runner:
 
     def _count(self) -> None:
         job = self.job
-        counts = {outcome: 0 for outcome in FINAL_OUTCOMES}
+        for counter in COUNTERS.values():
+            setattr(job, counter, 0)
         for each in job.items:
-            if each.outcome in counts:
-                counts[each.outcome] += 1
-        job.sent, job.present, job.skipped = counts["transferred"], counts["present"], counts["skipped"]
-        job.conflicts, job.failed = counts["conflict"], counts["failed"]
+            if each.outcome in COUNTERS:
+                setattr(job, COUNTERS[each.outcome], getattr(job, COUNTERS[each.outcome]) + 1)
         job.bytes = sum(i.bytes for i in job.items)
 
     def _progress(self, force: bool = False) -> None:
