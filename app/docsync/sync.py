@@ -19,7 +19,7 @@ already has as the latest.
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -102,6 +102,8 @@ def _selection(site: RemoteSite, direction: str, document_ids: list[int] | None,
         for number in numbers:
             documents.check_number(number)
         return {"numbers": sorted(set(numbers))}
+    if doc_type is not None and doc_type not in documents.DOC_TYPES:
+        raise InvalidInput(f"Unknown document type {doc_type!r}.", {"field": "doc_type"})
     return {"doc_type": doc_type} if doc_type else {}
 
 
@@ -481,7 +483,7 @@ def job_state(job: SyncJob) -> dict[str, Any]:
 
 
 def _close(job: SyncJob, status: str, error: str | None) -> None:
-    """End a job: status, metrics, the audit row that explains it, the live event."""
+    """End a job: status, metrics, the audit row that explains it, the live event once committed."""
     job.status, job.error, job.ended_at = status, error, utcnow()
     checksums = {i.number: i.source_sha256 for i in job.items if i.outcome in ("transferred", "conflict", "failed")}
     audit.record("doc_sync_job", job.id, status, after={
@@ -490,7 +492,7 @@ def _close(job: SyncJob, status: str, error: str | None) -> None:
         "conflicts": job.conflicts, "failed": job.failed, "bytes": job.bytes, "error": error,
         "checksums": checksums})
     metrics.DOC_SYNC_JOBS.labels(job.direction, status).inc()
-    live.publish(topic(job.id), "sync_ended", job_state(job))
+    live.publish_on_commit(topic(job.id), "sync_ended", job_state(job))
 
 
 def fail(job: SyncJob, error: str, retrying: bool) -> None:
@@ -503,6 +505,3 @@ def fail(job: SyncJob, error: str, retrying: bool) -> None:
     _close(job, "failed", error)
     db.session.commit()
 
-
-def plan_rows(items: list[PlanItem]) -> list[dict]:
-    return [asdict(i) for i in items]

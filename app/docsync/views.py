@@ -111,7 +111,8 @@ def _site_context(site_id: int) -> dict:
 @bp.get("/doc-sync/sites/<int:site_id>")
 def site(site_id: int):
     require_role("operator")
-    return render_template("docsync/site.html", **_site_context(site_id), idempotency_key=uuid.uuid4().hex)
+    return render_template("docsync/site.html", **_site_context(site_id), idempotency_key=uuid.uuid4().hex,
+                           doc_types=DOC_TYPES)
 
 
 @bp.get("/doc-sync/sites/<int:site_id>/panel")

@@ -9,16 +9,13 @@ import time
 
 import pytest
 
-from tests.docsync.twosites import two_sites
-
+pytest_plugins = ["tests.docsync.twosites"]
 JOBS = "/api/v1/doc-sync/jobs"
 
 
-@pytest.fixture(scope="module")
-def sites(tmp_path_factory):
-    with two_sites(tmp_path_factory.mktemp("two-sites"), DOCSYNC_STALL_SECONDS="3",
-                   DOCSYNC_RETRY_DELAYS="0.2,0.5") as pair:
-        yield pair
+@pytest.fixture
+def sites(sync_sites):
+    return sync_sites
 
 
 def pdf(label: str, size: int = 2000) -> bytes:
@@ -97,7 +94,7 @@ def test_worker_killed_mid_job_then_replay_completes_without_duplicates_or_losse
 
     status, refused = a.api.call("POST", f"{JOBS}/{job_id}/replay")  # too early: it may still be alive
     assert status == 409, refused
-    time.sleep(3.5)  # DOCSYNC_STALL_SECONDS: now it counts as dead
+    time.sleep(float(a.server.env["DOCSYNC_STALL_SECONDS"]) + 0.5)  # now it counts as dead
     a.server.start_worker()
     replay = a.api.ok("POST", f"{JOBS}/{job_id}/replay")
     assert replay["replay_of_id"] == job_id

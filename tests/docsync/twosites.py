@@ -1,12 +1,18 @@
 """Two real Forgeline sites side by side (tests/liveserver.running_instance twice:
 gunicorn + a worker each, two databases, two stores, two Redis servers),
 each registered on the other with a token of the other, and a small client
-of their public API."""
+of their public API.
+
+Test modules load this as a plugin (`pytest_plugins = ["tests.docsync.twosites"]`)
+and share ONE pair per session through the `sync_sites` fixture (see
+tests/liveserver.py for why a plugin); `two_sites()` starts a pair of one's own.
+Tests on the shared pair use document numbers of their own."""
 
 import http.cookiejar
 import io
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.liveserver import LiveServer, running_instance
+
+STALL_SECONDS = 3  # a running job silent this long counts as dead (replay allowed)
 
 
 class Api:
@@ -63,7 +73,7 @@ class Site:
         """The file as it lies in this site's store."""
         return (self.store / sha256[:2] / sha256[2:4] / sha256).read_bytes()
 
-    def seed(self, files: dict[str, bytes], title: str = "Seeded") -> None:
+    def seed(self, files: dict[str, bytes], title: str = "Seeded", doc_type: str = "drawing") -> None:
         """Create documents straight in this site's database and store, through the service
         (fast, and the web processes see them as any other)."""
         from app.docsync import documents
@@ -72,7 +82,7 @@ class Site:
 
         with _direct(self.server, self.store):
             for number, data in files.items():
-                doc = documents.find(number) or documents.create(number, Metadata(title, "drawing"))
+                doc = documents.find(number) or documents.create(number, Metadata(title, doc_type))
                 documents.add_version(doc, io.BytesIO(data), f"{number}.pdf")
             db.session.commit()
 
@@ -136,3 +146,10 @@ def two_sites(base: Path, **extra_env: str) -> Iterator[tuple[Site, Site]]:
             here.peer_id = here.api.ok("POST", "/api/v1/doc-sync/sites", {
                 "name": there.name, "base_url": there.server.url, "token": there.api.token})["id"]
         yield a, b
+
+
+@pytest.fixture(scope="session")
+def sync_sites(tmp_path_factory):
+    with two_sites(tmp_path_factory.mktemp("two-sites"), DOCSYNC_STALL_SECONDS=str(STALL_SECONDS),
+                   DOCSYNC_RETRY_DELAYS="0.2,0.5") as pair:
+        yield pair
