@@ -166,3 +166,12 @@ def test_viewers_read_but_cannot_write_documents(app, signed_in):
     assert client.get("/documents/").status_code == 200
     assert client.post("/documents/", data={"number": "X-1", "title": "x", "csrf_token": csrf}).status_code == 403
     assert csrf_from(client)
+
+
+def test_demo_seed_can_run_again(app):
+    from app.docsync import demo
+
+    assert demo.seed() == "3 demo document(s) created"
+    db.session.commit()
+    assert demo.seed() is None
+    assert documents.get_by_number("MDL-2001").latest.content_type == "model/step"
