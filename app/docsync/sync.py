@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.core import audit, jobs, live, metrics
-from app.core.errors import Conflict, DomainError, InvalidInput, NotFound
+from app.core.errors import Conflict, DomainError, InvalidInput, NotFound, Unavailable
 from app.core.timeutil import utcnow
 from app.docsync import documents, sites
 from app.docsync.documents import Metadata
@@ -179,10 +179,10 @@ def recent(site_id: int | None = None, limit: int = 20) -> list[SyncJob]:
 
 
 def is_stalled(job: SyncJob) -> bool:
-    """Active on paper but silent for DOCSYNC_STALL_SECONDS: its worker died (kill -9, lost host)."""
-    if job.status not in ACTIVE:
+    """Running on paper but silent for DOCSYNC_STALL_SECONDS: its worker died (kill -9, lost host)."""
+    if job.status != "running":
         return False
-    last = job.heartbeat_at or job.created_at
+    last = job.heartbeat_at or job.started_at or job.created_at
     return utcnow() - last > timedelta(seconds=current_app.config["DOCSYNC_STALL_SECONDS"])
 
 
@@ -280,9 +280,9 @@ def preview(site_id: int, direction: str, *, document_ids: list[int] | None = No
     try:
         return plan(site, direction, selection).items
     except Unauthorized as exc:
-        raise DomainError(str(exc), code="remote_unauthorized") from None
+        raise Unavailable(str(exc), code="remote_unauthorized") from None
     except RemoteError as exc:
-        raise DomainError(f"The site did not answer as expected: {exc}", code="remote_error") from None
+        raise Unavailable(f"The site did not answer as expected: {exc}", code="remote_error") from None
 
 
 # --- run -------------------------------------------------------------------------
