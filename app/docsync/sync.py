@@ -465,7 +465,8 @@ class Runner:
 
     def _finish(self, planned: Plan) -> None:
         job = self.job
-        if job.failed == 0 and "numbers" not in job.selection and planned.synced_until is not None:
+        # only a job that took everything changed may move the checkpoint past what it saw
+        if job.failed == 0 and not job.selection and planned.synced_until is not None:
             checkpoint = _checkpoint(self.site, job.direction) or SyncCheckpoint(site_id=self.site.id,
                                                                                 direction=job.direction)
             checkpoint.synced_until, checkpoint.job_id, checkpoint.updated_at = planned.synced_until, job.id, utcnow()

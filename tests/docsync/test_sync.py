@@ -91,6 +91,16 @@ def test_push_transfers_verified_bytes_once_then_the_checkpoint_leaves_nothing_t
     assert audit.after["idempotency_key"] == "first"
 
 
+def test_a_filtered_job_leaves_the_checkpoint_where_it_was(app, site, remote):
+    make_doc("DWG-1")
+    documents.create("SPEC-1", Metadata("Spec", "specification"))
+    db.session.commit()
+    documents.add_version(documents.get_by_number("SPEC-1"), io.BytesIO(b"spec"), None)
+    db.session.commit()
+    assert outcomes(run(app, push(site, "specs", doc_type="specification"))) == {"SPEC-1": "transferred"}
+    assert [p.number for p in sync.preview(site.id, "push")] == ["DWG-1", "SPEC-1"]  # the drawing still waits
+
+
 def test_bytes_move_only_when_the_remote_lacks_them(app, site, remote):
     remote.add_document("THEIRS-1", PDF)
     make_doc("DWG-1")  # the same bytes under another number
