@@ -12,6 +12,8 @@ import json
 import os
 import time
 
+import pytest
+
 from tests.docsync.test_two_sites import start, wait_done
 from tests.docsync.twosites import two_sites
 
@@ -19,6 +21,7 @@ DOCUMENTS = int(os.environ.get("BENCH_DOCUMENTS", "1000"))
 SIZE = 100 * 1024
 
 
+@pytest.mark.timeout(1800)
 def test_push_1000_documents_of_100_kb(tmp_path):
     files = {f"B-{n:05d}": b"%PDF-1.7 " + os.urandom(SIZE - 9) for n in range(DOCUMENTS)}
     megabytes = DOCUMENTS * SIZE / 1e6
