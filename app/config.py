@@ -31,7 +31,9 @@ class Config:
     """Read once per app; tests pass overrides to create_app()."""
 
     def __init__(self) -> None:
-        self.SECRET_KEY = os.environ.get("SECRET_KEY") or _dev_secret_key()
+        self.SECRET_KEY = os.environ.get("SECRET_KEY") or _dev_key("secret_key", lambda: os.urandom(32).hex())
+        # Fernet key for secrets stored in the database (app.core.secrets)
+        self.SECRETS_KEY = os.environ.get("SECRETS_KEY") or _dev_key("secrets_key", _fernet_key)
         self.SQLALCHEMY_DATABASE_URI = _database_url()
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -47,13 +49,41 @@ class Config:
         self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
         self.WTF_CSRF_TIME_LIMIT = None
         self.TESTING = False
+        # documents (app.docsync): content-addressed file store; the database holds metadata only
+        self.DOCUMENT_STORE = os.environ.get("DOCUMENT_STORE") or str(ROOT / "instance" / "documents")
+        self.DOCUMENT_MAX_BYTES = int(os.environ.get("DOCUMENT_MAX_BYTES", str(100 * 1024 * 1024)))
+        self.SITE_NAME = os.environ.get("SITE_NAME", "forgeline")  # recorded as the origin of versions it sends
+        # remote sites: empty allow-list = any host; timeouts in seconds; breaker opens after N failures
+        self.DOCSYNC_ALLOWED_HOSTS = [h.strip().lower() for h in os.environ.get("DOCSYNC_ALLOWED_HOSTS", "").split(",")
+                                      if h.strip()]
+        self.DOCSYNC_HEALTH_TIMEOUT = float(os.environ.get("DOCSYNC_HEALTH_TIMEOUT", "3"))
+        self.DOCSYNC_HTTP_TIMEOUT = float(os.environ.get("DOCSYNC_HTTP_TIMEOUT", "30"))
+        self.DOCSYNC_BREAKER_THRESHOLD = int(os.environ.get("DOCSYNC_BREAKER_THRESHOLD", "3"))
+        self.DOCSYNC_BREAKER_COOLDOWN = float(os.environ.get("DOCSYNC_BREAKER_COOLDOWN", "60"))
+        self.DOCSYNC_RETRY_DELAYS = [float(d) for d in os.environ.get("DOCSYNC_RETRY_DELAYS", "0.5,2").split(",")]
+        # a running sync job with no progress for this long is taken as dead (its worker was killed)
+        self.DOCSYNC_STALL_SECONDS = float(os.environ.get("DOCSYNC_STALL_SECONDS", "120"))
 
 
-def _dev_secret_key() -> str:
-    """A random key kept under instance/, so sessions survive restarts of a dev install."""
-    path = ROOT / "instance" / "secret_key"
+def _fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+def _dev_key(name: str, generate) -> str:
+    """A random key kept under instance/, so a dev install survives restarts (sessions, stored secrets)."""
+    path = ROOT / "instance" / name
     path.parent.mkdir(exist_ok=True)
     if not path.exists():
-        path.write_text(os.urandom(32).hex())
-        path.chmod(0o600)
+        # written aside and linked into place: processes starting together all read the one winner
+        draft = path.with_name(f".{name}.{os.getpid()}")
+        draft.write_text(generate())
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return path.read_text().strip()

@@ -1,5 +1,8 @@
 """Extension objects, created unbound; create_app() binds them."""
 
+import logging
+import sqlite3
+
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -8,7 +11,8 @@ from flask_sock import Sock
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -39,3 +43,15 @@ def redis_client():
     from flask import current_app
 
     return current_app.extensions["redis"]
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_wal(dbapi_connection, connection_record) -> None:
+    """SQLite in WAL mode: web processes keep reading while a worker commits item after item
+    (in the default rollback journal a steady writer starves readers into timeouts)."""
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    try:
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")  # kept in the file; a no-op once set
+    except sqlite3.OperationalError as exc:  # another process is switching it right now
+        logging.getLogger(__name__).warning("SQLite WAL mode not set on this connection: %s", exc)

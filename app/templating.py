@@ -13,6 +13,8 @@ NAVIGATION = [
     ("Items & BOMs", "items.index", ()),
     ("Flows", "flows.index", ()),
     ("Optimizations", "optimization.index", ()),
+    ("Documents", "docsync.documents_page", ()),
+    ("Sites & sync", "docsync.sites_page", ("operator",)),
     ("Queues & workers", "queues.index", ("operator",)),
     ("Audit log", "audit.index", ("operator",)),
 ]

@@ -22,10 +22,14 @@ What the fixture does, bounded in time (STARTUP_TIMEOUT):
 - gunicorn `-c app/gunicorn_conf.py -w 2 -b 127.0.0.1:<free port> wsgi:app`
   and one `flask --app app worker --name <unique>`;
 - waits until GET /health answers 200 and the worker is registered in Redis;
-- yields a LiveServer (url, redis_url, database_url, admin, metrics_dir, ...);
+- yields a LiveServer (url, redis_url, database_url, admin, metrics_dir, ...),
+  which can also kill -9 its worker and start a new one;
 - at the end sends SIGTERM (then SIGKILL) to exactly the processes it started.
 If startup fails, the failure message carries the tail of each process's
 output.
+
+`running_instance(base, extra_env)` is the same as a context manager, for tests
+that need several instances side by side (two sites syncing documents).
 
 Redis: a redis-server of its own (tests/conftest.py's RedisServer, on a free
 port), not the shared `redis_server`: in-process tests FLUSHDB that one after
@@ -42,6 +46,8 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -80,11 +86,45 @@ class LiveServer:
     admin: Credentials = field(default_factory=lambda: Credentials(ADMIN_USERNAME, ADMIN_PASSWORD))
     web_processes: int = WEB_PROCESSES
     logs: dict[str, Path] = field(default_factory=dict)
+    processes: "_Processes | None" = field(default=None, repr=False)
+
+    def kill_worker(self) -> None:
+        """SIGKILL the worker and the work horse running its job (RQ puts the horse in a process
+        group of its own): no callback, no cleanup, as when a host dies."""
+        process = self.processes.running.pop("worker")
+        horses = _children(process.pid)
+        os.killpg(process.pid, signal.SIGKILL)
+        for pid in horses:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        process.wait(STOP_TIMEOUT)
+
+    def start_worker(self) -> str:
+        """Start a fresh worker (after kill_worker) and wait until Redis lists it; returns its name."""
+        self.worker_name = f"live-worker-{uuid.uuid4().hex[:8]}"
+        self.processes.start("worker", _worker_argv(self.worker_name))
+        _wait_for_worker(self.processes, self.redis_url, self.worker_name)
+        return self.worker_name
 
     def flask(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         """Run `flask --app app ARGS` against this server's database and Redis."""
         return subprocess.run([str(BIN / "flask"), "--app", "app", *args], env=self.env, cwd=ROOT,
                               capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def _children(pid: int) -> list[int]:
+    """Child processes of `pid`, from /proc (Linux)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:  # state, then the parent's pid
+            children.append(int(stat.parent.name))
+    return children
 
 
 def _tail(path: Path, lines: int = 40) -> str:
@@ -104,7 +144,7 @@ class _Processes:
 
     def start(self, name: str, argv: list[str]) -> subprocess.Popen:
         log = self.logdir / f"{name}.log"
-        with log.open("wb") as out:
+        with log.open("ab") as out:  # a restarted worker appends to the log of the one before
             # own process group, so a Ctrl-C of pytest does not hit them before we stop them cleanly
             process = subprocess.Popen(argv, env=self.env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                                        stdin=subprocess.DEVNULL, start_new_session=True)
@@ -155,9 +195,23 @@ def _worker_registered(redis_url: str, name: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    base = tmp_path_factory.mktemp("live")
+def _worker_argv(name: str) -> list[str]:
+    return [str(BIN / "flask"), "--app", "app", "worker", "--name", name]
+
+
+def _wait_for_worker(processes: "_Processes", redis_url: str, name: str) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while not _worker_registered(redis_url, name):
+        processes.check_alive()
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"worker {name} not in Redis within {STARTUP_TIMEOUT:.0f} s")
+        time.sleep(0.1)
+
+
+@contextmanager
+def running_instance(base: Path, extra_env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+    """One whole Forgeline (gunicorn, a worker, its own Redis and SQLite file) under `base`;
+    several can run side by side (e.g. two sites syncing with each other)."""
     redis_server = RedisServer(base)
     redis_server.start()
     metrics_dir = base / "prometheus"
@@ -176,6 +230,7 @@ def live_server(tmp_path_factory):
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "RATELIMIT_STORAGE_URI": "memory://",
         "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
     }
     flask = [str(BIN / "flask"), "--app", "app"]
     processes = _Processes(env, logdir)
@@ -183,7 +238,7 @@ def live_server(tmp_path_factory):
         _run_step(env, [*flask, "db", "upgrade"], logdir, "db-upgrade")
         processes.start("gunicorn", [str(BIN / "gunicorn"), "-c", "app/gunicorn_conf.py", "-w", str(WEB_PROCESSES),
                                      "-b", f"127.0.0.1:{port}", "wsgi:app"])
-        processes.start("worker", [*flask, "worker", "--name", worker_name])
+        processes.start("worker", _worker_argv(worker_name))
         _run_step(env, [*flask, "users", "create", ADMIN_USERNAME, "--role", "admin", "--password", ADMIN_PASSWORD],
                   logdir, "users-create")
         url = f"http://127.0.0.1:{port}"
@@ -205,7 +260,13 @@ def live_server(tmp_path_factory):
         raise
     try:
         yield LiveServer(url=url, redis_url=redis_url, database_url=database_url, metrics_dir=metrics_dir,
-                         worker_name=worker_name, env=env, logs=dict(processes.logs))
+                         worker_name=worker_name, env=env, logs=processes.logs, processes=processes)
     finally:
         processes.stop()
         redis_server.stop()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    with running_instance(tmp_path_factory.mktemp("live")) as server:
+        yield server

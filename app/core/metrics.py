@@ -58,6 +58,9 @@ for _status in OPTIMIZATION_TASK_STATUSES:
     OPTIMIZATION_TASKS.labels(_status)
 OPTIMIZATION_EXPORT_SECONDS = Histogram("optimization_export_seconds", "Time to build an optimization export zip",
                                         buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 30))
+DOC_SYNC_JOBS = Counter("doc_sync_jobs", "Document sync jobs ended, by direction and final status",
+                        ["direction", "status"])
+DOC_SYNC_BYTES = Counter("doc_sync_bytes", "Document bytes moved between sites, by direction", ["direction"])
 
 JOB_EXEC_BUCKETS = (0.1, 0.5, 1, 5, 15, 60, 300, 1800)
 QUEUE_WAIT_BUCKETS = (0.05, 0.25, 1, 5, 30, 120, 600, 3600)
@@ -138,6 +141,7 @@ class ClusterCollector:
             yield from self._rq()
             yield from self._job_timings()
             yield from self._slot_usage()
+            yield from self._remote_sites()
 
     def _rq(self):
         from app.queues import service as queues
@@ -190,6 +194,18 @@ class ClusterCollector:
         except Exception:
             current_app.logger.warning("metrics: flow snapshots unavailable during scrape", exc_info=True)
         yield family
+
+    def _remote_sites(self):
+        from app.docsync import sites
+
+        up = GaugeMetricFamily("remote_site_up", "1 when the remote site's last health probe found it up",
+                               labels=["site"])
+        try:
+            for site in sites.all_sites():  # one series per configured site: a bounded label
+                up.add_metric([site.name], 1.0 if site.status == "up" else 0.0)
+        except Exception:
+            current_app.logger.warning("metrics: database unavailable during scrape", exc_info=True)
+        yield up
 
 
 def _queue_order(name: str) -> tuple[int, str]:

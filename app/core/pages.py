@@ -10,9 +10,10 @@ from app.extensions import db
 FLASH_TARGET = "flashes"  # id of the flash area in templates/base.html
 
 
-def form_action(action: Callable[[], str], back: str):
-    """Run `action` (it returns the success message); on a domain error roll
-    back and flash the error.
+def form_action(action: Callable[[], str | tuple[str, str]], back: str):
+    """Run `action` (it returns the success message, or (message, url) to go
+    on to another page, e.g. the one of what it created); on a domain error
+    roll back and flash the error.
 
     A plain form post then goes back to `back`. An htmx form that targets the
     flash area (`hx-post=... hx-target="#flashes"`) stays on its page and gets
@@ -20,7 +21,8 @@ def form_action(action: Callable[[], str], back: str):
     any other htmx caller is told to go to `back`.
     """
     try:
-        message = action()
+        result = action()
+        message, back = result if isinstance(result, tuple) else (result, back)
         flash(message, "success")
     except DomainError as exc:
         db.session.rollback()

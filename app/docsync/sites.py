@@ -1,0 +1,167 @@
+"""Remote sites: URL checks, the encrypted token, the health probe and the
+circuit breaker that stops a job from hammering a site that does not answer."""
+
+import urllib.parse
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.core import audit, secrets
+from app.core.errors import Conflict, InvalidInput, NotFound, Unavailable
+from app.core.timeutil import utcnow
+from app.docsync.models import RemoteSite
+from app.docsync.remote import RemoteClient, Unauthorized, Unreachable
+from app.extensions import db
+
+MIN_TOKEN_LENGTH = 8
+
+
+class CircuitOpen(Unavailable):
+    code = "circuit_open"
+
+
+def check_base_url(url: str) -> str:
+    """http(s), a host, no credentials, query or fragment; the host on the allow-list when there is one."""
+    url = (url or "").strip()
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port  # raises on a bad port
+    except ValueError:
+        raise InvalidInput("Not a valid URL.", {"field": "base_url"}) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput("The base URL needs http:// or https:// and a host.", {"field": "base_url"})
+    if parts.username or parts.password:
+        raise InvalidInput("The base URL must not carry credentials; set the token instead.", {"field": "base_url"})
+    if parts.query or parts.fragment:
+        raise InvalidInput("The base URL takes no query or fragment.", {"field": "base_url"})
+    allowed = current_app.config["DOCSYNC_ALLOWED_HOSTS"]
+    if allowed and parts.hostname.lower() not in allowed:
+        raise InvalidInput(f"Host {parts.hostname} is not on the allow-list (DOCSYNC_ALLOWED_HOSTS).",
+                           {"field": "base_url", "allowed": allowed})
+    netloc = parts.hostname.lower() + (f":{port}" if port else "")
+    if ":" in parts.hostname:  # IPv6 literal
+        netloc = f"[{parts.hostname}]" + (f":{port}" if port else "")
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
+def _snapshot(site: RemoteSite) -> dict:
+    return {"name": site.name, "base_url": site.base_url, "enabled": site.enabled, "has_token": site.has_token}
+
+
+def _check_name(name: str) -> str:
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 80:
+        raise InvalidInput("A site name of 1 to 80 characters is required.", {"field": "name"})
+    return name
+
+
+def _set_token_value(site: RemoteSite, token: str) -> None:
+    token = (token or "").strip()
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise InvalidInput(f"A token has at least {MIN_TOKEN_LENGTH} characters.", {"field": "token"})
+    site.token_encrypted = secrets.encrypt(token)
+    site.token_set_at = utcnow()
+
+
+def create(name: str, base_url: str, token: str | None = None, enabled: bool = True) -> RemoteSite:
+    name = _check_name(name)
+    if db.session.scalar(select(RemoteSite).where(RemoteSite.name == name)):
+        raise Conflict(f"A site named {name!r} exists already.", {"field": "name"})
+    site = RemoteSite(name=name, base_url=check_base_url(base_url), enabled=enabled, created_at=utcnow())
+    if token:
+        _set_token_value(site, token)
+    db.session.add(site)
+    db.session.flush()
+    audit.record("remote_site", site.id, "create", after=_snapshot(site))
+    return site
+
+
+def update(site: RemoteSite, base_url: str | None = None, enabled: bool | None = None) -> RemoteSite:
+    before = _snapshot(site)
+    if base_url is not None:
+        site.base_url = check_base_url(base_url)
+    if enabled is not None:
+        site.enabled = enabled
+    audit.record("remote_site", site.id, "update", before=before, after=_snapshot(site))
+    return site
+
+
+def set_token(site: RemoteSite, token: str) -> RemoteSite:
+    """Set or rotate the token; the audit says that it changed, never what it is."""
+    rotated = site.has_token
+    _set_token_value(site, token)
+    site.status, site.status_detail = "unknown", "token changed; check health"
+    audit.record("remote_site", site.id, "rotate_token" if rotated else "set_token",
+                 after={"token_set_at": site.token_set_at.isoformat()})
+    return site
+
+
+def get(site_id: int) -> RemoteSite:
+    site = db.session.get(RemoteSite, site_id)
+    if site is None:
+        raise NotFound(f"No remote site {site_id}.")
+    return site
+
+
+def all_sites() -> list[RemoteSite]:
+    return list(db.session.scalars(select(RemoteSite).order_by(RemoteSite.name)))
+
+
+def client(site: RemoteSite) -> RemoteClient:
+    config = current_app.config
+    token = secrets.decrypt(site.token_encrypted) if site.token_encrypted else None
+    return RemoteClient(site.base_url, token, timeout=config["DOCSYNC_HTTP_TIMEOUT"],
+                        retry_delays=tuple(config["DOCSYNC_RETRY_DELAYS"]))
+
+
+def breaker_open(site: RemoteSite) -> bool:
+    return site.breaker_open_until is not None and site.breaker_open_until > utcnow()
+
+
+def check_breaker(site: RemoteSite) -> None:
+    if breaker_open(site):
+        raise CircuitOpen(f"Site {site.name} failed {site.failures} times in a row; calls pause until "
+                          f"{site.breaker_open_until:%H:%M:%S} UTC.", {"site": site.name})
+
+
+def record_failure(site: RemoteSite, detail: str) -> None:
+    """A call to the site failed (after its retries): count it; enough in a row open the breaker."""
+    site.failures += 1
+    site.status, site.status_detail, site.checked_at = "down", detail[:300], utcnow()
+    if site.failures >= current_app.config["DOCSYNC_BREAKER_THRESHOLD"]:
+        site.breaker_open_until = utcnow() + timedelta(seconds=current_app.config["DOCSYNC_BREAKER_COOLDOWN"])
+
+
+def record_success(site: RemoteSite) -> None:
+    site.failures, site.breaker_open_until = 0, None
+
+
+def probe(site: RemoteSite) -> RemoteSite:
+    """GET the site's /health with a short timeout, then try the token; record status and latency.
+
+    A probe is also the half-open step of the breaker: a site that answers closes it.
+    """
+    remote = client(site)
+    timeout = current_app.config["DOCSYNC_HEALTH_TIMEOUT"]
+    before = {"status": site.status}
+    try:
+        status, seconds = remote.health(timeout)
+        site.latency_ms = round(seconds * 1000, 1)
+        if status != 200:
+            raise Unreachable(f"/health answered {status}", status)
+        if not site.has_token:
+            site.status, site.status_detail = "unauthorized", "no token set"
+        else:
+            remote.check_token(timeout)
+            site.status, site.status_detail = "up", None
+        record_success(site)
+    except Unauthorized as exc:
+        record_success(site)  # it answers; the token is the problem
+        site.status, site.status_detail = "unauthorized", str(exc)[:300]
+    except Unreachable as exc:
+        record_failure(site, str(exc))
+    site.checked_at = utcnow()
+    audit.record("remote_site", site.id, "health", before=before,
+                 after={"status": site.status, "latency_ms": site.latency_ms, "detail": site.status_detail})
+    return site

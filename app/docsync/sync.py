@@ -1,0 +1,508 @@
+"""Push and pull between this site and a remote one.
+
+A job's selection is either document numbers or "everything changed since
+the checkpoint" (optionally of one type). The plan compares each document's
+latest sha256 on the source side with the target's and with the sha256 both
+sides agreed on at their last sync:
+
+    target lacks it               -> send
+    target has the same sha256    -> present (nothing moves)
+    only the source changed       -> send
+    only the target changed       -> skipped (sync the other way to get it)
+    both changed, or never synced -> conflict (reported, never overwritten)
+
+Bytes move only when the target lacks that sha256. The job commits each
+item's outcome as it goes, so a retry or a replay continues where it stopped
+and nothing is sent twice: the receiving side adds no version for bytes it
+already has as the latest.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from rq import Retry
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.core import audit, jobs, live, metrics
+from app.core.errors import Conflict, DomainError, InvalidInput, NotFound, Unavailable
+from app.core.timeutil import utcnow
+from app.docsync import documents, sites
+from app.docsync.documents import Metadata
+from app.docsync.models import (
+    Document,
+    RemoteSite,
+    SyncCheckpoint,
+    SyncedDocument,
+    SyncItem,
+    SyncJob,
+)
+from app.docsync.remote import RemoteClient, RemoteError, Unauthorized, Unreachable
+from app.docsync.store import store
+from app.extensions import db
+
+DIRECTIONS = ("push", "pull")
+ACTIVE = ("queued", "running")
+# each final outcome and the job's counter of it
+COUNTERS = {"transferred": "sent", "present": "present", "skipped": "skipped", "conflict": "conflicts",
+            "failed": "failed"}
+REPLAYABLE = ("failed", "pending")
+CHUNK = 500  # numbers or sha256s per protocol call
+PROGRESS_EVERY = 0.5  # seconds between live progress events
+JOB_RETRY = Retry(max=2, interval=[5, 30])  # whole-job retries (e.g. the manifest call failed)
+
+
+def topic(job_id: int) -> str:
+    return f"doc-sync:{job_id}"
+
+
+@dataclass
+class PlanItem:
+    number: str
+    action: str  # send, present, skipped, conflict
+    source_sha256: str
+    target_sha256: str | None
+    size: int
+    reason: str = ""
+
+
+def _decide(source: str, target: str | None, base: str | None) -> tuple[str, str]:
+    if target is None:
+        return "send", "new at the target"
+    if target == source:
+        return "present", "same bytes on both sides"
+    if base is not None and target == base:
+        return "send", "changed here since the last sync"
+    if base is not None and source == base:
+        return "skipped", "changed only at the target; sync the other way"
+    return "conflict", "changed on both sides" if base else "different on both sides and never synced"
+
+
+# --- selection, idempotency ---------------------------------------------------
+
+def _selection(site: RemoteSite, direction: str, document_ids: list[int] | None,
+               numbers: list[str] | None, doc_type: str | None) -> dict[str, Any]:
+    if direction not in DIRECTIONS:
+        raise InvalidInput(f"Direction is push or pull, not {direction!r}.", {"field": "direction"})
+    if document_ids:
+        if direction == "pull":
+            raise InvalidInput("A pull selects documents by number (they may not exist here yet).",
+                               {"field": "document_ids"})
+        rows = db.session.execute(select(Document.id, Document.number).where(Document.id.in_(document_ids)))
+        found = dict(rows.all())
+        unknown = sorted(set(document_ids) - set(found))
+        if unknown:
+            raise InvalidInput("Unknown document ids.", {"field": "document_ids", "unknown": unknown[:20]})
+        numbers = sorted(set(numbers or []) | set(found.values()))
+    if numbers:
+        for number in numbers:
+            documents.check_number(number)
+        return {"numbers": sorted(set(numbers))}
+    if doc_type is not None and doc_type not in documents.DOC_TYPES:
+        raise InvalidInput(f"Unknown document type {doc_type!r}.", {"field": "doc_type"})
+    return {"doc_type": doc_type} if doc_type else {}
+
+
+def _payload_sha256(site_id: int, direction: str, selection: dict[str, Any]) -> str:
+    canonical = json.dumps({"site_id": site_id, "direction": direction, "selection": selection}, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def request_job(site_id: int, direction: str, idempotency_key: str, *, document_ids: list[int] | None = None,
+                numbers: list[str] | None = None, doc_type: str | None = None) -> tuple[SyncJob, bool]:
+    """(job, created). The same key with the same payload returns the job it made; another payload is 422."""
+    site = sites.get(site_id)
+    selection = _selection(site, direction, document_ids, numbers, doc_type)
+    payload = _payload_sha256(site.id, direction, selection)
+    existing = find_by_key(idempotency_key)
+    if existing is not None:
+        return _same_payload(existing, payload), False
+    if not site.enabled:
+        raise Conflict(f"Site {site.name} is disabled.", {"site": site.name})
+    try:
+        with db.session.begin_nested():
+            job = _create(site, direction, idempotency_key, payload, selection)
+    except IntegrityError:  # the same key committed by a concurrent request
+        existing = find_by_key(idempotency_key)
+        if existing is None:
+            raise
+        return _same_payload(existing, payload), False
+    return job, True
+
+
+def _same_payload(job: SyncJob, payload: str) -> SyncJob:
+    if job.payload_sha256 != payload:
+        raise InvalidInput("This idempotency key was used for a different request.",
+                           {"idempotency_key": job.idempotency_key, "job_id": job.id}, code="idempotency_mismatch")
+    return job
+
+
+def find_by_key(key: str) -> SyncJob | None:
+    return db.session.scalar(select(SyncJob).where(SyncJob.idempotency_key == key))
+
+
+def _create(site: RemoteSite, direction: str, key: str, payload: str, selection: dict[str, Any],
+            replay_of: SyncJob | None = None) -> SyncJob:
+    job = SyncJob(site=site, direction=direction, idempotency_key=key, payload_sha256=payload, selection=selection,
+                  replay_of_id=replay_of.id if replay_of else None, status="queued", actor=audit.current_actor(),
+                  created_at=utcnow())
+    db.session.add(job)
+    db.session.flush()
+    from app.docsync.jobs import run_sync_job
+
+    record = jobs.enqueue(f"doc-sync-{direction}", run_sync_job, job.id, queue="sync", link=("doc_sync_job", job.id),
+                          retry=JOB_RETRY, description=f"{direction} documents {'to' if direction == 'push' else 'from'} "
+                                                       f"{site.name} (sync job {job.id})")
+    job.rq_job_id = record.id
+    audit.record("doc_sync_job", job.id, "create", after={
+        "idempotency_key": key, "site": site.name, "direction": direction, "selection": selection,
+        "replay_of": job.replay_of_id})
+    return job
+
+
+def get(job_id: int) -> SyncJob:
+    job = db.session.get(SyncJob, job_id)
+    if job is None:
+        raise NotFound(f"No sync job {job_id}.")
+    return job
+
+
+def recent(site_id: int | None = None, limit: int = 20) -> list[SyncJob]:
+    query = select(SyncJob).order_by(SyncJob.id.desc()).limit(limit)
+    if site_id is not None:
+        query = query.where(SyncJob.site_id == site_id)
+    return list(db.session.scalars(query))
+
+
+def is_stalled(job: SyncJob) -> bool:
+    """Running on paper but silent for DOCSYNC_STALL_SECONDS: its worker died (kill -9, lost host)."""
+    if job.status != "running":
+        return False
+    last = job.heartbeat_at or job.started_at or job.created_at
+    return utcnow() - last > timedelta(seconds=current_app.config["DOCSYNC_STALL_SECONDS"])
+
+
+def replay(job_id: int) -> tuple[SyncJob, bool]:
+    """A new job, linked to this one, for its failed and unfinished items; asking again returns the same one."""
+    original = get(job_id)
+    key = f"replay-of:{original.id}"
+    existing = find_by_key(key)
+    if existing is not None:
+        return existing, False
+    if original.status in ACTIVE and not is_stalled(original):
+        raise Conflict("The job is still running; replay it once it has ended.", {"status": original.status})
+    numbers = sorted(i.number for i in original.items if i.outcome in REPLAYABLE)
+    if not numbers and original.status not in ACTIVE and original.items:
+        raise Conflict("Nothing to replay: no item of this job failed.", {"status": original.status})
+    if original.status in ACTIVE:  # stalled: it ends here, its unfinished items go to the replay
+        _close(original, "interrupted", "its worker stopped answering; replayed")
+    selection = {"numbers": numbers} if numbers else original.selection
+    return _create(original.site, original.direction, key,
+                   _payload_sha256(original.site_id, original.direction, selection), selection, original), True
+
+
+# --- plan ----------------------------------------------------------------------
+
+def _checkpoint(site: RemoteSite, direction: str) -> SyncCheckpoint | None:
+    return db.session.scalar(select(SyncCheckpoint).where(SyncCheckpoint.site_id == site.id,
+                                                          SyncCheckpoint.direction == direction))
+
+
+def _agreed(site: RemoteSite, numbers: list[str]) -> dict[str, str]:
+    agreed: dict[str, str] = {}
+    for start in range(0, len(numbers), CHUNK):
+        rows = db.session.execute(select(SyncedDocument.number, SyncedDocument.sha256).where(
+            SyncedDocument.site_id == site.id, SyncedDocument.number.in_(numbers[start:start + CHUNK])))
+        agreed.update((number, sha256) for number, sha256 in rows)
+    return agreed
+
+
+def _remote_manifest(remote: RemoteClient, numbers: list[str] | None, **filters: Any) -> list[dict]:
+    if numbers is None:
+        return remote.manifest(None, **filters)
+    entries: list[dict] = []
+    for start in range(0, len(numbers), CHUNK):
+        entries.extend(remote.manifest(numbers[start:start + CHUNK]))
+    return entries
+
+
+@dataclass
+class Plan:
+    items: list[PlanItem]
+    sources: dict[str, dict]  # number -> the source side's metadata and latest version
+    synced_until: datetime | None  # the newest change the plan covers (the next checkpoint)
+
+
+def plan(site: RemoteSite, direction: str, selection: dict[str, Any], remote: RemoteClient | None = None) -> Plan:
+    remote = remote or sites.client(site)
+    numbers = selection.get("numbers")
+    checkpoint = _checkpoint(site, direction) if numbers is None else None
+    since = checkpoint.synced_until if checkpoint else None
+    doc_type = selection.get("doc_type")
+    local = {d.number: _entry(d, v) for d, v in documents.latest_versions(numbers, since, doc_type)} \
+        if direction == "push" else None
+    if direction == "push":
+        theirs = {e["number"]: e for e in _remote_manifest(remote, sorted(local))}
+        source, target = local, theirs
+    else:
+        source = {e["number"]: e for e in _remote_manifest(remote, numbers, changed_since=since, doc_type=doc_type)}
+        target = {d.number: _entry(d, v) for d, v in documents.latest_versions(sorted(source))}
+    agreed = _agreed(site, sorted(source))
+    items = []
+    for number, entry in source.items():
+        there = target.get(number)
+        action, reason = _decide(entry["sha256"], there["sha256"] if there else None, agreed.get(number))
+        items.append(PlanItem(number, action, entry["sha256"], there["sha256"] if there else None, entry["size"],
+                              reason))
+    changes = [_as_time(e["updated_at"]) for e in source.values()]
+    return Plan(items, source, max(changes) if changes else None)
+
+
+def _entry(doc: Document, version) -> dict:
+    return {"number": doc.number, "title": doc.title, "doc_type": doc.doc_type, "item_refs": list(doc.item_refs),
+            "updated_at": doc.updated_at, "version": version.version, "sha256": version.sha256,
+            "size": version.size, "filename": version.filename}
+
+
+def _as_time(value: datetime | str) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+def preview(site_id: int, direction: str, *, document_ids: list[int] | None = None,
+            numbers: list[str] | None = None, doc_type: str | None = None) -> list[PlanItem]:
+    site = sites.get(site_id)
+    sites.check_breaker(site)
+    selection = _selection(site, direction, document_ids, numbers, doc_type)
+    try:
+        return plan(site, direction, selection).items
+    except Unauthorized as exc:
+        raise Unavailable(str(exc), code="remote_unauthorized") from None
+    except RemoteError as exc:
+        raise Unavailable(f"The site did not answer as expected: {exc}", code="remote_error") from None
+
+
+# --- run -------------------------------------------------------------------------
+
+class Runner:
+    """Runs one job inside a worker: plan once, then each pending item, committing as it goes."""
+
+    def __init__(self, job: SyncJob) -> None:
+        self.job, self.site = job, job.site
+        self.remote = sites.client(self.site)
+        self.origin = current_app.config.get("SITE_NAME")
+        self.last_progress = 0.0
+
+    def run(self) -> None:
+        job = self.job
+        if job.status not in ACTIVE:  # finished, or replaced by a replay while this one was stalled
+            return
+        sites.check_breaker(self.site)
+        job.status, job.started_at, job.heartbeat_at, job.error = "running", job.started_at or utcnow(), utcnow(), None
+        db.session.commit()
+        live.publish(topic(job.id), "sync_started", self.state())
+        try:
+            planned = plan(self.site, job.direction, job.selection, self.remote)
+            self._record_plan(planned)
+            pending = [i for i in job.items if i.outcome == "pending"]
+            missing = self._missing([i.source_sha256 for i in pending]) if job.direction == "push" else set()
+            for item in pending:
+                if sites.breaker_open(self.site):
+                    self._outcome(item, "failed", error="circuit open: the site failed too often in a row")
+                    continue
+                self._transfer(item, planned.sources[item.number], item.source_sha256 in missing)
+        except Unreachable as exc:  # counted against the site; RQ retries the job with backoff
+            db.session.rollback()
+            sites.record_failure(self.site, str(exc))
+            db.session.commit()
+            raise
+        except Unauthorized as exc:  # no retry helps: every item left fails, the site page says why
+            db.session.rollback()
+            self.site.status, self.site.status_detail, self.site.checked_at = "unauthorized", str(exc)[:300], utcnow()
+            for item in job.items:
+                if item.outcome == "pending":
+                    item.outcome, item.error = "failed", str(exc)[:500]
+            self._count()
+            _close(job, "failed", str(exc))
+            db.session.commit()
+            return
+        self._finish(planned)
+
+    def _record_plan(self, planned: Plan) -> None:
+        known = {i.number for i in self.job.items}
+        for p in planned.items:
+            if p.number in known:
+                continue
+            outcome = "pending" if p.action == "send" else p.action
+            item = SyncItem(job=self.job, number=p.number, outcome=outcome, source_sha256=p.source_sha256,
+                            target_sha256=p.target_sha256, error=None if outcome == "pending" else p.reason,
+                            bytes=0, attempts=0, updated_at=utcnow())
+            db.session.add(item)
+            if outcome == "present":
+                self._agree(p.number, p.source_sha256)
+        self.job.total = len(self.job.items)
+        self._count()
+        db.session.commit()
+
+    def _missing(self, sha256s: list[str]) -> set[str]:
+        missing: set[str] = set()
+        unique = sorted(set(sha256s))
+        for start in range(0, len(unique), CHUNK):
+            missing |= self.remote.missing(unique[start:start + CHUNK])
+        return missing
+
+    def _transfer(self, item: SyncItem, source: dict, send_bytes: bool) -> None:
+        item.attempts += 1
+        base = db.session.scalar(select(SyncedDocument.sha256).where(SyncedDocument.site_id == self.site.id,
+                                                                     SyncedDocument.number == item.number))
+        try:
+            if self.job.direction == "push":
+                outcome, sent = self._push(item, source, send_bytes, base)
+            else:
+                outcome, sent = self._pull(item, source, base)
+        except Unreachable as exc:
+            db.session.rollback()
+            sites.record_failure(self.site, str(exc))
+            self._outcome(item, "failed", error=str(exc))
+            return
+        except Unauthorized:
+            raise
+        except (RemoteError, DomainError) as exc:
+            db.session.rollback()
+            message = getattr(exc, "message", None) or str(exc)
+            self._outcome(item, "failed", error=message)
+            return
+        sites.record_success(self.site)
+        if outcome in ("transferred", "present"):
+            self._agree(item.number, item.source_sha256)
+        self._outcome(item, outcome, sent=sent,
+                      error="changed at the target since the last sync" if outcome == "conflict" else None)
+
+    def _push(self, item: SyncItem, source: dict, send_bytes: bool, base: str | None) -> tuple[str, int]:
+        params = {"title": source["title"], "doc_type": source["doc_type"], "item_refs": source["item_refs"],
+                  "filename": source["filename"], "base_sha256": base, "origin": self.origin}
+        if send_bytes:
+            with store().open(item.source_sha256) as body:
+                answer = self.remote.send_version(item.number, item.source_sha256, params, body, source["size"])
+        else:
+            answer = self.remote.send_version(item.number, item.source_sha256, params, None, 0)
+        if answer.status == 201:
+            return "transferred", source["size"] if send_bytes else 0
+        if answer.status == 200:
+            return "present", 0
+        if answer.status == 409:
+            return "conflict", 0
+        error = (answer.body.get("error") or {}) if isinstance(answer.body, dict) else {}
+        raise RemoteError(f"{answer.status} {error.get('code', '')}: {error.get('message', '')}".strip(),
+                          answer.status, answer.body)
+
+    def _pull(self, item: SyncItem, source: dict, base: str | None) -> tuple[str, int]:
+        meta = Metadata(source["title"], source["doc_type"], tuple(source["item_refs"]))
+        origin = self.site.name
+        try:
+            if store().exists(item.source_sha256):
+                version, created = documents.receive(item.number, meta, item.source_sha256, stream=None,
+                                                     filename=source["filename"], base_sha256=base, origin=origin)
+                sent = 0
+            else:
+                with self.remote.download(item.source_sha256) as response:
+                    version, created = documents.receive(item.number, meta, item.source_sha256, stream=response,
+                                                         filename=source["filename"], base_sha256=base,
+                                                         origin=origin)
+                sent = version.size if created else 0
+        except Conflict:
+            db.session.rollback()
+            return "conflict", 0
+        return ("transferred", sent) if created else ("present", 0)
+
+    def _agree(self, number: str, sha256: str) -> None:
+        row = db.session.scalar(select(SyncedDocument).where(SyncedDocument.site_id == self.site.id,
+                                                             SyncedDocument.number == number))
+        if row is None:
+            db.session.add(SyncedDocument(site_id=self.site.id, number=number, sha256=sha256, synced_at=utcnow()))
+        else:
+            row.sha256, row.synced_at = sha256, utcnow()
+
+    def _outcome(self, item: SyncItem, outcome: str, *, sent: int = 0, error: str | None = None) -> None:
+        item.outcome, item.bytes, item.error, item.updated_at = outcome, sent, (error or None) and error[:500], utcnow()
+        if outcome == "transferred":
+            item.target_sha256 = item.source_sha256
+        counter = COUNTERS[outcome]  # counted up, not recounted: a commit expires the job's items
+        setattr(self.job, counter, getattr(self.job, counter) + 1)
+        self.job.bytes += sent
+        self.job.heartbeat_at = utcnow()
+        db.session.commit()
+        if sent:
+            metrics.DOC_SYNC_BYTES.labels(self.job.direction).inc(sent)
+        self._progress()
+
+    def _count(self) -> None:
+        job = self.job
+        for counter in COUNTERS.values():
+            setattr(job, counter, 0)
+        for each in job.items:
+            if each.outcome in COUNTERS:
+                setattr(job, COUNTERS[each.outcome], getattr(job, COUNTERS[each.outcome]) + 1)
+        job.bytes = sum(i.bytes for i in job.items)
+
+    def _progress(self, force: bool = False) -> None:
+        import time
+
+        now = time.monotonic()
+        if not force and now - self.last_progress < PROGRESS_EVERY:
+            return
+        self.last_progress = now
+        state = self.state()
+        done = state["done"] / state["total"] if state["total"] else 1.0
+        jobs.progress(done, f"{state['done']} of {state['total']} documents")
+        live.publish(topic(self.job.id), "sync_progress", state)
+
+    def state(self) -> dict[str, Any]:
+        return job_state(self.job)
+
+    def _finish(self, planned: Plan) -> None:
+        job = self.job
+        # only a job that took everything changed may move the checkpoint past what it saw
+        if job.failed == 0 and not job.selection and planned.synced_until is not None:
+            checkpoint = _checkpoint(self.site, job.direction) or SyncCheckpoint(site_id=self.site.id,
+                                                                                direction=job.direction)
+            checkpoint.synced_until, checkpoint.job_id, checkpoint.updated_at = planned.synced_until, job.id, utcnow()
+            db.session.add(checkpoint)
+        _close(job, "failed" if job.failed else "finished", None)
+        db.session.commit()
+        self._progress(force=True)
+
+
+def job_state(job: SyncJob) -> dict[str, Any]:
+    done = job.sent + job.present + job.skipped + job.conflicts + job.failed
+    return {"id": job.id, "status": job.status, "total": job.total, "done": done, "sent": job.sent,
+            "present": job.present, "skipped": job.skipped, "conflicts": job.conflicts, "failed": job.failed,
+            "bytes": job.bytes}
+
+
+def _close(job: SyncJob, status: str, error: str | None) -> None:
+    """End a job: status, metrics, the audit row that explains it, the live event once committed."""
+    job.status, job.error, job.ended_at = status, error, utcnow()
+    checksums = {i.number: i.source_sha256 for i in job.items if i.outcome in ("transferred", "conflict", "failed")}
+    audit.record("doc_sync_job", job.id, status, after={
+        "idempotency_key": job.idempotency_key, "site": job.site.name, "direction": job.direction,
+        "replay_of": job.replay_of_id, "sent": job.sent, "present": job.present, "skipped": job.skipped,
+        "conflicts": job.conflicts, "failed": job.failed, "bytes": job.bytes, "error": error,
+        "checksums": checksums})
+    metrics.DOC_SYNC_JOBS.labels(job.direction, status).inc()
+    live.publish_on_commit(topic(job.id), "sync_ended", job_state(job))
+
+
+def fail(job: SyncJob, error: str, retrying: bool) -> None:
+    """The job raised: say so on the row (and end it unless RQ will retry it)."""
+    if retrying:
+        job.error = f"retrying: {error}"
+        db.session.commit()
+        live.publish(topic(job.id), "sync_retrying", job_state(job))
+        return
+    _close(job, "failed", error)
+    db.session.commit()
+
