@@ -42,6 +42,10 @@ from prometheus_flask_exporter import PrometheusMetrics
 from app.config import QUEUE_NAMES
 
 AUDIT_WRITES = Counter("audit_writes", "Audit log rows committed")
+ECO_TRANSITIONS = Counter("eco_transitions", "ECO stage moves and applies by result (moved, blocked, failed)",
+                          ["result"])
+WORKFLOW_ACTION_RUNS = Counter("workflow_action_runs", "Workflow rule runs recorded, by action and status",
+                               ["action", "status"])
 
 JOB_EXEC_BUCKETS = (0.1, 0.5, 1, 5, 15, 60, 300, 1800)
 QUEUE_WAIT_BUCKETS = (0.05, 0.25, 1, 5, 30, 120, 600, 3600)

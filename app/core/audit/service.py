@@ -17,7 +17,8 @@ _PENDING = "audit_pending"
 SYSTEM_ACTOR = "system"
 
 
-def _actor() -> str:
+def current_actor() -> str:
+    """Who is acting: the signed-in user, else "system" (jobs, commands)."""
     if has_request_context() and current_user.is_authenticated:
         return current_user.username
     return SYSTEM_ACTOR
@@ -25,7 +26,7 @@ def _actor() -> str:
 
 def record(entity: str, entity_id: Any, action: str, *, before: dict | None = None,
            after: dict | None = None, actor: str | None = None) -> AuditEntry:
-    entry = AuditEntry(actor=actor or _actor(), entity=entity, entity_id=str(entity_id),
+    entry = AuditEntry(actor=actor or current_actor(), entity=entity, entity_id=str(entity_id),
                        action=action, before=before, after=after)
     db.session.add(entry)
     db.session.info[_PENDING] = db.session.info.get(_PENDING, 0) + 1
