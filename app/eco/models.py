@@ -36,11 +36,9 @@ PHASES = ("before", "after")
 ACTIONS = ("emit_event", "create_job", "set_eco_priority")
 FAIL_STRATEGIES = ("block", "warn", "retry")
 ANY_STAGE = "any"
-# (status, result code) of a rule run
-RUN_OUTCOMES = {
-    ("completed", "OK"), ("warning", "WARN"), ("failed", "RETRY_EXHAUSTED"), ("failed", "BLOCK"),
-    ("queued", "QUEUED"), ("running", "RUNNING"), ("failed", "JOB_FAILED"),
-}
+RUN_STATUSES = ("running", "queued", "completed", "warning", "failed")
+# a run's (status, result code): running/RUNNING, completed/OK, warning/WARN, failed/RETRY_EXHAUSTED,
+# failed/BLOCK; a create_job run: queued/QUEUED until its job ends completed/OK or failed/JOB_FAILED
 
 
 class Eco(db.Model):

@@ -39,6 +39,7 @@ from app.core.audit.models import AuditEntry
 from app.core.jobs.models import JobRecord
 from app.core.metrics import JOB_EXEC_BUCKETS, REQUIRED_METRICS
 from app.core.timeutil import utcnow
+from app.eco.models import ACTIONS, RUN_STATUSES
 from app.extensions import db
 from app.queues.jobs import demo_job
 from app.queues.service import STATUSES
@@ -241,6 +242,8 @@ def test_every_label_takes_bounded_values(app, client, bearer):
         "method": {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}.__contains__,
         "queue": set(QUEUE_NAMES).__contains__,
         "state": WORKER_STATES.__contains__,
+        "action": ACTIONS.__contains__,
+        "result": ("moved", "blocked", "failed").__contains__,
     }
     for name, labels, _ in found.samples:
         for key, value in labels.items():
@@ -248,7 +251,8 @@ def test_every_label_takes_bounded_values(app, client, bearer):
             if key in allowed:
                 assert allowed[key](value), (name, key, value)
             if key == "status":
-                assert value in STATUSES if name == "rq_jobs" else re.fullmatch(r"[1-5]\d\d", value), (name, value)
+                assert value in STATUSES if name == "rq_jobs" else value in RUN_STATUSES \
+                    if name.startswith("workflow_action_runs") else re.fullmatch(r"[1-5]\d\d", value), (name, value)
 
 
 @pytest.mark.config(METRICS_TOKEN="s3cret")
