@@ -12,7 +12,7 @@ from flask import has_request_context
 from flask_login import current_user
 from sqlalchemy import or_, select
 
-from app.core import audit
+from app.core import audit, live, txn
 from app.core.audit.service import current_actor
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.paging import Page, paginate
@@ -128,11 +128,15 @@ def search_ecos(*, q: str | None = None, stage: str | None = None, eco_type: str
 
 
 def bom_delta(eco: Eco) -> DeltaPreview | None:
-    """What applying the ECO would change: its item's released BOM → the target revision."""
-    if eco.target_bom is None:
+    """What applying the ECO changes: the item's released BOM → the target revision
+    (once applied: the revision it superseded → the target)."""
+    target = eco.target_bom
+    if target is None:
         return None
-    released = next((b for b in eco.item.boms if b.state == "released"), None)
-    return build_delta_preview(compare_boms(released or eco.target_bom, eco.target_bom))
+    others = [b for b in eco.item.boms if b.id != target.id and b.state in ("released", "superseded")]
+    base = next((b for b in others if b.state == "released"), None) or max(
+        others, key=lambda b: (len(b.revision), b.revision), default=target)
+    return build_delta_preview(compare_boms(base, target))
 
 
 # ---- events ----------------------------------------------------------------
@@ -142,6 +146,9 @@ def record_event(eco: Eco, kind: str, from_value: str | None, to_value: str | No
     event = EcoEvent(eco=eco, activity=activity, kind=kind, from_value=from_value, to_value=to_value,
                      reason=reason, actor=actor or current_actor(), at=utcnow())
     db.session.add(event)
+    data = {"eco": eco.number, "kind": kind, "from": from_value, "to": to_value,
+            "activity": activity.id if activity else None}
+    txn.on_commit(lambda: live.publish(f"eco:{eco.id}", "eco_event", data))  # the ECO page re-reads itself
     return event
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import update
 
-from app.core import audit, live, metrics
+from app.core import audit, metrics
 from app.core.audit.service import current_actor
 from app.core.errors import Conflict, InvalidInput
 from app.core.timeutil import utcnow
@@ -115,5 +115,4 @@ def _transition(eco_id: int, to_stage: str | None, reason: str, *, applying: boo
         raise
     metrics.ECO_TRANSITIONS.labels("moved").inc()
     rules.count_runs(outcome.runs)
-    live.publish(f"eco:{eco.id}", "eco_moved", {"eco": eco.number, "from": outcome.from_stage, "to": eco.stage})
     return outcome

@@ -111,6 +111,7 @@ def test_apply_releases_the_target_bom_and_closes_the_eco(app):
     assert (eco.stage, eco.target_bom.state, eco.item.revision) == ("done", "released", "B")
     assert eco.applied_at is not None
     assert [b.state for b in eco.item.boms] == ["superseded", "released"]
+    assert (service.bom_delta(eco).left, service.bom_delta(eco).summary["total"]) == ("PCA-1@A", 2)  # still shown
     assert [(e.kind, e.to_value) for e in service.events(eco.id).items[:2]] == [("apply", "PCA-1@B"),
                                                                                 ("stage", "done")]
     with pytest.raises(Conflict) as error:
@@ -198,7 +199,9 @@ def test_emit_event_publishes_on_the_ecos_topic(app):
             events.append(json.loads(message["data"]))
     pubsub.close()
     assert [(e["topic"], e["type"]) for e in events] == [(f"eco:{eco.id}", "eco_notice"),
-                                                         (f"eco:{eco.id}", "eco_moved")]
+                                                         (f"eco:{eco.id}", "eco_event")]
+    assert events[1]["data"] == {"eco": eco.number, "kind": "stage", "from": "draft", "to": "review",
+                                 "activity": None}  # published once the move committed
     assert events[0]["data"] == {"eco": eco.number, "rule": "Tell the page", "message": "hello",
                                  "from": "draft", "to": "review"}
 
