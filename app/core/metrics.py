@@ -46,6 +46,8 @@ ECO_TRANSITIONS = Counter("eco_transitions", "ECO stage moves and applies by res
                           ["result"])
 WORKFLOW_ACTION_RUNS = Counter("workflow_action_runs", "Workflow rule runs recorded, by action and status",
                                ["action", "status"])
+BOM_COMPARE_SECONDS = Histogram("bom_compare_seconds", "BOM compare time (both explosions and the diff) by mode",
+                                ["mode"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15))
 
 JOB_EXEC_BUCKETS = (0.1, 0.5, 1, 5, 15, 60, 300, 1800)
 QUEUE_WAIT_BUCKETS = (0.05, 0.25, 1, 5, 30, 120, 600, 3600)

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
 from app.core.errors import InvalidInput
+from app.core.metrics import BOM_COMPARE_SECONDS
 from app.items.models import Bom
 from app.items.structure import FlatLine, explode, natural_key, quantity_text
 
@@ -79,42 +80,45 @@ def _joined(values, sep: str = ",") -> str:
 
 
 class _Row:
-    """A line as compared: its field values as text, and its place."""
+    """A line as compared: its place, its quantity, and its field values as text."""
 
-    __slots__ = ("child", "child_name", "find_number", "level", "note", "path", "quantity", "refdes", "unit")
+    __slots__ = ("child", "child_name", "level", "path", "quantity", "text")
 
-    def __init__(self, line: FlatLine, quantity: Decimal, path: str) -> None:
+    def __init__(self, line: FlatLine, path: str, quantity: Decimal, find_number: str, refdes: str,
+                 note: str) -> None:
         self.path, self.level, self.child, self.child_name = path, line.level, line.child_number, line.child_name
-        self.quantity, self.unit = quantity, line.unit
-        self.find_number, self.refdes, self.note = line.find_number, line.refdes, line.note
-
-    def values(self) -> dict[str, str]:
-        return {"quantity": quantity_text(self.quantity), "unit": self.unit, "find_number": self.find_number,
-                "refdes": self.refdes, "note": self.note}
+        self.quantity = quantity
+        self.text = {"quantity": quantity_text(quantity), "unit": line.unit, "find_number": find_number,
+                     "refdes": refdes, "note": note}
 
     def key_parts(self, mode: str) -> tuple[str, ...]:
-        parts = []
-        for name in MODES[mode]:
-            value = self.child if name == "child" else self.values()[name]
-            parts.append(value if name == "child" else f"{name}={value or '-'}")
-        return tuple(parts)
+        return tuple(self.child if name == "child" else f"{name}={self.text[name] or '-'}" for name in MODES[mode])
 
 
 def _rows(lines: list[FlatLine], mode: str) -> list[_Row]:
     if mode not in MERGED_MODES:
-        return [_Row(line, line.quantity, line.path) for line in lines]
-    merged: dict[tuple, list[FlatLine]] = {}
+        return [_Row(line, line.path, line.quantity, line.find_number, line.refdes, line.note) for line in lines]
+    summarized = mode == "summarized"
+    groups: dict[tuple, FlatLine | list[FlatLine]] = {}  # a list only where a key repeats
     for line in lines:
-        path = "" if mode == "summarized" else line.path
-        merged.setdefault((path, line.child_number, line.unit), []).append(line)
+        key = ("" if summarized else line.path, line.child_number, line.unit)
+        seen = groups.get(key)
+        if seen is None:
+            groups[key] = line
+        elif isinstance(seen, list):
+            seen.append(line)
+        else:
+            groups[key] = [seen, line]
     rows = []
-    for (path, _, _), group in merged.items():
-        total = sum((g.extended if mode == "summarized" else g.quantity for g in group), Decimal(0))
-        row = _Row(group[0], total, path)
+    for (path, _, _), group in groups.items():
+        if isinstance(group, FlatLine):
+            rows.append(_Row(group, path, group.extended if summarized else group.quantity, group.find_number,
+                             group.refdes, group.note))
+            continue
+        total = sum((g.extended if summarized else g.quantity for g in group), Decimal(0))
+        row = _Row(group[0], path, total, _joined(g.find_number for g in group), _joined(g.refdes for g in group),
+                   "; ".join(sorted({g.note for g in group if g.note})))
         row.level = min(g.level for g in group)
-        row.find_number = _joined(g.find_number for g in group)
-        row.refdes = _joined(g.refdes for g in group)
-        row.note = "; ".join(sorted({g.note for g in group if g.note}))
         rows.append(row)
     return rows
 
@@ -137,12 +141,12 @@ def _key_text(parts: tuple[str, ...], occurrence: int) -> str:
 
 def _order(key: tuple, row: _Row) -> tuple:
     path, parts, occurrence = key
-    first_find = row.find_number.split(",")[0]
+    first_find = row.text["find_number"].split(",")[0]
     return (natural_key(path), int(first_find) if first_find else 10**9, natural_key(row.child), parts, occurrence)
 
 
 def _changes(left: _Row, right: _Row) -> list[Change]:
-    before, after = left.values(), right.values()
+    before, after = left.text, right.text
     changes = []
     for name in FIELDS:
         same = left.quantity == right.quantity if name == "quantity" else before[name] == after[name]
@@ -162,32 +166,36 @@ def compare_boms(left: Bom, right: Bom, mode: str = "by_item", max_levels: int =
                  on_progress: Callable[[float, str], None] | None = None) -> CompareResult:
     check_mode(mode, max_levels)
     report = on_progress or (lambda fraction, message: None)
-    report(0.1, f"reading {left.ref}")
-    left_lines = explode(left, max_levels)
-    report(0.35, f"reading {right.ref}")
-    right_lines = explode(right, max_levels)
-    report(0.6, "comparing")
+    with BOM_COMPARE_SECONDS.labels(mode).time():
+        report(0.1, f"reading {left.ref}")
+        left_lines = explode(left, max_levels)
+        report(0.35, f"reading {right.ref}")
+        right_lines = explode(right, max_levels)
+        report(0.6, "comparing")
+        diff = compare_lines(left_lines, right_lines, mode)
+    return CompareResult(left=left.ref, right=right.ref, mode=mode, max_levels=max_levels, **diff)
+
+
+def compare_lines(left_lines: list[FlatLine], right_lines: list[FlatLine], mode: str) -> dict:
+    """The line diffs and summary of two explosions."""
     before, after = _keyed(_rows(left_lines, mode), mode), _keyed(_rows(right_lines, mode), mode)
     diffs = []
     for key in sorted(before.keys() | after.keys(), key=lambda k: _order(k, before.get(k) or after[k])):
         old, new = before.get(key), after.get(key)
         row = old or new
-        diff = LineDiff(status="", key=_key_text(key[1], key[2]), path=row.path, level=row.level,
-                        child=row.child, child_name=row.child_name,
-                        left=old.values() if old else None, right=new.values() if new else None)
         if old is None:
-            diff.status = "added"
+            status, changes = "added", []
         elif new is None:
-            diff.status = "removed"
+            status, changes = "removed", []
         else:
-            diff.changes = _changes(old, new)
-            diff.status = "changed" if diff.changes else "unchanged"
-        diffs.append(diff)
+            changes = _changes(old, new)
+            status = "changed" if changes else "unchanged"
+        diffs.append(LineDiff(status, _key_text(key[1], key[2]), row.path, row.level, row.child, row.child_name,
+                              old.text if old else None, new.text if new else None, changes))
     summary = {status: 0 for status in STATUSES}
     summary.update(changed_major=0, changed_minor=0, left_lines=len(left_lines), right_lines=len(right_lines))
     for diff in diffs:
         summary[diff.status] += 1
         if diff.status == "changed":
             summary[f"changed_{diff.severity}"] += 1
-    return CompareResult(left=left.ref, right=right.ref, mode=mode, max_levels=max_levels, lines=diffs,
-                         summary=summary)
+    return {"lines": diffs, "summary": summary}

@@ -79,7 +79,7 @@ class BomLine(db.Model):
     note: Mapped[str] = mapped_column(String(500), default="")
 
     bom: Mapped[Bom] = relationship(back_populates="lines")
-    child: Mapped[Item] = relationship()
+    child: Mapped[Item] = relationship(lazy="joined")  # every page and edit of a line shows its child
 
 
 class BomExport(db.Model):

@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 
 from app.core import audit
 from app.core.errors import Conflict, InvalidInput, NotFound
@@ -42,8 +43,8 @@ def _text(data: dict, name: str, limit: int, *, required: bool = False, default:
     return value
 
 
-def _choice(data: dict, name: str, allowed: tuple[str, ...], default: str) -> str:
-    value = data.get(name) or default
+def _choice(value: str | None, name: str, allowed: tuple[str, ...], default: str = "") -> str:
+    value = value or default
     if value not in allowed:
         raise InvalidInput(f"Unknown {name.replace('_', ' ')} {value!r}.", {"field": name, "allowed": list(allowed)})
     return value
@@ -61,10 +62,10 @@ def _item_values(data: dict, current: Item | None = None) -> dict[str, Any]:
     return {
         "number": number,
         "name": _text(merged, "name", 200, required=True),
-        "item_type": _choice(merged, "item_type", ITEM_TYPES, "part"),
+        "item_type": _choice(merged.get("item_type"), "item_type", ITEM_TYPES, "part"),
         "uom": _text(merged, "uom", 10, default="EA") or "EA",
         "revision": revision,
-        "lifecycle": _choice(merged, "lifecycle", LIFECYCLES, "draft"),
+        "lifecycle": _choice(merged.get("lifecycle"), "lifecycle", LIFECYCLES, "draft"),
         "description": _text(merged, "description", 5000),
     }
 
@@ -75,12 +76,21 @@ def _number_free(number: str, item_id: int | None = None) -> None:
         raise Conflict(f"Item number {number!r} is already used.", {"field": "number"})
 
 
+def _flush_unique(message: str, details: dict | None = None) -> None:
+    """Flush in a savepoint; a unique key taken meanwhile by a concurrent request is a 409, not a 500."""
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        raise Conflict(message, details) from None
+
+
 def create_item(data: dict[str, Any]) -> Item:
     values = _item_values(data)
     _number_free(values["number"])
     item = Item(**values)
     db.session.add(item)
-    db.session.flush()
+    _flush_unique(f"Item number {values['number']!r} is already used.", {"field": "number"})
     audit.record("item", item.id, "create", after=item_snapshot(item))
     return item
 
@@ -94,7 +104,7 @@ def update_item(item_id: int, data: dict[str, Any]) -> Item:
         raise Conflict(f"{item.number} has a BOM, so it stays an assembly.", {"field": "item_type"})
     for key, value in values.items():
         setattr(item, key, value)
-    db.session.flush()
+    _flush_unique(f"Item number {values['number']!r} is already used.", {"field": "number"})
     audit.record("item", item.id, "update", before=before, after=item_snapshot(item))
     return item
 
@@ -120,9 +130,9 @@ def search_items(q: str | None = None, item_type: str | None = None, lifecycle: 
         pattern = f"%{q.strip()}%"
         query = query.where(or_(Item.number.ilike(pattern), Item.name.ilike(pattern)))
     if item_type:
-        query = query.where(Item.item_type == _choice({"t": item_type}, "t", ITEM_TYPES, ""))
+        query = query.where(Item.item_type == _choice(item_type, "item_type", ITEM_TYPES))
     if lifecycle:
-        query = query.where(Item.lifecycle == _choice({"l": lifecycle}, "l", LIFECYCLES, ""))
+        query = query.where(Item.lifecycle == _choice(lifecycle, "lifecycle", LIFECYCLES))
     return paginate(query, page, per_page)
 
 
@@ -187,7 +197,7 @@ def create_bom(item_id: int) -> Bom:
         raise Conflict(f"{item.number} already has a BOM; edit it, or release it to start a new revision.")
     bom = Bom(item=item, revision=item.revision, state="draft")
     db.session.add(bom)
-    db.session.flush()
+    _flush_unique(f"{item.number} revision {item.revision} was just started by someone else; reload.")
     audit.record("bom", bom.id, "create", after={"ref": bom.ref, "state": bom.state})
     return bom
 
@@ -203,15 +213,13 @@ def new_revision(bom: Bom) -> tuple[Bom, dict[int, BomLine]]:
         raise Conflict(f"{item.number} revision {draft.revision} is already a draft: edit that one.",
                        {"draft": draft.ref})
     revision = next_revision(latest_bom(item).revision)
-    copy = Bom(item=item, revision=revision, state="draft")
+    copies = {line.id: BomLine(child_id=line.child_id, quantity=line.quantity, unit=line.unit,
+                               find_number=line.find_number, refdes=line.refdes, note=line.note)
+              for line in bom.lines}
+    copy = Bom(item=item, revision=revision, state="draft", lines=list(copies.values()))
     db.session.add(copy)
-    copies = {}
-    for line in bom.lines:
-        copies[line.id] = BomLine(child_id=line.child_id, quantity=line.quantity, unit=line.unit,
-                                  find_number=line.find_number, refdes=line.refdes, note=line.note)
-        copy.lines.append(copies[line.id])
     item.revision = revision
-    db.session.flush()
+    _flush_unique(f"{item.number} revision {revision} was just started by someone else; reload.")
     audit.record("bom", copy.id, "revise", before={"ref": bom.ref}, after={"ref": copy.ref, "state": "draft"})
     return copy, copies
 

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
 from sqlalchemy import select
 
@@ -39,11 +40,13 @@ class FlatLine:
     note: str
 
 
+@lru_cache(maxsize=65536)  # paths and item numbers repeat across thousands of lines
 def natural_key(text: str) -> tuple:
     """R2 before R10."""
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", text) if p)
 
 
+@lru_cache(maxsize=4096)  # a BOM uses few distinct quantities
 def quantity_text(value: Decimal) -> str:
     """2.500000 → '2.5', 10 → '10' (never '1E+1')."""
     return format(Decimal(value).normalize(), "f")
@@ -105,7 +108,7 @@ def _effective_boms(item_ids: list[int]) -> dict[int, int]:
 def _lines_of(bom_ids: list[int]) -> dict[int, list[tuple]]:
     lines: dict[int, list[tuple]] = {bom_id: [] for bom_id in bom_ids}
     for chunk in _chunks(bom_ids):
-        rows = db.session.execute(
+        rows = db.session.connection().execute(  # Core rows: no ORM row processing for thousands of lines
             select(BomLine.bom_id, BomLine.id, BomLine.child_id, Item.number, Item.name,
                    BomLine.quantity, BomLine.unit, BomLine.find_number, BomLine.refdes, BomLine.note)
             .join(Item, Item.id == BomLine.child_id).where(BomLine.bom_id.in_(chunk))
@@ -134,7 +137,6 @@ def explode(bom: Bom, max_levels: int = 1) -> list[FlatLine]:
 
     def walk(bom_id: int, path: str, level: int, factor: Decimal, ancestors: frozenset[int]) -> None:
         for line_id, child_id, number, name, quantity, unit, find, refdes, note in lines_by_bom[bom_id]:
-            quantity = Decimal(quantity)
             sub_bom = boms_by_item.get(child_id) if level < max_levels else None
             out.append(FlatLine(line_id, path, level, child_id, number, name, quantity, quantity * factor, unit,
                                 "" if find is None else str(find), refdes or "", note or ""))

@@ -80,7 +80,7 @@ def edit(item_id: int):
 def detail(item_id: int):
     item = service.get_item(item_id)
     revision = request.args.get("rev")
-    bom = next((b for b in item.boms if b.revision == revision), None) if revision else service.effective_bom(item)
+    bom = service.resolve_bom(f"{item.number}@{revision}") if revision else service.effective_bom(item)
     used_in = db.session.execute(
         select(Item.id, Item.number, Bom.revision, Bom.state).join(Bom, Bom.item_id == Item.id)
         .where(Bom.lines.any(child_id=item.id)).order_by(Item.number, Bom.revision)).all()
@@ -132,6 +132,7 @@ def add_line(bom_id: int):
 
 @bp.post("/lines/<int:line_id>")
 def update_line(line_id: int):
+    require_role("engineer")
     line = service.get_line(line_id)
 
     def act(bom):
@@ -143,6 +144,7 @@ def update_line(line_id: int):
 
 @bp.post("/lines/<int:line_id>/delete")
 def remove_line(line_id: int):
+    require_role("engineer")
     line = service.get_line(line_id)
 
     def act(bom):
@@ -252,8 +254,7 @@ def compare():
         except DomainError as exc:
             error = exc.message
     return render_template("items/compare.html", args=args, refs=refs, modes=MODES, max_levels=MAX_LEVELS,
-                           result=result, preview=preview, error=error, shown=COMPARE_ROWS_SHOWN,
-                           formats=EXPORT_FORMATS), 422 if error else 200
+                           result=result, preview=preview, error=error, formats=EXPORT_FORMATS), 422 if error else 200
 
 
 @bp.post("/compare/export")
@@ -298,6 +299,11 @@ def export_download(export_id: int):
 @bp.app_template_filter("qty")
 def quantity_filter(value) -> str:
     return quantity_text(value)
+
+
+@bp.app_template_global()
+def compare_rows_shown() -> int:
+    return COMPARE_ROWS_SHOWN
 
 
 @bp.app_template_global()

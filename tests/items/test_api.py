@@ -5,6 +5,7 @@ import csv
 import io
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from app.core.jobs.models import JobRecord
@@ -42,16 +43,18 @@ def test_reads_need_sign_in_and_writes_need_an_engineer(client, bearer, demo_bom
     assert client.get(f"{API}/items/999999", headers=viewer).status_code == 404
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"child": "P-1", "quantity": 0}, "quantity"), ({"child": "P-1", "quantity": "-1"}, "quantity"),
-    ({"child": "P-1", "quantity": "1.0000001"}, "quantity"), ({"child": "P-1"}, "quantity"),
-    ({"quantity": 1}, "child"), ({"child": "P-1", "quantity": 1, "colour": "red"}, "colour")])
-def test_bad_lines_get_field_errors_and_change_nothing(client, bearer, demo_boms, body, field):
-    bom_id = db.session.scalar(select(Bom.id))
-    response = client.post(f"{API}/boms/{bom_id}/lines", json=body, headers=bearer("engineer"))
-    assert response.status_code == 422
-    assert_error_shape(response)
-    assert field in [f["field"] for f in response.json["error"]["details"]["fields"]]
+BAD_LINES = [({"child": "P-1", "quantity": 0}, "quantity"), ({"child": "P-1", "quantity": "-1"}, "quantity"),
+             ({"child": "P-1", "quantity": "1.0000001"}, "quantity"), ({"child": "P-1"}, "quantity"),
+             ({"quantity": 1}, "child"), ({"child": "P-1", "quantity": 1, "colour": "red"}, "colour")]
+
+
+def test_bad_lines_get_field_errors_and_change_nothing(client, bearer, demo_boms):
+    bom_id, headers = db.session.scalar(select(Bom.id)), bearer("engineer")
+    for body, field in BAD_LINES:
+        response = client.post(f"{API}/boms/{bom_id}/lines", json=body, headers=headers)
+        assert response.status_code == 422, body
+        assert_error_shape(response)
+        assert field in [f["field"] for f in response.json["error"]["details"]["fields"]]
     assert db.session.scalar(select(func.count()).select_from(Bom)) == 1
 
 
@@ -103,9 +106,15 @@ def two_revisions(client, bearer, demo_boms):
     return headers
 
 
+def compares_timed(mode: str) -> float:
+    return REGISTRY.get_sample_value("bom_compare_seconds_count", {"mode": mode}) or 0
+
+
 def test_compare_and_delta_preview(client, two_revisions):
     query = "left=A-1@A&right=A-1@B&mode=by_position"
+    timed = compares_timed("by_position")
     compared = client.get(f"{API}/bom/compare?{query}", headers=two_revisions).json
+    assert compares_timed("by_position") == timed + 1
     assert compared["summary"]["changed_major"] == 1 and compared["summary"]["added"] == 1
     preview = client.get(f"{API}/bom/compare/delta/preview?{query}", headers=two_revisions)
     assert preview.status_code == 200
@@ -116,17 +125,19 @@ def test_compare_and_delta_preview(client, two_revisions):
     assert preview.json["summary"] == {"add": 1, "remove": 0, "update": 1, "total": 2}
 
 
-@pytest.mark.parametrize("query, status", [
-    ("left=A-1@A&right=NOPE", 404), ("left=A-1@A&right=A-1@Q", 404), ("left=A-1", 422),
-    ("left=A-1&right=A-1&mode=sideways", 422), ("left=A-1&right=A-1&max_levels=0", 422),
-    ("left=A-1&right=A-1&export_format=xml", 422)])
-def test_compare_bad_input_uses_the_error_shape(client, bearer, demo_boms, query, status):
-    for path in ("/bom/compare/delta/preview", "/bom/compare/delta/export"):
-        if "export_format" in query and "preview" in path:
-            continue
-        response = client.get(f"{API}{path}?{query}", headers=bearer("viewer"))
-        assert response.status_code == status, (path, query)
-        assert_error_shape(response)
+BAD_COMPARES = [("left=A-1@A&right=NOPE", 404), ("left=A-1@A&right=A-1@Q", 404), ("left=A-1", 422),
+                ("left=A-1&right=A-1&mode=sideways", 422), ("left=A-1&right=A-1&max_levels=0", 422),
+                ("left=A-1&right=A-1&export_format=xml", 422)]
+
+
+def test_compare_bad_input_uses_the_error_shape(client, bearer, demo_boms):
+    headers = bearer("viewer")
+    for query, status in BAD_COMPARES:
+        paths = ["/bom/compare/delta/export"] + ([] if "export_format" in query else ["/bom/compare/delta/preview"])
+        for path in paths:
+            response = client.get(f"{API}{path}?{query}", headers=headers)
+            assert response.status_code == status, (path, query)
+            assert_error_shape(response)
 
 
 def test_small_exports_are_files_with_the_same_bytes_each_time(client, two_revisions):

@@ -164,3 +164,18 @@ def test_failed_write_changes_nothing(app):
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Bom)) == 1
     assert db.session.scalar(select(func.count()).select_from(BomLine)) == 1
+
+
+def test_a_concurrent_duplicate_is_a_conflict_not_a_crash(app, monkeypatch):
+    item("P-1")
+    bom = assembly("A-1", [("P-1", 1)], release=True)
+    db.session.commit()
+    assert [b.revision for b in bom.item.boms] == ["A"]  # loaded: the row below arrives "meanwhile"
+    db.session.execute(Bom.__table__.insert().values(item_id=bom.item_id, revision="B", state="superseded",
+                                                     created_at=bom.created_at))
+    with pytest.raises(Conflict, match="revision B was just started"):
+        service.new_revision(bom)
+    db.session.rollback()
+    monkeypatch.setattr(service, "_number_free", lambda *args: None)  # as if both checked before either wrote
+    with pytest.raises(Conflict, match="already used"):
+        item("P-1")

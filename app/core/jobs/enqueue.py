@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import has_request_context
 from flask_login import current_user
+from redis.exceptions import RedisError
 from rq import Callback, Queue, Retry
 from rq import get_current_job as _rq_current_job
 from rq.exceptions import NoSuchJobError
@@ -82,10 +83,11 @@ def current_job_id() -> str | None:
 
 
 def progress_of(job_id: str) -> tuple[float | None, str]:
-    """What a job last reported with progress(): (fraction or None, message)."""
+    """What a job last reported with progress(): (fraction or None, message);
+    (None, "") when Redis forgot the job or does not answer."""
     try:
         meta = Job.fetch(job_id, connection=redis_client()).get_meta(refresh=False)
-    except NoSuchJobError:
+    except (NoSuchJobError, RedisError):
         return None, ""
     return meta.get("progress"), meta.get("message") or ""
 
