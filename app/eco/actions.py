@@ -1,10 +1,12 @@
 """The whitelist of custom actions a workflow rule may run, each with its
 pydantic parameter model (checked when a rule is saved)."""
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from flask import current_app
 from pydantic import BaseModel, ConfigDict, Field
 from rq import Retry
 
@@ -65,7 +67,10 @@ def _emit_event(params: EmitEventParams, rule: WorkflowRule, run: WorkflowRun, c
 def _create_job(params: CreateJobParams, rule: WorkflowRule, run: WorkflowRun, ctx: Context) -> dict[str, Any]:
     from app.eco import jobs as eco_jobs
 
-    retry = Retry(max=rule.max_retries) if rule.fail_strategy == "retry" and rule.max_retries else None
+    retry = None
+    if rule.fail_strategy == "retry" and rule.max_retries:  # RQ's Retry, backing off as in-transaction retries do
+        backoff = current_app.config["WORKFLOW_RETRY_BACKOFF"]
+        retry = Retry(max=rule.max_retries, interval=[math.ceil(backoff * 2 ** i) for i in range(rule.max_retries)])
     record = jobs.enqueue(f"eco.{params.job}", eco_jobs.run_rule_job, run.id, queue="actions",
                           link=("workflow_run", run.id), timeout=max(1, int(rule.timeout_seconds)), retry=retry,
                           description=f"{params.job} for {ctx.eco.number} (rule {rule.name})")

@@ -2,6 +2,7 @@
 rule forms, and the runs browser. Forms are validated by the API's schemas."""
 
 import json
+import math
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -160,7 +161,8 @@ def transition_activity(activity_id: int):
 
 @bp.get("/activities/due")
 def due():
-    hours = min(max(request.args.get("within_hours", service.DUE_SOON_HOURS, type=float), 1), 24 * 90)
+    hours = request.args.get("within_hours", service.DUE_SOON_HOURS, type=float)
+    hours = min(max(hours, 1), 24 * 90) if math.isfinite(hours) else service.DUE_SOON_HOURS
     overdue, soon = service.due_activities(hours)
     return render_template("eco/due.html", overdue=overdue, soon=soon, hours=hours)
 

@@ -95,6 +95,7 @@ def test_due_page_lists_overdue_and_due_soon(signed_in):
     page = client.get("/ecos/activities/due?within_hours=12").get_data(as_text=True)
     overdue, soon = page.split('id="overdue-table"')[1].split('id="due-soon-table"')
     assert "Late one" in overdue and "Soon one" in soon
+    assert client.get("/ecos/activities/due?within_hours=nan").status_code == 200
 
 
 def test_rule_forms_create_edit_and_disable(signed_in):

@@ -246,17 +246,20 @@ def test_rules_run_by_priority_and_only_when_they_match(app):
                                           ("high or urgent", "before"), ("system", "before"), ("after", "after")]
 
 
-@pytest.mark.parametrize("fields, message", [
+BAD_RULES = [
     ({"action": "set_eco_priority", "params": {"priority": "extreme"}}, "params of set_eco_priority"),
     ({"action": "emit_event", "params": {"event": "Bad Name"}}, "params of emit_event"),
     ({"action": "create_job", "params": {"job": "rm -rf"}}, "params of create_job"),
     ({"action": "emit_event", "params": {"surprise": 1}}, "params of emit_event"),
     ({"action": "emit_event", "from_stage": "limbo"}, "Unknown stage"),
     ({"action": "emit_event", "match": {"eco_types": ["nope"]}}, "Unknown ECO type"),
-])
-def test_rule_params_and_stages_are_validated(app, fields, message):
-    with pytest.raises(InvalidInput, match=message):
-        factory.rule("bad", **fields)
+]
+
+
+def test_rule_params_and_stages_are_validated(app):
+    for fields, message in BAD_RULES:
+        with pytest.raises(InvalidInput, match=message):
+            factory.rule("bad", **fields)
 
 
 def test_retry_needs_one_to_five_retries(app):
@@ -288,6 +291,18 @@ def test_create_job_runs_on_the_actions_queue_after_commit_and_updates_its_run(a
                            "right": "PCA-1@B", "add": 1, "remove": 0, "update": 1, "total": 2}
     assert (failed.status, failed.result_code) == ("failed", "JOB_FAILED")
     assert "proposes no BOM revision" in failed.error and failed.finished_at is not None
+
+
+def test_a_create_job_rule_with_retry_runs_its_job_again_then_records_the_failure(app):
+    plain = factory.eco("No BOM", with_bom=False)
+    factory.rule("Report", "create_job", "after", params={"job": "bom_delta_report"}, fail_strategy="retry",
+                 max_retries=2)
+    transitions.move(plain.id, "review")
+    run_worker(app, ["actions"])
+    db.session.expire_all()
+    run = db.session.scalars(select(WorkflowRun)).one()
+    assert (run.status, run.result_code, run.attempts) == ("failed", "JOB_FAILED", 3)
+    assert db.session.get(JobRecord, run.job_id).status == "failed"
 
 
 def test_concurrent_moves_of_one_eco_exactly_one_wins(app):
