@@ -11,7 +11,7 @@ from app.extensions import csrf, db, htmx, limiter, login, migrate, sock
 
 # Each capability package has views.py and api.py (a blueprint `bp` each) and
 # may have demo.py with an idempotent seed() that `flask seed-demo` calls.
-CAPABILITIES = ("queues", "items", "docsync", "optimization", "flows")
+CAPABILITIES = ("queues", "items", "eco", "docsync", "optimization", "flows")
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:

@@ -42,6 +42,8 @@ class Config:
         self.METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
         # a BOM delta export over this many lines (both sides) is made by a background job
         self.BOM_EXPORT_SYNC_MAX_LINES = int(os.environ.get("BOM_EXPORT_SYNC_MAX_LINES", "5000"))
+        self.ECO_TYPES = os.environ.get("ECO_TYPES") or None  # JSON: ECO type -> stages (app/eco/stages.py)
+        self.WORKFLOW_RETRY_BACKOFF = float(os.environ.get("WORKFLOW_RETRY_BACKOFF", "0.2"))  # seconds, doubled per retry
         self.JOB_HISTORY_RETENTION_DAYS = int(os.environ.get("JOB_HISTORY_RETENTION_DAYS", "90"))
         self.SOCK_SERVER_OPTIONS = {"ping_interval": 25}
         self.SESSION_COOKIE_HTTPONLY = True

@@ -10,6 +10,7 @@ from app.core.timeutil import utcnow
 # (label, endpoint, roles that see it; empty = everyone signed in). Capabilities add themselves here.
 NAVIGATION = [
     ("Dashboard", "core.dashboard", ()),
+    ("ECOs", "eco.index", ()),
     ("Items & BOMs", "items.index", ()),
     ("Flows", "flows.index", ()),
     ("Optimizations", "optimization.index", ()),

@@ -42,6 +42,10 @@ from prometheus_flask_exporter import PrometheusMetrics
 from app.config import QUEUE_NAMES
 
 AUDIT_WRITES = Counter("audit_writes", "Audit log rows committed")
+ECO_TRANSITIONS = Counter("eco_transitions", "ECO stage moves and applies by result (moved, blocked, failed)",
+                          ["result"])
+WORKFLOW_ACTION_RUNS = Counter("workflow_action_runs", "Workflow rule runs recorded, by action and status",
+                               ["action", "status"])
 BOM_COMPARE_SECONDS = Histogram("bom_compare_seconds", "BOM compare time (both explosions and the diff) by mode",
                                 ["mode"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15))
 # flows: labels are flow and routine names (bounded by the flows defined), never run ids

@@ -39,17 +39,20 @@ from app.core.audit.models import AuditEntry
 from app.core.jobs.models import JobRecord
 from app.core.metrics import JOB_EXEC_BUCKETS, OPTIMIZATION_TASK_STATUSES, REQUIRED_METRICS
 from app.core.timeutil import utcnow
+from app.eco.models import ACTIONS
+from app.eco.models import RUN_STATUSES as ACTION_RUN_STATUSES
 from app.extensions import db
-from app.queues.jobs import demo_job
 from app.flows.models import RUN_STATUSES
+from app.queues.jobs import demo_job
 from app.queues.service import STATUSES
 
-# the `status` label of domain metrics (any other `status` is an HTTP status)
-DOMAIN_STATUSES = {"rq_jobs": STATUSES, "flow_runs": RUN_STATUSES, "routine_executions": ("ok", "error"),
-                   "optimization_tasks": OPTIMIZATION_TASK_STATUSES}
 from tests.conftest import app_config, run_worker
 
 pytest_plugins = ["tests.liveserver"]
+
+# the `status` label of domain metrics (any other `status` is an HTTP status)
+DOMAIN_STATUSES = {"rq_jobs": STATUSES, "flow_runs": RUN_STATUSES, "routine_executions": ("ok", "error"),
+                   "optimization_tasks": OPTIMIZATION_TASK_STATUSES, "workflow_action_runs": ACTION_RUN_STATUSES}
 
 WORKER_STATES = {status.value for status in WorkerStatus}  # RQ's own: started, idle, busy, suspended
 HEX_ID = re.compile(r"[0-9a-f]{8,}|[0-9a-f]{8}-[0-9a-f]{4}-", re.IGNORECASE)
@@ -246,6 +249,8 @@ def test_every_label_takes_bounded_values(app, client, bearer):
         "method": {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}.__contains__,
         "queue": set(QUEUE_NAMES).__contains__,
         "state": WORKER_STATES.__contains__,
+        "action": ACTIONS.__contains__,
+        "result": ("moved", "blocked", "failed").__contains__,
     }
     for name, labels, _ in found.samples:
         for key, value in labels.items():

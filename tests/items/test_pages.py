@@ -1,6 +1,7 @@
 """The items pages, through the test client: forms, roles, the tree, CSV import
 and export, the compare page and a background export."""
 
+import io
 import re
 
 import pytest
@@ -85,7 +86,9 @@ def test_csv_export_and_import_round_trip(signed_in, product):
     text = exported.get_data(as_text=True)
     assert text.splitlines() == ["child,quantity,unit,find_number,refdes,note", "S-1,3,EA,10,,", "P-2,1,EA,20,R1,"]
     changed = text + "P-3,4,EA,30,,new\n"
-    preview = post(client, f"/items/boms/{product.id}/import", csrf, text=changed)
+    upload = {"file": (io.BytesIO(changed.encode()), "bom.csv")}
+    preview = client.post(f"/items/boms/{product.id}/import", data={"csrf_token": csrf, **upload},
+                          content_type="multipart/form-data")
     assert preview.status_code == 200 and 'id="import-commit"' in preview.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(BomLine)) == 3  # a preview writes nothing
     committed = post(client, f"/items/boms/{product.id}/import", csrf, text=changed, commit="1")
@@ -147,3 +150,11 @@ def test_an_unknown_revision_is_a_404(signed_in, product):
     client, _ = signed_in("viewer")
     assert client.get(f"/items/{product.item_id}?rev=Z").status_code == 404
     assert client.get(f"/items/{product.item_id}?rev=A").status_code == 200
+
+
+def test_a_released_bom_with_a_draft_points_to_the_draft(signed_in, product):
+    client, csrf = signed_in("engineer")
+    post(client, f"/items/boms/{product.id}/lines", csrf, child="P-3", quantity="1")
+    released = client.get(f"/items/{product.item_id}?rev=A").get_data(as_text=True)
+    assert "is the draft being edited" in released and 'id="add-line"' not in released
+    assert 'id="add-line"' in client.get(f"/items/{product.item_id}?rev=B").get_data(as_text=True)

@@ -5,15 +5,13 @@ from typing import Any
 
 from flask import has_request_context
 from flask_login import current_user
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
-from app.core import metrics
+from app.core import metrics, txn
 from app.core.audit.models import AuditEntry
 from app.core.paging import Page, paginate
 from app.extensions import db
 
-_PENDING = "audit_pending"
 SYSTEM_ACTOR = "system"
 
 
@@ -29,20 +27,8 @@ def record(entity: str, entity_id: Any, action: str, *, before: dict | None = No
     entry = AuditEntry(actor=actor or current_actor(), entity=entity, entity_id=str(entity_id),
                        action=action, before=before, after=after)
     db.session.add(entry)
-    db.session.info[_PENDING] = db.session.info.get(_PENDING, 0) + 1
+    txn.on_commit(metrics.AUDIT_WRITES.inc)
     return entry
-
-
-@event.listens_for(Session, "after_commit")
-def _count_committed(session: Session) -> None:
-    count = session.info.pop(_PENDING, 0)
-    if count:
-        metrics.AUDIT_WRITES.inc(count)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_rolled_back(session: Session) -> None:
-    session.info.pop(_PENDING, None)
 
 
 def search(entity: str | None, actor: str | None, page: int, per_page: int = 50) -> Page:

@@ -12,16 +12,15 @@ from rq import Callback, Queue, Retry
 from rq import get_current_job as _rq_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
-from sqlalchemy import event, update
-from sqlalchemy.orm import Session
+from sqlalchemy import update
 
 from app.config import QUEUE_NAMES
+from app.core import txn
 from app.core.errors import InvalidInput
 from app.core.jobs.models import JobRecord
 from app.core.timeutil import utcnow
 from app.extensions import db, redis_client
 
-_PENDING = "jobs_pending"
 DEFAULT_TIMEOUT = 600
 
 
@@ -58,30 +57,24 @@ def enqueue(
         on_success=Callback(history.on_success), on_failure=Callback(history.on_failure),
         on_stopped=Callback(history.on_stopped),
     )
-    db.session.info.setdefault(_PENDING, []).append((queue, func, options, redis_client()))
+    connection = redis_client()
+    txn.on_commit(lambda: _push(queue, func, options, connection))
     return record
 
 
-@event.listens_for(Session, "after_commit")
-def _push_committed(session: Session) -> None:
-    for queue, func, options, connection in session.info.pop(_PENDING, []):
-        try:
-            job = Queue(queue, connection=connection).enqueue(func, **options)
-        except Exception as exc:  # Redis unreachable: say so on the row instead of losing it silently
-            with db.engine.begin() as conn:
-                conn.execute(
-                    update(JobRecord).where(JobRecord.id == options["job_id"])
-                    .values(status="failed", ended_at=utcnow(), error=f"could not enqueue: {exc}")
-                )
-            continue
-        from app.core.jobs import history
+def _push(queue: str, func: Callable, options: dict[str, Any], connection) -> None:
+    try:
+        job = Queue(queue, connection=connection).enqueue(func, **options)
+    except Exception as exc:  # Redis unreachable: say so on the row instead of losing it silently
+        with db.engine.begin() as conn:
+            conn.execute(
+                update(JobRecord).where(JobRecord.id == options["job_id"])
+                .values(status="failed", ended_at=utcnow(), error=f"could not enqueue: {exc}")
+            )
+        return
+    from app.core.jobs import history
 
-        history.announce(job, "job_queued")
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_rolled_back(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+    history.announce(job, "job_queued")
 
 
 def current_job_id() -> str | None:

@@ -33,12 +33,15 @@ def make_event(topic: str, type_: str, data: dict[str, Any]) -> dict[str, Any]:
     return {"type": type_, "topic": topic, "ts": utcnow().isoformat(), "data": data}
 
 
-def publish(topic: str, type_: str, data: dict[str, Any]) -> None:
-    """Fire and forget: a live event must never fail the work that caused it."""
+def publish(topic: str, type_: str, data: dict[str, Any], *, strict: bool = False) -> None:
+    """Fire and forget: a live event must never fail the work that caused it.
+    `strict` re-raises a Redis error, for callers whose job *is* the event."""
     message = json.dumps(make_event(topic, type_, data), default=str)
     try:
         current_app.extensions["redis"].publish(CHANNEL, message)
     except redis.RedisError as exc:
+        if strict:
+            raise
         log.warning("live: could not publish %s on %s: %s", type_, topic, exc)
 
 

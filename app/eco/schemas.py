@@ -1,0 +1,276 @@
+"""Request and response schemas of the ECO and workflow-action API (they also feed OpenAPI)."""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from app.core.api import PageMeta
+from app.eco.models import (
+    ACTIONS,
+    ACTIVITY_STATUSES,
+    FAIL_STRATEGIES,
+    PHASES,
+    PRIORITIES,
+    RUN_STATUSES,
+)
+from app.eco.rules import RuleMatch, RuleSpec
+
+RESULT_CODES = ("OK", "WARN", "RETRY_EXHAUSTED", "BLOCK", "QUEUED", "RUNNING", "JOB_FAILED")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# ---- ECOs ------------------------------------------------------------------
+
+class EcoIn(_In):
+    title: str = Field(min_length=1, max_length=200)
+    item_id: int
+    eco_type: str = Field("standard", max_length=40)
+    priority: Literal[PRIORITIES] = "normal"
+    description: str = Field("", max_length=20000)
+    owner: str | None = Field(None, max_length=80, description="defaults to the signed-in user")
+    target_bom_id: int | None = Field(None, description="a draft BOM revision of the item: the proposed change")
+
+
+class EcoPatch(_In):
+    title: str | None = Field(None, min_length=1, max_length=200)
+    priority: Literal[PRIORITIES] | None = None
+    description: str | None = Field(None, max_length=20000)
+    owner: str | None = Field(None, min_length=1, max_length=80)
+    target_bom_id: int | None = None
+
+
+class EcoQuery(_In):
+    q: str | None = Field(None, max_length=100, description="number or title contains")
+    stage: str | None = Field(None, max_length=40)
+    eco_type: str | None = Field(None, max_length=40)
+    priority: Literal[PRIORITIES] | None = None
+    owner: str | None = Field(None, max_length=80)
+    item_id: int | None = None
+    page: int = Field(1, ge=1)
+    per_page: int = Field(25, ge=1, le=200)
+
+
+class EcoOut(_Out):
+    id: int
+    number: str
+    title: str
+    description: str
+    eco_type: str
+    stage: str
+    stages: list[str]
+    priority: str
+    owner: str
+    item_id: int
+    item: str
+    target_bom_id: int | None
+    target_bom: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    applied_at: datetime | None
+
+
+class EcoList(BaseModel):
+    ecos: list[EcoOut]
+    paging: PageMeta
+
+
+class MoveIn(_In):
+    to_stage: str = Field(min_length=1, max_length=40)
+    reason: str = Field("", max_length=2000)
+
+
+class ApplyIn(_In):
+    reason: str = Field("", max_length=2000)
+
+
+class RunOut(_Out):
+    id: int
+    rule_id: int
+    rule: str
+    eco_id: int
+    phase: str
+    action: str
+    from_stage: str
+    to_stage: str
+    status: Literal[RUN_STATUSES]
+    result_code: Literal[RESULT_CODES]
+    attempts: int
+    error: str | None
+    result: dict[str, Any] | None
+    job_id: str | None
+    actor: str
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class TransitionOut(BaseModel):
+    eco: EcoOut
+    from_stage: str
+    to_stage: str
+    runs: list[RunOut]
+
+
+class BlockerOut(BaseModel):
+    activity_id: int
+    name: str
+    status: str
+    reason: str
+    stage: str | None = None
+    assignee: str | None = None
+
+
+class BlockerList(BaseModel):
+    blockers: list[BlockerOut]
+
+
+class BlockerQuery(_In):
+    to_stage: str = Field(min_length=1, max_length=40, description="the stage a move would go to")
+
+
+class EventOut(_Out):
+    id: int
+    eco_id: int
+    activity_id: int | None
+    kind: str
+    from_value: str | None
+    to_value: str | None
+    reason: str
+    actor: str
+    at: datetime
+
+
+class EventList(BaseModel):
+    events: list[EventOut]
+    paging: PageMeta
+
+
+class PageQuery(_In):
+    page: int = Field(1, ge=1)
+    per_page: int = Field(50, ge=1, le=200)
+
+
+class EcoTypeOut(BaseModel):
+    name: str
+    stages: list[str]
+
+
+class EcoTypeList(BaseModel):
+    types: list[EcoTypeOut]
+
+
+# ---- activities ----------------------------------------------------------------
+
+class ActivityIn(_In):
+    eco_id: int
+    name: str = Field(min_length=1, max_length=200)
+    stage: str = Field(min_length=1, max_length=40, description="the stage this activity gates")
+    assignee: str = Field("", max_length=80)
+    blocking: bool = True
+    due_at: AwareDatetime | None = None
+    depends_on: list[int] = Field(default_factory=list, max_length=100)
+
+
+class DependenciesIn(_In):
+    depends_on: list[int] = Field(max_length=100)
+
+
+class ActivityTransitionIn(_In):
+    to_status: Literal[ACTIVITY_STATUSES]
+    reason: str = Field("", max_length=2000)
+
+
+class ActivityQuery(_In):
+    eco_id: int | None = None
+    status: Literal[ACTIVITY_STATUSES] | None = None
+    assignee: str | None = Field(None, max_length=80)
+    page: int = Field(1, ge=1)
+    per_page: int = Field(50, ge=1, le=200)
+
+
+class ActivityOut(_Out):
+    id: int
+    eco_id: int
+    eco: str
+    name: str
+    assignee: str
+    stage: str
+    blocking: bool
+    status: str
+    due_at: datetime | None
+    depends_on: list[int]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ActivityList(BaseModel):
+    activities: list[ActivityOut]
+    paging: PageMeta
+
+
+class DueQuery(_In):
+    within_hours: float = Field(24, gt=0, le=24 * 90)
+
+
+class DueList(BaseModel):
+    overdue: list[ActivityOut]
+    due_soon: list[ActivityOut]
+
+
+# ---- rules and runs --------------------------------------------------------------
+
+class RulePatch(_In):
+    name: str | None = Field(None, min_length=1, max_length=120)
+    phase: Literal[PHASES] | None = None
+    from_stage: str | None = Field(None, max_length=40)
+    to_stage: str | None = Field(None, max_length=40)
+    action: Literal[ACTIONS] | None = None
+    params: dict[str, Any] | None = None
+    match: RuleMatch | None = None
+    fail_strategy: Literal[FAIL_STRATEGIES] | None = None
+    max_retries: int | None = Field(None, ge=0, le=5)
+    priority: int | None = Field(None, ge=0, le=1000)
+    timeout_seconds: float | None = Field(None, gt=0, le=300)
+    enabled: bool | None = None
+
+
+class RuleOut(RuleSpec):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class RuleList(BaseModel):
+    rules: list[RuleOut]
+    paging: PageMeta
+
+
+class RuleQuery(_In):
+    phase: Literal[PHASES] | None = None
+    enabled: bool | None = None
+    page: int = Field(1, ge=1)
+    per_page: int = Field(50, ge=1, le=200)
+
+
+class RunQuery(_In):
+    eco_id: int | None = None
+    rule_id: int | None = None
+    status: Literal[RUN_STATUSES] | None = None
+    result_code: Literal[RESULT_CODES] | None = None
+    page: int = Field(1, ge=1)
+    per_page: int = Field(50, ge=1, le=200)
+
+
+class RunList(BaseModel):
+    runs: list[RunOut]
+    paging: PageMeta

@@ -1,0 +1,52 @@
+"""Work registered with app.core.txn.on_commit runs after the outermost commit
+only, and is dropped with the (nested) transaction it was registered in."""
+
+from rq import Queue
+
+from app.core import jobs, txn
+from app.extensions import db
+from app.queues.jobs import demo_job
+
+
+def _queued(app) -> int:
+    return Queue("default", connection=app.extensions["redis"]).count
+
+
+def test_a_released_savepoint_waits_for_the_real_commit(app):
+    ran = []
+    db.session.begin()
+    with db.session.begin_nested():
+        txn.on_commit(lambda: ran.append("inner"))
+        jobs.enqueue("demo", demo_job, 0)
+    assert ran == [] and _queued(app) == 0
+    db.session.commit()
+    assert ran == ["inner"] and _queued(app) == 1
+
+
+def test_a_rolled_back_savepoint_drops_only_its_own_work(app):
+    ran = []
+    db.session.begin()
+    txn.on_commit(lambda: ran.append("outer"))
+    jobs.enqueue("demo", demo_job, 0)
+    try:
+        with db.session.begin_nested():
+            txn.on_commit(lambda: ran.append("inner"))
+            jobs.enqueue("demo", demo_job, 0)
+            with db.session.begin_nested():
+                txn.on_commit(lambda: ran.append("innermost"))
+            raise RuntimeError("undo the savepoint")
+    except RuntimeError:
+        pass
+    db.session.commit()
+    assert ran == ["outer"] and _queued(app) == 1
+
+
+def test_a_rolled_back_transaction_drops_everything(app):
+    ran = []
+    db.session.begin()
+    txn.on_commit(lambda: ran.append("outer"))
+    with db.session.begin_nested():
+        txn.on_commit(lambda: ran.append("inner"))
+    db.session.rollback()
+    db.session.commit()
+    assert ran == [] and _queued(app) == 0

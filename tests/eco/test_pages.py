@@ -1,0 +1,162 @@
+"""The ECO pages through the test client: list and filters, the detail page and
+its live panel, htmx moves that flash what blocks them, due activities, rule
+forms, the runs browser; roles."""
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from app.core.timeutil import utcnow
+from app.eco import transitions
+from app.eco.models import Eco, WorkflowRule
+from app.extensions import db
+from tests.eco import factory
+
+HTMX = {"HX-Request": "true", "HX-Target": "flashes"}
+
+
+def post(client, path, csrf, headers=None, **data):
+    return client.post(path, data={"csrf_token": csrf, **data}, headers=headers or {})
+
+
+def test_list_filters_and_empty_states(signed_in):
+    client, _ = signed_in("viewer")
+    assert "No ECOs yet" in client.get("/ecos/").get_data(as_text=True)
+    eco = factory.eco(priority="urgent")
+    page = client.get("/ecos/?stage=draft&priority=urgent").get_data(as_text=True)
+    assert f'data-eco="{eco.number}"' in page and 'id="new-eco"' not in page
+    assert "No ECO matches" in client.get("/ecos/?stage=review").get_data(as_text=True)
+    assert f'data-eco="{eco.number}"' in client.get("/ecos/?q=resistors").get_data(as_text=True)
+
+
+def test_detail_shows_stage_bar_activities_blockers_events_runs_and_the_bom_delta(signed_in):
+    client, csrf = signed_in("engineer")
+    eco = factory.eco()
+    factory.activity(eco, "Update drawing", "draft")
+    factory.rule("Tell", "emit_event", "after")
+    page = client.get(f"/ecos/{eco.id}").get_data(as_text=True)
+    assert 'id="stage-bar"' in page and 'data-move="review"' in page and f'data-live-topic="eco:{eco.id}"' in page
+    assert 'data-blocker=' in page and "Update drawing" in page
+    assert 'data-op="add"' in page and 'data-op="update"' in page  # the items delta preview partial
+    assert "No rule has run" in page
+
+    blocked = post(client, f"/ecos/{eco.id}/move", csrf, HTMX, to_stage="review")
+    assert blocked.status_code == 200 and "1 blocking activity is open" in blocked.get_data(as_text=True)
+    activity_id = db.session.scalar(select(Eco).where(Eco.id == eco.id)).activities[0].id
+    done = post(client, f"/ecos/activities/{activity_id}/transition", csrf, HTMX, to_status="completed")
+    assert "is completed" in done.get_data(as_text=True)
+    moved = post(client, f"/ecos/{eco.id}/move", csrf, HTMX, to_stage="review")
+    assert "moved from draft to review" in moved.get_data(as_text=True)
+    panel = client.get(f"/ecos/{eco.id}/partials/panel").get_data(as_text=True)
+    assert 'id="eco-stage">review<' in panel and 'data-code="OK"' in panel and 'data-kind="stage"' in panel
+
+
+def test_viewers_see_no_buttons_and_cannot_post(signed_in):
+    client, csrf = signed_in("viewer")
+    eco = factory.eco()
+    page = client.get(f"/ecos/{eco.id}").get_data(as_text=True)
+    assert "data-move=" not in page and 'id="activity-form"' not in page
+    assert post(client, f"/ecos/{eco.id}/move", csrf, to_stage="review").status_code == 403
+    assert client.get("/ecos/new").status_code == 403
+    db.session.expire_all()
+    assert db.session.get(Eco, eco.id).stage == "draft"
+
+
+def test_new_eco_form_opens_an_eco_and_keeps_input_on_error(signed_in):
+    client, csrf = signed_in("engineer")
+    released, draft = factory.product()
+    db.session.commit()
+    bad = post(client, "/ecos/new", csrf, title="Fix it", item_id=str(released.item_id), target_bom_id=str(released.id))
+    assert bad.status_code == 422 and "draft revision" in bad.get_data(as_text=True)
+    assert 'value="Fix it"' in bad.get_data(as_text=True)
+    made = post(client, "/ecos/new", csrf, title="Fix it", item_id=str(released.item_id), target_bom_id=str(draft.id),
+                priority="high", eco_type="standard")
+    assert made.status_code == 302
+    assert db.session.scalar(select(Eco.title)) == "Fix it"
+
+
+def test_add_activity_form_with_unticked_blocking_and_a_due_time(signed_in):
+    client, csrf = signed_in("engineer")
+    eco = factory.eco()
+    response = post(client, f"/ecos/{eco.id}/activities", csrf, HTMX, name="Tell purchasing", stage="review",
+                    due_at="2030-05-01T09:30")
+    assert "added to stage review" in response.get_data(as_text=True)
+    db.session.expire_all()
+    activity = db.session.get(Eco, eco.id).activities[0]
+    assert (activity.blocking, activity.due_at.isoformat()) == (False, "2030-05-01T09:30:00+00:00")
+
+
+def test_due_page_lists_overdue_and_due_soon(signed_in):
+    client, _ = signed_in("viewer")
+    assert "Nothing is overdue" in client.get("/ecos/activities/due").get_data(as_text=True)
+    eco = factory.eco()
+    factory.activity(eco, "Late one", due_at=utcnow() - timedelta(hours=3))
+    factory.activity(eco, "Soon one", due_at=utcnow() + timedelta(hours=3))
+    page = client.get("/ecos/activities/due?within_hours=12").get_data(as_text=True)
+    overdue, soon = page.split('id="overdue-table"')[1].split('id="due-soon-table"')
+    assert "Late one" in overdue and "Soon one" in soon
+    assert client.get("/ecos/activities/due?within_hours=nan").status_code == 200
+
+
+def test_rule_forms_create_edit_and_disable(signed_in):
+    client, csrf = signed_in("admin")
+    assert "No rules" in client.get("/ecos/rules").get_data(as_text=True)
+    assert 'id="rule-form"' in client.get("/ecos/rules/new").get_data(as_text=True)
+    form = {"name": "Escalate", "phase": "before", "from_stage": "any", "to_stage": "review",
+            "action": "set_eco_priority", "params": '{"priority": "high"}', "priorities": "normal",
+            "fail_strategy": "retry", "max_retries": "2", "priority": "5", "timeout_seconds": "2", "enabled": "1"}
+    bad = post(client, "/ecos/rules/new", csrf, **{**form, "params": "{nope"})
+    assert bad.status_code == 422 and "JSON object" in bad.get_data(as_text=True)
+    bad = post(client, "/ecos/rules/new", csrf, **{**form, "params": '{"priority": "asap"}'})
+    assert bad.status_code == 422 and "params of set_eco_priority" in bad.get_data(as_text=True)
+    assert post(client, "/ecos/rules/new", csrf, **form).status_code == 302
+    rule = db.session.scalars(select(WorkflowRule)).one()
+    assert (rule.to_stage, rule.match["priorities"], rule.max_retries, rule.enabled) == ("review", ["normal"], 2, True)
+    assert 'value="Escalate"' in client.get(f"/ecos/rules/{rule.id}/edit").get_data(as_text=True)
+    edited = post(client, f"/ecos/rules/{rule.id}/edit", csrf, **{**form, "fail_strategy": "warn", "name": "Raise"})
+    assert edited.status_code == 302
+    post(client, f"/ecos/rules/{rule.id}/enabled", csrf, enabled="0")
+    db.session.expire_all()
+    rule = db.session.get(WorkflowRule, rule.id)
+    assert (rule.name, rule.fail_strategy, rule.max_retries, rule.enabled) == ("Raise", "warn", 0, False)
+    assert 'data-rule="Raise"' in client.get("/ecos/rules").get_data(as_text=True)
+
+
+def test_rule_pages_are_for_admins(signed_in):
+    client, csrf = signed_in("engineer")
+    assert client.get("/ecos/rules").status_code == 200
+    assert client.get("/ecos/rules/new").status_code == 403
+    assert post(client, "/ecos/rules/new", csrf, name="x").status_code == 403
+    assert db.session.scalar(select(func.count()).select_from(WorkflowRule)) == 0
+
+
+def test_runs_browser_filters(signed_in):
+    client, _ = signed_in("viewer")
+    assert "No rule has run yet" in client.get("/ecos/runs").get_data(as_text=True)
+    eco = factory.eco(priority="urgent")
+    factory.rule("Lower", action="set_eco_priority", params={"priority": "low", "never_lower": True})
+    factory.rule("Tell", "emit_event")
+    transitions.move(eco.id, "review")
+    page = client.get("/ecos/runs?status=warning").get_data(as_text=True)
+    assert 'data-code="WARN"' in page and 'data-code="OK"' not in page and eco.number in page
+    assert 'data-code="OK"' in client.get("/ecos/runs?result_code=OK").get_data(as_text=True)
+    assert "No run matches" in client.get("/ecos/runs?result_code=BLOCK").get_data(as_text=True)
+    assert client.get("/ecos/runs?status=bogus&rule_id=x").status_code == 200
+
+
+def test_demo_seeds_once_and_its_pages_open(signed_in):
+    from app.eco import demo
+    from app.items import demo as items_demo
+
+    client, _ = signed_in("admin")
+    items_demo.seed()
+    assert "fast-track" in demo.seed()
+    db.session.commit()
+    assert demo.seed() is None
+    main = db.session.scalars(select(Eco).order_by(Eco.id)).first()
+    assert (main.stage, main.target_bom.ref) == ("review", "PCA-200@B")
+    page = client.get(f"/ecos/{main.id}").get_data(as_text=True)
+    assert "Design review" in page and 'data-blocker=' in page
+    due = client.get("/ecos/activities/due").get_data(as_text=True)
+    assert "Order samples" in due.split('id="overdue-table"')[1] and "Design review" in due
+    assert client.get("/ecos/rules").get_data(as_text=True).count("data-rule=") == 3
