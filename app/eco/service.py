@@ -12,7 +12,7 @@ from flask import has_request_context
 from flask_login import current_user
 from sqlalchemy import or_, select
 
-from app.core import audit, live, txn
+from app.core import audit, live
 from app.core.audit.service import current_actor
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.paging import Page, paginate
@@ -148,7 +148,7 @@ def record_event(eco: Eco, kind: str, from_value: str | None, to_value: str | No
     db.session.add(event)
     data = {"eco": eco.number, "kind": kind, "from": from_value, "to": to_value,
             "activity": activity.id if activity else None}
-    txn.on_commit(lambda: live.publish(f"eco:{eco.id}", "eco_event", data))  # the ECO page re-reads itself
+    live.publish_on_commit(f"eco:{eco.id}", "eco_event", data)  # the ECO page re-reads itself
     return event
 
 

@@ -56,32 +56,14 @@ def publish_many(topic: str, events: list[tuple[str, dict[str, Any]]], connectio
         pipe.execute()
     except redis.RedisError as exc:
         log.warning("live: could not publish %d events on %s: %s", len(events), topic, exc)
-_PENDING = "live_pending"
 
 
 def publish_on_commit(topic: str, type_: str, data: dict[str, Any]) -> None:
     """Publish when the current database transaction commits (never if it rolls back), so
     a page that re-reads on the event sees the change it announces."""
-    from app.extensions import db
+    from app.core import txn
 
-    db.session.info.setdefault(_PENDING, []).append((topic, type_, data))
-
-
-def _register_session_hooks() -> None:
-    from sqlalchemy import event
-    from sqlalchemy.orm import Session
-
-    @event.listens_for(Session, "after_commit")
-    def _publish_committed(session: Session) -> None:
-        for topic, type_, data in session.info.pop(_PENDING, []):
-            publish(topic, type_, data)
-
-    @event.listens_for(Session, "after_rollback")
-    def _drop_rolled_back(session: Session) -> None:
-        session.info.pop(_PENDING, None)
-
-
-_register_session_hooks()
+    txn.on_commit(lambda: publish(topic, type_, data))
 
 
 class Subscriber:
