@@ -162,14 +162,18 @@ def openapi_document(app: Flask) -> dict[str, Any]:
     models = {ErrorResponse}
     for op in ops:
         models.update(m for m in (op.query, op.body, op.response) if m is not None)
-    _, defs = models_json_schema(
-        [(m, "validation") for m in sorted(models, key=lambda m: m.__name__)],
+    # pydantic names each schema, telling apart models of one name from different capabilities
+    refs, defs = models_json_schema(
+        [(m, "validation") for m in sorted(models, key=lambda m: (m.__name__, m.__module__))],
         ref_template="#/components/schemas/{model}",
     )
     schemas = defs.get("$defs", {})
 
     def ref(model: type[BaseModel]) -> dict[str, str]:
-        return {"$ref": f"#/components/schemas/{model.__name__}"}
+        return refs[(model, "validation")]
+
+    def schema_of(model: type[BaseModel]) -> dict[str, Any]:
+        return schemas[ref(model)["$ref"].rsplit("/", 1)[1]]
 
     error = {"description": "Error", "content": {"application/json": {"schema": ref(ErrorResponse)}}}
     paths: dict[str, dict[str, Any]] = {}
@@ -177,7 +181,7 @@ def openapi_document(app: Flask) -> dict[str, Any]:
         path, params = _openapi_path(prefixes[op.blueprint] + op.rule)
         if op.query is not None:
             for name, info in op.query.model_fields.items():
-                prop = schemas[op.query.__name__]["properties"][name]
+                prop = schema_of(op.query)["properties"][name]
                 params.append({"name": name, "in": "query", "required": info.is_required(),
                                "schema": prop, "description": info.description or ""})
         operation: dict[str, Any] = {
