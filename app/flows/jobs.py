@@ -100,9 +100,9 @@ def run_flow(run_id: int) -> dict:
             runtime.cancel()
         listener.done.set()
         listener.join()
-        monitor.close()
         connection.delete(control_key(job_id))
         state = _persist(run_id, runtime.status.value, runtime.error, runtime.snapshot(trace_limit=FINAL_TRACE))
+        monitor.close()  # job_completed goes out now: a page reloading on it finds the run ended
     if runtime.status is RunStatus.FAILED:
         raise FlowRunFailed(runtime.error)
     return {"status": runtime.status.value, "executions": sum(s["executions"] for s in state["routines"].values())}

@@ -73,9 +73,13 @@ class RunMonitor:
             events += [(type_, {**data, "stats": stats[rid]}) for (type_, rid), data in routine_events]
         events += self._trace_append()
         events += self._queue_updates()
-        # job_completed goes last, so a page sees the final counts before it
-        events = [e for e in run_events if e[0] != "job_completed"] + events
-        events += [e for e in run_events if e[0] == "job_completed"]
+        # job_completed waits for close() (the job saves the final state first) and goes last
+        completed = [e for e in run_events if e[0] == "job_completed"]
+        if completed and not final:
+            with self._lock:
+                self._run_events[:0] = completed
+            completed = []
+        events = [e for e in run_events if e[0] != "job_completed"] + events + completed
         if events:
             self.publish(events)
         now = time.monotonic()

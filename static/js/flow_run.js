@@ -119,12 +119,19 @@
     e.target.form.kind.value = e.target.selectedOptions[0].dataset.kind;
   });
 
-  // the routine panel shows the routine last clicked in the graph
+  // the routine panel shows the routine last clicked in the graph, also after the panel is re-fetched
+  var selected = null;
+  function showSelected() {
+    if (!selected) return;
+    document.querySelectorAll("[data-routine-info]").forEach(function (info) {
+      info.hidden = info.dataset.routineInfo !== selected;
+    });
+  }
   document.addEventListener("click", function (e) {
     var node = e.target.closest && e.target.closest("[data-routine]");
     if (!node) return;
-    document.querySelectorAll("[data-routine-info]").forEach(function (info) {
-      info.hidden = info.dataset.routineInfo !== node.dataset.routine;
-    });
+    selected = node.dataset.routine;
+    showSelected();
   });
+  document.addEventListener("htmx:afterSettle", showSelected);
 })();

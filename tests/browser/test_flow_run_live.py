@@ -38,6 +38,8 @@ def test_queue_bars_change_colour_live(page, live_server):
         page.screenshot(path=os.path.join(SCREENSHOTS, "flow-run.png"), full_page=True)
 
     expect(page.locator("#run-status")).to_have_text("completed", timeout=30_000)
+    # the final panel, from the database, replaces the live one: it polls no more
+    expect(page.locator("#run-panel")).not_to_have_attribute("hx-trigger", re.compile("every"))
     expect(bar).to_have_class(re.compile(r"pressure-low"))
     expect(page.locator('[data-routine-row="archive"] .r-items')).to_have_text("30")
     pushed = {f["type"] for f in frames if f.get("topic", "").startswith("flow-run:")}

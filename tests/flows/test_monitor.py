@@ -48,7 +48,8 @@ def test_unchanged_slots_send_no_update():
     runtime.run(5)
     monitor.flush()
     monitor.close()
-    assert len(recorder.batches) == 1  # the second and third flushes had nothing new
+    # the last flush sent only job_completed, held for close(); nothing else had changed
+    assert len(recorder.batches) == 2 and [t for t, _ in recorder.batches[1]] == ["job_completed"]
     assert len(recorder.snapshots) == 2  # the first flush and the final one
 
 
