@@ -206,7 +206,8 @@ def test_killed_work_horse_closes_the_history_row(app, worker_process):
     db.session.expire_all()
     row = db.session.get(JobRecord, record.id)
     assert "WorkHorseKilled" in row.error and row.ended_at is not None
-    assert Job.fetch(record.id, connection=app.extensions["redis"]).get_status() == "failed"
+    # the hook that closes the row runs just before RQ files the job as failed
+    wait_for(lambda: Job.fetch(record.id, connection=app.extensions["redis"]).get_status() == "failed")
 
 
 def test_htmx_form_aimed_at_the_flash_area_answers_in_place(app, signed_in):
