@@ -92,6 +92,14 @@ def to_csv(bars: Bars) -> str:
     return out.getvalue()
 
 
+def from_canonical(canonical_csv: str) -> Bars:
+    """Bars from text `to_csv()` wrote (already validated): NumPy reads it in one go, for the jobs."""
+    lines = canonical_csv.splitlines()[1:]
+    dates, values = zip(*(line.split(",", 1) for line in lines), strict=True)
+    table = np.array(",".join(values).split(","), dtype=float).reshape(len(lines), 5)
+    return Bars(list(dates), *(np.ascontiguousarray(table[:, i]) for i in range(5)))
+
+
 def checksum(canonical_csv: str) -> str:
     return hashlib.sha256(canonical_csv.encode()).hexdigest()
 

@@ -84,7 +84,7 @@ def get_dataset(dataset_id: int) -> Dataset:
 
 
 def bars_of(dataset: Dataset) -> Bars:
-    return datasets.parse_csv(dataset.csv)
+    return datasets.from_canonical(dataset.csv)
 
 
 # --- submit, re-run --------------------------------------------------------------------------

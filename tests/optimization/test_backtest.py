@@ -123,6 +123,9 @@ def test_canonical_csv_round_trips_and_demo_series_is_seeded():
     text = datasets.to_csv(bars)
     again = datasets.parse_csv(text)
     assert np.array_equal(again.close, bars.close) and again.dates == bars.dates
+    fast = datasets.from_canonical(text)
+    assert all(np.array_equal(getattr(fast, c), getattr(bars, c)) for c in ("open", "high", "low", "close", "volume"))
+    assert fast.dates == bars.dates
     assert datasets.checksum(text) == datasets.checksum(datasets.to_csv(again))
     demo = datasets.demo_series()
     assert datasets.to_csv(demo) == datasets.to_csv(datasets.demo_series())
