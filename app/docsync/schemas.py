@@ -3,6 +3,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.api import PageMeta
 from app.docsync.documents import DOC_TYPES
 
 NUMBER = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -12,13 +13,6 @@ DocType = Literal[DOC_TYPES]  # type: ignore[valid-type]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class PageMeta(BaseModel):
-    page: int
-    per_page: int
-    total: int
-    pages: int
 
 
 # --- documents ---------------------------------------------------------------

@@ -3,6 +3,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.api import PageMeta
 from app.optimization.service import METRICS
 
 Metric = Literal[METRICS]  # type: ignore[valid-type]
@@ -86,13 +87,6 @@ class OptimizationOut(StatusOut):
     createdAt: datetime
     startedAt: datetime | None
     endedAt: datetime | None
-
-
-class PageMeta(BaseModel):
-    page: int
-    per_page: int
-    total: int
-    pages: int
 
 
 class OptimizationList(BaseModel):
