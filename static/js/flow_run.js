@@ -47,8 +47,10 @@
     return badge ? badge.textContent : "";
   }
 
-  // events sent before this socket subscribed are in the snapshot: catch up once connected
-  document.addEventListener("htmx:wsOpen", refreshSoon);
+  // events sent before this socket subscribed are in the snapshot: catch up once subscribed
+  document.addEventListener("forgeline:subscribed", function (e) {
+    if (e.detail.indexOf(topic) >= 0) refreshSoon();
+  });
 
   function text(el, value) { if (el && el.textContent !== String(value)) el.textContent = value; }
 

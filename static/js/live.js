@@ -1,12 +1,35 @@
 // Live updates. The htmx ws extension keeps one socket to /ws open (and
 // reconnects with backoff); this file subscribes to the topics the page names
 // in data-live-topic and turns each JSON event into an htmx "live" trigger on
-// the elements listening to that topic, which then re-fetch their partial.
+// the elements listening to that topic, which then re-fetch their partial:
+// at once, then at most once per data-live-interval ms (default 300) and
+// always once after the last event of a burst, so a page is never left stale.
 // While the socket is down, window.forgelineLive is false and those elements poll.
 (function () {
   window.forgelineLive = false;
   var socket = null;
   var subscribed = new Set(); // topics sent on the current socket
+  var cooling = new WeakMap(); // element -> {again: bool} while its interval runs
+
+  function refresh(el, topic, event) {
+    var state = cooling.get(el);
+    if (state) { state.again = true; return; }
+    state = { again: false };
+    cooling.set(el, state);
+    htmx.trigger(el, "live", event);
+    setTimeout(function () {
+      cooling.delete(el);
+      if (!state.again) return;
+      // the element may have been swapped for a fresh copy meanwhile: refresh whoever listens now
+      (el.isConnected ? [el] : listening(topic)).forEach(function (now) { refresh(now, topic, event); });
+    }, Number(el.dataset.liveInterval || 300));
+  }
+
+  function listening(topic) {
+    return Array.from(document.querySelectorAll("[data-live-topic]")).filter(function (el) {
+      return el.dataset.liveTopic.split(/\s+/).indexOf(topic) >= 0;
+    });
+  }
 
   function topics() {
     var all = new Set();
@@ -38,9 +61,7 @@
     socket = e.detail.socketWrapper;
     subscribed = new Set(); // a new socket on the server knows no topics
     showStatus(true);
-    subscribe();
-    // catch up on what happened while the socket was down
-    document.querySelectorAll("[data-live-topic]").forEach(function (el) { htmx.trigger(el, "live", {}); });
+    subscribe(); // the server's "subscribed" answer then makes the page catch up
   });
   function down() {
     socket = null; // while closed, sends would only queue up; wsOpen subscribes afresh
@@ -53,10 +74,16 @@
     e.preventDefault(); // events are JSON, not HTML to swap
     var event;
     try { event = JSON.parse(e.detail.message); } catch (err) { return; }
+    if (event.type === "subscribed") {
+      // from now on no event of these topics is missed: re-read what happened before
+      document.dispatchEvent(new CustomEvent("forgeline:subscribed", { detail: event.data.topics }));
+      event.data.topics.forEach(function (topic) {
+        listening(topic).forEach(function (el) { refresh(el, topic, event); });
+      });
+      return;
+    }
     document.dispatchEvent(new CustomEvent("forgeline:event", { detail: event }));
-    document.querySelectorAll("[data-live-topic]").forEach(function (el) {
-      if (el.dataset.liveTopic.split(/\s+/).indexOf(event.topic) >= 0) htmx.trigger(el, "live", event);
-    });
+    listening(event.topic).forEach(function (el) { refresh(el, event.topic, event); });
   });
 
   // partials swapped in may name new topics

@@ -65,7 +65,7 @@ def next_event(ws, timeout=3.0):
         if raw is None:
             return None
         event = json.loads(raw)
-        if event["type"] != "probe":
+        if event["type"] not in ("probe", "subscribed"):
             return event
     return None
 
@@ -128,6 +128,19 @@ def test_signed_in_browser_gets_events_of_its_topics_only(app, client, make_user
     live.publish("job:sync", "marker", {})
     assert next_event(ws)["topic"] == "job:sync"
     assert next_event(ws, timeout=0.3) is None
+
+
+@sqlite_only
+def test_subscribing_is_acknowledged_once_events_of_the_topics_can_arrive(app, connect):
+    ws = connect()
+    send(ws, "subscribe", "job:ack")
+    ack = json.loads(ws.receive(timeout=6))
+    assert (ack["type"], ack["data"]) == ("subscribed", {"topics": ["job:ack"]})
+    live.publish("job:ack", "job_started", {"id": "ack"})  # no probing: the ack is the promise
+    assert next_event(ws)["data"] == {"id": "ack"}
+    send(ws, "subscribe", "job:ack")  # nothing new: no second ack
+    live.publish("job:ack", "marker", {})
+    assert json.loads(ws.receive(timeout=3))["type"] == "marker"
 
 
 @sqlite_only

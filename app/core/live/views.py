@@ -11,12 +11,13 @@ import threading
 from flask import Blueprint, current_app
 from simple_websocket import ConnectionClosed
 
-from app.core.live.bus import RECONNECT_MAX, Hub, Subscriber
+from app.core.live.bus import RECONNECT_MAX, Hub, Subscriber, make_event
 from app.extensions import sock
 
 MAX_TOPICS = 100  # per socket, in all
 MAX_TOPIC_LENGTH = 200
 READ_TIMEOUT = 5.0  # the reader re-checks the connection this often
+SUBSCRIBE_ACK_WAIT = 5.0  # at most this long for the hub's Redis subscription before acknowledging
 
 bp = Blueprint("live", __name__)
 _hub_lock = threading.Lock()
@@ -31,21 +32,31 @@ def hub() -> Hub:
     return app.extensions["live_hub"]
 
 
-def _apply(subscriber: Subscriber, raw: str) -> None:
-    """Applies one client message; anything malformed is ignored."""
+def _apply(subscriber: Subscriber, raw: str) -> list[str]:
+    """Applies one client message; anything malformed is ignored. Returns the topics it subscribed."""
     try:
         message = json.loads(raw)
         action, topics = message.get("action"), message.get("topics")
     except (ValueError, AttributeError):
-        return
+        return []
     if not isinstance(topics, list):
-        return
+        return []
     named = {t for t in topics if isinstance(t, str) and 0 < len(t) <= MAX_TOPIC_LENGTH}
     if action == "subscribe":
         room = MAX_TOPICS - len(subscriber.topics)
-        subscriber.topics |= set(sorted(named - subscriber.topics)[:max(room, 0)])
-    elif action == "unsubscribe":
+        added = sorted(named - subscriber.topics)[:max(room, 0)]
+        subscriber.topics |= set(added)
+        return added
+    if action == "unsubscribe":
         subscriber.topics -= named
+    return []
+
+
+def _acknowledge(subscriber: Subscriber, live_hub: Hub, topics: list[str]) -> None:
+    """Tell the client its topics are live once this process listens on Redis, so
+    the page re-reads its state then and misses no event published in between."""
+    live_hub.connected.wait(SUBSCRIBE_ACK_WAIT)
+    subscriber.offer(json.dumps(make_event("", "subscribed", {"topics": topics})))
 
 
 @sock.route("/ws", bp=bp)
@@ -59,8 +70,8 @@ def websocket(ws):
             # with a timeout, so a socket closed from our side cannot strand this thread
             while ws.connected:
                 raw = ws.receive(timeout=READ_TIMEOUT)
-                if raw is not None:
-                    _apply(subscriber, raw)
+                if raw is not None and (added := _apply(subscriber, raw)):
+                    _acknowledge(subscriber, live_hub, added)
         except ConnectionClosed:
             pass
         finally:
