@@ -17,6 +17,7 @@ from sqlalchemy import func, or_, select
 from app.core import audit
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.paging import Page, paginate
+from app.core.records import get_or_404
 from app.core.timeutil import utcnow
 from app.docsync.models import Document, DocumentVersion
 from app.docsync.store import check_sha256, sniff, store
@@ -82,10 +83,7 @@ def update(doc: Document, meta: Metadata) -> Document:
 
 
 def get(document_id: int) -> Document:
-    doc = db.session.get(Document, document_id)
-    if doc is None:
-        raise NotFound(f"No document {document_id}.")
-    return doc
+    return get_or_404(Document, document_id, "document")
 
 
 def find(number: str) -> Document | None:

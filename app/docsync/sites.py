@@ -8,7 +8,8 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.core import audit, secrets
-from app.core.errors import Conflict, InvalidInput, NotFound, Unavailable
+from app.core.errors import Conflict, InvalidInput, Unavailable
+from app.core.records import get_or_404
 from app.core.timeutil import utcnow
 from app.docsync.models import RemoteSite
 from app.docsync.remote import RemoteClient, Unauthorized, Unreachable
@@ -98,10 +99,7 @@ def set_token(site: RemoteSite, token: str) -> RemoteSite:
 
 
 def get(site_id: int) -> RemoteSite:
-    site = db.session.get(RemoteSite, site_id)
-    if site is None:
-        raise NotFound(f"No remote site {site_id}.")
-    return site
+    return get_or_404(RemoteSite, site_id, "remote site")
 
 
 def all_sites() -> list[RemoteSite]:

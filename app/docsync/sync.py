@@ -29,7 +29,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.core import audit, jobs, live, metrics
-from app.core.errors import Conflict, DomainError, InvalidInput, NotFound, Unavailable
+from app.core.errors import Conflict, DomainError, InvalidInput, Unavailable
+from app.core.records import get_or_404
 from app.core.timeutil import utcnow
 from app.docsync import documents, sites
 from app.docsync.documents import Metadata
@@ -165,10 +166,7 @@ def _create(site: RemoteSite, direction: str, key: str, payload: str, selection:
 
 
 def get(job_id: int) -> SyncJob:
-    job = db.session.get(SyncJob, job_id)
-    if job is None:
-        raise NotFound(f"No sync job {job_id}.")
-    return job
+    return get_or_404(SyncJob, job_id, "sync job")
 
 
 def recent(site_id: int | None = None, limit: int = 20) -> list[SyncJob]:

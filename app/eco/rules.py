@@ -15,8 +15,9 @@ from sqlalchemy import select
 
 from app.core import audit, metrics
 from app.core.api import parse
-from app.core.errors import InvalidInput, NotFound
+from app.core.errors import InvalidInput
 from app.core.paging import Page, paginate
+from app.core.records import get_or_404
 from app.core.timeutil import utcnow
 from app.eco import actions, stages
 from app.eco.actions import ActionFailed, Context
@@ -119,10 +120,7 @@ def update_rule(rule_id: int, changes: dict[str, Any]) -> WorkflowRule:
 
 
 def get_rule(rule_id: int) -> WorkflowRule:
-    rule = db.session.get(WorkflowRule, rule_id)
-    if rule is None:
-        raise NotFound(f"No workflow rule with id {rule_id}.")
-    return rule
+    return get_or_404(WorkflowRule, rule_id, "workflow rule")
 
 
 def list_rules(*, phase: str | None = None, enabled: bool | None = None, page: int = 1, per_page: int = 50) -> Page:
@@ -145,10 +143,7 @@ def list_runs(*, eco_id: int | None = None, rule_id: int | None = None, status: 
 
 
 def get_run(run_id: int) -> WorkflowRun:
-    run = db.session.get(WorkflowRun, run_id)
-    if run is None:
-        raise NotFound(f"No workflow run with id {run_id}.")
-    return run
+    return get_or_404(WorkflowRun, run_id, "workflow run")
 
 
 # ---- running -------------------------------------------------------------------

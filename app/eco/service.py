@@ -14,8 +14,9 @@ from sqlalchemy import or_, select
 
 from app.core import audit, live
 from app.core.audit.service import current_actor
-from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.errors import Conflict, InvalidInput
 from app.core.paging import Page, paginate
+from app.core.records import get_or_404
 from app.core.timeutil import utcnow
 from app.eco import stages
 from app.eco.models import (
@@ -107,10 +108,7 @@ def update_eco(eco_id: int, changes: dict[str, Any]) -> Eco:
 
 
 def get_eco(eco_id: int) -> Eco:
-    eco = db.session.get(Eco, eco_id)
-    if eco is None:
-        raise NotFound(f"No ECO with id {eco_id}.")
-    return eco
+    return get_or_404(Eco, eco_id, "ECO")
 
 
 def search_ecos(*, q: str | None = None, stage: str | None = None, eco_type: str | None = None,
@@ -171,10 +169,7 @@ def activity_snapshot(activity: EcoActivity) -> dict[str, Any]:
 
 
 def get_activity(activity_id: int) -> EcoActivity:
-    activity = db.session.get(EcoActivity, activity_id)
-    if activity is None:
-        raise NotFound(f"No activity with id {activity_id}.")
-    return activity
+    return get_or_404(EcoActivity, activity_id, "activity")
 
 
 def _check_stage(eco: Eco, stage: str) -> str:

@@ -19,8 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from app.core import audit, jobs
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.jobs import history
-from app.core.timeutil import utcnow
 from app.core.paging import Page, paginate
+from app.core.timeutil import utcnow
 from app.engine import Flow
 from app.engine.breakpoints import Breakpoint
 from app.engine.builtins import ROUTINE_TYPES, register_class

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from flask import current_app
 
 from app.core import audit, jobs
-from app.core.errors import Conflict, NotFound
+from app.core.errors import Conflict
+from app.core.records import get_or_404
 from app.core.timeutil import utcnow
 from app.extensions import db
 from app.items.compare import CompareResult, check_mode, compare_boms
@@ -52,10 +53,7 @@ def start_export(left: str, right: str, mode: str, max_levels: int, export_forma
 
 
 def get_export(export_id: int) -> BomExport:
-    export = db.session.get(BomExport, export_id)
-    if export is None:
-        raise NotFound(f"No BOM export with id {export_id}.")
-    return export
+    return get_or_404(BomExport, export_id, "BOM export")
 
 
 def download(export_id: int) -> BomExport:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from app.core import audit
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.paging import Page, paginate
+from app.core.records import get_or_404
 from app.core.timeutil import utcnow
 from app.extensions import db
 from app.items.models import ITEM_TYPES, LIFECYCLES, Bom, BomLine, Item
@@ -110,10 +111,7 @@ def update_item(item_id: int, data: dict[str, Any]) -> Item:
 
 
 def get_item(item_id: int) -> Item:
-    item = db.session.get(Item, item_id)
-    if item is None:
-        raise NotFound(f"No item with id {item_id}.")
-    return item
+    return get_or_404(Item, item_id, "item")
 
 
 def item_by_number(number: str) -> Item:
@@ -157,10 +155,7 @@ def _revision_key(letter: str) -> tuple[int, str]:
 
 
 def get_bom(bom_id: int) -> Bom:
-    bom = db.session.get(Bom, bom_id)
-    if bom is None:
-        raise NotFound(f"No BOM revision with id {bom_id}.")
-    return bom
+    return get_or_404(Bom, bom_id, "BOM revision")
 
 
 def latest_bom(item: Item) -> Bom | None:
@@ -337,10 +332,7 @@ def add_line(bom_id: int, data: dict[str, Any]) -> BomLine:
 
 
 def get_line(line_id: int) -> BomLine:
-    line = db.session.get(BomLine, line_id)
-    if line is None:
-        raise NotFound(f"No BOM line with id {line_id}.")
-    return line
+    return get_or_404(BomLine, line_id, "BOM line")
 
 
 def update_line(line_id: int, data: dict[str, Any]) -> BomLine:

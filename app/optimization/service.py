@@ -29,6 +29,7 @@ from app.core.jobs import history as job_history
 from app.core.jobs.models import JobRecord
 from app.core.metrics import OPTIMIZATION_EXPORT_SECONDS, OPTIMIZATION_TASKS
 from app.core.paging import Page, paginate
+from app.core.records import get_or_404
 from app.core.timeutil import utcnow
 from app.extensions import db, redis_client
 from app.optimization import datasets, grid
@@ -77,10 +78,7 @@ def list_datasets() -> list[Dataset]:
 
 
 def get_dataset(dataset_id: int) -> Dataset:
-    dataset = db.session.get(Dataset, dataset_id)
-    if dataset is None:
-        raise NotFound(f"No dataset {dataset_id}.", {"field": "dataset"})
-    return dataset
+    return get_or_404(Dataset, dataset_id, "dataset", {"field": "dataset"})
 
 
 def bars_of(dataset: Dataset) -> Bars:
