@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from contextlib import suppress
 from datetime import datetime, timedelta
 
@@ -73,11 +74,14 @@ def next_event(ws, timeout=3.0):
 def until_live(ws, topic, timeout=5.0):
     """Publishes probes until one comes back: the hub listens on Redis and the
     socket's subscription is in force. Later probes are skipped by next_event."""
+    # a probe of this call only: one left over from an earlier call proves nothing about now
+    nonce = uuid.uuid4().hex
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        live.publish(topic, "probe", {})
+        live.publish(topic, "probe", {"nonce": nonce})
         raw = ws.receive(timeout=0.1)
-        if raw is not None and json.loads(raw)["type"] == "probe":
+        event = json.loads(raw) if raw is not None else {}
+        if event.get("type") == "probe" and event["data"] == {"nonce": nonce}:
             return
     pytest.fail(f"no event reached the socket on {topic!r} within {timeout}s")
 
