@@ -45,12 +45,18 @@ def redis_client():
     return current_app.extensions["redis"]
 
 
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
 @event.listens_for(Engine, "connect")
-def _sqlite_wal(dbapi_connection, connection_record) -> None:
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     """SQLite in WAL mode: web processes keep reading while a worker commits item after item
-    (in the default rollback journal a steady writer starves readers into timeouts)."""
+    (in the default rollback journal a steady writer starves readers into timeouts). Writers
+    from several processes (web, workers, `flask` commands) wait for each other up to 30 s
+    instead of Python's default 5 s, which a loaded host can exceed ("database is locked")."""
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
+    dbapi_connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
     try:
         dbapi_connection.execute("PRAGMA journal_mode=WAL")  # kept in the file; a no-op once set
     except sqlite3.OperationalError as exc:  # another process is switching it right now

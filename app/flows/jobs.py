@@ -10,6 +10,7 @@ from app.core import metrics
 from app.core.timeutil import utcnow
 from app.engine import RunStatus, Runtime
 from app.engine.breakpoints import Breakpoint
+from app.engine.heap import long_lived_objects_frozen
 from app.engine.runtime import FINAL
 from app.extensions import db, redis_client
 from app.flows import document
@@ -92,9 +93,10 @@ def run_flow(run_id: int) -> dict:
     monitor.attach(runtime)
     listener.start()
     try:
-        runtime.start()
-        drive(runtime, wait_for_input)
-        runtime.finish()
+        with long_lived_objects_frozen():
+            runtime.start()
+            drive(runtime, wait_for_input)
+            runtime.finish()
     finally:  # also when RQ's timeout interrupts the job: the state is kept either way
         if runtime.status not in FINAL:
             runtime.cancel()

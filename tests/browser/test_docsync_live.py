@@ -13,6 +13,16 @@ SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
 DOCUMENTS = 80
 
 
+def expect_job_status(page, site, status: str, timeout: float) -> None:
+    """Wait for the job page to show `status`; when it does not, say what the job and the worker said."""
+    try:
+        expect(page.locator("#sync-status")).to_have_text(status, timeout=timeout)
+    except AssertionError as exc:
+        job_id = re.search(r"/doc-sync/jobs/(\d+)", page.url).group(1)
+        job = site.api.ok("GET", f"/api/v1/doc-sync/jobs/{job_id}")
+        raise AssertionError(f"{exc}\njob: {job}\n{site.server.processes.report()}") from None
+
+
 def test_add_site_check_health_push_live_and_replay(page, sync_sites):
     a, b = sync_sites
     a.seed({f"UI-{n:03d}": b"%PDF-1.7 " + os.urandom(40_000) for n in range(DOCUMENTS)}, doc_type="report")
@@ -43,7 +53,7 @@ def test_add_site_check_health_push_live_and_replay(page, sync_sites):
     expect(page.locator("h1")).to_contain_text("push to plant-b-ui")
     expect(page.locator("#live-status")).to_have_text("live")
     page.evaluate("window.__notReloaded = true")
-    expect(page.locator("#sync-status")).to_have_text("finished", timeout=60_000)
+    expect_job_status(page, a, "finished", timeout=60_000)
     expect(page.locator("#count-sent")).to_have_text(str(DOCUMENTS))
     assert page.evaluate("window.__notReloaded") is True  # updated in place, by the live channel
     job_id = re.search(r"/doc-sync/jobs/(\d+)", page.url).group(1)
@@ -59,7 +69,7 @@ def test_add_site_check_health_push_live_and_replay(page, sync_sites):
     expect(page.locator(".flash-success")).to_contain_text("Token saved")
     page.fill("input[name=numbers]", "UI-LATE")
     page.click("#start-sync")
-    expect(page.locator("#sync-status")).to_have_text("failed", timeout=30_000)
+    expect_job_status(page, a, "failed", timeout=30_000)
     expect(page.locator("#sync-error")).to_contain_text("401")
     failed_url = page.url
     page.click("text=← plant-b-ui")
@@ -74,7 +84,7 @@ def test_add_site_check_health_push_live_and_replay(page, sync_sites):
     expect(page.locator("h1")).to_contain_text("push to plant-b-ui")
     expect(page.locator(".flash-success")).to_contain_text("Replay of job")
     expect(page.locator("#sync-job-panel")).to_contain_text("replay of #")
-    expect(page.locator("#sync-status")).to_have_text("finished", timeout=30_000)
+    expect_job_status(page, a, "finished", timeout=30_000)
     expect(page.locator("#count-sent")).to_have_text("1")
     expect(page.locator("#sync-items tr[data-number='UI-LATE'] [data-role=outcome]")).to_have_text("transferred")
     assert "UI-LATE" in b.manifest(["UI-LATE"])
