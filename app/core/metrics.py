@@ -14,8 +14,10 @@
   imported; each process then writes its values there and /metrics merges
   them at scrape time.
 - Cluster-wide figures (RQ jobs per registry, workers per state, job timings
-  from the job history table) are read at scrape time by ClusterCollector, so
-  every web process answers the same and nothing goes stale.
+  from the job history table, slot fill of running flows, remote sites up) are
+  read at scrape time by ClusterCollector, so every web process answers the
+  same and nothing goes stale. A capability adds such a gauge with
+  @scrape_gauge next to the data it reads; core imports no capability.
 
 No label takes unbounded values: the route label is the URL rule
 (`/api/v1/jobs/<job_id>`), never the path.
@@ -23,6 +25,7 @@ No label takes unbounded values: the route label is the URL rule
 
 import hmac
 import os
+from collections.abc import Callable, Iterable
 from timeit import default_timer
 
 from flask import Blueprint, Flask, Response, abort, current_app, g, request
@@ -68,9 +71,6 @@ DOC_SYNC_BYTES = Counter("doc_sync_bytes", "Document bytes moved between sites, 
 
 JOB_EXEC_BUCKETS = (0.1, 0.5, 1, 5, 15, 60, 300, 1800)
 QUEUE_WAIT_BUCKETS = (0.05, 0.25, 1, 5, 30, 120, 600, 3600)
-# RQ's WorkerStatus values; each is exported (0 when no worker is in it) so
-# queries and alerts never meet a missing series.
-WORKER_STATES = ("started", "idle", "busy", "suspended")
 UNMATCHED = "unmatched"  # endpoint label of requests no route matches (404, 405)
 
 # Required on every scrape; `flask metrics-check` fails when one has no sample.
@@ -134,6 +134,21 @@ def init_app(app: Flask) -> None:
     app.extensions["forgeline_metrics"] = exporter
 
 
+Rows = Iterable[tuple]  # each row: the label values, then the value
+_SCRAPE_GAUGES: list[tuple[str, str, tuple[str, ...], Callable[[], Rows]]] = []
+
+
+def scrape_gauge(name: str, documentation: str, labels: tuple[str, ...]):
+    """Register `read()` as the source of gauge `name`, read at every scrape inside an app
+    context; it returns rows of label values followed by the value."""
+
+    def register(read: Callable[[], Rows]) -> Callable[[], Rows]:
+        _SCRAPE_GAUGES.append((name, documentation, labels, read))
+        return read
+
+    return register
+
+
 class ClusterCollector:
     """Figures read from Redis and the database at scrape time."""
 
@@ -142,29 +157,9 @@ class ClusterCollector:
 
     def collect(self):
         with self.app.app_context():
-            yield from self._rq()
+            for gauge in _SCRAPE_GAUGES:
+                yield _gauge(*gauge)
             yield from self._job_timings()
-            yield from self._slot_usage()
-            yield from self._remote_sites()
-
-    def _rq(self):
-        from app.queues import service as queues
-
-        jobs = GaugeMetricFamily("rq_jobs", "RQ jobs by queue and registry", labels=["queue", "status"])
-        workers = GaugeMetricFamily("rq_workers", "RQ workers by state", labels=["state"])
-        try:
-            counts = queues.queue_counts()
-            states = queues.worker_states()
-        except Exception:  # Redis down: no samples (metrics-check fails) rather than a failed scrape
-            current_app.logger.warning("metrics: Redis unavailable during scrape", exc_info=True)
-        else:
-            for queue in counts:
-                for status, count in queue["counts"].items():
-                    jobs.add_metric([queue["name"], status], count)
-            for state in sorted(set(WORKER_STATES) | set(states)):
-                workers.add_metric([state], states.get(state, 0))
-        yield jobs
-        yield workers
 
     def _job_timings(self):
         from app.core.jobs import history
@@ -176,7 +171,7 @@ class ClusterCollector:
             family = HistogramMetricFamily(name, doc, labels=["queue"])
             try:
                 rows = {queue: (cumulative, total) for queue, cumulative, total in history.histogram(column, buckets)}
-            except Exception:  # database down: no samples (metrics-check fails), as for Redis
+            except Exception:  # database down: no samples (metrics-check fails) rather than a failed scrape
                 current_app.logger.warning("metrics: database unavailable during scrape", exc_info=True)
                 yield family
                 continue
@@ -187,29 +182,16 @@ class ClusterCollector:
             yield family
 
 
-    def _slot_usage(self):
-        from app.flows import service as flows
-
-        family = GaugeMetricFamily("slot_queue_usage_ratio", "Fill of each slot of the flows running now (0..1)",
-                                   labels=["flow", "routine", "slot"])
-        try:
-            for flow, routine, slot, usage in flows.queue_usage():
-                family.add_metric([flow, routine, slot], usage)
-        except Exception:
-            current_app.logger.warning("metrics: flow snapshots unavailable during scrape", exc_info=True)
-        yield family
-
-    def _remote_sites(self):
-        from app.docsync import sites
-
-        up = GaugeMetricFamily("remote_site_up", "1 when the remote site's last health probe found it up",
-                               labels=["site"])
-        try:
-            for site in sites.all_sites():  # one series per configured site: a bounded label
-                up.add_metric([site.name], 1.0 if site.status == "up" else 0.0)
-        except Exception:
-            current_app.logger.warning("metrics: database unavailable during scrape", exc_info=True)
-        yield up
+def _gauge(name: str, documentation: str, labels: tuple[str, ...], read: Callable[[], Rows]) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, documentation, labels=list(labels))
+    try:
+        rows = list(read())
+    except Exception:  # Redis or the database down: no samples (metrics-check fails) rather than a failed scrape
+        current_app.logger.warning("metrics: %s unavailable during scrape", name, exc_info=True)
+        rows = []
+    for *values, value in rows:
+        family.add_metric(values, value)
+    return family
 
 
 def _queue_order(name: str) -> tuple[int, str]:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from app.core import audit, secrets
+from app.core import audit, metrics, secrets
 from app.core.errors import Conflict, InvalidInput, Unavailable
 from app.core.records import get_or_404
 from app.core.timeutil import utcnow
@@ -104,6 +104,11 @@ def get(site_id: int) -> RemoteSite:
 
 def all_sites() -> list[RemoteSite]:
     return list(db.session.scalars(select(RemoteSite).order_by(RemoteSite.name)))
+
+
+@metrics.scrape_gauge("remote_site_up", "1 when the remote site's last health probe found it up", ("site",))
+def sites_up() -> list[tuple[str, float]]:
+    return [(site.name, 1.0 if site.status == "up" else 0.0) for site in all_sites()]  # one per site: bounded
 
 
 def client(site: RemoteSite) -> RemoteClient:

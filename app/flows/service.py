@@ -16,7 +16,7 @@ from rq.job import Job
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.core import audit, jobs
+from app.core import audit, jobs, metrics
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.jobs import history
 from app.core.paging import Page, paginate
@@ -289,6 +289,8 @@ def monitoring(job_id: str) -> dict[str, Any]:
     return {"job_id": job_id, "run_id": run.id, "flow_id": run.flow_id, "flow": run.flow.name, **state}
 
 
+@metrics.scrape_gauge("slot_queue_usage_ratio", "Fill of each slot of the flows running now (0..1)",
+                      ("flow", "routine", "slot"))
 def queue_usage() -> list[tuple[str, str, str, float]]:
     """(flow, routine, slot, usage) for every slot of the runs going on now; the highest per slot."""
     usage: dict[tuple[str, str, str], float] = {}

@@ -19,7 +19,7 @@ from rq.registry import (
 )
 
 from app.config import QUEUE_NAMES
-from app.core import audit, jobs
+from app.core import audit, jobs, metrics
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.jobs import history
 from app.core.paging import Page, paginate_list
@@ -71,6 +71,22 @@ def workers() -> list[dict[str, Any]]:
 
 def worker_states() -> dict[str, int]:
     return dict(Counter(w.get_state() for w in Worker.all(connection=redis_client())))
+
+
+# RQ's WorkerStatus values; each is exported (0 when no worker is in it) so
+# queries and alerts never meet a missing series.
+WORKER_STATES = ("started", "idle", "busy", "suspended")
+
+
+@metrics.scrape_gauge("rq_jobs", "RQ jobs by queue and registry", ("queue", "status"))
+def job_counts() -> list[tuple[str, str, int]]:
+    return [(queue["name"], status, count) for queue in queue_counts() for status, count in queue["counts"].items()]
+
+
+@metrics.scrape_gauge("rq_workers", "RQ workers by state", ("state",))
+def worker_counts() -> list[tuple[str, int]]:
+    states = worker_states()
+    return [(state, states.get(state, 0)) for state in sorted(set(WORKER_STATES) | set(states))]
 
 
 JOB_ID = re.compile(r"[\w.:-]{1,64}")

@@ -7,6 +7,7 @@ the final counts from the database."""
 import json
 import os
 import re
+from itertools import pairwise
 
 from playwright.sync_api import expect
 
@@ -24,7 +25,7 @@ def fifty_routine_flow() -> str:
     connections = []
     for chain in chains:
         hops = ["source", *chain, "sink"]
-        connections += [{"from": f"{a}.out", "to": f"{b}.in"} for a, b in zip(hops, hops[1:], strict=False)]
+        connections += [{"from": f"{a}.out", "to": f"{b}.in"} for a, b in pairwise(hops)]
     return json.dumps({"name": "fifty-routines", "description": "Eight chains of six mappers, one item per "
                        "activation.", "routines": routines, "connections": connections})
 

@@ -45,7 +45,6 @@ from app.extensions import db
 from app.flows.models import RUN_STATUSES
 from app.queues.jobs import demo_job
 from app.queues.service import STATUSES
-
 from tests.conftest import app_config, run_worker
 
 pytest_plugins = ["tests.liveserver"]
