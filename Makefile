@@ -53,7 +53,8 @@ run: seed redis
 # Browser tests drive Debian's Chromium through Playwright (never a browser download).
 chromium:
 	@test -x /usr/bin/chromium || { echo "Installing Debian's chromium for the browser tests"; \
-	  apt-get install -y -q chromium >/dev/null || { echo "apt-get install chromium failed (run as root?)" >&2; exit 1; }; }
+	  apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } \
+	  || { echo "apt-get install chromium failed (run as root?)" >&2; exit 1; }; }
 
 test: install-dev chromium
 	$(BIN)/pytest $(if $(CI),-p no:cacheprovider,) $(PYTEST_ARGS)
