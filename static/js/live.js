@@ -5,19 +5,33 @@
 // at once, then at most once per data-live-interval ms (default 300) and
 // always once after the last event of a burst, so a page is never left stale.
 // While the socket is down, window.forgelineLive is false and those elements poll.
+// An event that comes while an element's own request is out refreshes it again after.
 (function () {
   window.forgelineLive = false;
   var socket = null;
   var subscribed = new Set(); // topics sent on the current socket
   var cooling = new WeakMap(); // element -> {again: bool} while its interval runs
 
+  // Elements whose own request is out. htmx queues a trigger that comes meanwhile and, once
+  // the answer has swapped the element out (outerHTML), drops it with the old element: the
+  // page would keep an answer read before the event. So such an element is refreshed again
+  // once its answer has landed.
+  var inFlight = new WeakSet();
+  document.addEventListener("htmx:beforeRequest", function (e) { inFlight.add(e.detail.elt); });
+  document.addEventListener("htmx:afterRequest", function (e) { inFlight.delete(e.detail.elt); });
+  function busy(el) { return el.isConnected && inFlight.has(el); }
+
   function refresh(el, topic, event) {
     var state = cooling.get(el);
     if (state) { state.again = true; return; }
-    state = { again: false };
+    state = { again: busy(el) };
     cooling.set(el, state);
-    htmx.trigger(el, "live", event);
-    setTimeout(function () {
+    if (!state.again) {
+      htmx.process(el); // a copy swapped in a moment ago is set up by htmx only as it settles
+      htmx.trigger(el, "live", event);
+    }
+    setTimeout(function settle() {
+      if (busy(el)) { setTimeout(settle, 50); return; }
       cooling.delete(el);
       if (!state.again) return;
       // the element may have been swapped for a fresh copy meanwhile: refresh whoever listens now

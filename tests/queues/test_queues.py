@@ -191,6 +191,16 @@ def test_job_page_shows_traceback_and_history(app, signed_in):
     assert client.get("/queues/jobs/nope-nope").status_code == 404
 
 
+def test_job_page_of_a_job_that_has_not_reported_progress_yet(app, signed_in):
+    client, _ = signed_in("operator")
+    job_id = enqueue(1)  # queued, no worker yet: its RQ meta has no progress
+    for path in (f"/queues/jobs/{job_id}", f"/queues/jobs/{job_id}/panel"):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        html = page.get_data(as_text=True)
+        assert 'id="job-status">queued</span>' in html and "<progress" not in html
+
+
 def die_abruptly() -> None:
     """Run by the worker: the work horse is killed as the OS would kill it (out of memory)."""
     import os
