@@ -385,7 +385,7 @@ class Runtime:
                 if isinstance(exc, SlotQueueFull):
                     self._fail(str(exc))
                 return False
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 (a routine's error goes to its error handler)
                 error = exc
             self._end(rid, started, time.perf_counter() - t0, batch, error)
             if error is None:

@@ -56,7 +56,7 @@ class CommandListener(threading.Thread):
         elif action == "feed":
             try:
                 self.runtime.feed(command["routine"], command["slot"], command["items"])
-            except Exception as exc:  # SlotQueueFull/closed: the runtime already reports it
+            except Exception as exc:  # noqa: BLE001 (SlotQueueFull/closed, bad command): the listener lives on
                 log.warning("flow run: feed failed: %s", exc)
 
 

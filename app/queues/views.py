@@ -1,4 +1,5 @@
 from flask import Blueprint, render_template, request, url_for
+from redis import RedisError
 
 from app.config import QUEUE_NAMES
 from app.core.auth.service import require_role
@@ -19,7 +20,7 @@ def _redis_state():
     """Counts and workers, or the error to show when Redis does not answer."""
     try:
         return service.queue_counts(), service.workers(), None
-    except Exception as exc:
+    except RedisError as exc:
         return [], [], f"Redis does not answer: {exc}"
 
 

@@ -40,7 +40,7 @@ def test_demo_job_status_changes_live(page, live_server):
     status = row.locator("[data-role=status]")
     expect(status).to_have_text("started", timeout=10_000)
     expect(page.locator("#queue-table tr[data-queue=default] td[data-status=started]")).to_have_text("1")
-    expect(page.locator("#recent-jobs tr[data-job='%s'] [data-role=status]" % job_id)).to_have_text(
+    expect(page.locator(f"#recent-jobs tr[data-job='{job_id}'] [data-role=status]")).to_have_text(
         "finished", timeout=15_000)
     expect(page.locator("#queue-table tr[data-queue=default] td[data-status=finished]")).to_have_text("1")
 

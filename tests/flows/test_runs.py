@@ -145,7 +145,7 @@ def run_while_operating(app, client, job_id, operator, scenario):
     def operate():
         try:
             scenario(client, job_id, operator)
-        except BaseException as exc:  # re-raised below, in the test's own thread
+        except BaseException as exc:  # noqa: BLE001 (re-raised below, in the test's own thread)
             errors.append(exc)
             client.post(f"{API}/flow-runs/{job_id}/cancel", headers=operator)
 

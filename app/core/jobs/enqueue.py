@@ -51,12 +51,12 @@ def enqueue(
     db.session.add(record)
     from app.core.jobs import history
 
-    options = dict(
-        job_id=record.id, args=args, kwargs=kwargs, job_timeout=timeout, retry=retry,
-        meta={"kind": kind, **(meta or {})}, description=description or kind,
-        on_success=Callback(history.on_success), on_failure=Callback(history.on_failure),
-        on_stopped=Callback(history.on_stopped),
-    )
+    options = {
+        "job_id": record.id, "args": args, "kwargs": kwargs, "job_timeout": timeout, "retry": retry,
+        "meta": {"kind": kind, **(meta or {})}, "description": description or kind,
+        "on_success": Callback(history.on_success), "on_failure": Callback(history.on_failure),
+        "on_stopped": Callback(history.on_stopped),
+    }
     connection = redis_client()
     txn.on_commit(lambda: _push(queue, func, options, connection))
     return record
@@ -65,7 +65,7 @@ def enqueue(
 def _push(queue: str, func: Callable, options: dict[str, Any], connection) -> None:
     try:
         job = Queue(queue, connection=connection).enqueue(func, **options)
-    except Exception as exc:  # Redis unreachable: say so on the row instead of losing it silently
+    except Exception as exc:  # noqa: BLE001 (Redis down, args that do not pickle): say so on the row, never lose it
         with db.engine.begin() as conn:
             conn.execute(
                 update(JobRecord).where(JobRecord.id == options["job_id"])
