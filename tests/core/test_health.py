@@ -15,3 +15,16 @@ def test_health_is_503_when_redis_is_down(database_url):
     assert response.json["status"] == "degraded"
     assert response.json["redis"].startswith("down")
     assert response.json["database"] == "ok"
+
+
+def test_dashboard_and_queues_page_open_and_say_so_when_redis_is_down(app, make_user, database_url):
+    from tests.conftest import sign_in
+
+    make_user("ops", "operator")
+    down = create_app(app_config(database_url, f"redis://127.0.0.1:{free_port()}/0"))
+    client = down.test_client()
+    sign_in(client, "ops")
+    for path in ("/", "/queues/"):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        assert '<p class="flash flash-error">Redis does not answer: ' in page.get_data(as_text=True), path
