@@ -1,5 +1,6 @@
 """Layout of a flow for the server-rendered SVG: routines in columns by their
-distance from a source, connections as curves from event to slot."""
+distance from a source, connections as curves from event to slot, each event
+named once."""
 
 from typing import Any
 
@@ -35,7 +36,7 @@ def layout(description: dict[str, Any]) -> dict[str, Any]:
                           "policy": routines[rid]["policy"]["type"],
                           "slots": [{"name": s["name"], "y": y + NODE_H + i * BAR_H - 4} for i, s in enumerate(slots)]})
             y += height + ROW_GAP
-    edges = []
+    edges, labelled = [], set()
     for c in description["connections"]:
         sx, sy, sh = position[c["source"]]
         tx, ty, _ = position[c["target"]]
@@ -43,8 +44,12 @@ def layout(description: dict[str, Any]) -> dict[str, Any]:
         x1, y1 = sx + NODE_W, sy + sh / 2
         x2, y2 = tx, ty + NODE_H + slot_index * BAR_H + 2
         bend = max(40, abs(x2 - x1) / 2)
+        # the event's name once, on its first edge (a fan-out to eight slots is one label, not eight);
+        # the slot's name is already beside its bar in the target node
+        label = "" if (c["source"], c["event"]) in labelled else c["event"]
+        labelled.add((c["source"], c["event"]))
         edges.append({"path": f"M{x1},{y1} C{x1 + bend},{y1} {x2 - bend},{y2} {x2},{y2}",
-                      "label": f"{c['event']} → {c['slot']}", "lx": (x1 + x2) / 2, "ly": (y1 + y2) / 2 - 4})
+                      "label": label, "lx": (x1 + x2) / 2, "ly": (y1 + y2) / 2 - 4})
     width = MARGIN * 2 + (max(columns) + 1) * NODE_W + max(columns) * COL_GAP if columns else 200
     height = max((y + h for _, y, h in position.values()), default=100) + MARGIN
     return {"width": width, "height": height, "nodes": nodes, "edges": edges, "bar_width": NODE_W - 70}
