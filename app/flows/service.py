@@ -294,13 +294,14 @@ def monitoring(job_id: str) -> dict[str, Any]:
 def queue_usage() -> list[tuple[str, str, str, float]]:
     """(flow, routine, slot, usage) for every slot of the runs going on now; the highest per slot."""
     usage: dict[tuple[str, str, str], float] = {}
-    runs = db.session.scalars(select(FlowRun).where(FlowRun.status == "running")).all()
-    for run in runs:
-        raw = redis_client().get(snapshot_key(run.job_id))
+    runs = db.session.execute(select(FlowRun.job_id, FlowDefinition.name).join(FlowRun.flow)
+                              .where(FlowRun.status == "running")).all()
+    snapshots = redis_client().mget([snapshot_key(job_id) for job_id, _ in runs]) if runs else []
+    for (_, flow), raw in zip(runs, snapshots, strict=True):  # one query, one round trip per scrape
         if not raw:
             continue
         for routine, slots in json.loads(raw).get("queues", {}).items():
             for slot, status in slots.items():
-                key = (run.flow.name, routine, slot)
+                key = (flow, routine, slot)
                 usage[key] = max(usage.get(key, 0.0), status["usage_percentage"])
     return [(*key, value) for key, value in sorted(usage.items())]
