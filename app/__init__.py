@@ -15,8 +15,12 @@ CAPABILITIES = ("queues", "items", "eco", "docsync", "optimization", "flows")
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
-                instance_path=str(ROOT / "instance"))
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
     app.config.from_object(Config())
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked in the auth gate, which knows bearer clients
     app.config.update(overrides or {})

@@ -53,8 +53,13 @@ def create_token(username: str, name: str) -> None:
 
 
 @click.command("worker")
-@click.option("--queues", "-q", default=",".join(QUEUE_NAMES), show_default=True,
-              help="Comma-separated queues, in priority order.")
+@click.option(
+    "--queues",
+    "-q",
+    default=",".join(QUEUE_NAMES),
+    show_default=True,
+    help="Comma-separated queues, in priority order.",
+)
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--name", default=None, help="Worker name (default: RQ's).")
 def worker(queues: str, burst: bool, name: str | None) -> None:
@@ -126,8 +131,7 @@ def metrics_check(url: str, token: str | None) -> None:
     # Sample names, not family names: the parser strips _total from counter
     # families. A family with no sample (only # HELP / # TYPE) is missing too.
     samples = {sample.name for family in families for sample in family.samples}
-    missing = [m for m in REQUIRED_METRICS
-               if not ({m, f"{m}_bucket", f"{m}_count", f"{m}_sum"} & samples)]
+    missing = [m for m in REQUIRED_METRICS if not ({m, f"{m}_bucket", f"{m}_count", f"{m}_sum"} & samples)]
     if missing:
         click.echo(f"missing metrics: {', '.join(missing)}", err=True)
         sys.exit(1)

@@ -23,7 +23,7 @@ def _database_url() -> str:
     # Heroku-style URLs name the driver "postgres"; SQLAlchemy wants psycopg 3 spelled out.
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -43,7 +43,9 @@ class Config:
         # a BOM delta export over this many lines (both sides) is made by a background job
         self.BOM_EXPORT_SYNC_MAX_LINES = int(os.environ.get("BOM_EXPORT_SYNC_MAX_LINES", "5000"))
         self.ECO_TYPES = os.environ.get("ECO_TYPES") or None  # JSON: ECO type -> stages (app/eco/stages.py)
-        self.WORKFLOW_RETRY_BACKOFF = float(os.environ.get("WORKFLOW_RETRY_BACKOFF", "0.2"))  # seconds, doubled per retry
+        self.WORKFLOW_RETRY_BACKOFF = float(
+            os.environ.get("WORKFLOW_RETRY_BACKOFF", "0.2")
+        )  # seconds, doubled per retry
         self.JOB_HISTORY_RETENTION_DAYS = int(os.environ.get("JOB_HISTORY_RETENTION_DAYS", "90"))
         self.SOCK_SERVER_OPTIONS = {"ping_interval": 25}
         self.SESSION_COOKIE_HTTPONLY = True
@@ -56,8 +58,9 @@ class Config:
         self.DOCUMENT_MAX_BYTES = int(os.environ.get("DOCUMENT_MAX_BYTES", str(100 * 1024 * 1024)))
         self.SITE_NAME = os.environ.get("SITE_NAME", "forgeline")  # recorded as the origin of versions it sends
         # remote sites: empty allow-list = any host; timeouts in seconds; breaker opens after N failures
-        self.DOCSYNC_ALLOWED_HOSTS = [h.strip().lower() for h in os.environ.get("DOCSYNC_ALLOWED_HOSTS", "").split(",")
-                                      if h.strip()]
+        self.DOCSYNC_ALLOWED_HOSTS = [
+            h.strip().lower() for h in os.environ.get("DOCSYNC_ALLOWED_HOSTS", "").split(",") if h.strip()
+        ]
         self.DOCSYNC_HEALTH_TIMEOUT = float(os.environ.get("DOCSYNC_HEALTH_TIMEOUT", "3"))
         self.DOCSYNC_HTTP_TIMEOUT = float(os.environ.get("DOCSYNC_HTTP_TIMEOUT", "30"))
         self.DOCSYNC_BREAKER_THRESHOLD = int(os.environ.get("DOCSYNC_BREAKER_THRESHOLD", "3"))

@@ -23,8 +23,11 @@ def on_starting(server):
         # prometheus_client fails at import in every worker if the directory is missing
         os.makedirs(path, exist_ok=True)
     elif server.cfg.workers > 1:
-        server.log.warning("PROMETHEUS_MULTIPROC_DIR is not set: with %d web processes each /metrics "
-                           "answer shows the figures of one process only", server.cfg.workers)
+        server.log.warning(
+            "PROMETHEUS_MULTIPROC_DIR is not set: with %d web processes each /metrics "
+            "answer shows the figures of one process only",
+            server.cfg.workers,
+        )
 
 
 def child_exit(server, worker):

@@ -54,6 +54,7 @@ def register_templating(app: Flask) -> None:
     def navigation():
         if not current_user.is_authenticated:
             return {"navigation": []}
-        items = [(label, endpoint) for label, endpoint, roles in NAVIGATION
-                 if not roles or current_user.has_role(*roles)]
+        items = [
+            (label, endpoint) for label, endpoint, roles in NAVIGATION if not roles or current_user.has_role(*roles)
+        ]
         return {"navigation": items}

@@ -43,9 +43,21 @@ class RedisServer:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         client = redis.Redis.from_url(self.url)
         for _ in range(100):
@@ -225,16 +237,27 @@ def start_workers(app):
 
     from rq import Worker
 
-    env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-           "REDIS_URL": app.config["REDIS_URL"], "SECRET_KEY": "test-secret"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "REDIS_URL": app.config["REDIS_URL"],
+        "SECRET_KEY": "test-secret",
+    }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     flask = str(Path(sys.executable).with_name("flask"))
     connection = app.extensions["redis"]
     started: list[subprocess.Popen] = []
 
     def start(n: int = 1, queues: str = ",".join(QUEUE_NAMES)) -> list[subprocess.Popen]:
-        processes = [subprocess.Popen([flask, "--app", "app", "worker", "--queues", queues], env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(n)]
+        processes = [
+            subprocess.Popen(
+                [flask, "--app", "app", "worker", "--queues", queues],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            for _ in range(n)
+        ]
         started.extend(processes)
         deadline = time.monotonic() + 20
         while len(Worker.all(connection=connection)) < len(started):

@@ -110,8 +110,15 @@ class LiveServer:
 
     def flask(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         """Run `flask --app app ARGS` against this server's database and Redis."""
-        return subprocess.run([str(BIN / "flask"), "--app", "app", *args], env=self.env, cwd=ROOT,
-                              capture_output=True, text=True, timeout=timeout, check=False)
+        return subprocess.run(
+            [str(BIN / "flask"), "--app", "app", *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
 
 def _children(pid: int) -> list[int]:
@@ -146,8 +153,15 @@ class _Processes:
         log = self.logdir / f"{name}.log"
         with log.open("ab") as out:  # a restarted worker appends to the log of the one before
             # own process group, so a Ctrl-C of pytest does not hit them before we stop them cleanly
-            process = subprocess.Popen(argv, env=self.env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, start_new_session=True)
+            process = subprocess.Popen(
+                argv,
+                env=self.env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         self.running[name], self.logs[name] = process, log
         return process
 
@@ -173,8 +187,7 @@ class _Processes:
 
 
 def _run_step(env: dict[str, str], argv: list[str], logdir: Path, name: str) -> None:
-    done = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=STARTUP_TIMEOUT,
-                          check=False)
+    done = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=STARTUP_TIMEOUT, check=False)
     (logdir / f"{name}.log").write_text(done.stdout + done.stderr)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv[1:])} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
@@ -236,18 +249,34 @@ def running_instance(base: Path, extra_env: dict[str, str] | None = None) -> Ite
     processes = _Processes(env, logdir)
     try:
         _run_step(env, [*flask, "db", "upgrade"], logdir, "db-upgrade")
-        processes.start("gunicorn", [str(BIN / "gunicorn"), "-c", "app/gunicorn_conf.py", "-w", str(WEB_PROCESSES),
-                                     "-b", f"127.0.0.1:{port}", "wsgi:app"])
+        processes.start(
+            "gunicorn",
+            [
+                str(BIN / "gunicorn"),
+                "-c",
+                "app/gunicorn_conf.py",
+                "-w",
+                str(WEB_PROCESSES),
+                "-b",
+                f"127.0.0.1:{port}",
+                "wsgi:app",
+            ],
+        )
         processes.start("worker", _worker_argv(worker_name))
-        _run_step(env, [*flask, "users", "create", ADMIN_USERNAME, "--role", "admin", "--password", ADMIN_PASSWORD],
-                  logdir, "users-create")
+        _run_step(
+            env,
+            [*flask, "users", "create", ADMIN_USERNAME, "--role", "admin", "--password", ADMIN_PASSWORD],
+            logdir,
+            "users-create",
+        )
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while not (_health_ok(url) and _worker_registered(redis_url, worker_name)):
             processes.check_alive()
             if time.monotonic() > deadline:
-                raise RuntimeError(f"no 200 from {url}/health and worker {worker_name} in Redis "
-                                   f"within {STARTUP_TIMEOUT:.0f} s")
+                raise RuntimeError(
+                    f"no 200 from {url}/health and worker {worker_name} in Redis within {STARTUP_TIMEOUT:.0f} s"
+                )
             time.sleep(0.1)
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
         report = processes.report()
@@ -259,8 +288,16 @@ def running_instance(base: Path, extra_env: dict[str, str] | None = None) -> Ite
         redis_server.stop()
         raise
     try:
-        yield LiveServer(url=url, redis_url=redis_url, database_url=database_url, metrics_dir=metrics_dir,
-                         worker_name=worker_name, env=env, logs=processes.logs, processes=processes)
+        yield LiveServer(
+            url=url,
+            redis_url=redis_url,
+            database_url=database_url,
+            metrics_dir=metrics_dir,
+            worker_name=worker_name,
+            env=env,
+            logs=processes.logs,
+            processes=processes,
+        )
     finally:
         processes.stop()
         redis_server.stop()

@@ -133,9 +133,17 @@ def endpoint(
         bp.add_url_rule(rule, endpoint=name, view_func=wrapper, methods=[method])
         OPERATIONS.append(
             Operation(
-                blueprint=bp.name, rule=rule, method=method.lower(), endpoint=f"{bp.name}.{name}",
-                summary=summary, roles=roles, query=query, body=body, response=response,
-                status=status, tags=[bp.name],
+                blueprint=bp.name,
+                rule=rule,
+                method=method.lower(),
+                endpoint=f"{bp.name}.{name}",
+                summary=summary,
+                roles=roles,
+                query=query,
+                body=body,
+                response=response,
+                status=status,
+                tags=[bp.name],
             )
         )
         return wrapper
@@ -182,8 +190,15 @@ def openapi_document(app: Flask) -> dict[str, Any]:
         if op.query is not None:
             for name, info in op.query.model_fields.items():
                 prop = schema_of(op.query)["properties"][name]
-                params.append({"name": name, "in": "query", "required": info.is_required(),
-                               "schema": prop, "description": info.description or ""})
+                params.append(
+                    {
+                        "name": name,
+                        "in": "query",
+                        "required": info.is_required(),
+                        "schema": prop,
+                        "description": info.description or "",
+                    }
+                )
         operation: dict[str, Any] = {
             "operationId": op.endpoint.replace(".", "_"),
             "summary": op.summary,
@@ -194,14 +209,19 @@ def openapi_document(app: Flask) -> dict[str, Any]:
                     "description": "OK",
                     **({"content": {"application/json": {"schema": ref(op.response)}}} if op.response else {}),
                 },
-                "401": error, "403": error, "404": error, "409": error, "422": error,
+                "401": error,
+                "403": error,
+                "404": error,
+                "409": error,
+                "422": error,
             },
         }
         if op.roles:
             operation["description"] = "Roles: " + ", ".join(op.roles) + " (admin always)."
         if op.body is not None:
             operation["requestBody"] = {
-                "required": True, "content": {"application/json": {"schema": ref(op.body)}},
+                "required": True,
+                "content": {"application/json": {"schema": ref(op.body)}},
             }
         paths.setdefault(path, {})[op.method] = operation
     return {
@@ -210,8 +230,10 @@ def openapi_document(app: Flask) -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
-                                "session": {"type": "apiKey", "in": "cookie", "name": "session"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+            },
         },
         "security": [{"bearer": []}, {"session": []}],
         "paths": paths,

@@ -45,28 +45,41 @@ from prometheus_flask_exporter import PrometheusMetrics
 from app.config import QUEUE_NAMES
 
 AUDIT_WRITES = Counter("audit_writes", "Audit log rows committed")
-ECO_TRANSITIONS = Counter("eco_transitions", "ECO stage moves and applies by result (moved, blocked, failed)",
-                          ["result"])
-WORKFLOW_ACTION_RUNS = Counter("workflow_action_runs", "Workflow rule runs recorded, by action and status",
-                               ["action", "status"])
-BOM_COMPARE_SECONDS = Histogram("bom_compare_seconds", "BOM compare time (both explosions and the diff) by mode",
-                                ["mode"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15))
+ECO_TRANSITIONS = Counter(
+    "eco_transitions", "ECO stage moves and applies by result (moved, blocked, failed)", ["result"]
+)
+WORKFLOW_ACTION_RUNS = Counter(
+    "workflow_action_runs", "Workflow rule runs recorded, by action and status", ["action", "status"]
+)
+BOM_COMPARE_SECONDS = Histogram(
+    "bom_compare_seconds",
+    "BOM compare time (both explosions and the diff) by mode",
+    ["mode"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15),
+)
 # flows: labels are flow and routine names (bounded by the flows defined), never run ids
-ROUTINE_EXECUTIONS = Counter("routine_executions", "Routine activations by flow, routine and outcome",
-                             ["flow", "routine", "status"])
+ROUTINE_EXECUTIONS = Counter(
+    "routine_executions", "Routine activations by flow, routine and outcome", ["flow", "routine", "status"]
+)
 FLOW_RUNS = Counter("flow_runs", "Flow runs ended, by final status", ["status"])
-SLOT_BACKPRESSURE_WAITS = Counter("slot_backpressure_waits", "Times an emitter waited for room in a full slot",
-                                  ["flow"])
+SLOT_BACKPRESSURE_WAITS = Counter(
+    "slot_backpressure_waits", "Times an emitter waited for room in a full slot", ["flow"]
+)
 OPTIMIZATION_TASK_STATUSES = ("finished", "failed", "skipped", "stopped")
-OPTIMIZATION_TASKS = Counter("optimization_tasks", "Optimization grid points by outcome "
-                             "(skipped: broke the constraint; stopped: never ran, canceled or early-stopped)",
-                             ["status"])
+OPTIMIZATION_TASKS = Counter(
+    "optimization_tasks",
+    "Optimization grid points by outcome "
+    "(skipped: broke the constraint; stopped: never ran, canceled or early-stopped)",
+    ["status"],
+)
 for _status in OPTIMIZATION_TASK_STATUSES:
     OPTIMIZATION_TASKS.labels(_status)
-OPTIMIZATION_EXPORT_SECONDS = Histogram("optimization_export_seconds", "Time to build an optimization export zip",
-                                        buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 30))
-DOC_SYNC_JOBS = Counter("doc_sync_jobs", "Document sync jobs ended, by direction and final status",
-                        ["direction", "status"])
+OPTIMIZATION_EXPORT_SECONDS = Histogram(
+    "optimization_export_seconds", "Time to build an optimization export zip", buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 30)
+)
+DOC_SYNC_JOBS = Counter(
+    "doc_sync_jobs", "Document sync jobs ended, by direction and final status", ["direction", "status"]
+)
 DOC_SYNC_BYTES = Counter("doc_sync_bytes", "Document bytes moved between sites, by direction", ["direction"])
 
 JOB_EXEC_BUCKETS = (0.1, 0.5, 1, 5, 15, 60, 300, 1800)
@@ -95,10 +108,15 @@ def init_app(app: Flask) -> None:
     """Attach the HTTP metrics (one registry per app, so tests may build many apps)."""
     exporter = PrometheusMetrics(app, path=None, export_defaults=False, registry=CollectorRegistry())
     labels = ("method", "endpoint", "status")
-    requests_total = Counter("http_requests", "HTTP requests by method, route and status", labels,
-                             registry=exporter.registry)
-    duration = Histogram("http_request_duration_seconds", "HTTP request duration by method, route and status",
-                         labels, registry=exporter.registry)
+    requests_total = Counter(
+        "http_requests", "HTTP requests by method, route and status", labels, registry=exporter.registry
+    )
+    duration = Histogram(
+        "http_request_duration_seconds",
+        "HTTP request duration by method, route and status",
+        labels,
+        registry=exporter.registry,
+    )
     # so a fresh process already exposes both families (first scrape, metrics-check)
     requests_total.labels("GET", "/metrics", "200")
     duration.labels("GET", "/metrics", "200")
@@ -211,7 +229,7 @@ def _authorized() -> bool:
     if not token:
         return True
     header = request.headers.get("Authorization", "")
-    given = header[len("Bearer "):].strip() if header.startswith("Bearer ") else ""
+    given = header[len("Bearer ") :].strip() if header.startswith("Bearer ") else ""
     return hmac.compare_digest(given.encode(), token.encode())
 
 

@@ -45,4 +45,4 @@ def paginate_list(items: list[Any], page: int, per_page: int) -> Page:
     """The same Page over a list already in memory (e.g. ids read from an RQ registry)."""
     page, per_page = max(1, page), min(max(1, per_page), MAX_PER_PAGE)
     start = (page - 1) * per_page
-    return Page(items=items[start:start + per_page], page=page, per_page=per_page, total=len(items))
+    return Page(items=items[start : start + per_page], page=page, per_page=per_page, total=len(items))

@@ -20,5 +20,6 @@ def decrypt(token: str) -> str:
     try:
         return _fernet().decrypt(token.encode()).decode()
     except InvalidToken:
-        raise InvalidInput("A stored secret cannot be decrypted with the current SECRETS_KEY; set it again.",
-                           code="secret_unreadable") from None
+        raise InvalidInput(
+            "A stored secret cannot be decrypted with the current SECRETS_KEY; set it again.", code="secret_unreadable"
+        ) from None

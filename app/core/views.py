@@ -19,8 +19,7 @@ def dashboard():
         queue_summary, redis_error = queues.queue_counts(), None
     except RedisError as exc:  # the dashboard still opens when Redis is down
         queue_summary, redis_error = [], str(exc)
-    return render_template("dashboard.html", queues=queue_summary, redis_error=redis_error,
-                           recent=history.recent(10))
+    return render_template("dashboard.html", queues=queue_summary, redis_error=redis_error, recent=history.recent(10))
 
 
 def _check(probe) -> str:

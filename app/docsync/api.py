@@ -54,15 +54,30 @@ def _meta(body: DocumentMeta | ReceiveQuery) -> Metadata:
     return Metadata(body.title, body.doc_type, tuple(body.item_refs))
 
 
-@endpoint(bp, "/documents", summary="Documents, newest change first, filtered and paged", query=DocumentQuery,
-          response=DocumentList)
+@endpoint(
+    bp,
+    "/documents",
+    summary="Documents, newest change first, filtered and paged",
+    query=DocumentQuery,
+    response=DocumentList,
+)
 def list_documents(query: DocumentQuery):
     page = documents.search(query.q, query.doc_type, query.page, query.per_page)
-    return DocumentList(documents=[DocumentSummary.model_validate(d) for d in page.items], paging=PageMeta(**page.meta()))
+    return DocumentList(
+        documents=[DocumentSummary.model_validate(d) for d in page.items], paging=PageMeta(**page.meta())
+    )
 
 
-@endpoint(bp, "/documents", "POST", summary="Create a document (metadata; add files as versions)", roles=WRITE,
-          body=DocumentIn, response=DocumentOut, status=201)
+@endpoint(
+    bp,
+    "/documents",
+    "POST",
+    summary="Create a document (metadata; add files as versions)",
+    roles=WRITE,
+    body=DocumentIn,
+    response=DocumentOut,
+    status=201,
+)
 def create_document(body: DocumentIn):
     doc = documents.create(body.number, _meta(body))
     db.session.commit()
@@ -74,8 +89,15 @@ def get_document(document_id: int):
     return DocumentOut.model_validate(documents.get(document_id))
 
 
-@endpoint(bp, "/documents/<int:document_id>", "PATCH", summary="Change a document's title, type or item links",
-          roles=WRITE, body=DocumentMeta, response=DocumentOut)
+@endpoint(
+    bp,
+    "/documents/<int:document_id>",
+    "PATCH",
+    summary="Change a document's title, type or item links",
+    roles=WRITE,
+    body=DocumentMeta,
+    response=DocumentOut,
+)
 def update_document(document_id: int, body: DocumentMeta):
     doc = documents.update(documents.get(document_id), _meta(body))
     db.session.commit()
@@ -89,9 +111,16 @@ def _check_length() -> None:
         raise TooLarge(f"The file is larger than the limit of {limit} bytes.", {"max_bytes": limit})
 
 
-@endpoint(bp, "/documents/<int:document_id>/versions", "POST",
-          summary="Upload a file (the raw request body) as the next version", roles=WRITE, query=UploadQuery,
-          response=UploadOut, status=201)
+@endpoint(
+    bp,
+    "/documents/<int:document_id>/versions",
+    "POST",
+    summary="Upload a file (the raw request body) as the next version",
+    roles=WRITE,
+    query=UploadQuery,
+    response=UploadOut,
+    status=201,
+)
 def upload_version(document_id: int, query: UploadQuery):
     doc = documents.get(document_id)
     _check_length()
@@ -107,25 +136,55 @@ def download_version(document_id: int, version: int):
 
 
 def _file_response(sha256: str, content_type: str, filename: str):
-    response = send_file(store().open(sha256), mimetype=content_type, as_attachment=True,
-                         download_name=filename, etag=sha256, conditional=True)
+    response = send_file(
+        store().open(sha256),
+        mimetype=content_type,
+        as_attachment=True,
+        download_name=filename,
+        etag=sha256,
+        conditional=True,
+    )
     response.headers["X-Content-SHA256"] = sha256
     return response
 
 
-@endpoint(bp, "/documents/manifest", "POST",
-          summary="Latest version of each document, by numbers or changed since a time (sync protocol)",
-          body=ManifestIn, response=ManifestOut)
+@endpoint(
+    bp,
+    "/documents/manifest",
+    "POST",
+    summary="Latest version of each document, by numbers or changed since a time (sync protocol)",
+    body=ManifestIn,
+    response=ManifestOut,
+)
 def manifest(body: ManifestIn):
     rows = documents.latest_versions(body.numbers, body.changed_since, body.doc_type, body.limit)
-    return ManifestOut(documents=[
-        ManifestEntry(number=d.number, title=d.title, doc_type=d.doc_type, item_refs=d.item_refs,
-                      updated_at=d.updated_at, version=v.version, sha256=v.sha256, size=v.size,
-                      filename=v.filename) for d, v in rows])
+    return ManifestOut(
+        documents=[
+            ManifestEntry(
+                number=d.number,
+                title=d.title,
+                doc_type=d.doc_type,
+                item_refs=d.item_refs,
+                updated_at=d.updated_at,
+                version=v.version,
+                sha256=v.sha256,
+                size=v.size,
+                filename=v.filename,
+            )
+            for d, v in rows
+        ]
+    )
 
 
-@endpoint(bp, "/documents/files/missing", "POST", summary="Which of these sha256s this site lacks (sync protocol)",
-          roles=WRITE, body=FilesIn, response=FilesOut)
+@endpoint(
+    bp,
+    "/documents/files/missing",
+    "POST",
+    summary="Which of these sha256s this site lacks (sync protocol)",
+    roles=WRITE,
+    body=FilesIn,
+    response=FilesOut,
+)
 def missing_files(body: FilesIn):
     return FilesOut(missing=documents.missing_files(body.sha256s))
 
@@ -136,15 +195,28 @@ def download_file(sha256: str):
     return _file_response(sha256, version.content_type, version.filename)
 
 
-@endpoint(bp, "/documents/by-number/<number>/versions/<sha256>", "PUT",
-          summary="Receive a version from another site; the body is the file, empty when this site has it",
-          roles=WRITE, query=ReceiveQuery, response=UploadOut)
+@endpoint(
+    bp,
+    "/documents/by-number/<number>/versions/<sha256>",
+    "PUT",
+    summary="Receive a version from another site; the body is the file, empty when this site has it",
+    roles=WRITE,
+    query=ReceiveQuery,
+    response=UploadOut,
+)
 def receive_version(number: str, sha256: str, query: ReceiveQuery):
     _check_length()
     has_file = store().exists(sha256)  # also validates the sha256
     stream = request.stream if request.content_length or not has_file else None
-    version, created = documents.receive(number, _meta(query), sha256, stream=stream, filename=query.filename,
-                                         base_sha256=query.base_sha256, origin=query.origin)
+    version, created = documents.receive(
+        number,
+        _meta(query),
+        sha256,
+        stream=stream,
+        filename=query.filename,
+        base_sha256=query.base_sha256,
+        origin=query.origin,
+    )
     db.session.commit()
     return UploadOut(created=created, version=VersionOut.model_validate(version)), 201 if created else 200
 
@@ -155,21 +227,42 @@ OPERATOR = ("operator",)
 
 
 def site_out(site: RemoteSite) -> SiteOut:
-    return SiteOut(id=site.id, name=site.name, base_url=site.base_url, enabled=site.enabled,
-                   has_token=site.has_token, token_set_at=site.token_set_at, status=site.status,
-                   status_detail=site.status_detail, latency_ms=site.latency_ms, checked_at=site.checked_at,
-                   breaker=BreakerOut(open=sites.breaker_open(site), failures=site.failures,
-                                      open_until=site.breaker_open_until))
+    return SiteOut(
+        id=site.id,
+        name=site.name,
+        base_url=site.base_url,
+        enabled=site.enabled,
+        has_token=site.has_token,
+        token_set_at=site.token_set_at,
+        status=site.status,
+        status_detail=site.status_detail,
+        latency_ms=site.latency_ms,
+        checked_at=site.checked_at,
+        breaker=BreakerOut(open=sites.breaker_open(site), failures=site.failures, open_until=site.breaker_open_until),
+    )
 
 
-@endpoint(bp, "/doc-sync/sites", summary="Remote sites with their last health (tokens are never returned)",
-          roles=OPERATOR, response=SiteList)
+@endpoint(
+    bp,
+    "/doc-sync/sites",
+    summary="Remote sites with their last health (tokens are never returned)",
+    roles=OPERATOR,
+    response=SiteList,
+)
 def list_sites():
     return SiteList(sites=[site_out(s) for s in sites.all_sites()])
 
 
-@endpoint(bp, "/doc-sync/sites", "POST", summary="Add a remote site", roles=OPERATOR, body=SiteIn,
-          response=SiteOut, status=201)
+@endpoint(
+    bp,
+    "/doc-sync/sites",
+    "POST",
+    summary="Add a remote site",
+    roles=OPERATOR,
+    body=SiteIn,
+    response=SiteOut,
+    status=201,
+)
 def create_site(body: SiteIn):
     site = sites.create(body.name, body.base_url, body.token, body.enabled)
     db.session.commit()
@@ -181,25 +274,44 @@ def get_site(site_id: int):
     return site_out(sites.get(site_id))
 
 
-@endpoint(bp, "/doc-sync/sites/<int:site_id>", "PATCH", summary="Change a site's base URL or enabled flag",
-          roles=OPERATOR, body=SitePatch, response=SiteOut)
+@endpoint(
+    bp,
+    "/doc-sync/sites/<int:site_id>",
+    "PATCH",
+    summary="Change a site's base URL or enabled flag",
+    roles=OPERATOR,
+    body=SitePatch,
+    response=SiteOut,
+)
 def update_site(site_id: int, body: SitePatch):
     site = sites.update(sites.get(site_id), body.base_url, body.enabled)
     db.session.commit()
     return site_out(site)
 
 
-@endpoint(bp, "/doc-sync/sites/<int:site_id>/token", "PUT", summary="Set or rotate the site's API token",
-          roles=OPERATOR, body=TokenIn, response=SiteOut)
+@endpoint(
+    bp,
+    "/doc-sync/sites/<int:site_id>/token",
+    "PUT",
+    summary="Set or rotate the site's API token",
+    roles=OPERATOR,
+    body=TokenIn,
+    response=SiteOut,
+)
 def set_site_token(site_id: int, body: TokenIn):
     site = sites.set_token(sites.get(site_id), body.token)
     db.session.commit()
     return site_out(site)
 
 
-@endpoint(bp, "/doc-sync/sites/<int:site_id>/health", "POST",
-          summary="Probe the site's /health and token now; records status and latency", roles=OPERATOR,
-          response=SiteOut)
+@endpoint(
+    bp,
+    "/doc-sync/sites/<int:site_id>/health",
+    "POST",
+    summary="Probe the site's /health and token now; records status and latency",
+    roles=OPERATOR,
+    response=SiteOut,
+)
 def check_site_health(site_id: int):
     site = sites.probe(sites.get(site_id))
     db.session.commit()
@@ -210,39 +322,71 @@ def _selection_args(body: SyncSelection) -> dict:
     return {"document_ids": body.document_ids, "numbers": body.numbers, "doc_type": body.doc_type}
 
 
-@endpoint(bp, "/doc-sync/jobs/preview", "POST", summary="What a sync job would send, skip or report in conflict",
-          roles=OPERATOR, body=SyncSelection, response=PreviewOut)
+@endpoint(
+    bp,
+    "/doc-sync/jobs/preview",
+    "POST",
+    summary="What a sync job would send, skip or report in conflict",
+    roles=OPERATOR,
+    body=SyncSelection,
+    response=PreviewOut,
+)
 def preview_job(body: SyncSelection):
     items = sync.preview(body.site_id, body.direction, **_selection_args(body))
-    counts = {action: sum(1 for i in items if i.action == action) for action in ("send", "present", "skipped",
-                                                                                  "conflict")}
+    counts = {
+        action: sum(1 for i in items if i.action == action) for action in ("send", "present", "skipped", "conflict")
+    }
     return PreviewOut(items=[PlanItemOut(**vars(i)) for i in items], counts=counts)
 
 
-@endpoint(bp, "/doc-sync/jobs", "POST",
-          summary="Start a push or pull; the same idempotency key with the same payload returns the same job",
-          roles=OPERATOR, body=SyncJobIn, response=SyncJobOut, status=202)
+@endpoint(
+    bp,
+    "/doc-sync/jobs",
+    "POST",
+    summary="Start a push or pull; the same idempotency key with the same payload returns the same job",
+    roles=OPERATOR,
+    body=SyncJobIn,
+    response=SyncJobOut,
+    status=202,
+)
 def create_job(body: SyncJobIn):
     job, created = sync.request_job(body.site_id, body.direction, body.idempotency_key, **_selection_args(body))
     db.session.commit()
     return SyncJobOut.model_validate(job), 202 if created else 200
 
 
-@endpoint(bp, "/doc-sync/jobs", summary="Recent sync jobs, newest first", roles=OPERATOR, query=SyncJobQuery,
-          response=SyncJobList)
+@endpoint(
+    bp,
+    "/doc-sync/jobs",
+    summary="Recent sync jobs, newest first",
+    roles=OPERATOR,
+    query=SyncJobQuery,
+    response=SyncJobList,
+)
 def list_jobs(query: SyncJobQuery):
     return SyncJobList(jobs=[SyncJobOut.model_validate(j) for j in sync.recent(query.site_id, query.limit)])
 
 
-@endpoint(bp, "/doc-sync/jobs/<int:job_id>", summary="A sync job with each document's outcome and checksums",
-          roles=OPERATOR, response=SyncJobDetail)
+@endpoint(
+    bp,
+    "/doc-sync/jobs/<int:job_id>",
+    summary="A sync job with each document's outcome and checksums",
+    roles=OPERATOR,
+    response=SyncJobDetail,
+)
 def get_job(job_id: int):
     return SyncJobDetail.model_validate(sync.get(job_id))
 
 
-@endpoint(bp, "/doc-sync/jobs/<int:job_id>/replay", "POST",
-          summary="Re-run the failed (and unfinished) items of a job as a new linked job", roles=OPERATOR,
-          response=SyncJobOut, status=202)
+@endpoint(
+    bp,
+    "/doc-sync/jobs/<int:job_id>/replay",
+    "POST",
+    summary="Re-run the failed (and unfinished) items of a job as a new linked job",
+    roles=OPERATOR,
+    response=SyncJobOut,
+    status=202,
+)
 def replay_job(job_id: int):
     job, created = sync.replay(job_id)
     db.session.commit()

@@ -6,12 +6,24 @@ from app.docsync import documents
 from app.docsync.documents import Metadata
 
 DEMO = (
-    ("DWG-1001", Metadata("Pump bracket", "drawing", ("P-100",)), "bracket.pdf",
-     b"%PDF-1.7\n% Forgeline demo drawing: pump bracket\n"),
-    ("MDL-2001", Metadata("Pump housing model", "model", ("P-100", "P-101")), "housing.step",
-     b"ISO-10303-21;\nHEADER;\nFILE_DESCRIPTION(('Forgeline demo housing'),'2;1');\nENDSEC;\n"),
-    ("PRC-3001", Metadata("Bracket torque procedure", "procedure", ("P-100",)), "torque.txt",
-     b"Torque the four M8 bolts to 25 Nm in a cross pattern.\n"),
+    (
+        "DWG-1001",
+        Metadata("Pump bracket", "drawing", ("P-100",)),
+        "bracket.pdf",
+        b"%PDF-1.7\n% Forgeline demo drawing: pump bracket\n",
+    ),
+    (
+        "MDL-2001",
+        Metadata("Pump housing model", "model", ("P-100", "P-101")),
+        "housing.step",
+        b"ISO-10303-21;\nHEADER;\nFILE_DESCRIPTION(('Forgeline demo housing'),'2;1');\nENDSEC;\n",
+    ),
+    (
+        "PRC-3001",
+        Metadata("Bracket torque procedure", "procedure", ("P-100",)),
+        "torque.txt",
+        b"Torque the four M8 bolts to 25 Nm in a cross pattern.\n",
+    ),
 )
 
 

@@ -39,12 +39,12 @@ class Metadata:
         if not 1 <= len(title) <= 200:
             raise InvalidInput("A title of 1 to 200 characters is required.", {"field": "title"})
         if self.doc_type not in DOC_TYPES:
-            raise InvalidInput(f"Unknown document type {self.doc_type!r}.", {"field": "doc_type",
-                                                                              "allowed": list(DOC_TYPES)})
+            raise InvalidInput(
+                f"Unknown document type {self.doc_type!r}.", {"field": "doc_type", "allowed": list(DOC_TYPES)}
+            )
         refs = tuple(dict.fromkeys(r.strip() for r in self.item_refs if r.strip()))
         if len(refs) > MAX_ITEM_REFS or any(len(r) > 64 for r in refs):
-            raise InvalidInput(f"At most {MAX_ITEM_REFS} item numbers of up to 64 characters.",
-                               {"field": "item_refs"})
+            raise InvalidInput(f"At most {MAX_ITEM_REFS} item numbers of up to 64 characters.", {"field": "item_refs"})
         return Metadata(title, self.doc_type, refs)
 
 
@@ -54,8 +54,10 @@ def _snapshot(doc: Document) -> dict:
 
 def check_number(number: str) -> str:
     if not NUMBER.fullmatch(number or ""):
-        raise InvalidInput("A document number is 1-64 letters, digits, '.', '_' or '-', starting with a "
-                           "letter or digit.", {"field": "number"})
+        raise InvalidInput(
+            "A document number is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit.",
+            {"field": "number"},
+        )
     return number
 
 
@@ -64,8 +66,14 @@ def create(number: str, meta: Metadata) -> Document:
     meta = meta.checked()
     if find(number) is not None:
         raise Conflict(f"Document {number} exists already.", {"field": "number"})
-    doc = Document(number=number, title=meta.title, doc_type=meta.doc_type, item_refs=list(meta.item_refs),
-                   created_at=utcnow(), updated_at=utcnow())
+    doc = Document(
+        number=number,
+        title=meta.title,
+        doc_type=meta.doc_type,
+        item_refs=list(meta.item_refs),
+        created_at=utcnow(),
+        updated_at=utcnow(),
+    )
     db.session.add(doc)
     db.session.flush()
     audit.record("document", doc.id, "create", after=_snapshot(doc))
@@ -119,16 +127,24 @@ def _filename(name: str | None, doc: Document) -> str:
     return name or doc.number
 
 
-def add_version(doc: Document, stream: BinaryIO, filename: str | None = None, *,
-                expected_sha256: str | None = None, origin: str | None = None) -> tuple[DocumentVersion, bool]:
+def add_version(
+    doc: Document,
+    stream: BinaryIO,
+    filename: str | None = None,
+    *,
+    expected_sha256: str | None = None,
+    origin: str | None = None,
+) -> tuple[DocumentVersion, bool]:
     """Store the bytes and add them as the next version; (version, False) when they equal the latest."""
-    sha256, size, head = store().put(stream, max_bytes=current_app.config["DOCUMENT_MAX_BYTES"],
-                                     expected_sha256=expected_sha256)
+    sha256, size, head = store().put(
+        stream, max_bytes=current_app.config["DOCUMENT_MAX_BYTES"], expected_sha256=expected_sha256
+    )
     return _append(doc, sha256, size, sniff(head), _filename(filename, doc), origin)
 
 
-def add_stored_version(doc: Document, sha256: str, filename: str | None = None, *,
-                       origin: str | None = None) -> tuple[DocumentVersion, bool]:
+def add_stored_version(
+    doc: Document, sha256: str, filename: str | None = None, *, origin: str | None = None
+) -> tuple[DocumentVersion, bool]:
     """A version whose bytes are already in the store (the same file in another document)."""
     files = store()
     if not files.exists(sha256):
@@ -138,20 +154,39 @@ def add_stored_version(doc: Document, sha256: str, filename: str | None = None, 
     return _append(doc, sha256, files.path(sha256).stat().st_size, sniff(head), _filename(filename, doc), origin)
 
 
-def _append(doc: Document, sha256: str, size: int, content_type: str, filename: str,
-            origin: str | None) -> tuple[DocumentVersion, bool]:
+def _append(
+    doc: Document, sha256: str, size: int, content_type: str, filename: str, origin: str | None
+) -> tuple[DocumentVersion, bool]:
     latest = doc.latest
     if latest is not None and latest.sha256 == sha256:
         return latest, False
-    version = DocumentVersion(document=doc, version=(latest.version + 1) if latest else 1, sha256=sha256,
-                              size=size, content_type=content_type, filename=filename, origin=origin,
-                              created_by=audit.current_actor(), created_at=utcnow())
+    version = DocumentVersion(
+        document=doc,
+        version=(latest.version + 1) if latest else 1,
+        sha256=sha256,
+        size=size,
+        content_type=content_type,
+        filename=filename,
+        origin=origin,
+        created_by=audit.current_actor(),
+        created_at=utcnow(),
+    )
     db.session.add(version)
     doc.updated_at = utcnow()
     db.session.flush()
-    audit.record("document", doc.id, "add_version", after={
-        "number": doc.number, "version": version.version, "sha256": sha256, "size": size,
-        "content_type": content_type, "origin": origin})
+    audit.record(
+        "document",
+        doc.id,
+        "add_version",
+        after={
+            "number": doc.number,
+            "version": version.version,
+            "sha256": sha256,
+            "size": size,
+            "content_type": content_type,
+            "origin": origin,
+        },
+    )
     return version, True
 
 
@@ -162,23 +197,39 @@ def missing_files(sha256s: list[str]) -> list[str]:
 
 def version_with_file(sha256: str) -> DocumentVersion:
     """A version whose file has this sha256: files are served only as part of a document."""
-    version = db.session.scalar(select(DocumentVersion).where(DocumentVersion.sha256 == check_sha256(sha256))
-                                .order_by(DocumentVersion.id).limit(1))
+    version = db.session.scalar(
+        select(DocumentVersion)
+        .where(DocumentVersion.sha256 == check_sha256(sha256))
+        .order_by(DocumentVersion.id)
+        .limit(1)
+    )
     if version is None:
         raise NotFound(f"No document version has the file {sha256}.")
     return version
 
 
-def latest_versions(numbers: list[str] | None = None, changed_since: datetime | None = None,
-                    doc_type: str | None = None, limit: int = 5000) -> list[tuple[Document, DocumentVersion]]:
+def latest_versions(
+    numbers: list[str] | None = None,
+    changed_since: datetime | None = None,
+    doc_type: str | None = None,
+    limit: int = 5000,
+) -> list[tuple[Document, DocumentVersion]]:
     """Documents with their latest version, oldest change first: what a site tells another."""
-    newest = (select(DocumentVersion.document_id, func.max(DocumentVersion.version).label("version"))
-              .group_by(DocumentVersion.document_id).subquery())
-    query = (select(Document, DocumentVersion)
-             .join(newest, newest.c.document_id == Document.id)
-             .join(DocumentVersion, (DocumentVersion.document_id == Document.id)
-                   & (DocumentVersion.version == newest.c.version))
-             .order_by(Document.updated_at, Document.id).limit(limit))
+    newest = (
+        select(DocumentVersion.document_id, func.max(DocumentVersion.version).label("version"))
+        .group_by(DocumentVersion.document_id)
+        .subquery()
+    )
+    query = (
+        select(Document, DocumentVersion)
+        .join(newest, newest.c.document_id == Document.id)
+        .join(
+            DocumentVersion,
+            (DocumentVersion.document_id == Document.id) & (DocumentVersion.version == newest.c.version),
+        )
+        .order_by(Document.updated_at, Document.id)
+        .limit(limit)
+    )
     if numbers is not None:
         query = query.where(Document.number.in_(numbers))
     if changed_since is not None:
@@ -188,8 +239,16 @@ def latest_versions(numbers: list[str] | None = None, changed_since: datetime | 
     return [(doc, version) for doc, version in db.session.execute(query)]
 
 
-def receive(number: str, meta: Metadata, sha256: str, *, stream: BinaryIO | None, filename: str | None,
-            base_sha256: str | None, origin: str | None) -> tuple[DocumentVersion, bool]:
+def receive(
+    number: str,
+    meta: Metadata,
+    sha256: str,
+    *,
+    stream: BinaryIO | None,
+    filename: str | None,
+    base_sha256: str | None,
+    origin: str | None,
+) -> tuple[DocumentVersion, bool]:
     """Take a document version from another site.
 
     Creates the document when it is new. When `base_sha256` is given, the
@@ -206,8 +265,11 @@ def receive(number: str, meta: Metadata, sha256: str, *, stream: BinaryIO | None
         if latest is not None and latest.sha256 == sha256:
             return latest, False
         if latest is not None and base_sha256 != latest.sha256:
-            raise Conflict(f"Document {number} changed here since the last sync.",
-                           {"number": number, "sha256": latest.sha256}, code="sync_conflict")
+            raise Conflict(
+                f"Document {number} changed here since the last sync.",
+                {"number": number, "sha256": latest.sha256},
+                code="sync_conflict",
+            )
         update(doc, meta)
     if stream is None:
         return add_stored_version(doc, sha256, filename, origin=origin)

@@ -21,7 +21,8 @@ class Document(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
     versions: Mapped[list["DocumentVersion"]] = relationship(
-        back_populates="document", order_by="DocumentVersion.version", cascade="all, delete-orphan")
+        back_populates="document", order_by="DocumentVersion.version", cascade="all, delete-orphan"
+    )
 
     @property
     def latest(self) -> "DocumentVersion | None":
@@ -127,8 +128,9 @@ class SyncJob(db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     site: Mapped[RemoteSite] = relationship()
-    items: Mapped[list["SyncItem"]] = relationship(back_populates="job", order_by="SyncItem.id",
-                                                   cascade="all, delete-orphan")
+    items: Mapped[list["SyncItem"]] = relationship(
+        back_populates="job", order_by="SyncItem.id", cascade="all, delete-orphan"
+    )
 
 
 class SyncItem(db.Model):

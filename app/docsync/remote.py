@@ -44,8 +44,16 @@ class RemoteClient:
     timeout: float = 30.0
     retry_delays: tuple[float, ...] = (0.5, 2.0)
 
-    def _open(self, method: str, path: str, *, data: Any = None, headers: dict[str, str] | None = None,
-              timeout: float | None = None, retry: bool = True):
+    def _open(
+        self,
+        method: str,
+        path: str,
+        *,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+        retry: bool = True,
+    ):
         url = self.base_url + path
         headers = dict(headers or {})
         if self.token:
@@ -107,13 +115,17 @@ class RemoteClient:
         answer = self.json("POST", "/api/v1/documents/files/missing", {"sha256s": sha256s})
         return set(self._expect(answer, 200)["missing"])
 
-    def send_version(self, number: str, sha256: str, params: dict[str, Any], body: BinaryIO | None,
-                     size: int) -> Answer:
+    def send_version(
+        self, number: str, sha256: str, params: dict[str, Any], body: BinaryIO | None, size: int
+    ) -> Answer:
         """PUT a version; `body` None when the site has the file already. 200/201 = done, 409 = conflict."""
         query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None}, doseq=True)
         path = f"/api/v1/documents/by-number/{urllib.parse.quote(number)}/versions/{sha256}?{query}"
-        headers = {"Content-Type": "application/octet-stream", "Accept": "application/json",
-                   "Content-Length": str(size if body is not None else 0)}
+        headers = {
+            "Content-Type": "application/octet-stream",
+            "Accept": "application/json",
+            "Content-Length": str(size if body is not None else 0),
+        }
         response = self._open("PUT", path, data=body if body is not None else b"", headers=headers)
         if isinstance(response, _ErrorAnswer):
             return Answer(response.status, response.body)
@@ -124,8 +136,7 @@ class RemoteClient:
         """The open response of GET /documents/files/<sha256>; read it as a stream, then close it."""
         response = self._open("GET", f"/api/v1/documents/files/{sha256}")
         if isinstance(response, _ErrorAnswer):
-            raise RemoteError(f"download of {sha256[:12]} answered {response.status}", response.status,
-                              response.body)
+            raise RemoteError(f"download of {sha256[:12]} answered {response.status}", response.status, response.body)
         return response
 
     @staticmethod

@@ -17,6 +17,7 @@ class Strict(BaseModel):
 
 # --- documents ---------------------------------------------------------------
 
+
 class DocumentMeta(Strict):
     title: str = Field(min_length=1, max_length=200)
     doc_type: DocType = "other"
@@ -94,8 +95,9 @@ class ReceiveQuery(Strict):
     doc_type: DocType = "other"
     item_refs: list[str] = Field(default_factory=list, max_length=50)
     filename: str | None = Field(None, max_length=200)
-    base_sha256: str | None = Field(None, pattern=SHA256,
-                                    description="the latest sha256 here as the sender last saw it; 409 if changed")
+    base_sha256: str | None = Field(
+        None, pattern=SHA256, description="the latest sha256 here as the sender last saw it; 409 if changed"
+    )
     origin: str | None = Field(None, max_length=80)
 
 
@@ -131,6 +133,7 @@ class FilesOut(BaseModel):
 
 
 # --- remote sites ----------------------------------------------------------------
+
 
 class SiteIn(Strict):
     name: str = Field(min_length=1, max_length=80)
@@ -174,13 +177,15 @@ class SiteList(BaseModel):
 
 # --- sync jobs -----------------------------------------------------------------------
 
+
 class SyncSelection(Strict):
     site_id: int = Field(ge=1)
     direction: Literal["push", "pull"]
     document_ids: list[int] | None = Field(None, max_length=5000, description="push only")
     numbers: list[str] | None = Field(None, max_length=5000)
-    doc_type: DocType | None = Field(None, description="with neither ids nor numbers: what changed since "
-                                                       "the site's checkpoint, of this type")
+    doc_type: DocType | None = Field(
+        None, description="with neither ids nor numbers: what changed since the site's checkpoint, of this type"
+    )
 
 
 class SyncJobIn(SyncSelection):

@@ -38,8 +38,10 @@ def check_base_url(url: str) -> str:
         raise InvalidInput("The base URL takes no query or fragment.", {"field": "base_url"})
     allowed = current_app.config["DOCSYNC_ALLOWED_HOSTS"]
     if allowed and parts.hostname.lower() not in allowed:
-        raise InvalidInput(f"Host {parts.hostname} is not on the allow-list (DOCSYNC_ALLOWED_HOSTS).",
-                           {"field": "base_url", "allowed": allowed})
+        raise InvalidInput(
+            f"Host {parts.hostname} is not on the allow-list (DOCSYNC_ALLOWED_HOSTS).",
+            {"field": "base_url", "allowed": allowed},
+        )
     netloc = parts.hostname.lower() + (f":{port}" if port else "")
     if ":" in parts.hostname:  # IPv6 literal
         netloc = f"[{parts.hostname}]" + (f":{port}" if port else "")
@@ -93,8 +95,12 @@ def set_token(site: RemoteSite, token: str) -> RemoteSite:
     rotated = site.has_token
     _set_token_value(site, token)
     site.status, site.status_detail = "unknown", "token changed; check health"
-    audit.record("remote_site", site.id, "rotate_token" if rotated else "set_token",
-                 after={"token_set_at": site.token_set_at.isoformat()})
+    audit.record(
+        "remote_site",
+        site.id,
+        "rotate_token" if rotated else "set_token",
+        after={"token_set_at": site.token_set_at.isoformat()},
+    )
     return site
 
 
@@ -114,8 +120,9 @@ def sites_up() -> list[tuple[str, float]]:
 def client(site: RemoteSite) -> RemoteClient:
     config = current_app.config
     token = secrets.decrypt(site.token_encrypted) if site.token_encrypted else None
-    return RemoteClient(site.base_url, token, timeout=config["DOCSYNC_HTTP_TIMEOUT"],
-                        retry_delays=tuple(config["DOCSYNC_RETRY_DELAYS"]))
+    return RemoteClient(
+        site.base_url, token, timeout=config["DOCSYNC_HTTP_TIMEOUT"], retry_delays=tuple(config["DOCSYNC_RETRY_DELAYS"])
+    )
 
 
 def breaker_open(site: RemoteSite) -> bool:
@@ -124,8 +131,11 @@ def breaker_open(site: RemoteSite) -> bool:
 
 def check_breaker(site: RemoteSite) -> None:
     if breaker_open(site):
-        raise CircuitOpen(f"Site {site.name} failed {site.failures} times in a row; calls pause until "
-                          f"{site.breaker_open_until:%H:%M:%S} UTC.", {"site": site.name})
+        raise CircuitOpen(
+            f"Site {site.name} failed {site.failures} times in a row; calls pause until "
+            f"{site.breaker_open_until:%H:%M:%S} UTC.",
+            {"site": site.name},
+        )
 
 
 def record_failure(site: RemoteSite, detail: str) -> None:
@@ -165,6 +175,11 @@ def probe(site: RemoteSite) -> RemoteSite:
     except Unreachable as exc:
         record_failure(site, str(exc))
     site.checked_at = utcnow()
-    audit.record("remote_site", site.id, "health", before=before,
-                 after={"status": site.status, "latency_ms": site.latency_ms, "detail": site.status_detail})
+    audit.record(
+        "remote_site",
+        site.id,
+        "health",
+        before=before,
+        after={"status": site.status, "latency_ms": site.latency_ms, "detail": site.status_detail},
+    )
     return site

@@ -62,18 +62,21 @@ class FileStore:
                 while chunk := stream.read(CHUNK):
                     size += len(chunk)
                     if size > max_bytes:
-                        raise TooLarge(f"The file is larger than the limit of {max_bytes} bytes.",
-                                       {"max_bytes": max_bytes})
+                        raise TooLarge(
+                            f"The file is larger than the limit of {max_bytes} bytes.", {"max_bytes": max_bytes}
+                        )
                     if len(head) < SNIFF_BYTES:
-                        head += chunk[:SNIFF_BYTES - len(head)]
+                        head += chunk[: SNIFF_BYTES - len(head)]
                     digest.update(chunk)
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
             sha256 = digest.hexdigest()
             if expected_sha256 is not None and sha256 != expected_sha256:
-                raise ChecksumMismatch("The file's sha256 does not match the one stated; nothing was stored.",
-                                       {"expected": expected_sha256, "actual": sha256})
+                raise ChecksumMismatch(
+                    "The file's sha256 does not match the one stated; nothing was stored.",
+                    {"expected": expected_sha256, "actual": sha256},
+                )
             final = self.path(sha256)
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, final)  # atomic; the same bytes may land twice, the result is the same file

@@ -49,8 +49,13 @@ from app.extensions import db
 DIRECTIONS = ("push", "pull")
 ACTIVE = ("queued", "running")
 # each final outcome and the job's counter of it
-COUNTERS = {"transferred": "sent", "present": "present", "skipped": "skipped", "conflict": "conflicts",
-            "failed": "failed"}
+COUNTERS = {
+    "transferred": "sent",
+    "present": "present",
+    "skipped": "skipped",
+    "conflict": "conflicts",
+    "failed": "failed",
+}
 REPLAYABLE = ("failed", "pending")
 CHUNK = 500  # numbers or sha256s per protocol call
 PROGRESS_EVERY = 0.5  # seconds between live progress events
@@ -85,14 +90,17 @@ def _decide(source: str, target: str | None, base: str | None) -> tuple[str, str
 
 # --- selection, idempotency ---------------------------------------------------
 
-def _selection(site: RemoteSite, direction: str, document_ids: list[int] | None,
-               numbers: list[str] | None, doc_type: str | None) -> dict[str, Any]:
+
+def _selection(
+    site: RemoteSite, direction: str, document_ids: list[int] | None, numbers: list[str] | None, doc_type: str | None
+) -> dict[str, Any]:
     if direction not in DIRECTIONS:
         raise InvalidInput(f"Direction is push or pull, not {direction!r}.", {"field": "direction"})
     if document_ids:
         if direction == "pull":
-            raise InvalidInput("A pull selects documents by number (they may not exist here yet).",
-                               {"field": "document_ids"})
+            raise InvalidInput(
+                "A pull selects documents by number (they may not exist here yet).", {"field": "document_ids"}
+            )
         rows = db.session.execute(select(Document.id, Document.number).where(Document.id.in_(document_ids)))
         found = dict(rows.all())
         unknown = sorted(set(document_ids) - set(found))
@@ -113,8 +121,15 @@ def _payload_sha256(site_id: int, direction: str, selection: dict[str, Any]) -> 
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def request_job(site_id: int, direction: str, idempotency_key: str, *, document_ids: list[int] | None = None,
-                numbers: list[str] | None = None, doc_type: str | None = None) -> tuple[SyncJob, bool]:
+def request_job(
+    site_id: int,
+    direction: str,
+    idempotency_key: str,
+    *,
+    document_ids: list[int] | None = None,
+    numbers: list[str] | None = None,
+    doc_type: str | None = None,
+) -> tuple[SyncJob, bool]:
     """(job, created). The same key with the same payload returns the job it made; another payload is 422."""
     site = sites.get(site_id)
     selection = _selection(site, direction, document_ids, numbers, doc_type)
@@ -137,8 +152,11 @@ def request_job(site_id: int, direction: str, idempotency_key: str, *, document_
 
 def _same_payload(job: SyncJob, payload: str) -> SyncJob:
     if job.payload_sha256 != payload:
-        raise InvalidInput("This idempotency key was used for a different request.",
-                           {"idempotency_key": job.idempotency_key, "job_id": job.id}, code="idempotency_mismatch")
+        raise InvalidInput(
+            "This idempotency key was used for a different request.",
+            {"idempotency_key": job.idempotency_key, "job_id": job.id},
+            code="idempotency_mismatch",
+        )
     return job
 
 
@@ -146,22 +164,51 @@ def find_by_key(key: str) -> SyncJob | None:
     return db.session.scalar(select(SyncJob).where(SyncJob.idempotency_key == key))
 
 
-def _create(site: RemoteSite, direction: str, key: str, payload: str, selection: dict[str, Any],
-            replay_of: SyncJob | None = None) -> SyncJob:
-    job = SyncJob(site=site, direction=direction, idempotency_key=key, payload_sha256=payload, selection=selection,
-                  replay_of_id=replay_of.id if replay_of else None, status="queued", actor=audit.current_actor(),
-                  created_at=utcnow())
+def _create(
+    site: RemoteSite,
+    direction: str,
+    key: str,
+    payload: str,
+    selection: dict[str, Any],
+    replay_of: SyncJob | None = None,
+) -> SyncJob:
+    job = SyncJob(
+        site=site,
+        direction=direction,
+        idempotency_key=key,
+        payload_sha256=payload,
+        selection=selection,
+        replay_of_id=replay_of.id if replay_of else None,
+        status="queued",
+        actor=audit.current_actor(),
+        created_at=utcnow(),
+    )
     db.session.add(job)
     db.session.flush()
     from app.docsync.jobs import run_sync_job
 
-    record = jobs.enqueue(f"doc-sync-{direction}", run_sync_job, job.id, queue="sync", link=("doc_sync_job", job.id),
-                          retry=JOB_RETRY, description=f"{direction} documents {'to' if direction == 'push' else 'from'} "
-                                                       f"{site.name} (sync job {job.id})")
+    record = jobs.enqueue(
+        f"doc-sync-{direction}",
+        run_sync_job,
+        job.id,
+        queue="sync",
+        link=("doc_sync_job", job.id),
+        retry=JOB_RETRY,
+        description=f"{direction} documents {'to' if direction == 'push' else 'from'} {site.name} (sync job {job.id})",
+    )
     job.rq_job_id = record.id
-    audit.record("doc_sync_job", job.id, "create", after={
-        "idempotency_key": key, "site": site.name, "direction": direction, "selection": selection,
-        "replay_of": job.replay_of_id})
+    audit.record(
+        "doc_sync_job",
+        job.id,
+        "create",
+        after={
+            "idempotency_key": key,
+            "site": site.name,
+            "direction": direction,
+            "selection": selection,
+            "replay_of": job.replay_of_id,
+        },
+    )
     return job
 
 
@@ -199,22 +246,33 @@ def replay(job_id: int) -> tuple[SyncJob, bool]:
     if original.status in ACTIVE:  # stalled: it ends here, its unfinished items go to the replay
         _close(original, "interrupted", "its worker stopped answering; replayed")
     selection = {"numbers": numbers} if numbers else original.selection
-    return _create(original.site, original.direction, key,
-                   _payload_sha256(original.site_id, original.direction, selection), selection, original), True
+    return _create(
+        original.site,
+        original.direction,
+        key,
+        _payload_sha256(original.site_id, original.direction, selection),
+        selection,
+        original,
+    ), True
 
 
 # --- plan ----------------------------------------------------------------------
 
+
 def _checkpoint(site: RemoteSite, direction: str) -> SyncCheckpoint | None:
-    return db.session.scalar(select(SyncCheckpoint).where(SyncCheckpoint.site_id == site.id,
-                                                          SyncCheckpoint.direction == direction))
+    return db.session.scalar(
+        select(SyncCheckpoint).where(SyncCheckpoint.site_id == site.id, SyncCheckpoint.direction == direction)
+    )
 
 
 def _agreed(site: RemoteSite, numbers: list[str]) -> dict[str, str]:
     agreed: dict[str, str] = {}
     for start in range(0, len(numbers), CHUNK):
-        rows = db.session.execute(select(SyncedDocument.number, SyncedDocument.sha256).where(
-            SyncedDocument.site_id == site.id, SyncedDocument.number.in_(numbers[start:start + CHUNK])))
+        rows = db.session.execute(
+            select(SyncedDocument.number, SyncedDocument.sha256).where(
+                SyncedDocument.site_id == site.id, SyncedDocument.number.in_(numbers[start : start + CHUNK])
+            )
+        )
         agreed.update((number, sha256) for number, sha256 in rows)
     return agreed
 
@@ -224,7 +282,7 @@ def _remote_manifest(remote: RemoteClient, numbers: list[str] | None, **filters:
         return remote.manifest(None, **filters)
     entries: list[dict] = []
     for start in range(0, len(numbers), CHUNK):
-        entries.extend(remote.manifest(numbers[start:start + CHUNK]))
+        entries.extend(remote.manifest(numbers[start : start + CHUNK]))
     return entries
 
 
@@ -241,8 +299,11 @@ def plan(site: RemoteSite, direction: str, selection: dict[str, Any], remote: Re
     checkpoint = _checkpoint(site, direction) if numbers is None else None
     since = checkpoint.synced_until if checkpoint else None
     doc_type = selection.get("doc_type")
-    local = {d.number: _entry(d, v) for d, v in documents.latest_versions(numbers, since, doc_type)} \
-        if direction == "push" else None
+    local = (
+        {d.number: _entry(d, v) for d, v in documents.latest_versions(numbers, since, doc_type)}
+        if direction == "push"
+        else None
+    )
     if direction == "push":
         theirs = {e["number"]: e for e in _remote_manifest(remote, sorted(local))}
         source, target = local, theirs
@@ -254,24 +315,39 @@ def plan(site: RemoteSite, direction: str, selection: dict[str, Any], remote: Re
     for number, entry in source.items():
         there = target.get(number)
         action, reason = _decide(entry["sha256"], there["sha256"] if there else None, agreed.get(number))
-        items.append(PlanItem(number, action, entry["sha256"], there["sha256"] if there else None, entry["size"],
-                              reason))
+        items.append(
+            PlanItem(number, action, entry["sha256"], there["sha256"] if there else None, entry["size"], reason)
+        )
     changes = [_as_time(e["updated_at"]) for e in source.values()]
     return Plan(items, source, max(changes) if changes else None)
 
 
 def _entry(doc: Document, version) -> dict:
-    return {"number": doc.number, "title": doc.title, "doc_type": doc.doc_type, "item_refs": list(doc.item_refs),
-            "updated_at": doc.updated_at, "version": version.version, "sha256": version.sha256,
-            "size": version.size, "filename": version.filename}
+    return {
+        "number": doc.number,
+        "title": doc.title,
+        "doc_type": doc.doc_type,
+        "item_refs": list(doc.item_refs),
+        "updated_at": doc.updated_at,
+        "version": version.version,
+        "sha256": version.sha256,
+        "size": version.size,
+        "filename": version.filename,
+    }
 
 
 def _as_time(value: datetime | str) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
-def preview(site_id: int, direction: str, *, document_ids: list[int] | None = None,
-            numbers: list[str] | None = None, doc_type: str | None = None) -> list[PlanItem]:
+def preview(
+    site_id: int,
+    direction: str,
+    *,
+    document_ids: list[int] | None = None,
+    numbers: list[str] | None = None,
+    doc_type: str | None = None,
+) -> list[PlanItem]:
     site = sites.get(site_id)
     sites.check_breaker(site)
     selection = _selection(site, direction, document_ids, numbers, doc_type)
@@ -284,6 +360,7 @@ def preview(site_id: int, direction: str, *, document_ids: list[int] | None = No
 
 
 # --- run -------------------------------------------------------------------------
+
 
 class Runner:
     """Runs one job inside a worker: plan once, then each pending item, committing as it goes."""
@@ -335,9 +412,17 @@ class Runner:
             if p.number in known:
                 continue
             outcome = "pending" if p.action == "send" else p.action
-            item = SyncItem(job=self.job, number=p.number, outcome=outcome, source_sha256=p.source_sha256,
-                            target_sha256=p.target_sha256, error=None if outcome == "pending" else p.reason,
-                            bytes=0, attempts=0, updated_at=utcnow())
+            item = SyncItem(
+                job=self.job,
+                number=p.number,
+                outcome=outcome,
+                source_sha256=p.source_sha256,
+                target_sha256=p.target_sha256,
+                error=None if outcome == "pending" else p.reason,
+                bytes=0,
+                attempts=0,
+                updated_at=utcnow(),
+            )
             db.session.add(item)
             if outcome == "present":
                 self._agree(p.number, p.source_sha256)
@@ -349,13 +434,16 @@ class Runner:
         missing: set[str] = set()
         unique = sorted(set(sha256s))
         for start in range(0, len(unique), CHUNK):
-            missing |= self.remote.missing(unique[start:start + CHUNK])
+            missing |= self.remote.missing(unique[start : start + CHUNK])
         return missing
 
     def _transfer(self, item: SyncItem, source: dict, send_bytes: bool) -> None:
         item.attempts += 1
-        base = db.session.scalar(select(SyncedDocument.sha256).where(SyncedDocument.site_id == self.site.id,
-                                                                     SyncedDocument.number == item.number))
+        base = db.session.scalar(
+            select(SyncedDocument.sha256).where(
+                SyncedDocument.site_id == self.site.id, SyncedDocument.number == item.number
+            )
+        )
         try:
             if self.job.direction == "push":
                 outcome, sent = self._push(item, source, send_bytes, base)
@@ -376,12 +464,22 @@ class Runner:
         sites.record_success(self.site)
         if outcome in ("transferred", "present"):
             self._agree(item.number, item.source_sha256)
-        self._outcome(item, outcome, sent=sent,
-                      error="changed at the target since the last sync" if outcome == "conflict" else None)
+        self._outcome(
+            item,
+            outcome,
+            sent=sent,
+            error="changed at the target since the last sync" if outcome == "conflict" else None,
+        )
 
     def _push(self, item: SyncItem, source: dict, send_bytes: bool, base: str | None) -> tuple[str, int]:
-        params = {"title": source["title"], "doc_type": source["doc_type"], "item_refs": source["item_refs"],
-                  "filename": source["filename"], "base_sha256": base, "origin": self.origin}
+        params = {
+            "title": source["title"],
+            "doc_type": source["doc_type"],
+            "item_refs": source["item_refs"],
+            "filename": source["filename"],
+            "base_sha256": base,
+            "origin": self.origin,
+        }
         if send_bytes:
             with store().open(item.source_sha256) as body:
                 answer = self.remote.send_version(item.number, item.source_sha256, params, body, source["size"])
@@ -394,22 +492,36 @@ class Runner:
         if answer.status == 409:
             return "conflict", 0
         error = (answer.body.get("error") or {}) if isinstance(answer.body, dict) else {}
-        raise RemoteError(f"{answer.status} {error.get('code', '')}: {error.get('message', '')}".strip(),
-                          answer.status, answer.body)
+        raise RemoteError(
+            f"{answer.status} {error.get('code', '')}: {error.get('message', '')}".strip(), answer.status, answer.body
+        )
 
     def _pull(self, item: SyncItem, source: dict, base: str | None) -> tuple[str, int]:
         meta = Metadata(source["title"], source["doc_type"], tuple(source["item_refs"]))
         origin = self.site.name
         try:
             if store().exists(item.source_sha256):
-                version, created = documents.receive(item.number, meta, item.source_sha256, stream=None,
-                                                     filename=source["filename"], base_sha256=base, origin=origin)
+                version, created = documents.receive(
+                    item.number,
+                    meta,
+                    item.source_sha256,
+                    stream=None,
+                    filename=source["filename"],
+                    base_sha256=base,
+                    origin=origin,
+                )
                 sent = 0
             else:
                 with self.remote.download(item.source_sha256) as response:
-                    version, created = documents.receive(item.number, meta, item.source_sha256, stream=response,
-                                                         filename=source["filename"], base_sha256=base,
-                                                         origin=origin)
+                    version, created = documents.receive(
+                        item.number,
+                        meta,
+                        item.source_sha256,
+                        stream=response,
+                        filename=source["filename"],
+                        base_sha256=base,
+                        origin=origin,
+                    )
                 sent = version.size if created else 0
         except Conflict:
             db.session.rollback()
@@ -417,8 +529,9 @@ class Runner:
         return ("transferred", sent) if created else ("present", 0)
 
     def _agree(self, number: str, sha256: str) -> None:
-        row = db.session.scalar(select(SyncedDocument).where(SyncedDocument.site_id == self.site.id,
-                                                             SyncedDocument.number == number))
+        row = db.session.scalar(
+            select(SyncedDocument).where(SyncedDocument.site_id == self.site.id, SyncedDocument.number == number)
+        )
         if row is None:
             db.session.add(SyncedDocument(site_id=self.site.id, number=number, sha256=sha256, synced_at=utcnow()))
         else:
@@ -465,8 +578,9 @@ class Runner:
         job = self.job
         # only a job that took everything changed may move the checkpoint past what it saw
         if job.failed == 0 and not job.selection and planned.synced_until is not None:
-            checkpoint = _checkpoint(self.site, job.direction) or SyncCheckpoint(site_id=self.site.id,
-                                                                                direction=job.direction)
+            checkpoint = _checkpoint(self.site, job.direction) or SyncCheckpoint(
+                site_id=self.site.id, direction=job.direction
+            )
             checkpoint.synced_until, checkpoint.job_id, checkpoint.updated_at = planned.synced_until, job.id, utcnow()
             db.session.add(checkpoint)
         _close(job, "failed" if job.failed else "finished", None)
@@ -476,20 +590,43 @@ class Runner:
 
 def job_state(job: SyncJob) -> dict[str, Any]:
     done = job.sent + job.present + job.skipped + job.conflicts + job.failed
-    return {"id": job.id, "status": job.status, "total": job.total, "done": done, "sent": job.sent,
-            "present": job.present, "skipped": job.skipped, "conflicts": job.conflicts, "failed": job.failed,
-            "bytes": job.bytes}
+    return {
+        "id": job.id,
+        "status": job.status,
+        "total": job.total,
+        "done": done,
+        "sent": job.sent,
+        "present": job.present,
+        "skipped": job.skipped,
+        "conflicts": job.conflicts,
+        "failed": job.failed,
+        "bytes": job.bytes,
+    }
 
 
 def _close(job: SyncJob, status: str, error: str | None) -> None:
     """End a job: status, metrics, the audit row that explains it, the live event once committed."""
     job.status, job.error, job.ended_at = status, error, utcnow()
     checksums = {i.number: i.source_sha256 for i in job.items if i.outcome in ("transferred", "conflict", "failed")}
-    audit.record("doc_sync_job", job.id, status, after={
-        "idempotency_key": job.idempotency_key, "site": job.site.name, "direction": job.direction,
-        "replay_of": job.replay_of_id, "sent": job.sent, "present": job.present, "skipped": job.skipped,
-        "conflicts": job.conflicts, "failed": job.failed, "bytes": job.bytes, "error": error,
-        "checksums": checksums})
+    audit.record(
+        "doc_sync_job",
+        job.id,
+        status,
+        after={
+            "idempotency_key": job.idempotency_key,
+            "site": job.site.name,
+            "direction": job.direction,
+            "replay_of": job.replay_of_id,
+            "sent": job.sent,
+            "present": job.present,
+            "skipped": job.skipped,
+            "conflicts": job.conflicts,
+            "failed": job.failed,
+            "bytes": job.bytes,
+            "error": error,
+            "checksums": checksums,
+        },
+    )
     metrics.DOC_SYNC_JOBS.labels(job.direction, status).inc()
     live.publish_on_commit(topic(job.id), "sync_ended", job_state(job))
 
@@ -503,4 +640,3 @@ def fail(job: SyncJob, error: str, retrying: bool) -> None:
         return
     _close(job, "failed", error)
     db.session.commit()
-

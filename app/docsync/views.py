@@ -26,13 +26,13 @@ def _meta_from_form() -> Metadata:
 
 # --- documents -----------------------------------------------------------------
 
+
 @bp.get("/documents/")
 def documents_page():
     q = request.args.get("q") or None
     doc_type = request.args.get("doc_type") or None
     page = documents.search(q, doc_type if doc_type in DOC_TYPES else None, request.args.get("page", 1, type=int))
-    return render_template("docsync/documents.html", page=page, q=q or "", doc_type=doc_type or "",
-                           doc_types=DOC_TYPES)
+    return render_template("docsync/documents.html", page=page, q=q or "", doc_type=doc_type or "", doc_types=DOC_TYPES)
 
 
 @bp.post("/documents/")
@@ -83,11 +83,13 @@ def upload_version(document_id: int):
 
 # --- remote sites -------------------------------------------------------------------
 
+
 @bp.get("/doc-sync/sites")
 def sites_page():
     require_role("operator")
-    return render_template("docsync/sites.html", sites=sites.all_sites(), breaker_open=sites.breaker_open,
-                           jobs=sync.recent(limit=15))
+    return render_template(
+        "docsync/sites.html", sites=sites.all_sites(), breaker_open=sites.breaker_open, jobs=sync.recent(limit=15)
+    )
 
 
 @bp.post("/doc-sync/sites")
@@ -95,8 +97,9 @@ def create_site():
     require_role("operator")
 
     def act() -> tuple[str, str]:
-        site = sites.create(request.form.get("name", ""), request.form.get("base_url", ""),
-                            request.form.get("token") or None)
+        site = sites.create(
+            request.form.get("name", ""), request.form.get("base_url", ""), request.form.get("token") or None
+        )
         db.session.commit()
         return f"Site {site.name} added.", url_for("docsync.site", site_id=site.id)
 
@@ -111,8 +114,9 @@ def _site_context(site_id: int) -> dict:
 @bp.get("/doc-sync/sites/<int:site_id>")
 def site(site_id: int):
     require_role("operator")
-    return render_template("docsync/site.html", **_site_context(site_id), idempotency_key=uuid.uuid4().hex,
-                           doc_types=DOC_TYPES)
+    return render_template(
+        "docsync/site.html", **_site_context(site_id), idempotency_key=uuid.uuid4().hex, doc_types=DOC_TYPES
+    )
 
 
 @bp.get("/doc-sync/sites/<int:site_id>/panel")
@@ -165,16 +169,18 @@ def start_job(site_id: int):
     key = request.form.get("idempotency_key") or uuid.uuid4().hex
 
     def act() -> tuple[str, str]:
-        job, created = sync.request_job(site_id, request.form.get("direction", "push"), key,
-                                        **_selection_from_form())
+        job, created = sync.request_job(site_id, request.form.get("direction", "push"), key, **_selection_from_form())
         db.session.commit()
-        return (f"Sync job {job.id} {'started' if created else 'was started already'}.",
-                url_for("docsync.job", job_id=job.id))
+        return (
+            f"Sync job {job.id} {'started' if created else 'was started already'}.",
+            url_for("docsync.job", job_id=job.id),
+        )
 
     return form_action(act, url_for("docsync.site", site_id=site_id))
 
 
 # --- sync jobs ----------------------------------------------------------------------------
+
 
 @bp.get("/doc-sync/jobs/<int:job_id>")
 def job(job_id: int):

@@ -39,7 +39,9 @@ class SetPriorityParams(_Params):
 
 
 PARAMS: dict[str, type[_Params]] = {
-    "emit_event": EmitEventParams, "create_job": CreateJobParams, "set_eco_priority": SetPriorityParams,
+    "emit_event": EmitEventParams,
+    "create_job": CreateJobParams,
+    "set_eco_priority": SetPriorityParams,
 }
 
 
@@ -55,8 +57,13 @@ class Context:
 
 
 def _emit_event(params: EmitEventParams, rule: WorkflowRule, run: WorkflowRun, ctx: Context) -> dict[str, Any]:
-    data = {"eco": ctx.eco.number, "rule": rule.name, "message": params.message,
-            "from": ctx.from_stage, "to": ctx.to_stage}
+    data = {
+        "eco": ctx.eco.number,
+        "rule": rule.name,
+        "message": params.message,
+        "from": ctx.from_stage,
+        "to": ctx.to_stage,
+    }
     try:
         live.publish(f"eco:{ctx.eco.id}", params.event, data, strict=True)
     except Exception as exc:
@@ -70,10 +77,17 @@ def _create_job(params: CreateJobParams, rule: WorkflowRule, run: WorkflowRun, c
     retry = None
     if rule.fail_strategy == "retry" and rule.max_retries:  # RQ's Retry, backing off as in-transaction retries do
         backoff = current_app.config["WORKFLOW_RETRY_BACKOFF"]
-        retry = Retry(max=rule.max_retries, interval=[math.ceil(backoff * 2 ** i) for i in range(rule.max_retries)])
-    record = jobs.enqueue(f"eco.{params.job}", eco_jobs.run_rule_job, run.id, queue="actions",
-                          link=("workflow_run", run.id), timeout=max(1, int(rule.timeout_seconds)), retry=retry,
-                          description=f"{params.job} for {ctx.eco.number} (rule {rule.name})")
+        retry = Retry(max=rule.max_retries, interval=[math.ceil(backoff * 2**i) for i in range(rule.max_retries)])
+    record = jobs.enqueue(
+        f"eco.{params.job}",
+        eco_jobs.run_rule_job,
+        run.id,
+        queue="actions",
+        link=("workflow_run", run.id),
+        timeout=max(1, int(rule.timeout_seconds)),
+        retry=retry,
+        description=f"{params.job} for {ctx.eco.number} (rule {rule.name})",
+    )
     return {"job_id": record.id, "job": params.job}
 
 
@@ -90,7 +104,9 @@ def _set_priority(params: SetPriorityParams, rule: WorkflowRule, run: WorkflowRu
 
 
 RUNNERS: dict[str, Callable[..., dict[str, Any]]] = {
-    "emit_event": _emit_event, "create_job": _create_job, "set_eco_priority": _set_priority,
+    "emit_event": _emit_event,
+    "create_job": _create_job,
+    "set_eco_priority": _set_priority,
 }
 
 

@@ -47,25 +47,48 @@ ADMIN = ("admin",)
 
 
 def eco_out(eco: Eco) -> EcoOut:
-    return EcoOut(id=eco.id, number=eco.number, title=eco.title, description=eco.description,
-                  eco_type=eco.eco_type, stage=eco.stage, stages=[*stages.chain(eco.eco_type), stages.CANCELED],
-                  priority=eco.priority, owner=eco.owner, item_id=eco.item_id, item=eco.item.number,
-                  target_bom_id=eco.target_bom_id, target_bom=eco.target_bom.ref if eco.target_bom else None,
-                  version=eco.version, created_at=eco.created_at, updated_at=eco.updated_at,
-                  applied_at=eco.applied_at)
+    return EcoOut(
+        id=eco.id,
+        number=eco.number,
+        title=eco.title,
+        description=eco.description,
+        eco_type=eco.eco_type,
+        stage=eco.stage,
+        stages=[*stages.chain(eco.eco_type), stages.CANCELED],
+        priority=eco.priority,
+        owner=eco.owner,
+        item_id=eco.item_id,
+        item=eco.item.number,
+        target_bom_id=eco.target_bom_id,
+        target_bom=eco.target_bom.ref if eco.target_bom else None,
+        version=eco.version,
+        created_at=eco.created_at,
+        updated_at=eco.updated_at,
+        applied_at=eco.applied_at,
+    )
 
 
 def activity_out(activity: EcoActivity) -> ActivityOut:
-    return ActivityOut(id=activity.id, eco_id=activity.eco_id, eco=activity.eco.number, name=activity.name,
-                       assignee=activity.assignee, stage=activity.stage, blocking=activity.blocking,
-                       status=activity.status, due_at=activity.due_at,
-                       depends_on=[a.id for a in activity.depends_on], created_at=activity.created_at,
-                       updated_at=activity.updated_at)
+    return ActivityOut(
+        id=activity.id,
+        eco_id=activity.eco_id,
+        eco=activity.eco.number,
+        name=activity.name,
+        assignee=activity.assignee,
+        stage=activity.stage,
+        blocking=activity.blocking,
+        status=activity.status,
+        due_at=activity.due_at,
+        depends_on=[a.id for a in activity.depends_on],
+        created_at=activity.created_at,
+        updated_at=activity.updated_at,
+    )
 
 
 def run_out(run: WorkflowRun) -> RunOut:
-    return RunOut.model_validate({**{c: getattr(run, c) for c in RunOut.model_fields if c != "rule"},
-                                  "rule": run.rule.name})
+    return RunOut.model_validate(
+        {**{c: getattr(run, c) for c in RunOut.model_fields if c != "rule"}, "rule": run.rule.name}
+    )
 
 
 def _events(page) -> EventList:
@@ -73,6 +96,7 @@ def _events(page) -> EventList:
 
 
 # ---- ECOs ------------------------------------------------------------------
+
 
 @endpoint(bp, "/eco-types", summary="ECO types and their stage chains", response=EcoTypeList)
 def list_eco_types():
@@ -85,8 +109,16 @@ def list_ecos(query: EcoQuery):
     return EcoList(ecos=[eco_out(e) for e in page.items], paging=PageMeta(**page.meta()))
 
 
-@endpoint(bp, "/ecos", "POST", summary="Open an ECO at the first stage of its type", roles=ENGINEER,
-          body=EcoIn, response=EcoOut, status=201)
+@endpoint(
+    bp,
+    "/ecos",
+    "POST",
+    summary="Open an ECO at the first stage of its type",
+    roles=ENGINEER,
+    body=EcoIn,
+    response=EcoOut,
+    status=201,
+)
 def create_eco(body: EcoIn):
     eco = service.create_eco(**body.model_dump())
     db.session.commit()
@@ -98,8 +130,15 @@ def get_eco(eco_id: int):
     return eco_out(service.get_eco(eco_id))
 
 
-@endpoint(bp, "/ecos/<int:eco_id>", "PATCH", summary="Change title, description, priority, owner or target BOM",
-          roles=ENGINEER, body=EcoPatch, response=EcoOut)
+@endpoint(
+    bp,
+    "/ecos/<int:eco_id>",
+    "PATCH",
+    summary="Change title, description, priority, owner or target BOM",
+    roles=ENGINEER,
+    body=EcoPatch,
+    response=EcoOut,
+)
 def update_eco(eco_id: int, body: EcoPatch):
     eco = service.update_eco(eco_id, body.model_dump(exclude_unset=True))
     db.session.commit()
@@ -107,37 +146,69 @@ def update_eco(eco_id: int, body: EcoPatch):
 
 
 def _transition_out(outcome: transitions.Outcome) -> TransitionOut:
-    return TransitionOut(eco=eco_out(outcome.eco), from_stage=outcome.from_stage, to_stage=outcome.eco.stage,
-                         runs=[run_out(r) for r in outcome.runs])
+    return TransitionOut(
+        eco=eco_out(outcome.eco),
+        from_stage=outcome.from_stage,
+        to_stage=outcome.eco.stage,
+        runs=[run_out(r) for r in outcome.runs],
+    )
 
 
-@endpoint(bp, "/ecos/<int:eco_id>/move", "POST", roles=ENGINEER, body=MoveIn, response=TransitionOut,
-          summary="Move to a stage: gates, before rules, the move, after rules, in one transaction "
-                  "(409 with the blockers, or naming the blocking rule)")
+@endpoint(
+    bp,
+    "/ecos/<int:eco_id>/move",
+    "POST",
+    roles=ENGINEER,
+    body=MoveIn,
+    response=TransitionOut,
+    summary="Move to a stage: gates, before rules, the move, after rules, in one transaction "
+    "(409 with the blockers, or naming the blocking rule)",
+)
 def move_eco(eco_id: int, body: MoveIn):
     return _transition_out(transitions.move(eco_id, body.to_stage, body.reason))
 
 
-@endpoint(bp, "/ecos/<int:eco_id>/apply", "POST", roles=ENGINEER, body=ApplyIn, response=TransitionOut,
-          summary="Release the target BOM revision and move to the final stage, as a move does")
+@endpoint(
+    bp,
+    "/ecos/<int:eco_id>/apply",
+    "POST",
+    roles=ENGINEER,
+    body=ApplyIn,
+    response=TransitionOut,
+    summary="Release the target BOM revision and move to the final stage, as a move does",
+)
 def apply_eco(eco_id: int, body: ApplyIn):
     return _transition_out(transitions.apply(eco_id, body.reason))
 
 
-@endpoint(bp, "/ecos/<int:eco_id>/blockers", summary="What keeps the ECO from moving to a stage",
-          query=BlockerQuery, response=BlockerList)
+@endpoint(
+    bp,
+    "/ecos/<int:eco_id>/blockers",
+    summary="What keeps the ECO from moving to a stage",
+    query=BlockerQuery,
+    response=BlockerList,
+)
 def eco_blockers(eco_id: int, query: BlockerQuery):
     return {"blockers": service.gate_blockers(service.get_eco(eco_id), query.to_stage)}
 
 
-@endpoint(bp, "/ecos/<int:eco_id>/events", summary="Everything that happened to the ECO, newest first",
-          query=PageQuery, response=EventList)
+@endpoint(
+    bp,
+    "/ecos/<int:eco_id>/events",
+    summary="Everything that happened to the ECO, newest first",
+    query=PageQuery,
+    response=EventList,
+)
 def eco_events(eco_id: int, query: PageQuery):
     return _events(service.events(eco_id, page=query.page, per_page=query.per_page))
 
 
-@endpoint(bp, "/ecos/<int:eco_id>/delta", summary="The BOM delta applying the ECO would make (404 without one)",
-          response=DeltaPreviewOut)
+@endpoint(
+    bp,
+    "/ecos/<int:eco_id>/delta",
+    summary="The BOM delta applying the ECO would make (404 without one)",
+    response=DeltaPreviewOut,
+)
 def eco_delta(eco_id: int):
     delta = service.bom_delta(service.get_eco(eco_id))
     if delta is None:
@@ -147,23 +218,38 @@ def eco_delta(eco_id: int):
 
 # ---- activities ----------------------------------------------------------------
 
-@endpoint(bp, "/eco-activities", summary="Activities, by ECO, status or assignee", query=ActivityQuery,
-          response=ActivityList)
+
+@endpoint(
+    bp, "/eco-activities", summary="Activities, by ECO, status or assignee", query=ActivityQuery, response=ActivityList
+)
 def list_activities(query: ActivityQuery):
     page = service.list_activities(**query.model_dump())
     return ActivityList(activities=[activity_out(a) for a in page.items], paging=PageMeta(**page.meta()))
 
 
-@endpoint(bp, "/eco-activities", "POST", summary="Add an activity that gates a stage", roles=ENGINEER,
-          body=ActivityIn, response=ActivityOut, status=201)
+@endpoint(
+    bp,
+    "/eco-activities",
+    "POST",
+    summary="Add an activity that gates a stage",
+    roles=ENGINEER,
+    body=ActivityIn,
+    response=ActivityOut,
+    status=201,
+)
 def create_activity(body: ActivityIn):
     activity = service.create_activity(**body.model_dump())
     db.session.commit()
     return activity_out(activity)
 
 
-@endpoint(bp, "/eco-activities/due", summary="Open activities overdue or due within the next hours",
-          query=DueQuery, response=DueList)
+@endpoint(
+    bp,
+    "/eco-activities/due",
+    summary="Open activities overdue or due within the next hours",
+    query=DueQuery,
+    response=DueList,
+)
 def due_activities(query: DueQuery):
     overdue, soon = service.due_activities(query.within_hours)
     return DueList(overdue=[activity_out(a) for a in overdue], due_soon=[activity_out(a) for a in soon])
@@ -174,36 +260,54 @@ def get_activity(activity_id: int):
     return activity_out(service.get_activity(activity_id))
 
 
-@endpoint(bp, "/eco-activities/<int:activity_id>/dependencies", "PUT", roles=ENGINEER, body=DependenciesIn,
-          response=ActivityOut, summary="Replace what the activity depends on (409 on a cycle)")
+@endpoint(
+    bp,
+    "/eco-activities/<int:activity_id>/dependencies",
+    "PUT",
+    roles=ENGINEER,
+    body=DependenciesIn,
+    response=ActivityOut,
+    summary="Replace what the activity depends on (409 on a cycle)",
+)
 def set_dependencies(activity_id: int, body: DependenciesIn):
     activity = service.set_dependencies(activity_id, body.depends_on)
     db.session.commit()
     return activity_out(activity)
 
 
-@endpoint(bp, "/eco-activities/<int:activity_id>/transition", "POST", roles=ENGINEER,
-          body=ActivityTransitionIn, response=ActivityOut,
-          summary="Change the status (409 when the table forbids it or a dependency is unfinished)")
+@endpoint(
+    bp,
+    "/eco-activities/<int:activity_id>/transition",
+    "POST",
+    roles=ENGINEER,
+    body=ActivityTransitionIn,
+    response=ActivityOut,
+    summary="Change the status (409 when the table forbids it or a dependency is unfinished)",
+)
 def transition_activity(activity_id: int, body: ActivityTransitionIn):
     activity = service.transition_activity(activity_id, body.to_status, body.reason)
     db.session.commit()
     return activity_out(activity)
 
 
-@endpoint(bp, "/eco-activities/<int:activity_id>/blockers", summary="Unfinished dependencies",
-          response=BlockerList)
+@endpoint(bp, "/eco-activities/<int:activity_id>/blockers", summary="Unfinished dependencies", response=BlockerList)
 def activity_blockers(activity_id: int):
     return {"blockers": service.activity_blockers(service.get_activity(activity_id))}
 
 
-@endpoint(bp, "/eco-activities/<int:activity_id>/events", summary="The activity's status changes, newest first",
-          query=PageQuery, response=EventList)
+@endpoint(
+    bp,
+    "/eco-activities/<int:activity_id>/events",
+    summary="The activity's status changes, newest first",
+    query=PageQuery,
+    response=EventList,
+)
 def activity_events(activity_id: int, query: PageQuery):
     return _events(service.events(activity_id=activity_id, page=query.page, per_page=query.per_page))
 
 
 # ---- workflow actions --------------------------------------------------------------
+
 
 @endpoint(bp, "/workflow-actions/rules", summary="Custom-action rules", query=RuleQuery, response=RuleList)
 def list_rules(query: RuleQuery):
@@ -211,8 +315,16 @@ def list_rules(query: RuleQuery):
     return RuleList(rules=[RuleOut.model_validate(r) for r in page.items], paging=PageMeta(**page.meta()))
 
 
-@endpoint(bp, "/workflow-actions/rules", "POST", summary="Create a rule (params checked per action)",
-          roles=ADMIN, body=RuleSpec, response=RuleOut, status=201)
+@endpoint(
+    bp,
+    "/workflow-actions/rules",
+    "POST",
+    summary="Create a rule (params checked per action)",
+    roles=ADMIN,
+    body=RuleSpec,
+    response=RuleOut,
+    status=201,
+)
 def create_rule(body: RuleSpec):
     rule = rules.create_rule(body)
     db.session.commit()
@@ -224,8 +336,15 @@ def get_rule(rule_id: int):
     return RuleOut.model_validate(rules.get_rule(rule_id))
 
 
-@endpoint(bp, "/workflow-actions/rules/<int:rule_id>", "PATCH", roles=ADMIN, body=RulePatch, response=RuleOut,
-          summary="Change a rule, or disable it with {\"enabled\": false}")
+@endpoint(
+    bp,
+    "/workflow-actions/rules/<int:rule_id>",
+    "PATCH",
+    roles=ADMIN,
+    body=RulePatch,
+    response=RuleOut,
+    summary='Change a rule, or disable it with {"enabled": false}',
+)
 def update_rule(rule_id: int, body: RulePatch):
     rule = rules.update_rule(rule_id, body.model_dump(exclude_unset=True, mode="json"))
     db.session.commit()

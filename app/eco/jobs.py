@@ -24,8 +24,11 @@ def bom_delta_report(eco: Eco) -> dict[str, Any]:
 def activity_digest(eco: Eco) -> dict[str, Any]:
     now = utcnow()
     open_ = [a for a in eco.activities if a.status in OPEN_STATUSES]
-    return {"open": len(open_), "blocking_open": sum(a.blocking for a in open_),
-            "overdue": sum(1 for a in open_ if a.due_at and a.due_at < now)}
+    return {
+        "open": len(open_),
+        "blocking_open": sum(a.blocking for a in open_),
+        "overdue": sum(1 for a in open_ if a.due_at and a.due_at < now),
+    }
 
 
 JOBS = {"bom_delta_report": bom_delta_report, "activity_digest": activity_digest}
@@ -42,15 +45,20 @@ def run_rule_job(run_id: int) -> dict[str, Any]:
     except Exception as exc:
         db.session.rollback()
         retrying = bool(job and job.retries_left)
-        _finish(run_id, ("queued", "QUEUED") if retrying else ("failed", "JOB_FAILED"),
-                error=f"{type(exc).__name__}: {exc}", done=not retrying)
+        _finish(
+            run_id,
+            ("queued", "QUEUED") if retrying else ("failed", "JOB_FAILED"),
+            error=f"{type(exc).__name__}: {exc}",
+            done=not retrying,
+        )
         raise
     _finish(run_id, ("completed", "OK"), result=result, done=True)
     return result
 
 
-def _finish(run_id: int, outcome: tuple[str, str], *, error: str | None = None,
-            result: dict[str, Any] | None = None, done: bool) -> None:
+def _finish(
+    run_id: int, outcome: tuple[str, str], *, error: str | None = None, result: dict[str, Any] | None = None, done: bool
+) -> None:
     run = rules.get_run(run_id)
     run.status, run.result_code = outcome
     run.error = error

@@ -63,12 +63,14 @@ class Eco(db.Model):
 
     item: Mapped[Item] = relationship()
     target_bom: Mapped[Bom | None] = relationship()
-    activities: Mapped[list["EcoActivity"]] = relationship(back_populates="eco", order_by="EcoActivity.id",
-                                                           cascade="all, delete-orphan")
+    activities: Mapped[list["EcoActivity"]] = relationship(
+        back_populates="eco", order_by="EcoActivity.id", cascade="all, delete-orphan"
+    )
 
 
 activity_dependencies = Table(
-    "eco_activity_dependencies", db.metadata,
+    "eco_activity_dependencies",
+    db.metadata,
     Column("activity_id", ForeignKey("eco_activities.id", ondelete="CASCADE"), primary_key=True),
     Column("depends_on_id", ForeignKey("eco_activities.id", ondelete="CASCADE"), primary_key=True),
 )
@@ -91,8 +93,11 @@ class EcoActivity(db.Model):
 
     eco: Mapped[Eco] = relationship(back_populates="activities")
     depends_on: Mapped[list["EcoActivity"]] = relationship(
-        secondary=activity_dependencies, primaryjoin=id == activity_dependencies.c.activity_id,
-        secondaryjoin=id == activity_dependencies.c.depends_on_id, order_by="EcoActivity.id")
+        secondary=activity_dependencies,
+        primaryjoin=id == activity_dependencies.c.activity_id,
+        secondaryjoin=id == activity_dependencies.c.depends_on_id,
+        order_by="EcoActivity.id",
+    )
 
     @property
     def is_open(self) -> bool:

@@ -45,13 +45,20 @@ class RuleMatch(BaseModel):
     priorities: list[Literal[PRIORITIES]] = Field(default_factory=list, max_length=4)
     item_ids: list[int] = Field(default_factory=list, max_length=100)
     actor_roles: list[Literal["viewer", "engineer", "operator", "admin", "system"]] = Field(
-        default_factory=list, max_length=5)
+        default_factory=list, max_length=5
+    )
 
     def matches(self, ctx: Context) -> bool:
         eco = ctx.eco
-        return all(not allowed or value in allowed for allowed, value in (
-            (self.eco_types, eco.eco_type), (self.priorities, eco.priority), (self.item_ids, eco.item_id),
-            (self.actor_roles, ctx.actor_role)))
+        return all(
+            not allowed or value in allowed
+            for allowed, value in (
+                (self.eco_types, eco.eco_type),
+                (self.priorities, eco.priority),
+                (self.item_ids, eco.item_id),
+                (self.actor_roles, ctx.actor_role),
+            )
+        )
 
 
 class RuleSpec(BaseModel):
@@ -91,8 +98,11 @@ def _check_spec(spec: RuleSpec) -> dict[str, Any]:
     if unknown:
         raise InvalidInput(f"Unknown ECO type(s): {', '.join(sorted(unknown))}.", {"field": "match.eco_types"})
     params = parse(actions.PARAMS[spec.action], spec.params, f"params of {spec.action}")
-    return {**spec.model_dump(exclude={"params", "match"}), "params": params.model_dump(mode="json"),
-            "match": spec.match.model_dump(mode="json")}
+    return {
+        **spec.model_dump(exclude={"params", "match"}),
+        "params": params.model_dump(mode="json"),
+        "match": spec.match.model_dump(mode="json"),
+    }
 
 
 def rule_snapshot(rule: WorkflowRule) -> dict[str, Any]:
@@ -132,11 +142,22 @@ def list_rules(*, phase: str | None = None, enabled: bool | None = None, page: i
     return paginate(query, page, per_page)
 
 
-def list_runs(*, eco_id: int | None = None, rule_id: int | None = None, status: str | None = None,
-              result_code: str | None = None, page: int = 1, per_page: int = 50) -> Page:
+def list_runs(
+    *,
+    eco_id: int | None = None,
+    rule_id: int | None = None,
+    status: str | None = None,
+    result_code: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> Page:
     query = select(WorkflowRun).order_by(WorkflowRun.id.desc())
-    for column, value in ((WorkflowRun.eco_id, eco_id), (WorkflowRun.rule_id, rule_id),
-                          (WorkflowRun.status, status), (WorkflowRun.result_code, result_code)):
+    for column, value in (
+        (WorkflowRun.eco_id, eco_id),
+        (WorkflowRun.rule_id, rule_id),
+        (WorkflowRun.status, status),
+        (WorkflowRun.result_code, result_code),
+    ):
         if value is not None and value != "":
             query = query.where(column == value)
     return paginate(query, page, per_page)
@@ -147,6 +168,7 @@ def get_run(run_id: int) -> WorkflowRun:
 
 
 # ---- running -------------------------------------------------------------------
+
 
 class RuleBlocked(Exception):
     """A `block` rule failed: the transition must roll back. `run` holds the
@@ -160,11 +182,15 @@ class RuleBlocked(Exception):
 
 def matching_rules(phase: str, ctx: Context) -> list[WorkflowRule]:
     rules = db.session.scalars(
-        select(WorkflowRule).where(
-            WorkflowRule.enabled.is_(True), WorkflowRule.phase == phase,
+        select(WorkflowRule)
+        .where(
+            WorkflowRule.enabled.is_(True),
+            WorkflowRule.phase == phase,
             WorkflowRule.from_stage.in_((ctx.from_stage, ANY_STAGE)),
-            WorkflowRule.to_stage.in_((ctx.to_stage, ANY_STAGE)))
-        .order_by(WorkflowRule.priority, WorkflowRule.id))
+            WorkflowRule.to_stage.in_((ctx.to_stage, ANY_STAGE)),
+        )
+        .order_by(WorkflowRule.priority, WorkflowRule.id)
+    )
     return [rule for rule in rules if RuleMatch.model_validate(rule.match).matches(ctx)]
 
 
@@ -185,9 +211,19 @@ def _attempt(rule: WorkflowRule, run: WorkflowRun, ctx: Context) -> dict[str, An
 
 
 def run_rule(rule: WorkflowRule, phase: str, ctx: Context) -> WorkflowRun:
-    run = WorkflowRun(rule=rule, eco=ctx.eco, phase=phase, action=rule.action, from_stage=ctx.from_stage,
-                      to_stage=ctx.to_stage, status="running", result_code="RUNNING", attempts=0,
-                      actor=ctx.actor, started_at=utcnow())
+    run = WorkflowRun(
+        rule=rule,
+        eco=ctx.eco,
+        phase=phase,
+        action=rule.action,
+        from_stage=ctx.from_stage,
+        to_stage=ctx.to_stage,
+        status="running",
+        result_code="RUNNING",
+        attempts=0,
+        actor=ctx.actor,
+        started_at=utcnow(),
+    )
     db.session.add(run)
     db.session.flush()  # the id a create_job job is given
     tries = 1 + (rule.max_retries if rule.fail_strategy == "retry" else 0)
@@ -210,8 +246,21 @@ def run_rule(rule: WorkflowRule, phase: str, ctx: Context) -> WorkflowRun:
     elif error is None:
         run.status, run.result_code = "completed", "OK"
     elif rule.fail_strategy == "block":
-        values = {c: getattr(run, c) for c in ("rule_id", "eco_id", "phase", "action", "from_stage", "to_stage",
-                                               "attempts", "error", "actor", "started_at")}
+        values = {
+            c: getattr(run, c)
+            for c in (
+                "rule_id",
+                "eco_id",
+                "phase",
+                "action",
+                "from_stage",
+                "to_stage",
+                "attempts",
+                "error",
+                "actor",
+                "started_at",
+            )
+        }
         raise RuleBlocked(rule, {**values, "status": "failed", "result_code": "BLOCK", "finished_at": utcnow()})
     elif rule.fail_strategy == "retry":
         run.status, run.result_code = "failed", "RETRY_EXHAUSTED"

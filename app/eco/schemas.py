@@ -29,6 +29,7 @@ class _Out(BaseModel):
 
 # ---- ECOs ------------------------------------------------------------------
 
+
 class EcoIn(_In):
     title: str = Field(min_length=1, max_length=200)
     item_id: int
@@ -169,6 +170,7 @@ class EcoTypeList(BaseModel):
 
 # ---- activities ----------------------------------------------------------------
 
+
 class ActivityIn(_In):
     eco_id: int
     name: str = Field(min_length=1, max_length=200)
@@ -226,6 +228,7 @@ class DueList(BaseModel):
 
 
 # ---- rules and runs --------------------------------------------------------------
+
 
 class RulePatch(_In):
     name: str | None = Field(None, min_length=1, max_length=120)

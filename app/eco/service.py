@@ -43,10 +43,18 @@ def current_role() -> str:
 
 # ---- ECOs ------------------------------------------------------------------
 
+
 def eco_snapshot(eco: Eco) -> dict[str, Any]:
-    return {"number": eco.number, "title": eco.title, "eco_type": eco.eco_type, "stage": eco.stage,
-            "priority": eco.priority, "owner": eco.owner, "item": eco.item.number,
-            "target_bom": eco.target_bom.ref if eco.target_bom else None}
+    return {
+        "number": eco.number,
+        "title": eco.title,
+        "eco_type": eco.eco_type,
+        "stage": eco.stage,
+        "priority": eco.priority,
+        "owner": eco.owner,
+        "item": eco.item.number,
+        "target_bom": eco.target_bom.ref if eco.target_bom else None,
+    }
 
 
 def _check_priority(priority: str) -> str:
@@ -63,18 +71,33 @@ def _target_bom(item_id: int, bom_id: int | None):
     if bom.item_id != item_id:
         raise InvalidInput(f"{bom.ref} is not a BOM of this ECO's item.", {"field": "target_bom_id"})
     if bom.state != "draft":
-        raise InvalidInput(f"{bom.ref} is {bom.state}; an ECO proposes a draft revision.",
-                           {"field": "target_bom_id"})
+        raise InvalidInput(f"{bom.ref} is {bom.state}; an ECO proposes a draft revision.", {"field": "target_bom_id"})
     return bom
 
 
-def create_eco(*, title: str, item_id: int, eco_type: str = stages.DEFAULT_TYPE, priority: str = "normal",
-               description: str = "", owner: str | None = None, target_bom_id: int | None = None) -> Eco:
+def create_eco(
+    *,
+    title: str,
+    item_id: int,
+    eco_type: str = stages.DEFAULT_TYPE,
+    priority: str = "normal",
+    description: str = "",
+    owner: str | None = None,
+    target_bom_id: int | None = None,
+) -> Eco:
     item = items.get_item(item_id)
     chain = stages.chain(eco_type)
-    eco = Eco(number=f"new-{uuid.uuid4().hex[:12]}", title=title.strip(), description=description,
-              eco_type=eco_type, stage=chain[0], priority=_check_priority(priority),
-              owner=owner or current_actor(), item=item, target_bom=_target_bom(item.id, target_bom_id))
+    eco = Eco(
+        number=f"new-{uuid.uuid4().hex[:12]}",
+        title=title.strip(),
+        description=description,
+        eco_type=eco_type,
+        stage=chain[0],
+        priority=_check_priority(priority),
+        owner=owner or current_actor(),
+        item=item,
+        target_bom=_target_bom(item.id, target_bom_id),
+    )
     if not eco.title:
         raise InvalidInput("A title is required.", {"field": "title"})
     db.session.add(eco)
@@ -111,15 +134,28 @@ def get_eco(eco_id: int) -> Eco:
     return get_or_404(Eco, eco_id, "ECO")
 
 
-def search_ecos(*, q: str | None = None, stage: str | None = None, eco_type: str | None = None,
-                priority: str | None = None, owner: str | None = None, item_id: int | None = None,
-                page: int = 1, per_page: int = 25) -> Page:
+def search_ecos(
+    *,
+    q: str | None = None,
+    stage: str | None = None,
+    eco_type: str | None = None,
+    priority: str | None = None,
+    owner: str | None = None,
+    item_id: int | None = None,
+    page: int = 1,
+    per_page: int = 25,
+) -> Page:
     query = select(Eco).order_by(Eco.id.desc())
     if q:
         pattern = f"%{q.strip()}%"
         query = query.where(or_(Eco.number.ilike(pattern), Eco.title.ilike(pattern)))
-    for column, value in ((Eco.stage, stage), (Eco.eco_type, eco_type), (Eco.priority, priority),
-                          (Eco.owner, owner), (Eco.item_id, item_id)):
+    for column, value in (
+        (Eco.stage, stage),
+        (Eco.eco_type, eco_type),
+        (Eco.priority, priority),
+        (Eco.owner, owner),
+        (Eco.item_id, item_id),
+    ):
         if value:
             query = query.where(column == value)
     return paginate(query, page, per_page)
@@ -133,19 +169,41 @@ def bom_delta(eco: Eco) -> DeltaPreview | None:
         return None
     others = [b for b in eco.item.boms if b.id != target.id and b.state in ("released", "superseded")]
     base = next((b for b in others if b.state == "released"), None) or max(
-        others, key=lambda b: (len(b.revision), b.revision), default=target)
+        others, key=lambda b: (len(b.revision), b.revision), default=target
+    )
     return build_delta_preview(compare_boms(base, target))
 
 
 # ---- events ----------------------------------------------------------------
 
-def record_event(eco: Eco, kind: str, from_value: str | None, to_value: str | None, reason: str = "",
-                 activity: EcoActivity | None = None, actor: str | None = None) -> EcoEvent:
-    event = EcoEvent(eco=eco, activity=activity, kind=kind, from_value=from_value, to_value=to_value,
-                     reason=reason, actor=actor or current_actor(), at=utcnow())
+
+def record_event(
+    eco: Eco,
+    kind: str,
+    from_value: str | None,
+    to_value: str | None,
+    reason: str = "",
+    activity: EcoActivity | None = None,
+    actor: str | None = None,
+) -> EcoEvent:
+    event = EcoEvent(
+        eco=eco,
+        activity=activity,
+        kind=kind,
+        from_value=from_value,
+        to_value=to_value,
+        reason=reason,
+        actor=actor or current_actor(),
+        at=utcnow(),
+    )
     db.session.add(event)
-    data = {"eco": eco.number, "kind": kind, "from": from_value, "to": to_value,
-            "activity": activity.id if activity else None}
+    data = {
+        "eco": eco.number,
+        "kind": kind,
+        "from": from_value,
+        "to": to_value,
+        "activity": activity.id if activity else None,
+    }
     live.publish_on_commit(f"eco:{eco.id}", "eco_event", data)  # the ECO page re-reads itself
     return event
 
@@ -161,11 +219,18 @@ def events(eco_id: int | None = None, activity_id: int | None = None, page: int 
 
 # ---- activities --------------------------------------------------------------
 
+
 def activity_snapshot(activity: EcoActivity) -> dict[str, Any]:
-    return {"eco": activity.eco.number, "name": activity.name, "assignee": activity.assignee,
-            "stage": activity.stage, "blocking": activity.blocking, "status": activity.status,
-            "due_at": activity.due_at.isoformat() if activity.due_at else None,
-            "depends_on": [a.id for a in activity.depends_on]}
+    return {
+        "eco": activity.eco.number,
+        "name": activity.name,
+        "assignee": activity.assignee,
+        "stage": activity.stage,
+        "blocking": activity.blocking,
+        "status": activity.status,
+        "due_at": activity.due_at.isoformat() if activity.due_at else None,
+        "depends_on": [a.id for a in activity.depends_on],
+    }
 
 
 def get_activity(activity_id: int) -> EcoActivity:
@@ -175,18 +240,35 @@ def get_activity(activity_id: int) -> EcoActivity:
 def _check_stage(eco: Eco, stage: str) -> str:
     chain = stages.chain(eco.eco_type)
     if stage not in chain[:-1]:
-        raise InvalidInput(f"{stage!r} is not a stage an activity can gate for a {eco.eco_type} ECO.",
-                           {"field": "stage", "allowed": list(chain[:-1])})
+        raise InvalidInput(
+            f"{stage!r} is not a stage an activity can gate for a {eco.eco_type} ECO.",
+            {"field": "stage", "allowed": list(chain[:-1])},
+        )
     return stage
 
 
-def create_activity(*, eco_id: int, name: str, stage: str, assignee: str = "", blocking: bool = True,
-                    due_at: datetime | None = None, depends_on: list[int] | None = None) -> EcoActivity:
+def create_activity(
+    *,
+    eco_id: int,
+    name: str,
+    stage: str,
+    assignee: str = "",
+    blocking: bool = True,
+    due_at: datetime | None = None,
+    depends_on: list[int] | None = None,
+) -> EcoActivity:
     eco = get_eco(eco_id)
     if not name.strip():
         raise InvalidInput("A name is required.", {"field": "name"})
-    activity = EcoActivity(eco=eco, name=name.strip(), stage=_check_stage(eco, stage), assignee=assignee.strip(),
-                           blocking=blocking, due_at=due_at, status="pending")
+    activity = EcoActivity(
+        eco=eco,
+        name=name.strip(),
+        stage=_check_stage(eco, stage),
+        assignee=assignee.strip(),
+        blocking=blocking,
+        due_at=due_at,
+        status="pending",
+    )
     db.session.add(activity)
     db.session.flush()
     set_dependencies(activity.id, depends_on or [], record=False)
@@ -203,18 +285,27 @@ def set_dependencies(activity_id: int, depends_on: list[int], record: bool = Tru
     for target_id in dict.fromkeys(depends_on):
         target = db.session.get(EcoActivity, target_id)
         if target is None or target.eco_id != activity.eco_id:
-            raise InvalidInput(f"Activity {target_id} is not an activity of {activity.eco.number}.",
-                               {"field": "depends_on"})
+            raise InvalidInput(
+                f"Activity {target_id} is not an activity of {activity.eco.number}.", {"field": "depends_on"}
+            )
         targets.append(target)
     cycle = _cycle_through(activity, targets)
     if cycle:
-        raise Conflict("These dependencies would make a cycle: " + " → ".join(a.name for a in cycle) + ".",
-                       {"field": "depends_on", "cycle": [a.id for a in cycle]}, code="dependency_cycle")
+        raise Conflict(
+            "These dependencies would make a cycle: " + " → ".join(a.name for a in cycle) + ".",
+            {"field": "depends_on", "cycle": [a.id for a in cycle]},
+            code="dependency_cycle",
+        )
     activity.depends_on = targets
     db.session.flush()
     if record:
-        audit.record("eco_activity", activity.id, "dependencies", before={"depends_on": before},
-                     after={"depends_on": [a.id for a in targets]})
+        audit.record(
+            "eco_activity",
+            activity.id,
+            "dependencies",
+            before={"depends_on": before},
+            after={"depends_on": [a.id for a in targets]},
+        )
     return activity
 
 
@@ -235,18 +326,27 @@ def _cycle_through(activity: EcoActivity, targets: list[EcoActivity]) -> list[Ec
 
 def activity_blockers(activity: EcoActivity) -> list[dict[str, Any]]:
     """Why this activity cannot complete: its unfinished dependencies."""
-    return [{"activity_id": dep.id, "name": dep.name, "status": dep.status,
-             "reason": f"depends on {dep.name!r}, which is {dep.status}"}
-            for dep in activity.depends_on if dep.status not in FINISHED_STATUSES]
+    return [
+        {
+            "activity_id": dep.id,
+            "name": dep.name,
+            "status": dep.status,
+            "reason": f"depends on {dep.name!r}, which is {dep.status}",
+        }
+        for dep in activity.depends_on
+        if dep.status not in FINISHED_STATUSES
+    ]
 
 
 def transition_activity(activity_id: int, to_status: str, reason: str = "") -> EcoActivity:
     activity = get_activity(activity_id)
     allowed = ACTIVITY_TRANSITIONS.get(activity.status, ())
     if to_status not in allowed:
-        raise Conflict(f"An activity that is {activity.status} cannot become {to_status}.",
-                       {"from": activity.status, "to": to_status, "allowed": list(allowed)},
-                       code="invalid_transition")
+        raise Conflict(
+            f"An activity that is {activity.status} cannot become {to_status}.",
+            {"from": activity.status, "to": to_status, "allowed": list(allowed)},
+            code="invalid_transition",
+        )
     if to_status == "completed":
         blockers = activity_blockers(activity)
         if blockers:
@@ -259,8 +359,14 @@ def transition_activity(activity_id: int, to_status: str, reason: str = "") -> E
     return activity
 
 
-def list_activities(*, eco_id: int | None = None, status: str | None = None, assignee: str | None = None,
-                    page: int = 1, per_page: int = 50) -> Page:
+def list_activities(
+    *,
+    eco_id: int | None = None,
+    status: str | None = None,
+    assignee: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> Page:
     query = select(EcoActivity).order_by(EcoActivity.id)
     if eco_id is not None:
         query = query.where(EcoActivity.eco_id == eco_id)
@@ -271,14 +377,20 @@ def list_activities(*, eco_id: int | None = None, status: str | None = None, ass
     return paginate(query, page, per_page)
 
 
-def due_activities(within_hours: float = DUE_SOON_HOURS, now: datetime | None = None
-                   ) -> tuple[list[EcoActivity], list[EcoActivity]]:
+def due_activities(
+    within_hours: float = DUE_SOON_HOURS, now: datetime | None = None
+) -> tuple[list[EcoActivity], list[EcoActivity]]:
     """Open activities past their due time, and those due within the next hours."""
     now = now or utcnow()
     rows = db.session.scalars(
-        select(EcoActivity).where(EcoActivity.status.in_(OPEN_STATUSES), EcoActivity.due_at.is_not(None),
-                                  EcoActivity.due_at <= now + timedelta(hours=within_hours))
-        .order_by(EcoActivity.due_at, EcoActivity.id))
+        select(EcoActivity)
+        .where(
+            EcoActivity.status.in_(OPEN_STATUSES),
+            EcoActivity.due_at.is_not(None),
+            EcoActivity.due_at <= now + timedelta(hours=within_hours),
+        )
+        .order_by(EcoActivity.due_at, EcoActivity.id)
+    )
     overdue, soon = [], []
     for activity in rows:
         (overdue if activity.due_at < now else soon).append(activity)
@@ -287,13 +399,23 @@ def due_activities(within_hours: float = DUE_SOON_HOURS, now: datetime | None = 
 
 # ---- gates -------------------------------------------------------------------
 
+
 def gate_blockers(eco: Eco, to_stage: str) -> list[dict[str, Any]]:
     """Open blocking activities of the stages a forward move leaves or skips; a
     backward move (or cancel) has none."""
     chain = stages.chain(eco.eco_type)
     if to_stage not in chain or eco.stage not in chain or chain.index(to_stage) <= chain.index(eco.stage):
         return []
-    passed = chain[chain.index(eco.stage):chain.index(to_stage)]
-    return [{"activity_id": a.id, "name": a.name, "stage": a.stage, "status": a.status, "assignee": a.assignee,
-             "reason": f"blocking activity of stage {a.stage!r} is {a.status}"}
-            for a in eco.activities if a.blocking and a.is_open and a.stage in passed]
+    passed = chain[chain.index(eco.stage) : chain.index(to_stage)]
+    return [
+        {
+            "activity_id": a.id,
+            "name": a.name,
+            "stage": a.stage,
+            "status": a.status,
+            "assignee": a.assignee,
+            "reason": f"blocking activity of stage {a.stage!r} is {a.status}",
+        }
+        for a in eco.activities
+        if a.blocking and a.is_open and a.stage in passed
+    ]

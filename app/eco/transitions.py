@@ -47,11 +47,15 @@ def apply(eco_id: int, reason: str = "") -> Outcome:
 def _claim(eco_id: int) -> Eco:
     eco = service.get_eco(eco_id)
     claimed = db.session.execute(
-        update(Eco).where(Eco.id == eco.id, Eco.version == eco.version)
-        .values(version=Eco.version + 1, updated_at=utcnow()).execution_options(synchronize_session=False))
+        update(Eco)
+        .where(Eco.id == eco.id, Eco.version == eco.version)
+        .values(version=Eco.version + 1, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
     if claimed.rowcount != 1:
-        raise Conflict(f"{eco.number} was changed by someone else meanwhile; reload and try again.",
-                       code="concurrent_change")
+        raise Conflict(
+            f"{eco.number} was changed by someone else meanwhile; reload and try again.", code="concurrent_change"
+        )
     db.session.refresh(eco)
     return eco
 
@@ -64,14 +68,16 @@ def _check_target(eco: Eco, to_stage: str, applying: bool) -> None:
     if to_stage == eco.stage:
         raise Conflict(f"{eco.number} is already {to_stage}.", {"stage": eco.stage}, code="same_stage")
     if to_stage not in (*chain, stages.CANCELED):
-        raise InvalidInput(f"{to_stage!r} is not a stage of a {eco.eco_type} ECO.",
-                           {"field": "to_stage", "allowed": [*chain, stages.CANCELED]})
+        raise InvalidInput(
+            f"{to_stage!r} is not a stage of a {eco.eco_type} ECO.",
+            {"field": "to_stage", "allowed": [*chain, stages.CANCELED]},
+        )
     if eco.stage == stages.CANCELED and to_stage != chain[0]:
-        raise Conflict(f"A canceled ECO is reopened to {chain[0]!r} first.", {"stage": eco.stage},
-                       code="invalid_move")
+        raise Conflict(f"A canceled ECO is reopened to {chain[0]!r} first.", {"stage": eco.stage}, code="invalid_move")
     if applying and eco.target_bom_id is None:
-        raise Conflict(f"{eco.number} proposes no BOM revision to apply; move it to {final!r} instead.",
-                       code="nothing_to_apply")
+        raise Conflict(
+            f"{eco.number} proposes no BOM revision to apply; move it to {final!r} instead.", code="nothing_to_apply"
+        )
     if to_stage == final and not applying and eco.target_bom_id is not None:
         raise Conflict(f"{eco.number} changes a BOM: apply it to reach {final!r}.", code="apply_required")
 
@@ -85,17 +91,22 @@ def _transition(eco_id: int, to_stage: str | None, reason: str, *, applying: boo
         blockers = service.gate_blockers(eco, to_stage)
         if blockers:
             result = "blocked"
-            raise Conflict(f"{eco.number} cannot leave {eco.stage!r}: {len(blockers)} blocking activit"
-                           f"{'y is' if len(blockers) == 1 else 'ies are'} open.",
-                           {"blockers": blockers}, code="gate_blocked")
+            raise Conflict(
+                f"{eco.number} cannot leave {eco.stage!r}: {len(blockers)} blocking activit"
+                f"{'y is' if len(blockers) == 1 else 'ies are'} open.",
+                {"blockers": blockers},
+                code="gate_blocked",
+            )
         outcome = Outcome(eco=eco, from_stage=eco.stage)
-        ctx = Context(eco=eco, from_stage=eco.stage, to_stage=to_stage, actor=current_actor(),
-                      actor_role=service.current_role())
+        ctx = Context(
+            eco=eco, from_stage=eco.stage, to_stage=to_stage, actor=current_actor(), actor_role=service.current_role()
+        )
         outcome.runs += rules.run_phase("before", ctx)
         eco.stage = to_stage
         service.record_event(eco, "stage", ctx.from_stage, to_stage, reason)
-        audit.record("eco", eco.id, "apply" if applying else "move", before={"stage": ctx.from_stage},
-                     after={"stage": to_stage})
+        audit.record(
+            "eco", eco.id, "apply" if applying else "move", before={"stage": ctx.from_stage}, after={"stage": to_stage}
+        )
         if applying:
             bom = items.release_bom_revision(eco.target_bom_id)
             eco.applied_at = utcnow()
@@ -106,9 +117,17 @@ def _transition(eco_id: int, to_stage: str | None, reason: str, *, applying: boo
         db.session.rollback()
         run = rules.record_blocked(blocked)
         metrics.ECO_TRANSITIONS.labels("blocked").inc()
-        raise Conflict(f"Rule {blocked.rule_name!r} blocked the move: {run.error}",
-                       {"rule": blocked.rule_name, "rule_id": run.rule_id, "phase": run.phase, "run_id": run.id,
-                        "error": run.error}, code="rule_blocked") from None
+        raise Conflict(
+            f"Rule {blocked.rule_name!r} blocked the move: {run.error}",
+            {
+                "rule": blocked.rule_name,
+                "rule_id": run.rule_id,
+                "phase": run.phase,
+                "run_id": run.id,
+                "error": run.error,
+            },
+            code="rule_blocked",
+        ) from None
     except Exception:
         db.session.rollback()
         metrics.ECO_TRANSITIONS.labels(result).inc()

@@ -41,12 +41,19 @@ def _form(model: type[BaseModel], **extra: Any) -> BaseModel:
 
 # ---- ECOs ------------------------------------------------------------------
 
+
 @bp.get("/")
 def index():
     filters = {k: request.args.get(k) or None for k in ("q", "stage", "eco_type", "priority", "owner")}
     page = service.search_ecos(**filters, page=request.args.get("page", 1, type=int))
-    return render_template("eco/index.html", page=page, filters=filters, stages=stages.all_stages(),
-                           types=stages.types(), priorities=PRIORITIES)
+    return render_template(
+        "eco/index.html",
+        page=page,
+        filters=filters,
+        stages=stages.all_stages(),
+        types=stages.types(),
+        priorities=PRIORITIES,
+    )
 
 
 def _choices() -> dict[str, Any]:
@@ -75,11 +82,18 @@ def _detail_context(eco_id: int) -> dict[str, Any]:
     eco = service.get_eco(eco_id)
     chain = stages.chain(eco.eco_type)
     upcoming = chain[chain.index(eco.stage) + 1] if eco.stage in chain[:-1] else None
-    return {"eco": eco, "chain": chain, "canceled": stages.CANCELED, "final": chain[-1],
-            "blockers": service.gate_blockers(eco, upcoming) if upcoming else [], "upcoming": upcoming,
-            "events": service.events(eco.id, per_page=30).items,
-            "runs": rules.list_runs(eco_id=eco.id, per_page=30).items,
-            "transitions": ACTIVITY_TRANSITIONS, "gated_stages": chain[:-1]}
+    return {
+        "eco": eco,
+        "chain": chain,
+        "canceled": stages.CANCELED,
+        "final": chain[-1],
+        "blockers": service.gate_blockers(eco, upcoming) if upcoming else [],
+        "upcoming": upcoming,
+        "events": service.events(eco.id, per_page=30).items,
+        "runs": rules.list_runs(eco_id=eco.id, per_page=30).items,
+        "transitions": ACTIVITY_TRANSITIONS,
+        "gated_stages": chain[:-1],
+    }
 
 
 @bp.get("/<int:eco_id>")
@@ -134,8 +148,13 @@ def add_activity(eco_id: int):
     def act() -> str:
         depends_on = [int(v) for v in request.form.getlist("depends_on") if v.isdigit()]
         due = request.form.get("due_at")
-        fields = _form(ActivityIn, eco_id=eco_id, depends_on=depends_on, blocking=request.form.get("blocking") == "true",
-                       due_at=f"{due}:00Z" if due and len(due) == 16 else due or None)
+        fields = _form(
+            ActivityIn,
+            eco_id=eco_id,
+            depends_on=depends_on,
+            blocking=request.form.get("blocking") == "true",
+            due_at=f"{due}:00Z" if due and len(due) == 16 else due or None,
+        )
         activity = service.create_activity(**fields.model_dump())
         db.session.commit()
         return f"Activity {activity.name!r} added to stage {activity.stage}."
@@ -169,6 +188,7 @@ def due():
 
 # ---- rules and runs ---------------------------------------------------------------
 
+
 @bp.get("/rules")
 def rules_index():
     page = rules.list_rules(page=request.args.get("page", 1, type=int))
@@ -180,16 +200,25 @@ def _rule_form_data() -> dict[str, Any]:
     try:
         params = json.loads(form.get("params") or "{}")
     except ValueError:
-        raise InvalidInput("Params must be a JSON object, e.g. {\"priority\": \"high\"}.",
-                           {"field": "params"}) from None
+        raise InvalidInput('Params must be a JSON object, e.g. {"priority": "high"}.', {"field": "params"}) from None
     item_ids = [int(v) for v in (form.get("item_ids") or "").replace(",", " ").split() if v.isdigit()]
     return {
-        "name": form.get("name", ""), "phase": form.get("phase"), "from_stage": form.get("from_stage") or ANY_STAGE,
-        "to_stage": form.get("to_stage") or ANY_STAGE, "action": form.get("action"), "params": params,
-        "match": {"eco_types": form.getlist("eco_types"), "priorities": form.getlist("priorities"),
-                  "actor_roles": form.getlist("actor_roles"), "item_ids": item_ids},
-        "fail_strategy": form.get("fail_strategy"), "max_retries": form.get("max_retries") or 0,
-        "priority": form.get("priority") or 100, "timeout_seconds": form.get("timeout_seconds") or 5,
+        "name": form.get("name", ""),
+        "phase": form.get("phase"),
+        "from_stage": form.get("from_stage") or ANY_STAGE,
+        "to_stage": form.get("to_stage") or ANY_STAGE,
+        "action": form.get("action"),
+        "params": params,
+        "match": {
+            "eco_types": form.getlist("eco_types"),
+            "priorities": form.getlist("priorities"),
+            "actor_roles": form.getlist("actor_roles"),
+            "item_ids": item_ids,
+        },
+        "fail_strategy": form.get("fail_strategy"),
+        "max_retries": form.get("max_retries") or 0,
+        "priority": form.get("priority") or 100,
+        "timeout_seconds": form.get("timeout_seconds") or 5,
         "enabled": form.get("enabled") == "1",
     }
 
@@ -210,11 +239,20 @@ def _rule_form(rule_id: int | None):
         except DomainError as exc:
             db.session.rollback()
             error = exc
-    return render_template("eco/rule_form.html", rule=rule, values=values, error=error, phases=PHASES,
-                           actions=ACTIONS, strategies=FAIL_STRATEGIES, stages=stages.all_stages(),
-                           types=stages.types(), priorities=PRIORITIES, roles=ROLES,
-                           param_schemas={a: m.model_json_schema()["properties"] for a, m in PARAMS.items()},
-                           ), 422 if error else 200
+    return render_template(
+        "eco/rule_form.html",
+        rule=rule,
+        values=values,
+        error=error,
+        phases=PHASES,
+        actions=ACTIONS,
+        strategies=FAIL_STRATEGIES,
+        stages=stages.all_stages(),
+        types=stages.types(),
+        priorities=PRIORITIES,
+        roles=ROLES,
+        param_schemas={a: m.model_json_schema()["properties"] for a, m in PARAMS.items()},
+    ), 422 if error else 200
 
 
 @bp.route("/rules/new", methods=["GET", "POST"])
@@ -241,10 +279,20 @@ def rule_enabled(rule_id: int):
 
 @bp.get("/runs")
 def runs():
-    filters = {"status": request.args.get("status") or None, "result_code": request.args.get("result_code") or None,
-               "rule_id": request.args.get("rule_id", type=int), "eco_id": request.args.get("eco_id", type=int)}
+    filters = {
+        "status": request.args.get("status") or None,
+        "result_code": request.args.get("result_code") or None,
+        "rule_id": request.args.get("rule_id", type=int),
+        "eco_id": request.args.get("eco_id", type=int),
+    }
     if filters["status"] not in (None, *RUN_STATUSES) or filters["result_code"] not in (None, *RESULT_CODES):
         filters.update(status=None, result_code=None)
     page = rules.list_runs(**filters, page=request.args.get("page", 1, type=int))
-    return render_template("eco/runs.html", page=page, filters=filters, statuses=RUN_STATUSES, codes=RESULT_CODES,
-                           all_rules=rules.list_rules(per_page=200).items)
+    return render_template(
+        "eco/runs.html",
+        page=page,
+        filters=filters,
+        statuses=RUN_STATUSES,
+        codes=RESULT_CODES,
+        all_rules=rules.list_rules(per_page=200).items,
+    )

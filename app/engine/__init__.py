@@ -17,7 +17,22 @@ from app.engine.runtime import RunStatus, Runtime
 from app.engine.slot import Slot, SlotClosed, SlotDataPoint, SlotQueueFull
 
 __all__ = [
-    "ActivationPolicy", "AllSlotsReady", "BatchSize", "Connection", "CustomPolicy", "ErrorHandler", "Event",
-    "Flow", "FlowInvalid", "Immediate", "Routine", "RunStatus", "Runtime", "Slot", "SlotClosed",
-    "SlotDataPoint", "SlotQueueFull", "TimeInterval",
+    "ActivationPolicy",
+    "AllSlotsReady",
+    "BatchSize",
+    "Connection",
+    "CustomPolicy",
+    "ErrorHandler",
+    "Event",
+    "Flow",
+    "FlowInvalid",
+    "Immediate",
+    "Routine",
+    "RunStatus",
+    "Runtime",
+    "Slot",
+    "SlotClosed",
+    "SlotDataPoint",
+    "SlotQueueFull",
+    "TimeInterval",
 ]

@@ -44,5 +44,4 @@ class Breakpoint:
         return False
 
     def info(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "target": self.target, "condition": self.condition,
-                "hits": self.hits}
+        return {"id": self.id, "kind": self.kind, "target": self.target, "condition": self.condition, "hits": self.hits}

@@ -22,7 +22,7 @@ class ConfigError(ValueError):
 
 def _expression(config: dict[str, Any], key: str) -> Expression:
     if key not in config:
-        raise ConfigError(key, "required: an expression such as \"item * 2\"")
+        raise ConfigError(key, 'required: an expression such as "item * 2"')
     try:
         return Expression(config[key])
     except ValueError as exc:
@@ -112,7 +112,7 @@ class Batcher(Routine):
     def logic(self, inputs):
         items = inputs["in"]
         for start in range(0, len(items), self.size):
-            self.emit("out", items[start:start + self.size])
+            self.emit("out", items[start : start + self.size])
 
 
 AGGREGATES = ("count", "sum", "min", "max", "avg")
@@ -218,7 +218,7 @@ class Sink(Routine):
 
     def logic(self, inputs):
         self.received += len(inputs["in"])
-        self.last = (self.last + tuple(inputs["in"][-self.keep:]))[-self.keep:]
+        self.last = (self.last + tuple(inputs["in"][-self.keep :]))[-self.keep :]
 
     def summary(self) -> dict[str, Any]:
         return {"received": self.received, "last": list(self.last)}

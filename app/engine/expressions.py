@@ -6,8 +6,17 @@ from typing import Any
 
 from simpleeval import DEFAULT_FUNCTIONS, EvalWithCompoundTypes, InvalidExpression
 
-FUNCTIONS = {**DEFAULT_FUNCTIONS, "len": len, "abs": abs, "min": min, "max": max, "round": round,
-             "sum": sum, "lower": str.lower, "upper": str.upper}
+FUNCTIONS = {
+    **DEFAULT_FUNCTIONS,
+    "len": len,
+    "abs": abs,
+    "min": min,
+    "max": max,
+    "round": round,
+    "sum": sum,
+    "lower": str.lower,
+    "upper": str.upper,
+}
 
 
 class ExpressionError(ValueError):

@@ -35,8 +35,9 @@ class Flow:
 
     def add(self, routine: Routine, entry: bool = False, field: str | None = None) -> Routine:
         if routine.id in self.routines:
-            self._problems.append({"field": field or f"routines.{routine.id}",
-                                   "message": f"duplicate routine id {routine.id!r}"})
+            self._problems.append(
+                {"field": field or f"routines.{routine.id}", "message": f"duplicate routine id {routine.id!r}"}
+            )
             return routine
         self.routines[routine.id] = routine
         if entry:
@@ -51,13 +52,16 @@ class Flow:
         if source not in self.routines:
             problems.append(f"unknown routine {source!r}")
         elif event not in self.routines[source].events:
-            problems.append(f"routine {source!r} has no event {event!r} "
-                            f"(it has: {', '.join(self.routines[source].events) or 'none'})")
+            problems.append(
+                f"routine {source!r} has no event {event!r} "
+                f"(it has: {', '.join(self.routines[source].events) or 'none'})"
+            )
         if target not in self.routines:
             problems.append(f"unknown routine {target!r}")
         elif slot not in self.routines[target].slots:
-            problems.append(f"routine {target!r} has no slot {slot!r} "
-                            f"(it has: {', '.join(self.routines[target].slots) or 'none'})")
+            problems.append(
+                f"routine {target!r} has no slot {slot!r} (it has: {', '.join(self.routines[target].slots) or 'none'})"
+            )
         if connection in self.connections:
             problems.append("duplicate connection")
         if problems:
@@ -74,8 +78,9 @@ class Flow:
         reached = self._reachable()
         for rid in self.routines:
             if rid not in reached:
-                problems.append({"field": f"routines.{rid}",
-                                 "message": "unreachable: no source or entry routine leads to it"})
+                problems.append(
+                    {"field": f"routines.{rid}", "message": "unreachable: no source or entry routine leads to it"}
+                )
         if problems:
             raise FlowInvalid(problems)
         return self
@@ -98,5 +103,9 @@ class Flow:
             yield from routine.slots.values()
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "routines": [r.info() for r in self.routines.values()],
-                "connections": [c.__dict__ for c in self.connections], "entries": sorted(self.entries)}
+        return {
+            "name": self.name,
+            "routines": [r.info() for r in self.routines.values()],
+            "connections": [c.__dict__ for c in self.connections],
+            "entries": sorted(self.entries),
+        }

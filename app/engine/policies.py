@@ -89,8 +89,7 @@ class TimeInterval(ActivationPolicy):
 
     @property
     def description(self) -> str:
-        return (f"Runs at most once every {self.interval:g} s when new data is there, "
-                "on everything new in every slot.")
+        return f"Runs at most once every {self.interval:g} s when new data is there, on everything new in every slot."
 
     def decide(self, slots):
         if not any(len(slot) for slot in slots.values()):

@@ -20,8 +20,9 @@ class ErrorHandler:
     between attempts; then the run fails.
     """
 
-    def __init__(self, strategy: str = "stop", max_retries: int = 3, retry_delay: float = 0.0,
-                 backoff: float = 2.0) -> None:
+    def __init__(
+        self, strategy: str = "stop", max_retries: int = 3, retry_delay: float = 0.0, backoff: float = 2.0
+    ) -> None:
         if strategy not in STRATEGIES:
             raise ValueError(f"Unknown error strategy {strategy!r}; one of {', '.join(STRATEGIES)}")
         if max_retries < 0 or retry_delay < 0 or backoff < 1:
@@ -67,8 +68,13 @@ class Routine:
 
     type = "routine"
 
-    def __init__(self, id: str, config: dict[str, Any] | None = None, policy: ActivationPolicy | None = None,
-                 error_handler: ErrorHandler | None = None) -> None:
+    def __init__(
+        self,
+        id: str,
+        config: dict[str, Any] | None = None,
+        policy: ActivationPolicy | None = None,
+        error_handler: ErrorHandler | None = None,
+    ) -> None:
         self.id = id
         self.config: dict[str, Any] = dict(config or {})
         self.slots: dict[str, Slot] = {}
@@ -121,10 +127,16 @@ class Routine:
 
     def info(self) -> dict[str, Any]:
         return {
-            "id": self.id, "type": self.type, "config": self.config,
-            "policy": self.policy.info(), "error_handler": self.error_handler.info(),
-            "slots": [{"name": s.name, "max_queue_length": s.max_queue_length, "watermark": s.watermark}
-                      for s in self.slots.values()],
-            "events": [{"name": e.name, "targets": [t.qualified_name for t in e.targets]}
-                       for e in self.events.values()],
+            "id": self.id,
+            "type": self.type,
+            "config": self.config,
+            "policy": self.policy.info(),
+            "error_handler": self.error_handler.info(),
+            "slots": [
+                {"name": s.name, "max_queue_length": s.max_queue_length, "watermark": s.watermark}
+                for s in self.slots.values()
+            ],
+            "events": [
+                {"name": e.name, "targets": [t.qualified_name for t in e.targets]} for e in self.events.values()
+            ],
         }

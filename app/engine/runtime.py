@@ -72,8 +72,16 @@ class RoutineStats:
 
 
 class Runtime:
-    def __init__(self, flow: Flow, *, max_workers: int | None = None, backpressure_timeout: float = 30.0,
-                 trace_limit: int = 1000, on_event: EventHook | None = None, monitor: bool = True) -> None:
+    def __init__(
+        self,
+        flow: Flow,
+        *,
+        max_workers: int | None = None,
+        backpressure_timeout: float = 30.0,
+        trace_limit: int = 1000,
+        on_event: EventHook | None = None,
+        monitor: bool = True,
+    ) -> None:
         self.flow = flow.validate()
         self.backpressure_timeout = backpressure_timeout
         self.monitor = monitor
@@ -98,8 +106,9 @@ class Runtime:
         self.held: dict[str, Any] | None = None  # what the last breakpoint hit holds
         self._held_batches: dict[str, Batch] = {}  # activations stopped by a routine breakpoint
         self._steps: int | None = None  # activations left while stepping; None: not stepping
-        self._pool = ThreadPoolExecutor(max_workers=max_workers or max(2, len(flow.routines)),
-                                        thread_name_prefix=f"flow-{flow.name}")
+        self._pool = ThreadPoolExecutor(
+            max_workers=max_workers or max(2, len(flow.routines)), thread_name_prefix=f"flow-{flow.name}"
+        )
         for routine in flow.routines.values():
             routine.deliver = self._deliver
 
@@ -231,8 +240,14 @@ class Runtime:
         for slot in self.flow.slots():
             slot.close()
         self._pool.shutdown(wait=self.status is RunStatus.COMPLETED, cancel_futures=True)
-        self._emit("job_completed", {"status": self.status.value, "error": self.error,
-                                     "duration": self.ended_at - (self.started_at or self.ended_at)})
+        self._emit(
+            "job_completed",
+            {
+                "status": self.status.value,
+                "error": self.error,
+                "duration": self.ended_at - (self.started_at or self.ended_at),
+            },
+        )
 
     # -- scheduling ----------------------------------------------------------
 
@@ -242,7 +257,8 @@ class Runtime:
         slot.enqueue(data, source, timeout=self.backpressure_timeout)
         if self.breakpoints:  # the item stays in the slot, held there while the run is paused
             self._check_breakpoints("slot", (slot.qualified_name,), [data]) or self._check_breakpoints(
-                "connection", (f"{source}->{slot.qualified_name}",), [data])
+                "connection", (f"{source}->{slot.qualified_name}",), [data]
+            )
         self._schedule(slot.routine_id)
 
     def _schedule(self, rid: str) -> None:
@@ -307,7 +323,8 @@ class Runtime:
                             self._arm_recheck(routine)
                             break
                         if self.breakpoints and self._check_breakpoints(
-                                "routine", (rid,), [item for items in batch.values() for item in items]):
+                            "routine", (rid,), [item for items in batch.values() for item in items]
+                        ):
                             self._held_batches[rid] = batch  # runs first on resume or step
                             break
                     if not self._take_step():
@@ -429,9 +446,15 @@ class Runtime:
                 stats.last_error = f"{type(error).__name__}: {error}"
             if self.monitor:
                 self._seq += 1
-                entry = {"seq": self._seq, "routine": rid, "status": "ok" if error is None else "error",
-                         "started_at": started, "duration": duration, "items": items,
-                         "error": stats.last_error if error is not None else None}
+                entry = {
+                    "seq": self._seq,
+                    "routine": rid,
+                    "status": "ok" if error is None else "error",
+                    "started_at": started,
+                    "duration": duration,
+                    "items": items,
+                    "error": stats.last_error if error is not None else None,
+                }
                 self.trace.append(entry)
         if self.monitor:
             self._emit("routine_completed", entry)
@@ -460,8 +483,10 @@ class Runtime:
             return set(self._active)
 
     def queue_status(self) -> dict[str, dict[str, dict[str, Any]]]:
-        return {rid: {name: slot.get_queue_status() for name, slot in routine.slots.items()}
-                for rid, routine in self.flow.routines.items()}
+        return {
+            rid: {name: slot.get_queue_status() for name, slot in routine.slots.items()}
+            for rid, routine in self.flow.routines.items()
+        }
 
     def routine_status(self) -> dict[str, dict[str, Any]]:
         with self._lock:
@@ -478,10 +503,17 @@ class Runtime:
         with self._lock:
             breakpoints = [b.info() for b in self.breakpoints.values()]
             held = self.held
-        return {"status": self.status.value, "error": self.error, "started_at": self.started_at,
-                "ended_at": self.ended_at, "active_routines": sorted(self.active_routines()),
-                "backpressure_waits": self.backpressure_waits(), "breakpoints": breakpoints, "held": held,
-                "stepping": self._steps is not None}
+        return {
+            "status": self.status.value,
+            "error": self.error,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "active_routines": sorted(self.active_routines()),
+            "backpressure_waits": self.backpressure_waits(),
+            "breakpoints": breakpoints,
+            "held": held,
+            "stepping": self._steps is not None,
+        }
 
     def trace_tail(self, limit: int) -> list[dict[str, Any]]:
         with self._lock:  # the deque must not change while it is copied

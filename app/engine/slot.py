@@ -15,8 +15,10 @@ PRESSURE_MEDIUM = 0.6
 
 class SlotQueueFull(Exception):
     def __init__(self, slot: "Slot", timeout: float) -> None:
-        super().__init__(f"Slot {slot.qualified_name!r} is full ({slot.max_queue_length} items) "
-                         f"and stayed full for {timeout:g} s: its routine does not keep up.")
+        super().__init__(
+            f"Slot {slot.qualified_name!r} is full ({slot.max_queue_length} items) "
+            f"and stayed full for {timeout:g} s: its routine does not keep up."
+        )
         self.slot_name = slot.qualified_name
 
 
@@ -47,8 +49,7 @@ def pressure_level(usage: float, watermark: float) -> str:
 
 
 class Slot:
-    def __init__(self, name: str, max_queue_length: int = 1000, watermark: float = 0.8,
-                 routine_id: str = "") -> None:
+    def __init__(self, name: str, max_queue_length: int = 1000, watermark: float = 0.8, routine_id: str = "") -> None:
         if max_queue_length <= 0:
             raise ValueError(f"max_queue_length must be > 0, got {max_queue_length}")
         if not 0.0 < watermark <= 1.0:
@@ -73,8 +74,9 @@ class Slot:
     def __repr__(self) -> str:
         return f"Slot({self.qualified_name})"
 
-    def enqueue(self, data: Any, emitted_from: str = "", emitted_at: float | None = None,
-                timeout: float | None = 30.0) -> None:
+    def enqueue(
+        self, data: Any, emitted_from: str = "", emitted_at: float | None = None, timeout: float | None = 30.0
+    ) -> None:
         """Append one item; when full, wait up to `timeout` seconds for room."""
         now = time.time()
         with self._lock:  # the lock of self._room: Condition.__enter__ would only add a call

@@ -36,9 +36,15 @@ def _flow_out(flow) -> FlowOut:
     described = service.describe(flow)
     entries = described["entries"]
     routines = [{**r, "entry": r["id"] in entries} for r in described["routines"]]
-    return FlowOut.model_validate({**FlowSummary.model_validate(flow).model_dump(), "document": flow.document,
-                                   "routines": routines, "connections": described["connections"],
-                                   "entries": entries})
+    return FlowOut.model_validate(
+        {
+            **FlowSummary.model_validate(flow).model_dump(),
+            "document": flow.document,
+            "routines": routines,
+            "connections": described["connections"],
+            "entries": entries,
+        }
+    )
 
 
 @endpoint(bp, "/flows", summary="Flows, by name, paged", query=PagingQuery, response=FlowList)
@@ -47,41 +53,64 @@ def list_flows(query: PagingQuery):
     return FlowList(flows=[FlowSummary.model_validate(f) for f in page.items], paging=PageMeta(**page.meta()))
 
 
-@endpoint(bp, "/flows", "POST", summary="Create a flow from its YAML or JSON document", roles=ENGINEER,
-          body=FlowIn, response=FlowOut, status=201)
+@endpoint(
+    bp,
+    "/flows",
+    "POST",
+    summary="Create a flow from its YAML or JSON document",
+    roles=ENGINEER,
+    body=FlowIn,
+    response=FlowOut,
+    status=201,
+)
 def create_flow(body: FlowIn):
     return _flow_out(service.create_flow(body.document))
 
 
-@endpoint(bp, "/flows/validate", "POST", summary="Check a flow document; 422 lists each problem with field and line",
-          body=FlowIn, response=ValidationOut)
+@endpoint(
+    bp,
+    "/flows/validate",
+    "POST",
+    summary="Check a flow document; 422 lists each problem with field and line",
+    body=FlowIn,
+    response=ValidationOut,
+)
 def validate_flow(body: FlowIn):
     flow = service.check_document(body.document)
     return ValidationOut(valid=True, name=flow.name, routines=len(flow.routines), connections=len(flow.connections))
 
 
-@endpoint(bp, "/flows/<flow_id>", summary="One flow: document, routines with policies, connections",
-          response=FlowOut)
+@endpoint(bp, "/flows/<flow_id>", summary="One flow: document, routines with policies, connections", response=FlowOut)
 def get_flow(flow_id: str):
     return _flow_out(service.get_flow(flow_id))
 
 
-@endpoint(bp, "/flows/<flow_id>", "DELETE", summary="Delete a flow and its ended runs", roles=ENGINEER,
-          status=204)
+@endpoint(bp, "/flows/<flow_id>", "DELETE", summary="Delete a flow and its ended runs", roles=ENGINEER, status=204)
 def delete_flow(flow_id: str):
     service.delete_flow(flow_id)
     return "", 204
 
 
-@endpoint(bp, "/flows/<flow_id>/routines/<routine_id>/info",
-          summary="A routine's type, config, activation policy, error handler, slots and events",
-          response=RoutineInfo)
+@endpoint(
+    bp,
+    "/flows/<flow_id>/routines/<routine_id>/info",
+    summary="A routine's type, config, activation policy, error handler, slots and events",
+    response=RoutineInfo,
+)
 def routine_info(flow_id: str, routine_id: str):
     return RoutineInfo.model_validate(service.routine_info(flow_id, routine_id))
 
 
-@endpoint(bp, "/flows/<flow_id>/runs", "POST", summary="Start a run on the `flows` queue", roles=OPERATOR,
-          body=RunIn, response=RunOut, status=202)
+@endpoint(
+    bp,
+    "/flows/<flow_id>/runs",
+    "POST",
+    summary="Start a run on the `flows` queue",
+    roles=OPERATOR,
+    body=RunIn,
+    response=RunOut,
+    status=202,
+)
 def start_run(flow_id: str, body: RunIn):
     return RunOut.model_validate(service.start_run(flow_id, body.wait_for_input))
 
@@ -96,27 +125,55 @@ def get_run(job_id: str):
     return RunOut.model_validate(service.get_run(job_id))
 
 
-@endpoint(bp, "/flow-runs/<job_id>/<action>", "POST",
-          summary="action: pause, resume, step (one activation, then pause) or cancel a run", roles=OPERATOR, response=RunOut, status=202)
+@endpoint(
+    bp,
+    "/flow-runs/<job_id>/<action>",
+    "POST",
+    summary="action: pause, resume, step (one activation, then pause) or cancel a run",
+    roles=OPERATOR,
+    response=RunOut,
+    status=202,
+)
 def control_run(job_id: str, action: str):
     return RunOut.model_validate(service.control(job_id, action))
 
 
-@endpoint(bp, "/flow-runs/<job_id>/feed", "POST", summary="Feed items into a routine's slot of a running run",
-          roles=OPERATOR, body=FeedIn, response=RunOut, status=202)
+@endpoint(
+    bp,
+    "/flow-runs/<job_id>/feed",
+    "POST",
+    summary="Feed items into a routine's slot of a running run",
+    roles=OPERATOR,
+    body=FeedIn,
+    response=RunOut,
+    status=202,
+)
 def feed_run(job_id: str, body: FeedIn):
     return RunOut.model_validate(service.feed(job_id, body.routine, body.slot, body.items))
 
 
-@endpoint(bp, "/flow-runs/<job_id>/breakpoints", "POST",
-          summary="Pause the run when a routine runs on, a slot receives or a connection carries matching data",
-          roles=OPERATOR, body=BreakpointIn, response=BreakpointOut, status=201)
+@endpoint(
+    bp,
+    "/flow-runs/<job_id>/breakpoints",
+    "POST",
+    summary="Pause the run when a routine runs on, a slot receives or a connection carries matching data",
+    roles=OPERATOR,
+    body=BreakpointIn,
+    response=BreakpointOut,
+    status=201,
+)
 def add_breakpoint(job_id: str, body: BreakpointIn):
     return BreakpointOut.model_validate(service.add_breakpoint(job_id, body.kind, body.target, body.condition))
 
 
-@endpoint(bp, "/flow-runs/<job_id>/breakpoints/<breakpoint_id>", "DELETE", summary="Remove a breakpoint",
-          roles=OPERATOR, status=204)
+@endpoint(
+    bp,
+    "/flow-runs/<job_id>/breakpoints/<breakpoint_id>",
+    "DELETE",
+    summary="Remove a breakpoint",
+    roles=OPERATOR,
+    status=204,
+)
 def remove_breakpoint(job_id: str, breakpoint_id: str):
     service.remove_breakpoint(job_id, breakpoint_id)
     return "", 204
@@ -124,38 +181,47 @@ def remove_breakpoint(job_id: str, breakpoint_id: str):
 
 # -- monitoring, answered from the run's snapshot wherever the run executes ---
 
+
 @endpoint(bp, "/jobs/<job_id>/monitoring", summary="Everything about a flow run at once", response=MonitoringOut)
 def monitoring(job_id: str):
     return MonitoringOut.model_validate(service.monitoring(job_id))
 
 
-@endpoint(bp, "/jobs/<job_id>/state", summary="A flow run's status and the routines executing now",
-          response=StateOut)
+@endpoint(bp, "/jobs/<job_id>/state", summary="A flow run's status and the routines executing now", response=StateOut)
 def run_state(job_id: str):
     return StateOut.model_validate(service.monitoring(job_id))
 
 
-@endpoint(bp, "/jobs/<job_id>/metrics", summary="Per routine: executions, errors, retries, durations",
-          response=MetricsOut)
+@endpoint(
+    bp, "/jobs/<job_id>/metrics", summary="Per routine: executions, errors, retries, durations", response=MetricsOut
+)
 def run_metrics(job_id: str):
     return MetricsOut.model_validate(service.monitoring(job_id))
 
 
-@endpoint(bp, "/jobs/<job_id>/trace", summary="The latest executions of a flow run, oldest first",
-          query=TraceQuery, response=TraceOut)
+@endpoint(
+    bp,
+    "/jobs/<job_id>/trace",
+    summary="The latest executions of a flow run, oldest first",
+    query=TraceQuery,
+    response=TraceOut,
+)
 def run_trace(job_id: str, query: TraceQuery):
     state = service.monitoring(job_id)
-    return TraceOut.model_validate({**state, "trace": state["trace"][-query.limit:]})
+    return TraceOut.model_validate({**state, "trace": state["trace"][-query.limit :]})
 
 
-@endpoint(bp, "/jobs/<job_id>/queues/status", summary="Queue status of every slot of a flow run",
-          response=QueuesOut)
+@endpoint(bp, "/jobs/<job_id>/queues/status", summary="Queue status of every slot of a flow run", response=QueuesOut)
 def run_queues(job_id: str):
     return QueuesOut.model_validate(service.monitoring(job_id))
 
 
-@endpoint(bp, "/jobs/<job_id>/routines/<routine_id>/queue-status", summary="Queue status of one routine's slots",
-          response=RoutineQueuesOut)
+@endpoint(
+    bp,
+    "/jobs/<job_id>/routines/<routine_id>/queue-status",
+    summary="Queue status of one routine's slots",
+    response=RoutineQueuesOut,
+)
 def routine_queues(job_id: str, routine_id: str):
     state = service.monitoring(job_id)
     if routine_id not in state["queues"]:
@@ -163,7 +229,11 @@ def routine_queues(job_id: str, routine_id: str):
     return RoutineQueuesOut.model_validate({**state, "routine": routine_id, "slots": state["queues"][routine_id]})
 
 
-@endpoint(bp, "/jobs/<job_id>/routines/status", summary="Each routine's status and whether it is executing now",
-          response=RoutinesStatusOut)
+@endpoint(
+    bp,
+    "/jobs/<job_id>/routines/status",
+    summary="Each routine's status and whether it is executing now",
+    response=RoutinesStatusOut,
+)
 def routines_status(job_id: str):
     return RoutinesStatusOut.model_validate(service.monitoring(job_id))

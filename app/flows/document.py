@@ -122,26 +122,37 @@ class _Problems:
 def parse(text: str) -> tuple[FlowDocument, dict[tuple, int]]:
     """Read and check the document's shape; raises DocumentInvalid."""
     if len(text) > MAX_DOCUMENT:
-        raise DocumentInvalid([{"field": "(document)", "line": None,
-                                "message": f"longer than {MAX_DOCUMENT // 1024} KiB"}])
+        raise DocumentInvalid(
+            [{"field": "(document)", "line": None, "message": f"longer than {MAX_DOCUMENT // 1024} KiB"}]
+        )
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise DocumentInvalid([{"field": "(document)", "line": mark.line + 1 if mark else None,
-                                "message": f"not valid YAML or JSON: {getattr(exc, 'problem', exc)}"}]) from None
+        raise DocumentInvalid(
+            [
+                {
+                    "field": "(document)",
+                    "line": mark.line + 1 if mark else None,
+                    "message": f"not valid YAML or JSON: {getattr(exc, 'problem', exc)}",
+                }
+            ]
+        ) from None
     lines = _lines(node) if node is not None else {}
     if not isinstance(data, dict):
-        raise DocumentInvalid([{"field": "(document)", "line": 1, "message": "must be a mapping with name, routines, connections"}])
+        raise DocumentInvalid(
+            [{"field": "(document)", "line": 1, "message": "must be a mapping with name, routines, connections"}]
+        )
     try:
         return FlowDocument.model_validate(data), lines
     except ValidationError as exc:
         problems = _Problems(lines)
         for error in exc.errors(include_url=False, include_context=False):
             loc = tuple("from" if p == "source" else "to" if p == "target" else p for p in error["loc"])
-            message = PATTERN_HINTS.get(loc[-1], error["msg"]) if error["type"] == "string_pattern_mismatch" \
-                else error["msg"]
+            message = (
+                PATTERN_HINTS.get(loc[-1], error["msg"]) if error["type"] == "string_pattern_mismatch" else error["msg"]
+            )
             problems.add(loc, message)
         raise DocumentInvalid(problems.errors) from None
 
@@ -192,8 +203,10 @@ def build(text: str) -> Flow:
         routine.type = spec.type  # a registered class is known by its import path
         for name, slot in spec.slots.items():
             if name not in routine.slots:
-                problems.add(where + ("slots", name), f"routine type {spec.type!r} has no slot {name!r} "
-                                                      f"(it has: {', '.join(routine.slots) or 'none'})")
+                problems.add(
+                    where + ("slots", name),
+                    f"routine type {spec.type!r} has no slot {name!r} (it has: {', '.join(routine.slots) or 'none'})",
+                )
             else:
                 routine.slots[name] = Slot(name, slot.max_queue_length, slot.watermark, routine_id=spec.id)
         index.setdefault(spec.id, i)

@@ -32,9 +32,18 @@ def layout(description: dict[str, Any]) -> dict[str, Any]:
             height = NODE_H + BAR_H * len(slots)
             x = MARGIN + col * (NODE_W + COL_GAP)
             position[rid] = (x, y, height)
-            nodes.append({"id": rid, "type": routines[rid]["type"], "x": x, "y": y, "w": NODE_W, "h": height,
-                          "policy": routines[rid]["policy"]["type"],
-                          "slots": [{"name": s["name"], "y": y + NODE_H + i * BAR_H - 4} for i, s in enumerate(slots)]})
+            nodes.append(
+                {
+                    "id": rid,
+                    "type": routines[rid]["type"],
+                    "x": x,
+                    "y": y,
+                    "w": NODE_W,
+                    "h": height,
+                    "policy": routines[rid]["policy"]["type"],
+                    "slots": [{"name": s["name"], "y": y + NODE_H + i * BAR_H - 4} for i, s in enumerate(slots)],
+                }
+            )
             y += height + ROW_GAP
     edges, labelled = [], set()
     for c in description["connections"]:
@@ -48,8 +57,14 @@ def layout(description: dict[str, Any]) -> dict[str, Any]:
         # the slot's name is already beside its bar in the target node
         label = "" if (c["source"], c["event"]) in labelled else c["event"]
         labelled.add((c["source"], c["event"]))
-        edges.append({"path": f"M{x1},{y1} C{x1 + bend},{y1} {x2 - bend},{y2} {x2},{y2}",
-                      "label": label, "lx": (x1 + x2) / 2, "ly": (y1 + y2) / 2 - 4})
+        edges.append(
+            {
+                "path": f"M{x1},{y1} C{x1 + bend},{y1} {x2 - bend},{y2} {x2},{y2}",
+                "label": label,
+                "lx": (x1 + x2) / 2,
+                "ly": (y1 + y2) / 2 - 4,
+            }
+        )
     width = MARGIN * 2 + (max(columns) + 1) * NODE_W + max(columns) * COL_GAP if columns else 200
     height = max((y + h for _, y, h in position.values()), default=100) + MARGIN
     return {"width": width, "height": height, "nodes": nodes, "edges": edges, "bar_width": NODE_W - 70}

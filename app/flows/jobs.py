@@ -49,8 +49,9 @@ class CommandListener(threading.Thread):
         if action in ("pause", "resume", "step", "cancel"):
             getattr(self.runtime, action)()
         elif action == "breakpoint":
-            self.runtime.add_breakpoint(Breakpoint(command["id"], command["kind"], command["target"],
-                                                   command.get("condition")))
+            self.runtime.add_breakpoint(
+                Breakpoint(command["id"], command["kind"], command["target"], command.get("condition"))
+            )
         elif action == "unbreak":
             self.runtime.remove_breakpoint(command["id"])
         elif action == "feed":

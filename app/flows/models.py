@@ -23,8 +23,9 @@ class FlowDefinition(db.Model):
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    runs: Mapped[list["FlowRun"]] = relationship(back_populates="flow", cascade="all, delete-orphan",
-                                                 passive_deletes=True, order_by="FlowRun.id.desc()")
+    runs: Mapped[list["FlowRun"]] = relationship(
+        back_populates="flow", cascade="all, delete-orphan", passive_deletes=True, order_by="FlowRun.id.desc()"
+    )
 
 
 class FlowRun(db.Model):

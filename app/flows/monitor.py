@@ -21,8 +21,13 @@ TRACE_PER_TICK = 20  # newest trace entries sent per tick (trace_append); the AP
 
 
 class RunMonitor:
-    def __init__(self, publish: Callable[[Events], None], save: Callable[[dict[str, Any]], None],
-                 interval: float = 0.25, snapshot_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        publish: Callable[[Events], None],
+        save: Callable[[dict[str, Any]], None],
+        interval: float = 0.25,
+        snapshot_interval: float = 1.0,
+    ) -> None:
         self.publish = publish
         self.save = save
         self.interval = interval

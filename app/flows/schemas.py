@@ -90,8 +90,9 @@ class FlowList(BaseModel):
 
 
 class RunIn(_In):
-    wait_for_input: int = Field(0, ge=0, le=MAX_WAIT_FOR_INPUT,
-                                description="seconds an idle run waits for fed input before it completes")
+    wait_for_input: int = Field(
+        0, ge=0, le=MAX_WAIT_FOR_INPUT, description="seconds an idle run waits for fed input before it completes"
+    )
 
 
 class RunOut(BaseModel):
@@ -121,9 +122,10 @@ class FeedIn(_In):
 
 class BreakpointIn(_In):
     kind: Literal["routine", "slot", "connection"]
-    target: str = Field(min_length=1, max_length=300,
-                        description='"routine", "routine.slot" or "source.event->target.slot"')
-    condition: str | None = Field(None, max_length=500, description='on the data, e.g. "item[\'qty\'] > 10"')
+    target: str = Field(
+        min_length=1, max_length=300, description='"routine", "routine.slot" or "source.event->target.slot"'
+    )
+    condition: str | None = Field(None, max_length=500, description="on the data, e.g. \"item['qty'] > 10\"")
 
 
 class BreakpointOut(BaseModel):

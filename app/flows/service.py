@@ -47,6 +47,7 @@ def _actor() -> str:
 
 # -- flows -------------------------------------------------------------------
 
+
 def build_flow(text: str) -> Flow:
     """document.build, with the routine classes named in FLOW_ROUTINE_CLASSES
     ("module:Class, ...", config or environment) registered first."""
@@ -71,8 +72,7 @@ def list_flows(page: int = 1, per_page: int = 25) -> Page:
 
 def get_flow(flow_id: int | str) -> FlowDefinition:
     """By id; API paths hand the id over as text, and text that is no id finds nothing."""
-    flow = db.session.get(FlowDefinition, int(flow_id)) if str(flow_id).isdigit() and len(str(flow_id)) < 12 \
-        else None
+    flow = db.session.get(FlowDefinition, int(flow_id)) if str(flow_id).isdigit() and len(str(flow_id)) < 12 else None
     if flow is None:
         raise NotFound(f"No flow {flow_id}.")
     return flow
@@ -83,16 +83,14 @@ def create_flow(text: str, actor: str | None = None) -> FlowDefinition:
     parsed, _ = document.parse(text)
     if db.session.scalar(select(FlowDefinition.id).where(FlowDefinition.name == built.name)):
         raise Conflict(f"A flow named {built.name!r} exists already.")
-    flow = FlowDefinition(name=built.name, description=parsed.description, document=text,
-                          created_by=actor or _actor())
+    flow = FlowDefinition(name=built.name, description=parsed.description, document=text, created_by=actor or _actor())
     db.session.add(flow)
     try:
         db.session.flush()
     except IntegrityError:  # created by someone else meanwhile
         db.session.rollback()
         raise Conflict(f"A flow named {built.name!r} exists already.") from None
-    audit.record("flow", flow.id, "create", after={"name": flow.name, "routines": len(built.routines)},
-                 actor=actor)
+    audit.record("flow", flow.id, "create", after={"name": flow.name, "routines": len(built.routines)}, actor=actor)
     db.session.commit()
     return flow
 
@@ -121,6 +119,7 @@ def routine_info(flow_id: int | str, routine_id: str) -> dict[str, Any]:
 
 # -- runs --------------------------------------------------------------------
 
+
 def start_run(flow_id: int | str, wait_for_input: int = 0) -> FlowRun:
     from app.flows.jobs import run_flow
 
@@ -131,11 +130,19 @@ def start_run(flow_id: int | str, wait_for_input: int = 0) -> FlowRun:
     run = FlowRun(flow=flow, wait_for_input=wait_for_input, actor=_actor())
     db.session.add(run)
     db.session.flush()
-    record = jobs.enqueue("flow_run", run_flow, run.id, queue="flows", link=("flow_run", run.id),
-                          timeout=6 * 3600, description=f"flow {flow.name} run {run.id}")
+    record = jobs.enqueue(
+        "flow_run",
+        run_flow,
+        run.id,
+        queue="flows",
+        link=("flow_run", run.id),
+        timeout=6 * 3600,
+        description=f"flow {flow.name} run {run.id}",
+    )
     run.job_id = record.id
-    audit.record("flow_run", run.id, "start", after={"flow": flow.name, "job_id": record.id,
-                                                     "wait_for_input": wait_for_input})
+    audit.record(
+        "flow_run", run.id, "start", after={"flow": flow.name, "job_id": record.id, "wait_for_input": wait_for_input}
+    )
     db.session.commit()
     return run
 
@@ -157,8 +164,9 @@ def _reconcile(run: FlowRun) -> None:
     if record is None or not record.is_final:
         return
     status = "cancelled" if record.status == "canceled" else "failed"
-    audit.record("flow_run", run.id, "reconcile", before={"status": run.status}, after={"status": status},
-                 actor="system")
+    audit.record(
+        "flow_run", run.id, "reconcile", before={"status": run.status}, after={"status": status}, actor="system"
+    )
     run.status, run.ended_at = status, record.ended_at or utcnow()
     run.error = run.error or f"its job ended as {record.status} without reporting: {record.error or 'no error'}"
     db.session.commit()
@@ -206,8 +214,7 @@ def feed(job_id: str, routine: str, slot: str, items: list[Any]) -> FlowRun:
         raise InvalidInput(f"Give 1 to {MAX_FEED_ITEMS} items.")
     info = routine_info(run.flow_id, routine)
     if slot not in {s["name"] for s in info["slots"]}:
-        raise InvalidInput(f"Routine {routine!r} has no slot {slot!r}.",
-                           {"slots": [s["name"] for s in info["slots"]]})
+        raise InvalidInput(f"Routine {routine!r} has no slot {slot!r}.", {"slots": [s["name"] for s in info["slots"]]})
     _command(run, {"action": "feed", "routine": routine, "slot": slot, "items": items})
     audit.record("flow_run", run.id, "feed", after={"routine": routine, "slot": slot, "items": len(items)})
     db.session.commit()
@@ -230,7 +237,9 @@ def add_breakpoint(job_id: str, kind: str, target: str, condition: str | None) -
         raise Conflict(f"The run has ended ({run.status}).", {"status": run.status})
     targets = breakpoint_targets(run)
     if target not in targets.get(kind, ()):
-        raise InvalidInput(f"The flow has no {kind} {target!r}.", {"field": "target", "allowed": sorted(targets.get(kind, ()))})
+        raise InvalidInput(
+            f"The flow has no {kind} {target!r}.", {"field": "target", "allowed": sorted(targets.get(kind, ()))}
+        )
     try:
         breakpoint = Breakpoint(uuid.uuid4().hex[:8], kind, target, condition or None)
     except ExpressionError as exc:
@@ -255,22 +264,53 @@ def remove_breakpoint(job_id: str, breakpoint_id: str) -> None:
 
 # -- monitoring --------------------------------------------------------------
 
+
 def _empty_state(run: FlowRun) -> dict[str, Any]:
     described = describe(run.flow)
     return {
-        "status": run.status, "error": run.error, "started_at": None, "ended_at": None,
-        "active_routines": [], "backpressure_waits": 0, "trace": [], "breakpoints": [], "held": None,
+        "status": run.status,
+        "error": run.error,
+        "started_at": None,
+        "ended_at": None,
+        "active_routines": [],
+        "backpressure_waits": 0,
+        "trace": [],
+        "breakpoints": [],
+        "held": None,
         "stepping": False,
-        "routines": {r["id"]: {"status": "idle", "executions": 0, "errors": 0, "retries": 0, "items_in": 0,
-                               "discarded": 0, "active": False, "last_execution": None, "last_error": None,
-                               "total_duration": 0.0, "max_duration": 0.0, "avg_duration": None}
-                     for r in described["routines"]},
-        "queues": {r["id"]: {s["name"]: {"unconsumed_count": 0, "total_count": 0, "max_length": s["max_queue_length"],
-                                         "watermark_threshold": int(s["max_queue_length"] * s["watermark"]),
-                                         "usage_percentage": 0.0, "pressure_level": "low",
-                                         "is_full": False, "is_near_full": False}
-                             for s in r["slots"]}
-                   for r in described["routines"]},
+        "routines": {
+            r["id"]: {
+                "status": "idle",
+                "executions": 0,
+                "errors": 0,
+                "retries": 0,
+                "items_in": 0,
+                "discarded": 0,
+                "active": False,
+                "last_execution": None,
+                "last_error": None,
+                "total_duration": 0.0,
+                "max_duration": 0.0,
+                "avg_duration": None,
+            }
+            for r in described["routines"]
+        },
+        "queues": {
+            r["id"]: {
+                s["name"]: {
+                    "unconsumed_count": 0,
+                    "total_count": 0,
+                    "max_length": s["max_queue_length"],
+                    "watermark_threshold": int(s["max_queue_length"] * s["watermark"]),
+                    "usage_percentage": 0.0,
+                    "pressure_level": "low",
+                    "is_full": False,
+                    "is_near_full": False,
+                }
+                for s in r["slots"]
+            }
+            for r in described["routines"]
+        },
     }
 
 
@@ -289,13 +329,15 @@ def monitoring(job_id: str) -> dict[str, Any]:
     return {"job_id": job_id, "run_id": run.id, "flow_id": run.flow_id, "flow": run.flow.name, **state}
 
 
-@metrics.scrape_gauge("slot_queue_usage_ratio", "Fill of each slot of the flows running now (0..1)",
-                      ("flow", "routine", "slot"))
+@metrics.scrape_gauge(
+    "slot_queue_usage_ratio", "Fill of each slot of the flows running now (0..1)", ("flow", "routine", "slot")
+)
 def queue_usage() -> list[tuple[str, str, str, float]]:
     """(flow, routine, slot, usage) for every slot of the runs going on now; the highest per slot."""
     usage: dict[tuple[str, str, str], float] = {}
-    runs = db.session.execute(select(FlowRun.job_id, FlowDefinition.name).join(FlowRun.flow)
-                              .where(FlowRun.status == "running")).all()
+    runs = db.session.execute(
+        select(FlowRun.job_id, FlowDefinition.name).join(FlowRun.flow).where(FlowRun.status == "running")
+    ).all()
     snapshots = redis_client().mget([snapshot_key(job_id) for job_id, _ in runs]) if runs else []
     for (_, flow), raw in zip(runs, snapshots, strict=True):  # one query, one round trip per scrape
         if not raw:

@@ -35,8 +35,14 @@ def create():
     except DomainError as exc:
         errors = exc.details.get("errors", []) if isinstance(exc, InvalidInput) else []
         page = service.list_flows(1, 25)
-        return render_template("flows/index.html", page=page, runs=service.recent_runs(15), example=text,
-                               errors=errors, message=exc.message), exc.status
+        return render_template(
+            "flows/index.html",
+            page=page,
+            runs=service.recent_runs(15),
+            example=text,
+            errors=errors,
+            message=exc.message,
+        ), exc.status
     return redirect(url_for("flows.detail", flow_id=flow.id))
 
 
@@ -69,8 +75,13 @@ def start_run(flow_id: int):
 def _run_context(job_id: str) -> dict:
     run = service.get_run(job_id)
     description = service.describe(run.flow)
-    return {"run": run, "state": service.monitoring(job_id), "description": description, "graph": layout(description),
-            "targets": {kind: sorted(names) for kind, names in service.breakpoint_targets(run).items()}}
+    return {
+        "run": run,
+        "state": service.monitoring(job_id),
+        "description": description,
+        "graph": layout(description),
+        "targets": {kind: sorted(names) for kind, names in service.breakpoint_targets(run).items()},
+    }
 
 
 @bp.get("/runs/<job_id>")
@@ -89,17 +100,30 @@ def control(job_id: str, action: str):
     back = url_for("flows.run", job_id=job_id)
     if action == "breakpoint":
         form = request.form
-        return form_action(lambda: "Breakpoint {id} set on {target}.".format(**service.add_breakpoint(
-            job_id, form.get("kind", ""), form.get("target", ""), form.get("condition") or None)), back)
+        return form_action(
+            lambda: "Breakpoint {id} set on {target}.".format(
+                **service.add_breakpoint(
+                    job_id, form.get("kind", ""), form.get("target", ""), form.get("condition") or None
+                )
+            ),
+            back,
+        )
     if action == "unbreak":
-        return form_action(lambda: service.remove_breakpoint(job_id, request.form.get("id", ""))
-                           or "Breakpoint removed.", back)
+        return form_action(
+            lambda: service.remove_breakpoint(job_id, request.form.get("id", "")) or "Breakpoint removed.", back
+        )
     if action == "feed":
+
         def act() -> str:
             items = [line.strip() for line in request.form.get("items", "").splitlines() if line.strip()]
-            service.feed(job_id, request.form.get("routine", ""), request.form.get("slot", "in"),
-                         [_number_or_text(i) for i in items])
+            service.feed(
+                job_id,
+                request.form.get("routine", ""),
+                request.form.get("slot", "in"),
+                [_number_or_text(i) for i in items],
+            )
             return f"{len(items)} item(s) fed."
+
         return form_action(act, back)
     return form_action(lambda: service.control(job_id, action) and f"{action.capitalize()} sent.", back)
 

@@ -37,14 +37,29 @@ ENGINEER = ("engineer",)
 
 
 def _bom_summary(bom: Bom) -> BomSummary:
-    return BomSummary(id=bom.id, ref=bom.ref, item=bom.item.number, revision=bom.revision, state=bom.state,
-                      created_at=bom.created_at, released_at=bom.released_at, line_count=len(bom.lines))
+    return BomSummary(
+        id=bom.id,
+        ref=bom.ref,
+        item=bom.item.number,
+        revision=bom.revision,
+        state=bom.state,
+        created_at=bom.created_at,
+        released_at=bom.released_at,
+        line_count=len(bom.lines),
+    )
 
 
 def _line_out(line: BomLine) -> LineOut:
-    return LineOut(id=line.id, child=line.child.number, child_name=line.child.name,
-                   quantity=quantity_text(line.quantity), unit=line.unit, find_number=line.find_number,
-                   refdes=line.refdes, note=line.note)
+    return LineOut(
+        id=line.id,
+        child=line.child.number,
+        child_name=line.child.name,
+        quantity=quantity_text(line.quantity),
+        unit=line.unit,
+        find_number=line.find_number,
+        refdes=line.refdes,
+        note=line.note,
+    )
 
 
 def _bom_out(bom: Bom) -> BomOut:
@@ -64,8 +79,7 @@ def list_items(query: ItemQuery):
     return ItemList(items=[ItemOut.model_validate(i) for i in page.items], paging=PageMeta(**page.meta()))
 
 
-@endpoint(bp, "/items", "POST", summary="Create an item", roles=ENGINEER, body=ItemIn, response=ItemOut,
-          status=201)
+@endpoint(bp, "/items", "POST", summary="Create an item", roles=ENGINEER, body=ItemIn, response=ItemOut, status=201)
 def create_item(body: ItemIn):
     item = service.create_item(body.model_dump())
     db.session.commit()
@@ -77,22 +91,29 @@ def get_item(item_id: int):
     return ItemOut.model_validate(service.get_item(item_id))
 
 
-@endpoint(bp, "/items/<int:item_id>", "PATCH", summary="Change an item", roles=ENGINEER, body=ItemPatch,
-          response=ItemOut)
+@endpoint(
+    bp, "/items/<int:item_id>", "PATCH", summary="Change an item", roles=ENGINEER, body=ItemPatch, response=ItemOut
+)
 def update_item(item_id: int, body: ItemPatch):
     item = service.update_item(item_id, body.model_dump(exclude_unset=True))
     db.session.commit()
     return ItemOut.model_validate(item)
 
 
-@endpoint(bp, "/items/<int:item_id>/boms", summary="The BOM revisions of an item, oldest first",
-          response=BomList)
+@endpoint(bp, "/items/<int:item_id>/boms", summary="The BOM revisions of an item, oldest first", response=BomList)
 def list_boms(item_id: int):
     return BomList(boms=[_bom_summary(b) for b in service.get_item(item_id).boms])
 
 
-@endpoint(bp, "/items/<int:item_id>/boms", "POST", summary="Start the BOM of an assembly (a draft)",
-          roles=ENGINEER, response=BomOut, status=201)
+@endpoint(
+    bp,
+    "/items/<int:item_id>/boms",
+    "POST",
+    summary="Start the BOM of an assembly (a draft)",
+    roles=ENGINEER,
+    response=BomOut,
+    status=201,
+)
 def create_bom(item_id: int):
     bom = service.create_bom(item_id)
     db.session.commit()
@@ -104,66 +125,126 @@ def get_bom(bom_id: int):
     return _bom_out(service.get_bom(bom_id))
 
 
-@endpoint(bp, "/boms/<int:bom_id>/structure", summary="Multi-level BOM with rolled-up quantities",
-          query=StructureQuery, response=Structure)
+@endpoint(
+    bp,
+    "/boms/<int:bom_id>/structure",
+    summary="Multi-level BOM with rolled-up quantities",
+    query=StructureQuery,
+    response=Structure,
+)
 def bom_structure(bom_id: int, query: StructureQuery):
     bom = service.get_bom(bom_id)
-    lines = [StructureLine(path=f.path, level=f.level, child=f.child_number, child_name=f.child_name,
-                           quantity=quantity_text(f.quantity), extended_quantity=quantity_text(f.extended),
-                           unit=f.unit, find_number=f.find_number, refdes=f.refdes, note=f.note)
-             for f in explode(bom, query.max_levels)]
+    lines = [
+        StructureLine(
+            path=f.path,
+            level=f.level,
+            child=f.child_number,
+            child_name=f.child_name,
+            quantity=quantity_text(f.quantity),
+            extended_quantity=quantity_text(f.extended),
+            unit=f.unit,
+            find_number=f.find_number,
+            refdes=f.refdes,
+            note=f.note,
+        )
+        for f in explode(bom, query.max_levels)
+    ]
     return Structure(bom=_bom_summary(bom), max_levels=query.max_levels, lines=lines)
 
 
-@endpoint(bp, "/boms/<int:bom_id>/release", "POST", roles=ENGINEER, response=BomSummary,
-          summary="Release this revision; the one released before becomes superseded")
+@endpoint(
+    bp,
+    "/boms/<int:bom_id>/release",
+    "POST",
+    roles=ENGINEER,
+    response=BomSummary,
+    summary="Release this revision; the one released before becomes superseded",
+)
 def release_bom(bom_id: int):
     bom = service.release_bom_revision(bom_id)
     db.session.commit()
     return _bom_summary(bom)
 
 
-@endpoint(bp, "/boms/<int:bom_id>/revisions", "POST", roles=ENGINEER, response=BomOut, status=201,
-          summary="Start the next revision (a draft copy) of a released BOM")
+@endpoint(
+    bp,
+    "/boms/<int:bom_id>/revisions",
+    "POST",
+    roles=ENGINEER,
+    response=BomOut,
+    status=201,
+    summary="Start the next revision (a draft copy) of a released BOM",
+)
 def revise_bom(bom_id: int):
     draft, _ = service.new_revision(service.get_bom(bom_id))
     db.session.commit()
     return _bom_out(draft)
 
 
-@endpoint(bp, "/boms/<int:bom_id>/lines", "POST", roles=ENGINEER, body=LineIn, response=LineResult,
-          status=201, summary="Add a line (to a new draft revision when this one is released)")
+@endpoint(
+    bp,
+    "/boms/<int:bom_id>/lines",
+    "POST",
+    roles=ENGINEER,
+    body=LineIn,
+    response=LineResult,
+    status=201,
+    summary="Add a line (to a new draft revision when this one is released)",
+)
 def add_line(bom_id: int, body: LineIn):
     line = service.add_line(bom_id, _line_data(body))
     db.session.commit()
     return LineResult(line=_line_out(line), bom=_bom_summary(line.bom))
 
 
-@endpoint(bp, "/bom-lines/<int:line_id>", "PATCH", roles=ENGINEER, body=LinePatch, response=LineResult,
-          summary="Change a line (in a new draft revision when its BOM is released)")
+@endpoint(
+    bp,
+    "/bom-lines/<int:line_id>",
+    "PATCH",
+    roles=ENGINEER,
+    body=LinePatch,
+    response=LineResult,
+    summary="Change a line (in a new draft revision when its BOM is released)",
+)
 def update_line(line_id: int, body: LinePatch):
     line = service.update_line(line_id, _line_data(body))
     db.session.commit()
     return LineResult(line=_line_out(line), bom=_bom_summary(line.bom))
 
 
-@endpoint(bp, "/bom-lines/<int:line_id>", "DELETE", roles=ENGINEER, response=BomSummary,
-          summary="Remove a line (from a new draft revision when its BOM is released)")
+@endpoint(
+    bp,
+    "/bom-lines/<int:line_id>",
+    "DELETE",
+    roles=ENGINEER,
+    response=BomSummary,
+    summary="Remove a line (from a new draft revision when its BOM is released)",
+)
 def remove_line(line_id: int):
     bom = service.remove_line(line_id)
     db.session.commit()
     return _bom_summary(bom)
 
 
-@endpoint(bp, "/bom/compare", summary="Compare two BOMs: summary counts and every line with its changes",
-          query=CompareQuery, response=CompareOut)
+@endpoint(
+    bp,
+    "/bom/compare",
+    summary="Compare two BOMs: summary counts and every line with its changes",
+    query=CompareQuery,
+    response=CompareOut,
+)
 def compare(query: CompareQuery):
     result = exports.compare_refs(query.left, query.right, query.mode, query.max_levels)
     return result.to_dict()
 
 
-@endpoint(bp, "/bom/compare/delta/preview", summary="The compare as a read-only patch (add/remove/update)",
-          query=CompareQuery, response=DeltaPreviewOut)
+@endpoint(
+    bp,
+    "/bom/compare/delta/preview",
+    summary="The compare as a read-only patch (add/remove/update)",
+    query=CompareQuery,
+    response=DeltaPreviewOut,
+)
 def delta_preview(query: CompareQuery):
     result = exports.compare_refs(query.left, query.right, query.mode, query.max_levels)
     return build_delta_preview(result).to_dict()
@@ -172,21 +253,39 @@ def delta_preview(query: CompareQuery):
 def _export_out(export: BomExport) -> ExportOut:
     fraction, message = progress_of(export.job_id) if export.job_id and export.status != "done" else (None, "")
     return ExportOut(
-        id=export.id, status=export.status, left=export.left_ref, right=export.right_ref, mode=export.mode,
-        max_levels=export.max_levels, export_format=export.export_format, job_id=export.job_id,
-        progress=1.0 if export.status == "done" else fraction, message=message, line_count=export.line_count,
-        error=export.error, created_at=export.created_at, finished_at=export.finished_at,
+        id=export.id,
+        status=export.status,
+        left=export.left_ref,
+        right=export.right_ref,
+        mode=export.mode,
+        max_levels=export.max_levels,
+        export_format=export.export_format,
+        job_id=export.job_id,
+        progress=1.0 if export.status == "done" else fraction,
+        message=message,
+        line_count=export.line_count,
+        error=export.error,
+        created_at=export.created_at,
+        finished_at=export.finished_at,
         download_url=url_for("items_api.download_export", export_id=export.id) if export.status == "done" else None,
     )
 
 
 def file_response(content: bytes, export_format: str, filename: str) -> Response:
-    return Response(content, mimetype=MEDIA_TYPES[export_format],
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        content,
+        mimetype=MEDIA_TYPES[export_format],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
-@endpoint(bp, "/bom/compare/delta/export", response=ExportOut, query=ExportQuery,
-          summary="The delta as a JSON or CSV file; a large compare answers 202 with a background export")
+@endpoint(
+    bp,
+    "/bom/compare/delta/export",
+    response=ExportOut,
+    query=ExportQuery,
+    summary="The delta as a JSON or CSV file; a large compare answers 202 with a background export",
+)
 def delta_export(query: ExportQuery):
     outcome = exports.export_delta(query.left, query.right, query.mode, query.max_levels, query.export_format)
     if isinstance(outcome, BomExport):
@@ -196,8 +295,9 @@ def delta_export(query: ExportQuery):
     return file_response(outcome, query.export_format, name)
 
 
-@endpoint(bp, "/bom/exports/<int:export_id>", summary="A background delta export: status, progress, link",
-          response=ExportOut)
+@endpoint(
+    bp, "/bom/exports/<int:export_id>", summary="A background delta export: status, progress, link", response=ExportOut
+)
 def get_export(export_id: int):
     return _export_out(exports.get_export(export_id))
 

@@ -84,12 +84,16 @@ class _Row:
 
     __slots__ = ("child", "child_name", "level", "path", "quantity", "text")
 
-    def __init__(self, line: FlatLine, path: str, quantity: Decimal, find_number: str, refdes: str,
-                 note: str) -> None:
+    def __init__(self, line: FlatLine, path: str, quantity: Decimal, find_number: str, refdes: str, note: str) -> None:
         self.path, self.level, self.child, self.child_name = path, line.level, line.child_number, line.child_name
         self.quantity = quantity
-        self.text = {"quantity": quantity_text(quantity), "unit": line.unit, "find_number": find_number,
-                     "refdes": refdes, "note": note}
+        self.text = {
+            "quantity": quantity_text(quantity),
+            "unit": line.unit,
+            "find_number": find_number,
+            "refdes": refdes,
+            "note": note,
+        }
 
     def key_parts(self, mode: str) -> tuple[str, ...]:
         return tuple(self.child if name == "child" else f"{name}={self.text[name] or '-'}" for name in MODES[mode])
@@ -112,12 +116,26 @@ def _rows(lines: list[FlatLine], mode: str) -> list[_Row]:
     rows = []
     for (path, _, _), group in groups.items():
         if isinstance(group, FlatLine):
-            rows.append(_Row(group, path, group.extended if summarized else group.quantity, group.find_number,
-                             group.refdes, group.note))
+            rows.append(
+                _Row(
+                    group,
+                    path,
+                    group.extended if summarized else group.quantity,
+                    group.find_number,
+                    group.refdes,
+                    group.note,
+                )
+            )
             continue
         total = sum((g.extended if summarized else g.quantity for g in group), Decimal(0))
-        row = _Row(group[0], path, total, _joined(g.find_number for g in group), _joined(g.refdes for g in group),
-                   "; ".join(sorted({g.note for g in group if g.note})))
+        row = _Row(
+            group[0],
+            path,
+            total,
+            _joined(g.find_number for g in group),
+            _joined(g.refdes for g in group),
+            "; ".join(sorted({g.note for g in group if g.note})),
+        )
         row.level = min(g.level for g in group)
         rows.append(row)
     return rows
@@ -162,8 +180,13 @@ def check_mode(mode: str, max_levels: int) -> None:
         raise InvalidInput(f"max_levels must be between 1 and {MAX_LEVELS}.", {"field": "max_levels"})
 
 
-def compare_boms(left: Bom, right: Bom, mode: str = "by_item", max_levels: int = 1,
-                 on_progress: Callable[[float, str], None] | None = None) -> CompareResult:
+def compare_boms(
+    left: Bom,
+    right: Bom,
+    mode: str = "by_item",
+    max_levels: int = 1,
+    on_progress: Callable[[float, str], None] | None = None,
+) -> CompareResult:
     check_mode(mode, max_levels)
     report = on_progress or (lambda fraction, message: None)
     with BOM_COMPARE_SECONDS.labels(mode).time():
@@ -190,8 +213,19 @@ def compare_lines(left_lines: list[FlatLine], right_lines: list[FlatLine], mode:
         else:
             changes = _changes(old, new)
             status = "changed" if changes else "unchanged"
-        diffs.append(LineDiff(status, _key_text(key[1], key[2]), row.path, row.level, row.child, row.child_name,
-                              old.text if old else None, new.text if new else None, changes))
+        diffs.append(
+            LineDiff(
+                status,
+                _key_text(key[1], key[2]),
+                row.path,
+                row.level,
+                row.child,
+                row.child_name,
+                old.text if old else None,
+                new.text if new else None,
+                changes,
+            )
+        )
     summary = {status: 0 for status in STATUSES}
     summary.update(changed_major=0, changed_minor=0, left_lines=len(left_lines), right_lines=len(right_lines))
     for diff in diffs:

@@ -24,8 +24,16 @@ def bom_csv(bom: Bom) -> bytes:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     for line in bom.lines:
-        writer.writerow([line.child.number, quantity_text(line.quantity), line.unit,
-                         "" if line.find_number is None else line.find_number, line.refdes, line.note])
+        writer.writerow(
+            [
+                line.child.number,
+                quantity_text(line.quantity),
+                line.unit,
+                "" if line.find_number is None else line.find_number,
+                line.refdes,
+                line.note,
+            ]
+        )
     return out.getvalue().encode()
 
 

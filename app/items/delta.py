@@ -46,26 +46,51 @@ class DeltaPreview:
 
 def build_delta_preview(compare_result: CompareResult) -> DeltaPreview:
     operations = [
-        Operation(op=OPERATION[line.status], key=line.key, path=line.path, level=line.level, child=line.child,
-                  before=line.left, after=line.right, changes=line.changes, severity=line.severity)
-        for line in compare_result.lines if line.status in OPERATION
+        Operation(
+            op=OPERATION[line.status],
+            key=line.key,
+            path=line.path,
+            level=line.level,
+            child=line.child,
+            before=line.left,
+            after=line.right,
+            changes=line.changes,
+            severity=line.severity,
+        )
+        for line in compare_result.lines
+        if line.status in OPERATION
     ]
     summary = {op: 0 for op in OPERATION.values()}
     for operation in operations:
         summary[operation.op] += 1
     summary["total"] = len(operations)
-    return DeltaPreview(left=compare_result.left, right=compare_result.right, mode=compare_result.mode,
-                        max_levels=compare_result.max_levels, summary=summary, operations=operations)
+    return DeltaPreview(
+        left=compare_result.left,
+        right=compare_result.right,
+        mode=compare_result.mode,
+        max_levels=compare_result.max_levels,
+        summary=summary,
+        operations=operations,
+    )
 
 
 def check_format(export_format: str) -> None:
     if export_format not in EXPORT_FORMATS:
-        raise InvalidInput(f"Unknown export format {export_format!r}.",
-                           {"field": "export_format", "allowed": list(EXPORT_FORMATS)})
+        raise InvalidInput(
+            f"Unknown export format {export_format!r}.", {"field": "export_format", "allowed": list(EXPORT_FORMATS)}
+        )
 
 
-CSV_COLUMNS = ["op", "path", "key", "child", "level", "severity", "changed_fields",
-               *(f"{side}_{name}" for name in FIELDS for side in ("before", "after"))]
+CSV_COLUMNS = [
+    "op",
+    "path",
+    "key",
+    "child",
+    "level",
+    "severity",
+    "changed_fields",
+    *(f"{side}_{name}" for name in FIELDS for side in ("before", "after")),
+]
 
 
 def _csv(preview: DeltaPreview) -> bytes:
@@ -73,8 +98,7 @@ def _csv(preview: DeltaPreview) -> bytes:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for op in preview.operations:
-        row = [op.op, op.path, op.key, op.child, op.level, op.severity or "",
-               " ".join(c.field for c in op.changes)]
+        row = [op.op, op.path, op.key, op.child, op.level, op.severity or "", " ".join(c.field for c in op.changes)]
         for name in FIELDS:
             row += [(op.before or {}).get(name, ""), (op.after or {}).get(name, "")]
         writer.writerow(row)

@@ -8,36 +8,96 @@ from app.items import service
 from app.items.models import Item
 
 PARTS = [
-    ("R-10K", "Resistor 10 kΩ 0603"), ("R-4K7", "Resistor 4.7 kΩ 0603"), ("C-100N", "Capacitor 100 nF 0402"),
-    ("C-10U", "Capacitor 10 µF 0805"), ("U-MCU", "Microcontroller, 48 pin"), ("PCB-200", "Bare board, 4 layers"),
-    ("BRKT-10", "Steel bracket"), ("SCREW-M3", "Screw M3×8, zinc"), ("PANEL-20", "Front panel, aluminium"),
-    ("CABLE-50", "Ribbon cable, 20 cm"), ("LABEL-60", "Rating label"), ("FAN-70", "Fan 40 mm, 12 V"),
+    ("R-10K", "Resistor 10 kΩ 0603"),
+    ("R-4K7", "Resistor 4.7 kΩ 0603"),
+    ("C-100N", "Capacitor 100 nF 0402"),
+    ("C-10U", "Capacitor 10 µF 0805"),
+    ("U-MCU", "Microcontroller, 48 pin"),
+    ("PCB-200", "Bare board, 4 layers"),
+    ("BRKT-10", "Steel bracket"),
+    ("SCREW-M3", "Screw M3×8, zinc"),
+    ("PANEL-20", "Front panel, aluminium"),
+    ("CABLE-50", "Ribbon cable, 20 cm"),
+    ("LABEL-60", "Rating label"),
+    ("FAN-70", "Fan 40 mm, 12 V"),
 ]
 BULK = [("GREASE-80", "Thermal grease", "G")]
 
 # (number, name, revisions: [(lines, released)]); line = (child, qty, find, refdes, note, unit)
 ASSEMBLIES = [
-    ("PCA-200", "Controller board assembly", [
-        ([("PCB-200", 1, 10), ("U-MCU", 1, 20, "U1"), ("R-10K", 4, 30, "R1,R2,R3,R4"),
-          ("C-100N", 2, 40, "C1,C2")], True),
-        ([("PCB-200", 1, 10), ("U-MCU", 1, 20, "U1"), ("R-10K", 5, 30, "R1,R2,R3,R4,R5"),
-          ("C-10U", 2, 40, "C1,C2", "low ESR")], False),
-    ]),
-    ("PANEL-350", "Front panel assembly", [
-        ([("PANEL-20", 1, 10), ("LABEL-60", 1, 20, "", "engraved"), ("SCREW-M3", 2, 30)], True),
-    ]),
-    ("FRAME-300", "Frame", [
-        ([("BRKT-10", 2, 10), ("SCREW-M3", 8, 20), ("PANEL-350", 1, 30)], True),
-    ]),
-    ("ASM-1000", "Controller unit", [
-        ([("FRAME-300", 1, 10), ("PCA-200", 1, 20), ("CABLE-50", 2, 30), ("LABEL-60", 1, 40, "", "front"),
-          ("GREASE-80", 5, 50, "", "", "G"), ("SCREW-M3", 4, 60)], True),
-        ([("FRAME-300", 2, 10), ("PCA-200", 1, 20), ("LABEL-60", 1, 40, "", "rear"),
-          ("GREASE-80", "0.5", 50, "", "", "ML"), ("SCREW-M3", 4, 65), ("FAN-70", 1, 70)], False),
-    ]),
-    ("ASM-2000", "Controller unit, fan-cooled", [
-        ([("FRAME-300", 1, 10), ("PCA-200", 2, 20), ("FAN-70", 2, 30), ("SCREW-M3", 8, 60)], True),
-    ]),
+    (
+        "PCA-200",
+        "Controller board assembly",
+        [
+            (
+                [
+                    ("PCB-200", 1, 10),
+                    ("U-MCU", 1, 20, "U1"),
+                    ("R-10K", 4, 30, "R1,R2,R3,R4"),
+                    ("C-100N", 2, 40, "C1,C2"),
+                ],
+                True,
+            ),
+            (
+                [
+                    ("PCB-200", 1, 10),
+                    ("U-MCU", 1, 20, "U1"),
+                    ("R-10K", 5, 30, "R1,R2,R3,R4,R5"),
+                    ("C-10U", 2, 40, "C1,C2", "low ESR"),
+                ],
+                False,
+            ),
+        ],
+    ),
+    (
+        "PANEL-350",
+        "Front panel assembly",
+        [
+            ([("PANEL-20", 1, 10), ("LABEL-60", 1, 20, "", "engraved"), ("SCREW-M3", 2, 30)], True),
+        ],
+    ),
+    (
+        "FRAME-300",
+        "Frame",
+        [
+            ([("BRKT-10", 2, 10), ("SCREW-M3", 8, 20), ("PANEL-350", 1, 30)], True),
+        ],
+    ),
+    (
+        "ASM-1000",
+        "Controller unit",
+        [
+            (
+                [
+                    ("FRAME-300", 1, 10),
+                    ("PCA-200", 1, 20),
+                    ("CABLE-50", 2, 30),
+                    ("LABEL-60", 1, 40, "", "front"),
+                    ("GREASE-80", 5, 50, "", "", "G"),
+                    ("SCREW-M3", 4, 60),
+                ],
+                True,
+            ),
+            (
+                [
+                    ("FRAME-300", 2, 10),
+                    ("PCA-200", 1, 20),
+                    ("LABEL-60", 1, 40, "", "rear"),
+                    ("GREASE-80", "0.5", 50, "", "", "ML"),
+                    ("SCREW-M3", 4, 65),
+                    ("FAN-70", 1, 70),
+                ],
+                False,
+            ),
+        ],
+    ),
+    (
+        "ASM-2000",
+        "Controller unit, fan-cooled",
+        [
+            ([("FRAME-300", 1, 10), ("PCA-200", 2, 20), ("FAN-70", 2, 30), ("SCREW-M3", 8, 60)], True),
+        ],
+    ),
 ]
 
 
@@ -68,5 +128,7 @@ def seed() -> str | None:
                 service.release_bom_revision(bom.id)
         if any(released for _, released in revisions):
             service.update_item(item.id, {"lifecycle": "released"})
-    return ("items: demo assemblies ASM-1000 (released A, draft B), ASM-2000, FRAME-300, PANEL-350, PCA-200 (A, B); "
-            "compare ASM-1000@A with ASM-1000@B on /items/compare")
+    return (
+        "items: demo assemblies ASM-1000 (released A, draft B), ASM-2000, FRAME-300, PANEL-350, PCA-200 (A, B); "
+        "compare ASM-1000@A with ASM-1000@B on /items/compare"
+    )

@@ -19,8 +19,13 @@ from app.items.service import resolve_bom
 EXPORT_TIMEOUT = 1800
 
 
-def compare_refs(left: str, right: str, mode: str = "by_item", max_levels: int = 1,
-                 on_progress: Callable[[float, str], None] | None = None) -> CompareResult:
+def compare_refs(
+    left: str,
+    right: str,
+    mode: str = "by_item",
+    max_levels: int = 1,
+    on_progress: Callable[[float, str], None] | None = None,
+) -> CompareResult:
     check_mode(mode, max_levels)
     return compare_boms(resolve_bom(left), resolve_bom(right), mode, max_levels, on_progress)
 
@@ -38,17 +43,34 @@ def export_delta(left: str, right: str, mode: str, max_levels: int, export_forma
 def start_export(left: str, right: str, mode: str, max_levels: int, export_format: str, lines: int) -> BomExport:
     from app.items.jobs import make_delta_export
 
-    export = BomExport(left_ref=left, right_ref=right, mode=mode, max_levels=max_levels,
-                       export_format=export_format, line_count=lines)
+    export = BomExport(
+        left_ref=left, right_ref=right, mode=mode, max_levels=max_levels, export_format=export_format, line_count=lines
+    )
     db.session.add(export)
     db.session.flush()
-    record = jobs.enqueue("bom_delta_export", make_delta_export, export.id, queue="exports",
-                          link=("bom_export", export.id), timeout=EXPORT_TIMEOUT,
-                          description=f"BOM delta {left} → {right} ({mode}, {export_format})")
+    record = jobs.enqueue(
+        "bom_delta_export",
+        make_delta_export,
+        export.id,
+        queue="exports",
+        link=("bom_export", export.id),
+        timeout=EXPORT_TIMEOUT,
+        description=f"BOM delta {left} → {right} ({mode}, {export_format})",
+    )
     export.job_id = record.id
-    audit.record("bom_export", export.id, "start",
-                 after={"left": left, "right": right, "mode": mode, "max_levels": max_levels,
-                        "format": export_format, "lines": lines})
+    audit.record(
+        "bom_export",
+        export.id,
+        "start",
+        after={
+            "left": left,
+            "right": right,
+            "mode": mode,
+            "max_levels": max_levels,
+            "format": export_format,
+            "lines": lines,
+        },
+    )
     return export
 
 

@@ -56,8 +56,9 @@ class Bom(db.Model):
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     item: Mapped[Item] = relationship(back_populates="boms")
-    lines: Mapped[list["BomLine"]] = relationship(back_populates="bom", cascade="all, delete-orphan",
-                                                  order_by="(BomLine.find_number, BomLine.id)")
+    lines: Mapped[list["BomLine"]] = relationship(
+        back_populates="bom", cascade="all, delete-orphan", order_by="(BomLine.find_number, BomLine.id)"
+    )
 
     @property
     def ref(self) -> str:

@@ -30,6 +30,7 @@ MAX_QUANTITY = Decimal(999999999999)
 
 # ---- items -----------------------------------------------------------------
 
+
 def item_snapshot(item: Item) -> dict[str, Any]:
     return {f: getattr(item, f) for f in ITEM_FIELDS}
 
@@ -121,8 +122,9 @@ def item_by_number(number: str) -> Item:
     return item
 
 
-def search_items(q: str | None = None, item_type: str | None = None, lifecycle: str | None = None,
-                 page: int = 1, per_page: int = 25) -> Page:
+def search_items(
+    q: str | None = None, item_type: str | None = None, lifecycle: str | None = None, page: int = 1, per_page: int = 25
+) -> Page:
     query = select(Item).order_by(Item.number)
     if q:
         pattern = f"%{q.strip()}%"
@@ -135,6 +137,7 @@ def search_items(q: str | None = None, item_type: str | None = None, lifecycle: 
 
 
 # ---- BOM revisions ---------------------------------------------------------
+
 
 def next_revision(letter: str) -> str:
     """A → B, Z → AA, AZ → BA (the usual drawing-revision sequence)."""
@@ -174,8 +177,10 @@ def resolve_bom(ref: str) -> Bom:
     if revision:
         bom = next((b for b in item.boms if b.revision == revision.upper()), None)
         if bom is None:
-            raise NotFound(f"{item.number} has no BOM revision {revision!r}.",
-                           {"item": item.number, "revisions": [b.revision for b in item.boms]})
+            raise NotFound(
+                f"{item.number} has no BOM revision {revision!r}.",
+                {"item": item.number, "revisions": [b.revision for b in item.boms]},
+            )
         return bom
     bom = effective_bom(item)
     if bom is None:
@@ -205,12 +210,21 @@ def new_revision(bom: Bom) -> tuple[Bom, dict[int, BomLine]]:
         raise Conflict(f"{bom.ref} is a draft: edit it as it is.", {"state": bom.state})
     draft = next((b for b in item.boms if b.state == "draft"), None)
     if draft is not None:
-        raise Conflict(f"{item.number} revision {draft.revision} is already a draft: edit that one.",
-                       {"draft": draft.ref})
+        raise Conflict(
+            f"{item.number} revision {draft.revision} is already a draft: edit that one.", {"draft": draft.ref}
+        )
     revision = next_revision(latest_bom(item).revision)
-    copies = {line.id: BomLine(child_id=line.child_id, quantity=line.quantity, unit=line.unit,
-                               find_number=line.find_number, refdes=line.refdes, note=line.note)
-              for line in bom.lines}
+    copies = {
+        line.id: BomLine(
+            child_id=line.child_id,
+            quantity=line.quantity,
+            unit=line.unit,
+            find_number=line.find_number,
+            refdes=line.refdes,
+            note=line.note,
+        )
+        for line in bom.lines
+    }
     copy = Bom(item=item, revision=revision, state="draft", lines=list(copies.values()))
     db.session.add(copy)
     item.revision = revision
@@ -224,8 +238,7 @@ def _editable(bom: Bom) -> tuple[Bom, dict[int, BomLine]]:
     if bom.state == "draft":
         return bom, {line.id: line for line in bom.lines}
     if bom.state == "superseded":
-        raise Conflict(f"{bom.ref} is superseded and stays as it was; edit the current revision.",
-                       {"state": bom.state})
+        raise Conflict(f"{bom.ref} is superseded and stays as it was; edit the current revision.", {"state": bom.state})
     return new_revision(bom)
 
 
@@ -245,16 +258,28 @@ def release_bom_revision(bom_id: int) -> Bom:
     bom.state, bom.released_at = "released", utcnow()
     bom.item.revision = bom.revision
     db.session.flush()
-    audit.record("bom", bom.id, "release", before={"state": before},
-                 after={"state": "released", "supersedes": previous.ref if previous else None})
+    audit.record(
+        "bom",
+        bom.id,
+        "release",
+        before={"state": before},
+        after={"state": "released", "supersedes": previous.ref if previous else None},
+    )
     return bom
 
 
 # ---- lines -----------------------------------------------------------------
 
+
 def line_snapshot(line: BomLine) -> dict[str, Any]:
-    return {"child": line.child.number if line.child else line.child_id, "quantity": quantity_text(line.quantity),
-            "unit": line.unit, "find_number": line.find_number, "refdes": line.refdes, "note": line.note}
+    return {
+        "child": line.child.number if line.child else line.child_id,
+        "quantity": quantity_text(line.quantity),
+        "unit": line.unit,
+        "find_number": line.find_number,
+        "refdes": line.refdes,
+        "note": line.note,
+    }
 
 
 def parse_quantity(value: Any) -> Decimal:
@@ -293,8 +318,9 @@ def _find_number(value: Any) -> int | None:
     return number
 
 
-def line_values(data: dict[str, Any], current: BomLine | None = None,
-                items: dict[str, Item] | None = None) -> dict[str, Any]:
+def line_values(
+    data: dict[str, Any], current: BomLine | None = None, items: dict[str, Item] | None = None
+) -> dict[str, Any]:
     """Validated column values for a line; `data` names the child by item number.
     `items` (number → Item) spares a query per row when many lines are checked."""
     base = line_snapshot(current) if current else {"unit": None, "find_number": None, "refdes": "", "note": ""}
@@ -346,8 +372,13 @@ def update_line(line_id: int, data: dict[str, Any]) -> BomLine:
     for key, value in values.items():
         setattr(line, key, value)
     db.session.flush()
-    audit.record("bom_line", line.id, "update", before={"bom": original.bom.ref, **before},
-                 after={"bom": bom.ref, **line_snapshot(line)})
+    audit.record(
+        "bom_line",
+        line.id,
+        "update",
+        before={"bom": original.bom.ref, **before},
+        after={"bom": bom.ref, **line_snapshot(line)},
+    )
     return line
 
 

@@ -54,7 +54,7 @@ def quantity_text(value: Decimal) -> str:
 
 def _chunks(ids: list[int]) -> Iterable[list[int]]:
     for start in range(0, len(ids), IN_CHUNK):
-        yield ids[start:start + IN_CHUNK]
+        yield ids[start : start + IN_CHUNK]
 
 
 def check_no_cycle(parent: Item, children: list[Item]) -> None:
@@ -62,8 +62,7 @@ def check_no_cycle(parent: Item, children: list[Item]) -> None:
     ancestor; the message names the loop, e.g. ASM-1 → SUB-2 → ASM-1."""
     edges: dict[int, set[int]] = {}
     rows = db.session.execute(
-        select(Bom.item_id, BomLine.child_id).join(BomLine, BomLine.bom_id == Bom.id)
-        .where(Bom.state != "superseded")
+        select(Bom.item_id, BomLine.child_id).join(BomLine, BomLine.bom_id == Bom.id).where(Bom.state != "superseded")
     )
     for parent_id, child_id in rows:
         edges.setdefault(parent_id, set()).add(child_id)
@@ -72,8 +71,10 @@ def check_no_cycle(parent: Item, children: list[Item]) -> None:
         if path is not None:
             numbers = dict(db.session.execute(select(Item.id, Item.number).where(Item.id.in_(path))).all())
             loop = [parent.number] + [numbers[i] for i in path]
-            raise InvalidInput(f"{child.number} cannot go under {parent.number}: that makes a loop "
-                               f"{' → '.join(loop)}.", {"field": "child", "loop": loop})
+            raise InvalidInput(
+                f"{child.number} cannot go under {parent.number}: that makes a loop {' → '.join(loop)}.",
+                {"field": "child", "loop": loop},
+            )
 
 
 def _path_to(start: int, goal: int, edges: dict[int, set[int]]) -> list[int] | None:
@@ -109,9 +110,20 @@ def _lines_of(bom_ids: list[int]) -> dict[int, list[tuple]]:
     lines: dict[int, list[tuple]] = {bom_id: [] for bom_id in bom_ids}
     for chunk in _chunks(bom_ids):
         rows = db.session.connection().execute(  # Core rows: no ORM row processing for thousands of lines
-            select(BomLine.bom_id, BomLine.id, BomLine.child_id, Item.number, Item.name,
-                   BomLine.quantity, BomLine.unit, BomLine.find_number, BomLine.refdes, BomLine.note)
-            .join(Item, Item.id == BomLine.child_id).where(BomLine.bom_id.in_(chunk))
+            select(
+                BomLine.bom_id,
+                BomLine.id,
+                BomLine.child_id,
+                Item.number,
+                Item.name,
+                BomLine.quantity,
+                BomLine.unit,
+                BomLine.find_number,
+                BomLine.refdes,
+                BomLine.note,
+            )
+            .join(Item, Item.id == BomLine.child_id)
+            .where(BomLine.bom_id.in_(chunk))
             .order_by(BomLine.bom_id, BomLine.find_number, BomLine.id)
         )
         for row in rows:
@@ -138,11 +150,30 @@ def explode(bom: Bom, max_levels: int = 1) -> list[FlatLine]:
     def walk(bom_id: int, path: str, level: int, factor: Decimal, ancestors: frozenset[int]) -> None:
         for line_id, child_id, number, name, quantity, unit, find, refdes, note in lines_by_bom[bom_id]:
             sub_bom = boms_by_item.get(child_id) if level < max_levels else None
-            out.append(FlatLine(line_id, path, level, child_id, number, name, quantity, quantity * factor, unit,
-                                "" if find is None else str(find), refdes or "", note or ""))
+            out.append(
+                FlatLine(
+                    line_id,
+                    path,
+                    level,
+                    child_id,
+                    number,
+                    name,
+                    quantity,
+                    quantity * factor,
+                    unit,
+                    "" if find is None else str(find),
+                    refdes or "",
+                    note or "",
+                )
+            )
             if sub_bom is not None and child_id not in ancestors and sub_bom in lines_by_bom:
-                walk(sub_bom, f"{path}/{number}" if path else number, level + 1, quantity * factor,
-                     ancestors | {child_id})
+                walk(
+                    sub_bom,
+                    f"{path}/{number}" if path else number,
+                    level + 1,
+                    quantity * factor,
+                    ancestors | {child_id},
+                )
 
     walk(bom.id, "", 1, Decimal(1), frozenset({bom.item_id}))
     return out

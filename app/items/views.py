@@ -37,21 +37,36 @@ def _attachment(content: bytes, mimetype: str, filename: str) -> Response:
 
 # ---- items -----------------------------------------------------------------
 
+
 @bp.get("/")
 def index():
     q, item_type, lifecycle = (request.args.get(k) or None for k in ("q", "item_type", "lifecycle"))
-    page = service.search_items(q, item_type if item_type in ITEM_TYPES else None,
-                                lifecycle if lifecycle in LIFECYCLES else None,
-                                request.args.get("page", 1, type=int), 25)
-    return render_template("items/index.html", page=page, q=q or "", item_type=item_type or "",
-                           lifecycle=lifecycle or "", item_types=ITEM_TYPES, lifecycles=LIFECYCLES)
+    page = service.search_items(
+        q,
+        item_type if item_type in ITEM_TYPES else None,
+        lifecycle if lifecycle in LIFECYCLES else None,
+        request.args.get("page", 1, type=int),
+        25,
+    )
+    return render_template(
+        "items/index.html",
+        page=page,
+        q=q or "",
+        item_type=item_type or "",
+        lifecycle=lifecycle or "",
+        item_types=ITEM_TYPES,
+        lifecycles=LIFECYCLES,
+    )
 
 
 def _item_form(item: Item | None):
     """GET shows the form; POST saves it, or shows it again with the error and what was typed."""
     require_role("engineer")
-    values = service.item_snapshot(item) if item else {"item_type": "part", "uom": "EA", "revision": "A",
-                                                        "lifecycle": "draft"}
+    values = (
+        service.item_snapshot(item)
+        if item
+        else {"item_type": "part", "uom": "EA", "revision": "A", "lifecycle": "draft"}
+    )
     error = None
     if request.method == "POST":
         values = {k: request.form.get(k, "") for k in service.ITEM_FIELDS}
@@ -62,8 +77,9 @@ def _item_form(item: Item | None):
         except DomainError as exc:
             db.session.rollback()
             error = exc
-    return render_template("items/form.html", item=item, values=values, error=error, item_types=ITEM_TYPES,
-                           lifecycles=LIFECYCLES), 422 if error else 200
+    return render_template(
+        "items/form.html", item=item, values=values, error=error, item_types=ITEM_TYPES, lifecycles=LIFECYCLES
+    ), 422 if error else 200
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -82,10 +98,18 @@ def detail(item_id: int):
     revision = request.args.get("rev")
     bom = service.resolve_bom(f"{item.number}@{revision}") if revision else service.effective_bom(item)
     used_in = db.session.execute(
-        select(Item.id, Item.number, Bom.revision, Bom.state).join(Bom, Bom.item_id == Item.id)
-        .where(Bom.lines.any(child_id=item.id)).order_by(Item.number, Bom.revision)).all()
-    return render_template("items/detail.html", item=item, bom=bom, used_in=used_in,
-                           expandable=children_with_boms([line.child_id for line in bom.lines]) if bom else set())
+        select(Item.id, Item.number, Bom.revision, Bom.state)
+        .join(Bom, Bom.item_id == Item.id)
+        .where(Bom.lines.any(child_id=item.id))
+        .order_by(Item.number, Bom.revision)
+    ).all()
+    return render_template(
+        "items/detail.html",
+        item=item,
+        bom=bom,
+        used_in=used_in,
+        expandable=children_with_boms([line.child_id for line in bom.lines]) if bom else set(),
+    )
 
 
 @bp.post("/<int:item_id>/bom")
@@ -175,6 +199,7 @@ def revise(bom_id: int):
 
 # ---- multi-level tree --------------------------------------------------------
 
+
 def _tree_rows(bom: Bom, path: str, factor: Decimal, level: int) -> dict:
     lines = explode(bom, 1)
     for line in lines:
@@ -201,11 +226,13 @@ def tree_children(bom_id: int):
     sub = service.effective_bom(child)
     if sub is None:
         return ""
-    return render_template("items/_tree_rows.html", bom=sub, **_tree_rows(sub, request.args.get("path", ""),
-                                                                          factor, level))
+    return render_template(
+        "items/_tree_rows.html", bom=sub, **_tree_rows(sub, request.args.get("path", ""), factor, level)
+    )
 
 
 # ---- CSV ---------------------------------------------------------------------
+
 
 @bp.get("/boms/<int:bom_id>/export.csv")
 def export_csv(bom_id: int):
@@ -220,8 +247,9 @@ def import_csv(bom_id: int):
     if request.method == "GET":
         return render_template("items/import.html", bom=bom, check=None, text="")
     upload = request.files.get("file")
-    text = upload.read().decode("utf-8", errors="replace") if upload and upload.filename else \
-        request.form.get("text", "")
+    text = (
+        upload.read().decode("utf-8", errors="replace") if upload and upload.filename else request.form.get("text", "")
+    )
     if request.form.get("commit"):
         check, target = csvio.commit_import(bom, text)
         if target is not None:
@@ -235,17 +263,26 @@ def import_csv(bom_id: int):
 
 # ---- compare -----------------------------------------------------------------
 
+
 def _compare_args() -> dict:
     args = request.values
-    return {"left": args.get("left", ""), "right": args.get("right", ""),
-            "mode": args.get("mode", "by_item"), "max_levels": args.get("max_levels", 1, type=int) or 1}
+    return {
+        "left": args.get("left", ""),
+        "right": args.get("right", ""),
+        "mode": args.get("mode", "by_item"),
+        "max_levels": args.get("max_levels", 1, type=int) or 1,
+    }
 
 
 @bp.get("/compare")
 def compare():
     args = _compare_args()
-    refs = db.session.execute(select(Item.number, Bom.revision, Bom.state).join(Bom, Bom.item_id == Item.id)
-                              .order_by(Item.number, Bom.revision).limit(2000)).all()
+    refs = db.session.execute(
+        select(Item.number, Bom.revision, Bom.state)
+        .join(Bom, Bom.item_id == Item.id)
+        .order_by(Item.number, Bom.revision)
+        .limit(2000)
+    ).all()
     result = preview = error = None
     if args["left"] and args["right"]:
         try:
@@ -253,8 +290,17 @@ def compare():
             preview = build_delta_preview(result)
         except DomainError as exc:
             error = exc.message
-    return render_template("items/compare.html", args=args, refs=refs, modes=MODES, max_levels=MAX_LEVELS,
-                           result=result, preview=preview, error=error, formats=EXPORT_FORMATS), 422 if error else 200
+    return render_template(
+        "items/compare.html",
+        args=args,
+        refs=refs,
+        modes=MODES,
+        max_levels=MAX_LEVELS,
+        result=result,
+        preview=preview,
+        error=error,
+        formats=EXPORT_FORMATS,
+    ), 422 if error else 200
 
 
 @bp.post("/compare/export")
@@ -291,9 +337,11 @@ def export_panel(export_id: int):
 @bp.get("/exports/<int:export_id>/download")
 def export_download(export_id: int):
     export = exports.download(export_id)
-    return _attachment(export.content, MEDIA_TYPES[export.export_format],
-                       export_filename(export.left_ref, export.right_ref, export.mode, export.max_levels,
-                                       export.export_format))
+    return _attachment(
+        export.content,
+        MEDIA_TYPES[export.export_format],
+        export_filename(export.left_ref, export.right_ref, export.mode, export.max_levels, export.export_format),
+    )
 
 
 @bp.app_template_filter("qty")

@@ -25,64 +25,112 @@ ENGINEER = ("engineer",)
 
 def optimization_out(optimization: Optimization) -> OptimizationOut:
     return OptimizationOut(
-        **service.status(optimization), strategy=optimization.strategy, dataset=optimization.dataset_id,
-        paramSpace=optimization.param_space, earlyStopPolicy=optimization.policy, topN=optimization.top_n,
-        cash=optimization.cash, commission=optimization.commission, owner=optimization.owner.username,
-        sourceJobId=optimization.source_id, createdAt=optimization.created_at, startedAt=optimization.started_at,
-        endedAt=optimization.ended_at)
+        **service.status(optimization),
+        strategy=optimization.strategy,
+        dataset=optimization.dataset_id,
+        paramSpace=optimization.param_space,
+        earlyStopPolicy=optimization.policy,
+        topN=optimization.top_n,
+        cash=optimization.cash,
+        commission=optimization.commission,
+        owner=optimization.owner.username,
+        sourceJobId=optimization.source_id,
+        createdAt=optimization.created_at,
+        startedAt=optimization.started_at,
+        endedAt=optimization.ended_at,
+    )
 
 
 def dataset_out(dataset: Dataset) -> DatasetOut:
-    return DatasetOut(id=dataset.id, name=dataset.name, rows=dataset.rows, firstDate=dataset.first_date,
-                      lastDate=dataset.last_date, checksum=dataset.checksum, createdBy=dataset.created_by,
-                      createdAt=dataset.created_at)
+    return DatasetOut(
+        id=dataset.id,
+        name=dataset.name,
+        rows=dataset.rows,
+        firstDate=dataset.first_date,
+        lastDate=dataset.last_date,
+        checksum=dataset.checksum,
+        createdBy=dataset.created_by,
+        createdAt=dataset.created_at,
+    )
 
 
-@endpoint(bp, "/optimizations", "POST", summary="Submit a grid optimization (202: its chunks are queued)",
-          roles=ENGINEER, body=OptimizationIn, response=OptimizationOut, status=202)
+@endpoint(
+    bp,
+    "/optimizations",
+    "POST",
+    summary="Submit a grid optimization (202: its chunks are queued)",
+    roles=ENGINEER,
+    body=OptimizationIn,
+    response=OptimizationOut,
+    status=202,
+)
 def submit(body: OptimizationIn):
     return optimization_out(service.submit(current_user, body.model_dump()))
 
 
-@endpoint(bp, "/optimizations", summary="Optimizations, newest first: your own (admins: everyone's)",
-          query=HistoryQuery, response=OptimizationList)
+@endpoint(
+    bp,
+    "/optimizations",
+    summary="Optimizations, newest first: your own (admins: everyone's)",
+    query=HistoryQuery,
+    response=OptimizationList,
+)
 def list_optimizations(query: HistoryQuery):
     page = service.history(current_user, query.page, query.per_page)
     return OptimizationList(optimizations=[optimization_out(o) for o in page.items], paging=PageMeta(**page.meta()))
 
 
-@endpoint(bp, "/optimizations/<optimization_id>", summary="One optimization with its summary",
-          response=OptimizationOut)
+@endpoint(bp, "/optimizations/<optimization_id>", summary="One optimization with its summary", response=OptimizationOut)
 def get_optimization(optimization_id: str):
     return optimization_out(service.get_by_ref(optimization_id, current_user))
 
 
-@endpoint(bp, "/optimizations/<optimization_id>/status", summary="Status and summary (counts and Top-N)",
-          response=StatusOut)
+@endpoint(
+    bp, "/optimizations/<optimization_id>/status", summary="Status and summary (counts and Top-N)", response=StatusOut
+)
 def optimization_status(optimization_id: str):
     return StatusOut(**service.status(service.get_by_ref(optimization_id, current_user)))
 
 
-@endpoint(bp, "/optimizations/<optimization_id>/cancel", "POST",
-          summary="Cancel: the summary freezes and no new task starts", roles=ENGINEER, response=StatusOut)
+@endpoint(
+    bp,
+    "/optimizations/<optimization_id>/cancel",
+    "POST",
+    summary="Cancel: the summary freezes and no new task starts",
+    roles=ENGINEER,
+    response=StatusOut,
+)
 def cancel(optimization_id: str):
     return StatusOut(**service.status(service.cancel(service.get_by_ref(optimization_id, current_user), current_user)))
 
 
-@endpoint(bp, "/optimizations/<optimization_id>/rerun", "POST",
-          summary="Re-run the whole job, or one task's combination; the new job records sourceJobId",
-          roles=ENGINEER, body=RerunIn, response=OptimizationOut, status=202)
+@endpoint(
+    bp,
+    "/optimizations/<optimization_id>/rerun",
+    "POST",
+    summary="Re-run the whole job, or one task's combination; the new job records sourceJobId",
+    roles=ENGINEER,
+    body=RerunIn,
+    response=OptimizationOut,
+    status=202,
+)
 def rerun(optimization_id: str, body: RerunIn):
     source = service.get_by_ref(optimization_id, current_user)
     return optimization_out(service.rerun(source, current_user, body.taskId))
 
 
-@endpoint(bp, "/optimizations/<optimization_id>/export",
-          summary="Zip of the Top-N: manifest.json, results.csv, tasks/<taskId>/equity.csv and trades.csv")
+@endpoint(
+    bp,
+    "/optimizations/<optimization_id>/export",
+    summary="Zip of the Top-N: manifest.json, results.csv, tasks/<taskId>/equity.csv and trades.csv",
+)
 def export(optimization_id: str):
     optimization = service.get_by_ref(optimization_id, current_user)
-    return Response(service.export_zip(optimization), mimetype="application/zip", headers={
-        "Content-Disposition": f'attachment; filename="optimization-{optimization.id}.zip"'})
+    return Response(
+        service.export_zip(optimization),
+        mimetype="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="optimization-{optimization.id}.zip"'},
+    )
 
 
 @endpoint(bp, "/optimizations/datasets", summary="OHLCV datasets", response=DatasetList)
@@ -90,16 +138,45 @@ def list_datasets():
     return DatasetList(datasets=[dataset_out(d) for d in service.list_datasets()])
 
 
-@endpoint(bp, "/optimizations/datasets", "POST", summary="Upload an OHLCV CSV (every bad row is reported)",
-          roles=ENGINEER, body=DatasetIn, response=DatasetOut, status=201)
+@endpoint(
+    bp,
+    "/optimizations/datasets",
+    "POST",
+    summary="Upload an OHLCV CSV (every bad row is reported)",
+    roles=ENGINEER,
+    body=DatasetIn,
+    response=DatasetOut,
+    status=201,
+)
 def create_dataset(body: DatasetIn):
     return dataset_out(service.create_dataset(body.name, body.csv, current_user.username))
 
 
-@endpoint(bp, "/optimizations/strategies", summary="Built-in strategies, their parameters and the metrics",
-          response=StrategyList)
+@endpoint(
+    bp,
+    "/optimizations/strategies",
+    summary="Built-in strategies, their parameters and the metrics",
+    response=StrategyList,
+)
 def list_strategies():
-    return StrategyList(metrics=list(service.METRICS), strategies=[
-        {"name": s.name, "title": s.title, "constraint": s.constraint_text,
-         "params": [{"name": p.name, "kind": p.kind.__name__, "minimum": p.minimum, "maximum": p.maximum,
-                     "description": p.description} for p in s.params]} for s in STRATEGIES.values()])
+    return StrategyList(
+        metrics=list(service.METRICS),
+        strategies=[
+            {
+                "name": s.name,
+                "title": s.title,
+                "constraint": s.constraint_text,
+                "params": [
+                    {
+                        "name": p.name,
+                        "kind": p.kind.__name__,
+                        "minimum": p.minimum,
+                        "maximum": p.maximum,
+                        "description": p.description,
+                    }
+                    for p in s.params
+                ],
+            }
+            for s in STRATEGIES.values()
+        ],
+    )

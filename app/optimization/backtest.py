@@ -85,7 +85,7 @@ class Result:
         equity = self.equity
         worst = float((equity / np.maximum.accumulate(equity)).min())  # cash > 0, so the peak is too
         count = len(self.trade_rows)
-        live = equity[self.start:]
+        live = equity[self.start :]
         with np.errstate(divide="ignore", invalid="ignore"):
             returns = live[1:] / live[:-1] - 1
         spread = float(returns.std()) if len(returns) > 1 else 0.0

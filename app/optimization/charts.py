@@ -32,18 +32,33 @@ def heatmap(data: dict[str, Any], mode: str) -> dict[str, Any] | None:
     drawn = []
     for (x, y), score in cells.items():
         fraction = (score - low) / span
-        drawn.append({
-            "x": MARGIN + xs.index(x) * width, "y": 8 + (len(ys) - 1 - ys.index(y)) * height,
-            "w": width, "h": height, "fill": colour(fraction if mode == "max" else 1 - fraction),
-            "title": f"{data['x']}={_label(x)}, {data['y']}={_label(y)}: {score:.4g}",
-        })
+        drawn.append(
+            {
+                "x": MARGIN + xs.index(x) * width,
+                "y": 8 + (len(ys) - 1 - ys.index(y)) * height,
+                "w": width,
+                "h": height,
+                "fill": colour(fraction if mode == "max" else 1 - fraction),
+                "title": f"{data['x']}={_label(x)}, {data['y']}={_label(y)}: {score:.4g}",
+            }
+        )
     every_x, every_y = max(1, len(xs) // 10), max(1, len(ys) // 8)
     return {
-        "width": WIDTH, "height": HEIGHT, "cells": drawn, "x": data["x"], "y": data["y"],
-        "low": low, "high": high, "low_fill": colour(0 if mode == "max" else 1),
+        "width": WIDTH,
+        "height": HEIGHT,
+        "cells": drawn,
+        "x": data["x"],
+        "y": data["y"],
+        "low": low,
+        "high": high,
+        "low_fill": colour(0 if mode == "max" else 1),
         "high_fill": colour(1 if mode == "max" else 0),
-        "x_ticks": [{"at": MARGIN + (i + 0.5) * width, "label": _label(v)} for i, v in enumerate(xs) if i % every_x == 0],
-        "y_ticks": [{"at": 8 + (len(ys) - i - 0.5) * height, "label": _label(v)} for i, v in enumerate(ys) if i % every_y == 0],
+        "x_ticks": [
+            {"at": MARGIN + (i + 0.5) * width, "label": _label(v)} for i, v in enumerate(xs) if i % every_x == 0
+        ],
+        "y_ticks": [
+            {"at": 8 + (len(ys) - i - 0.5) * height, "label": _label(v)} for i, v in enumerate(ys) if i % every_y == 0
+        ],
     }
 
 
@@ -58,8 +73,10 @@ def best_over_time(history: list[list[float]], done: int, elapsed: float | None)
     span, duration = (high - low) or 1.0, end or 1.0
 
     def at(seconds: float, best: float) -> tuple[float, float]:
-        return (MARGIN + seconds / duration * (WIDTH - MARGIN - 8),
-                8 + (1 - (best - low) / span) * (HEIGHT - MARGIN - 8))
+        return (
+            MARGIN + seconds / duration * (WIDTH - MARGIN - 8),
+            8 + (1 - (best - low) / span) * (HEIGHT - MARGIN - 8),
+        )
 
     steps: list[tuple[float, float]] = []
     for i, (seconds, best) in enumerate(points):
@@ -67,8 +84,15 @@ def best_over_time(history: list[list[float]], done: int, elapsed: float | None)
             steps.append(at(seconds, points[i - 1][1]))
         steps.append(at(seconds, best))
     return {
-        "width": WIDTH, "height": HEIGHT, "polyline": " ".join(f"{x:.1f},{y:.1f}" for x, y in steps),
-        "dots": [{"x": at(s, b)[0], "y": at(s, b)[1], "title": f"{b:.4g} after {s:.1f} s (task {n})"}
-                 for n, s, b in history],
-        "low": low, "high": high, "duration": end, "improvements": len(history), "done": done,
+        "width": WIDTH,
+        "height": HEIGHT,
+        "polyline": " ".join(f"{x:.1f},{y:.1f}" for x, y in steps),
+        "dots": [
+            {"x": at(s, b)[0], "y": at(s, b)[1], "title": f"{b:.4g} after {s:.1f} s (task {n})"} for n, s, b in history
+        ],
+        "low": low,
+        "high": high,
+        "duration": end,
+        "improvements": len(history),
+        "done": done,
     }

@@ -74,8 +74,10 @@ def parse_csv(text: str) -> Bars:
         if len(rows) > MAX_ROWS:
             raise InvalidInput(f"The CSV file has more than {MAX_ROWS} rows.")
     if bad:
-        raise InvalidInput(f"{len(bad)} row(s) of the CSV file are invalid; nothing was saved.",
-                           {"bad_rows": bad[:MAX_REPORTED], "bad_row_count": len(bad)})
+        raise InvalidInput(
+            f"{len(bad)} row(s) of the CSV file are invalid; nothing was saved.",
+            {"bad_rows": bad[:MAX_REPORTED], "bad_row_count": len(bad)},
+        )
     if len(rows) < MIN_ROWS:
         raise InvalidInput(f"The CSV file needs at least {MIN_ROWS} data rows; it has {len(rows)}.")
     table = np.asarray(rows, dtype=float)

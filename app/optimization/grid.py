@@ -49,8 +49,10 @@ def expand(strategy: Strategy, space: dict[str, Any]) -> tuple[list[dict[str, An
     names = [p.name for p in strategy.params]
     unknown, missing = sorted(set(space) - set(names)), [n for n in names if n not in space]
     if unknown or missing:
-        raise InvalidInput(f"paramSpace must name exactly the parameters of {strategy.name}: {', '.join(names)}.",
-                           {"field": "paramSpace", "unknown": unknown, "missing": missing})
+        raise InvalidInput(
+            f"paramSpace must name exactly the parameters of {strategy.name}: {', '.join(names)}.",
+            {"field": "paramSpace", "unknown": unknown, "missing": missing},
+        )
     axes = [_values(p, space[p.name]) for p in strategy.params]
     if math.prod(len(a) for a in axes) > MAX_POINTS:
         raise InvalidInput(f"The grid has more than {MAX_POINTS} points.", {"field": "paramSpace"})

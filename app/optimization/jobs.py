@@ -55,7 +55,9 @@ def run_chunk(optimization_id: int, first: int, last: int) -> dict:
             merged, pending = merged + len(pending), []
     except Exception as exc:
         error = f"chunk failed: {type(exc).__name__}: {exc}"
-        service.chunk_failed(optimization_id, [Outcome(first + i, params, error=error)
-                                               for i, params in enumerate(points[merged:], start=merged)])
+        service.chunk_failed(
+            optimization_id,
+            [Outcome(first + i, params, error=error) for i, params in enumerate(points[merged:], start=merged)],
+        )
         raise
     return {"merged": merged}

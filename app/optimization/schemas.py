@@ -34,7 +34,8 @@ class OptimizationIn(BaseModel):
     strategy: str = Field(max_length=40, description="sma_cross or rsi_reversion")
     dataset: int = Field(description="dataset id")
     paramSpace: dict[str, list[Number] | RangeIn] = Field(
-        min_length=1, description="per parameter a list of values or {start, stop, step} (stop included)")
+        min_length=1, description="per parameter a list of values or {start, stop, step} (stop included)"
+    )
     earlyStopPolicy: PolicyIn
     topN: int = Field(10, ge=1, le=100)
     cash: float = Field(10_000, gt=0, le=1e12)

@@ -37,8 +37,13 @@ from app.optimization.backtest import Bars, Result
 from app.optimization.models import Dataset, Optimization, OptimizationTask
 
 METRICS = ("return_pct", "sharpe", "max_drawdown_pct", "trades", "win_rate_pct")
-METRIC_LABELS = {"return_pct": "Return %", "sharpe": "Sharpe", "max_drawdown_pct": "Max drawdown %",
-                 "trades": "Trades", "win_rate_pct": "Win rate %"}
+METRIC_LABELS = {
+    "return_pct": "Return %",
+    "sharpe": "Sharpe",
+    "max_drawdown_pct": "Max drawdown %",
+    "trades": "Trades",
+    "win_rate_pct": "Win rate %",
+}
 MODES = ("max", "min")
 CHUNK_POINTS = 200  # grid points per RQ job
 HALT_TTL = 86_400
@@ -63,12 +68,23 @@ def create_dataset(name: str, csv_text: str, actor: str) -> Dataset:
         raise InvalidInput("A dataset needs a name of 1 to 120 characters.", {"field": "name"})
     bars = datasets.parse_csv(csv_text)
     canonical = datasets.to_csv(bars)
-    dataset = Dataset(name=name, checksum=datasets.checksum(canonical), rows=len(bars), first_date=bars.dates[0],
-                      last_date=bars.dates[-1], csv=canonical, created_by=actor)
+    dataset = Dataset(
+        name=name,
+        checksum=datasets.checksum(canonical),
+        rows=len(bars),
+        first_date=bars.dates[0],
+        last_date=bars.dates[-1],
+        csv=canonical,
+        created_by=actor,
+    )
     db.session.add(dataset)
     db.session.flush()
-    audit.record("optimization_dataset", dataset.id, "create",
-                 after={"name": name, "rows": dataset.rows, "checksum": dataset.checksum})
+    audit.record(
+        "optimization_dataset",
+        dataset.id,
+        "create",
+        after={"name": name, "rows": dataset.rows, "checksum": dataset.checksum},
+    )
     db.session.commit()
     return dataset
 
@@ -92,10 +108,17 @@ def _check_policy(policy: dict[str, Any]) -> dict[str, Any]:
     if policy.get("mode") not in MODES:
         raise InvalidInput("earlyStopPolicy.mode must be max or min.", {"field": "earlyStopPolicy.mode"})
     if policy.get("metric") not in METRICS:
-        raise InvalidInput(f"earlyStopPolicy.metric must be one of {', '.join(METRICS)}.",
-                           {"field": "earlyStopPolicy.metric", "allowed": list(METRICS)})
-    return {"mode": policy["mode"], "metric": policy["metric"], "target": policy.get("target"),
-            "patience": policy.get("patience"), "maxTasks": policy.get("maxTasks")}
+        raise InvalidInput(
+            f"earlyStopPolicy.metric must be one of {', '.join(METRICS)}.",
+            {"field": "earlyStopPolicy.metric", "allowed": list(METRICS)},
+        )
+    return {
+        "mode": policy["mode"],
+        "metric": policy["metric"],
+        "target": policy.get("target"),
+        "patience": policy.get("patience"),
+        "maxTasks": policy.get("maxTasks"),
+    }
 
 
 def submit(owner: User, spec: dict[str, Any], source: Optimization | None = None) -> Optimization:
@@ -105,13 +128,27 @@ def submit(owner: User, spec: dict[str, Any], source: Optimization | None = None
     dataset = get_dataset(spec["dataset"])
     points, skipped = grid.expand(strategy, spec["paramSpace"])
     if not points:
-        raise InvalidInput(f"Every grid point breaks the constraint {strategy.constraint_text}.",
-                           {"field": "paramSpace", "skipped": skipped})
+        raise InvalidInput(
+            f"Every grid point breaks the constraint {strategy.constraint_text}.",
+            {"field": "paramSpace", "skipped": skipped},
+        )
     chunks = math.ceil(len(points) / current_app.config.get("OPTIMIZATION_CHUNK_POINTS", CHUNK_POINTS))
     optimization = Optimization(
-        owner=owner, strategy=strategy.name, dataset=dataset, param_space=spec["paramSpace"], policy=policy,
-        top_n=spec["topN"], cash=spec["cash"], commission=spec["commission"], source_id=source.id if source else None,
-        status="queued", total=len(points), skipped=skipped, top=[], best_history=[], chunks_total=chunks,
+        owner=owner,
+        strategy=strategy.name,
+        dataset=dataset,
+        param_space=spec["paramSpace"],
+        policy=policy,
+        top_n=spec["topN"],
+        cash=spec["cash"],
+        commission=spec["commission"],
+        source_id=source.id if source else None,
+        status="queued",
+        total=len(points),
+        skipped=skipped,
+        top=[],
+        best_history=[],
+        chunks_total=chunks,
     )
     db.session.add(optimization)
     db.session.flush()
@@ -120,20 +157,46 @@ def submit(owner: User, spec: dict[str, Any], source: Optimization | None = None
     size = math.ceil(len(points) / chunks)
     for first in range(0, len(points), size):
         last = min(first + size, len(points))
-        jobs.enqueue("optimization_chunk", run_chunk, optimization.id, first, last, queue="optimize",
-                     link=(ENTITY, optimization.id), description=f"optimization {optimization.id} points {first}-{last - 1}")
-    audit.record(ENTITY, optimization.id, "submit", after={
-        "strategy": strategy.name, "dataset": dataset.id, "paramSpace": spec["paramSpace"], "policy": policy,
-        "topN": spec["topN"], "total": len(points), "skipped": skipped, "source": optimization.source_id})
+        jobs.enqueue(
+            "optimization_chunk",
+            run_chunk,
+            optimization.id,
+            first,
+            last,
+            queue="optimize",
+            link=(ENTITY, optimization.id),
+            description=f"optimization {optimization.id} points {first}-{last - 1}",
+        )
+    audit.record(
+        ENTITY,
+        optimization.id,
+        "submit",
+        after={
+            "strategy": strategy.name,
+            "dataset": dataset.id,
+            "paramSpace": spec["paramSpace"],
+            "policy": policy,
+            "topN": spec["topN"],
+            "total": len(points),
+            "skipped": skipped,
+            "source": optimization.source_id,
+        },
+    )
     db.session.commit()
     OPTIMIZATION_TASKS.labels("skipped").inc(skipped)
     return optimization
 
 
 def spec_of(optimization: Optimization) -> dict[str, Any]:
-    return {"strategy": optimization.strategy, "dataset": optimization.dataset_id,
-            "paramSpace": optimization.param_space, "earlyStopPolicy": optimization.policy,
-            "topN": optimization.top_n, "cash": optimization.cash, "commission": optimization.commission}
+    return {
+        "strategy": optimization.strategy,
+        "dataset": optimization.dataset_id,
+        "paramSpace": optimization.param_space,
+        "earlyStopPolicy": optimization.policy,
+        "topN": optimization.top_n,
+        "cash": optimization.cash,
+        "commission": optimization.commission,
+    }
 
 
 def rerun(optimization: Optimization, user: User, task_id: int | None = None) -> Optimization:
@@ -173,19 +236,31 @@ def history(user: User, page: int, per_page: int = 25) -> Page:
 
 
 def summary(optimization: Optimization) -> dict[str, Any]:
-    return {"total": optimization.total, "finished": optimization.finished, "failed": optimization.failed,
-            "skipped": optimization.skipped,
-            "topN": [{"taskId": t["taskId"], "score": t["score"], "params": t["params"]} for t in optimization.top]}
+    return {
+        "total": optimization.total,
+        "finished": optimization.finished,
+        "failed": optimization.failed,
+        "skipped": optimization.skipped,
+        "topN": [{"taskId": t["taskId"], "score": t["score"], "params": t["params"]} for t in optimization.top],
+    }
 
 
 def status(optimization: Optimization) -> dict[str, Any]:
-    return {"id": optimization.id, "status": optimization.status, "stopReason": optimization.stop_reason,
-            "bestScore": optimization.best_score, "summary": summary(optimization)}
+    return {
+        "id": optimization.id,
+        "status": optimization.status,
+        "stopReason": optimization.stop_reason,
+        "bestScore": optimization.best_score,
+        "summary": summary(optimization),
+    }
 
 
 def tasks_of(optimization: Optimization, ids: list[int]) -> dict[int, OptimizationTask]:
-    rows = db.session.scalars(select(OptimizationTask).where(
-        OptimizationTask.optimization_id == optimization.id, OptimizationTask.id.in_(ids)))
+    rows = db.session.scalars(
+        select(OptimizationTask).where(
+            OptimizationTask.optimization_id == optimization.id, OptimizationTask.id.in_(ids)
+        )
+    )
     return {t.id: t for t in rows}
 
 
@@ -193,8 +268,11 @@ def heatmap(optimization: Optimization, x: str, y: str) -> dict[str, Any]:
     """The best score per (x, y) cell over the other parameters, read from the stored tasks."""
     pick = max if optimization.mode == "max" else min
     cells: dict[tuple, float] = {}
-    rows = db.session.execute(select(OptimizationTask.params, OptimizationTask.score).where(
-        OptimizationTask.optimization_id == optimization.id, OptimizationTask.score.is_not(None)))
+    rows = db.session.execute(
+        select(OptimizationTask.params, OptimizationTask.score).where(
+            OptimizationTask.optimization_id == optimization.id, OptimizationTask.score.is_not(None)
+        )
+    )
     for params, score in rows:
         key = (params[x], params[y])
         cells[key] = pick(score, cells[key]) if key in cells else score
@@ -202,8 +280,13 @@ def heatmap(optimization: Optimization, x: str, y: str) -> dict[str, Any]:
 
 
 def chunk_jobs(optimization: Optimization) -> list[JobRecord]:
-    return list(db.session.scalars(select(JobRecord).where(
-        JobRecord.entity == ENTITY, JobRecord.entity_id == str(optimization.id)).order_by(JobRecord.enqueued_at)))
+    return list(
+        db.session.scalars(
+            select(JobRecord)
+            .where(JobRecord.entity == ENTITY, JobRecord.entity_id == str(optimization.id))
+            .order_by(JobRecord.enqueued_at)
+        )
+    )
 
 
 # --- merging results (called by the chunk jobs) ----------------------------------------------
@@ -223,8 +306,9 @@ class Outcome:
 
 def _locked(optimization_id: int) -> Optimization:
     """The row, locked for this transaction: the UPDATE takes PostgreSQL's row lock and SQLite's write lock."""
-    db.session.execute(update(Optimization).where(Optimization.id == optimization_id)
-                       .values(revision=Optimization.revision + 1))
+    db.session.execute(
+        update(Optimization).where(Optimization.id == optimization_id).values(revision=Optimization.revision + 1)
+    )
     optimization = db.session.get(Optimization, optimization_id, populate_existing=True)
     if optimization is None:
         raise NotFound(f"No optimization {optimization_id}.")
@@ -243,10 +327,20 @@ def _artifacts(outcome: Outcome) -> dict[str, Any]:
     result, dates = outcome.result, outcome.dates
     return {
         "equity": {"dates": dates, "values": [round(v, 4) for v in result.equity.tolist()]},
-        "trades": [{"entryBar": t.entry_bar, "exitBar": t.exit_bar, "entryDate": dates[t.entry_bar],
-                    "exitDate": dates[t.exit_bar], "size": t.size, "entryPrice": t.entry_price,
-                    "exitPrice": t.exit_price, "pnl": round(t.pnl, 4), "returnPct": round(t.return_pct, 4)}
-                   for t in result.trades],
+        "trades": [
+            {
+                "entryBar": t.entry_bar,
+                "exitBar": t.exit_bar,
+                "entryDate": dates[t.entry_bar],
+                "exitDate": dates[t.exit_bar],
+                "size": t.size,
+                "entryPrice": t.entry_price,
+                "exitPrice": t.exit_price,
+                "pnl": round(t.pnl, 4),
+                "returnPct": round(t.return_pct, 4),
+            }
+            for t in result.trades
+        ],
     }
 
 
@@ -278,9 +372,18 @@ def merge(optimization_id: int, outcomes: list[Outcome], chunk_finished: bool = 
     best_history, reason = list(optimization.best_history), None
     for outcome in outcomes:
         score = outcome.metrics.get(optimization.metric) if outcome.metrics else None
-        rows.append({"optimization_id": optimization_id, "seq": outcome.seq, "params": outcome.params,
-                     "status": "failed" if outcome.error else "finished", "score": score,
-                     "metrics": outcome.metrics, "error": outcome.error, "finished_at": now})
+        rows.append(
+            {
+                "optimization_id": optimization_id,
+                "seq": outcome.seq,
+                "params": outcome.params,
+                "status": "failed" if outcome.error else "finished",
+                "score": score,
+                "metrics": outcome.metrics,
+                "error": outcome.error,
+                "finished_at": now,
+            }
+        )
         if outcome.error:
             optimization.failed += 1
         else:
@@ -294,8 +397,9 @@ def merge(optimization_id: int, outcomes: list[Outcome], chunk_finished: bool = 
         if reason:
             break
     if rows:  # one multi-row INSERT; the ids come back in order
-        ids = db.session.scalars(insert(OptimizationTask).returning(OptimizationTask.id, sort_by_parameter_order=True),
-                                 rows).all()
+        ids = db.session.scalars(
+            insert(OptimizationTask).returning(OptimizationTask.id, sort_by_parameter_order=True), rows
+        ).all()
         _update_top(optimization, [(task_id, row, outcome) for task_id, row, outcome in zip(ids, rows, outcomes)])
     optimization.best_history = best_history
     if chunk_finished:
@@ -312,14 +416,18 @@ def merge(optimization_id: int, outcomes: list[Outcome], chunk_finished: bool = 
 
 def _update_top(optimization: Optimization, added: list[tuple[int, dict[str, Any], Outcome]]) -> None:
     sign = -1 if optimization.mode == "max" else 1
-    candidates = optimization.top + [{"taskId": task_id, "seq": row["seq"], "score": row["score"],
-                                      "params": row["params"]} for task_id, row, _ in added if row["score"] is not None]
-    top = sorted(candidates, key=lambda t: (sign * t["score"], t["seq"]))[:optimization.top_n]
+    candidates = optimization.top + [
+        {"taskId": task_id, "seq": row["seq"], "score": row["score"], "params": row["params"]}
+        for task_id, row, _ in added
+        if row["score"] is not None
+    ]
+    top = sorted(candidates, key=lambda t: (sign * t["score"], t["seq"]))[: optimization.top_n]
     kept = {t["taskId"] for t in top}
     for task_id, _, outcome in added:
         if task_id in kept and outcome.result is not None:
-            db.session.execute(update(OptimizationTask).where(OptimizationTask.id == task_id)
-                               .values(artifacts=_artifacts(outcome)))
+            db.session.execute(
+                update(OptimizationTask).where(OptimizationTask.id == task_id).values(artifacts=_artifacts(outcome))
+            )
     dropped = [t["taskId"] for t in optimization.top if t["taskId"] not in kept]
     if dropped:  # only the Top-N keep their artifacts
         db.session.execute(update(OptimizationTask).where(OptimizationTask.id.in_(dropped)).values(artifacts=None))
@@ -338,8 +446,11 @@ def _finish(optimization: Optimization, reason: str | None) -> None:
 def _announce(optimization: Optimization, finalized: bool) -> None:
     """After the commit: tell the page; whoever made the status final also halts the work."""
     # no scores or parameters on the bus (any signed-in socket may subscribe): pages re-fetch what they may see
-    live.publish(topic(optimization.id), "optimization_final" if optimization.is_final else "optimization_progress",
-                 {"id": optimization.id, "status": optimization.status})
+    live.publish(
+        topic(optimization.id),
+        "optimization_final" if optimization.is_final else "optimization_progress",
+        {"id": optimization.id, "status": optimization.status},
+    )
     if finalized:
         _halt(optimization)
 
@@ -382,7 +493,10 @@ def cancel(optimization: Optimization, user: User) -> Optimization:
         raise Conflict(f"Optimization {optimization.id} is already {status_now}.", {"status": status_now})
     before = optimization.status
     optimization.status, optimization.stop_reason, optimization.ended_at = (
-        "canceled", f"canceled by {user.username}", utcnow())
+        "canceled",
+        f"canceled by {user.username}",
+        utcnow(),
+    )
     audit.record(ENTITY, optimization.id, "cancel", before={"status": before}, after={"status": "canceled"})
     db.session.commit()
     _announce(optimization, finalized=True)
@@ -407,8 +521,16 @@ def export_zip(optimization: Optimization) -> bytes:
     try:
         return _build_export(optimization)
     except DomainError as exc:
-        log.warning(json.dumps({"event": "optimization_export_failed", "optimization": optimization.id,
-                                "code": exc.code, "message": exc.message}))
+        log.warning(
+            json.dumps(
+                {
+                    "event": "optimization_export_failed",
+                    "optimization": optimization.id,
+                    "code": exc.code,
+                    "message": exc.message,
+                }
+            )
+        )
         raise
     finally:
         OPTIMIZATION_EXPORT_SECONDS.observe(perf_counter() - started)
@@ -416,24 +538,38 @@ def export_zip(optimization: Optimization) -> bytes:
 
 def _build_export(optimization: Optimization) -> bytes:
     if not optimization.top:
-        raise Conflict(f"Optimization {optimization.id} has no scored task to export yet.",
-                       {"status": optimization.status})
+        raise Conflict(
+            f"Optimization {optimization.id} has no scored task to export yet.", {"status": optimization.status}
+        )
     ranked = [t["taskId"] for t in optimization.top]
     tasks = tasks_of(optimization, ranked)
     missing = [i for i in ranked if i not in tasks or tasks[i].artifacts is None]
     if missing:  # the Top-N moved while we read it: the caller may simply try again
         raise Conflict("The Top-N changed while the export was read; try again.", {"tasks": missing})
     names = list(optimization.top[0]["params"])
-    rows = [[rank, i, tasks[i].score, *(tasks[i].params[n] for n in names), *(tasks[i].metrics[m] for m in METRICS)]
-            for rank, i in enumerate(ranked, start=1)]
+    rows = [
+        [rank, i, tasks[i].score, *(tasks[i].params[n] for n in names), *(tasks[i].metrics[m] for m in METRICS)]
+        for rank, i in enumerate(ranked, start=1)
+    ]
     manifest = {
-        "optimization": {"id": optimization.id, "status": optimization.status, "strategy": optimization.strategy,
-                         "paramSpace": optimization.param_space, "topN": optimization.top_n,
-                         "cash": optimization.cash, "commission": optimization.commission,
-                         "sourceJobId": optimization.source_id, "stopReason": optimization.stop_reason},
+        "optimization": {
+            "id": optimization.id,
+            "status": optimization.status,
+            "strategy": optimization.strategy,
+            "paramSpace": optimization.param_space,
+            "topN": optimization.top_n,
+            "cash": optimization.cash,
+            "commission": optimization.commission,
+            "sourceJobId": optimization.source_id,
+            "stopReason": optimization.stop_reason,
+        },
         "policy": optimization.policy,
-        "dataset": {"id": optimization.dataset.id, "name": optimization.dataset.name,
-                    "checksum": optimization.dataset.checksum, "rows": optimization.dataset.rows},
+        "dataset": {
+            "id": optimization.dataset.id,
+            "name": optimization.dataset.name,
+            "checksum": optimization.dataset.checksum,
+            "rows": optimization.dataset.rows,
+        },
         "summary": summary(optimization),
         "exportedAt": utcnow().isoformat(),
         "files": ["results.csv"] + [f"tasks/{i}/{f}" for i in ranked for f in ("equity.csv", "trades.csv")],
@@ -445,7 +581,21 @@ def _build_export(optimization: Optimization) -> bytes:
         for i in ranked:
             artifacts = tasks[i].artifacts
             equity = artifacts["equity"]
-            archive.writestr(f"tasks/{i}/equity.csv", _csv(["Date", "Equity"], list(zip(equity["dates"], equity["values"]))))
-            fields = ["entryDate", "exitDate", "entryBar", "exitBar", "size", "entryPrice", "exitPrice", "pnl", "returnPct"]
-            archive.writestr(f"tasks/{i}/trades.csv", _csv(fields, [[t[f] for f in fields] for t in artifacts["trades"]]))
+            archive.writestr(
+                f"tasks/{i}/equity.csv", _csv(["Date", "Equity"], list(zip(equity["dates"], equity["values"])))
+            )
+            fields = [
+                "entryDate",
+                "exitDate",
+                "entryBar",
+                "exitBar",
+                "size",
+                "entryPrice",
+                "exitPrice",
+                "pnl",
+                "returnPct",
+            ]
+            archive.writestr(
+                f"tasks/{i}/trades.csv", _csv(fields, [[t[f] for f in fields] for t in artifacts["trades"]])
+            )
     return buffer.getvalue()

@@ -42,7 +42,7 @@ class Indicators:
         if key not in self._cache:
             self._window(n)
             out = np.full(len(self.bars), np.nan)
-            out[n - 1:] = sliding_window_view(self.bars.close, n).mean(axis=1)
+            out[n - 1 :] = sliding_window_view(self.bars.close, n).mean(axis=1)
             self._cache[key] = out
         return self._cache[key]
 
@@ -100,7 +100,7 @@ def _sma_cross(ind: Indicators, p: dict) -> Signals:
     diff = fast - slow
     # averages equal but for rounding are a tie (no cross), however each library happens to sum them
     diff[np.abs(diff) <= TIE * np.abs(slow)] = 0
-    before, now = diff[start - 1:-1], diff[start:]
+    before, now = diff[start - 1 : -1], diff[start:]
     return _events(start, ((before < 0) & (now > 0), CLOSE_AND_BUY), ((before > 0) & (now < 0), CLOSE_AND_SELL))
 
 
@@ -108,24 +108,36 @@ def _rsi_reversion(ind: Indicators, p: dict) -> Signals:
     """Long only: buy when RSI falls below `lower` (if flat), close when it rises above `upper`."""
     rsi = ind.rsi(int(p["period"]))
     start = int(p["period"]) + 1
-    before, now = rsi[start - 1:-1], rsi[start:]
-    return _events(start, ((before >= p["lower"]) & (now < p["lower"]), BUY_IF_FLAT),
-                   ((before <= p["upper"]) & (now > p["upper"]), CLOSE))
+    before, now = rsi[start - 1 : -1], rsi[start:]
+    return _events(
+        start,
+        ((before >= p["lower"]) & (now < p["lower"]), BUY_IF_FLAT),
+        ((before <= p["upper"]) & (now > p["upper"]), CLOSE),
+    )
 
 
 STRATEGIES = {
     s.name: s
     for s in (
         Strategy(
-            "sma_cross", "SMA crossover",
+            "sma_cross",
+            "SMA crossover",
             (Param("n1", int, 1, 1000, "fast SMA window (bars)"), Param("n2", int, 2, 1000, "slow SMA window (bars)")),
-            lambda p: p["n1"] < p["n2"], "n1 < n2", _sma_cross,
+            lambda p: p["n1"] < p["n2"],
+            "n1 < n2",
+            _sma_cross,
         ),
         Strategy(
-            "rsi_reversion", "RSI mean reversion",
-            (Param("period", int, 2, 500, "RSI window (bars)"), Param("lower", float, 0, 100, "buy below"),
-             Param("upper", float, 0, 100, "sell above")),
-            lambda p: p["lower"] < p["upper"], "lower < upper", _rsi_reversion,
+            "rsi_reversion",
+            "RSI mean reversion",
+            (
+                Param("period", int, 2, 500, "RSI window (bars)"),
+                Param("lower", float, 0, 100, "buy below"),
+                Param("upper", float, 0, 100, "sell above"),
+            ),
+            lambda p: p["lower"] < p["upper"],
+            "lower < upper",
+            _rsi_reversion,
         ),
     )
 }

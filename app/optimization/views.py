@@ -13,12 +13,14 @@ from app.optimization.strategies import STRATEGIES
 
 bp = Blueprint("optimization", __name__, url_prefix="/optimizations")
 
-DEFAULT_SPACES = {"sma_cross": {"n1": "5:50:5", "n2": "10:200:10"},
-                  "rsi_reversion": {"period": "5:30:5", "lower": "10:40:5", "upper": "60:90:5"}}
+DEFAULT_SPACES = {
+    "sma_cross": {"n1": "5:50:5", "n2": "10:200:10"},
+    "rsi_reversion": {"period": "5:30:5", "lower": "10:40:5", "upper": "60:90:5"},
+}
 
 
 def _space_field(text: str) -> list[float] | dict[str, float]:
-    """"start:stop:step" or "a, b, c" (what the form's parameter fields accept)."""
+    """ "start:stop:step" or "a, b, c" (what the form's parameter fields accept)."""
     text = text.strip()
     try:
         if ":" in text:
@@ -45,11 +47,18 @@ def _spec_from_form() -> dict:
         raise InvalidInput("Choose a strategy.", {"field": "strategy"})
     space = {p.name: _space_field(request.form.get(f"param_{p.name}", "")) for p in strategy.params}
     body = {
-        "strategy": strategy.name, "dataset": _optional("dataset", int), "paramSpace": space,
-        "earlyStopPolicy": {"mode": request.form.get("mode"), "metric": request.form.get("metric"),
-                            "target": _optional("target", float), "patience": _optional("patience", int),
-                            "maxTasks": _optional("max_tasks", int)},
-        "topN": _optional("top_n", int) or 10, "cash": _optional("cash", float) or 10_000,
+        "strategy": strategy.name,
+        "dataset": _optional("dataset", int),
+        "paramSpace": space,
+        "earlyStopPolicy": {
+            "mode": request.form.get("mode"),
+            "metric": request.form.get("metric"),
+            "target": _optional("target", float),
+            "patience": _optional("patience", int),
+            "maxTasks": _optional("max_tasks", int),
+        },
+        "topN": _optional("top_n", int) or 10,
+        "cash": _optional("cash", float) or 10_000,
         "commission": _optional("commission", float) or 0.0,
     }
     return parse(OptimizationIn, body, "form").model_dump()
@@ -63,9 +72,15 @@ def index():
 
 def _form(status: int = 200):
     strategy = request.form.get("strategy") or request.args.get("strategy") or "sma_cross"
-    return render_template("optimization/new.html", strategies=STRATEGIES, datasets=service.list_datasets(),
-                           metrics=service.METRIC_LABELS, chosen=STRATEGIES.get(strategy, STRATEGIES["sma_cross"]),
-                           defaults=DEFAULT_SPACES, form=request.form), status
+    return render_template(
+        "optimization/new.html",
+        strategies=STRATEGIES,
+        datasets=service.list_datasets(),
+        metrics=service.METRIC_LABELS,
+        chosen=STRATEGIES.get(strategy, STRATEGIES["sma_cross"]),
+        defaults=DEFAULT_SPACES,
+        form=request.form,
+    ), status
 
 
 @bp.get("/new")
@@ -89,8 +104,11 @@ def create():
         db.session.rollback()
         flash(exc.message, "error")
         return _form(422)
-    flash(f"Optimization {optimization.id} submitted: {optimization.total} grid points"
-          f" ({optimization.skipped} skipped by the constraint).", "success")
+    flash(
+        f"Optimization {optimization.id} submitted: {optimization.total} grid points"
+        f" ({optimization.skipped} skipped by the constraint).",
+        "success",
+    )
     return redirect(url_for("optimization.detail", optimization_id=optimization.id))
 
 
@@ -123,10 +141,15 @@ def _detail_context(optimization) -> dict:
     if optimization.started_at:
         elapsed = ((optimization.ended_at or utcnow()) - optimization.started_at).total_seconds()
     tasks = service.tasks_of(optimization, [t["taskId"] for t in optimization.top])
-    return {"job": optimization, "summary": service.summary(optimization), "tasks": tasks,
-            "metric_label": service.METRIC_LABELS[optimization.metric], "metrics": service.METRIC_LABELS,
-            "plot": charts.best_over_time(optimization.best_history, optimization.done, elapsed),
-            "source": optimization.source_id and db.session.get(type(optimization), optimization.source_id)}
+    return {
+        "job": optimization,
+        "summary": service.summary(optimization),
+        "tasks": tasks,
+        "metric_label": service.METRIC_LABELS[optimization.metric],
+        "metrics": service.METRIC_LABELS,
+        "plot": charts.best_over_time(optimization.best_history, optimization.done, elapsed),
+        "source": optimization.source_id and db.session.get(type(optimization), optimization.source_id),
+    }
 
 
 def _axes(optimization) -> tuple[list[str], str, str]:
@@ -138,15 +161,21 @@ def _axes(optimization) -> tuple[list[str], str, str]:
 
 def _heatmap_context(optimization) -> dict:
     names, x, y = _axes(optimization)
-    return {"job": optimization, "names": names, "x": x, "y": y,
-            "heatmap": charts.heatmap(service.heatmap(optimization, x, y), optimization.mode) if x != y else None}
+    return {
+        "job": optimization,
+        "names": names,
+        "x": x,
+        "y": y,
+        "heatmap": charts.heatmap(service.heatmap(optimization, x, y), optimization.mode) if x != y else None,
+    }
 
 
 @bp.get("/<int:optimization_id>")
 def detail(optimization_id: int):
     optimization = service.get(optimization_id, current_user)
-    return render_template("optimization/detail.html", **{**_detail_context(optimization),
-                                                          **_heatmap_context(optimization)})
+    return render_template(
+        "optimization/detail.html", **{**_detail_context(optimization), **_heatmap_context(optimization)}
+    )
 
 
 @bp.get("/<int:optimization_id>/panel")

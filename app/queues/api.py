@@ -18,41 +18,74 @@ bp = Blueprint("queues_api", __name__, url_prefix=API_PREFIX)
 OPERATOR = ("operator",)
 
 
-@endpoint(bp, "/queues", summary="Every RQ queue with its count per registry", roles=OPERATOR,
-          response=QueueList)
+@endpoint(bp, "/queues", summary="Every RQ queue with its count per registry", roles=OPERATOR, response=QueueList)
 def list_queues():
     return QueueList(queues=service.queue_counts())
 
 
-@endpoint(bp, "/queues/failed", summary="Failed jobs, filtered, sorted and paged", roles=OPERATOR,
-          query=FailedQuery, response=FailedList)
+@endpoint(
+    bp,
+    "/queues/failed",
+    summary="Failed jobs, filtered, sorted and paged",
+    roles=OPERATOR,
+    query=FailedQuery,
+    response=FailedList,
+)
 def list_failed(query: FailedQuery):
     page = service.failed_jobs(query.queue, query.q, query.sort, query.page, query.per_page)
-    jobs = [FailedJobOut(id=row["job"].id, queue=row["job"].origin, func=row["job"].func_name,
-                         error=row["error"], ended_at=row["job"].ended_at) for row in page.items]
+    jobs = [
+        FailedJobOut(
+            id=row["job"].id,
+            queue=row["job"].origin,
+            func=row["job"].func_name,
+            error=row["error"],
+            ended_at=row["job"].ended_at,
+        )
+        for row in page.items
+    ]
     return FailedList(jobs=jobs, paging=PageMeta(**page.meta()))
 
 
-@endpoint(bp, "/queues/<name>/requeue-failed", "POST", summary="Requeue every failed job of a queue",
-          roles=OPERATOR, response=RequeueResult)
+@endpoint(
+    bp,
+    "/queues/<name>/requeue-failed",
+    "POST",
+    summary="Requeue every failed job of a queue",
+    roles=OPERATOR,
+    response=RequeueResult,
+)
 def requeue_failed(name: str):
     return RequeueResult(queue=name, requeued=service.requeue_all(name))
 
 
-@endpoint(bp, "/workers", summary="RQ workers with state, current job and heartbeat", roles=OPERATOR,
-          response=WorkerList)
+@endpoint(
+    bp, "/workers", summary="RQ workers with state, current job and heartbeat", roles=OPERATOR, response=WorkerList
+)
 def list_workers():
     return WorkerList(workers=service.workers())
 
 
-@endpoint(bp, "/jobs/<job_id>", summary="One job: args, meta, timings, traceback and its history row",
-          roles=OPERATOR, response=JobOut)
+@endpoint(
+    bp,
+    "/jobs/<job_id>",
+    summary="One job: args, meta, timings, traceback and its history row",
+    roles=OPERATOR,
+    response=JobOut,
+)
 def get_job(job_id: str):
     return JobOut.model_validate(service.job_detail(job_id))
 
 
-@endpoint(bp, "/jobs/demo", "POST", summary="Enqueue a demo job that reports progress", roles=OPERATOR,
-          body=DemoJobIn, response=JobRef, status=202)
+@endpoint(
+    bp,
+    "/jobs/demo",
+    "POST",
+    summary="Enqueue a demo job that reports progress",
+    roles=OPERATOR,
+    body=DemoJobIn,
+    response=JobRef,
+    status=202,
+)
 def enqueue_demo(body: DemoJobIn):
     return JobRef(id=service.enqueue_demo(body.seconds, body.fail), status="queued")
 
@@ -62,8 +95,9 @@ def _action(job_id: str, action) -> JobRef:
     return JobRef(id=job_id, status=service.job_detail(job_id)["status"])
 
 
-@endpoint(bp, "/jobs/<job_id>/requeue", "POST", summary="Requeue a failed or stopped job", roles=OPERATOR,
-          response=JobRef)
+@endpoint(
+    bp, "/jobs/<job_id>/requeue", "POST", summary="Requeue a failed or stopped job", roles=OPERATOR, response=JobRef
+)
 def requeue_job(job_id: str):
     return _action(job_id, service.requeue)
 

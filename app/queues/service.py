@@ -57,11 +57,18 @@ def queue_counts() -> list[dict[str, Any]]:
 def _worker_info(worker: Worker) -> dict[str, Any]:
     job = worker.get_current_job()
     return {
-        "name": worker.name, "state": worker.get_state(), "queues": worker.queue_names(),
-        "current_job_id": job.id if job else None, "current_job": job.description if job else None,
-        "last_heartbeat": worker.last_heartbeat, "birth": worker.birth_date,
-        "successful": worker.successful_job_count, "failed": worker.failed_job_count,
-        "working_seconds": worker.total_working_time, "hostname": worker.hostname, "pid": worker.pid,
+        "name": worker.name,
+        "state": worker.get_state(),
+        "queues": worker.queue_names(),
+        "current_job_id": job.id if job else None,
+        "current_job": job.description if job else None,
+        "last_heartbeat": worker.last_heartbeat,
+        "birth": worker.birth_date,
+        "successful": worker.successful_job_count,
+        "failed": worker.failed_job_count,
+        "working_seconds": worker.total_working_time,
+        "hostname": worker.hostname,
+        "pid": worker.pid,
     }
 
 
@@ -118,16 +125,38 @@ def job_detail(job_id: str) -> dict[str, Any]:
     detail: dict[str, Any] = {"id": job_id, "in_redis": job is not None, "history": record}
     if job is not None:
         detail.update(
-            queue=job.origin, status=_status(job), func=job.func_name, description=job.description,
-            args=[repr(a) for a in job.args], kwargs={k: repr(v) for k, v in job.kwargs.items()},
-            meta=job.meta, enqueued_at=job.enqueued_at, started_at=job.started_at, ended_at=job.ended_at,
-            timeout=job.timeout, retries_left=job.retries_left, worker=job.worker_name,
+            queue=job.origin,
+            status=_status(job),
+            func=job.func_name,
+            description=job.description,
+            args=[repr(a) for a in job.args],
+            kwargs={k: repr(v) for k, v in job.kwargs.items()},
+            meta=job.meta,
+            enqueued_at=job.enqueued_at,
+            started_at=job.started_at,
+            ended_at=job.ended_at,
+            timeout=job.timeout,
+            retries_left=job.retries_left,
+            worker=job.worker_name,
             traceback=_traceback(job) or None,
         )
     else:
-        detail.update(queue=record.queue, status=record.status, func=record.kind, description=record.kind,
-                      args=[], kwargs={}, meta={}, enqueued_at=record.enqueued_at, started_at=record.started_at,
-                      ended_at=record.ended_at, timeout=None, retries_left=None, worker=None, traceback=None)
+        detail.update(
+            queue=record.queue,
+            status=record.status,
+            func=record.kind,
+            description=record.kind,
+            args=[],
+            kwargs={},
+            meta={},
+            enqueued_at=record.enqueued_at,
+            started_at=record.started_at,
+            ended_at=record.ended_at,
+            timeout=None,
+            retries_left=None,
+            worker=None,
+            traceback=None,
+        )
     return detail
 
 
@@ -203,8 +232,9 @@ def cancel(job_id: str) -> None:
         raise NotFound(f"No job {job_id!r} in Redis.")
     status = _status(job)
     if status not in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
-        raise Conflict(f"Only queued, deferred or scheduled jobs can be canceled; this one is {status}.",
-                       {"status": status})
+        raise Conflict(
+            f"Only queued, deferred or scheduled jobs can be canceled; this one is {status}.", {"status": status}
+        )
     job.cancel()
     _audit(job_id, "cancel", status, "canceled")
     db.session.commit()
@@ -225,8 +255,15 @@ def stop(job_id: str) -> None:
 def enqueue_demo(seconds: int, fail: bool) -> str:
     from app.queues.jobs import demo_job
 
-    record = jobs.enqueue("demo", demo_job, seconds, fail, queue="default", link=("demo", "-"),
-                          description=f"demo job ({seconds} s{', fails' if fail else ''})")
+    record = jobs.enqueue(
+        "demo",
+        demo_job,
+        seconds,
+        fail,
+        queue="default",
+        link=("demo", "-"),
+        description=f"demo job ({seconds} s{', fails' if fail else ''})",
+    )
     audit.record("rq_job", record.id, "enqueue", after={"kind": "demo", "seconds": seconds, "fail": fail})
     db.session.commit()
     return record.id

@@ -27,15 +27,27 @@ def _redis_state():
 @bp.get("/")
 def index():
     queues, workers, redis_error = _redis_state()
-    return render_template("queues/index.html", queues=queues, workers=workers, redis_error=redis_error,
-                           recent=history.recent(15), queue_names=QUEUE_NAMES)
+    return render_template(
+        "queues/index.html",
+        queues=queues,
+        workers=workers,
+        redis_error=redis_error,
+        recent=history.recent(15),
+        queue_names=QUEUE_NAMES,
+    )
 
 
 @bp.get("/partials/overview")
 def overview_partial():
     queues, workers, redis_error = _redis_state()
-    return render_template("queues/_overview.html", queues=queues, workers=workers, redis_error=redis_error,
-                           recent=history.recent(15), queue_names=QUEUE_NAMES)
+    return render_template(
+        "queues/_overview.html",
+        queues=queues,
+        workers=workers,
+        redis_error=redis_error,
+        recent=history.recent(15),
+        queue_names=QUEUE_NAMES,
+    )
 
 
 @bp.get("/failed")
@@ -44,8 +56,9 @@ def failed():
     text = request.args.get("q") or None
     sort = request.args.get("sort", "newest")
     page = service.failed_jobs(queue, text, sort, request.args.get("page", 1, type=int), 25)
-    return render_template("queues/failed.html", page=page, queue=queue, q=text or "", sort=sort,
-                           queue_names=QUEUE_NAMES)
+    return render_template(
+        "queues/failed.html", page=page, queue=queue, q=text or "", sort=sort, queue_names=QUEUE_NAMES
+    )
 
 
 @bp.get("/jobs/<job_id>")
@@ -83,5 +96,6 @@ def job_action(job_id: str, action: str):
 
 @bp.post("/<name>/requeue-failed")
 def requeue_failed(name: str):
-    return form_action(lambda: f"{service.requeue_all(name)} failed job(s) of '{name}' requeued.",
-                       url_for("queues.failed", queue=name))
+    return form_action(
+        lambda: f"{service.requeue_all(name)} failed job(s) of '{name}' requeued.", url_for("queues.failed", queue=name)
+    )

@@ -18,16 +18,29 @@ CHAINS, STAGES, ITEMS = 8, 6, 4000  # source -> 8 chains of 6 mappers -> sink: 5
 def fifty_routine_flow() -> str:
     chains = [[f"c{c}s{s}" for s in range(STAGES)] for c in range(CHAINS)]
     routines = [{"id": "source", "type": "source", "config": {"items": list(range(ITEMS))}}]
-    routines += [{"id": rid, "type": "mapper", "config": {"expression": "item + 1"},
-                  "policy": {"type": "batch_size", "min_batch_size": 1}}  # one item per activation
-                 for chain in chains for rid in chain]
+    routines += [
+        {
+            "id": rid,
+            "type": "mapper",
+            "config": {"expression": "item + 1"},
+            "policy": {"type": "batch_size", "min_batch_size": 1},
+        }  # one item per activation
+        for chain in chains
+        for rid in chain
+    ]
     routines.append({"id": "sink", "type": "sink"})
     connections = []
     for chain in chains:
         hops = ["source", *chain, "sink"]
         connections += [{"from": f"{a}.out", "to": f"{b}.in"} for a, b in pairwise(hops)]
-    return json.dumps({"name": "fifty-routines", "description": "Eight chains of six mappers, one item per "
-                       "activation.", "routines": routines, "connections": connections})
+    return json.dumps(
+        {
+            "name": "fifty-routines",
+            "description": "Eight chains of six mappers, one item per activation.",
+            "routines": routines,
+            "connections": connections,
+        }
+    )
 
 
 # Counts, in the page, socket messages of the run's topic, DOM update batches of the run

@@ -41,7 +41,8 @@ def test_demo_job_status_changes_live(page, live_server):
     expect(status).to_have_text("started", timeout=10_000)
     expect(page.locator("#queue-table tr[data-queue=default] td[data-status=started]")).to_have_text("1")
     expect(page.locator(f"#recent-jobs tr[data-job='{job_id}'] [data-role=status]")).to_have_text(
-        "finished", timeout=15_000)
+        "finished", timeout=15_000
+    )
     expect(page.locator("#queue-table tr[data-queue=default] td[data-status=finished]")).to_have_text("1")
 
     assert page.evaluate("window.__notReloaded") is True  # updated in place

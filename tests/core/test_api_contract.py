@@ -38,7 +38,8 @@ def test_openapi_document_matches_registered_routes(app, client):
     assert document["openapi"].startswith("3.")
     documented = sorted(
         (re.sub(r"\{(\w+)\}", r"<\1>", path), method.upper())
-        for path, operations in document["paths"].items() for method in operations
+        for path, operations in document["paths"].items()
+        for method in operations
     )
     registered = sorted((re.sub(r"<\w+:(\w+)>", r"<\1>", rule), method) for rule, method in api_routes(app))
     assert documented == registered
@@ -51,7 +52,9 @@ def test_openapi_document_matches_registered_routes(app, client):
 def test_openapi_is_generated_from_the_validating_schemas(client):
     document = client.get(f"{API}/openapi.json").get_json()
     demo = document["paths"][f"{API}/jobs/demo"]["post"]
-    schema = document["components"]["schemas"][demo["requestBody"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]]
+    schema = document["components"]["schemas"][
+        demo["requestBody"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
+    ]
     assert schema["properties"]["seconds"]["maximum"] == 600
     # and the same limit is what the route enforces
     assert client.post(f"{API}/jobs/demo", json={"seconds": 601}).status_code == 401  # auth comes first
@@ -75,16 +78,19 @@ def test_no_route_answers_malformed_input_with_a_500(app, client, bearer):
             if method == "GET":
                 attempts = [client.get(path + "?page=-1&per_page=abc&sort=sideways&queue=nope", headers=headers)]
             else:
-                attempts = [client.open(path, method=method, data=body, headers=headers,
-                                        content_type="application/json") for body in MALFORMED_BODIES]
+                attempts = [
+                    client.open(path, method=method, data=body, headers=headers, content_type="application/json")
+                    for body in MALFORMED_BODIES
+                ]
             for response in attempts:
                 assert response.status_code < 500, f"{method} {path}: {response.status_code}"
                 if response.status_code >= 400:
                     assert_error_shape(response)
 
 
-@pytest.mark.parametrize("body, field", [({"seconds": -1}, "seconds"), ({"seconds": 5, "extra": 1}, "extra"),
-                                         ({"fail": "perhaps"}, "fail")])
+@pytest.mark.parametrize(
+    "body, field", [({"seconds": -1}, "seconds"), ({"seconds": 5, "extra": 1}, "extra"), ({"fail": "perhaps"}, "fail")]
+)
 def test_validation_errors_name_the_field(client, bearer, body, field):
     response = client.post(f"{API}/jobs/demo", json=body, headers=bearer("operator"))
     assert response.status_code == 422

@@ -28,8 +28,14 @@ def test_rolled_back_write_leaves_no_audit_row(app):
 
 def test_audit_page_filters_by_entity_and_user_with_paging(signed_in):
     for i in range(60):
-        audit.record("widget" if i % 2 else "gadget", i, "update", before={"n": i}, after={"n": i + 1},
-                     actor="robot" if i < 50 else "human")
+        audit.record(
+            "widget" if i % 2 else "gadget",
+            i,
+            "update",
+            before={"n": i},
+            after={"n": i + 1},
+            actor="robot" if i < 50 else "human",
+        )
     db.session.commit()
     client, _ = signed_in("operator")
     first = client.get("/audit/?entity=widget&actor=robot").get_data(as_text=True)

@@ -50,8 +50,9 @@ def test_next_parameter_cannot_leave_the_site(client, make_user):
     make_user("dave", "viewer")
     page = client.get("/login")
     token = page.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
-    response = client.post("/login?next=//evil.example/", data={"username": "dave", "password": "password123",
-                                                                "csrf_token": token})
+    response = client.post(
+        "/login?next=//evil.example/", data={"username": "dave", "password": "password123", "csrf_token": token}
+    )
     assert response.headers["Location"] == "/"
 
 

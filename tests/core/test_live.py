@@ -152,11 +152,17 @@ def test_events_published_by_another_process_arrive(app, redis_server, connect):
     ws = connect()
     send(ws, "subscribe", "flow-run:7")
     until_live(ws, "flow-run:7")
-    env = {**os.environ, "REDIS_URL": redis_server.url, "SECRET_KEY": "x",
-           "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"]}
-    script = ("from app import create_app; from app.core import live\n"
-              "with create_app().app_context():\n"
-              "    live.publish('flow-run:7', 'routine_started', {'routine': 'r1'})")
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_server.url,
+        "SECRET_KEY": "x",
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+    }
+    script = (
+        "from app import create_app; from app.core import live\n"
+        "with create_app().app_context():\n"
+        "    live.publish('flow-run:7', 'routine_started', {'routine': 'r1'})"
+    )
     subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, check=True, timeout=30)
     event = next_event(ws, timeout=5)
     assert (event["type"], event["topic"]) == ("routine_started", "flow-run:7")
@@ -183,9 +189,13 @@ def test_client_messages_cannot_grow_a_socket_without_bound():
         topics = [f"job:{n}" for n in range(start, start + MAX_TOPICS)]
         _apply(subscriber, json.dumps({"action": "subscribe", "topics": topics}))
     assert len(subscriber.topics) == MAX_TOPICS
-    for garbage in ("not json", "[]", '{"action": "subscribe", "topics": "ops"}',
-                    '{"action": "subscribe"}',
-                    json.dumps({"action": "unsubscribe", "topics": [None, 7, "x" * 1000]})):
+    for garbage in (
+        "not json",
+        "[]",
+        '{"action": "subscribe", "topics": "ops"}',
+        '{"action": "subscribe"}',
+        json.dumps({"action": "unsubscribe", "topics": [None, 7, "x" * 1000]}),
+    ):
         _apply(subscriber, garbage)
     assert len(subscriber.topics) == MAX_TOPICS and "ops" not in subscriber.topics
 

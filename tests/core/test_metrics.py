@@ -50,8 +50,13 @@ from tests.conftest import app_config, run_worker
 pytest_plugins = ["tests.liveserver"]
 
 # the `status` label of domain metrics (any other `status` is an HTTP status)
-DOMAIN_STATUSES = {"rq_jobs": STATUSES, "flow_runs": RUN_STATUSES, "routine_executions": ("ok", "error"),
-                   "optimization_tasks": OPTIMIZATION_TASK_STATUSES, "workflow_action_runs": ACTION_RUN_STATUSES}
+DOMAIN_STATUSES = {
+    "rq_jobs": STATUSES,
+    "flow_runs": RUN_STATUSES,
+    "routine_executions": ("ok", "error"),
+    "optimization_tasks": OPTIMIZATION_TASK_STATUSES,
+    "workflow_action_runs": ACTION_RUN_STATUSES,
+}
 
 WORKER_STATES = {status.value for status in WorkerStatus}  # RQ's own: started, idle, busy, suspended
 HEX_ID = re.compile(r"[0-9a-f]{8,}|[0-9a-f]{8}-[0-9a-f]{4}-", re.IGNORECASE)
@@ -117,12 +122,18 @@ def test_requests_are_counted_by_method_route_rule_and_status(app, client, beare
     assert found.types["http_requests"] == "counter" and found.types["http_request_duration_seconds"] == "histogram"
     rule = "/api/v1/jobs/<job_id>"
     expected = {
-        ("GET", rule, "404"): 1, ("GET", rule, "401"): 1, ("POST", f"{rule}/cancel", "404"): 1,
-        ("GET", "unmatched", "404"): 1, ("GET", "/health", "200"): 3, ("GET", "/metrics", "200"): 1,
+        ("GET", rule, "404"): 1,
+        ("GET", rule, "401"): 1,
+        ("POST", f"{rule}/cancel", "404"): 1,
+        ("GET", "unmatched", "404"): 1,
+        ("GET", "/health", "200"): 3,
+        ("GET", "/metrics", "200"): 1,
     }
     for (method, endpoint, status), count in expected.items():
         labels = {"method": method, "endpoint": endpoint, "status": status}
-        assert found.value("http_requests_total", **labels) - before.value("http_requests_total", **labels) == count, labels
+        assert found.value("http_requests_total", **labels) - before.value("http_requests_total", **labels) == count, (
+            labels
+        )
         counted = found.value("http_request_duration_seconds_count", **labels)
         assert counted - before.value("http_request_duration_seconds_count", **labels) == count, labels
     # nothing else, nothing twice (the first scrape is counted once it has answered)
@@ -167,8 +178,16 @@ def test_rq_jobs_has_every_queue_and_status_with_the_right_counts(app, client):
     found = scrape(client)
     assert found.types["rq_jobs"] == "gauge"
     expected = {(q, s): 0 for q in QUEUE_NAMES for s in STATUSES}
-    expected.update({("exports", "finished"): 2, ("exports", "failed"): 1, ("sync", "queued"): 3,
-                     ("actions", "deferred"): 1, ("optimize", "scheduled"): 1, ("flows", "canceled"): 1})
+    expected.update(
+        {
+            ("exports", "finished"): 2,
+            ("exports", "failed"): 1,
+            ("sync", "queued"): 3,
+            ("actions", "deferred"): 1,
+            ("optimize", "scheduled"): 1,
+            ("flows", "canceled"): 1,
+        }
+    )
     got = {(lab["queue"], lab["status"]): v for n, lab, v in found.samples if n == "rq_jobs"}
     assert got == expected
     assert set(STATUSES) == {"queued", "started", "deferred", "scheduled", "finished", "failed", "canceled"}
@@ -218,16 +237,26 @@ def test_job_timing_histogram_buckets_are_cumulative_and_inclusive(app, client):
     now = utcnow()
     durations = [0.05, 0.5, 3, 100, 4000]  # 0.5 sits on a bound: le is inclusive
     for seconds in [*durations, None]:  # None: still running, not counted
-        db.session.add(JobRecord(id=uuid.uuid4().hex, queue="optimize", kind="t", status="finished",
-                                 enqueued_at=now, started_at=now, duration=seconds, wait=seconds))
+        db.session.add(
+            JobRecord(
+                id=uuid.uuid4().hex,
+                queue="optimize",
+                kind="t",
+                status="finished",
+                enqueued_at=now,
+                started_at=now,
+                duration=seconds,
+                wait=seconds,
+            )
+        )
     db.session.commit()
 
     found = scrape(client)
     assert JOB_EXEC_BUCKETS == (0.1, 0.5, 1, 5, 15, 60, 300, 1800)
-    buckets = {lab["le"]: v for n, lab, v in found.samples
-               if n == "job_exec_seconds_bucket" and lab["queue"] == "optimize"}
-    assert buckets == {"0.1": 1, "0.5": 2, "1.0": 2, "5.0": 3, "15.0": 3, "60.0": 3, "300.0": 4, "1800.0": 4,
-                       "+Inf": 5}
+    buckets = {
+        lab["le"]: v for n, lab, v in found.samples if n == "job_exec_seconds_bucket" and lab["queue"] == "optimize"
+    }
+    assert buckets == {"0.1": 1, "0.5": 2, "1.0": 2, "5.0": 3, "15.0": 3, "60.0": 3, "300.0": 4, "1800.0": 4, "+Inf": 5}
     assert found.value("job_exec_seconds_count", queue="optimize") == 5
     assert found.value("job_exec_seconds_sum", queue="optimize") == pytest.approx(sum(durations))
     assert found.value("queue_wait_seconds_count", queue="optimize") == 5
@@ -261,8 +290,9 @@ def test_every_label_takes_bounded_values(app, client, bearer):
             if key in allowed:
                 assert allowed[key](value), (name, key, value)
             if key == "status":
-                assert value in DOMAIN_STATUSES.get(re.sub(r"_(total|created)$", "", name), ()) \
-                    or re.fullmatch(r"[1-5]\d\d", value), (name, value)
+                assert value in DOMAIN_STATUSES.get(re.sub(r"_(total|created)$", "", name), ()) or re.fullmatch(
+                    r"[1-5]\d\d", value
+                ), (name, value)
 
 
 @pytest.mark.config(METRICS_TOKEN="s3cret")
@@ -305,8 +335,7 @@ def _health_count_by_process(metrics_dir: Path, tmp_path: Path) -> dict[str, flo
         shutil.copy(path, alone)
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=str(alone))
-        counts[path.stem] = Scrape(generate_latest(registry).decode()).value(
-            "http_requests_total", endpoint="/health")
+        counts[path.stem] = Scrape(generate_latest(registry).decode()).value("http_requests_total", endpoint="/health")
     return {k: v for k, v in counts.items() if v}
 
 
@@ -328,19 +357,30 @@ def test_live_request_counts_are_summed_over_web_processes(live_server, tmp_path
     after = live_scrape(live_server)
 
     # /metrics answers the sum over the processes, whichever process answers
-    assert after.value("http_requests_total", endpoint="/health") - before.value(
-        "http_requests_total", endpoint="/health") == made
+    assert (
+        after.value("http_requests_total", endpoint="/health") - before.value("http_requests_total", endpoint="/health")
+        == made
+    )
     # everything between the two scrapes, plus the first scrape itself
     assert after.value("http_requests_total") - before.value("http_requests_total") == made + 1
-    assert after.value("http_request_duration_seconds_count") - before.value(
-        "http_request_duration_seconds_count") == made + 1
+    assert (
+        after.value("http_request_duration_seconds_count") - before.value("http_request_duration_seconds_count")
+        == made + 1
+    )
 
 
 def test_live_metrics_check_passes_and_worker_and_audit_figures_are_merged(live_server):
     env = {k: v for k, v in live_server.env.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     flask = Path(sys.executable).parent / "flask"
-    done = subprocess.run([str(flask), "--app", "app", "metrics-check", f"{live_server.url}/metrics"],
-                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [str(flask), "--app", "app", "metrics-check", f"{live_server.url}/metrics"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("ok:")
 
@@ -373,8 +413,9 @@ def test_live_jobs_move_through_the_metrics(live_server):
     job_ids = []
 
     def demo(seconds: int, fail: bool) -> None:
-        status, body = live_get(f"{live_server.url}/api/v1/jobs/demo", headers,
-                                json.dumps({"seconds": seconds, "fail": fail}).encode())
+        status, body = live_get(
+            f"{live_server.url}/api/v1/jobs/demo", headers, json.dumps({"seconds": seconds, "fail": fail}).encode()
+        )
         assert status == 202, body
         job_ids.append(json.loads(body)["id"])
 
@@ -383,11 +424,20 @@ def test_live_jobs_move_through_the_metrics(live_server):
 
     try:
         demo(1, False)
-        _wait_for(live_server, lambda f: f.value("rq_jobs", queue="default", status="started") == 1
-                  and f.value("rq_workers", state="busy") == 1)
+        _wait_for(
+            live_server,
+            lambda f: (
+                f.value("rq_jobs", queue="default", status="started") == 1 and f.value("rq_workers", state="busy") == 1
+            ),
+        )
         demo(0, True)
-        done = _wait_for(live_server, lambda f: delta(f, "rq_jobs", queue="default", status="failed") == 1
-                         and delta(f, "rq_jobs", queue="default", status="finished") == 1)
+        done = _wait_for(
+            live_server,
+            lambda f: (
+                delta(f, "rq_jobs", queue="default", status="failed") == 1
+                and delta(f, "rq_jobs", queue="default", status="finished") == 1
+            ),
+        )
         assert done.value("rq_jobs", queue="default", status="started") == 0
         assert delta(done, "job_exec_seconds_count", queue="default") == 2
         assert delta(done, "job_exec_seconds_bucket", queue="default", le="1.0") == 1  # the failing one
@@ -429,9 +479,11 @@ def exposition_server(live_server):
     good = live_scrape(live_server).text
 
     def without(text: str, name: str, keep_comments: bool = False) -> str:
-        return "".join(line for line in text.splitlines(keepends=True)
-                       if not re.match(rf"(# (HELP|TYPE) )?{name}[ {{_]", line)
-                       or (keep_comments and line.startswith("#")))
+        return "".join(
+            line
+            for line in text.splitlines(keepends=True)
+            if not re.match(rf"(# (HELP|TYPE) )?{name}[ {{_]", line) or (keep_comments and line.startswith("#"))
+        )
 
     _Exposition.pages = {
         "/good": (200, good, None),
@@ -460,17 +512,20 @@ def cli(sqlite_database, redis_server):
     return check
 
 
-@pytest.mark.parametrize("path, extra, code, message", [
-    ("/good", (), 0, "ok:"),
-    ("/no-rq-workers", (), 1, "missing metrics: rq_workers"),
-    ("/job-exec-without-samples", (), 1, "missing metrics: job_exec_seconds"),
-    ("/garbage", (), 1, "does not parse"),
-    ("/login-page", (), 1, "does not parse"),
-    ("/empty", (), 1, "missing metrics: " + ", ".join(REQUIRED_METRICS)),
-    ("/guarded", (), 2, "cannot fetch"),
-    ("/guarded", ("--token", "t0ken"), 0, "ok:"),
-    ("/nothing-here", (), 2, "cannot fetch"),
-])
+@pytest.mark.parametrize(
+    "path, extra, code, message",
+    [
+        ("/good", (), 0, "ok:"),
+        ("/no-rq-workers", (), 1, "missing metrics: rq_workers"),
+        ("/job-exec-without-samples", (), 1, "missing metrics: job_exec_seconds"),
+        ("/garbage", (), 1, "does not parse"),
+        ("/login-page", (), 1, "does not parse"),
+        ("/empty", (), 1, "missing metrics: " + ", ".join(REQUIRED_METRICS)),
+        ("/guarded", (), 2, "cannot fetch"),
+        ("/guarded", ("--token", "t0ken"), 0, "ok:"),
+        ("/nothing-here", (), 2, "cannot fetch"),
+    ],
+)
 def test_metrics_check_exit_codes(exposition_server, cli, path, extra, code, message):
     result = cli(f"{exposition_server}{path}", *extra)
     assert result.exit_code == code, result.output

@@ -75,8 +75,15 @@ def remote_server(tmp_path_factory, redis_server):
     from tests.conftest import app_config
 
     base = tmp_path_factory.mktemp("remote-site")
-    remote_app = create_app(app_config(f"sqlite:///{base / 'remote.db'}", redis_server.url,
-                                       DOCUMENT_STORE=str(base / "store"), SITE_NAME="plant-b", TESTING=False))
+    remote_app = create_app(
+        app_config(
+            f"sqlite:///{base / 'remote.db'}",
+            redis_server.url,
+            DOCUMENT_STORE=str(base / "store"),
+            SITE_NAME="plant-b",
+            TESTING=False,
+        )
+    )
     with remote_app.app_context():
         upgrade()
     server = make_server("127.0.0.1", 0, remote_app, threaded=True)

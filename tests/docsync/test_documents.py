@@ -19,8 +19,12 @@ API = "/api/v1/documents"
 
 
 def make_doc(number="DWG-1", data: bytes | None = PDF, **meta):
-    doc = documents.create(number, Metadata(meta.get("title", "Bracket"), meta.get("doc_type", "drawing"),
-                                            tuple(meta.get("item_refs", ("ITEM-7",)))))
+    doc = documents.create(
+        number,
+        Metadata(
+            meta.get("title", "Bracket"), meta.get("doc_type", "drawing"), tuple(meta.get("item_refs", ("ITEM-7",)))
+        ),
+    )
     if data is not None:
         documents.add_version(doc, io.BytesIO(data), "bracket.pdf")
     db.session.commit()
@@ -49,9 +53,17 @@ def test_versions_are_content_addressed_sniffed_and_never_duplicated(app, docume
     assert actions.count("add_version") == 3 and actions.count("create") == 2
 
 
-@pytest.mark.parametrize("head, expected", [(b"%PDF-1.4", "application/pdf"), (b"\x89PNG\r\n\x1a\nxx", "image/png"),
-                                            (b"ISO-10303-21;\nHEADER;", "model/step"), (b"PK\x03\x04zip", "application/zip"),
-                                            (b"plain notes \xc3\xa9", "text/plain"), (b"\x00\x01\x02\xff", "application/octet-stream")])
+@pytest.mark.parametrize(
+    "head, expected",
+    [
+        (b"%PDF-1.4", "application/pdf"),
+        (b"\x89PNG\r\n\x1a\nxx", "image/png"),
+        (b"ISO-10303-21;\nHEADER;", "model/step"),
+        (b"PK\x03\x04zip", "application/zip"),
+        (b"plain notes \xc3\xa9", "text/plain"),
+        (b"\x00\x01\x02\xff", "application/octet-stream"),
+    ],
+)
 def test_content_type_is_sniffed_from_the_bytes(head, expected):
     from app.docsync.store import sniff
 
@@ -78,16 +90,36 @@ def test_receive_refuses_to_overwrite_a_change_made_here(app):
     doc = make_doc()
     other = b"%PDF-1.7 changed at the other site"
     with pytest.raises(Conflict):
-        documents.receive("DWG-1", Metadata("Bracket"), sha(other), stream=io.BytesIO(other), filename=None,
-                          base_sha256=None, origin="plant-b")
-    version, created = documents.receive("DWG-1", Metadata("Bracket rev B", "drawing"), sha(other),
-                                         stream=io.BytesIO(other), filename="b.pdf", base_sha256=sha(PDF),
-                                         origin="plant-b")
+        documents.receive(
+            "DWG-1",
+            Metadata("Bracket"),
+            sha(other),
+            stream=io.BytesIO(other),
+            filename=None,
+            base_sha256=None,
+            origin="plant-b",
+        )
+    version, created = documents.receive(
+        "DWG-1",
+        Metadata("Bracket rev B", "drawing"),
+        sha(other),
+        stream=io.BytesIO(other),
+        filename="b.pdf",
+        base_sha256=sha(PDF),
+        origin="plant-b",
+    )
     db.session.commit()
     assert (created, version.version, version.origin, doc.title) == (True, 2, "plant-b", "Bracket rev B")
     # the same version again, without bytes: nothing changes
-    again, created = documents.receive("DWG-1", Metadata("Bracket rev B"), sha(other), stream=None, filename=None,
-                                       base_sha256=sha(PDF), origin="plant-b")
+    again, created = documents.receive(
+        "DWG-1",
+        Metadata("Bracket rev B"),
+        sha(other),
+        stream=None,
+        filename=None,
+        base_sha256=sha(PDF),
+        origin="plant-b",
+    )
     assert (created, again.id) == (False, version.id)
 
 
@@ -127,8 +159,7 @@ def test_api_upload_download_and_roles(app, client, bearer):
     assert [d["number"] for d in listed["documents"]] == ["SPEC-9"] and listed["paging"]["total"] == 1
     detail = client.get(f"{API}/{doc_id}", headers=viewer).json
     assert detail["latest"]["version"] == 1 and detail["item_refs"] == ["A-1"]
-    patched = client.patch(f"{API}/{doc_id}", json={"title": "Weld spec B", "doc_type": "procedure"},
-                           headers=engineer)
+    patched = client.patch(f"{API}/{doc_id}", json={"title": "Weld spec B", "doc_type": "procedure"}, headers=engineer)
     assert patched.status_code == 200 and patched.json["doc_type"] == "procedure"
     assert client.patch(f"{API}/{doc_id}", json={"title": ""}, headers=engineer).status_code == 422
 
@@ -145,18 +176,30 @@ def test_api_refuses_an_oversize_upload(app, client, bearer):
 def test_pages_list_create_and_upload(app, signed_in):
     client, csrf = signed_in("engineer")
     assert "No documents yet" in client.get("/documents/").get_data(as_text=True)
-    made = client.post("/documents/", data={"number": "PRC-3", "title": "Torque procedure", "doc_type": "procedure",
-                                           "item_refs": "A-1, A-2", "csrf_token": csrf})
+    made = client.post(
+        "/documents/",
+        data={
+            "number": "PRC-3",
+            "title": "Torque procedure",
+            "doc_type": "procedure",
+            "item_refs": "A-1, A-2",
+            "csrf_token": csrf,
+        },
+    )
     assert made.status_code == 302 and "/documents/" in made.location
     page = client.get(made.location).get_data(as_text=True)
     assert "Torque procedure" in page and "No file yet" in page
-    uploaded = client.post(made.location + "/versions", data={"file": (io.BytesIO(PDF), "torque.pdf"),
-                                                              "csrf_token": csrf},
-                           content_type="multipart/form-data", follow_redirects=True)
+    uploaded = client.post(
+        made.location + "/versions",
+        data={"file": (io.BytesIO(PDF), "torque.pdf"), "csrf_token": csrf},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
     text = uploaded.get_data(as_text=True)
     assert "Version 1 added (application/pdf" in text and sha(PDF) in text
-    bad = client.post("/documents/", data={"number": "bad number", "title": "x", "csrf_token": csrf},
-                      follow_redirects=True)
+    bad = client.post(
+        "/documents/", data={"number": "bad number", "title": "x", "csrf_token": csrf}, follow_redirects=True
+    )
     assert "A document number is" in bad.get_data(as_text=True)
     assert "PRC-3" in client.get("/documents/?q=torque").get_data(as_text=True)
 

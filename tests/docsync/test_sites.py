@@ -15,8 +15,19 @@ API = "/api/v1/doc-sync/sites"
 TOKEN = "fl_plant-b-secret-token-value"
 
 
-@pytest.mark.parametrize("url", ["ftp://b.example", "http://", "https://user:pw@b.example", "javascript:alert(1)",
-                                 "http://b.example/?x=1", "http://b.example#top", "http://b.example:99999", "b.example"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://b.example",
+        "http://",
+        "https://user:pw@b.example",
+        "javascript:alert(1)",
+        "http://b.example/?x=1",
+        "http://b.example#top",
+        "http://b.example:99999",
+        "b.example",
+    ],
+)
 def test_base_urls_are_validated(app, url):
     with pytest.raises(InvalidInput):
         sites.check_base_url(url)
@@ -33,8 +44,9 @@ def test_base_url_is_normalised_and_limited_to_the_allow_list(app):
 
 def test_token_is_encrypted_and_never_returned_or_shown(app, client, bearer, signed_in):
     operator = bearer("operator")
-    created = client.post(API, json={"name": "plant-b", "base_url": "http://127.0.0.1:9", "token": TOKEN},
-                          headers=operator)
+    created = client.post(
+        API, json={"name": "plant-b", "base_url": "http://127.0.0.1:9", "token": TOKEN}, headers=operator
+    )
     assert created.status_code == 201 and created.json["has_token"] is True
     site_id = created.json["id"]
     stored = db.session.get(RemoteSite, site_id).token_encrypted
@@ -45,11 +57,13 @@ def test_token_is_encrypted_and_never_returned_or_shown(app, client, bearer, sig
     assert sites.client(db.session.get(RemoteSite, site_id)).token == TOKEN + "-2"
 
     browser, _ = signed_in("operator", "op-browser")
-    seen = [client.get(API, headers=operator).get_data(as_text=True),
-            client.get(f"{API}/{site_id}", headers=operator).get_data(as_text=True),
-            browser.get(f"/doc-sync/sites/{site_id}").get_data(as_text=True),
-            browser.get("/doc-sync/sites").get_data(as_text=True),
-            str([(e.before, e.after) for e in db.session.query(AuditEntry)])]
+    seen = [
+        client.get(API, headers=operator).get_data(as_text=True),
+        client.get(f"{API}/{site_id}", headers=operator).get_data(as_text=True),
+        browser.get(f"/doc-sync/sites/{site_id}").get_data(as_text=True),
+        browser.get("/doc-sync/sites").get_data(as_text=True),
+        str([(e.before, e.after) for e in db.session.query(AuditEntry)]),
+    ]
     for text in seen:
         assert TOKEN not in text and "token_encrypted" not in text
     actions = [e.action for e in db.session.query(AuditEntry).filter_by(entity="remote_site")]
@@ -70,8 +84,9 @@ def test_site_api_roles_and_bad_input(app, client, bearer):
 
 def test_health_probe_records_status_latency_and_a_refused_token(app, client, bearer, remote):
     operator = bearer("operator")
-    site_id = client.post(API, json={"name": "plant-b", "base_url": remote.url, "token": remote.token},
-                          headers=operator).json["id"]
+    site_id = client.post(
+        API, json={"name": "plant-b", "base_url": remote.url, "token": remote.token}, headers=operator
+    ).json["id"]
     up = client.post(f"{API}/{site_id}/health", headers=operator).json
     assert up["status"] == "up" and up["latency_ms"] > 0 and up["checked_at"]
 
@@ -84,8 +99,11 @@ def test_health_probe_records_status_latency_and_a_refused_token(app, client, be
 @pytest.mark.config(DOCSYNC_BREAKER_THRESHOLD=2, DOCSYNC_HEALTH_TIMEOUT=1)
 def test_breaker_opens_after_failures_and_a_good_probe_closes_it(app, client, bearer, signed_in, remote):
     operator = bearer("operator")
-    site_id = client.post(API, json={"name": "dead", "base_url": f"http://127.0.0.1:{free_port()}",
-                                     "token": remote.token}, headers=operator).json["id"]
+    site_id = client.post(
+        API,
+        json={"name": "dead", "base_url": f"http://127.0.0.1:{free_port()}", "token": remote.token},
+        headers=operator,
+    ).json["id"]
     first = client.post(f"{API}/{site_id}/health", headers=operator).json
     assert first["status"] == "down" and first["breaker"] == {"open": False, "failures": 1, "open_until": None}
     second = client.post(f"{API}/{site_id}/health", headers=operator).json
@@ -105,15 +123,18 @@ def test_breaker_opens_after_failures_and_a_good_probe_closes_it(app, client, be
 def test_site_pages_add_a_site_and_check_its_health(app, signed_in, remote):
     browser, csrf = signed_in("operator")
     assert "No remote sites yet" in browser.get("/doc-sync/sites").get_data(as_text=True)
-    added = browser.post("/doc-sync/sites", data={"name": "plant-b", "base_url": remote.url, "token": remote.token,
-                                                 "csrf_token": csrf})
+    added = browser.post(
+        "/doc-sync/sites", data={"name": "plant-b", "base_url": remote.url, "token": remote.token, "csrf_token": csrf}
+    )
     assert added.status_code == 302
     page = browser.post(added.location + "/health", data={"csrf_token": csrf}, follow_redirects=True)
     text = page.get_data(as_text=True)
     assert "plant-b is up" in text and remote.token not in text
-    wrong = browser.post(added.location + "/token", data={"token": "fl_not-the-token", "csrf_token": csrf},
-                         follow_redirects=True)
+    wrong = browser.post(
+        added.location + "/token", data={"token": "fl_not-the-token", "csrf_token": csrf}, follow_redirects=True
+    )
     assert "Token saved" in wrong.get_data(as_text=True)
     text = browser.post(added.location + "/health", data={"csrf_token": csrf}, follow_redirects=True).get_data(
-        as_text=True)
+        as_text=True
+    )
     assert "plant-b is unauthorized" in text and "401 from" in text

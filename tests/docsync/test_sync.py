@@ -84,8 +84,9 @@ def test_push_transfers_verified_bytes_once_then_the_checkpoint_leaves_nothing_t
     assert outcomes(named) == {"DWG-1": "present", "DWG-2": "present"} and named.bytes == 0
     assert remote.version_count() == 2
 
-    audit = db.session.query(AuditEntry).filter_by(entity="doc_sync_job", entity_id=str(job.id),
-                                                   action="finished").one()
+    audit = (
+        db.session.query(AuditEntry).filter_by(entity="doc_sync_job", entity_id=str(job.id), action="finished").one()
+    )
     assert audit.after["sent"] == 2 and audit.after["bytes"] == job.bytes
     assert audit.after["checksums"] == {"DWG-1": sha(PDF), "DWG-2": sha(b"%PDF-1.7 second drawing")}
     assert audit.after["idempotency_key"] == "first"
@@ -133,8 +134,11 @@ def test_pull_brings_remote_documents_with_matching_checksums(app, site, remote)
     job = run(app, job)
     assert job.status == "finished" and outcomes(job) == {"R-1": "transferred", "R-2": "transferred"}
     local = documents.get_by_number("R-1")
-    assert (local.title, local.latest.sha256, local.latest.origin) == ("Pump housing",
-                                                                       sha(b"%PDF-1.7 from plant b"), "plant-b")
+    assert (local.title, local.latest.sha256, local.latest.origin) == (
+        "Pump housing",
+        sha(b"%PDF-1.7 from plant b"),
+        "plant-b",
+    )
     assert documents.get_by_number("R-2").latest.content_type == "model/step"
     again, _ = sync.request_job(site.id, "pull", "pull-2")
     db.session.commit()
@@ -204,19 +208,27 @@ def test_a_dead_site_opens_the_breaker_and_later_jobs_do_not_call_it(app, site, 
 def test_sync_api_roles_and_bad_input(app, client, bearer, site):
     assert client.post(API, json={}, headers=bearer("engineer")).status_code == 403
     operator = bearer("operator")
-    for body in ({"site_id": site.id, "direction": "sideways", "idempotency_key": "k"},
-                 {"site_id": site.id, "direction": "push", "idempotency_key": "bad key!"},
-                 {"site_id": site.id, "direction": "push", "document_ids": [999], "idempotency_key": "k"},
-                 {"site_id": site.id, "direction": "pull", "document_ids": [1], "idempotency_key": "k"},
-                 {"site_id": site.id, "direction": "push", "numbers": ["no spaces"], "idempotency_key": "k"}):
+    for body in (
+        {"site_id": site.id, "direction": "sideways", "idempotency_key": "k"},
+        {"site_id": site.id, "direction": "push", "idempotency_key": "bad key!"},
+        {"site_id": site.id, "direction": "push", "document_ids": [999], "idempotency_key": "k"},
+        {"site_id": site.id, "direction": "pull", "document_ids": [1], "idempotency_key": "k"},
+        {"site_id": site.id, "direction": "push", "numbers": ["no spaces"], "idempotency_key": "k"},
+    ):
         response = client.post(API, json=body, headers=operator)
         assert response.status_code == 422, body
-    assert client.post(API, json={"site_id": 999, "direction": "push", "idempotency_key": "k"},
-                       headers=operator).status_code == 404
+    assert (
+        client.post(
+            API, json={"site_id": 999, "direction": "push", "idempotency_key": "k"}, headers=operator
+        ).status_code
+        == 404
+    )
     assert db.session.query(SyncJob).count() == 0
     preview = client.post(f"{API}/preview", json={"site_id": site.id, "direction": "push"}, headers=operator)
-    assert preview.status_code == 200 and preview.json == {"items": [], "counts": {"send": 0, "present": 0,
-                                                                                   "skipped": 0, "conflict": 0}}
+    assert preview.status_code == 200 and preview.json == {
+        "items": [],
+        "counts": {"send": 0, "present": 0, "skipped": 0, "conflict": 0},
+    }
 
 
 def test_job_page_shows_outcomes_and_the_site_page_previews(app, site, remote, signed_in):
@@ -228,11 +240,13 @@ def test_job_page_shows_outcomes_and_the_site_page_previews(app, site, remote, s
     make_doc("DWG-9", b"%PDF nine")
     preview = browser.post(f"/doc-sync/sites/{site.id}/preview", data={"direction": "push", "csrf_token": csrf})
     assert "1 to send" in preview.get_data(as_text=True)
-    started = browser.post(f"/doc-sync/sites/{site.id}/jobs", data={"direction": "push", "idempotency_key": "form-1",
-                                                                   "csrf_token": csrf})
+    started = browser.post(
+        f"/doc-sync/sites/{site.id}/jobs", data={"direction": "push", "idempotency_key": "form-1", "csrf_token": csrf}
+    )
     assert started.status_code == 302 and "/doc-sync/jobs/" in started.location
-    twice = browser.post(f"/doc-sync/sites/{site.id}/jobs", data={"direction": "push", "idempotency_key": "form-1",
-                                                                 "csrf_token": csrf})
+    twice = browser.post(
+        f"/doc-sync/sites/{site.id}/jobs", data={"direction": "push", "idempotency_key": "form-1", "csrf_token": csrf}
+    )
     assert twice.location == started.location
 
 
@@ -244,4 +258,9 @@ def test_documents_metadata_travels_with_a_push(app, site, remote):
     with remote.context():
         there = documents.get_by_number("SPEC-1")
         assert (there.title, there.doc_type, there.item_refs, there.latest.filename, there.latest.origin) == (
-            "Paint spec", "specification", ["P-1"], "spec.txt", "forgeline")
+            "Paint spec",
+            "specification",
+            ["P-1"],
+            "spec.txt",
+            "forgeline",
+        )

@@ -23,8 +23,9 @@ def pdf(label: str, size: int = 2000) -> bytes:
 
 
 def start(site, direction: str, key: str, **selection) -> dict:
-    return site.api.ok("POST", JOBS, {"site_id": site.peer_id, "direction": direction, "idempotency_key": key,
-                                      **selection})
+    return site.api.ok(
+        "POST", JOBS, {"site_id": site.peer_id, "direction": direction, "idempotency_key": key, **selection}
+    )
 
 
 def wait_done(site, job_id: int, timeout: float = 60) -> dict:
@@ -34,8 +35,9 @@ def wait_done(site, job_id: int, timeout: float = 60) -> dict:
         if job["status"] not in ("queued", "running"):
             return job
         time.sleep(0.1)
-    raise AssertionError(f"job {job_id} still {job['status']} after {timeout} s: {job}\n"
-                         f"{site.server.processes.report()}")
+    raise AssertionError(
+        f"job {job_id} still {job['status']} after {timeout} s: {job}\n{site.server.processes.report()}"
+    )
 
 
 def assert_same_documents(a, b, numbers: list[str]) -> None:
@@ -117,13 +119,17 @@ def test_worker_killed_mid_job_then_replay_completes_without_duplicates_or_losse
 
 def test_a_wrong_token_gets_401_and_the_site_page_shows_it(sites):
     a, b = sites
-    wrong = a.api.ok("POST", "/api/v1/doc-sync/sites", {"name": "plant-b-wrong", "base_url": b.server.url,
-                                                        "token": "fl_not-a-token-of-plant-b"})
+    wrong = a.api.ok(
+        "POST",
+        "/api/v1/doc-sync/sites",
+        {"name": "plant-b-wrong", "base_url": b.server.url, "token": "fl_not-a-token-of-plant-b"},
+    )
     health = a.api.ok("POST", f"/api/v1/doc-sync/sites/{wrong['id']}/health")
     assert health["status"] == "unauthorized" and "401" in health["status_detail"]
     a.seed({"W-1": pdf("wrong token")})
-    job = a.api.ok("POST", JOBS, {"site_id": wrong["id"], "direction": "push", "numbers": ["W-1"],
-                                  "idempotency_key": "wrong-1"})
+    job = a.api.ok(
+        "POST", JOBS, {"site_id": wrong["id"], "direction": "push", "numbers": ["W-1"], "idempotency_key": "wrong-1"}
+    )
     failed = wait_done(a, job["id"])
     assert failed["status"] == "failed" and "401" in failed["error"]
     assert "W-1" not in b.manifest(["W-1"])

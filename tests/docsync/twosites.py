@@ -32,11 +32,14 @@ class Api:
     def __init__(self, url: str, token: str) -> None:
         self.url, self.token = url, token
 
-    def call(self, method: str, path: str, body: Any = None, *, raw: bytes | None = None,
-             timeout: float = 30) -> tuple[int, Any]:
+    def call(
+        self, method: str, path: str, body: Any = None, *, raw: bytes | None = None, timeout: float = 30
+    ) -> tuple[int, Any]:
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        headers = {"Authorization": f"Bearer {self.token}",
-                   "Content-Type": "application/octet-stream" if raw is not None else "application/json"}
+        headers = {
+            "Authorization": f"Bearer {self.token}",
+            "Content-Type": "application/octet-stream" if raw is not None else "application/json",
+        }
         request = urllib.request.Request(self.url + path, data=data, headers=headers, method=method)
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -91,8 +94,9 @@ class Site:
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
         page = opener.open(f"{self.server.url}/login").read().decode()
         csrf = page.split('name="csrf_token" value="')[1].split('"')[0]
-        form = urllib.parse.urlencode({"username": self.server.admin.username,
-                                       "password": self.server.admin.password, "csrf_token": csrf}).encode()
+        form = urllib.parse.urlencode(
+            {"username": self.server.admin.username, "password": self.server.admin.password, "csrf_token": csrf}
+        ).encode()
         opener.open(f"{self.server.url}/login", data=form)
         return opener
 
@@ -128,8 +132,9 @@ def two_sites(base: Path, **extra_env: str) -> Iterator[tuple[Site, Site]]:
     managers = {}
     for name in names:
         (base / name).mkdir(parents=True)
-        managers[name] = running_instance(base / name, {"DOCUMENT_STORE": str(stores[name]), "SITE_NAME": name,
-                                                        **extra_env})
+        managers[name] = running_instance(
+            base / name, {"DOCUMENT_STORE": str(stores[name]), "SITE_NAME": name, **extra_env}
+        )
     with ExitStack() as stack:
         with ThreadPoolExecutor(len(names)) as pool:  # both start at once
             starting = {name: pool.submit(manager.__enter__) for name, manager in managers.items()}
@@ -140,16 +145,22 @@ def two_sites(base: Path, **extra_env: str) -> Iterator[tuple[Site, Site]]:
                 stack.push(managers[name].__exit__)
         for future in starting.values():
             future.result()  # re-raises the first failure, after the others were set to stop
-        a, b = (Site(name, servers[name], stores[name], Api(servers[name].url, _token(servers[name], stores[name])))
-                for name in names)
+        a, b = (
+            Site(name, servers[name], stores[name], Api(servers[name].url, _token(servers[name], stores[name])))
+            for name in names
+        )
         for here, there in ((a, b), (b, a)):
-            here.peer_id = here.api.ok("POST", "/api/v1/doc-sync/sites", {
-                "name": there.name, "base_url": there.server.url, "token": there.api.token})["id"]
+            here.peer_id = here.api.ok(
+                "POST",
+                "/api/v1/doc-sync/sites",
+                {"name": there.name, "base_url": there.server.url, "token": there.api.token},
+            )["id"]
         yield a, b
 
 
 @pytest.fixture(scope="session")
 def sync_sites(tmp_path_factory):
-    with two_sites(tmp_path_factory.mktemp("two-sites"), DOCSYNC_STALL_SECONDS=str(STALL_SECONDS),
-                   DOCSYNC_RETRY_DELAYS="0.2,0.5") as pair:
+    with two_sites(
+        tmp_path_factory.mktemp("two-sites"), DOCSYNC_STALL_SECONDS=str(STALL_SECONDS), DOCSYNC_RETRY_DELAYS="0.2,0.5"
+    ) as pair:
         yield pair

@@ -27,16 +27,19 @@ def product(number: str = "PCA-1"):
 
 def eco(title: str = "Swap the resistors", with_bom: bool = True, **fields):
     released, draft = product(fields.pop("number", "PCA-1"))
-    made = service.create_eco(title=title, item_id=released.item_id,
-                              target_bom_id=draft.id if with_bom else None, **fields)
+    made = service.create_eco(
+        title=title, item_id=released.item_id, target_bom_id=draft.id if with_bom else None, **fields
+    )
     db.session.commit()
     return made
 
 
-def activity(eco, name: str, stage: str = "draft", *, blocking: bool = True, depends_on=(),
-             due_at: datetime | None = None):
-    made = service.create_activity(eco_id=eco.id, name=name, stage=stage, blocking=blocking,
-                                   depends_on=[a.id for a in depends_on], due_at=due_at)
+def activity(
+    eco, name: str, stage: str = "draft", *, blocking: bool = True, depends_on=(), due_at: datetime | None = None
+):
+    made = service.create_activity(
+        eco_id=eco.id, name=name, stage=stage, blocking=blocking, depends_on=[a.id for a in depends_on], due_at=due_at
+    )
     db.session.commit()
     return made
 

@@ -25,8 +25,10 @@ def test_viewer_reads_but_cannot_move_or_create(app, client, bearer):
     listed = client.get(f"{API}/ecos?stage=draft", headers=viewer).get_json()
     assert [e["number"] for e in listed["ecos"]] == [eco.number] and listed["paging"]["total"] == 1
     for method, path, body in [
-        ("POST", f"/ecos/{eco.id}/move", {"to_stage": "review"}), ("POST", f"/ecos/{eco.id}/apply", {}),
-        ("POST", "/ecos", {"title": "x", "item_id": eco.item_id}), ("PATCH", f"/ecos/{eco.id}", {"title": "y"}),
+        ("POST", f"/ecos/{eco.id}/move", {"to_stage": "review"}),
+        ("POST", f"/ecos/{eco.id}/apply", {}),
+        ("POST", "/ecos", {"title": "x", "item_id": eco.item_id}),
+        ("PATCH", f"/ecos/{eco.id}", {"title": "y"}),
         ("POST", "/eco-activities", {"eco_id": eco.id, "name": "a", "stage": "draft"}),
         ("POST", "/workflow-actions/rules", {"name": "r", "phase": "before", "action": "emit_event"}),
     ]:
@@ -43,23 +45,28 @@ def test_engineer_walks_an_eco_through_activities_to_apply(app, client, bearer):
     released, draft = factory.product()
     db.session.commit()
     headers = bearer("engineer")
-    created = client.post(f"{API}/ecos", headers=headers, json={
-        "title": "Add the MCU", "item_id": released.item_id, "target_bom_id": draft.id, "priority": "high"})
+    created = client.post(
+        f"{API}/ecos",
+        headers=headers,
+        json={"title": "Add the MCU", "item_id": released.item_id, "target_bom_id": draft.id, "priority": "high"},
+    )
     assert created.status_code == 201
     eco = created.get_json()
     assert (eco["stage"], eco["target_bom"], eco["owner"]) == ("draft", "PCA-1@B", eco["owner"])
     assert eco["stages"] == ["draft", "review", "approved", "implementation", "done", "canceled"]
 
     def activity(name, stage, **more):
-        response = client.post(f"{API}/eco-activities", headers=headers,
-                               json={"eco_id": eco["id"], "name": name, "stage": stage, **more})
+        response = client.post(
+            f"{API}/eco-activities", headers=headers, json={"eco_id": eco["id"], "name": name, "stage": stage, **more}
+        )
         assert response.status_code == 201, response.get_json()
         return response.get_json()
 
     drawing = activity("Update drawing", "draft", assignee="bob", due_at="2030-01-01T12:00:00Z")
     check = activity("Check drawing", "draft", depends_on=[drawing["id"]])
-    cycle = client.put(f"{API}/eco-activities/{drawing['id']}/dependencies", headers=headers,
-                       json={"depends_on": [check["id"]]})
+    cycle = client.put(
+        f"{API}/eco-activities/{drawing['id']}/dependencies", headers=headers, json={"depends_on": [check["id"]]}
+    )
     assert cycle.status_code == 409 and error(cycle)["code"] == "dependency_cycle"
 
     blocked = client.post(f"{API}/ecos/{eco['id']}/move", headers=headers, json={"to_stage": "review"})
@@ -69,13 +76,17 @@ def test_engineer_walks_an_eco_through_activities_to_apply(app, client, bearer):
     blockers = client.get(f"{API}/ecos/{eco['id']}/blockers?to_stage=review", headers=headers).get_json()
     assert len(blockers["blockers"]) == 2
 
-    early = client.post(f"{API}/eco-activities/{check['id']}/transition", headers=headers,
-                        json={"to_status": "completed"})
+    early = client.post(
+        f"{API}/eco-activities/{check['id']}/transition", headers=headers, json={"to_status": "completed"}
+    )
     assert early.status_code == 409 and error(early)["details"]["blockers"][0]["activity_id"] == drawing["id"]
     assert client.get(f"{API}/eco-activities/{check['id']}/blockers", headers=headers).get_json()["blockers"]
     for activity_id in (drawing["id"], check["id"]):
-        done = client.post(f"{API}/eco-activities/{activity_id}/transition", headers=headers,
-                           json={"to_status": "completed", "reason": "done"})
+        done = client.post(
+            f"{API}/eco-activities/{activity_id}/transition",
+            headers=headers,
+            json={"to_status": "completed", "reason": "done"},
+        )
         assert done.get_json()["status"] == "completed"
     events = client.get(f"{API}/eco-activities/{check['id']}/events", headers=headers).get_json()["events"]
     assert (events[0]["from_value"], events[0]["to_value"], events[0]["reason"]) == ("pending", "completed", "done")
@@ -95,10 +106,21 @@ def test_engineer_walks_an_eco_through_activities_to_apply(app, client, bearer):
 def test_a_blocking_rule_answers_409_naming_the_rule_and_its_run(app, client, bearer):
     eco = factory.eco(priority="urgent")
     admin = bearer("admin")
-    rule = client.post(f"{API}/workflow-actions/rules", headers=admin, json={
-        "name": "Keep it calm", "phase": "after", "from_stage": "draft", "to_stage": "any",
-        "action": "set_eco_priority", "params": {"priority": "normal", "never_lower": True},
-        "fail_strategy": "block", "priority": 10, "timeout_seconds": 2})
+    rule = client.post(
+        f"{API}/workflow-actions/rules",
+        headers=admin,
+        json={
+            "name": "Keep it calm",
+            "phase": "after",
+            "from_stage": "draft",
+            "to_stage": "any",
+            "action": "set_eco_priority",
+            "params": {"priority": "normal", "never_lower": True},
+            "fail_strategy": "block",
+            "priority": 10,
+            "timeout_seconds": 2,
+        },
+    )
     assert rule.status_code == 201, rule.get_json()
     response = client.post(f"{API}/ecos/{eco.id}/move", headers=bearer("engineer"), json={"to_stage": "review"})
     assert response.status_code == 409
@@ -107,11 +129,13 @@ def test_a_blocking_rule_answers_409_naming_the_rule_and_its_run(app, client, be
     assert body["details"]["rule"] == "Keep it calm" and "never lowers" in body["details"]["error"]
     runs = client.get(f"{API}/workflow-actions/runs?result_code=BLOCK", headers=admin).get_json()["runs"]
     assert [(r["id"], r["rule"], r["status"], r["phase"]) for r in runs] == [
-        (body["details"]["run_id"], "Keep it calm", "failed", "after")]
+        (body["details"]["run_id"], "Keep it calm", "failed", "after")
+    ]
     assert client.get(f"{API}/ecos/{eco.id}", headers=admin).get_json()["stage"] == "draft"
 
-    disabled = client.patch(f"{API}/workflow-actions/rules/{rule.get_json()['id']}", headers=admin,
-                            json={"enabled": False})
+    disabled = client.patch(
+        f"{API}/workflow-actions/rules/{rule.get_json()['id']}", headers=admin, json={"enabled": False}
+    )
     assert disabled.get_json()["enabled"] is False
     assert client.post(f"{API}/ecos/{eco.id}/move", headers=admin, json={"to_stage": "review"}).status_code == 200
     listed = client.get(f"{API}/workflow-actions/rules?enabled=false", headers=admin).get_json()
@@ -122,10 +146,11 @@ BAD_RULES = [
     ({"name": "r", "phase": "during", "action": "emit_event"}, "phase"),
     ({"name": "r", "phase": "before", "action": "rm_rf"}, "action"),
     ({"name": "r", "phase": "before", "action": "emit_event", "priority": 1001}, "priority"),
-    ({"name": "r", "phase": "before", "action": "emit_event", "fail_strategy": "retry", "max_retries": 9},
-     "max_retries"),
-    ({"name": "r", "phase": "before", "action": "set_eco_priority", "params": {"priority": "asap"}},
-     "priority"),
+    (
+        {"name": "r", "phase": "before", "action": "emit_event", "fail_strategy": "retry", "max_retries": 9},
+        "max_retries",
+    ),
+    ({"name": "r", "phase": "before", "action": "set_eco_priority", "params": {"priority": "asap"}}, "priority"),
     ({"name": "r", "phase": "before", "action": "emit_event", "timeout_seconds": 0}, "timeout_seconds"),
     ({"name": "r", "phase": "before", "action": "emit_event", "match": {"priorities": ["soon"]}}, "match"),
 ]
@@ -151,8 +176,7 @@ BAD_ECO_INPUT = [
     ("/ecos/999999/move", {"to_stage": "review"}, 404),
     ("/eco-activities", {"eco_id": "{eco}", "name": "x", "stage": "done"}, 422),
     ("/eco-activities", {"eco_id": "{eco}", "name": "x", "stage": "draft", "due_at": "tomorrow"}, 422),
-    ("/eco-activities", {"eco_id": "{eco}", "name": "x", "stage": "draft", "due_at": "2030-01-01T00:00:00"},
-     422),
+    ("/eco-activities", {"eco_id": "{eco}", "name": "x", "stage": "draft", "due_at": "2030-01-01T00:00:00"}, 422),
 ]
 
 

@@ -36,7 +36,7 @@ def test_detail_shows_stage_bar_activities_blockers_events_runs_and_the_bom_delt
     factory.rule("Tell", "emit_event", "after")
     page = client.get(f"/ecos/{eco.id}").get_data(as_text=True)
     assert 'id="stage-bar"' in page and 'data-move="review"' in page and f'data-live-topic="eco:{eco.id}"' in page
-    assert 'data-blocker=' in page and "Update drawing" in page
+    assert "data-blocker=" in page and "Update drawing" in page
     assert 'data-op="add"' in page and 'data-op="update"' in page  # the items delta preview partial
     assert "No rule has run" in page
 
@@ -69,8 +69,16 @@ def test_new_eco_form_opens_an_eco_and_keeps_input_on_error(signed_in):
     bad = post(client, "/ecos/new", csrf, title="Fix it", item_id=str(released.item_id), target_bom_id=str(released.id))
     assert bad.status_code == 422 and "draft revision" in bad.get_data(as_text=True)
     assert 'value="Fix it"' in bad.get_data(as_text=True)
-    made = post(client, "/ecos/new", csrf, title="Fix it", item_id=str(released.item_id), target_bom_id=str(draft.id),
-                priority="high", eco_type="standard")
+    made = post(
+        client,
+        "/ecos/new",
+        csrf,
+        title="Fix it",
+        item_id=str(released.item_id),
+        target_bom_id=str(draft.id),
+        priority="high",
+        eco_type="standard",
+    )
     assert made.status_code == 302
     assert db.session.scalar(select(Eco.title)) == "Fix it"
 
@@ -78,8 +86,15 @@ def test_new_eco_form_opens_an_eco_and_keeps_input_on_error(signed_in):
 def test_add_activity_form_with_unticked_blocking_and_a_due_time(signed_in):
     client, csrf = signed_in("engineer")
     eco = factory.eco()
-    response = post(client, f"/ecos/{eco.id}/activities", csrf, HTMX, name="Tell purchasing", stage="review",
-                    due_at="2030-05-01T09:30")
+    response = post(
+        client,
+        f"/ecos/{eco.id}/activities",
+        csrf,
+        HTMX,
+        name="Tell purchasing",
+        stage="review",
+        due_at="2030-05-01T09:30",
+    )
     assert "added to stage review" in response.get_data(as_text=True)
     db.session.expire_all()
     activity = db.session.get(Eco, eco.id).activities[0]
@@ -102,9 +117,20 @@ def test_rule_forms_create_edit_and_disable(signed_in):
     client, csrf = signed_in("admin")
     assert "No rules" in client.get("/ecos/rules").get_data(as_text=True)
     assert 'id="rule-form"' in client.get("/ecos/rules/new").get_data(as_text=True)
-    form = {"name": "Escalate", "phase": "before", "from_stage": "any", "to_stage": "review",
-            "action": "set_eco_priority", "params": '{"priority": "high"}', "priorities": "normal",
-            "fail_strategy": "retry", "max_retries": "2", "priority": "5", "timeout_seconds": "2", "enabled": "1"}
+    form = {
+        "name": "Escalate",
+        "phase": "before",
+        "from_stage": "any",
+        "to_stage": "review",
+        "action": "set_eco_priority",
+        "params": '{"priority": "high"}',
+        "priorities": "normal",
+        "fail_strategy": "retry",
+        "max_retries": "2",
+        "priority": "5",
+        "timeout_seconds": "2",
+        "enabled": "1",
+    }
     bad = post(client, "/ecos/rules/new", csrf, **{**form, "params": "{nope"})
     assert bad.status_code == 422 and "JSON object" in bad.get_data(as_text=True)
     bad = post(client, "/ecos/rules/new", csrf, **{**form, "params": '{"priority": "asap"}'})
@@ -156,7 +182,7 @@ def test_demo_seeds_once_and_its_pages_open(signed_in):
     main = db.session.scalars(select(Eco).order_by(Eco.id)).first()
     assert (main.stage, main.target_bom.ref) == ("review", "PCA-200@B")
     page = client.get(f"/ecos/{main.id}").get_data(as_text=True)
-    assert "Design review" in page and 'data-blocker=' in page
+    assert "Design review" in page and "data-blocker=" in page
     due = client.get("/ecos/activities/due").get_data(as_text=True)
     assert "Order samples" in due.split('id="overdue-table"')[1] and "Design review" in due
     assert client.get("/ecos/rules").get_data(as_text=True).count("data-rule=") == 3

@@ -24,9 +24,14 @@ def test_an_eco_starts_at_the_first_stage_of_its_type_with_a_number_and_an_event
     assert [(e.kind, e.to_value) for e in events] == [("created", "draft")]
 
 
-@pytest.mark.parametrize("fields, field", [
-    ({"eco_type": "nope"}, "eco_type"), ({"priority": "meh"}, "priority"), ({"title": "  "}, "title"),
-])
+@pytest.mark.parametrize(
+    "fields, field",
+    [
+        ({"eco_type": "nope"}, "eco_type"),
+        ({"priority": "meh"}, "priority"),
+        ({"title": "  "}, "title"),
+    ],
+)
 def test_bad_eco_input_is_refused_and_writes_nothing(app, fields, field):
     released, _ = factory.product()
     db.session.commit()
@@ -70,8 +75,11 @@ def test_activity_status_transitions_follow_the_table_and_record_events(app):
     with pytest.raises(Conflict):
         service.transition_activity(review.id, "active")  # completed only reopens
     events = list(reversed(service.events(activity_id=review.id).items))
-    assert [(e.from_value, e.to_value) for e in events][:3] == [(None, "pending"), ("pending", "active"),
-                                                                ("active", "exception")]
+    assert [(e.from_value, e.to_value) for e in events][:3] == [
+        (None, "pending"),
+        ("pending", "active"),
+        ("active", "exception"),
+    ]
     assert events[1].reason == "to active" and events[1].actor == "system" and events[1].at is not None
 
 
@@ -82,8 +90,13 @@ def test_an_activity_cannot_complete_while_a_dependency_is_unfinished(app):
     with pytest.raises(Conflict) as error:
         service.transition_activity(check.id, "completed")
     assert error.value.details["blockers"] == [
-        {"activity_id": drawing.id, "name": "Update drawing", "status": "pending",
-         "reason": "depends on 'Update drawing', which is pending"}]
+        {
+            "activity_id": drawing.id,
+            "name": "Update drawing",
+            "status": "pending",
+            "reason": "depends on 'Update drawing', which is pending",
+        }
+    ]
     service.transition_activity(check.id, "active")  # starting is fine
     service.transition_activity(drawing.id, "canceled")  # a canceled dependency is finished
     service.transition_activity(check.id, "completed")

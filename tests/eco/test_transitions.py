@@ -40,9 +40,10 @@ def snapshot() -> dict:
 
 
 def runs(eco) -> list[tuple]:
-    return [(r.rule.name, r.phase, r.status, r.result_code, r.attempts)
-            for r in db.session.scalars(select(WorkflowRun).where(WorkflowRun.eco_id == eco.id)
-                                        .order_by(WorkflowRun.id))]
+    return [
+        (r.rule.name, r.phase, r.status, r.result_code, r.attempts)
+        for r in db.session.scalars(select(WorkflowRun).where(WorkflowRun.eco_id == eco.id).order_by(WorkflowRun.id))
+    ]
 
 
 def test_a_move_changes_the_stage_records_an_event_and_counts(app):
@@ -68,8 +69,15 @@ def test_gates_refuse_leaving_or_skipping_a_stage_with_open_blocking_activities(
             transitions.move(eco.id, target)
         assert error.value.code == "gate_blocked"
         assert error.value.details["blockers"] == [
-            {"activity_id": review.id, "name": "Design review", "stage": "review", "status": "pending",
-             "assignee": "", "reason": "blocking activity of stage 'review' is pending"}]
+            {
+                "activity_id": review.id,
+                "name": "Design review",
+                "stage": "review",
+                "status": "pending",
+                "assignee": "",
+                "reason": "blocking activity of stage 'review' is pending",
+            }
+        ]
     assert snapshot() == before
     assert counter("eco_transitions_total", result="blocked") == blocked + 2
     transitions.move(eco.id, "draft")  # backward: always allowed
@@ -112,8 +120,7 @@ def test_apply_releases_the_target_bom_and_closes_the_eco(app):
     assert eco.applied_at is not None
     assert [b.state for b in eco.item.boms] == ["superseded", "released"]
     assert (service.bom_delta(eco).left, service.bom_delta(eco).summary["total"]) == ("PCA-1@A", 2)  # still shown
-    assert [(e.kind, e.to_value) for e in service.events(eco.id).items[:2]] == [("apply", "PCA-1@B"),
-                                                                                ("stage", "done")]
+    assert [(e.kind, e.to_value) for e in service.events(eco.id).items[:2]] == [("apply", "PCA-1@B"), ("stage", "done")]
     with pytest.raises(Conflict) as error:
         transitions.move(eco.id, "draft")
     assert error.value.code == "closed"
@@ -130,14 +137,22 @@ def test_a_failing_block_rule_rolls_everything_back_and_leaves_only_its_run(app,
     factory.rule("Escalate", "set_eco_priority", "before", priority=1, params={"priority": "urgent"})
     factory.rule("Notify", "emit_event", "before", priority=2)
     factory.rule("Report", "create_job", "after", priority=3, params={"job": "bom_delta_report"})
-    factory.rule("Raise priority", phase=phase, priority=10, fail_strategy="block", from_stage="draft",
-                 to_stage="review", **FAILING)
+    factory.rule(
+        "Raise priority",
+        phase=phase,
+        priority=10,
+        fail_strategy="block",
+        from_stage="draft",
+        to_stage="review",
+        **FAILING,
+    )
     before = snapshot()
     with pytest.raises(Conflict) as error:
         transitions.move(eco.id, "review")
     assert error.value.code == "rule_blocked"
-    assert error.value.message == ("Rule 'Raise priority' blocked the move: "
-                                   f"{eco.number} is urgent; this rule never lowers it to low")
+    assert error.value.message == (
+        f"Rule 'Raise priority' blocked the move: {eco.number} is urgent; this rule never lowers it to low"
+    )
     assert error.value.details["phase"] == phase and error.value.details["rule"] == "Raise priority"
     after = snapshot()
     assert after["counts"].pop("workflow_runs") == before["counts"].pop("workflow_runs") + 1
@@ -170,14 +185,20 @@ def test_a_retry_rule_retries_then_records_exhaustion_and_the_move_goes_on(app, 
 
 def test_a_retry_rule_that_succeeds_on_a_later_attempt_completes(app, monkeypatch):
     eco = factory.eco()
-    factory.rule("Tell the page", "emit_event", fail_strategy="retry", max_retries=2,
-                 params={"event": "eco_notice", "message": "moving"})
+    factory.rule(
+        "Tell the page",
+        "emit_event",
+        fail_strategy="retry",
+        max_retries=2,
+        params={"event": "eco_notice", "message": "moving"},
+    )
     real, calls = app.extensions["redis"].__class__.publish, []
 
     def flaky(self, channel, message):
         calls.append(message)
         if len(calls) == 1:
             import redis
+
             raise redis.ConnectionError("connection reset")
         return real(self, channel, message)
 
@@ -198,12 +219,24 @@ def test_emit_event_publishes_on_the_ecos_topic(app):
         if message["type"] == "message":
             events.append(json.loads(message["data"]))
     pubsub.close()
-    assert [(e["topic"], e["type"]) for e in events] == [(f"eco:{eco.id}", "eco_notice"),
-                                                         (f"eco:{eco.id}", "eco_event")]
-    assert events[1]["data"] == {"eco": eco.number, "kind": "stage", "from": "draft", "to": "review",
-                                 "activity": None}  # published once the move committed
-    assert events[0]["data"] == {"eco": eco.number, "rule": "Tell the page", "message": "hello",
-                                 "from": "draft", "to": "review"}
+    assert [(e["topic"], e["type"]) for e in events] == [
+        (f"eco:{eco.id}", "eco_notice"),
+        (f"eco:{eco.id}", "eco_event"),
+    ]
+    assert events[1]["data"] == {
+        "eco": eco.number,
+        "kind": "stage",
+        "from": "draft",
+        "to": "review",
+        "activity": None,
+    }  # published once the move committed
+    assert events[0]["data"] == {
+        "eco": eco.number,
+        "rule": "Tell the page",
+        "message": "hello",
+        "from": "draft",
+        "to": "review",
+    }
 
 
 def test_set_eco_priority_changes_the_priority_in_the_transition(app):
@@ -213,7 +246,9 @@ def test_set_eco_priority_changes_the_priority_in_the_transition(app):
     eco = service.get_eco(eco.id)
     assert eco.priority == "high"
     assert [(e.kind, e.from_value, e.to_value) for e in service.events(eco.id).items[:2]] == [
-        ("stage", "draft", "review"), ("priority", "normal", "high")]
+        ("stage", "draft", "review"),
+        ("priority", "normal", "high"),
+    ]
 
 
 def test_an_action_slower_than_its_timeout_fails_and_its_writes_are_undone(app):
@@ -242,8 +277,14 @@ def test_rules_run_by_priority_and_only_when_they_match(app):
     factory.rule("disabled", enabled=False, **emit)
     factory.rule("after", "emit_event", "after", priority=0)
     transitions.move(eco.id, "review")
-    assert [r[:2] for r in runs(eco)] == [("first", "before"), ("second", "before"), ("to review", "before"),
-                                          ("high or urgent", "before"), ("system", "before"), ("after", "after")]
+    assert [r[:2] for r in runs(eco)] == [
+        ("first", "before"),
+        ("second", "before"),
+        ("to review", "before"),
+        ("high or urgent", "before"),
+        ("system", "before"),
+        ("after", "after"),
+    ]
 
 
 BAD_RULES = [
@@ -287,16 +328,25 @@ def test_create_job_runs_on_the_actions_queue_after_commit_and_updates_its_run(a
     db.session.expire_all()
     done, failed = db.session.scalars(select(WorkflowRun).order_by(WorkflowRun.id)).all()
     assert (done.status, done.result_code, done.attempts) == ("completed", "OK", 1)
-    assert done.result == {"job_id": done.job_id, "job": "bom_delta_report", "left": "PCA-1@A",
-                           "right": "PCA-1@B", "add": 1, "remove": 0, "update": 1, "total": 2}
+    assert done.result == {
+        "job_id": done.job_id,
+        "job": "bom_delta_report",
+        "left": "PCA-1@A",
+        "right": "PCA-1@B",
+        "add": 1,
+        "remove": 0,
+        "update": 1,
+        "total": 2,
+    }
     assert (failed.status, failed.result_code) == ("failed", "JOB_FAILED")
     assert "proposes no BOM revision" in failed.error and failed.finished_at is not None
 
 
 def test_a_create_job_rule_with_retry_runs_its_job_again_then_records_the_failure(app):
     plain = factory.eco("No BOM", with_bom=False)
-    factory.rule("Report", "create_job", "after", params={"job": "bom_delta_report"}, fail_strategy="retry",
-                 max_retries=2)
+    factory.rule(
+        "Report", "create_job", "after", params={"job": "bom_delta_report"}, fail_strategy="retry", max_retries=2
+    )
     transitions.move(plain.id, "review")
     run_worker(app, ["actions"])
     db.session.expire_all()
@@ -332,8 +382,7 @@ def test_concurrent_moves_of_one_eco_exactly_one_wins(app, monkeypatch):
             finally:
                 db.session.remove()
 
-    threads = [threading.Thread(target=contend, args=("review" if i % 2 else "canceled",))
-               for i in range(contenders)]
+    threads = [threading.Thread(target=contend, args=("review" if i % 2 else "canceled",)) for i in range(contenders)]
     for thread in threads:
         thread.start()
     for thread in threads:

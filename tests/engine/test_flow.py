@@ -41,8 +41,10 @@ def test_duplicate_ids_and_unreachable_routines_are_reported():
     flow.add(Doubler("island"))
     with pytest.raises(FlowInvalid) as exc:
         flow.validate()
-    assert fields(exc) == {("routines[1]", "duplicate routine id 'a'"),
-                           ("routines.island", "unreachable: no source or entry routine leads to it")}
+    assert fields(exc) == {
+        ("routines[1]", "duplicate routine id 'a'"),
+        ("routines.island", "unreachable: no source or entry routine leads to it"),
+    }
 
 
 def test_entry_routines_count_as_reachable():

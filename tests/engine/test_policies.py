@@ -59,14 +59,22 @@ def test_custom_policy_wraps_a_function():
 
     policy = CustomPolicy(latest_only)
     assert policy.decide(slots(a=3)) == {"a": ["a2"]}
-    assert policy.info() == {"type": "custom", "config": {"function": "test_custom_policy_wraps_a_function.<locals>.latest_only"},
-                             "description": "Runs on the newest item, dropping older ones."}
+    assert policy.info() == {
+        "type": "custom",
+        "config": {"function": "test_custom_policy_wraps_a_function.<locals>.latest_only"},
+        "description": "Runs on the newest item, dropping older ones.",
+    }
 
 
-@pytest.mark.parametrize("policy, type_, config", [
-    (Immediate(), "immediate", {}), (BatchSize(5), "batch_size", {"min_batch_size": 5}),
-    (TimeInterval(1.5), "time_interval", {"min_interval_seconds": 1.5}), (AllSlotsReady(), "all_slots_ready", {}),
-])
+@pytest.mark.parametrize(
+    "policy, type_, config",
+    [
+        (Immediate(), "immediate", {}),
+        (BatchSize(5), "batch_size", {"min_batch_size": 5}),
+        (TimeInterval(1.5), "time_interval", {"min_interval_seconds": 1.5}),
+        (AllSlotsReady(), "all_slots_ready", {}),
+    ],
+)
 def test_policies_describe_themselves(policy, type_, config):
     info = policy.info()
     assert (info["type"], info["config"]) == (type_, config)

@@ -18,8 +18,9 @@ def test_defaults_and_threshold():
     assert Slot("in", 10, 0.75).watermark_threshold == 7  # int(10 x 0.75)
 
 
-@pytest.mark.parametrize("count, level", [(0, "low"), (5, "low"), (6, "medium"), (7, "medium"), (8, "high"),
-                                          (9, "high"), (10, "critical")])
+@pytest.mark.parametrize(
+    "count, level", [(0, "low"), (5, "low"), (6, "medium"), (7, "medium"), (8, "high"), (9, "high"), (10, "critical")]
+)
 def test_pressure_levels(count, level):
     slot = Slot("in", 10, 0.8)
     fill(slot, count)

@@ -104,8 +104,11 @@ connections:
     assert "routine.event" in found[("connections[1].from", 16)]
     found = problems(text.replace("{from: a, to: d.in}", "{from: a.out, to: d.zz}"))
     assert set(found) == {
-        ("routines[0].config.items", 5), ("routines[1].type", 7), ("routines[2].config.expression", 10),
-        ("routines[3].slots.nope", 11), ("routines[4].policy.min_batch_size", 12),
+        ("routines[0].config.items", 5),
+        ("routines[1].type", 7),
+        ("routines[2].config.expression", 10),
+        ("routines[3].slots.nope", 11),
+        ("routines[4].policy.min_batch_size", 12),
         ("routines[5].config.condition", 13),
     }
     assert "unknown routine type 'mapperx'" in found[("routines[1].type", 7)]
@@ -131,10 +134,15 @@ connections:
     }
 
 
-@pytest.mark.parametrize("text, field", [
-    ("[1, 2]", "(document)"), ("name: x\nroutines: [\n", "(document)"), ("name: 1x\nroutines: []", "name"),
-    ("name: x\nroutines: []\nextra: 1", "extra"),
-])
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        ("[1, 2]", "(document)"),
+        ("name: x\nroutines: [\n", "(document)"),
+        ("name: 1x\nroutines: []", "name"),
+        ("name: x\nroutines: []\nextra: 1", "extra"),
+    ],
+)
 def test_malformed_documents(text, field):
     assert field in {f for f, _ in problems(text)}
 

@@ -33,7 +33,9 @@ def test_create_view_list_and_delete_a_flow(app, client, bearer):
     assert client.delete(f"{API}/flows/{flow['id']}", headers=engineer).status_code == 204
     assert client.get(f"{API}/flows/{flow['id']}", headers=viewer).status_code == 404
     db.session.expire_all()
-    actions = [(e.entity, e.action) for e in db.session.query(AuditEntry).filter_by(entity="flow").order_by(AuditEntry.id)]
+    actions = [
+        (e.entity, e.action) for e in db.session.query(AuditEntry).filter_by(entity="flow").order_by(AuditEntry.id)
+    ]
     assert actions == [("flow", "create"), ("flow", "delete")]
 
 
@@ -83,8 +85,11 @@ def test_pages_list_check_create_and_show_a_flow(app, signed_in):
     client, token = signed_in("engineer")
     page = client.get("/flows/").get_data(as_text=True)
     assert "No flows yet" in page and "scrap-report" in page  # the example fills the editor
-    checked = client.post("/flows/validate", data={"document": EXAMPLE.replace("{condition", "{conditio"),
-                                                   "csrf_token": token}, headers={"HX-Request": "true"})
+    checked = client.post(
+        "/flows/validate",
+        data={"document": EXAMPLE.replace("{condition", "{conditio"), "csrf_token": token},
+        headers={"HX-Request": "true"},
+    )
     assert "line 15" in checked.get_data(as_text=True) and "routines[1].config" in checked.get_data(as_text=True)
     created = client.post("/flows/", data={"document": EXAMPLE, "csrf_token": token})
     assert created.status_code == 302
@@ -97,8 +102,9 @@ def test_pages_list_check_create_and_show_a_flow(app, signed_in):
 
 @pytest.mark.config(FLOW_ROUTINE_CLASSES="tests.engine.helpers:Doubler")
 def test_routine_classes_named_in_the_config_are_usable(app, client, bearer):
-    document = EXAMPLE.replace("type: mapper\n    config: {expression: \"int(qty) * 0.25\"}",
-                               "type: \"tests.engine.helpers:Doubler\"")
+    document = EXAMPLE.replace(
+        'type: mapper\n    config: {expression: "int(qty) * 0.25"}', 'type: "tests.engine.helpers:Doubler"'
+    )
     try:
         response = create(client, bearer("engineer"), document)
         assert response.status_code == 201

@@ -20,8 +20,9 @@ MONITORING = ("state", "metrics", "trace", "queues/status", "routines/status", "
 
 def start(client, bearer, document=EXAMPLE, wait_for_input=0):
     flow_id = client.post(f"{API}/flows", json={"document": document}, headers=bearer("engineer")).json["id"]
-    response = client.post(f"{API}/flows/{flow_id}/runs", json={"wait_for_input": wait_for_input},
-                           headers=bearer("operator"))
+    response = client.post(
+        f"{API}/flows/{flow_id}/runs", json={"wait_for_input": wait_for_input}, headers=bearer("operator")
+    )
     assert response.status_code == 202 and response.json["status"] == "pending"
     return flow_id, response.json["job_id"]
 
@@ -129,8 +130,16 @@ def test_live_run_paused_fed_resumed_and_cancelled_from_the_web_side(app, client
     while (event := next_event(ws, timeout=1.0)) is not None:
         seen.append(event)
     types = {e["type"] for e in seen}
-    assert {"job_started", "routine_started", "routine_completed", "routine_status_change", "slot_queue_update",
-            "trace_append", "job_status_change", "job_completed"} <= types
+    assert {
+        "job_started",
+        "routine_started",
+        "routine_completed",
+        "routine_status_change",
+        "slot_queue_update",
+        "trace_append",
+        "job_status_change",
+        "job_completed",
+    } <= types
     assert all(e["topic"] == f"flow-run:{job_id}" for e in seen)
     completed = [e for e in seen if e["type"] == "routine_completed" and e["data"]["routine"] == "normal"]
     assert completed[-1]["data"]["stats"]["items_in"] == 4
@@ -187,7 +196,9 @@ def break_step_and_resume(client, job_id, operator):
     assert state()["routines"]["warm"]["items_in"] == 0  # the activation is held
     assert state()["routines"]["normal"]["items_in"] == 1
 
-    assert client.delete(f"{API}/flow-runs/{job_id}/breakpoints/{breakpoint['id']}", headers=operator).status_code == 204
+    assert (
+        client.delete(f"{API}/flow-runs/{job_id}/breakpoints/{breakpoint['id']}", headers=operator).status_code == 204
+    )
     assert post("step").status_code == 202  # one activation: the held one
     wait_for(lambda: state()["routines"]["warm"]["items_in"] == 1 and state()["status"] == "paused")
     assert state()["stepping"] is True and state()["held"] is None

@@ -43,9 +43,14 @@ def test_reads_need_sign_in_and_writes_need_an_engineer(client, bearer, demo_bom
     assert client.get(f"{API}/items/999999", headers=viewer).status_code == 404
 
 
-BAD_LINES = [({"child": "P-1", "quantity": 0}, "quantity"), ({"child": "P-1", "quantity": "-1"}, "quantity"),
-             ({"child": "P-1", "quantity": "1.0000001"}, "quantity"), ({"child": "P-1"}, "quantity"),
-             ({"quantity": 1}, "child"), ({"child": "P-1", "quantity": 1, "colour": "red"}, "colour")]
+BAD_LINES = [
+    ({"child": "P-1", "quantity": 0}, "quantity"),
+    ({"child": "P-1", "quantity": "-1"}, "quantity"),
+    ({"child": "P-1", "quantity": "1.0000001"}, "quantity"),
+    ({"child": "P-1"}, "quantity"),
+    ({"quantity": 1}, "child"),
+    ({"child": "P-1", "quantity": 1, "colour": "red"}, "colour"),
+]
 
 
 def test_bad_lines_get_field_errors_and_change_nothing(client, bearer, demo_boms):
@@ -66,8 +71,9 @@ def test_line_edits_on_a_released_bom_land_on_a_new_revision(client, bearer, dem
     assert added.status_code == 201
     assert added.json["bom"]["ref"] == "A-1@B" and added.json["bom"]["state"] == "draft"
     assert added.json["line"]["quantity"] == "0.25"
-    loop = client.post(f"{API}/boms/{added.json['bom']['id']}/lines", json={"child": "A-1", "quantity": 1},
-                       headers=headers)
+    loop = client.post(
+        f"{API}/boms/{added.json['bom']['id']}/lines", json={"child": "A-1", "quantity": 1}, headers=headers
+    )
     assert loop.status_code == 422 and loop.json["error"]["details"]["loop"] == ["A-1", "A-1"]
     released = client.post(f"{API}/boms/{added.json['bom']['id']}/release", headers=headers)
     assert released.json["state"] == "released"
@@ -90,7 +96,10 @@ def test_structure_rolls_up_quantities(client, bearer, demo_boms):
     top = db.session.scalar(select(Bom.id).join(Item).where(Item.number == "T-1"))
     lines = client.get(f"{API}/boms/{top}/structure?max_levels=2", headers=bearer("viewer")).json["lines"]
     assert [(line["path"], line["child"], line["extended_quantity"]) for line in lines] == [
-        ("", "A-1", "3"), ("A-1", "P-1", "6"), ("A-1", "P-2", "3")]
+        ("", "A-1", "3"),
+        ("A-1", "P-1", "6"),
+        ("A-1", "P-2", "3"),
+    ]
 
 
 @pytest.fixture
@@ -101,8 +110,9 @@ def two_revisions(client, bearer, demo_boms):
     draft = client.patch(f"{API}/bom-lines/{lines[0]['id']}", json={"quantity": 5}, headers=headers).json["bom"]
     busy = client.post(f"{API}/boms/{bom_id}/lines", json={"child": "P-3", "quantity": 1}, headers=headers)
     assert busy.status_code == 409 and busy.json["error"]["details"]["draft"] == "A-1@B"
-    client.post(f"{API}/boms/{draft['id']}/lines", json={"child": "P-3", "quantity": 1, "find_number": 30},
-                headers=headers)
+    client.post(
+        f"{API}/boms/{draft['id']}/lines", json={"child": "P-3", "quantity": 1, "find_number": 30}, headers=headers
+    )
     return headers
 
 
@@ -119,15 +129,23 @@ def test_compare_and_delta_preview(client, two_revisions):
     preview = client.get(f"{API}/bom/compare/delta/preview?{query}", headers=two_revisions)
     assert preview.status_code == 200
     assert [(op["op"], op["key"]) for op in preview.json["operations"]] == [
-        ("update", "P-1 find_number=10"), ("add", "P-3 find_number=30")]
+        ("update", "P-1 find_number=10"),
+        ("add", "P-3 find_number=30"),
+    ]
     assert preview.json["operations"][0]["changes"] == [
-        {"field": "quantity", "before": "2", "after": "5", "severity": "major"}]
+        {"field": "quantity", "before": "2", "after": "5", "severity": "major"}
+    ]
     assert preview.json["summary"] == {"add": 1, "remove": 0, "update": 1, "total": 2}
 
 
-BAD_COMPARES = [("left=A-1@A&right=NOPE", 404), ("left=A-1@A&right=A-1@Q", 404), ("left=A-1", 422),
-                ("left=A-1&right=A-1&mode=sideways", 422), ("left=A-1&right=A-1&max_levels=0", 422),
-                ("left=A-1&right=A-1&export_format=xml", 422)]
+BAD_COMPARES = [
+    ("left=A-1@A&right=NOPE", 404),
+    ("left=A-1@A&right=A-1@Q", 404),
+    ("left=A-1", 422),
+    ("left=A-1&right=A-1&mode=sideways", 422),
+    ("left=A-1&right=A-1&max_levels=0", 422),
+    ("left=A-1&right=A-1&export_format=xml", 422),
+]
 
 
 def test_compare_bad_input_uses_the_error_shape(client, bearer, demo_boms):
@@ -177,8 +195,7 @@ def test_large_exports_run_as_a_job_on_the_exports_queue(app, client, two_revisi
 
 @pytest.mark.config(BOM_EXPORT_SYNC_MAX_LINES=3)
 def test_a_failed_export_job_says_why(app, client, two_revisions):
-    started = client.get(f"{API}/bom/compare/delta/export?left=A-1@A&right=A-1@B",
-                         headers=two_revisions).json
+    started = client.get(f"{API}/bom/compare/delta/export?left=A-1@A&right=A-1@B", headers=two_revisions).json
     # the revision disappears before the worker gets to it
     bom = db.session.scalar(select(Bom).where(Bom.revision == "B"))
     db.session.execute(BomLine.__table__.delete().where(BomLine.bom_id == bom.id))

@@ -26,8 +26,9 @@ def two_revisions(app):
     """A-1 rev A (released) and rev B with one change of every kind."""
     for n in ("P-1", "P-2", "P-3", "P-4", "P-5"):
         item(n)
-    rev_a = assembly("A-1", [("P-1", 2, 10, "R1,R2"), ("P-2", 1, 20), ("P-3", 5, 30, "", "glue"),
-                             ("P-4", 1, 40)], release=True)
+    rev_a = assembly(
+        "A-1", [("P-1", 2, 10, "R1,R2"), ("P-2", 1, 20), ("P-3", 5, 30, "", "glue"), ("P-4", 1, 40)], release=True
+    )
     rev_b, _ = service.new_revision(rev_a)
     lines = {line.child.number: line for line in rev_b.lines}
     service.update_line(lines["P-1"].id, {"refdes": "R1,R2,R3"})  # minor
@@ -42,15 +43,25 @@ def two_revisions(app):
 def test_by_item_finds_every_kind_of_change(two_revisions):
     rev_a, rev_b = two_revisions
     result = compare_boms(rev_a, rev_b, "by_item")
-    assert by_status(result) == {"changed": ["P-1 unit=EA", "P-2 unit=EA", "P-3 unit=EA"],
-                                 "removed": ["P-4 unit=EA"], "added": ["P-5 unit=EA"]}
-    changes = {line.child: [(c.field, c.before, c.after, c.severity) for c in line.changes]
-               for line in result.lines}
+    assert by_status(result) == {
+        "changed": ["P-1 unit=EA", "P-2 unit=EA", "P-3 unit=EA"],
+        "removed": ["P-4 unit=EA"],
+        "added": ["P-5 unit=EA"],
+    }
+    changes = {line.child: [(c.field, c.before, c.after, c.severity) for c in line.changes] for line in result.lines}
     assert changes["P-1"] == [("refdes", "R1,R2", "R1,R2,R3", "minor")]
     assert changes["P-2"] == [("quantity", "1", "1.5", "major")]
     assert changes["P-3"] == [("find_number", "30", "35", "minor"), ("note", "glue", "", "minor")]
-    assert result.summary == {"added": 1, "removed": 1, "changed": 3, "unchanged": 0, "changed_major": 1,
-                              "changed_minor": 2, "left_lines": 4, "right_lines": 4}
+    assert result.summary == {
+        "added": 1,
+        "removed": 1,
+        "changed": 3,
+        "unchanged": 0,
+        "changed_major": 1,
+        "changed_minor": 2,
+        "left_lines": 4,
+        "right_lines": 4,
+    }
 
 
 def test_by_position_treats_a_moved_line_as_removed_and_added(two_revisions):
@@ -102,8 +113,10 @@ def test_duplicate_keys_pair_in_order(app):
     right = assembly("R-1", [("P-1", 1, 10), ("P-1", 5, 10)])
     result = compare_boms(left, right, "by_position")
     assert [(line.key, line.status) for line in result.lines] == [
-        ("P-1 find_number=10", "unchanged"), ("P-1 find_number=10 #2", "changed"),
-        ("P-1 find_number=10 #3", "removed")]
+        ("P-1 find_number=10", "unchanged"),
+        ("P-1 find_number=10 #2", "changed"),
+        ("P-1 find_number=10 #3", "removed"),
+    ]
     assert result.lines[1].changes[0].after == "5"
 
 
@@ -137,12 +150,18 @@ def test_multi_level_compares_below_the_first_level(structures):
     left, right = structures
     single = compare_boms(left, right, "by_item", max_levels=1)
     assert [(line.path, line.child, line.status) for line in single.lines] == [
-        ("", "S-1", "changed"), ("", "P-3", "unchanged")]
+        ("", "S-1", "changed"),
+        ("", "P-3", "unchanged"),
+    ]
     # S-2 is released at A, so both sides explode the same S-1 / S-2: only the top differs
     multi = compare_boms(left, right, "by_item", max_levels=3)
     assert [(line.path, line.child, line.status) for line in multi.lines] == [
-        ("", "S-1", "changed"), ("", "P-3", "unchanged"), ("S-1", "P-1", "unchanged"),
-        ("S-1", "S-2", "unchanged"), ("S-1/S-2", "P-2", "unchanged")]
+        ("", "S-1", "changed"),
+        ("", "P-3", "unchanged"),
+        ("S-1", "P-1", "unchanged"),
+        ("S-1", "S-2", "unchanged"),
+        ("S-1/S-2", "P-2", "unchanged"),
+    ]
     # releasing S-2 rev B changes level 3 on both sides alike; two revisions of S-2 differ there
     delta = compare_boms(service.resolve_bom("S-2@A"), service.resolve_bom("S-2@B"), "by_item", max_levels=2)
     assert by_status(delta) == {"unchanged": ["P-2 unit=EA"], "added": ["P-3 unit=EA"]}
@@ -176,8 +195,13 @@ def test_every_mode_compares_a_bom_with_itself_as_unchanged(two_revisions):
 def test_delta_preview_is_an_ordered_patch(two_revisions):
     preview = build_delta_preview(compare_boms(*two_revisions, "by_position"))
     assert [(op.op, op.key) for op in preview.operations] == [
-        ("update", "P-1 find_number=10"), ("update", "P-2 find_number=20"), ("remove", "P-3 find_number=30"),
-        ("add", "P-3 find_number=35"), ("remove", "P-4 find_number=40"), ("add", "P-5 find_number=50")]
+        ("update", "P-1 find_number=10"),
+        ("update", "P-2 find_number=20"),
+        ("remove", "P-3 find_number=30"),
+        ("add", "P-3 find_number=35"),
+        ("remove", "P-4 find_number=40"),
+        ("add", "P-5 find_number=50"),
+    ]
     assert preview.summary == {"add": 2, "remove": 2, "update": 2, "total": 6}
     add = preview.operations[-1]
     assert add.before is None and add.after["quantity"] == "3"
@@ -195,7 +219,9 @@ def test_delta_preview_paths_in_multi_level(app):
     right = assembly("T-2", [("S-1", 1, 10), ("S-2", 1, 20)])
     preview = build_delta_preview(compare_boms(left, right, "by_item", max_levels=2))
     assert [(op.op, op.path, op.level, op.key) for op in preview.operations] == [
-        ("add", "", 1, "S-2 unit=EA"), ("add", "S-2", 2, "P-2 unit=EA")]
+        ("add", "", 1, "S-2 unit=EA"),
+        ("add", "S-2", 2, "P-2 unit=EA"),
+    ]
     single = build_delta_preview(compare_boms(left, right, "by_item", max_levels=1))
     assert [op.key for op in single.operations] == ["S-2 unit=EA"]
 

@@ -45,12 +45,30 @@ def test_item_forms_need_an_engineer_and_keep_input_on_error(signed_in, app, mak
     client, csrf = signed_in("engineer")
     bad = post(client, "/items/new", csrf, number="bad number", name="Thing", item_type="part")
     assert bad.status_code == 422 and 'value="bad number"' in bad.get_data(as_text=True)
-    created = post(client, "/items/new", csrf, number="N-1", name="Thing", item_type="assembly", uom="EA",
-                   revision="A", lifecycle="draft")
+    created = post(
+        client,
+        "/items/new",
+        csrf,
+        number="N-1",
+        name="Thing",
+        item_type="assembly",
+        uom="EA",
+        revision="A",
+        lifecycle="draft",
+    )
     assert created.status_code == 302
     item_id = db.session.scalar(select(Item.id).where(Item.number == "N-1"))
-    edited = post(client, f"/items/{item_id}/edit", csrf, number="N-1", name="Renamed", item_type="assembly",
-                  uom="EA", revision="A", lifecycle="released")
+    edited = post(
+        client,
+        f"/items/{item_id}/edit",
+        csrf,
+        number="N-1",
+        name="Renamed",
+        item_type="assembly",
+        uom="EA",
+        revision="A",
+        lifecycle="released",
+    )
     assert edited.status_code == 302
     assert "Renamed" in client.get(f"/items/{item_id}").get_data(as_text=True)
 
@@ -87,15 +105,19 @@ def test_csv_export_and_import_round_trip(signed_in, product):
     assert text.splitlines() == ["child,quantity,unit,find_number,refdes,note", "S-1,3,EA,10,,", "P-2,1,EA,20,R1,"]
     changed = text + "P-3,4,EA,30,,new\n"
     upload = {"file": (io.BytesIO(changed.encode()), "bom.csv")}
-    preview = client.post(f"/items/boms/{product.id}/import", data={"csrf_token": csrf, **upload},
-                          content_type="multipart/form-data")
+    preview = client.post(
+        f"/items/boms/{product.id}/import", data={"csrf_token": csrf, **upload}, content_type="multipart/form-data"
+    )
     assert preview.status_code == 200 and 'id="import-commit"' in preview.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(BomLine)) == 3  # a preview writes nothing
     committed = post(client, f"/items/boms/{product.id}/import", csrf, text=changed, commit="1")
     assert committed.status_code == 302 and committed.location.endswith("rev=B")
     lines = service.resolve_bom("T-1@B").lines
     assert [(line.child.number, str(line.quantity.normalize())) for line in lines] == [
-        ("S-1", "3"), ("P-2", "1"), ("P-3", "4")]
+        ("S-1", "3"),
+        ("P-2", "1"),
+        ("P-3", "4"),
+    ]
 
 
 def test_a_bad_import_row_is_named_and_nothing_is_written(signed_in, product):
@@ -124,8 +146,16 @@ def test_compare_page_colours_each_operation(signed_in, app):
     assert {o for o in re.findall(r'data-op="(\w+)"', page)} == {"add", "remove", "update"}
     assert "unit G → ML" in page and "note front → rear" in page
     assert client.get("/items/compare?left=NOPE&right=ASM-1000").status_code == 422
-    exported = post(client, "/items/compare/export", csrf, left="ASM-1000@A", right="ASM-1000@B",
-                    mode="by_position", max_levels="1", export_format="csv")
+    exported = post(
+        client,
+        "/items/compare/export",
+        csrf,
+        left="ASM-1000@A",
+        right="ASM-1000@B",
+        mode="by_position",
+        max_levels="1",
+        export_format="csv",
+    )
     assert exported.mimetype == "text/csv" and exported.data.startswith(b"op,path,key")
     assert demo.seed() is None  # seeding again leaves the data as it is
 
@@ -133,8 +163,16 @@ def test_compare_page_colours_each_operation(signed_in, app):
 @pytest.mark.config(BOM_EXPORT_SYNC_MAX_LINES=2)
 def test_a_large_compare_export_follows_its_job(signed_in, app, product):
     client, csrf = signed_in("viewer")
-    response = post(client, "/items/compare/export", csrf, left="T-1", right="S-1", mode="by_item", max_levels="2",
-                    export_format="json")
+    response = post(
+        client,
+        "/items/compare/export",
+        csrf,
+        left="T-1",
+        right="S-1",
+        mode="by_item",
+        max_levels="2",
+        export_format="json",
+    )
     assert response.status_code == 302
     page = client.get(response.location).get_data(as_text=True)
     export = db.session.scalar(select(BomExport))

@@ -21,9 +21,13 @@ def test_items_are_created_validated_and_audited(app):
     with pytest.raises(Conflict):
         item("P-1")
     db.session.rollback()
-    for bad in ({"number": "", "name": "x"}, {"number": "has space", "name": "x"},
-                {"number": "P-2", "name": "x", "item_type": "gizmo"}, {"number": "P-2", "name": ""},
-                {"number": "P-2", "name": "x", "revision": "a1"}):
+    for bad in (
+        {"number": "", "name": "x"},
+        {"number": "has space", "name": "x"},
+        {"number": "P-2", "name": "x", "item_type": "gizmo"},
+        {"number": "P-2", "name": ""},
+        {"number": "P-2", "name": "x", "revision": "a1"},
+    ):
         with pytest.raises(InvalidInput):
             service.create_item(bad)
     updated = service.update_item(created.id, {"name": "Hex bolt", "lifecycle": "released"})
@@ -150,8 +154,12 @@ def test_explosion_rolls_up_quantities_through_levels(app):
     top = assembly("T-1", [("S-1", 2, 10), ("P-1", 1, 20)])
     flat = explode(top, max_levels=3)
     assert [(f.path, f.level, f.child_number, f.extended) for f in flat] == [
-        ("", 1, "S-1", 2), ("S-1", 2, "P-1", 6), ("S-1", 2, "S-2", 4), ("S-1/S-2", 3, "P-2", 2),
-        ("", 1, "P-1", 1)]
+        ("", 1, "S-1", 2),
+        ("S-1", 2, "P-1", 6),
+        ("S-1", 2, "S-2", 4),
+        ("S-1/S-2", 3, "P-2", 2),
+        ("", 1, "P-1", 1),
+    ]
     assert [f.child_number for f in explode(top, max_levels=1)] == ["S-1", "P-1"]
 
 
@@ -171,8 +179,9 @@ def test_a_concurrent_duplicate_is_a_conflict_not_a_crash(app, monkeypatch):
     bom = assembly("A-1", [("P-1", 1)], release=True)
     db.session.commit()
     assert [b.revision for b in bom.item.boms] == ["A"]  # loaded: the row below arrives "meanwhile"
-    db.session.execute(Bom.__table__.insert().values(item_id=bom.item_id, revision="B", state="superseded",
-                                                     created_at=bom.created_at))
+    db.session.execute(
+        Bom.__table__.insert().values(item_id=bom.item_id, revision="B", state="superseded", created_at=bom.created_at)
+    )
     with pytest.raises(Conflict, match="revision B was just started"):
         service.new_revision(bom)
     db.session.rollback()

@@ -9,7 +9,11 @@ def demo_dataset(app):
 
 
 def submit_body(dataset_id: int, **overrides) -> dict:
-    body = {"strategy": "sma_cross", "dataset": dataset_id,
-            "paramSpace": {"n1": {"start": 5, "stop": 30, "step": 5}, "n2": [20, 40, 60, 80]},
-            "earlyStopPolicy": {"mode": "max", "metric": "return_pct"}, "topN": 3}
+    body = {
+        "strategy": "sma_cross",
+        "dataset": dataset_id,
+        "paramSpace": {"n1": {"start": 5, "stop": 30, "step": 5}, "n2": [20, 40, 60, 80]},
+        "earlyStopPolicy": {"mode": "max", "metric": "return_pct"},
+        "topN": 3,
+    }
     return {**body, **overrides}

@@ -41,14 +41,22 @@ def test_submit_run_and_status_match_the_kernel(app, client, bearer, demo_datase
     result = status(client, headers, job["id"])
     assert result["status"] == "succeeded"
     assert {k: result["summary"][k] for k in ("total", "finished", "failed", "skipped")} == {
-        "total": 21, "finished": 21, "failed": 0, "skipped": 3}
+        "total": 21,
+        "finished": 21,
+        "failed": 0,
+        "skipped": 3,
+    }
     bars = datasets.demo_series(400)
     sma = STRATEGIES["sma_cross"]
     expected = sorted(
         (simulate(bars, sma.signals(Indicators(bars), {"n1": a, "n2": b}), 10_000).metrics()["return_pct"], (a, b))
-        for a in range(5, 31, 5) for b in (20, 40, 60, 80) if a < b)[::-1][:3]
+        for a in range(5, 31, 5)
+        for b in (20, 40, 60, 80)
+        if a < b
+    )[::-1][:3]
     assert [(t["score"], (t["params"]["n1"], t["params"]["n2"])) for t in result["summary"]["topN"]] == [
-        (pytest.approx(score), params) for score, params in expected]
+        (pytest.approx(score), params) for score, params in expected
+    ]
     assert result["bestScore"] == pytest.approx(expected[0][0])
 
 
@@ -56,11 +64,18 @@ def test_submit_run_and_status_match_the_kernel(app, client, bearer, demo_datase
 def test_two_workers_share_the_chunks(app, client, bearer, demo_dataset, start_workers):
     headers = bearer("engineer")
     start_workers(2, queues="optimize")
-    job = submit(client, headers, submit_body(demo_dataset.id, paramSpace={
-        "n1": {"start": 2, "stop": 40, "step": 1}, "n2": {"start": 50, "stop": 150, "step": 10}}))
+    job = submit(
+        client,
+        headers,
+        submit_body(
+            demo_dataset.id,
+            paramSpace={"n1": {"start": 2, "stop": 40, "step": 1}, "n2": {"start": 50, "stop": 150, "step": 10}},
+        ),
+    )
     assert job["summary"]["total"] == 39 * 11
     wait_for(lambda: status(client, headers, job["id"])["status"] == "succeeded", timeout=60)
     assert status(client, headers, job["id"])["summary"]["finished"] == 39 * 11
+
     def records():
         db.session.expire_all()
         return db.session.query(JobRecord).filter_by(entity="optimization", entity_id=str(job["id"])).all()
@@ -74,9 +89,19 @@ def test_two_workers_share_the_chunks(app, client, bearer, demo_dataset, start_w
 
 def test_cancel_stops_new_tasks_within_two_seconds(app, client, bearer, demo_dataset, worker_process):
     headers = bearer("engineer")
-    job = submit(client, headers, submit_body(demo_dataset.id, strategy="rsi_reversion", paramSpace={
-        "period": {"start": 2, "stop": 60, "step": 1}, "lower": {"start": 5, "stop": 45, "step": 1},
-        "upper": {"start": 55, "stop": 95, "step": 5}}))
+    job = submit(
+        client,
+        headers,
+        submit_body(
+            demo_dataset.id,
+            strategy="rsi_reversion",
+            paramSpace={
+                "period": {"start": 2, "stop": 60, "step": 1},
+                "lower": {"start": 5, "stop": 45, "step": 1},
+                "upper": {"start": 55, "stop": 95, "step": 5},
+            },
+        ),
+    )
     wait_for(lambda: status(client, headers, job["id"])["summary"]["finished"] > 0, timeout=30)
     response = client.post(f"{API}/{job['id']}/cancel", headers=headers)
     assert response.status_code == 200 and response.json["status"] == "canceled"
@@ -94,8 +119,11 @@ def test_cancel_stops_new_tasks_within_two_seconds(app, client, bearer, demo_dat
 
 def test_early_stop_by_max_tasks_on_a_worker(app, client, bearer, demo_dataset):
     headers = bearer("engineer")
-    job = submit(client, headers, submit_body(demo_dataset.id, earlyStopPolicy={
-        "mode": "min", "metric": "max_drawdown_pct", "maxTasks": 7}))
+    job = submit(
+        client,
+        headers,
+        submit_body(demo_dataset.id, earlyStopPolicy={"mode": "min", "metric": "max_drawdown_pct", "maxTasks": 7}),
+    )
     run_worker(app, ["optimize"])
     result = status(client, headers, job["id"])
     assert (result["status"], result["stopReason"]) == ("early-stopped", "maxTasks 7 reached")
@@ -110,16 +138,24 @@ def sample(name: str, **labels) -> float:
 
 def test_export_zip_is_built_from_stored_results(app, client, bearer, demo_dataset, caplog):
     headers = bearer("engineer")
-    exports, skipped, finished = (sample("optimization_export_seconds_count"),
-                                  sample("optimization_tasks_total", status="skipped"),
-                                  sample("optimization_tasks_total", status="finished"))
+    exports, skipped, finished = (
+        sample("optimization_export_seconds_count"),
+        sample("optimization_tasks_total", status="skipped"),
+        sample("optimization_tasks_total", status="finished"),
+    )
     job = submit(client, headers, submit_body(demo_dataset.id))
     with caplog.at_level(logging.WARNING, logger="app.optimization.service"):
         early = client.get(f"{API}/{job['id']}/export", headers=headers)
     assert early.status_code == 409 and early.json["error"]["code"] == "conflict"
     logged = [json.loads(r.getMessage()) for r in caplog.records if "optimization_export_failed" in r.getMessage()]
-    assert logged == [{"event": "optimization_export_failed", "optimization": job["id"], "code": "conflict",
-                       "message": early.json["error"]["message"]}]
+    assert logged == [
+        {
+            "event": "optimization_export_failed",
+            "optimization": job["id"],
+            "code": "conflict",
+            "message": early.json["error"]["message"],
+        }
+    ]
 
     run_worker(app, ["optimize"])
     response = client.get(f"{API}/{job['id']}/export", headers=headers)
@@ -164,8 +200,7 @@ def test_rerun_whole_or_one_combination_records_the_source(app, client, bearer, 
 def test_only_the_owner_or_an_admin_sees_and_acts(app, client, bearer, demo_dataset):
     owner, other, admin, viewer = bearer("engineer"), bearer("engineer"), bearer("admin"), bearer("viewer")
     job = submit(client, owner, submit_body(demo_dataset.id))
-    for method, path in [("GET", ""), ("GET", "/status"), ("GET", "/export"), ("POST", "/cancel"),
-                         ("POST", "/rerun")]:
+    for method, path in [("GET", ""), ("GET", "/status"), ("GET", "/export"), ("POST", "/cancel"), ("POST", "/rerun")]:
         response = client.open(f"{API}/{job['id']}{path}", method=method, headers=other)
         assert response.status_code == 404 and response.json["error"]["code"] == "not_found", path
     assert client.get(API, headers=other).json["paging"]["total"] == 0
@@ -176,17 +211,20 @@ def test_only_the_owner_or_an_admin_sees_and_acts(app, client, bearer, demo_data
     assert client.post(f"{API}/{job['id']}/cancel", headers=admin).json["status"] == "canceled"
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"strategy": "martingale"}, "strategy"),
-    ({"paramSpace": {"n1": {"start": 5, "stop": 1, "step": 1}, "n2": [20]}}, "paramSpace.n1"),
-    ({"paramSpace": {"n1": [5]}}, "paramSpace"),
-    ({"paramSpace": {"n1": "5..10", "n2": [20]}}, "paramSpace.n1"),
-    ({"earlyStopPolicy": {"mode": "sideways", "metric": "return_pct"}}, "earlyStopPolicy.mode"),
-    ({"earlyStopPolicy": {"mode": "max", "metric": "return_pct", "patience": 0}}, "earlyStopPolicy.patience"),
-    ({"topN": 0}, "topN"),
-    ({"dataset": 987654}, "dataset"),
-    ({"surprise": True}, "surprise"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"strategy": "martingale"}, "strategy"),
+        ({"paramSpace": {"n1": {"start": 5, "stop": 1, "step": 1}, "n2": [20]}}, "paramSpace.n1"),
+        ({"paramSpace": {"n1": [5]}}, "paramSpace"),
+        ({"paramSpace": {"n1": "5..10", "n2": [20]}}, "paramSpace.n1"),
+        ({"earlyStopPolicy": {"mode": "sideways", "metric": "return_pct"}}, "earlyStopPolicy.mode"),
+        ({"earlyStopPolicy": {"mode": "max", "metric": "return_pct", "patience": 0}}, "earlyStopPolicy.patience"),
+        ({"topN": 0}, "topN"),
+        ({"dataset": 987654}, "dataset"),
+        ({"surprise": True}, "surprise"),
+    ],
+)
 def test_bad_input_gets_the_error_shape_and_saves_nothing(app, client, bearer, demo_dataset, change, field):
     response = client.post(API, json=submit_body(demo_dataset.id, **change), headers=bearer("engineer"))
     assert response.status_code in (404, 422)

@@ -14,8 +14,9 @@ from app.optimization import datasets
 from app.optimization.backtest import simulate
 from app.optimization.strategies import STRATEGIES, Indicators, StrategyError
 
-pytestmark = pytest.mark.filterwarnings("ignore:Some trades remain open", "ignore::DeprecationWarning",
-                                        "ignore:.*dayofweek")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Some trades remain open", "ignore::DeprecationWarning", "ignore:.*dayofweek"
+)
 
 
 class SmaCross(Strategy):
@@ -51,8 +52,9 @@ def test_sma_cross_matches_backtesting_py_on_goog(commission):
     reference = Backtest(GOOG, SmaCross, cash=10_000, commission=commission)
     assert len(GRID) > 50
     for n1, n2 in GRID:
-        ours = simulate(bars, STRATEGIES["sma_cross"].signals(indicators, {"n1": n1, "n2": n2}), 10_000,
-                        commission).metrics()
+        ours = simulate(
+            bars, STRATEGIES["sma_cross"].signals(indicators, {"n1": n1, "n2": n2}), 10_000, commission
+        ).metrics()
         theirs = reference.run(n1=n1, n2=n2)
         assert abs(ours["return_pct"] - theirs["Return [%]"]) < 0.01, (n1, n2)
         assert ours["trades"] == theirs["# Trades"], (n1, n2)
@@ -96,13 +98,15 @@ def test_a_window_longer_than_the_data_fails_clearly():
 
 
 def test_csv_validation_reports_every_bad_row():
-    text = ("date,open,high,low,close,volume,extra\n"
-            "2024-01-02,10,11,9,10.5,100,x\n"
-            "2024-01-03,10,9,9.5,10,100,x\n"  # high below low
-            "2024-01-04,ten,11,9,10,100,x\n"
-            "2024-01-04,10,11,9,10,100,x\n"
-            "2024-01-05,10,11,9,10,-1,x\n"
-            "01/06/2024,10,11,9,10,1,x\n")
+    text = (
+        "date,open,high,low,close,volume,extra\n"
+        "2024-01-02,10,11,9,10.5,100,x\n"
+        "2024-01-03,10,9,9.5,10,100,x\n"  # high below low
+        "2024-01-04,ten,11,9,10,100,x\n"
+        "2024-01-04,10,11,9,10,100,x\n"
+        "2024-01-05,10,11,9,10,-1,x\n"
+        "01/06/2024,10,11,9,10,1,x\n"
+    )
     with pytest.raises(InvalidInput) as caught:
         datasets.parse_csv(text)
     report = caught.value.details["bad_rows"]
@@ -112,10 +116,12 @@ def test_csv_validation_reports_every_bad_row():
     with pytest.raises(InvalidInput, match="lacks Volume"):
         datasets.parse_csv("Date,Open,High,Low,Close\n2024-01-01,1,1,1,1\n")
     with pytest.raises(InvalidInput) as caught:
-        datasets.parse_csv("Date,Open,High,Low,Close,Volume\n2024-01-02,1,1,1,1,1\n2024-01-01,1,1,1,1,1\n"
-                           "2024-01-03,1,1,1,1,1\n")
+        datasets.parse_csv(
+            "Date,Open,High,Low,Close,Volume\n2024-01-02,1,1,1,1,1\n2024-01-01,1,1,1,1,1\n2024-01-03,1,1,1,1,1\n"
+        )
     assert caught.value.details["bad_rows"] == [
-        {"line": 3, "message": "date 2024-01-01 does not come after 2024-01-02"}]
+        {"line": 3, "message": "date 2024-01-01 does not come after 2024-01-02"}
+    ]
 
 
 def test_canonical_csv_round_trips_and_demo_series_is_seeded():

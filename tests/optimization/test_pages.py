@@ -14,9 +14,18 @@ from tests.conftest import run_worker
 
 
 def form(dataset_id, csrf, **overrides):
-    data = {"csrf_token": csrf, "strategy": "sma_cross", "dataset": str(dataset_id), "param_n1": "5:20:5",
-            "param_n2": "10, 40", "metric": "return_pct", "mode": "max", "top_n": "3", "cash": "10000",
-            "commission": "0"}
+    data = {
+        "csrf_token": csrf,
+        "strategy": "sma_cross",
+        "dataset": str(dataset_id),
+        "param_n1": "5:20:5",
+        "param_n2": "10, 40",
+        "metric": "return_pct",
+        "mode": "max",
+        "top_n": "3",
+        "cash": "10000",
+        "commission": "0",
+    }
     return {**data, **overrides}
 
 
@@ -26,7 +35,9 @@ def test_submit_form_then_detail_with_top_n_heatmap_and_plot(app, signed_in):
     dataset = db.session.query(Dataset).one()
     page = client.get("/optimizations/new").get_data(as_text=True)
     assert 'name="param_n1"' in page and DEMO_NAME in page
-    assert 'name="param_period"' in client.get("/optimizations/partials/params?strategy=rsi_reversion").get_data(as_text=True)
+    assert 'name="param_period"' in client.get("/optimizations/partials/params?strategy=rsi_reversion").get_data(
+        as_text=True
+    )
     response = client.post("/optimizations/", data=form(dataset.id, csrf), follow_redirects=True)
     html = response.get_data(as_text=True)
     job = db.session.query(Optimization).one()
@@ -55,14 +66,17 @@ def test_form_errors_are_shown_and_nothing_is_saved(app, signed_in, demo_dataset
 def test_cancel_banner_and_rerun_from_a_top_n_row(app, signed_in, demo_dataset):
     client, csrf = signed_in("engineer", "erin")
     erin = db.session.query(User).filter_by(username="erin").one()
-    job = service.submit(erin, {**_spec(demo_dataset.id), "earlyStopPolicy": {
-        "mode": "min", "metric": "max_drawdown_pct", "maxTasks": 2}})
+    job = service.submit(
+        erin,
+        {**_spec(demo_dataset.id), "earlyStopPolicy": {"mode": "min", "metric": "max_drawdown_pct", "maxTasks": 2}},
+    )
     run_worker(app, ["optimize"])
     html = client.get(f"/optimizations/{job.id}").get_data(as_text=True)
     assert 'id="stop-banner"' in html and "Early-stopped: maxTasks 2 reached" in html and "lowest first" in html
     task_id = service.get(job.id, erin).top[0]["taskId"]
-    response = client.post(f"/optimizations/{job.id}/rerun", data={"csrf_token": csrf, "task_id": task_id},
-                           follow_redirects=True)
+    response = client.post(
+        f"/optimizations/{job.id}/rerun", data={"csrf_token": csrf, "task_id": task_id}, follow_redirects=True
+    )
     html = response.get_data(as_text=True)
     assert f"Re-running task {task_id}&#39;s combination" in html and 'id="source-link"' in html
     again = db.session.query(Optimization).order_by(Optimization.id.desc()).first()
@@ -77,12 +91,18 @@ def test_dataset_upload_reports_bad_rows(app, signed_in):
     client, csrf = signed_in("engineer")
     good = datasets.to_csv(datasets.demo_series(30))
     bad = good.replace(good.splitlines()[2], "2019-01-02,1,0.5,2,1,100", 1)
-    response = client.post("/optimizations/datasets", data={"csrf_token": csrf, "name": "x",
-                           "file": (io.BytesIO(bad.encode()), "x.csv")}, follow_redirects=True)
+    response = client.post(
+        "/optimizations/datasets",
+        data={"csrf_token": csrf, "name": "x", "file": (io.BytesIO(bad.encode()), "x.csv")},
+        follow_redirects=True,
+    )
     assert "line 3: High must be the highest" in response.get_data(as_text=True)
     assert db.session.query(Dataset).count() == 0
-    response = client.post("/optimizations/datasets", data={"csrf_token": csrf, "name": "walk",
-                           "file": (io.BytesIO(good.encode()), "walk.csv")}, follow_redirects=True)
+    response = client.post(
+        "/optimizations/datasets",
+        data={"csrf_token": csrf, "name": "walk", "file": (io.BytesIO(good.encode()), "walk.csv")},
+        follow_redirects=True,
+    )
     assert "Dataset &#39;walk&#39; uploaded: 30 bars" in response.get_data(as_text=True)
 
 
@@ -95,9 +115,15 @@ def test_pages_hide_other_users_jobs_and_viewers_cannot_submit(app, signed_in, m
 
 
 def _spec(dataset_id):
-    return {"strategy": "sma_cross", "dataset": dataset_id, "paramSpace": {"n1": [5, 10, 15], "n2": [20, 40]},
-            "earlyStopPolicy": {"mode": "max", "metric": "return_pct"}, "topN": 3, "cash": 10_000,
-            "commission": 0.0}
+    return {
+        "strategy": "sma_cross",
+        "dataset": dataset_id,
+        "paramSpace": {"n1": [5, 10, 15], "n2": [20, 40]},
+        "earlyStopPolicy": {"mode": "max", "metric": "return_pct"},
+        "topN": 3,
+        "cash": 10_000,
+        "commission": 0.0,
+    }
 
 
 def test_every_status_has_a_badge_style():

@@ -19,10 +19,15 @@ def make_dataset(n: int = 300):
 
 
 def spec(dataset_id: int, **overrides):
-    base = {"strategy": "sma_cross", "dataset": dataset_id,
-            "paramSpace": {"n1": {"start": 5, "stop": 20, "step": 5}, "n2": [10, 20, 40]},
-            "earlyStopPolicy": {"mode": "max", "metric": "return_pct"}, "topN": 3, "cash": 10_000,
-            "commission": 0.0}
+    base = {
+        "strategy": "sma_cross",
+        "dataset": dataset_id,
+        "paramSpace": {"n1": {"start": 5, "stop": 20, "step": 5}, "n2": [10, 20, 40]},
+        "earlyStopPolicy": {"mode": "max", "metric": "return_pct"},
+        "topN": 3,
+        "cash": 10_000,
+        "commission": 0.0,
+    }
     return {**base, **overrides}
 
 
@@ -35,26 +40,32 @@ def outcome(seq: int, score: float | None, error: str | None = None) -> Outcome:
 
 def test_grid_is_the_product_with_inclusive_ranges_and_counts_what_the_constraint_skips():
     sma = STRATEGIES["sma_cross"]
-    points, skipped = grid.expand(sma, {"n1": {"start": 5, "stop": 50, "step": 1},
-                                        "n2": {"start": 10, "stop": 200, "step": 5}})
+    points, skipped = grid.expand(
+        sma, {"n1": {"start": 5, "stop": 50, "step": 1}, "n2": {"start": 10, "stop": 200, "step": 5}}
+    )
     assert (len(points), skipped) == (1605, 46 * 39 - 1605)
     assert points[0] == {"n1": 5, "n2": 10} and points[-1] == {"n1": 50, "n2": 200}
     assert all(p["n1"] < p["n2"] for p in points)
-    rsi_points, rsi_skipped = grid.expand(STRATEGIES["rsi_reversion"], {
-        "period": [14], "lower": {"start": 20, "stop": 40, "step": 2.5}, "upper": [30.0, 70.0]})
+    rsi_points, rsi_skipped = grid.expand(
+        STRATEGIES["rsi_reversion"],
+        {"period": [14], "lower": {"start": 20, "stop": 40, "step": 2.5}, "upper": [30.0, 70.0]},
+    )
     assert [p["lower"] for p in rsi_points[::2]][:3] == [20.0, 22.5, 25.0] and rsi_skipped == 5
 
 
-@pytest.mark.parametrize("space, message", [
-    ({"n1": [5]}, "exactly the parameters"),
-    ({"n1": [5], "n2": [10], "n3": [1]}, "exactly the parameters"),
-    ({"n1": {"start": 5, "stop": 10, "step": 0}, "n2": [20]}, "step > 0"),
-    ({"n1": {"start": 10, "stop": 5, "step": 1}, "n2": [20]}, "stop >= start"),
-    ({"n1": [5.5], "n2": [20]}, "not a whole number"),
-    ({"n1": [0], "n2": [20]}, "outside"),
-    ({"n1": [], "n2": [20]}, "at least one value"),
-    ({"n1": {"start": 1, "stop": 1000, "step": 1}, "n2": {"start": 2, "stop": 1000, "step": 1}}, "more than"),
-])
+@pytest.mark.parametrize(
+    "space, message",
+    [
+        ({"n1": [5]}, "exactly the parameters"),
+        ({"n1": [5], "n2": [10], "n3": [1]}, "exactly the parameters"),
+        ({"n1": {"start": 5, "stop": 10, "step": 0}, "n2": [20]}, "step > 0"),
+        ({"n1": {"start": 10, "stop": 5, "step": 1}, "n2": [20]}, "stop >= start"),
+        ({"n1": [5.5], "n2": [20]}, "not a whole number"),
+        ({"n1": [0], "n2": [20]}, "outside"),
+        ({"n1": [], "n2": [20]}, "at least one value"),
+        ({"n1": {"start": 1, "stop": 1000, "step": 1}, "n2": {"start": 2, "stop": 1000, "step": 1}}, "more than"),
+    ],
+)
 def test_bad_param_spaces_are_refused(space, message):
     with pytest.raises(InvalidInput, match=message):
         grid.expand(STRATEGIES["sma_cross"], space)
@@ -76,10 +87,13 @@ def test_submit_counts_the_grid_and_spreads_it_over_chunk_jobs(app, make_user):
 def test_submit_refuses_bad_input_and_saves_nothing(app, make_user):
     owner = make_user("eve", "engineer")
     dataset = make_dataset()
-    for bad, message in [({"strategy": "martingale"}, "Unknown strategy"), ({"dataset": 999}, "No dataset"),
-                         ({"earlyStopPolicy": {"mode": "up", "metric": "return_pct"}}, "mode"),
-                         ({"earlyStopPolicy": {"mode": "max", "metric": "luck"}}, "metric"),
-                         ({"paramSpace": {"n1": [50], "n2": [10]}}, "Every grid point breaks")]:
+    for bad, message in [
+        ({"strategy": "martingale"}, "Unknown strategy"),
+        ({"dataset": 999}, "No dataset"),
+        ({"earlyStopPolicy": {"mode": "up", "metric": "return_pct"}}, "mode"),
+        ({"earlyStopPolicy": {"mode": "max", "metric": "luck"}}, "metric"),
+        ({"paramSpace": {"n1": [50], "n2": [10]}}, "Every grid point breaks"),
+    ]:
         with pytest.raises((InvalidInput, NotFound), match=message):
             service.submit(owner, spec(dataset.id, **bad))
         db.session.rollback()
@@ -91,8 +105,15 @@ def test_submit_refuses_bad_input_and_saves_nothing(app, make_user):
 
 def submitted(make_user, policy=None, top_n=3, owner="eve", **space):
     owner = make_user(owner, "engineer")
-    job = service.submit(owner, spec(make_dataset().id, topN=top_n, earlyStopPolicy={
-        "mode": "max", "metric": "return_pct", **(policy or {})}, **space))
+    job = service.submit(
+        owner,
+        spec(
+            make_dataset().id,
+            topN=top_n,
+            earlyStopPolicy={"mode": "max", "metric": "return_pct", **(policy or {})},
+            **space,
+        ),
+    )
     return owner, job
 
 

@@ -45,15 +45,42 @@ def build(lines: int) -> tuple[Bom, Bom]:
     ids: dict[str, int] = {}
 
     def items(rows: list[tuple[str, str]]) -> None:
-        db.session.execute(insert(Item), [{"number": n, "name": n, "item_type": t, "uom": "EA", "revision": "A",
-                                           "lifecycle": "released", "description": ""} for n, t in rows])
+        db.session.execute(
+            insert(Item),
+            [
+                {
+                    "number": n,
+                    "name": n,
+                    "item_type": t,
+                    "uom": "EA",
+                    "revision": "A",
+                    "lifecycle": "released",
+                    "description": "",
+                }
+                for n, t in rows
+            ],
+        )
         ids.update(db.session.execute(select(Item.number, Item.id).where(Item.number.like(f"%-{tag}-%"))).all())
 
     def bom(number: str, children: list[tuple[str, Decimal, int]]) -> int:
-        bom_id = db.session.execute(insert(Bom).returning(Bom.id), [{
-            "item_id": ids[number], "revision": "A", "state": "released"}]).scalar_one()
-        db.session.execute(insert(BomLine), [{"bom_id": bom_id, "child_id": ids[c], "quantity": q, "unit": "EA",
-                                              "find_number": f, "refdes": "", "note": ""} for c, q, f in children])
+        bom_id = db.session.execute(
+            insert(Bom).returning(Bom.id), [{"item_id": ids[number], "revision": "A", "state": "released"}]
+        ).scalar_one()
+        db.session.execute(
+            insert(BomLine),
+            [
+                {
+                    "bom_id": bom_id,
+                    "child_id": ids[c],
+                    "quantity": q,
+                    "unit": "EA",
+                    "find_number": f,
+                    "refdes": "",
+                    "note": "",
+                }
+                for c, q, f in children
+            ],
+        )
         return bom_id
 
     parts = [f"P-{tag}-{i:04}" for i in range(per_subsub + per_sub + 5)]
@@ -88,9 +115,22 @@ def orm_walk(bom: Bom, max_levels: int) -> list[FlatLine]:
     def walk(current: Bom, path: str, level: int, factor: Decimal) -> None:
         for line in current.lines:
             child = line.child
-            out.append(FlatLine(line.id, path, level, child.id, child.number, child.name, line.quantity,
-                                line.quantity * factor, line.unit, "" if line.find_number is None
-                                else str(line.find_number), line.refdes, line.note))
+            out.append(
+                FlatLine(
+                    line.id,
+                    path,
+                    level,
+                    child.id,
+                    child.number,
+                    child.name,
+                    line.quantity,
+                    line.quantity * factor,
+                    line.unit,
+                    "" if line.find_number is None else str(line.find_number),
+                    line.refdes,
+                    line.note,
+                )
+            )
             sub = service.effective_bom(child) if level < max_levels else None
             if sub is not None:
                 walk(sub, f"{path}/{child.number}" if path else child.number, level + 1, line.quantity * factor)
@@ -127,8 +167,14 @@ def measure(run, left: Bom, right: Bom, repeat: int = 3) -> dict:
     run(left, right)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return {"wall_s": round(wall, 3), "peak_mb": round(peak / 2**20, 1), "queries": queries[0],
-            "operations": operations, "bytes": len(content), "content": content}
+    return {
+        "wall_s": round(wall, 3),
+        "peak_mb": round(peak / 2**20, 1),
+        "queries": queries[0],
+        "operations": operations,
+        "bytes": len(content),
+        "content": content,
+    }
 
 
 @contextmanager
@@ -161,15 +207,26 @@ def main() -> None:
             peer_large = measure(peer, *large)
             assert ours_large.pop("content") == peer_large.pop("content"), "ours and the peer disagree"
             ours_small.pop("content")
-            print(json.dumps({
-                "benchmark": "bom_compare", "database": db.engine.dialect.name, "lines_per_side": 10000,
-                "levels": 3, "mode": "by_item", **ours_large,
-                "queries_at_1000_lines": ours_small["queries"], "wall_s_at_1000_lines": ours_small["wall_s"],
-                "peer": "orm_lazy_walk", "peer_wall_s": peer_large["wall_s"], "peer_peak_mb": peer_large["peak_mb"],
-                "peer_queries": peer_large["queries"],
-                "ratio_peer_over_ours": round(peer_large["wall_s"] / ours_large["wall_s"], 1),
-                "goal_under_1s": ours_large["wall_s"] < 1.0,
-            }))
+            print(
+                json.dumps(
+                    {
+                        "benchmark": "bom_compare",
+                        "database": db.engine.dialect.name,
+                        "lines_per_side": 10000,
+                        "levels": 3,
+                        "mode": "by_item",
+                        **ours_large,
+                        "queries_at_1000_lines": ours_small["queries"],
+                        "wall_s_at_1000_lines": ours_small["wall_s"],
+                        "peer": "orm_lazy_walk",
+                        "peer_wall_s": peer_large["wall_s"],
+                        "peer_peak_mb": peer_large["peak_mb"],
+                        "peer_queries": peer_large["queries"],
+                        "ratio_peer_over_ours": round(peer_large["wall_s"] / ours_large["wall_s"], 1),
+                        "goal_under_1s": ours_large["wall_s"] < 1.0,
+                    }
+                )
+            )
             db.session.remove()
             db.engine.dispose()
 

@@ -45,12 +45,21 @@ def test_push_1000_documents_of_100_kb(tmp_path):
             assert status == 201, answer
         plain_seconds = time.perf_counter() - started
 
-    print(json.dumps({
-        "benchmark": "docsync_push", "documents": DOCUMENTS, "document_bytes": SIZE,
-        "push_seconds": round(first_seconds, 2), "documents_per_s": round(DOCUMENTS / first_seconds, 1),
-        "mb_per_s": round(megabytes / first_seconds, 2),
-        "noop_push_seconds": round(noop_seconds, 3), "noop_ratio": round(noop_seconds / first_seconds, 4),
-        "peer": "plain API upload (POST document + POST version per file)",
-        "peer_seconds": round(plain_seconds, 2), "peer_documents_per_s": round(DOCUMENTS / plain_seconds, 1),
-        "ratio_push_over_peer": round(first_seconds / plain_seconds, 2),
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "docsync_push",
+                "documents": DOCUMENTS,
+                "document_bytes": SIZE,
+                "push_seconds": round(first_seconds, 2),
+                "documents_per_s": round(DOCUMENTS / first_seconds, 1),
+                "mb_per_s": round(megabytes / first_seconds, 2),
+                "noop_push_seconds": round(noop_seconds, 3),
+                "noop_ratio": round(noop_seconds / first_seconds, 4),
+                "peer": "plain API upload (POST document + POST version per file)",
+                "peer_seconds": round(plain_seconds, 2),
+                "peer_documents_per_s": round(DOCUMENTS / plain_seconds, 1),
+                "ratio_push_over_peer": round(first_seconds / plain_seconds, 2),
+            }
+        )
+    )

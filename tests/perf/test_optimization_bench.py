@@ -36,8 +36,13 @@ def peer() -> tuple[float, dict]:
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _, heatmap = backtest.optimize(n1=range(5, 51), n2=range(10, 201, 5), constraint=lambda p: p.n1 < p.n2,
-                                       maximize="Return [%]", return_heatmap=True)
+        _, heatmap = backtest.optimize(
+            n1=range(5, 51),
+            n2=range(10, 201, 5),
+            constraint=lambda p: p.n1 < p.n2,
+            maximize="Return [%]",
+            return_heatmap=True,
+        )
     return time.perf_counter() - started, {key: value for key, value in heatmap.items()}
 
 
@@ -62,8 +67,13 @@ def test_sma_grid_on_goog_against_backtesting_py(app, client, bearer, start_work
     headers = bearer("engineer")
     dataset = service.create_dataset("GOOG", text, "bench")
     start_workers(WORKERS, queues="optimize")
-    body = {"strategy": "sma_cross", "dataset": dataset.id, "paramSpace": SPACE, "topN": 10,
-            "earlyStopPolicy": {"mode": "max", "metric": "return_pct"}}
+    body = {
+        "strategy": "sma_cross",
+        "dataset": dataset.id,
+        "paramSpace": SPACE,
+        "topN": 10,
+        "earlyStopPolicy": {"mode": "max", "metric": "return_pct"},
+    }
     started = time.perf_counter()
     job_id = client.post("/api/v1/optimizations", json=body, headers=headers).json["id"]
     while True:
@@ -79,11 +89,16 @@ def test_sma_grid_on_goog_against_backtesting_py(app, client, bearer, start_work
 
     peer_rate = 1605 / peer_seconds
     figures = {
-        "benchmark": "optimization_sma_grid_goog", "database": database_url.split(":")[0], "points": 1605,
-        "workers": WORKERS, "backtesting_py_per_s": round(peer_rate, 1),
-        "kernel_per_s": round(1605 / kernel_seconds, 1), "end_to_end_per_s": round(1605 / end_to_end_seconds, 1),
+        "benchmark": "optimization_sma_grid_goog",
+        "database": database_url.split(":")[0],
+        "points": 1605,
+        "workers": WORKERS,
+        "backtesting_py_per_s": round(peer_rate, 1),
+        "kernel_per_s": round(1605 / kernel_seconds, 1),
+        "end_to_end_per_s": round(1605 / end_to_end_seconds, 1),
         "kernel_ratio": round(peer_seconds / kernel_seconds, 1),
         "end_to_end_ratio": round(peer_seconds / end_to_end_seconds, 1),
-        "end_to_end_seconds": round(end_to_end_seconds, 3), "max_return_diff_pp": worst,
+        "end_to_end_seconds": round(end_to_end_seconds, 3),
+        "max_return_diff_pp": worst,
     }
     print(json.dumps(figures))

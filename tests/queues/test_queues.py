@@ -110,8 +110,11 @@ def test_workers_show_state_and_current_job(app, client, bearer, worker_process)
     assert set(workers[0]["queues"]) == {"sync", "actions", "exports", "optimize", "flows", "default"}
     job_id = enqueue(20)
     wait_for(lambda: status_of(job_id) == "started")
-    busy = wait_for(lambda: [w for w in client.get("/api/v1/workers", headers=headers).json["workers"]
-                             if w["current_job_id"] == job_id])
+    busy = wait_for(
+        lambda: [
+            w for w in client.get("/api/v1/workers", headers=headers).json["workers"] if w["current_job_id"] == job_id
+        ]
+    )
     assert busy[0]["state"] == "busy"
 
     # stop the running job: RQ kills the work horse, the job lands in failed with status stopped

@@ -22,10 +22,23 @@ def current_actor() -> str:
     return SYSTEM_ACTOR
 
 
-def record(entity: str, entity_id: Any, action: str, *, before: dict | None = None,
-           after: dict | None = None, actor: str | None = None) -> AuditEntry:
-    entry = AuditEntry(actor=actor or current_actor(), entity=entity, entity_id=str(entity_id),
-                       action=action, before=before, after=after)
+def record(
+    entity: str,
+    entity_id: Any,
+    action: str,
+    *,
+    before: dict | None = None,
+    after: dict | None = None,
+    actor: str | None = None,
+) -> AuditEntry:
+    entry = AuditEntry(
+        actor=actor or current_actor(),
+        entity=entity,
+        entity_id=str(entity_id),
+        action=action,
+        before=before,
+        after=after,
+    )
     db.session.add(entry)
     txn.on_commit(metrics.AUDIT_WRITES.inc)
     return entry

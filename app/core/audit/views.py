@@ -12,5 +12,4 @@ def index():
     entity = request.args.get("entity") or None
     actor = request.args.get("actor") or None
     page = service.search(entity, actor, request.args.get("page", 1, type=int))
-    return render_template("audit/index.html", page=page, entity=entity, actor=actor,
-                           entities=service.entities())
+    return render_template("audit/index.html", page=page, entity=entity, actor=actor, entities=service.entities())

@@ -45,16 +45,27 @@ def enqueue(
         raise InvalidInput(f"Unknown queue {queue!r}.", {"allowed": list(QUEUE_NAMES)})
     actor = current_user.username if has_request_context() and current_user.is_authenticated else "system"
     record = JobRecord(
-        id=uuid.uuid4().hex, queue=queue, kind=kind, status="queued", actor=actor,
-        entity=link[0] if link else None, entity_id=str(link[1]) if link else None,
+        id=uuid.uuid4().hex,
+        queue=queue,
+        kind=kind,
+        status="queued",
+        actor=actor,
+        entity=link[0] if link else None,
+        entity_id=str(link[1]) if link else None,
     )
     db.session.add(record)
     from app.core.jobs import history
 
     options = {
-        "job_id": record.id, "args": args, "kwargs": kwargs, "job_timeout": timeout, "retry": retry,
-        "meta": {"kind": kind, **(meta or {})}, "description": description or kind,
-        "on_success": Callback(history.on_success), "on_failure": Callback(history.on_failure),
+        "job_id": record.id,
+        "args": args,
+        "kwargs": kwargs,
+        "job_timeout": timeout,
+        "retry": retry,
+        "meta": {"kind": kind, **(meta or {})},
+        "description": description or kind,
+        "on_success": Callback(history.on_success),
+        "on_failure": Callback(history.on_failure),
         "on_stopped": Callback(history.on_stopped),
     }
     connection = redis_client()
@@ -68,7 +79,8 @@ def _push(queue: str, func: Callable, options: dict[str, Any], connection) -> No
     except Exception as exc:  # noqa: BLE001 (Redis down, args that do not pickle): say so on the row, never lose it
         with db.engine.begin() as conn:
             conn.execute(
-                update(JobRecord).where(JobRecord.id == options["job_id"])
+                update(JobRecord)
+                .where(JobRecord.id == options["job_id"])
                 .values(status="failed", ended_at=utcnow(), error=f"could not enqueue: {exc}")
             )
         return

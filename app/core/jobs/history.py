@@ -28,9 +28,12 @@ def _update(job_id: str, **values: Any) -> JobRecord | None:
 
 def event_data(job: Job, record: JobRecord | None = None) -> dict[str, Any]:
     data = {
-        "id": job.id, "queue": job.origin, "kind": job.meta.get("kind", job.func_name),
+        "id": job.id,
+        "queue": job.origin,
+        "kind": job.meta.get("kind", job.func_name),
         "status": record.status if record else job.get_status(refresh=False),
-        "progress": job.meta.get("progress"), "message": job.meta.get("message"),
+        "progress": job.meta.get("progress"),
+        "message": job.meta.get("message"),
     }
     if record is not None:
         data.update(attempts=record.attempts, duration=record.duration, error=record.error)
@@ -100,8 +103,9 @@ def set_status(job_id: str, status: str) -> JobRecord | None:
 def set_canceled(job_ids: list[str]) -> None:
     """Many jobs canceled at once (by a capability that canceled them in RQ), in one statement."""
     if job_ids:
-        db.session.execute(update(JobRecord).where(JobRecord.id.in_(job_ids))
-                           .values(status="canceled", ended_at=utcnow()))
+        db.session.execute(
+            update(JobRecord).where(JobRecord.id.in_(job_ids)).values(status="canceled", ended_at=utcnow())
+        )
         db.session.commit()
 
 
@@ -119,6 +123,8 @@ def histogram(column: str, buckets: tuple[float, ...]) -> list[tuple[str, list[i
     counts = [func.sum(case((value <= bound, 1), else_=0)) for bound in buckets]
     rows = db.session.execute(
         select(JobRecord.queue, *counts, func.count(), func.sum(value))
-        .where(value.is_not(None)).group_by(JobRecord.queue).order_by(JobRecord.queue)
+        .where(value.is_not(None))
+        .group_by(JobRecord.queue)
+        .order_by(JobRecord.queue)
     )
     return [(row[0], [int(c or 0) for c in row[1:-1]], float(row[-1] or 0)) for row in rows]

@@ -138,9 +138,13 @@ class Hub:
         while not self._retire_if_idle():
             # No retries inside redis-py: this loop owns the backoff, and a blocked
             # retry would delay noticing that the last socket has gone.
-            client = redis.Redis.from_url(self.redis_url, retry=Retry(NoBackoff(), 0),
-                                          socket_connect_timeout=5, socket_keepalive=True,
-                                          health_check_interval=25)
+            client = redis.Redis.from_url(
+                self.redis_url,
+                retry=Retry(NoBackoff(), 0),
+                socket_connect_timeout=5,
+                socket_keepalive=True,
+                health_check_interval=25,
+            )
             pubsub = client.pubsub()
             try:
                 pubsub.subscribe(CHANNEL)

@@ -44,7 +44,7 @@ def _apply(subscriber: Subscriber, raw: str) -> list[str]:
     named = {t for t in topics if isinstance(t, str) and 0 < len(t) <= MAX_TOPIC_LENGTH}
     if action == "subscribe":
         room = MAX_TOPICS - len(subscriber.topics)
-        added = sorted(named - subscriber.topics)[:max(room, 0)]
+        added = sorted(named - subscriber.topics)[: max(room, 0)]
         subscriber.topics |= set(added)
         return added
     if action == "unsubscribe":
