@@ -11,7 +11,7 @@ export FLASK_APP := app
 export REDIS_URL
 METRICS_DIR   ?= $(CURDIR)/instance/prometheus
 
-.PHONY: run test install install-dev migrate seed redis chromium lint clean
+.PHONY: run test install install-dev migrate seed redis chromium lint format clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,11 +56,18 @@ chromium:
 	  apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } \
 	  || { echo "apt-get install chromium failed (run as root?)" >&2; exit 1; }; }
 
-test: install-dev chromium
+test: lint chromium
 	$(BIN)/pytest $(if $(CI),-p no:cacheprovider,) $(PYTEST_ARGS)
 
+# Lint runs first in `make test`; `make format` rewrites what `ruff format --check` refuses.
+LINTED := app tests migrations wsgi.py
 lint: install-dev
-	$(BIN)/ruff check app tests
+	$(BIN)/ruff format --check --quiet $(LINTED)
+	$(BIN)/ruff check --quiet $(LINTED)
+
+format: install-dev
+	$(BIN)/ruff format --quiet $(LINTED)
+	$(BIN)/ruff check --quiet --fix $(LINTED)
 
 clean:
 	rm -rf $(VENV) $(METRICS_DIR) .pytest_cache

@@ -196,7 +196,7 @@ class ClusterCollector:
             bounds = [floatToGoString(b) for b in buckets] + ["+Inf"]
             for queue in sorted(set(QUEUE_NAMES) | set(rows), key=_queue_order):
                 cumulative, total = rows.get(queue, ([0] * (len(buckets) + 1), 0.0))
-                family.add_metric([queue], list(zip(bounds, cumulative)), total)
+                family.add_metric([queue], list(zip(bounds, cumulative, strict=True)), total)
             yield family
 
 

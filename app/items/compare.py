@@ -69,7 +69,7 @@ class CompareResult:
 
     def to_dict(self) -> dict:
         data = asdict(self)
-        for line, out in zip(self.lines, data["lines"]):
+        for line, out in zip(self.lines, data["lines"], strict=True):
             out["severity"] = line.severity
         return data
 

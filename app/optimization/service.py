@@ -355,7 +355,7 @@ def _stop_reason(optimization: Optimization, score: float | None) -> str | None:
     return None
 
 
-def merge(optimization_id: int, outcomes: list[Outcome], chunk_finished: bool = False) -> bool:
+def merge(optimization_id: int, outcomes: list[Outcome], chunk_finished: bool = False) -> bool:  # noqa: C901 (to split)
     """Fold results into the summary, in order, applying the early-stop policy after each.
 
     Returns False once the optimization is final: the caller stops working on it.
@@ -400,7 +400,9 @@ def merge(optimization_id: int, outcomes: list[Outcome], chunk_finished: bool = 
         ids = db.session.scalars(
             insert(OptimizationTask).returning(OptimizationTask.id, sort_by_parameter_order=True), rows
         ).all()
-        _update_top(optimization, [(task_id, row, outcome) for task_id, row, outcome in zip(ids, rows, outcomes)])
+        _update_top(
+            optimization, [(task_id, row, outcome) for task_id, row, outcome in zip(ids, rows, outcomes, strict=True)]
+        )
     optimization.best_history = best_history
     if chunk_finished:
         optimization.chunks_done += 1
@@ -582,7 +584,8 @@ def _build_export(optimization: Optimization) -> bytes:
             artifacts = tasks[i].artifacts
             equity = artifacts["equity"]
             archive.writestr(
-                f"tasks/{i}/equity.csv", _csv(["Date", "Equity"], list(zip(equity["dates"], equity["values"])))
+                f"tasks/{i}/equity.csv",
+                _csv(["Date", "Equity"], list(zip(equity["dates"], equity["values"], strict=True))),
             )
             fields = [
                 "entryDate",

@@ -15,7 +15,9 @@ def assembly(number: str, lines: list[tuple], release: bool = False):
     parent = db.session.scalar(db.select(service.Item).where(service.Item.number == number)) or item(number, "assembly")
     bom = service.create_bom(parent.id)
     for line in lines:
-        data = dict(zip(("child", "quantity", "find_number", "refdes", "note", "unit"), line))
+        data = dict(
+            zip(("child", "quantity", "find_number", "refdes", "note", "unit"), line, strict=False)
+        )  # trailing fields are optional
         service.add_line(bom.id, data)
     if release:
         service.release_bom_revision(bom.id)

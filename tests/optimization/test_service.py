@@ -129,7 +129,9 @@ def test_top_n_is_ordered_by_mode_and_the_summary_is_incremental(app, make_user,
     assert job.status == "running" and job.best_score == expected[0]
     ids = [t["taskId"] for t in summary["topN"]]
     stored = db.session.query(OptimizationTask).filter_by(optimization_id=job.id).count()
-    assert stored == 7 and all(db.session.get(OptimizationTask, i).score == s for i, s in zip(ids, expected))
+    assert stored == 7 and all(
+        db.session.get(OptimizationTask, i).score == s for i, s in zip(ids, expected, strict=True)
+    )
 
 
 def test_early_stop_by_target_freezes_the_summary(app, make_user):

@@ -94,7 +94,7 @@ def forgeline_medians(sizes: list[int], connection: redis.Redis) -> dict[tuple[i
     return {key: statistics.median(values) for key, values in samples.items()}
 
 
-def routilux(messages: int) -> float:
+def routilux(messages: int) -> float:  # noqa: C901 (to split)
     from routilux.core import Flow as RFlow
     from routilux.core import Routine as RRoutine
     from routilux.core import Runtime as RRuntime
