@@ -8,6 +8,7 @@ downloads files by sha256, with a bearer token of this site.
 from flask import Blueprint, current_app, request, send_file
 
 from app.core.api import API_PREFIX, endpoint
+from app.core.auth.roles import ENGINEER, OPERATOR
 from app.docsync import documents, sites, sync
 from app.docsync.documents import Metadata
 from app.docsync.models import RemoteSite
@@ -47,7 +48,6 @@ from app.docsync.store import TooLarge, store
 from app.extensions import db
 
 bp = Blueprint("docsync_api", __name__, url_prefix=API_PREFIX)
-WRITE = ("engineer",)
 
 
 def _meta(body: DocumentMeta | ReceiveQuery) -> Metadata:
@@ -73,7 +73,7 @@ def list_documents(query: DocumentQuery):
     "/documents",
     "POST",
     summary="Create a document (metadata; add files as versions)",
-    roles=WRITE,
+    roles=ENGINEER,
     body=DocumentIn,
     response=DocumentOut,
     status=201,
@@ -94,7 +94,7 @@ def get_document(document_id: int):
     "/documents/<int:document_id>",
     "PATCH",
     summary="Change a document's title, type or item links",
-    roles=WRITE,
+    roles=ENGINEER,
     body=DocumentMeta,
     response=DocumentOut,
 )
@@ -116,7 +116,7 @@ def _check_length() -> None:
     "/documents/<int:document_id>/versions",
     "POST",
     summary="Upload a file (the raw request body) as the next version",
-    roles=WRITE,
+    roles=ENGINEER,
     query=UploadQuery,
     response=UploadOut,
     status=201,
@@ -181,7 +181,7 @@ def manifest(body: ManifestIn):
     "/documents/files/missing",
     "POST",
     summary="Which of these sha256s this site lacks (sync protocol)",
-    roles=WRITE,
+    roles=ENGINEER,
     body=FilesIn,
     response=FilesOut,
 )
@@ -200,7 +200,7 @@ def download_file(sha256: str):
     "/documents/by-number/<number>/versions/<sha256>",
     "PUT",
     summary="Receive a version from another site; the body is the file, empty when this site has it",
-    roles=WRITE,
+    roles=ENGINEER,
     query=ReceiveQuery,
     response=UploadOut,
 )
@@ -222,8 +222,6 @@ def receive_version(number: str, sha256: str, query: ReceiveQuery):
 
 
 # --- remote sites and sync jobs -----------------------------------------------------
-
-OPERATOR = ("operator",)
 
 
 def site_out(site: RemoteSite) -> SiteOut:

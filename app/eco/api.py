@@ -3,6 +3,7 @@
 from flask import Blueprint
 
 from app.core.api import API_PREFIX, PageMeta, endpoint
+from app.core.auth.roles import ADMIN, ENGINEER
 from app.core.errors import NotFound
 from app.eco import rules, service, stages, transitions
 from app.eco.models import Eco, EcoActivity, WorkflowRun
@@ -42,8 +43,6 @@ from app.extensions import db
 from app.items.schemas import DeltaPreviewOut
 
 bp = Blueprint("eco_api", __name__, url_prefix=API_PREFIX)
-ENGINEER = ("engineer",)
-ADMIN = ("admin",)
 
 
 def eco_out(eco: Eco) -> EcoOut:

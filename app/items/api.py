@@ -3,6 +3,7 @@
 from flask import Blueprint, Response, url_for
 
 from app.core.api import API_PREFIX, PageMeta, endpoint
+from app.core.auth.roles import ENGINEER
 from app.core.jobs import progress_of
 from app.extensions import db
 from app.items import exports, service
@@ -33,7 +34,6 @@ from app.items.schemas import (
 from app.items.structure import explode, quantity_text
 
 bp = Blueprint("items_api", __name__, url_prefix=API_PREFIX)
-ENGINEER = ("engineer",)
 
 
 def _bom_summary(bom: Bom) -> BomSummary:

@@ -2,6 +2,7 @@ from flask import Blueprint, Response
 from flask_login import current_user
 
 from app.core.api import API_PREFIX, endpoint
+from app.core.auth.roles import ENGINEER
 from app.optimization import service
 from app.optimization.models import Dataset, Optimization
 from app.optimization.schemas import (
@@ -20,7 +21,6 @@ from app.optimization.schemas import (
 from app.optimization.strategies import STRATEGIES
 
 bp = Blueprint("optimization_api", __name__, url_prefix=API_PREFIX)
-ENGINEER = ("engineer",)
 
 
 def optimization_out(optimization: Optimization) -> OptimizationOut:

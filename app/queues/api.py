@@ -1,6 +1,7 @@
 from flask import Blueprint
 
 from app.core.api import API_PREFIX, PageMeta, endpoint
+from app.core.auth.roles import OPERATOR
 from app.queues import service
 from app.queues.schemas import (
     DemoJobIn,
@@ -15,7 +16,6 @@ from app.queues.schemas import (
 )
 
 bp = Blueprint("queues_api", __name__, url_prefix=API_PREFIX)
-OPERATOR = ("operator",)
 
 
 @endpoint(bp, "/queues", summary="Every RQ queue with its count per registry", roles=OPERATOR, response=QueueList)

@@ -7,8 +7,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.core.timeutil import UTCDateTime, utcnow
 from app.extensions import db
 
-ROLES = ("viewer", "engineer", "operator", "admin")
-
 
 class User(UserMixin, db.Model):
     __tablename__ = "users"

@@ -8,7 +8,8 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.core import audit
-from app.core.auth.models import ROLES, ApiToken, User
+from app.core.auth.models import ApiToken, User
+from app.core.auth.roles import ROLES
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound, NotSignedIn
 from app.core.timeutil import utcnow
 from app.extensions import db
