@@ -7,11 +7,19 @@ import redis
 from flask import Flask
 
 from app.config import ROOT, Config
+from app.core import capability
+from app.core.auth.roles import OPERATOR
+from app.core.capability import Capability, NavEntry
 from app.extensions import csrf, db, htmx, limiter, login, migrate, sock
 
-# Each capability package has views.py and api.py (a blueprint `bp` each) and
-# may have demo.py with an idempotent seed() that `flask seed-demo` calls.
-CAPABILITIES = ("queues", "items", "eco", "docsync", "optimization", "flows")
+# The capability packages, in dependency order (demo seeds run in it; workers take their queues
+# in it). Each declares CAPABILITY in its __init__.py (navigation, queues, home page), has
+# views.py and api.py with a blueprint `bp` each, and may have demo.py with an idempotent seed()
+# that `flask seed-demo` calls. Adding a capability means adding its name here, nothing else.
+CAPABILITIES = ("dashboard", "queues", "docsync", "items", "eco", "optimization", "flows")
+
+# core's own entries: the audit log, and the queue every job may use
+CORE = Capability("core", nav=(NavEntry("Audit log", "audit.index", OPERATOR, order=90),))
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -55,8 +63,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from importlib import import_module
-
     from app.core import api, metrics, views
     from app.core.audit import views as audit_views
     from app.core.auth import views as auth_views
@@ -64,6 +70,4 @@ def _register_blueprints(app: Flask) -> None:
 
     for bp in (views.bp, auth_views.bp, audit_views.bp, metrics.bp, api.openapi_bp, live_views.bp):
         app.register_blueprint(bp)
-    for capability in CAPABILITIES:
-        for module in ("views", "api"):
-            app.register_blueprint(import_module(f"app.{capability}.{module}").bp)
+    capability.init_app(app, capability.load(CAPABILITIES, CORE))

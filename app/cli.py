@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rq import Queue
 from sqlalchemy import select
 
-from app.config import QUEUE_NAMES
+from app.core.capability import queue_names
 
 users = AppGroup("users", help="Manage users.")
 tokens = AppGroup("tokens", help="Manage API tokens.")
@@ -56,20 +56,20 @@ def create_token(username: str, name: str) -> None:
 @click.option(
     "--queues",
     "-q",
-    default=",".join(QUEUE_NAMES),
-    show_default=True,
-    help="Comma-separated queues, in priority order.",
+    default=None,
+    help="Comma-separated queues, in priority order (default: every queue of the app).",
 )
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.option("--name", default=None, help="Worker name (default: RQ's).")
-def worker(queues: str, burst: bool, name: str | None) -> None:
+def worker(queues: str | None, burst: bool, name: str | None) -> None:
     """Run an RQ worker (with RQ's scheduler, so Retry intervals work)."""
     from app.core.jobs.worker import ForgelineWorker
 
-    names = [q.strip() for q in queues.split(",") if q.strip()]
-    unknown = sorted(set(names) - set(QUEUE_NAMES))
+    known = queue_names()
+    names = [q.strip() for q in queues.split(",") if q.strip()] if queues else list(known)
+    unknown = sorted(set(names) - set(known))
     if unknown:
-        raise click.BadParameter(f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(QUEUE_NAMES)}")
+        raise click.BadParameter(f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(known)}")
     connection = current_app.extensions["redis"]
     worker = ForgelineWorker([Queue(n, connection=connection) for n in names], connection=connection, name=name)
     worker.work(with_scheduler=True, burst=burst)

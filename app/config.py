@@ -6,8 +6,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VERSION = "0.1.0"
 
-QUEUE_NAMES = ("sync", "actions", "exports", "optimize", "flows", "default")
-
 
 def _bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)

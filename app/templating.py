@@ -5,20 +5,8 @@ from datetime import datetime
 from flask import Flask
 from flask_login import current_user
 
+from app.core import capability
 from app.core.timeutil import utcnow
-
-# (label, endpoint, roles that see it; empty = everyone signed in). Capabilities add themselves here.
-NAVIGATION = [
-    ("Dashboard", "core.dashboard", ()),
-    ("ECOs", "eco.index", ()),
-    ("Items & BOMs", "items.index", ()),
-    ("Flows", "flows.index", ()),
-    ("Optimizations", "optimization.index", ()),
-    ("Documents", "docsync.documents_page", ()),
-    ("Sites & sync", "docsync.sites_page", ("operator",)),
-    ("Queues & workers", "queues.index", ("operator",)),
-    ("Audit log", "audit.index", ("operator",)),
-]
 
 
 def _ago(value: datetime | None) -> str:
@@ -52,9 +40,12 @@ def register_templating(app: Flask) -> None:
 
     @app.context_processor
     def navigation():
+        home = capability.registry().home
         if not current_user.is_authenticated:
-            return {"navigation": []}
+            return {"navigation": [], "home_endpoint": home}
         items = [
-            (label, endpoint) for label, endpoint, roles in NAVIGATION if not roles or current_user.has_role(*roles)
+            (entry.label, entry.endpoint)
+            for entry in capability.registry().nav
+            if not entry.roles or current_user.has_role(*entry.roles)
         ]
-        return {"navigation": items}
+        return {"navigation": items, "home_endpoint": home}

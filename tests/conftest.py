@@ -17,7 +17,6 @@ from flask_migrate import upgrade
 from sqlalchemy import text
 
 from app import create_app
-from app.config import QUEUE_NAMES
 from app.core.auth import service as auth
 from app.extensions import db, limiter
 
@@ -218,14 +217,15 @@ def bearer(app, make_user):
     return headers
 
 
-def run_worker(app, queues=QUEUE_NAMES) -> None:
-    """Drain the queues with a real RQ worker (in-process, burst mode)."""
+def run_worker(app, queues=None) -> None:
+    """Drain the queues (default: all of the app's) with a real RQ worker (in-process, burst mode)."""
     from rq import Queue
 
     from app.core.jobs.worker import ForgelineSimpleWorker
 
     connection = app.extensions["redis"]
-    worker = ForgelineSimpleWorker([Queue(q, connection=connection) for q in queues], connection=connection)
+    names = queues or app.extensions["capabilities"].queues
+    worker = ForgelineSimpleWorker([Queue(q, connection=connection) for q in names], connection=connection)
     worker.work(burst=True, with_scheduler=False)
 
 
@@ -248,10 +248,10 @@ def start_workers(app):
     connection = app.extensions["redis"]
     started: list[subprocess.Popen] = []
 
-    def start(n: int = 1, queues: str = ",".join(QUEUE_NAMES)) -> list[subprocess.Popen]:
+    def start(n: int = 1, queues: str | None = None) -> list[subprocess.Popen]:
         processes = [
             subprocess.Popen(
-                [flask, "--app", "app", "worker", "--queues", queues],
+                [flask, "--app", "app", "worker", *(["--queues", queues] if queues else [])],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,

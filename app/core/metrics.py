@@ -42,7 +42,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.utils import floatToGoString
 from prometheus_flask_exporter import PrometheusMetrics
 
-from app.config import QUEUE_NAMES
+from app.core.capability import queue_names
 
 AUDIT_WRITES = Counter("audit_writes", "Audit log rows committed")
 ECO_TRANSITIONS = Counter(
@@ -194,7 +194,7 @@ class ClusterCollector:
                 yield family
                 continue
             bounds = [floatToGoString(b) for b in buckets] + ["+Inf"]
-            for queue in sorted(set(QUEUE_NAMES) | set(rows), key=_queue_order):
+            for queue in sorted(set(queue_names()) | set(rows), key=_queue_order):
                 cumulative, total = rows.get(queue, ([0] * (len(buckets) + 1), 0.0))
                 family.add_metric([queue], list(zip(bounds, cumulative, strict=True)), total)
             yield family
@@ -213,7 +213,8 @@ def _gauge(name: str, documentation: str, labels: tuple[str, ...], read: Callabl
 
 
 def _queue_order(name: str) -> tuple[int, str]:
-    return (QUEUE_NAMES.index(name) if name in QUEUE_NAMES else len(QUEUE_NAMES), name)
+    names = queue_names()
+    return (names.index(name) if name in names else len(names), name)
 
 
 def _app_registry() -> CollectorRegistry:

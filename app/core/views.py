@@ -1,25 +1,12 @@
-"""Dashboard and health."""
+"""Health."""
 
-from flask import Blueprint, current_app, jsonify, render_template
-from redis import RedisError
+from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
 from app.config import VERSION
-from app.core.jobs import history
 from app.extensions import db
 
 bp = Blueprint("core", __name__)
-
-
-@bp.get("/")
-def dashboard():
-    from app.queues import service as queues
-
-    try:
-        queue_summary, redis_error = queues.queue_counts(), None
-    except RedisError as exc:  # the dashboard still opens when Redis is down
-        queue_summary, redis_error = [], str(exc)
-    return render_template("dashboard.html", queues=queue_summary, redis_error=redis_error, recent=history.recent(10))
 
 
 def _check(probe) -> str:

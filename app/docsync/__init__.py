@@ -1,7 +1,20 @@
-"""Documents and multi-site document sync (capability 2).
+"""Documents and multi-site document sync.
 
 documents.py is the service other capabilities call (documents, versions,
 files); store.py keeps the files, content-addressed; sites.py the remote
 sites; remote.py talks to another Forgeline over its public API; sync.py
 plans and runs push and pull jobs (jobs.py on the `sync` queue).
 """
+
+from app.core.auth.roles import OPERATOR
+from app.core.capability import Capability, NavEntry
+
+CAPABILITY = Capability(
+    "docsync",
+    nav=(
+        NavEntry("Documents", "docsync.documents_page", order=50),
+        NavEntry("Sites & sync", "docsync.sites_page", OPERATOR, order=51),
+    ),
+    queues=("sync",),
+    queue_priority=10,
+)

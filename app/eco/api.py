@@ -1,4 +1,4 @@
-"""JSON API of ECOs, their activities (capability 3) and workflow custom actions (capability 4)."""
+"""JSON API of ECOs, their activities and workflow custom actions."""
 
 from flask import Blueprint
 

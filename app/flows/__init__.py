@@ -1,3 +1,9 @@
-"""Flows and live routine monitoring (capability 11): flows defined as YAML or
+"""Flows and live routine monitoring: flows defined as YAML or
 JSON documents, run on the `flows` RQ queue by app.engine's Runtime, watched
 live through coalesced events and Redis snapshots."""
+
+from app.core.capability import Capability, NavEntry
+
+CAPABILITY = Capability(
+    "flows", nav=(NavEntry("Flows", "flows.index", order=30),), queues=("flows",), queue_priority=50
+)

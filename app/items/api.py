@@ -1,4 +1,4 @@
-"""JSON API of items, BOM revisions and BOM compare (capability 1)."""
+"""JSON API of items, BOM revisions and BOM compare."""
 
 from flask import Blueprint, Response, url_for
 

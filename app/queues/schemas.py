@@ -3,7 +3,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.config import QUEUE_NAMES
 from app.core.api import PageMeta
 
 
@@ -85,7 +84,7 @@ class JobOut(BaseModel):
 
 
 class FailedQuery(BaseModel):
-    queue: str | None = Field(None, description=f"one of {', '.join(QUEUE_NAMES)}")
+    queue: str | None = Field(None, description="a queue name (GET /api/v1/queues lists them)")
     q: str | None = Field(None, max_length=200, description="text in the error or function name")
     sort: str = Field("newest", pattern="^(newest|oldest)$")
     page: int = Field(1, ge=1)

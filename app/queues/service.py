@@ -18,8 +18,8 @@ from rq.registry import (
     StartedJobRegistry,
 )
 
-from app.config import QUEUE_NAMES
 from app.core import audit, jobs, metrics
+from app.core.capability import queue_names
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.jobs import history
 from app.core.paging import Page, paginate_list
@@ -38,14 +38,14 @@ FAILED_SORTS = ("newest", "oldest")
 
 
 def _queue(name: str) -> Queue:
-    if name not in QUEUE_NAMES:
-        raise NotFound(f"No queue {name!r}.", {"queues": list(QUEUE_NAMES)})
+    if name not in queue_names():
+        raise NotFound(f"No queue {name!r}.", {"queues": list(queue_names())})
     return Queue(name, connection=redis_client())
 
 
 def queue_counts() -> list[dict[str, Any]]:
     result = []
-    for name in QUEUE_NAMES:
+    for name in queue_names():
         queue = _queue(name)
         counts = {"queued": queue.count}
         for status, registry in REGISTRIES.items():
@@ -178,7 +178,7 @@ def _failed_at(job: Job) -> float:
 def failed_jobs(queue: str | None, text: str | None, sort: str, page: int, per_page: int) -> Page:
     if sort not in FAILED_SORTS:
         raise InvalidInput(f"Unknown sort {sort!r}.", {"allowed": list(FAILED_SORTS)})
-    names = [_queue(queue).name] if queue else list(QUEUE_NAMES)
+    names = [_queue(queue).name] if queue else list(queue_names())
     rows: list[dict[str, Any]] = []
     for name in names:
         registry = FailedJobRegistry(queue=_queue(name))

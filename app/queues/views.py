@@ -1,8 +1,8 @@
 from flask import Blueprint, render_template, request, url_for
 from redis import RedisError
 
-from app.config import QUEUE_NAMES
 from app.core.auth.service import require_role
+from app.core.capability import queue_names
 from app.core.errors import InvalidInput
 from app.core.jobs import history
 from app.core.pages import form_action
@@ -33,7 +33,7 @@ def index():
         workers=workers,
         redis_error=redis_error,
         recent=history.recent(15),
-        queue_names=QUEUE_NAMES,
+        queue_names=queue_names(),
     )
 
 
@@ -46,7 +46,7 @@ def overview_partial():
         workers=workers,
         redis_error=redis_error,
         recent=history.recent(15),
-        queue_names=QUEUE_NAMES,
+        queue_names=queue_names(),
     )
 
 
@@ -57,7 +57,7 @@ def failed():
     sort = request.args.get("sort", "newest")
     page = service.failed_jobs(queue, text, sort, request.args.get("page", 1, type=int), 25)
     return render_template(
-        "queues/failed.html", page=page, queue=queue, q=text or "", sort=sort, queue_names=QUEUE_NAMES
+        "queues/failed.html", page=page, queue=queue, q=text or "", sort=sort, queue_names=queue_names()
     )
 
 

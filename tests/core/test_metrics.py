@@ -33,9 +33,10 @@ from rq import Queue, Worker
 from rq.worker import WorkerStatus
 
 from app import create_app, gunicorn_conf
-from app.config import QUEUE_NAMES, ROOT
+from app.config import ROOT
 from app.core import audit, jobs
 from app.core.audit.models import AuditEntry
+from app.core.capability import queue_names
 from app.core.jobs.models import JobRecord
 from app.core.metrics import JOB_EXEC_BUCKETS, OPTIMIZATION_TASK_STATUSES, REQUIRED_METRICS
 from app.core.timeutil import utcnow
@@ -177,7 +178,7 @@ def test_rq_jobs_has_every_queue_and_status_with_the_right_counts(app, client):
 
     found = scrape(client)
     assert found.types["rq_jobs"] == "gauge"
-    expected = {(q, s): 0 for q in QUEUE_NAMES for s in STATUSES}
+    expected = {(q, s): 0 for q in queue_names() for s in STATUSES}
     expected.update(
         {
             ("exports", "finished"): 2,
@@ -223,7 +224,7 @@ def test_job_timing_histograms_count_the_jobs_that_ran_per_queue(app, client):
     found = scrape(client)
     for name in ("job_exec_seconds", "queue_wait_seconds"):
         assert found.types[name] == "histogram"
-        assert {lab["queue"] for lab in found.series(f"{name}_count")} == set(QUEUE_NAMES)
+        assert {lab["queue"] for lab in found.series(f"{name}_count")} == set(queue_names())
         assert found.value(f"{name}_count", queue="default") == 3  # 2 finished + 1 failed
         assert found.value(f"{name}_bucket", queue="default", le="+Inf") == 3
         assert found.value(f"{name}_count", queue="exports") == 0
@@ -279,7 +280,7 @@ def test_every_label_takes_bounded_values(app, client, bearer):
     allowed = {
         "endpoint": rules.__contains__,
         "method": {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}.__contains__,
-        "queue": set(QUEUE_NAMES).__contains__,
+        "queue": set(queue_names()).__contains__,
         "state": WORKER_STATES.__contains__,
         "action": ACTIONS.__contains__,
         "result": ("moved", "blocked", "failed").__contains__,

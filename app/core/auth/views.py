@@ -7,6 +7,7 @@ from flask import Blueprint, Flask, current_app, flash, redirect, render_templat
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, login_required, login_user, logout_user
 
+from app.core import capability
 from app.core.auth import service
 from app.core.auth.models import User
 from app.core.errors import DomainError, NotSignedIn, wants_json
@@ -66,11 +67,11 @@ def register_gate(app: Flask) -> None:
 
 def _safe_next(target: str | None) -> str:
     if not target:
-        return url_for("core.dashboard")
+        return url_for(capability.registry().home)
     parts = urlsplit(target)
     # only paths on this site: no scheme, no host, not protocol-relative
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("core.dashboard")
+        return url_for(capability.registry().home)
     return target
 
 

@@ -14,8 +14,8 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from sqlalchemy import update
 
-from app.config import QUEUE_NAMES
 from app.core import txn
+from app.core.capability import queue_names
 from app.core.errors import InvalidInput
 from app.core.jobs.models import JobRecord
 from app.core.timeutil import utcnow
@@ -41,8 +41,8 @@ def enqueue(
     `link` = (entity, id) of the domain row the job works for; store the
     returned record's id on that row.
     """
-    if queue not in QUEUE_NAMES:
-        raise InvalidInput(f"Unknown queue {queue!r}.", {"allowed": list(QUEUE_NAMES)})
+    if queue not in queue_names():
+        raise InvalidInput(f"Unknown queue {queue!r}.", {"allowed": list(queue_names())})
     actor = current_user.username if has_request_context() and current_user.is_authenticated else "system"
     record = JobRecord(
         id=uuid.uuid4().hex,

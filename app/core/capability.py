@@ -1,0 +1,71 @@
+"""How a capability plugs itself in: each package's `__init__.py` defines `CAPABILITY`, and
+create_app() hands the list of packages to `init_app()`. Core reads what they declared from
+the app (blueprints, navigation, queues) and imports no capability itself."""
+
+from dataclasses import dataclass
+from importlib import import_module
+from importlib.util import find_spec
+
+from flask import Flask, current_app
+
+DEFAULT_QUEUE = "default"  # core's own queue, always there, last in priority
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    label: str
+    endpoint: str
+    roles: tuple[str, ...] = ()  # roles that see it; empty = everyone signed in
+    order: int = 50  # position in the top bar (lower first); equal ones keep registration order
+
+
+@dataclass(frozen=True)
+class Capability:
+    """What a capability package registers. Its blueprints are `bp` in its views.py and api.py."""
+
+    name: str  # the package under app/
+    nav: tuple[NavEntry, ...] = ()
+    queues: tuple[str, ...] = ()  # RQ queues its jobs go to
+    queue_priority: int = 50  # workers take queues of lower numbers first; "default" always last
+    home: str | None = None  # endpoint of the home page, if this capability provides it
+
+
+@dataclass(frozen=True)
+class Registry:
+    capabilities: tuple[Capability, ...]
+
+    @property
+    def queues(self) -> tuple[str, ...]:
+        ranked = sorted(self.capabilities, key=lambda c: c.queue_priority)
+        declared = (q for c in ranked for q in c.queues if q != DEFAULT_QUEUE)
+        return (*dict.fromkeys(declared), DEFAULT_QUEUE)
+
+    @property
+    def nav(self) -> list[NavEntry]:
+        return sorted((entry for c in self.capabilities for entry in c.nav), key=lambda entry: entry.order)
+
+    @property
+    def home(self) -> str:
+        return next(c.home for c in self.capabilities if c.home)
+
+
+def load(packages: tuple[str, ...], core: Capability) -> Registry:
+    """The registry of core's own entries and the named packages, in that order."""
+    return Registry((core, *(import_module(f"app.{name}").CAPABILITY for name in packages)))
+
+
+def init_app(app: Flask, registry: Registry) -> None:
+    app.extensions["capabilities"] = registry
+    for capability in registry.capabilities[1:]:  # core registers its own blueprints
+        for module in ("views", "api"):
+            if find_spec(f"app.{capability.name}.{module}"):
+                app.register_blueprint(import_module(f"app.{capability.name}.{module}").bp)
+
+
+def registry() -> Registry:
+    return current_app.extensions["capabilities"]
+
+
+def queue_names() -> tuple[str, ...]:
+    """Every queue of the app, in the priority order workers listen to them."""
+    return registry().queues
