@@ -6,21 +6,25 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import uuid
+from contextlib import suppress
 from pathlib import Path
 
 import psycopg
 import pytest
 import redis
 from flask_migrate import upgrade
+from simple_websocket import Client, ConnectionClosed
 from sqlalchemy import text
+from werkzeug.serving import make_server
 
 from app import create_app
 from app.core.auth import service as auth
 from app.extensions import db, limiter
 
-pytest_plugins = ["tests.liveserver"]  # the live_server fixture (gunicorn + worker)
+pytest_plugins = ["tests.liveserver", "tests.docsync.twosites"]  # live_server (gunicorn + worker), sync_sites
 
 PG_SERVER = os.environ.get("FORGELINE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 
@@ -295,3 +299,29 @@ def wait_for(predicate, timeout: float = 15, interval: float = 0.05):
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+@pytest.fixture
+def ws_url(app):
+    """A real, threaded HTTP server for the app, on a free port."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield f"ws://127.0.0.1:{server.server_port}/ws"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def connect(ws_url, bearer):
+    """Opens WebSocket clients, as an operator unless told otherwise; closes them after the test."""
+    clients = []
+
+    def open_(headers=None, **options):
+        ws = Client.connect(ws_url, headers=bearer() if headers is None else headers, **options)
+        clients.append(ws)
+        return ws
+
+    yield open_
+    for ws in clients:
+        with suppress(ConnectionClosed, OSError):  # already closed by the test
+            ws.close()

@@ -8,7 +8,6 @@ import re
 
 from playwright.sync_api import expect
 
-pytest_plugins = ["tests.docsync.twosites"]
 SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
 DOCUMENTS = 80
 

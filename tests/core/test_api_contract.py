@@ -5,6 +5,8 @@ import re
 
 import pytest
 
+from tests.helpers import assert_error_shape
+
 API = "/api/v1"
 PUBLIC = {f"{API}/openapi.json"}
 
@@ -22,15 +24,6 @@ def concrete(rule: str, value: str = "does-not-exist") -> str:
     """The rule with `value` in each path parameter; an <int:...> one gets 0, as
     any other value would not even reach the route."""
     return re.sub(r"<(\w+:)?(\w+)>", lambda m: "0" if m.group(1) == "int:" else value, rule)
-
-
-def assert_error_shape(response) -> None:
-    body = response.get_json()
-    assert body is not None, f"{response.request.path}: not JSON"
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "details"}
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    assert isinstance(body["error"]["details"], dict)
 
 
 def test_openapi_document_matches_registered_routes(app, client):

@@ -9,81 +9,21 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
-from contextlib import suppress
 from datetime import datetime, timedelta
 
 import pytest
 import redis
 from flask import request_finished
-from simple_websocket import Client, ConnectionClosed, ConnectionError
-from werkzeug.serving import make_server
+from simple_websocket import Client, ConnectionError
 
 from app.config import ROOT
 from app.core import live
 from app.core.live.bus import CHANNEL, SOCKET_BUFFER, Subscriber, make_event
 from app.core.live.views import MAX_TOPICS, _apply
 from tests.conftest import sign_in
+from tests.helpers import next_event, send, until_live
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-@pytest.fixture
-def ws_url(app):
-    """A real, threaded HTTP server for the app, on a free port."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield f"ws://127.0.0.1:{server.server_port}/ws"
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def connect(ws_url, bearer):
-    """Opens WebSocket clients, as an operator unless told otherwise; closes them after the test."""
-    clients = []
-
-    def open_(headers=None, **options):
-        ws = Client.connect(ws_url, headers=bearer() if headers is None else headers, **options)
-        clients.append(ws)
-        return ws
-
-    yield open_
-    for ws in clients:
-        with suppress(ConnectionClosed, OSError):  # already closed by the test
-            ws.close()
-
-
-def send(ws, action, *topics):
-    ws.send(json.dumps({"action": action, "topics": list(topics)}))
-
-
-def next_event(ws, timeout=3.0):
-    """The next event that is not a probe, or None when none comes in time."""
-    deadline = time.monotonic() + timeout
-    while (left := deadline - time.monotonic()) > 0:
-        raw = ws.receive(timeout=left)
-        if raw is None:
-            return None
-        event = json.loads(raw)
-        if event["type"] not in ("probe", "subscribed"):
-            return event
-    return None
-
-
-def until_live(ws, topic, timeout=5.0):
-    """Publishes probes until one comes back: the hub listens on Redis and the
-    socket's subscription is in force. Later probes are skipped by next_event."""
-    # a probe of this call only: one left over from an earlier call proves nothing about now
-    nonce = uuid.uuid4().hex
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        live.publish(topic, "probe", {"nonce": nonce})
-        raw = ws.receive(timeout=0.1)
-        event = json.loads(raw) if raw is not None else {}
-        if event.get("type") == "probe" and event["data"] == {"nonce": nonce}:
-            return
-    pytest.fail(f"no event reached the socket on {topic!r} within {timeout}s")
 
 
 def wait_for(condition, timeout=5.0):

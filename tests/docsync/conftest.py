@@ -1,4 +1,3 @@
-import hashlib
 import io
 import shutil
 import threading
@@ -18,13 +17,6 @@ def document_store(request, tmp_path):
     app.config["DOCUMENT_STORE"] = path
     current_app.config["DOCUMENT_STORE"] = path
     yield path
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-PDF = b"%PDF-1.7\n" + b"drawing " * 64
 
 
 class Remote:

@@ -13,22 +13,9 @@ from app.docsync.models import DocumentVersion
 from app.docsync.store import ChecksumMismatch, TooLarge
 from app.extensions import db
 from tests.conftest import csrf_from
-from tests.docsync.conftest import PDF, sha
+from tests.docsync.factory import PDF, make_doc, sha
 
 API = "/api/v1/documents"
-
-
-def make_doc(number="DWG-1", data: bytes | None = PDF, **meta):
-    doc = documents.create(
-        number,
-        Metadata(
-            meta.get("title", "Bracket"), meta.get("doc_type", "drawing"), tuple(meta.get("item_refs", ("ITEM-7",)))
-        ),
-    )
-    if data is not None:
-        documents.add_version(doc, io.BytesIO(data), "bracket.pdf")
-    db.session.commit()
-    return doc
 
 
 def store_files(root) -> list[Path]:

@@ -13,8 +13,7 @@ from app.docsync.models import SyncJob
 from app.docsync.remote import Unreachable
 from app.extensions import db
 from tests.conftest import run_worker
-from tests.docsync.conftest import PDF, sha
-from tests.docsync.test_documents import make_doc
+from tests.docsync.factory import PDF, make_doc, sha
 
 API = "/api/v1/doc-sync/jobs"
 

@@ -9,8 +9,7 @@ import time
 
 import pytest
 
-pytest_plugins = ["tests.docsync.twosites"]
-JOBS = "/api/v1/doc-sync/jobs"
+from tests.docsync.twosites import JOBS, start, wait_done
 
 
 @pytest.fixture
@@ -20,24 +19,6 @@ def sites(sync_sites):
 
 def pdf(label: str, size: int = 2000) -> bytes:
     return (b"%PDF-1.7 " + label.encode() + b" " + os.urandom(size))[:size]
-
-
-def start(site, direction: str, key: str, **selection) -> dict:
-    return site.api.ok(
-        "POST", JOBS, {"site_id": site.peer_id, "direction": direction, "idempotency_key": key, **selection}
-    )
-
-
-def wait_done(site, job_id: int, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = site.api.ok("GET", f"{JOBS}/{job_id}")
-        if job["status"] not in ("queued", "running"):
-            return job
-        time.sleep(0.1)
-    raise AssertionError(
-        f"job {job_id} still {job['status']} after {timeout} s: {job}\n{site.server.processes.report()}"
-    )
 
 
 def assert_same_documents(a, b, numbers: list[str]) -> None:

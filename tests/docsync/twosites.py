@@ -3,14 +3,15 @@ gunicorn + a worker each, two databases, two stores, two Redis servers),
 each registered on the other with a token of the other, and a small client
 of their public API.
 
-Test modules load this as a plugin (`pytest_plugins = ["tests.docsync.twosites"]`)
-and share ONE pair per session through the `sync_sites` fixture (see
-tests/liveserver.py for why a plugin); `two_sites()` starts a pair of one's own.
+tests/conftest.py loads this as a plugin (`pytest_plugins`, see tests/liveserver.py for why);
+tests share ONE pair per session through the `sync_sites` fixture; `two_sites()` starts a pair
+of one's own.
 Tests on the shared pair use document numbers of their own."""
 
 import http.cookiejar
 import io
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -24,6 +25,8 @@ from typing import Any
 import pytest
 
 from tests.liveserver import LiveServer, running_instance
+
+JOBS = "/api/v1/doc-sync/jobs"
 
 STALL_SECONDS = 3  # a running job silent this long counts as dead (replay allowed)
 
@@ -164,3 +167,21 @@ def sync_sites(tmp_path_factory):
         tmp_path_factory.mktemp("two-sites"), DOCSYNC_STALL_SECONDS=str(STALL_SECONDS), DOCSYNC_RETRY_DELAYS="0.2,0.5"
     ) as pair:
         yield pair
+
+
+def wait_done(site, job_id: int, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = site.api.ok("GET", f"{JOBS}/{job_id}")
+        if job["status"] not in ("queued", "running"):
+            return job
+        time.sleep(0.1)
+    raise AssertionError(
+        f"job {job_id} still {job['status']} after {timeout} s: {job}\n{site.server.processes.report()}"
+    )
+
+
+def start(site, direction: str, key: str, **selection) -> dict:
+    return site.api.ok(
+        "POST", JOBS, {"site_id": site.peer_id, "direction": direction, "idempotency_key": key, **selection}
+    )

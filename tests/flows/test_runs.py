@@ -12,7 +12,7 @@ from app.extensions import db
 from app.flows.demo import EXAMPLE, SENSOR_ROUTER
 from app.flows.models import FlowRun
 from tests.conftest import run_worker, wait_for
-from tests.core.test_live import connect, next_event, send, until_live, ws_url  # noqa: F401 (fixtures)
+from tests.helpers import next_event, send, until_live
 
 API = "/api/v1"
 MONITORING = ("state", "metrics", "trace", "queues/status", "routines/status", "monitoring")

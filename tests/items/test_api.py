@@ -12,7 +12,7 @@ from app.core.jobs.models import JobRecord
 from app.extensions import db
 from app.items.models import Bom, BomExport, BomLine, Item
 from tests.conftest import run_worker
-from tests.core.test_api_contract import assert_error_shape
+from tests.helpers import assert_error_shape
 from tests.items.factory import assembly, item
 
 API = "/api/v1"

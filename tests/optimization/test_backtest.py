@@ -5,35 +5,18 @@ import math
 
 import numpy as np
 import pytest
-from backtesting import Backtest, Strategy
-from backtesting.lib import crossover
-from backtesting.test import GOOG, SMA
+from backtesting import Backtest
+from backtesting.test import GOOG
 
 from app.core.errors import InvalidInput
 from app.optimization import datasets
 from app.optimization.backtest import simulate
 from app.optimization.strategies import STRATEGIES, Indicators, StrategyError
+from tests.optimization.oracle import SmaCross
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Some trades remain open", "ignore::DeprecationWarning", "ignore:.*dayofweek"
 )
-
-
-class SmaCross(Strategy):
-    n1 = 10
-    n2 = 20
-
-    def init(self):
-        self.sma1 = self.I(SMA, self.data.Close, self.n1)
-        self.sma2 = self.I(SMA, self.data.Close, self.n2)
-
-    def next(self):
-        if crossover(self.sma1, self.sma2):
-            self.position.close()
-            self.buy()
-        elif crossover(self.sma2, self.sma1):
-            self.position.close()
-            self.sell()
 
 
 def goog_bars():

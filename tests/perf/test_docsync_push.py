@@ -14,8 +14,7 @@ import time
 
 import pytest
 
-from tests.docsync.test_two_sites import start, wait_done
-from tests.docsync.twosites import two_sites
+from tests.docsync.twosites import start, two_sites, wait_done
 
 DOCUMENTS = int(os.environ.get("BENCH_DOCUMENTS", "1000"))
 SIZE = 100 * 1024

@@ -25,7 +25,7 @@ from app.optimization import datasets, grid, service
 from app.optimization.backtest import simulate
 from app.optimization.models import Optimization, OptimizationTask
 from app.optimization.strategies import STRATEGIES, Indicators
-from tests.optimization.test_backtest import SmaCross
+from tests.optimization.oracle import SmaCross
 
 SPACE = {"n1": {"start": 5, "stop": 50, "step": 1}, "n2": {"start": 10, "stop": 200, "step": 5}}
 WORKERS = 2
