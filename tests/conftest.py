@@ -117,6 +117,25 @@ def app_config(database_url: str, redis_url: str, **extra) -> dict:
     }
 
 
+# CI (CI=true) runs every database test on SQLite and PostgreSQL; a local run takes SQLite, and
+# PostgreSQL too only for tests marked `dialects` (migrations, locking, concurrency, JSON, SQL
+# aggregates). FORGELINE_TEST_DATABASES=both gives a local run CI's pairing.
+BOTH_DATABASES = os.environ.get("CI", "").lower() == "true" or os.environ.get("FORGELINE_TEST_DATABASES") == "both"
+
+
+def pytest_collection_modifyitems(config, items):
+    if BOTH_DATABASES:
+        return
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgresql = callspec is not None and callspec.params.get("database_url") == "postgresql"
+        (drop if on_postgresql and not item.get_closest_marker("dialects") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request):
     return request.getfixturevalue(f"{'pg' if request.param == 'postgresql' else 'sqlite'}_database")

@@ -33,6 +33,7 @@ def test_job_reaches_redis_only_when_the_transaction_commits(app):
     assert (row.status, row.queue, row.kind, row.entity, row.entity_id) == ("queued", "default", "demo", "demo", "7")
 
 
+@pytest.mark.dialects
 def test_rolled_back_transaction_enqueues_nothing(app):
     record_id = jobs.enqueue("demo", demo_job, 0).id
     db.session.rollback()

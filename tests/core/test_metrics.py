@@ -142,6 +142,7 @@ def test_requests_are_counted_by_method_route_rule_and_status(app, client, beare
     assert job_id not in found.text  # never a concrete id, only the rule
 
 
+@pytest.mark.dialects
 def test_audit_writes_count_committed_rows_and_not_rolled_back_ones(app, client):
     before = scrape(client).value("audit_writes_total")
     rows_before = db.session.query(AuditEntry).count()
@@ -213,6 +214,7 @@ def test_rq_workers_counts_registered_workers_by_state(app, client):
     assert scrape(client).value("rq_workers") == 0
 
 
+@pytest.mark.dialects
 def test_job_timing_histograms_count_the_jobs_that_ran_per_queue(app, client):
     for _ in range(2):
         jobs.enqueue("demo", demo_job, 0, queue="default")
@@ -234,6 +236,7 @@ def test_job_timing_histograms_count_the_jobs_that_ran_per_queue(app, client):
     assert found.value("job_exec_seconds_bucket", queue="default", le="0.1") == quick
 
 
+@pytest.mark.dialects
 def test_job_timing_histogram_buckets_are_cumulative_and_inclusive(app, client):
     now = utcnow()
     durations = [0.05, 0.5, 3, 100, 4000]  # 0.5 sits on a bound: le is inclusive

@@ -1,10 +1,13 @@
 """The schema comes only from migrations: they must match the models exactly."""
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from app.extensions import db
+
+pytestmark = pytest.mark.dialects
 
 
 def test_models_and_migrations_agree(app):

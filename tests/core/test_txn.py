@@ -1,6 +1,7 @@
 """Work registered with app.core.txn.on_commit runs after the outermost commit
 only, and is dropped with the (nested) transaction it was registered in."""
 
+import pytest
 from rq import Queue
 
 from app.core import jobs, txn
@@ -23,6 +24,7 @@ def test_a_released_savepoint_waits_for_the_real_commit(app):
     assert ran == ["inner"] and _queued(app) == 1
 
 
+@pytest.mark.dialects
 def test_a_rolled_back_savepoint_drops_only_its_own_work(app):
     ran = []
     db.session.begin()
@@ -41,6 +43,7 @@ def test_a_rolled_back_savepoint_drops_only_its_own_work(app):
     assert ran == ["outer"] and _queued(app) == 1
 
 
+@pytest.mark.dialects
 def test_a_rolled_back_transaction_drops_everything(app):
     ran = []
     db.session.begin()

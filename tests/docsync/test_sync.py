@@ -49,6 +49,7 @@ def bytes_pushed() -> float:
     return REGISTRY.get_sample_value("doc_sync_bytes_total", {"direction": "push"}) or 0.0
 
 
+@pytest.mark.dialects
 def test_same_key_same_payload_is_the_same_job_and_another_payload_is_refused(app, client, bearer, site):
     operator = bearer("operator")
     make_doc()

@@ -131,6 +131,7 @@ def test_apply_releases_the_target_bom_and_closes_the_eco(app):
     transitions.move(plain.id, "done")  # without a BOM change an ECO simply moves to done
 
 
+@pytest.mark.dialects
 @pytest.mark.parametrize("phase", ["before", "after"])
 def test_a_failing_block_rule_rolls_everything_back_and_leaves_only_its_run(app, phase, redis_server):
     eco = factory.eco(priority="urgent")
@@ -355,6 +356,7 @@ def test_a_create_job_rule_with_retry_runs_its_job_again_then_records_the_failur
     assert db.session.get(JobRecord, run.job_id).status == "failed"
 
 
+@pytest.mark.dialects
 def test_concurrent_moves_of_one_eco_exactly_one_wins(app, monkeypatch):
     eco_id = factory.eco().id
     contenders = 6

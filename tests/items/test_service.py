@@ -163,6 +163,7 @@ def test_explosion_rolls_up_quantities_through_levels(app):
     assert [f.child_number for f in explode(top, max_levels=1)] == ["S-1", "P-1"]
 
 
+@pytest.mark.dialects
 def test_failed_write_changes_nothing(app):
     item("P-1")
     bom = assembly("A-1", [("P-1", 1)], release=True)
@@ -174,6 +175,7 @@ def test_failed_write_changes_nothing(app):
     assert db.session.scalar(select(func.count()).select_from(BomLine)) == 1
 
 
+@pytest.mark.dialects
 def test_a_concurrent_duplicate_is_a_conflict_not_a_crash(app, monkeypatch):
     item("P-1")
     bom = assembly("A-1", [("P-1", 1)], release=True)

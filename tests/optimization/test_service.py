@@ -117,6 +117,7 @@ def submitted(make_user, policy=None, top_n=3, owner="eve", **space):
     return owner, job
 
 
+@pytest.mark.dialects
 @pytest.mark.parametrize("mode, expected", [("max", [9.0, 7.0, 5.0]), ("min", [-4.0, 1.0, 5.0])])
 def test_top_n_is_ordered_by_mode_and_the_summary_is_incremental(app, make_user, mode, expected):
     owner, job = submitted(make_user, {"mode": mode})
@@ -134,6 +135,7 @@ def test_top_n_is_ordered_by_mode_and_the_summary_is_incremental(app, make_user,
     )
 
 
+@pytest.mark.dialects
 def test_early_stop_by_target_freezes_the_summary(app, make_user):
     owner, job = submitted(make_user, {"target": 8.0})
     assert not service.merge(job.id, [outcome(0, 5.0), outcome(1, 9.0), outcome(2, 12.0)])
