@@ -210,7 +210,32 @@ def _attempt(rule: WorkflowRule, run: WorkflowRun, ctx: Context) -> dict[str, An
     return result
 
 
+BLOCKED_COLUMNS = (
+    "rule_id",
+    "eco_id",
+    "phase",
+    "action",
+    "from_stage",
+    "to_stage",
+    "attempts",
+    "error",
+    "actor",
+    "started_at",
+)
+
+
 def run_rule(rule: WorkflowRule, phase: str, ctx: Context) -> WorkflowRun:
+    run = _start_run(rule, phase, ctx)
+    error = _attempt_all(rule, run, ctx)
+    run.error = error[:ERROR_LENGTH] if error else None
+    _record_outcome(rule, run, error)
+    if run.status != "queued":
+        run.finished_at = utcnow()
+    db.session.flush()
+    return run
+
+
+def _start_run(rule: WorkflowRule, phase: str, ctx: Context) -> WorkflowRun:
     run = WorkflowRun(
         rule=rule,
         eco=ctx.eco,
@@ -226,6 +251,12 @@ def run_rule(rule: WorkflowRule, phase: str, ctx: Context) -> WorkflowRun:
     )
     db.session.add(run)
     db.session.flush()  # the id a create_job job is given
+    return run
+
+
+def _attempt_all(rule: WorkflowRule, run: WorkflowRun, ctx: Context) -> str | None:
+    """The action, retried with backoff under the retry strategy; the last
+    attempt's error, None once an attempt succeeds."""
     tries = 1 + (rule.max_retries if rule.fail_strategy == "retry" else 0)
     backoff = current_app.config["WORKFLOW_RETRY_BACKOFF"]
     error = None
@@ -239,37 +270,24 @@ def run_rule(rule: WorkflowRule, phase: str, ctx: Context) -> WorkflowRun:
             error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ActionFailed) else str(exc)
             if attempt < tries:
                 time.sleep(backoff * 2 ** (attempt - 1))
-    run.error = error[:ERROR_LENGTH] if error else None
+    return error
+
+
+def _record_outcome(rule: WorkflowRule, run: WorkflowRun, error: str | None) -> None:
+    """Status and result code from the error and the fail strategy; a blocking
+    failure raises RuleBlocked with the values of the run to record after the rollback."""
     if error is None and rule.action == "create_job":  # from here on, attempts count the job's executions
         run.status, run.result_code, run.attempts = "queued", "QUEUED", 0
         run.job_id = run.result["job_id"]
     elif error is None:
         run.status, run.result_code = "completed", "OK"
     elif rule.fail_strategy == "block":
-        values = {
-            c: getattr(run, c)
-            for c in (
-                "rule_id",
-                "eco_id",
-                "phase",
-                "action",
-                "from_stage",
-                "to_stage",
-                "attempts",
-                "error",
-                "actor",
-                "started_at",
-            )
-        }
+        values = {c: getattr(run, c) for c in BLOCKED_COLUMNS}
         raise RuleBlocked(rule, {**values, "status": "failed", "result_code": "BLOCK", "finished_at": utcnow()})
     elif rule.fail_strategy == "retry":
         run.status, run.result_code = "failed", "RETRY_EXHAUSTED"
     else:
         run.status, run.result_code = "warning", "WARN"
-    if run.status != "queued":
-        run.finished_at = utcnow()
-    db.session.flush()
-    return run
 
 
 def record_blocked(blocked: RuleBlocked) -> WorkflowRun:

@@ -308,40 +308,14 @@ class Runtime:
             with self._lock:
                 self._release_locked()
 
-    def _drain(self, rid: str) -> None:  # noqa: C901 (to split)
+    def _drain(self, rid: str) -> None:
+        """A pool thread's turn at one routine: activate it while it has work, again
+        when data came in meanwhile (dirty), then give the routine back."""
         routine = self.flow.routines[rid]
         try:
             while True:
-                while self.status in ACTIVE:
-                    if rid in self._skipped:
-                        self._discard(routine)
-                        break
-                    batch = self._held_batches.pop(rid, None)
-                    if batch is None:
-                        batch = routine.policy.decide(routine.slots)
-                        if batch is None:
-                            self._arm_recheck(routine)
-                            break
-                        if self.breakpoints and self._check_breakpoints(
-                            "routine", (rid,), [item for items in batch.values() for item in items]
-                        ):
-                            self._held_batches[rid] = batch  # runs first on resume or step
-                            break
-                    if not self._take_step():
-                        self._held_batches[rid] = batch
-                        break
-                    went_on = self._execute(routine, batch)
-                    if self._steps == 0:  # that was the step
-                        self._set_status(RunStatus.PAUSED, allowed=ACTIVE)
-                    if not went_on:
-                        break
-                with self._lock:
-                    if rid in self._dirty and self.status in ACTIVE:
-                        self._dirty.discard(rid)
-                        continue
-                    self._dirty.discard(rid)
-                    self._pending.discard(rid)
-                    self._release_locked()
+                self._activate_while_ready(rid, routine)
+                if not self._drain_again(rid):
                     return
         except BaseException:
             log.exception("routine %s crashed the runtime", rid)
@@ -349,6 +323,49 @@ class Runtime:
                 self._pending.discard(rid)
                 self._release_locked()
             self._fail(f"internal error in routine {rid}")
+
+    def _activate_while_ready(self, rid: str, routine: Routine) -> None:
+        """The hot loop: one activation per batch the policy gives, until there is
+        none, the run stops or pauses, or the routine must not go on."""
+        while self.status in ACTIVE:
+            if rid in self._skipped:
+                self._discard(routine)
+                return
+            batch = self._held_batches.pop(rid, None)
+            if batch is None:
+                batch = routine.policy.decide(routine.slots)
+                if batch is None:
+                    self._arm_recheck(routine)
+                    return
+                if self.breakpoints and self._hold_at_breakpoint(rid, batch):
+                    return
+            if not self._take_step():
+                self._held_batches[rid] = batch
+                return
+            went_on = self._execute(routine, batch)
+            if self._steps == 0:  # that was the step
+                self._set_status(RunStatus.PAUSED, allowed=ACTIVE)
+            if not went_on:
+                return
+
+    def _hold_at_breakpoint(self, rid: str, batch: Batch) -> bool:
+        """A routine breakpoint on this batch: it is held and runs first on resume or step."""
+        if self._check_breakpoints("routine", (rid,), [item for items in batch.values() for item in items]):
+            self._held_batches[rid] = batch
+            return True
+        return False
+
+    def _drain_again(self, rid: str) -> bool:
+        """True when data came in during the drain (and the run is active); else the
+        routine is no longer pending and the drain's hold on the run is released."""
+        with self._lock:
+            if rid in self._dirty and self.status in ACTIVE:
+                self._dirty.discard(rid)
+                return True
+            self._dirty.discard(rid)
+            self._pending.discard(rid)
+            self._release_locked()
+            return False
 
     def _take_step(self) -> bool:
         """While stepping, allow one activation; False (and paused) once it is taken."""

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from app.engine import ErrorHandler, Flow, FlowInvalid, Slot
+from app.engine import ErrorHandler, Flow, FlowInvalid, Routine, Slot
 from app.engine.builtins import ROUTINE_TYPES, ConfigError
 from app.engine.policies import POLICIES, ActivationPolicy
 
@@ -168,7 +168,7 @@ def _policy(spec: PolicySpec) -> ActivationPolicy:
     return cls()
 
 
-def build(text: str) -> Flow:  # noqa: C901 (to split)
+def build(text: str) -> Flow:
     """The engine Flow a document describes; raises DocumentInvalid with every problem."""
     document, lines = parse(text)
     problems = _Problems(lines)
@@ -178,45 +178,69 @@ def build(text: str) -> Flow:  # noqa: C901 (to split)
     paths: dict[str, tuple] = {}  # field names handed to the engine -> document paths
     for i, spec in enumerate(document.routines):
         where = ("routines", i)
-        cls = ROUTINE_TYPES.get(spec.type)
-        if cls is None:
-            problems.add(where + ("type",), f"unknown routine type {spec.type!r}; one of: {', '.join(ROUTINE_TYPES)}")
+        routine = _routine(spec, where, problems)
+        if routine is None:
             broken.add(spec.id)
             continue
-        try:
-            policy = _policy(spec.policy) if spec.policy else None
-        except ConfigError as exc:
-            problems.add(where + ("policy", exc.key), str(exc))
-            broken.add(spec.id)
-            continue
-        handler = ErrorHandler(**spec.error_handler.model_dump()) if spec.error_handler else None
-        try:
-            routine = cls(spec.id, spec.config, policy=policy, error_handler=handler)
-        except ConfigError as exc:
-            problems.add(where + ("config", *exc.key.split(".")), str(exc))
-            broken.add(spec.id)
-            continue
-        except (ValueError, TypeError, KeyError) as exc:
-            problems.add(where + ("config",), f"{type(exc).__name__}: {exc}")
-            broken.add(spec.id)
-            continue
-        routine.type = spec.type  # a registered class is known by its import path
-        for name, slot in spec.slots.items():
-            if name not in routine.slots:
-                problems.add(
-                    where + ("slots", name),
-                    f"routine type {spec.type!r} has no slot {name!r} (it has: {', '.join(routine.slots) or 'none'})",
-                )
-            else:
-                routine.slots[name] = Slot(name, slot.max_queue_length, slot.watermark, routine_id=spec.id)
         index.setdefault(spec.id, i)
         paths[_field(where + ("id",))] = where + ("id",)
         flow.add(routine, entry=spec.entry, field=_field(where + ("id",)))
-    for j, connection in enumerate(document.connections):
+    _connect(flow, document.connections, broken, paths)
+    _validate(flow, problems, index, broken, paths)
+    if problems.errors:
+        raise DocumentInvalid(problems.errors)
+    return flow
+
+
+def _routine(spec: RoutineSpec, where: tuple, problems: _Problems) -> Routine | None:
+    """The routine a spec describes, or None with its problem added."""
+    cls = ROUTINE_TYPES.get(spec.type)
+    if cls is None:
+        problems.add(where + ("type",), f"unknown routine type {spec.type!r}; one of: {', '.join(ROUTINE_TYPES)}")
+        return None
+    try:
+        policy = _policy(spec.policy) if spec.policy else None
+    except ConfigError as exc:
+        problems.add(where + ("policy", exc.key), str(exc))
+        return None
+    handler = ErrorHandler(**spec.error_handler.model_dump()) if spec.error_handler else None
+    try:
+        routine = cls(spec.id, spec.config, policy=policy, error_handler=handler)
+    except ConfigError as exc:
+        problems.add(where + ("config", *exc.key.split(".")), str(exc))
+        return None
+    except (ValueError, TypeError, KeyError) as exc:
+        problems.add(where + ("config",), f"{type(exc).__name__}: {exc}")
+        return None
+    routine.type = spec.type  # a registered class is known by its import path
+    _set_slots(routine, spec, where, problems)
+    return routine
+
+
+def _set_slots(routine: Routine, spec: RoutineSpec, where: tuple, problems: _Problems) -> None:
+    """The document's slot settings replace the routine's own slots; an unknown slot is a problem."""
+    for name, slot in spec.slots.items():
+        if name not in routine.slots:
+            problems.add(
+                where + ("slots", name),
+                f"routine type {spec.type!r} has no slot {name!r} (it has: {', '.join(routine.slots) or 'none'})",
+            )
+        else:
+            routine.slots[name] = Slot(name, slot.max_queue_length, slot.watermark, routine_id=spec.id)
+
+
+def _connect(flow: Flow, connections: list[ConnectionSpec], broken: set[str], paths: dict[str, tuple]) -> None:
+    for j, connection in enumerate(connections):
         (source, event), (target, slot) = connection.source.split("."), connection.target.split(".")
         if not {source, target} & broken:  # their own errors say enough
             paths[_field(("connections", j))] = ("connections", j)
             flow.connect(source, event, target, slot, field=_field(("connections", j)))
+
+
+def _validate(
+    flow: Flow, problems: _Problems, index: dict[str, int], broken: set[str], paths: dict[str, tuple]
+) -> None:
+    """The engine's own checks of the whole flow, its errors put back on the document's paths."""
     try:
         flow.validate()
     except FlowInvalid as exc:
@@ -228,6 +252,3 @@ def build(text: str) -> Flow:  # noqa: C901 (to split)
                 problems.add(("routines", index[field[9:]]), error["message"])
             else:
                 problems.add(paths.get(field, (field,)), error["message"])
-    if problems.errors:
-        raise DocumentInvalid(problems.errors)
-    return flow

@@ -59,18 +59,26 @@ class ImportCheck:
         return sum(1 for r in self.rows if r.error) + (1 if self.error else 0)
 
 
-def check_import(bom: Bom, text: str) -> ImportCheck:  # noqa: C901 (to split)
+def check_import(bom: Bom, text: str) -> ImportCheck:
     """Validate every row (and the structure they make) without writing anything."""
+    result = _read_rows(text)
+    if result.error:
+        return result
+    _check_values(result.rows)
+    _check_structure(bom, result.rows)
+    return result
+
+
+def _read_rows(text: str) -> ImportCheck:
+    """The file's rows, with the file's own error (size, header, row count) or a
+    row's (too many fields); the values are not looked at yet."""
     if len(text.encode()) > MAX_BYTES:
         return ImportCheck(error=f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB.")
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = [h.strip() for h in reader.fieldnames or []]
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        return ImportCheck(error=f"The header must name {', '.join(COLUMNS)}; missing: {', '.join(missing)}.")
-    unknown = [h for h in header if h not in COLUMNS]
-    if unknown:
-        return ImportCheck(error=f"Unknown column(s): {', '.join(unknown)}. Known: {', '.join(COLUMNS)}.")
+    error = _header_error(header)
+    if error:
+        return ImportCheck(error=error)
     reader.fieldnames = header
     result = ImportCheck()
     for raw in reader:
@@ -83,22 +91,39 @@ def check_import(bom: Bom, text: str) -> ImportCheck:  # noqa: C901 (to split)
         result.rows.append(ImportRow(reader.line_num, data))
     if not result.rows:
         result.error = "The file has no rows."
-        return result
-    numbers = {r.data.get("child", "") for r in result.rows}
+    return result
+
+
+def _header_error(header: list[str]) -> str | None:
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        return f"The header must name {', '.join(COLUMNS)}; missing: {', '.join(missing)}."
+    unknown = [h for h in header if h not in COLUMNS]
+    if unknown:
+        return f"Unknown column(s): {', '.join(unknown)}. Known: {', '.join(COLUMNS)}."
+    return None
+
+
+def _check_values(rows: list[ImportRow]) -> None:
+    """Each good row's line values (its child looked up among all the file names at once), or its error."""
+    numbers = {r.data.get("child", "") for r in rows}
     items = {i.number: i for i in db.session.scalars(select(Item).where(Item.number.in_(numbers)))}
-    for row in result.rows:
+    for row in rows:
         if row.error:
             continue
         try:
             row.values = line_values(row.data, items=items)
         except InvalidInput as exc:
             row.error = exc.message
-    children = {r.values["child"].number: r for r in result.rows if r.values}
+
+
+def _check_structure(bom: Bom, rows: list[ImportRow]) -> None:
+    """A child that would make the structure a loop: the error goes on its row."""
+    children = {r.values["child"].number: r for r in rows if r.values}
     try:
         check_no_cycle(bom.item, [r.values["child"] for r in children.values()])
     except InvalidInput as exc:
         children[exc.details["loop"][1]].error = exc.message
-    return result
 
 
 def commit_import(bom: Bom, text: str) -> tuple[ImportCheck, Bom | None]:

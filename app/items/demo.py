@@ -5,7 +5,7 @@ number, designators, note) at one level and below."""
 from sqlalchemy import select
 
 from app.items import service
-from app.items.models import Item
+from app.items.models import Bom, Item
 
 PARTS = [
     ("R-10K", "Resistor 10 kΩ 0603"),
@@ -107,30 +107,45 @@ def _line(row: tuple) -> dict:
     )  # trailing fields are optional
 
 
-def seed() -> str | None:  # noqa: C901 (to split)
+def seed() -> str | None:
     from app.extensions import db
 
     if db.session.scalar(select(Item.id).where(Item.number == "ASM-1000")):
         return None
-    for number, name in PARTS:
-        service.create_item({"number": number, "name": name, "lifecycle": "released"})
-    for number, name, uom in BULK:
-        service.create_item({"number": number, "name": name, "uom": uom, "lifecycle": "released"})
+    _seed_parts()
     for number, name, revisions in ASSEMBLIES:
-        item = service.create_item({"number": number, "name": name, "item_type": "assembly"})
-        bom = service.create_bom(item.id)
-        for index, (lines, released) in enumerate(revisions):
-            if index:  # the next revision: replace the lines of a draft copy
-                bom, _ = service.new_revision(bom)
-                for line in list(bom.lines):
-                    service.remove_line(line.id)
-            for row in lines:
-                service.add_line(bom.id, _line(row))
-            if released:
-                service.release_bom_revision(bom.id)
-        if any(released for _, released in revisions):
-            service.update_item(item.id, {"lifecycle": "released"})
+        _seed_assembly(number, name, revisions)
     return (
         "items: demo assemblies ASM-1000 (released A, draft B), ASM-2000, FRAME-300, PANEL-350, PCA-200 (A, B); "
         "compare ASM-1000@A with ASM-1000@B on /items/compare"
     )
+
+
+def _seed_parts() -> None:
+    for number, name in PARTS:
+        service.create_item({"number": number, "name": name, "lifecycle": "released"})
+    for number, name, uom in BULK:
+        service.create_item({"number": number, "name": name, "uom": uom, "lifecycle": "released"})
+
+
+def _seed_assembly(number: str, name: str, revisions: list[tuple[list[tuple], bool]]) -> None:
+    """The assembly item and its BOM, one revision after the other; released when one of them is."""
+    item = service.create_item({"number": number, "name": name, "item_type": "assembly"})
+    bom = service.create_bom(item.id)
+    for index, (lines, released) in enumerate(revisions):
+        if index:  # the next revision: replace the lines of a draft copy
+            bom = _draft_copy(bom)
+        for row in lines:
+            service.add_line(bom.id, _line(row))
+        if released:
+            service.release_bom_revision(bom.id)
+    if any(released for _, released in revisions):
+        service.update_item(item.id, {"lifecycle": "released"})
+
+
+def _draft_copy(bom: Bom) -> Bom:
+    """The next revision of `bom`, emptied."""
+    bom, _ = service.new_revision(bom)
+    for line in list(bom.lines):
+        service.remove_line(line.id)
+    return bom
