@@ -1,13 +1,35 @@
-"""Helpers for HTML pages: a form action that flashes domain errors instead of failing."""
+"""Helpers for HTML pages: the roles a page needs, and a form action that flashes
+domain errors instead of failing."""
 
+import functools
 from collections.abc import Callable
 
 from flask import flash, redirect, render_template, request
 
+from app.core.auth.service import require_role
 from app.core.errors import DomainError
 from app.extensions import db
 
 FLASH_TARGET = "flashes"  # id of the flash area in templates/base.html
+
+
+def page_roles(roles: tuple[str, ...]):
+    """Declare the roles a page needs, as `@endpoint(roles=...)` does for the API:
+    401 when nobody is signed in, 403 when the user has none of `roles` (an admin
+    always passes); `SIGNED_IN` (the empty tuple) lets any signed-in user in.
+    The roles are kept on the view as `view.page_roles`, so a test can check that
+    every page that changes something declares them."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def checked(*args, **kwargs):
+            require_role(*roles)
+            return view(*args, **kwargs)
+
+        checked.page_roles = tuple(roles)
+        return checked
+
+    return decorate
 
 
 def form_action(action: Callable[[], str | tuple[str, str]], back: str):

@@ -1,8 +1,8 @@
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from app.core.auth.service import require_role
+from app.core.auth.roles import ENGINEER, OPERATOR, SIGNED_IN
 from app.core.errors import DomainError, InvalidInput
-from app.core.pages import form_action
+from app.core.pages import form_action, page_roles
 from app.flows import service
 from app.flows.demo import EXAMPLE
 from app.flows.graph import layout
@@ -11,12 +11,14 @@ bp = Blueprint("flows", __name__, url_prefix="/flows")
 
 
 @bp.get("/")
+@page_roles(SIGNED_IN)
 def index():
     page = service.list_flows(request.args.get("page", 1, type=int), 25)
     return render_template("flows/index.html", page=page, runs=service.recent_runs(15), example=EXAMPLE)
 
 
 @bp.post("/validate")
+@page_roles(SIGNED_IN)
 def validate():
     """htmx: the document's problems, or that it is sound, shown under the editor."""
     try:
@@ -27,8 +29,8 @@ def validate():
 
 
 @bp.post("/")
+@page_roles(ENGINEER)
 def create():
-    require_role("engineer")
     text = request.form.get("document", "")
     try:
         flow = service.create_flow(text)
@@ -47,6 +49,7 @@ def create():
 
 
 @bp.get("/<int:flow_id>")
+@page_roles(SIGNED_IN)
 def detail(flow_id: int):
     flow = service.get_flow(flow_id)
     description = service.describe(flow)
@@ -54,14 +57,14 @@ def detail(flow_id: int):
 
 
 @bp.post("/<int:flow_id>/delete")
+@page_roles(ENGINEER)
 def delete(flow_id: int):
-    require_role("engineer")
     return form_action(lambda: service.delete_flow(flow_id) or "Flow deleted.", url_for("flows.index"))
 
 
 @bp.post("/<int:flow_id>/runs")
+@page_roles(OPERATOR)
 def start_run(flow_id: int):
-    require_role("operator")
     started: list[str] = []
 
     def act() -> str:
@@ -85,18 +88,20 @@ def _run_context(job_id: str) -> dict:
 
 
 @bp.get("/runs/<job_id>")
+@page_roles(SIGNED_IN)
 def run(job_id: str):
     return render_template("flows/run.html", **_run_context(job_id))
 
 
 @bp.get("/runs/<job_id>/panel")
+@page_roles(SIGNED_IN)
 def run_panel(job_id: str):
     return render_template("flows/_run_panel.html", **_run_context(job_id))
 
 
 @bp.post("/runs/<job_id>/<action>")
+@page_roles(OPERATOR)
 def control(job_id: str, action: str):
-    require_role("operator")
     back = url_for("flows.run", job_id=job_id)
     if action == "breakpoint":
         form = request.form
