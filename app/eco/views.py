@@ -5,13 +5,13 @@ import json
 import math
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 from pydantic import BaseModel
 
 from app.core.api import parse
 from app.core.auth.roles import ADMIN, ENGINEER, SIGNED_IN
-from app.core.errors import DomainError, InvalidInput
-from app.core.pages import form_action, page_roles
+from app.core.errors import InvalidInput
+from app.core.pages import form_action, form_page, page_roles
 from app.eco import rules, service, stages, transitions
 from app.eco.actions import PARAMS
 from app.eco.models import (
@@ -66,17 +66,16 @@ def _choices() -> dict[str, Any]:
 @bp.route("/new", methods=["GET", "POST"])
 @page_roles(ENGINEER)
 def create():
-    values, error = {"eco_type": stages.DEFAULT_TYPE, "priority": "normal"}, None
-    if request.method == "POST":
-        values = request.form.to_dict()
-        try:
-            eco = service.create_eco(**_form(EcoIn).model_dump())
-            db.session.commit()
-            return redirect(url_for("eco.detail", eco_id=eco.id))
-        except DomainError as exc:
-            db.session.rollback()
-            error = exc
-    return render_template("eco/form.html", values=values, error=error, **_choices()), 422 if error else 200
+    def save(_values: dict) -> str:
+        eco = service.create_eco(**_form(EcoIn).model_dump())
+        return url_for("eco.detail", eco_id=eco.id)
+
+    return form_page(
+        "eco/form.html",
+        save,
+        {"eco_type": stages.DEFAULT_TYPE, "priority": "normal"},
+        context=lambda _: _choices(),
+    )
 
 
 def _detail_context(eco_id: int) -> dict[str, Any]:
@@ -228,32 +227,28 @@ def _rule_form_data() -> dict[str, Any]:
 def _rule_form(rule_id: int | None):
     rule = rules.get_rule(rule_id) if rule_id else None
     blank = RuleSpec.model_construct(name="", phase="before", action="emit_event")  # defaults, not yet valid
-    values = rules.rule_snapshot(rule) if rule else blank.model_dump()
-    error = None
-    if request.method == "POST":
-        try:
-            data = _rule_form_data()
-            values = data
-            saved = rules.update_rule(rule.id, data) if rule else rules.create_rule(parse(RuleSpec, data, "rule"))
-            db.session.commit()
-            return redirect(url_for("eco.rules_index", saved=saved.id))
-        except DomainError as exc:
-            db.session.rollback()
-            error = exc
-    return render_template(
+
+    def save(data: dict) -> str:
+        saved = rules.update_rule(rule.id, data) if rule else rules.create_rule(parse(RuleSpec, data, "rule"))
+        return url_for("eco.rules_index", saved=saved.id)
+
+    return form_page(
         "eco/rule_form.html",
-        rule=rule,
-        values=values,
-        error=error,
-        phases=PHASES,
-        actions=ACTIONS,
-        strategies=FAIL_STRATEGIES,
-        stages=stages.all_stages(),
-        types=stages.types(),
-        priorities=PRIORITIES,
-        roles=ROLES,
-        param_schemas={a: m.model_json_schema()["properties"] for a, m in PARAMS.items()},
-    ), 422 if error else 200
+        save,
+        rules.rule_snapshot(rule) if rule else blank.model_dump(),
+        posted=_rule_form_data,
+        context=lambda _: {
+            "rule": rule,
+            "phases": PHASES,
+            "actions": ACTIONS,
+            "strategies": FAIL_STRATEGIES,
+            "stages": stages.all_stages(),
+            "types": stages.types(),
+            "priorities": PRIORITIES,
+            "roles": ROLES,
+            "param_schemas": {a: m.model_json_schema()["properties"] for a, m in PARAMS.items()},
+        },
+    )
 
 
 @bp.route("/rules/new", methods=["GET", "POST"])

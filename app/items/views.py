@@ -19,7 +19,7 @@ from sqlalchemy import select
 from app.core.auth.roles import ENGINEER, SIGNED_IN
 from app.core.errors import DomainError
 from app.core.jobs import progress_of
-from app.core.pages import form_action, page_roles
+from app.core.pages import form_action, form_page, page_roles
 from app.extensions import db
 from app.items import csvio, exports, service
 from app.items.compare import MAX_LEVELS, MODES
@@ -29,6 +29,12 @@ from app.items.structure import children_with_boms, explode, quantity_text
 
 bp = Blueprint("items", __name__, url_prefix="/items")
 COMPARE_ROWS_SHOWN = 2000  # more than this is for the export, not for a page
+NEW_ITEM = {
+    "item_type": "part",
+    "uom": "EA",
+    "revision": "A",
+    "lifecycle": "draft",
+}  # the new-item form
 
 
 def _attachment(content: bytes, mimetype: str, filename: str) -> Response:
@@ -62,24 +68,20 @@ def index():
 
 def _item_form(item: Item | None):
     """GET shows the form; POST saves it, or shows it again with the error and what was typed."""
-    values = (
+
+    def save(values: dict) -> str:
+        saved = service.update_item(item.id, values) if item else service.create_item(values)
+        return url_for("items.detail", item_id=saved.id)
+
+    return form_page(
+        "items/form.html",
+        save,
         service.item_snapshot(item)
         if item
-        else {"item_type": "part", "uom": "EA", "revision": "A", "lifecycle": "draft"}
+        else {"item_type": "part", "uom": "EA", "revision": "A", "lifecycle": "draft"},
+        posted=lambda: {k: request.form.get(k, "") for k in service.ITEM_FIELDS},
+        context=lambda _: {"item": item, "item_types": ITEM_TYPES, "lifecycles": LIFECYCLES},
     )
-    error = None
-    if request.method == "POST":
-        values = {k: request.form.get(k, "") for k in service.ITEM_FIELDS}
-        try:
-            saved = service.update_item(item.id, values) if item else service.create_item(values)
-            db.session.commit()
-            return redirect(url_for("items.detail", item_id=saved.id))
-        except DomainError as exc:
-            db.session.rollback()
-            error = exc
-    return render_template(
-        "items/form.html", item=item, values=values, error=error, item_types=ITEM_TYPES, lifecycles=LIFECYCLES
-    ), 422 if error else 200
 
 
 @bp.route("/new", methods=["GET", "POST"])
