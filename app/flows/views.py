@@ -2,7 +2,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from app.core.auth.roles import ENGINEER, OPERATOR, SIGNED_IN
 from app.core.errors import DomainError, InvalidInput
-from app.core.pages import form_action, page_roles
+from app.core.pages import form_action, form_page, page_roles
 from app.flows import service
 from app.flows.demo import EXAMPLE
 from app.flows.graph import layout
@@ -31,21 +31,24 @@ def validate():
 @bp.post("/")
 @page_roles(ENGINEER)
 def create():
-    text = request.form.get("document", "")
-    try:
-        flow = service.create_flow(text)
-    except DomainError as exc:
-        errors = exc.details.get("errors", []) if isinstance(exc, InvalidInput) else []
-        page = service.list_flows(1, 25)
-        return render_template(
-            "flows/index.html",
-            page=page,
-            runs=service.recent_runs(15),
-            example=text,
-            errors=errors,
-            message=exc.message,
-        ), exc.status
-    return redirect(url_for("flows.detail", flow_id=flow.id))
+    """Create a flow from the editor's document, or show the list again with the document and its problems."""
+
+    def context(error: DomainError) -> dict:
+        return {
+            "page": service.list_flows(1, 25),
+            "runs": service.recent_runs(15),
+            "example": request.form.get("document", ""),
+            "errors": error.details.get("errors", []) if isinstance(error, InvalidInput) else [],
+            "message": error.message,
+        }
+
+    return form_page(
+        "flows/index.html",
+        lambda text: url_for("flows.detail", flow_id=service.create_flow(text).id),
+        posted=lambda: request.form.get("document", ""),
+        context=context,
+        error_status=None,  # the error's own status, as the page answered before
+    )
 
 
 @bp.get("/<int:flow_id>")

@@ -4,7 +4,7 @@ from flask_login import current_user
 from app.core.api import parse
 from app.core.auth.roles import ENGINEER, SIGNED_IN
 from app.core.errors import DomainError, InvalidInput
-from app.core.pages import form_action, page_roles
+from app.core.pages import form_action, form_page, page_roles
 from app.core.timeutil import utcnow
 from app.extensions import db
 from app.optimization import charts, service
@@ -71,23 +71,36 @@ def index():
     return render_template("optimization/index.html", page=page)
 
 
-def _form(status: int = 200):
+def _form_context(_error=None) -> dict:
     strategy = request.form.get("strategy") or request.args.get("strategy") or "sma_cross"
-    return render_template(
-        "optimization/new.html",
-        strategies=STRATEGIES,
-        datasets=service.list_datasets(),
-        metrics=service.METRIC_LABELS,
-        chosen=STRATEGIES.get(strategy, STRATEGIES["sma_cross"]),
-        defaults=DEFAULT_SPACES,
-        form=request.form,
-    ), status
+    return {
+        "strategies": STRATEGIES,
+        "datasets": service.list_datasets(),
+        "metrics": service.METRIC_LABELS,
+        "chosen": STRATEGIES.get(strategy, STRATEGIES["sma_cross"]),
+        "defaults": DEFAULT_SPACES,
+        "form": request.form,
+    }
+
+
+def _submit(spec: dict) -> tuple[str, str]:
+    optimization = service.submit(current_user, spec)
+    return (
+        f"Optimization {optimization.id} submitted: {optimization.total} grid points"
+        f" ({optimization.skipped} skipped by the constraint).",
+        url_for("optimization.detail", optimization_id=optimization.id),
+    )
+
+
+def _new_page():
+    """GET shows the form; POST submits it, or shows it again with what was typed and the error flashed."""
+    return form_page("optimization/new.html", _submit, posted=_spec_from_form, context=_form_context, flash_error=True)
 
 
 @bp.get("/new")
 @page_roles(ENGINEER)
 def new():
-    return _form()
+    return _new_page()
 
 
 @bp.get("/partials/params")
@@ -100,18 +113,7 @@ def params_partial():
 @bp.post("/")
 @page_roles(ENGINEER)
 def create():
-    try:
-        optimization = service.submit(current_user, _spec_from_form())
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return _form(422)
-    flash(
-        f"Optimization {optimization.id} submitted: {optimization.total} grid points"
-        f" ({optimization.skipped} skipped by the constraint).",
-        "success",
-    )
-    return redirect(url_for("optimization.detail", optimization_id=optimization.id))
+    return _new_page()
 
 
 @bp.post("/datasets")
