@@ -4,19 +4,14 @@ import uuid
 
 from flask import Blueprint, render_template, request, url_for
 
-from app.core.auth.service import require_role
+from app.core.auth.roles import ENGINEER, OPERATOR, SIGNED_IN
 from app.core.errors import DomainError, InvalidInput
-from app.core.pages import form_action
+from app.core.pages import form_action, page_roles
 from app.docsync import documents, sites, sync
 from app.docsync.documents import DOC_TYPES, Metadata
 from app.extensions import db
 
 bp = Blueprint("docsync", __name__)
-
-
-@bp.before_request
-def signed_in():
-    require_role()
 
 
 def _meta_from_form() -> Metadata:
@@ -28,6 +23,7 @@ def _meta_from_form() -> Metadata:
 
 
 @bp.get("/documents/")
+@page_roles(SIGNED_IN)
 def documents_page():
     q = request.args.get("q") or None
     doc_type = request.args.get("doc_type") or None
@@ -36,9 +32,8 @@ def documents_page():
 
 
 @bp.post("/documents/")
+@page_roles(ENGINEER)
 def create_document():
-    require_role("engineer")
-
     def act() -> tuple[str, str]:
         doc = documents.create(request.form.get("number", "").strip(), _meta_from_form())
         db.session.commit()
@@ -48,14 +43,14 @@ def create_document():
 
 
 @bp.get("/documents/<int:document_id>")
+@page_roles(SIGNED_IN)
 def document(document_id: int):
     return render_template("docsync/document.html", doc=documents.get(document_id), doc_types=DOC_TYPES)
 
 
 @bp.post("/documents/<int:document_id>")
+@page_roles(ENGINEER)
 def update_document(document_id: int):
-    require_role("engineer")
-
     def act() -> str:
         documents.update(documents.get(document_id), _meta_from_form())
         db.session.commit()
@@ -65,9 +60,8 @@ def update_document(document_id: int):
 
 
 @bp.post("/documents/<int:document_id>/versions")
+@page_roles(ENGINEER)
 def upload_version(document_id: int):
-    require_role("engineer")
-
     def act() -> str:
         upload = request.files.get("file")
         if upload is None or not upload.filename:
@@ -85,17 +79,16 @@ def upload_version(document_id: int):
 
 
 @bp.get("/doc-sync/sites")
+@page_roles(OPERATOR)
 def sites_page():
-    require_role("operator")
     return render_template(
         "docsync/sites.html", sites=sites.all_sites(), breaker_open=sites.breaker_open, jobs=sync.recent(limit=15)
     )
 
 
 @bp.post("/doc-sync/sites")
+@page_roles(OPERATOR)
 def create_site():
-    require_role("operator")
-
     def act() -> tuple[str, str]:
         site = sites.create(
             request.form.get("name", ""), request.form.get("base_url", ""), request.form.get("token") or None
@@ -112,23 +105,22 @@ def _site_context(site_id: int) -> dict:
 
 
 @bp.get("/doc-sync/sites/<int:site_id>")
+@page_roles(OPERATOR)
 def site(site_id: int):
-    require_role("operator")
     return render_template(
         "docsync/site.html", **_site_context(site_id), idempotency_key=uuid.uuid4().hex, doc_types=DOC_TYPES
     )
 
 
 @bp.get("/doc-sync/sites/<int:site_id>/panel")
+@page_roles(OPERATOR)
 def site_panel(site_id: int):
-    require_role("operator")
     return render_template("docsync/_site_panel.html", **_site_context(site_id))
 
 
 @bp.post("/doc-sync/sites/<int:site_id>/<any(health, token, enable, disable):action>")
+@page_roles(OPERATOR)
 def site_action(site_id: int, action: str):
-    require_role("operator")
-
     def act() -> str:
         site = sites.get(site_id)
         if action == "health":
@@ -152,8 +144,8 @@ def _selection_from_form() -> dict:
 
 
 @bp.post("/doc-sync/sites/<int:site_id>/preview")
+@page_roles(OPERATOR)
 def preview(site_id: int):
-    require_role("operator")
     direction = request.form.get("direction", "push")
     try:
         items, error = sync.preview(site_id, direction, **_selection_from_form()), None
@@ -164,8 +156,8 @@ def preview(site_id: int):
 
 
 @bp.post("/doc-sync/sites/<int:site_id>/jobs")
+@page_roles(OPERATOR)
 def start_job(site_id: int):
-    require_role("operator")
     key = request.form.get("idempotency_key") or uuid.uuid4().hex
 
     def act() -> tuple[str, str]:
@@ -183,23 +175,22 @@ def start_job(site_id: int):
 
 
 @bp.get("/doc-sync/jobs/<int:job_id>")
+@page_roles(OPERATOR)
 def job(job_id: int):
-    require_role("operator")
     job = sync.get(job_id)
     return render_template("docsync/job.html", job=job, stalled=sync.is_stalled(job))
 
 
 @bp.get("/doc-sync/jobs/<int:job_id>/panel")
+@page_roles(OPERATOR)
 def job_panel(job_id: int):
-    require_role("operator")
     job = sync.get(job_id)
     return render_template("docsync/_job_panel.html", job=job, stalled=sync.is_stalled(job))
 
 
 @bp.post("/doc-sync/jobs/<int:job_id>/replay")
+@page_roles(OPERATOR)
 def replay(job_id: int):
-    require_role("operator")
-
     def act() -> tuple[str, str]:
         replayed, _ = sync.replay(job_id)
         db.session.commit()

@@ -5,13 +5,13 @@ import json
 import math
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 from pydantic import BaseModel
 
 from app.core.api import parse
-from app.core.auth.service import require_role
-from app.core.errors import DomainError, InvalidInput
-from app.core.pages import form_action
+from app.core.auth.roles import ADMIN, ENGINEER, SIGNED_IN
+from app.core.errors import InvalidInput
+from app.core.pages import form_action, form_page, page_roles
 from app.eco import rules, service, stages, transitions
 from app.eco.actions import PARAMS
 from app.eco.models import (
@@ -43,6 +43,7 @@ def _form(model: type[BaseModel], **extra: Any) -> BaseModel:
 
 
 @bp.get("/")
+@page_roles(SIGNED_IN)
 def index():
     filters = {k: request.args.get(k) or None for k in ("q", "stage", "eco_type", "priority", "owner")}
     page = service.search_ecos(**filters, page=request.args.get("page", 1, type=int))
@@ -63,19 +64,18 @@ def _choices() -> dict[str, Any]:
 
 
 @bp.route("/new", methods=["GET", "POST"])
+@page_roles(ENGINEER)
 def create():
-    require_role("engineer")
-    values, error = {"eco_type": stages.DEFAULT_TYPE, "priority": "normal"}, None
-    if request.method == "POST":
-        values = request.form.to_dict()
-        try:
-            eco = service.create_eco(**_form(EcoIn).model_dump())
-            db.session.commit()
-            return redirect(url_for("eco.detail", eco_id=eco.id))
-        except DomainError as exc:
-            db.session.rollback()
-            error = exc
-    return render_template("eco/form.html", values=values, error=error, **_choices()), 422 if error else 200
+    def save(_values: dict) -> str:
+        eco = service.create_eco(**_form(EcoIn).model_dump())
+        return url_for("eco.detail", eco_id=eco.id)
+
+    return form_page(
+        "eco/form.html",
+        save,
+        {"eco_type": stages.DEFAULT_TYPE, "priority": "normal"},
+        context=lambda _: _choices(),
+    )
 
 
 def _detail_context(eco_id: int) -> dict[str, Any]:
@@ -97,12 +97,14 @@ def _detail_context(eco_id: int) -> dict[str, Any]:
 
 
 @bp.get("/<int:eco_id>")
+@page_roles(SIGNED_IN)
 def detail(eco_id: int):
     context = _detail_context(eco_id)
     return render_template("eco/detail.html", delta=service.bom_delta(context["eco"]), **context)
 
 
 @bp.get("/<int:eco_id>/partials/panel")
+@page_roles(SIGNED_IN)
 def panel(eco_id: int):
     return render_template("eco/_panel.html", **_detail_context(eco_id))
 
@@ -112,9 +114,8 @@ def _back(eco_id: int) -> str:
 
 
 @bp.post("/<int:eco_id>/move")
+@page_roles(ENGINEER)
 def move(eco_id: int):
-    require_role("engineer")
-
     def act() -> str:
         outcome = transitions.move(eco_id, request.form.get("to_stage", ""), request.form.get("reason", ""))
         return _moved_message(outcome)
@@ -123,9 +124,8 @@ def move(eco_id: int):
 
 
 @bp.post("/<int:eco_id>/apply")
+@page_roles(ENGINEER)
 def apply(eco_id: int):
-    require_role("engineer")
-
     def act() -> str:
         outcome = transitions.apply(eco_id, request.form.get("reason", ""))
         return f"Applied: {outcome.eco.target_bom.ref} is released. " + _moved_message(outcome)
@@ -142,9 +142,8 @@ def _moved_message(outcome: transitions.Outcome) -> str:
 
 
 @bp.post("/<int:eco_id>/activities")
+@page_roles(ENGINEER)
 def add_activity(eco_id: int):
-    require_role("engineer")
-
     def act() -> str:
         depends_on = [int(v) for v in request.form.getlist("depends_on") if v.isdigit()]
         due = request.form.get("due_at")
@@ -163,8 +162,8 @@ def add_activity(eco_id: int):
 
 
 @bp.post("/activities/<int:activity_id>/transition")
+@page_roles(ENGINEER)
 def transition_activity(activity_id: int):
-    require_role("engineer")
     eco_id = service.get_activity(activity_id).eco_id
 
     def act() -> str:
@@ -179,6 +178,7 @@ def transition_activity(activity_id: int):
 
 
 @bp.get("/activities/due")
+@page_roles(SIGNED_IN)
 def due():
     hours = request.args.get("within_hours", service.DUE_SOON_HOURS, type=float)
     hours = min(max(hours, 1), 24 * 90) if math.isfinite(hours) else service.DUE_SOON_HOURS
@@ -190,6 +190,7 @@ def due():
 
 
 @bp.get("/rules")
+@page_roles(SIGNED_IN)
 def rules_index():
     page = rules.list_rules(page=request.args.get("page", 1, type=int))
     return render_template("eco/rules.html", page=page)
@@ -224,51 +225,47 @@ def _rule_form_data() -> dict[str, Any]:
 
 
 def _rule_form(rule_id: int | None):
-    require_role("admin")
     rule = rules.get_rule(rule_id) if rule_id else None
     blank = RuleSpec.model_construct(name="", phase="before", action="emit_event")  # defaults, not yet valid
-    values = rules.rule_snapshot(rule) if rule else blank.model_dump()
-    error = None
-    if request.method == "POST":
-        try:
-            data = _rule_form_data()
-            values = data
-            saved = rules.update_rule(rule.id, data) if rule else rules.create_rule(parse(RuleSpec, data, "rule"))
-            db.session.commit()
-            return redirect(url_for("eco.rules_index", saved=saved.id))
-        except DomainError as exc:
-            db.session.rollback()
-            error = exc
-    return render_template(
+
+    def save(data: dict) -> str:
+        saved = rules.update_rule(rule.id, data) if rule else rules.create_rule(parse(RuleSpec, data, "rule"))
+        return url_for("eco.rules_index", saved=saved.id)
+
+    return form_page(
         "eco/rule_form.html",
-        rule=rule,
-        values=values,
-        error=error,
-        phases=PHASES,
-        actions=ACTIONS,
-        strategies=FAIL_STRATEGIES,
-        stages=stages.all_stages(),
-        types=stages.types(),
-        priorities=PRIORITIES,
-        roles=ROLES,
-        param_schemas={a: m.model_json_schema()["properties"] for a, m in PARAMS.items()},
-    ), 422 if error else 200
+        save,
+        rules.rule_snapshot(rule) if rule else blank.model_dump(),
+        posted=_rule_form_data,
+        context=lambda _: {
+            "rule": rule,
+            "phases": PHASES,
+            "actions": ACTIONS,
+            "strategies": FAIL_STRATEGIES,
+            "stages": stages.all_stages(),
+            "types": stages.types(),
+            "priorities": PRIORITIES,
+            "roles": ROLES,
+            "param_schemas": {a: m.model_json_schema()["properties"] for a, m in PARAMS.items()},
+        },
+    )
 
 
 @bp.route("/rules/new", methods=["GET", "POST"])
+@page_roles(ADMIN)
 def rule_create():
     return _rule_form(None)
 
 
 @bp.route("/rules/<int:rule_id>/edit", methods=["GET", "POST"])
+@page_roles(ADMIN)
 def rule_edit(rule_id: int):
     return _rule_form(rule_id)
 
 
 @bp.post("/rules/<int:rule_id>/enabled")
+@page_roles(ADMIN)
 def rule_enabled(rule_id: int):
-    require_role("admin")
-
     def act() -> str:
         rule = rules.update_rule(rule_id, {"enabled": request.form.get("enabled") == "1"})
         db.session.commit()
@@ -278,6 +275,7 @@ def rule_enabled(rule_id: int):
 
 
 @bp.get("/runs")
+@page_roles(SIGNED_IN)
 def runs():
     filters = {
         "status": request.args.get("status") or None,

@@ -1,8 +1,8 @@
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from app.core.auth.service import require_role
+from app.core.auth.roles import ENGINEER, OPERATOR, SIGNED_IN
 from app.core.errors import DomainError, InvalidInput
-from app.core.pages import form_action
+from app.core.pages import form_action, form_page, page_roles
 from app.flows import service
 from app.flows.demo import EXAMPLE
 from app.flows.graph import layout
@@ -11,12 +11,14 @@ bp = Blueprint("flows", __name__, url_prefix="/flows")
 
 
 @bp.get("/")
+@page_roles(SIGNED_IN)
 def index():
     page = service.list_flows(request.args.get("page", 1, type=int), 25)
     return render_template("flows/index.html", page=page, runs=service.recent_runs(15), example=EXAMPLE)
 
 
 @bp.post("/validate")
+@page_roles(SIGNED_IN)
 def validate():
     """htmx: the document's problems, or that it is sound, shown under the editor."""
     try:
@@ -27,26 +29,30 @@ def validate():
 
 
 @bp.post("/")
+@page_roles(ENGINEER)
 def create():
-    require_role("engineer")
-    text = request.form.get("document", "")
-    try:
-        flow = service.create_flow(text)
-    except DomainError as exc:
-        errors = exc.details.get("errors", []) if isinstance(exc, InvalidInput) else []
-        page = service.list_flows(1, 25)
-        return render_template(
-            "flows/index.html",
-            page=page,
-            runs=service.recent_runs(15),
-            example=text,
-            errors=errors,
-            message=exc.message,
-        ), exc.status
-    return redirect(url_for("flows.detail", flow_id=flow.id))
+    """Create a flow from the editor's document, or show the list again with the document and its problems."""
+
+    def context(error: DomainError) -> dict:
+        return {
+            "page": service.list_flows(1, 25),
+            "runs": service.recent_runs(15),
+            "example": request.form.get("document", ""),
+            "errors": error.details.get("errors", []) if isinstance(error, InvalidInput) else [],
+            "message": error.message,
+        }
+
+    return form_page(
+        "flows/index.html",
+        lambda text: url_for("flows.detail", flow_id=service.create_flow(text).id),
+        posted=lambda: request.form.get("document", ""),
+        context=context,
+        error_status=None,  # the error's own status, as the page answered before
+    )
 
 
 @bp.get("/<int:flow_id>")
+@page_roles(SIGNED_IN)
 def detail(flow_id: int):
     flow = service.get_flow(flow_id)
     description = service.describe(flow)
@@ -54,14 +60,14 @@ def detail(flow_id: int):
 
 
 @bp.post("/<int:flow_id>/delete")
+@page_roles(ENGINEER)
 def delete(flow_id: int):
-    require_role("engineer")
     return form_action(lambda: service.delete_flow(flow_id) or "Flow deleted.", url_for("flows.index"))
 
 
 @bp.post("/<int:flow_id>/runs")
+@page_roles(OPERATOR)
 def start_run(flow_id: int):
-    require_role("operator")
     started: list[str] = []
 
     def act() -> str:
@@ -85,18 +91,20 @@ def _run_context(job_id: str) -> dict:
 
 
 @bp.get("/runs/<job_id>")
+@page_roles(SIGNED_IN)
 def run(job_id: str):
     return render_template("flows/run.html", **_run_context(job_id))
 
 
 @bp.get("/runs/<job_id>/panel")
+@page_roles(SIGNED_IN)
 def run_panel(job_id: str):
     return render_template("flows/_run_panel.html", **_run_context(job_id))
 
 
 @bp.post("/runs/<job_id>/<action>")
+@page_roles(OPERATOR)
 def control(job_id: str, action: str):
-    require_role("operator")
     back = url_for("flows.run", job_id=job_id)
     if action == "breakpoint":
         form = request.form

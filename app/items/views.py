@@ -16,10 +16,10 @@ from flask import (
 )
 from sqlalchemy import select
 
-from app.core.auth.service import require_role
+from app.core.auth.roles import ENGINEER, SIGNED_IN
 from app.core.errors import DomainError
 from app.core.jobs import progress_of
-from app.core.pages import form_action
+from app.core.pages import form_action, form_page, page_roles
 from app.extensions import db
 from app.items import csvio, exports, service
 from app.items.compare import MAX_LEVELS, MODES
@@ -29,6 +29,12 @@ from app.items.structure import children_with_boms, explode, quantity_text
 
 bp = Blueprint("items", __name__, url_prefix="/items")
 COMPARE_ROWS_SHOWN = 2000  # more than this is for the export, not for a page
+NEW_ITEM = {
+    "item_type": "part",
+    "uom": "EA",
+    "revision": "A",
+    "lifecycle": "draft",
+}  # the new-item form
 
 
 def _attachment(content: bytes, mimetype: str, filename: str) -> Response:
@@ -39,6 +45,7 @@ def _attachment(content: bytes, mimetype: str, filename: str) -> Response:
 
 
 @bp.get("/")
+@page_roles(SIGNED_IN)
 def index():
     q, item_type, lifecycle = (request.args.get(k) or None for k in ("q", "item_type", "lifecycle"))
     page = service.search_items(
@@ -61,38 +68,36 @@ def index():
 
 def _item_form(item: Item | None):
     """GET shows the form; POST saves it, or shows it again with the error and what was typed."""
-    require_role("engineer")
-    values = (
+
+    def save(values: dict) -> str:
+        saved = service.update_item(item.id, values) if item else service.create_item(values)
+        return url_for("items.detail", item_id=saved.id)
+
+    return form_page(
+        "items/form.html",
+        save,
         service.item_snapshot(item)
         if item
-        else {"item_type": "part", "uom": "EA", "revision": "A", "lifecycle": "draft"}
+        else {"item_type": "part", "uom": "EA", "revision": "A", "lifecycle": "draft"},
+        posted=lambda: {k: request.form.get(k, "") for k in service.ITEM_FIELDS},
+        context=lambda _: {"item": item, "item_types": ITEM_TYPES, "lifecycles": LIFECYCLES},
     )
-    error = None
-    if request.method == "POST":
-        values = {k: request.form.get(k, "") for k in service.ITEM_FIELDS}
-        try:
-            saved = service.update_item(item.id, values) if item else service.create_item(values)
-            db.session.commit()
-            return redirect(url_for("items.detail", item_id=saved.id))
-        except DomainError as exc:
-            db.session.rollback()
-            error = exc
-    return render_template(
-        "items/form.html", item=item, values=values, error=error, item_types=ITEM_TYPES, lifecycles=LIFECYCLES
-    ), 422 if error else 200
 
 
 @bp.route("/new", methods=["GET", "POST"])
+@page_roles(ENGINEER)
 def create():
     return _item_form(None)
 
 
 @bp.route("/<int:item_id>/edit", methods=["GET", "POST"])
+@page_roles(ENGINEER)
 def edit(item_id: int):
     return _item_form(service.get_item(item_id))
 
 
 @bp.get("/<int:item_id>")
+@page_roles(SIGNED_IN)
 def detail(item_id: int):
     item = service.get_item(item_id)
     revision = request.args.get("rev")
@@ -113,9 +118,8 @@ def detail(item_id: int):
 
 
 @bp.post("/<int:item_id>/bom")
+@page_roles(ENGINEER)
 def create_bom(item_id: int):
-    require_role("engineer")
-
     def act() -> str:
         bom = service.create_bom(item_id)
         db.session.commit()
@@ -127,7 +131,6 @@ def create_bom(item_id: int):
 def _bom_action(bom_id: int, action) -> Response:
     """Run a BOM edit, then show the revision it landed on (a new draft after
     editing a released one); a refused edit changes nothing and says why."""
-    require_role("engineer")
     bom = service.get_bom(bom_id)
     item_id, revision = bom.item_id, bom.revision
     try:
@@ -146,6 +149,7 @@ def _line_form() -> dict:
 
 
 @bp.post("/boms/<int:bom_id>/lines")
+@page_roles(ENGINEER)
 def add_line(bom_id: int):
     def act(bom):
         line = service.add_line(bom_id, _line_form())
@@ -155,8 +159,8 @@ def add_line(bom_id: int):
 
 
 @bp.post("/lines/<int:line_id>")
+@page_roles(ENGINEER)
 def update_line(line_id: int):
-    require_role("engineer")
     line = service.get_line(line_id)
 
     def act(bom):
@@ -167,8 +171,8 @@ def update_line(line_id: int):
 
 
 @bp.post("/lines/<int:line_id>/delete")
+@page_roles(ENGINEER)
 def remove_line(line_id: int):
-    require_role("engineer")
     line = service.get_line(line_id)
 
     def act(bom):
@@ -180,6 +184,7 @@ def remove_line(line_id: int):
 
 
 @bp.post("/boms/<int:bom_id>/release")
+@page_roles(ENGINEER)
 def release(bom_id: int):
     def act(bom):
         service.release_bom_revision(bom_id)
@@ -189,6 +194,7 @@ def release(bom_id: int):
 
 
 @bp.post("/boms/<int:bom_id>/revise")
+@page_roles(ENGINEER)
 def revise(bom_id: int):
     def act(bom):
         draft, _ = service.new_revision(bom)
@@ -209,12 +215,14 @@ def _tree_rows(bom: Bom, path: str, factor: Decimal, level: int) -> dict:
 
 
 @bp.get("/boms/<int:bom_id>/tree")
+@page_roles(SIGNED_IN)
 def tree(bom_id: int):
     bom = service.get_bom(bom_id)
     return render_template("items/tree.html", bom=bom, **_tree_rows(bom, "", Decimal(1), 1))
 
 
 @bp.get("/boms/<int:bom_id>/tree/children")
+@page_roles(SIGNED_IN)
 def tree_children(bom_id: int):
     """Rows under one line of the tree: the child's effective BOM, quantities rolled up by `factor`."""
     child = service.get_item(request.args.get("child", 0, type=int))
@@ -235,14 +243,15 @@ def tree_children(bom_id: int):
 
 
 @bp.get("/boms/<int:bom_id>/export.csv")
+@page_roles(SIGNED_IN)
 def export_csv(bom_id: int):
     bom = service.get_bom(bom_id)
     return _attachment(csvio.bom_csv(bom), "text/csv", f"bom_{bom.item.number}-{bom.revision}.csv")
 
 
 @bp.route("/boms/<int:bom_id>/import", methods=["GET", "POST"])
+@page_roles(ENGINEER)
 def import_csv(bom_id: int):
-    require_role("engineer")
     bom = service.get_bom(bom_id)
     if request.method == "GET":
         return render_template("items/import.html", bom=bom, check=None, text="")
@@ -275,6 +284,7 @@ def _compare_args() -> dict:
 
 
 @bp.get("/compare")
+@page_roles(SIGNED_IN)
 def compare():
     args = _compare_args()
     refs = db.session.execute(
@@ -304,6 +314,7 @@ def compare():
 
 
 @bp.post("/compare/export")
+@page_roles(SIGNED_IN)
 def compare_export():
     args = _compare_args()
     export_format = request.form.get("export_format", "csv")
@@ -325,16 +336,19 @@ def _export_view(export_id: int) -> dict:
 
 
 @bp.get("/exports/<int:export_id>")
+@page_roles(SIGNED_IN)
 def export_page(export_id: int):
     return render_template("items/export.html", **_export_view(export_id))
 
 
 @bp.get("/exports/<int:export_id>/panel")
+@page_roles(SIGNED_IN)
 def export_panel(export_id: int):
     return render_template("items/_export_panel.html", **_export_view(export_id))
 
 
 @bp.get("/exports/<int:export_id>/download")
+@page_roles(SIGNED_IN)
 def export_download(export_id: int):
     export = exports.download(export_id)
     return _attachment(

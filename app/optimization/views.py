@@ -2,9 +2,9 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.core.api import parse
-from app.core.auth.service import require_role
+from app.core.auth.roles import ENGINEER, SIGNED_IN
 from app.core.errors import DomainError, InvalidInput
-from app.core.pages import form_action
+from app.core.pages import form_action, form_page, page_roles
 from app.core.timeutil import utcnow
 from app.extensions import db
 from app.optimization import charts, service
@@ -65,56 +65,60 @@ def _spec_from_form() -> dict:
 
 
 @bp.get("/")
+@page_roles(SIGNED_IN)
 def index():
     page = service.history(current_user, request.args.get("page", 1, type=int))
     return render_template("optimization/index.html", page=page)
 
 
-def _form(status: int = 200):
+def _form_context(_error=None) -> dict:
     strategy = request.form.get("strategy") or request.args.get("strategy") or "sma_cross"
-    return render_template(
-        "optimization/new.html",
-        strategies=STRATEGIES,
-        datasets=service.list_datasets(),
-        metrics=service.METRIC_LABELS,
-        chosen=STRATEGIES.get(strategy, STRATEGIES["sma_cross"]),
-        defaults=DEFAULT_SPACES,
-        form=request.form,
-    ), status
+    return {
+        "strategies": STRATEGIES,
+        "datasets": service.list_datasets(),
+        "metrics": service.METRIC_LABELS,
+        "chosen": STRATEGIES.get(strategy, STRATEGIES["sma_cross"]),
+        "defaults": DEFAULT_SPACES,
+        "form": request.form,
+    }
+
+
+def _submit(spec: dict) -> tuple[str, str]:
+    optimization = service.submit(current_user, spec)
+    return (
+        f"Optimization {optimization.id} submitted: {optimization.total} grid points"
+        f" ({optimization.skipped} skipped by the constraint).",
+        url_for("optimization.detail", optimization_id=optimization.id),
+    )
+
+
+def _new_page():
+    """GET shows the form; POST submits it, or shows it again with what was typed and the error flashed."""
+    return form_page("optimization/new.html", _submit, posted=_spec_from_form, context=_form_context, flash_error=True)
 
 
 @bp.get("/new")
+@page_roles(ENGINEER)
 def new():
-    require_role("engineer")
-    return _form()
+    return _new_page()
 
 
 @bp.get("/partials/params")
+@page_roles(SIGNED_IN)
 def params_partial():
     strategy = STRATEGIES.get(request.args.get("strategy", ""), STRATEGIES["sma_cross"])
     return render_template("optimization/_params.html", chosen=strategy, defaults=DEFAULT_SPACES, form={})
 
 
 @bp.post("/")
+@page_roles(ENGINEER)
 def create():
-    require_role("engineer")
-    try:
-        optimization = service.submit(current_user, _spec_from_form())
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return _form(422)
-    flash(
-        f"Optimization {optimization.id} submitted: {optimization.total} grid points"
-        f" ({optimization.skipped} skipped by the constraint).",
-        "success",
-    )
-    return redirect(url_for("optimization.detail", optimization_id=optimization.id))
+    return _new_page()
 
 
 @bp.post("/datasets")
+@page_roles(ENGINEER)
 def upload_dataset():
-    require_role("engineer")
     upload = request.files.get("file")
 
     def act() -> str:
@@ -171,6 +175,7 @@ def _heatmap_context(optimization) -> dict:
 
 
 @bp.get("/<int:optimization_id>")
+@page_roles(SIGNED_IN)
 def detail(optimization_id: int):
     optimization = service.get(optimization_id, current_user)
     return render_template(
@@ -179,19 +184,20 @@ def detail(optimization_id: int):
 
 
 @bp.get("/<int:optimization_id>/panel")
+@page_roles(SIGNED_IN)
 def panel(optimization_id: int):
     return render_template("optimization/_panel.html", **_detail_context(service.get(optimization_id, current_user)))
 
 
 @bp.get("/<int:optimization_id>/heatmap")
+@page_roles(SIGNED_IN)
 def heatmap(optimization_id: int):
     return render_template("optimization/_heatmap.html", **_heatmap_context(service.get(optimization_id, current_user)))
 
 
 @bp.post("/<int:optimization_id>/cancel")
+@page_roles(ENGINEER)
 def cancel(optimization_id: int):
-    require_role("engineer")
-
     def act() -> str:
         service.cancel(service.get(optimization_id, current_user), current_user)
         return f"Optimization {optimization_id} canceled: no new task starts."
@@ -200,8 +206,8 @@ def cancel(optimization_id: int):
 
 
 @bp.post("/<int:optimization_id>/rerun")
+@page_roles(ENGINEER)
 def rerun(optimization_id: int):
-    require_role("engineer")
     source = service.get(optimization_id, current_user)
     task_id = request.form.get("task_id", type=int)
     try:

@@ -1,19 +1,14 @@
 from flask import Blueprint, render_template, request, url_for
 from redis import RedisError
 
-from app.core.auth.service import require_role
+from app.core.auth.roles import OPERATOR
 from app.core.capability import queue_names
 from app.core.errors import InvalidInput
 from app.core.jobs import history
-from app.core.pages import form_action
+from app.core.pages import form_action, page_roles
 from app.queues import service
 
 bp = Blueprint("queues", __name__, url_prefix="/queues")
-
-
-@bp.before_request
-def operators_only():
-    require_role("operator")
 
 
 def _redis_state():
@@ -25,6 +20,7 @@ def _redis_state():
 
 
 @bp.get("/")
+@page_roles(OPERATOR)
 def index():
     queues, workers, redis_error = _redis_state()
     return render_template(
@@ -38,6 +34,7 @@ def index():
 
 
 @bp.get("/partials/overview")
+@page_roles(OPERATOR)
 def overview_partial():
     queues, workers, redis_error = _redis_state()
     return render_template(
@@ -51,6 +48,7 @@ def overview_partial():
 
 
 @bp.get("/failed")
+@page_roles(OPERATOR)
 def failed():
     queue = request.args.get("queue") or None
     text = request.args.get("q") or None
@@ -62,16 +60,19 @@ def failed():
 
 
 @bp.get("/jobs/<job_id>")
+@page_roles(OPERATOR)
 def job(job_id: str):
     return render_template("queues/job.html", job=service.job_detail(job_id))
 
 
 @bp.get("/jobs/<job_id>/panel")
+@page_roles(OPERATOR)
 def job_panel(job_id: str):
     return render_template("queues/_job_panel.html", job=service.job_detail(job_id))
 
 
 @bp.post("/demo")
+@page_roles(OPERATOR)
 def enqueue_demo():
     seconds = request.form.get("seconds", 3, type=int)
     fail = request.form.get("fail") == "on"
@@ -86,6 +87,7 @@ def enqueue_demo():
 
 
 @bp.post("/jobs/<job_id>/<any(requeue, cancel, stop):action>")
+@page_roles(OPERATOR)
 def job_action(job_id: str, action: str):
     def act() -> str:
         getattr(service, action)(job_id)
@@ -95,6 +97,7 @@ def job_action(job_id: str, action: str):
 
 
 @bp.post("/<name>/requeue-failed")
+@page_roles(OPERATOR)
 def requeue_failed(name: str):
     return form_action(
         lambda: f"{service.requeue_all(name)} failed job(s) of '{name}' requeued.", url_for("queues.failed", queue=name)

@@ -1,14 +1,15 @@
 from flask import Blueprint, render_template, request
 
 from app.core.audit import service
-from app.core.auth.service import require_role
+from app.core.auth.roles import OPERATOR
+from app.core.pages import page_roles
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
 
 @bp.get("/")
+@page_roles(OPERATOR)
 def index():
-    require_role("operator")
     entity = request.args.get("entity") or None
     actor = request.args.get("actor") or None
     page = service.search(entity, actor, request.args.get("page", 1, type=int))

@@ -10,7 +10,9 @@ from flask_login import current_user, login_required, login_user, logout_user
 from app.core import capability
 from app.core.auth import service
 from app.core.auth.models import User
+from app.core.auth.roles import SIGNED_IN
 from app.core.errors import DomainError, NotSignedIn, wants_json
+from app.core.pages import page_roles
 from app.extensions import csrf, db, limiter, login
 
 bp = Blueprint("auth", __name__)
@@ -104,11 +106,13 @@ def logout():
 
 
 @bp.get("/account")
+@page_roles(SIGNED_IN)
 def account():
     return render_template("auth/account.html", tokens=current_user.tokens, new_token=None)
 
 
 @bp.post("/account/tokens")
+@page_roles(SIGNED_IN)
 def create_token():
     try:
         _, token = service.create_token(current_user, request.form.get("name", ""))
@@ -121,6 +125,7 @@ def create_token():
 
 
 @bp.post("/account/tokens/<int:token_id>/revoke")
+@page_roles(SIGNED_IN)
 def revoke_token(token_id: int):
     row = service.revoke_token(current_user, token_id)
     db.session.commit()
