@@ -400,9 +400,8 @@ def merge(optimization_id: int, outcomes: list[Outcome], chunk_finished: bool = 
         ids = db.session.scalars(
             insert(OptimizationTask).returning(OptimizationTask.id, sort_by_parameter_order=True), rows
         ).all()
-        _update_top(
-            optimization, [(task_id, row, outcome) for task_id, row, outcome in zip(ids, rows, outcomes, strict=True)]
-        )
+        # an early stop leaves outcomes past the last saved row: zip() stops at the rows
+        _update_top(optimization, list(zip(ids, rows, outcomes, strict=False)))
     optimization.best_history = best_history
     if chunk_finished:
         optimization.chunks_done += 1
