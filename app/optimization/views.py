@@ -89,7 +89,7 @@ def new():
     return _form()
 
 
-@bp.get("/partials/params")
+@bp.get("/new/panel/params")
 def params_partial():
     strategy = STRATEGIES.get(request.args.get("strategy", ""), STRATEGIES["sma_cross"])
     return render_template("optimization/_params.html", chosen=strategy, defaults=DEFAULT_SPACES, form={})
@@ -183,7 +183,7 @@ def panel(optimization_id: int):
     return render_template("optimization/_panel.html", **_detail_context(service.get(optimization_id, current_user)))
 
 
-@bp.get("/<int:optimization_id>/heatmap")
+@bp.get("/<int:optimization_id>/panel/heatmap")
 def heatmap(optimization_id: int):
     return render_template("optimization/_heatmap.html", **_heatmap_context(service.get(optimization_id, current_user)))
 

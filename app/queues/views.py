@@ -37,7 +37,7 @@ def index():
     )
 
 
-@bp.get("/partials/overview")
+@bp.get("/panel")
 def overview_partial():
     queues, workers, redis_error = _redis_state()
     return render_template(
