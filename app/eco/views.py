@@ -103,7 +103,7 @@ def detail(eco_id: int):
     return render_template("eco/detail.html", delta=service.bom_delta(context["eco"]), **context)
 
 
-@bp.get("/<int:eco_id>/partials/panel")
+@bp.get("/<int:eco_id>/panel")
 @page_roles(SIGNED_IN)
 def panel(eco_id: int):
     return render_template("eco/_panel.html", **_detail_context(eco_id))

@@ -103,7 +103,7 @@ def new():
     return _new_page()
 
 
-@bp.get("/partials/params")
+@bp.get("/new/panel/params")
 @page_roles(SIGNED_IN)
 def params_partial():
     strategy = STRATEGIES.get(request.args.get("strategy", ""), STRATEGIES["sma_cross"])
@@ -189,7 +189,7 @@ def panel(optimization_id: int):
     return render_template("optimization/_panel.html", **_detail_context(service.get(optimization_id, current_user)))
 
 
-@bp.get("/<int:optimization_id>/heatmap")
+@bp.get("/<int:optimization_id>/panel/heatmap")
 @page_roles(SIGNED_IN)
 def heatmap(optimization_id: int):
     return render_template("optimization/_heatmap.html", **_heatmap_context(service.get(optimization_id, current_user)))

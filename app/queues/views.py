@@ -33,7 +33,7 @@ def index():
     )
 
 
-@bp.get("/partials/overview")
+@bp.get("/panel")
 @page_roles(OPERATOR)
 def overview_partial():
     queues, workers, redis_error = _redis_state()

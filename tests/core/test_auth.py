@@ -1,4 +1,7 @@
+import re
+
 import pytest
+from markupsafe import escape
 
 from app.core.auth.models import ApiToken
 from app.extensions import db
@@ -92,3 +95,18 @@ def test_viewer_gets_a_friendly_403_page(signed_in):
     client, _ = signed_in("viewer")
     page = client.get("/queues/")
     assert page.status_code == 403 and "Not allowed" in page.get_data(as_text=True)
+
+
+# the second one runs in a JavaScript string ("return confirm('...')"): the first ends that statement first
+@pytest.mark.parametrize("name", ["x');alert(1);('", "x'+alert(1)+'"])
+def test_a_token_name_is_never_javascript_on_the_account_page(signed_in, name):
+    client, csrf = signed_in("viewer", "mallory")
+    client.post("/account/tokens", data={"name": name, "csrf_token": csrf})
+    html = client.get("/account").get_data(as_text=True)
+    assert name not in html  # only ever escaped: as text, and as the revoke form's question
+    question = escape(f"Revoke token {name}? Clients using it stop working.")
+    assert f'hx-confirm="{question}"' in html
+    assert "onsubmit" not in html and "confirm(" not in html
+    scripts = re.findall(r"<script[^>]*>(.*?)</script>", html, re.S)
+    handlers = re.findall(r"\son\w+=\"([^\"]*)\"", html)
+    assert not any("alert(1)" in code for code in scripts + handlers)  # no script, no handler carries it

@@ -47,7 +47,7 @@ def test_detail_shows_stage_bar_activities_blockers_events_runs_and_the_bom_delt
     assert "is completed" in done.get_data(as_text=True)
     moved = post(client, f"/ecos/{eco.id}/move", csrf, HTMX, to_stage="review")
     assert "moved from draft to review" in moved.get_data(as_text=True)
-    panel = client.get(f"/ecos/{eco.id}/partials/panel").get_data(as_text=True)
+    panel = client.get(f"/ecos/{eco.id}/panel").get_data(as_text=True)
     assert 'id="eco-stage">review<' in panel and 'data-code="OK"' in panel and 'data-kind="stage"' in panel
 
 

@@ -35,7 +35,7 @@ def test_submit_form_then_detail_with_top_n_heatmap_and_plot(app, signed_in):
     dataset = db.session.query(Dataset).one()
     page = client.get("/optimizations/new").get_data(as_text=True)
     assert 'name="param_n1"' in page and DEMO_NAME in page
-    assert 'name="param_period"' in client.get("/optimizations/partials/params?strategy=rsi_reversion").get_data(
+    assert 'name="param_period"' in client.get("/optimizations/new/panel/params?strategy=rsi_reversion").get_data(
         as_text=True
     )
     response = client.post("/optimizations/", data=form(dataset.id, csrf), follow_redirects=True)
@@ -48,7 +48,7 @@ def test_submit_form_then_detail_with_top_n_heatmap_and_plot(app, signed_in):
     assert "badge-succeeded" in html and "highest first" in html and html.count("data-task=") == 3
     assert '<svg id="heatmap"' in html and html.count("<rect") == 5 and '<svg id="best-plot"' in html
     assert 'id="stop-banner"' not in html and 'id="cancel-optimization"' not in html
-    swapped = client.get(f"/optimizations/{job.id}/heatmap?x=n2&y=n1").get_data(as_text=True)
+    swapped = client.get(f"/optimizations/{job.id}/panel/heatmap?x=n2&y=n1").get_data(as_text=True)
     assert "<rect" in swapped and "n2=10, n1=5" in swapped
     history = client.get("/optimizations/").get_data(as_text=True)
     assert f'data-optimization="{job.id}"' in history and "badge-succeeded" in history

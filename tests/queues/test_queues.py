@@ -157,7 +157,7 @@ def test_enqueue_demo_from_the_page_then_see_it_listed(app, signed_in):
     job_id = db.session.query(JobRecord).one().id
     assert f'data-job="{job_id}"' in html
     run_worker(app)
-    partial = client.get("/queues/partials/overview").get_data(as_text=True)
+    partial = client.get("/queues/panel").get_data(as_text=True)
     assert "badge-finished" in partial
 
 
