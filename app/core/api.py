@@ -6,16 +6,17 @@ the document is generated from the very schemas that validate requests.
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import wraps
-from typing import Any
+from functools import cache, wraps
+from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError, create_model
 from pydantic.json_schema import models_json_schema
 
 from app.config import VERSION
 from app.core.auth.service import require_role
 from app.core.errors import InvalidInput
+from app.core.paging import MAX_PER_PAGE, Page
 
 API_PREFIX = "/api/v1"
 
@@ -37,6 +38,25 @@ class PageMeta(BaseModel):
     per_page: int
     total: int
     pages: int
+
+
+@cache
+def paging_query(per_page: int = 25) -> type[BaseModel]:
+    """The base of a list endpoint's query model: `page` and `per_page` (default `per_page`)."""
+    return create_model(
+        f"PagingQuery{per_page}",
+        page=(int, Field(1, ge=1)),
+        per_page=(int, Field(per_page, ge=1, le=MAX_PER_PAGE)),
+    )
+
+
+ListOut = TypeVar("ListOut", bound=BaseModel)
+
+
+def page_out(model: type[ListOut], page: Page, item: Callable[[Any], Any] = lambda row: row) -> ListOut:
+    """A list response: `model` has `paging` and one list field, filled with `item(row)` for each row."""
+    (field_name,) = (name for name in model.model_fields if name != "paging")
+    return model(**{field_name: [item(row) for row in page.items], "paging": PageMeta(**page.meta())})
 
 
 @dataclass

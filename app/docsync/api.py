@@ -7,7 +7,7 @@ downloads files by sha256, with a bearer token of this site.
 
 from flask import Blueprint, current_app, request, send_file
 
-from app.core.api import API_PREFIX, endpoint
+from app.core.api import API_PREFIX, endpoint, page_out
 from app.core.auth.roles import ENGINEER, OPERATOR
 from app.docsync import documents, sites, sync
 from app.docsync.documents import Metadata
@@ -25,7 +25,6 @@ from app.docsync.schemas import (
     ManifestEntry,
     ManifestIn,
     ManifestOut,
-    PageMeta,
     PlanItemOut,
     PreviewOut,
     ReceiveQuery,
@@ -63,9 +62,7 @@ def _meta(body: DocumentMeta | ReceiveQuery) -> Metadata:
 )
 def list_documents(query: DocumentQuery):
     page = documents.search(query.q, query.doc_type, query.page, query.per_page)
-    return DocumentList(
-        documents=[DocumentSummary.model_validate(d) for d in page.items], paging=PageMeta(**page.meta())
-    )
+    return page_out(DocumentList, page, DocumentSummary.model_validate)
 
 
 @endpoint(

@@ -3,7 +3,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.api import PageMeta
+from app.core.api import PageMeta, paging_query
 from app.docsync.documents import DOC_TYPES
 
 NUMBER = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -28,11 +28,9 @@ class DocumentIn(DocumentMeta):
     number: str = Field(pattern=NUMBER)
 
 
-class DocumentQuery(Strict):
+class DocumentQuery(Strict, paging_query()):
     q: str | None = Field(None, max_length=200, description="text in the number or title")
     doc_type: DocType | None = None
-    page: int = Field(1, ge=1)
-    per_page: int = Field(25, ge=1, le=200)
 
 
 class VersionOut(BaseModel):

@@ -2,7 +2,7 @@
 
 from flask import Blueprint
 
-from app.core.api import API_PREFIX, PageMeta, endpoint
+from app.core.api import API_PREFIX, endpoint, page_out
 from app.core.auth.roles import ADMIN, ENGINEER
 from app.core.errors import NotFound
 from app.eco import rules, service, stages, transitions
@@ -91,7 +91,7 @@ def run_out(run: WorkflowRun) -> RunOut:
 
 
 def _events(page) -> EventList:
-    return EventList(events=[EventOut.model_validate(e) for e in page.items], paging=PageMeta(**page.meta()))
+    return page_out(EventList, page, EventOut.model_validate)
 
 
 # ---- ECOs ------------------------------------------------------------------
@@ -105,7 +105,7 @@ def list_eco_types():
 @endpoint(bp, "/ecos", summary="ECOs, filtered and paged", query=EcoQuery, response=EcoList)
 def list_ecos(query: EcoQuery):
     page = service.search_ecos(**query.model_dump())
-    return EcoList(ecos=[eco_out(e) for e in page.items], paging=PageMeta(**page.meta()))
+    return page_out(EcoList, page, eco_out)
 
 
 @endpoint(
@@ -223,7 +223,7 @@ def eco_delta(eco_id: int):
 )
 def list_activities(query: ActivityQuery):
     page = service.list_activities(**query.model_dump())
-    return ActivityList(activities=[activity_out(a) for a in page.items], paging=PageMeta(**page.meta()))
+    return page_out(ActivityList, page, activity_out)
 
 
 @endpoint(
@@ -311,7 +311,7 @@ def activity_events(activity_id: int, query: PageQuery):
 @endpoint(bp, "/workflow-actions/rules", summary="Custom-action rules", query=RuleQuery, response=RuleList)
 def list_rules(query: RuleQuery):
     page = rules.list_rules(**query.model_dump())
-    return RuleList(rules=[RuleOut.model_validate(r) for r in page.items], paging=PageMeta(**page.meta()))
+    return page_out(RuleList, page, RuleOut.model_validate)
 
 
 @endpoint(
@@ -353,7 +353,7 @@ def update_rule(rule_id: int, body: RulePatch):
 @endpoint(bp, "/workflow-actions/runs", summary="Rule runs, newest first", query=RunQuery, response=RunList)
 def list_runs(query: RunQuery):
     page = rules.list_runs(**query.model_dump())
-    return RunList(runs=[run_out(r) for r in page.items], paging=PageMeta(**page.meta()))
+    return page_out(RunList, page, run_out)
 
 
 @endpoint(bp, "/workflow-actions/runs/<int:run_id>", summary="One rule run", response=RunOut)

@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from app.core.api import PageMeta
+from app.core.api import PageMeta, paging_query
 from app.eco.models import (
     ACTIONS,
     ACTIVITY_STATUSES,
@@ -48,15 +48,13 @@ class EcoPatch(_In):
     target_bom_id: int | None = None
 
 
-class EcoQuery(_In):
+class EcoQuery(_In, paging_query()):
     q: str | None = Field(None, max_length=100, description="number or title contains")
     stage: str | None = Field(None, max_length=40)
     eco_type: str | None = Field(None, max_length=40)
     priority: Literal[PRIORITIES] | None = None
     owner: str | None = Field(None, max_length=80)
     item_id: int | None = None
-    page: int = Field(1, ge=1)
-    per_page: int = Field(25, ge=1, le=200)
 
 
 class EcoOut(_Out):
@@ -154,9 +152,8 @@ class EventList(BaseModel):
     paging: PageMeta
 
 
-class PageQuery(_In):
-    page: int = Field(1, ge=1)
-    per_page: int = Field(50, ge=1, le=200)
+class PageQuery(_In, paging_query(50)):
+    """Paging of the ECO event lists."""
 
 
 class EcoTypeOut(BaseModel):
@@ -190,12 +187,10 @@ class ActivityTransitionIn(_In):
     reason: str = Field("", max_length=2000)
 
 
-class ActivityQuery(_In):
+class ActivityQuery(_In, paging_query(50)):
     eco_id: int | None = None
     status: Literal[ACTIVITY_STATUSES] | None = None
     assignee: str | None = Field(None, max_length=80)
-    page: int = Field(1, ge=1)
-    per_page: int = Field(50, ge=1, le=200)
 
 
 class ActivityOut(_Out):
@@ -258,20 +253,16 @@ class RuleList(BaseModel):
     paging: PageMeta
 
 
-class RuleQuery(_In):
+class RuleQuery(_In, paging_query(50)):
     phase: Literal[PHASES] | None = None
     enabled: bool | None = None
-    page: int = Field(1, ge=1)
-    per_page: int = Field(50, ge=1, le=200)
 
 
-class RunQuery(_In):
+class RunQuery(_In, paging_query(50)):
     eco_id: int | None = None
     rule_id: int | None = None
     status: Literal[RUN_STATUSES] | None = None
     result_code: Literal[RESULT_CODES] | None = None
-    page: int = Field(1, ge=1)
-    per_page: int = Field(50, ge=1, le=200)
 
 
 class RunList(BaseModel):

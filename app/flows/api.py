@@ -1,6 +1,6 @@
 from flask import Blueprint
 
-from app.core.api import API_PREFIX, endpoint
+from app.core.api import API_PREFIX, endpoint, page_out
 from app.core.errors import NotFound
 from app.flows import service
 from app.flows.schemas import (
@@ -26,7 +26,6 @@ from app.flows.schemas import (
     TraceQuery,
     ValidationOut,
 )
-from app.queues.schemas import PageMeta
 
 bp = Blueprint("flows_api", __name__, url_prefix=API_PREFIX)
 ENGINEER, OPERATOR = ("engineer",), ("operator",)
@@ -50,7 +49,7 @@ def _flow_out(flow) -> FlowOut:
 @endpoint(bp, "/flows", summary="Flows, by name, paged", query=PagingQuery, response=FlowList)
 def list_flows(query: PagingQuery):
     page = service.list_flows(query.page, query.per_page)
-    return FlowList(flows=[FlowSummary.model_validate(f) for f in page.items], paging=PageMeta(**page.meta()))
+    return page_out(FlowList, page, FlowSummary.model_validate)
 
 
 @endpoint(

@@ -3,9 +3,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.api import PageMeta, paging_query
 from app.flows.document import MAX_DOCUMENT
 from app.flows.service import MAX_FEED_ITEMS, MAX_WAIT_FOR_INPUT
-from app.queues.schemas import PageMeta
 
 
 class _In(BaseModel):
@@ -16,9 +16,8 @@ class FlowIn(_In):
     document: str = Field(min_length=1, max_length=MAX_DOCUMENT, description="the flow as YAML or JSON")
 
 
-class PagingQuery(BaseModel):
-    page: int = Field(1, ge=1)
-    per_page: int = Field(25, ge=1, le=200)
+class PagingQuery(paging_query()):
+    """Paging of the flow list."""
 
 
 class TraceQuery(BaseModel):

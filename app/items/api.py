@@ -2,7 +2,7 @@
 
 from flask import Blueprint, Response, url_for
 
-from app.core.api import API_PREFIX, PageMeta, endpoint
+from app.core.api import API_PREFIX, endpoint, page_out
 from app.core.auth.roles import ENGINEER
 from app.core.jobs import progress_of
 from app.extensions import db
@@ -76,7 +76,7 @@ def _line_data(body) -> dict:
 @endpoint(bp, "/items", summary="Items, searched, filtered and paged", query=ItemQuery, response=ItemList)
 def list_items(query: ItemQuery):
     page = service.search_items(query.q, query.item_type, query.lifecycle, query.page, query.per_page)
-    return ItemList(items=[ItemOut.model_validate(i) for i in page.items], paging=PageMeta(**page.meta()))
+    return page_out(ItemList, page, ItemOut.model_validate)
 
 
 @endpoint(bp, "/items", "POST", summary="Create an item", roles=ENGINEER, body=ItemIn, response=ItemOut, status=201)

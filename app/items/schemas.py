@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.api import PageMeta
+from app.core.api import PageMeta, paging_query
 from app.items.compare import MAX_LEVELS, MODES
 
 ItemType = Literal["part", "assembly"]
@@ -52,12 +52,10 @@ class ItemOut(BaseModel):
     updated_at: datetime
 
 
-class ItemQuery(BaseModel):
+class ItemQuery(paging_query()):
     q: str | None = Field(None, max_length=200, description="text in the number or name")
     item_type: ItemType | None = None
     lifecycle: Lifecycle | None = None
-    page: int = Field(1, ge=1)
-    per_page: int = Field(25, ge=1, le=200)
 
 
 class ItemList(BaseModel):

@@ -1,7 +1,7 @@
 from flask import Blueprint, Response
 from flask_login import current_user
 
-from app.core.api import API_PREFIX, endpoint
+from app.core.api import API_PREFIX, endpoint, page_out
 from app.core.auth.roles import ENGINEER
 from app.optimization import service
 from app.optimization.models import Dataset, Optimization
@@ -13,7 +13,6 @@ from app.optimization.schemas import (
     OptimizationIn,
     OptimizationList,
     OptimizationOut,
-    PageMeta,
     RerunIn,
     StatusOut,
     StrategyList,
@@ -77,7 +76,7 @@ def submit(body: OptimizationIn):
 )
 def list_optimizations(query: HistoryQuery):
     page = service.history(current_user, query.page, query.per_page)
-    return OptimizationList(optimizations=[optimization_out(o) for o in page.items], paging=PageMeta(**page.meta()))
+    return page_out(OptimizationList, page, optimization_out)
 
 
 @endpoint(bp, "/optimizations/<optimization_id>", summary="One optimization with its summary", response=OptimizationOut)

@@ -3,7 +3,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.api import PageMeta
+from app.core.api import PageMeta, paging_query
 from app.optimization.service import METRICS
 
 Metric = Literal[METRICS]  # type: ignore[valid-type]
@@ -48,9 +48,8 @@ class RerunIn(BaseModel):
     taskId: int | None = Field(None, description="re-run only this task's combination; the whole job if absent")
 
 
-class HistoryQuery(BaseModel):
-    page: int = Field(1, ge=1)
-    per_page: int = Field(25, ge=1, le=200)
+class HistoryQuery(paging_query()):
+    """Paging of the optimization history."""
 
 
 class TopEntry(BaseModel):

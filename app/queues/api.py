@@ -1,6 +1,6 @@
 from flask import Blueprint
 
-from app.core.api import API_PREFIX, PageMeta, endpoint
+from app.core.api import API_PREFIX, endpoint, page_out
 from app.core.auth.roles import OPERATOR
 from app.queues import service
 from app.queues.schemas import (
@@ -33,17 +33,12 @@ def list_queues():
 )
 def list_failed(query: FailedQuery):
     page = service.failed_jobs(query.queue, query.q, query.sort, query.page, query.per_page)
-    jobs = [
-        FailedJobOut(
-            id=row["job"].id,
-            queue=row["job"].origin,
-            func=row["job"].func_name,
-            error=row["error"],
-            ended_at=row["job"].ended_at,
-        )
-        for row in page.items
-    ]
-    return FailedList(jobs=jobs, paging=PageMeta(**page.meta()))
+    return page_out(FailedList, page, _failed_job_out)
+
+
+def _failed_job_out(row: dict) -> FailedJobOut:
+    job = row["job"]
+    return FailedJobOut(id=job.id, queue=job.origin, func=job.func_name, error=row["error"], ended_at=job.ended_at)
 
 
 @endpoint(

@@ -3,7 +3,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.api import PageMeta
+from app.core.api import PageMeta, paging_query
 
 
 class QueueCounts(BaseModel):
@@ -83,12 +83,10 @@ class JobOut(BaseModel):
     history: HistoryOut | None
 
 
-class FailedQuery(BaseModel):
+class FailedQuery(paging_query()):
     queue: str | None = Field(None, description="a queue name (GET /api/v1/queues lists them)")
     q: str | None = Field(None, max_length=200, description="text in the error or function name")
     sort: str = Field("newest", pattern="^(newest|oldest)$")
-    page: int = Field(1, ge=1)
-    per_page: int = Field(25, ge=1, le=200)
 
 
 class FailedJobOut(BaseModel):
