@@ -8,7 +8,7 @@ from app.core.jobs import progress_of
 from app.extensions import db
 from app.items import exports, service
 from app.items.delta import MEDIA_TYPES, build_delta_preview, export_filename
-from app.items.models import Bom, BomExport, BomLine
+from app.items.models import Bom, BomExport, BomLine, ExportStatus
 from app.items.schemas import (
     BomList,
     BomOut,
@@ -251,7 +251,9 @@ def delta_preview(query: CompareQuery):
 
 
 def _export_out(export: BomExport) -> ExportOut:
-    fraction, message = progress_of(export.job_id) if export.job_id and export.status != "done" else (None, "")
+    fraction, message = (
+        progress_of(export.job_id) if export.job_id and export.status != ExportStatus.done else (None, "")
+    )
     return ExportOut(
         id=export.id,
         status=export.status,
@@ -261,13 +263,15 @@ def _export_out(export: BomExport) -> ExportOut:
         max_levels=export.max_levels,
         export_format=export.export_format,
         job_id=export.job_id,
-        progress=1.0 if export.status == "done" else fraction,
+        progress=1.0 if export.status == ExportStatus.done else fraction,
         message=message,
         line_count=export.line_count,
         error=export.error,
         created_at=export.created_at,
         finished_at=export.finished_at,
-        download_url=url_for("items_api.download_export", export_id=export.id) if export.status == "done" else None,
+        download_url=url_for("items_api.download_export", export_id=export.id)
+        if export.status == ExportStatus.done
+        else None,
     )
 
 

@@ -5,7 +5,7 @@ number, designators, note) at one level and below."""
 from sqlalchemy import select
 
 from app.items import service
-from app.items.models import Bom, Item
+from app.items.models import Bom, Item, Lifecycle
 
 PARTS = [
     ("R-10K", "Resistor 10 kΩ 0603"),
@@ -123,9 +123,9 @@ def seed() -> str | None:
 
 def _seed_parts() -> None:
     for number, name in PARTS:
-        service.create_item({"number": number, "name": name, "lifecycle": "released"})
+        service.create_item({"number": number, "name": name, "lifecycle": Lifecycle.released})
     for number, name, uom in BULK:
-        service.create_item({"number": number, "name": name, "uom": uom, "lifecycle": "released"})
+        service.create_item({"number": number, "name": name, "uom": uom, "lifecycle": Lifecycle.released})
 
 
 def _seed_assembly(number: str, name: str, revisions: list[tuple[list[tuple], bool]]) -> None:
@@ -140,7 +140,7 @@ def _seed_assembly(number: str, name: str, revisions: list[tuple[list[tuple], bo
         if released:
             service.release_bom_revision(bom.id)
     if any(released for _, released in revisions):
-        service.update_item(item.id, {"lifecycle": "released"})
+        service.update_item(item.id, {"lifecycle": Lifecycle.released})
 
 
 def _draft_copy(bom: Bom) -> Bom:

@@ -13,7 +13,7 @@ from app.core.timeutil import utcnow
 from app.extensions import db
 from app.items.compare import CompareResult, check_mode, compare_boms
 from app.items.delta import build_delta_preview, check_format, export_bytes
-from app.items.models import BomExport
+from app.items.models import BomExport, ExportStatus
 from app.items.service import resolve_bom
 
 EXPORT_TIMEOUT = 1800
@@ -80,20 +80,20 @@ def get_export(export_id: int) -> BomExport:
 
 def download(export_id: int) -> BomExport:
     export = get_export(export_id)
-    if export.status != "done":
+    if export.status != ExportStatus.done:
         raise Conflict(f"Export {export_id} is {export.status}, not ready to download.", {"status": export.status})
     return export
 
 
 def run_export(export: BomExport, on_progress: Callable[[float, str], None]) -> None:
     """Make the bytes of a queued export (inside its job)."""
-    export.status = "running"
+    export.status = ExportStatus.running
     db.session.commit()
     result = compare_refs(export.left_ref, export.right_ref, export.mode, export.max_levels, on_progress)
     on_progress(0.8, f"writing {export.export_format}")
     export.content = export_bytes(build_delta_preview(result), export.export_format)
-    export.status, export.finished_at = "done", utcnow()
+    export.status, export.finished_at = ExportStatus.done, utcnow()
 
 
 def fail_export(export: BomExport, error: str) -> None:
-    export.status, export.error, export.finished_at = "failed", error, utcnow()
+    export.status, export.error, export.finished_at = ExportStatus.failed, error, utcnow()

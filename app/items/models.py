@@ -1,5 +1,6 @@
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 
 from sqlalchemy import (
     CheckConstraint,
@@ -18,11 +19,31 @@ from app.core.timeutil import UTCDateTime, utcnow
 from app.extensions import db
 
 ITEM_TYPES = ("part", "assembly")
-LIFECYCLES = ("draft", "released", "obsolete")
-# A BOM revision is edited while draft, frozen once released; releasing another
-# revision of the same item supersedes the released one (it stays readable).
-BOM_STATES = ("draft", "released", "superseded")
-EXPORT_STATUSES = ("queued", "running", "done", "failed")
+
+
+class Lifecycle(StrEnum):
+    draft = "draft"
+    released = "released"
+    obsolete = "obsolete"
+
+
+LIFECYCLES = tuple(Lifecycle)
+
+
+class BomState(StrEnum):
+    """A BOM revision is edited while draft, frozen once released; releasing another
+    revision of the same item supersedes the released one (it stays readable)."""
+
+    draft = "draft"
+    released = "released"
+    superseded = "superseded"
+
+
+class ExportStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
 
 
 class Item(db.Model):
@@ -34,7 +55,7 @@ class Item(db.Model):
     item_type: Mapped[str] = mapped_column(String(20), default="part", index=True)
     uom: Mapped[str] = mapped_column(String(10), default="EA")
     revision: Mapped[str] = mapped_column(String(4), default="A")
-    lifecycle: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    lifecycle: Mapped[str] = mapped_column(String(20), default=Lifecycle.draft, index=True)
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -51,7 +72,7 @@ class Bom(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
     revision: Mapped[str] = mapped_column(String(4))
-    state: Mapped[str] = mapped_column(String(20), default="draft")
+    state: Mapped[str] = mapped_column(String(20), default=BomState.draft)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -95,7 +116,7 @@ class BomExport(db.Model):
     mode: Mapped[str] = mapped_column(String(20))
     max_levels: Mapped[int] = mapped_column(Integer)
     export_format: Mapped[str] = mapped_column(String(10))
-    status: Mapped[str] = mapped_column(String(20), default="queued")
+    status: Mapped[str] = mapped_column(String(20), default=ExportStatus.queued)
     job_id: Mapped[str | None] = mapped_column(String(64))
     line_count: Mapped[int] = mapped_column(Integer, default=0)
     content: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -6,9 +6,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.api import PageMeta, paging_query
 from app.items.compare import MAX_LEVELS, MODES
+from app.items.models import Lifecycle
 
 ItemType = Literal["part", "assembly"]
-Lifecycle = Literal["draft", "released", "obsolete"]
 Mode = Literal[tuple(MODES)]  # type: ignore[valid-type]
 Quantity = Decimal
 
@@ -21,7 +21,7 @@ class ItemIn(BaseModel):
     item_type: ItemType = "part"
     uom: str = Field("EA", min_length=1, max_length=10)
     revision: str = Field("A", pattern="^[A-Z]{1,4}$")
-    lifecycle: Lifecycle = "draft"
+    lifecycle: Lifecycle = Lifecycle.draft
     description: str = Field("", max_length=5000)
 
 

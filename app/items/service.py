@@ -18,7 +18,7 @@ from app.core.paging import Page, paginate
 from app.core.records import get_or_404
 from app.core.timeutil import utcnow
 from app.extensions import db
-from app.items.models import ITEM_TYPES, LIFECYCLES, Bom, BomLine, Item
+from app.items.models import ITEM_TYPES, LIFECYCLES, Bom, BomLine, BomState, Item, Lifecycle
 from app.items.structure import check_no_cycle, natural_key, quantity_text
 
 ITEM_FIELDS = ("number", "name", "item_type", "uom", "revision", "lifecycle", "description")
@@ -67,7 +67,7 @@ def _item_values(data: dict, current: Item | None = None) -> dict[str, Any]:
         "item_type": _choice(merged.get("item_type"), "item_type", ITEM_TYPES, "part"),
         "uom": _text(merged, "uom", 10, default="EA") or "EA",
         "revision": revision,
-        "lifecycle": _choice(merged.get("lifecycle"), "lifecycle", LIFECYCLES, "draft"),
+        "lifecycle": _choice(merged.get("lifecycle"), "lifecycle", LIFECYCLES, Lifecycle.draft),
         "description": _text(merged, "description", 5000),
     }
 
@@ -167,7 +167,7 @@ def latest_bom(item: Item) -> Bom | None:
 
 def effective_bom(item: Item) -> Bom | None:
     """The released revision, else the newest one (a BOM still in its first draft)."""
-    return next((b for b in item.boms if b.state == "released"), None) or latest_bom(item)
+    return next((b for b in item.boms if b.state == BomState.released), None) or latest_bom(item)
 
 
 def resolve_bom(ref: str) -> Bom:
@@ -195,7 +195,7 @@ def create_bom(item_id: int) -> Bom:
         raise InvalidInput(f"{item.number} is a part; only assemblies have a BOM.", {"field": "item_type"})
     if item.boms:
         raise Conflict(f"{item.number} already has a BOM; edit it, or release it to start a new revision.")
-    bom = Bom(item=item, revision=item.revision, state="draft")
+    bom = Bom(item=item, revision=item.revision, state=BomState.draft)
     db.session.add(bom)
     _flush_unique(f"{item.number} revision {item.revision} was just started by someone else; reload.")
     audit.record("bom", bom.id, "create", after={"ref": bom.ref, "state": bom.state})
@@ -206,9 +206,9 @@ def new_revision(bom: Bom) -> tuple[Bom, dict[int, BomLine]]:
     """A draft copy of a released or superseded revision, at the next letter; the
     item's revision letter follows. Returns it with a map old line id → copy."""
     item = bom.item
-    if bom.state == "draft":
+    if bom.state == BomState.draft:
         raise Conflict(f"{bom.ref} is a draft: edit it as it is.", {"state": bom.state})
-    draft = next((b for b in item.boms if b.state == "draft"), None)
+    draft = next((b for b in item.boms if b.state == BomState.draft), None)
     if draft is not None:
         raise Conflict(
             f"{item.number} revision {draft.revision} is already a draft: edit that one.", {"draft": draft.ref}
@@ -225,19 +225,19 @@ def new_revision(bom: Bom) -> tuple[Bom, dict[int, BomLine]]:
         )
         for line in bom.lines
     }
-    copy = Bom(item=item, revision=revision, state="draft", lines=list(copies.values()))
+    copy = Bom(item=item, revision=revision, state=BomState.draft, lines=list(copies.values()))
     db.session.add(copy)
     item.revision = revision
     _flush_unique(f"{item.number} revision {revision} was just started by someone else; reload.")
-    audit.record("bom", copy.id, "revise", before={"ref": bom.ref}, after={"ref": copy.ref, "state": "draft"})
+    audit.record("bom", copy.id, "revise", before={"ref": bom.ref}, after={"ref": copy.ref, "state": BomState.draft})
     return copy, copies
 
 
 def _editable(bom: Bom) -> tuple[Bom, dict[int, BomLine]]:
     """Edits go to a draft: a released BOM is never changed in place."""
-    if bom.state == "draft":
+    if bom.state == BomState.draft:
         return bom, {line.id: line for line in bom.lines}
-    if bom.state == "superseded":
+    if bom.state == BomState.superseded:
         raise Conflict(f"{bom.ref} is superseded and stays as it was; edit the current revision.", {"state": bom.state})
     return new_revision(bom)
 
@@ -248,14 +248,16 @@ def release_bom_revision(bom_id: int) -> Bom:
     This is what applying an ECO does to its target revision.
     """
     bom = get_bom(bom_id)
-    if bom.state == "released":
+    if bom.state == BomState.released:
         raise Conflict(f"{bom.ref} is already released.", {"state": bom.state})
-    previous = next((b for b in bom.item.boms if b.state == "released"), None)
+    previous = next((b for b in bom.item.boms if b.state == BomState.released), None)
     if previous is not None:
-        previous.state = "superseded"
-        audit.record("bom", previous.id, "supersede", before={"state": "released"}, after={"state": "superseded"})
+        previous.state = BomState.superseded
+        audit.record(
+            "bom", previous.id, "supersede", before={"state": BomState.released}, after={"state": BomState.superseded}
+        )
     before = bom.state
-    bom.state, bom.released_at = "released", utcnow()
+    bom.state, bom.released_at = BomState.released, utcnow()
     bom.item.revision = bom.revision
     db.session.flush()
     audit.record(
@@ -263,7 +265,7 @@ def release_bom_revision(bom_id: int) -> Bom:
         bom.id,
         "release",
         before={"state": before},
-        after={"state": "released", "supersedes": previous.ref if previous else None},
+        after={"state": BomState.released, "supersedes": previous.ref if previous else None},
     )
     return bom
 

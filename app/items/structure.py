@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from app.core.errors import InvalidInput
 from app.extensions import db
-from app.items.models import Bom, BomLine, Item
+from app.items.models import Bom, BomLine, BomState, Item
 
 IN_CHUNK = 2000  # ids per IN (...) list, well under SQLite's and PostgreSQL's limits
 
@@ -62,7 +62,9 @@ def check_no_cycle(parent: Item, children: list[Item]) -> None:
     ancestor; the message names the loop, e.g. ASM-1 → SUB-2 → ASM-1."""
     edges: dict[int, set[int]] = {}
     rows = db.session.execute(
-        select(Bom.item_id, BomLine.child_id).join(BomLine, BomLine.bom_id == Bom.id).where(Bom.state != "superseded")
+        select(Bom.item_id, BomLine.child_id)
+        .join(BomLine, BomLine.bom_id == Bom.id)
+        .where(Bom.state != BomState.superseded)
     )
     for parent_id, child_id in rows:
         edges.setdefault(parent_id, set()).add(child_id)
@@ -100,7 +102,7 @@ def _effective_boms(item_ids: list[int]) -> dict[int, int]:
         for item_id, bom_id, revision, state in db.session.execute(
             select(Bom.item_id, Bom.id, Bom.revision, Bom.state).where(Bom.item_id.in_(chunk))
         ):
-            rank = (state == "released", len(revision), revision)
+            rank = (state == BomState.released, len(revision), revision)
             if item_id not in chosen or rank > chosen[item_id][0]:
                 chosen[item_id] = (rank, bom_id)
     return {item_id: bom_id for item_id, (_, bom_id) in chosen.items()}

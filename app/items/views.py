@@ -24,7 +24,7 @@ from app.extensions import db
 from app.items import csvio, exports, service
 from app.items.compare import MAX_LEVELS, MODES
 from app.items.delta import EXPORT_FORMATS, MEDIA_TYPES, build_delta_preview, export_filename
-from app.items.models import ITEM_TYPES, LIFECYCLES, Bom, BomExport, Item
+from app.items.models import ITEM_TYPES, LIFECYCLES, Bom, BomExport, ExportStatus, Item, Lifecycle
 from app.items.structure import children_with_boms, explode, quantity_text
 
 bp = Blueprint("items", __name__, url_prefix="/items")
@@ -33,7 +33,7 @@ NEW_ITEM = {
     "item_type": "part",
     "uom": "EA",
     "revision": "A",
-    "lifecycle": "draft",
+    "lifecycle": Lifecycle.draft,
 }  # the new-item form
 
 
@@ -78,7 +78,7 @@ def _item_form(item: Item | None):
         save,
         service.item_snapshot(item)
         if item
-        else {"item_type": "part", "uom": "EA", "revision": "A", "lifecycle": "draft"},
+        else {"item_type": "part", "uom": "EA", "revision": "A", "lifecycle": Lifecycle.draft},
         posted=lambda: {k: request.form.get(k, "") for k in service.ITEM_FIELDS},
         context=lambda _: {"item": item, "item_types": ITEM_TYPES, "lifecycles": LIFECYCLES},
     )
@@ -331,7 +331,9 @@ def compare_export():
 
 def _export_view(export_id: int) -> dict:
     export = exports.get_export(export_id)
-    fraction, message = progress_of(export.job_id) if export.status in ("queued", "running") else (None, "")
+    fraction, message = (
+        progress_of(export.job_id) if export.status in (ExportStatus.queued, ExportStatus.running) else (None, "")
+    )
     return {"export": export, "progress": fraction, "message": message}
 
 
