@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.core.timeutil import utcnow
 from app.eco import rules, service, transitions
-from app.eco.models import Eco
+from app.eco.models import ActivityStatus, Eco
 from app.eco.rules import RuleSpec
 from app.extensions import db
 from app.items import service as items
@@ -63,7 +63,7 @@ def seed() -> str | None:
         description="Field returns show brown-outs; C1/C2 become 10 µF low-ESR.",
     )
     schematic = service.create_activity(eco_id=main.id, name="Update schematic", stage="draft", assignee="alice")
-    service.transition_activity(schematic.id, "completed", "schematic rev B checked in")
+    service.transition_activity(schematic.id, ActivityStatus.completed, "schematic rev B checked in")
     transitions.move(main.id, "review", "schematic done")  # commits: the demo so far is kept
     review = service.create_activity(
         eco_id=main.id,

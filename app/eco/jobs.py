@@ -9,7 +9,7 @@ from rq import get_current_job
 from app.core import live
 from app.core.timeutil import utcnow
 from app.eco import rules, service
-from app.eco.models import OPEN_STATUSES, Eco
+from app.eco.models import OPEN_STATUSES, ActionRunStatus, Eco
 from app.extensions import db
 
 
@@ -36,7 +36,7 @@ JOBS = {"bom_delta_report": bom_delta_report, "activity_digest": activity_digest
 
 def run_rule_job(run_id: int) -> dict[str, Any]:
     run = rules.get_run(run_id)
-    run.status, run.result_code = "running", "RUNNING"
+    run.status, run.result_code = ActionRunStatus.running, "RUNNING"
     run.attempts += 1
     db.session.commit()
     job = get_current_job()
@@ -47,12 +47,12 @@ def run_rule_job(run_id: int) -> dict[str, Any]:
         retrying = bool(job and job.retries_left)
         _finish(
             run_id,
-            ("queued", "QUEUED") if retrying else ("failed", "JOB_FAILED"),
+            (ActionRunStatus.queued, "QUEUED") if retrying else (ActionRunStatus.failed, "JOB_FAILED"),
             error=f"{type(exc).__name__}: {exc}",
             done=not retrying,
         )
         raise
-    _finish(run_id, ("completed", "OK"), result=result, done=True)
+    _finish(run_id, (ActionRunStatus.completed, "OK"), result=result, done=True)
     return result
 
 

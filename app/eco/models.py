@@ -1,4 +1,5 @@
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -20,23 +21,50 @@ from app.extensions import db
 from app.items.models import Bom, Item
 
 PRIORITIES = ("low", "normal", "high", "urgent")
-ACTIVITY_STATUSES = ("pending", "active", "completed", "canceled", "exception")
+
+
+class ActivityStatus(StrEnum):
+    pending = "pending"
+    active = "active"
+    completed = "completed"
+    canceled = "canceled"
+    exception = "exception"
+
+
+ACTIVITY_STATUSES = tuple(ActivityStatus)
 # status -> statuses it may change to
 ACTIVITY_TRANSITIONS = {
-    "pending": ("active", "completed", "canceled", "exception"),
-    "active": ("completed", "canceled", "exception"),
-    "completed": ("pending",),
-    "canceled": ("pending",),
-    "exception": ("pending", "active"),
+    ActivityStatus.pending: (
+        ActivityStatus.active,
+        ActivityStatus.completed,
+        ActivityStatus.canceled,
+        ActivityStatus.exception,
+    ),
+    ActivityStatus.active: (ActivityStatus.completed, ActivityStatus.canceled, ActivityStatus.exception),
+    ActivityStatus.completed: (ActivityStatus.pending,),
+    ActivityStatus.canceled: (ActivityStatus.pending,),
+    ActivityStatus.exception: (ActivityStatus.pending, ActivityStatus.active),
 }
-OPEN_STATUSES = ("pending", "active", "exception")  # a blocking activity in one of these holds its stage
-FINISHED_STATUSES = ("completed", "canceled")  # what a dependency must be before its dependant completes
+# a blocking activity in one of these holds its stage
+OPEN_STATUSES = (ActivityStatus.pending, ActivityStatus.active, ActivityStatus.exception)
+# what a dependency must be before its dependant completes
+FINISHED_STATUSES = (ActivityStatus.completed, ActivityStatus.canceled)
 
 PHASES = ("before", "after")
 ACTIONS = ("emit_event", "create_job", "set_eco_priority")
 FAIL_STRATEGIES = ("block", "warn", "retry")
 ANY_STAGE = "any"
-RUN_STATUSES = ("running", "queued", "completed", "warning", "failed")
+
+
+class ActionRunStatus(StrEnum):
+    running = "running"
+    queued = "queued"
+    completed = "completed"
+    warning = "warning"
+    failed = "failed"
+
+
+RUN_STATUSES = tuple(ActionRunStatus)
 # a run's (status, result code): running/RUNNING, completed/OK, warning/WARN, failed/RETRY_EXHAUSTED,
 # failed/BLOCK; a create_job run: queued/QUEUED until its job ends completed/OK or failed/JOB_FAILED
 
@@ -86,7 +114,7 @@ class EcoActivity(db.Model):
     assignee: Mapped[str] = mapped_column(String(80), default="")
     stage: Mapped[str] = mapped_column(String(40))  # the stage this activity gates
     blocking: Mapped[bool] = mapped_column(Boolean, default=True)
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[str] = mapped_column(String(20), default=ActivityStatus.pending)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

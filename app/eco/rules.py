@@ -27,6 +27,7 @@ from app.eco.models import (
     FAIL_STRATEGIES,
     PHASES,
     PRIORITIES,
+    ActionRunStatus,
     WorkflowRule,
     WorkflowRun,
 )
@@ -229,7 +230,7 @@ def run_rule(rule: WorkflowRule, phase: str, ctx: Context) -> WorkflowRun:
     error = _attempt_all(rule, run, ctx)
     run.error = error[:ERROR_LENGTH] if error else None
     _record_outcome(rule, run, error)
-    if run.status != "queued":
+    if run.status != ActionRunStatus.queued:
         run.finished_at = utcnow()
     db.session.flush()
     return run
@@ -243,7 +244,7 @@ def _start_run(rule: WorkflowRule, phase: str, ctx: Context) -> WorkflowRun:
         action=rule.action,
         from_stage=ctx.from_stage,
         to_stage=ctx.to_stage,
-        status="running",
+        status=ActionRunStatus.running,
         result_code="RUNNING",
         attempts=0,
         actor=ctx.actor,
@@ -277,17 +278,19 @@ def _record_outcome(rule: WorkflowRule, run: WorkflowRun, error: str | None) -> 
     """Status and result code from the error and the fail strategy; a blocking
     failure raises RuleBlocked with the values of the run to record after the rollback."""
     if error is None and rule.action == "create_job":  # from here on, attempts count the job's executions
-        run.status, run.result_code, run.attempts = "queued", "QUEUED", 0
+        run.status, run.result_code, run.attempts = ActionRunStatus.queued, "QUEUED", 0
         run.job_id = run.result["job_id"]
     elif error is None:
-        run.status, run.result_code = "completed", "OK"
+        run.status, run.result_code = ActionRunStatus.completed, "OK"
     elif rule.fail_strategy == "block":
         values = {c: getattr(run, c) for c in BLOCKED_COLUMNS}
-        raise RuleBlocked(rule, {**values, "status": "failed", "result_code": "BLOCK", "finished_at": utcnow()})
+        raise RuleBlocked(
+            rule, {**values, "status": ActionRunStatus.failed, "result_code": "BLOCK", "finished_at": utcnow()}
+        )
     elif rule.fail_strategy == "retry":
-        run.status, run.result_code = "failed", "RETRY_EXHAUSTED"
+        run.status, run.result_code = ActionRunStatus.failed, "RETRY_EXHAUSTED"
     else:
-        run.status, run.result_code = "warning", "WARN"
+        run.status, run.result_code = ActionRunStatus.warning, "WARN"
 
 
 def record_blocked(blocked: RuleBlocked) -> WorkflowRun:

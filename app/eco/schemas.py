@@ -8,11 +8,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from app.core.api import PageMeta, paging_query
 from app.eco.models import (
     ACTIONS,
-    ACTIVITY_STATUSES,
     FAIL_STRATEGIES,
     PHASES,
     PRIORITIES,
-    RUN_STATUSES,
+    ActionRunStatus,
+    ActivityStatus,
 )
 from app.eco.rules import RuleMatch, RuleSpec
 
@@ -100,7 +100,7 @@ class RunOut(_Out):
     action: str
     from_stage: str
     to_stage: str
-    status: Literal[RUN_STATUSES]
+    status: ActionRunStatus
     result_code: Literal[RESULT_CODES]
     attempts: int
     error: str | None
@@ -183,13 +183,13 @@ class DependenciesIn(_In):
 
 
 class ActivityTransitionIn(_In):
-    to_status: Literal[ACTIVITY_STATUSES]
+    to_status: ActivityStatus
     reason: str = Field("", max_length=2000)
 
 
 class ActivityQuery(_In, paging_query(50)):
     eco_id: int | None = None
-    status: Literal[ACTIVITY_STATUSES] | None = None
+    status: ActivityStatus | None = None
     assignee: str | None = Field(None, max_length=80)
 
 
@@ -261,7 +261,7 @@ class RuleQuery(_In, paging_query(50)):
 class RunQuery(_In, paging_query(50)):
     eco_id: int | None = None
     rule_id: int | None = None
-    status: Literal[RUN_STATUSES] | None = None
+    status: ActionRunStatus | None = None
     result_code: Literal[RESULT_CODES] | None = None
 
 

@@ -24,6 +24,7 @@ from app.eco.models import (
     FINISHED_STATUSES,
     OPEN_STATUSES,
     PRIORITIES,
+    ActivityStatus,
     Eco,
     EcoActivity,
     EcoEvent,
@@ -267,12 +268,12 @@ def create_activity(
         assignee=assignee.strip(),
         blocking=blocking,
         due_at=due_at,
-        status="pending",
+        status=ActivityStatus.pending,
     )
     db.session.add(activity)
     db.session.flush()
     set_dependencies(activity.id, depends_on or [], record=False)
-    record_event(eco, "activity", None, "pending", f"created: {activity.name}", activity)
+    record_event(eco, "activity", None, ActivityStatus.pending, f"created: {activity.name}", activity)
     audit.record("eco_activity", activity.id, "create", after=activity_snapshot(activity))
     return activity
 
@@ -347,7 +348,7 @@ def transition_activity(activity_id: int, to_status: str, reason: str = "") -> E
             {"from": activity.status, "to": to_status, "allowed": list(allowed)},
             code="invalid_transition",
         )
-    if to_status == "completed":
+    if to_status == ActivityStatus.completed:
         blockers = activity_blockers(activity)
         if blockers:
             raise Conflict(f"{activity.name!r} cannot complete yet.", {"blockers": blockers}, code="blocked")

@@ -23,6 +23,7 @@ from app.eco.models import (
     PHASES,
     PRIORITIES,
     RUN_STATUSES,
+    ActionRunStatus,
 )
 from app.eco.rules import RuleSpec
 from app.eco.schemas import RESULT_CODES, ActivityIn, EcoIn
@@ -134,7 +135,7 @@ def apply(eco_id: int):
 
 
 def _moved_message(outcome: transitions.Outcome) -> str:
-    warned = [r for r in outcome.runs if r.status in ("warning", "failed")]
+    warned = [r for r in outcome.runs if r.status in (ActionRunStatus.warning, ActionRunStatus.failed)]
     message = f"{outcome.eco.number} moved from {outcome.from_stage} to {outcome.eco.stage}."
     if warned:
         message += " Warnings: " + "; ".join(f"{r.rule.name}: {r.error}" for r in warned)
