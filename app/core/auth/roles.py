@@ -1,0 +1,18 @@
+"""The roles, spelled once. An admin may do everything; the tuples are what views and
+endpoints declare (`roles=ENGINEER`), the empty one meaning any signed-in user."""
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    viewer = "viewer"
+    engineer = "engineer"
+    operator = "operator"
+    admin = "admin"
+
+
+ROLES = tuple(Role)
+SIGNED_IN: tuple[Role, ...] = ()
+ENGINEER = (Role.engineer,)
+OPERATOR = (Role.operator,)
+ADMIN = (Role.admin,)
