@@ -121,8 +121,6 @@ def routine_info(flow_id: int | str, routine_id: str) -> dict[str, Any]:
 
 
 def start_run(flow_id: int | str, wait_for_input: int = 0) -> FlowRun:
-    from app.flows.jobs import run_flow
-
     flow = get_flow(flow_id)
     if not 0 <= wait_for_input <= MAX_WAIT_FOR_INPUT:
         raise InvalidInput(f"wait_for_input must be 0 to {MAX_WAIT_FOR_INPUT} seconds.")
@@ -132,7 +130,7 @@ def start_run(flow_id: int | str, wait_for_input: int = 0) -> FlowRun:
     db.session.flush()
     record = jobs.enqueue(
         "flow_run",
-        run_flow,
+        "app.flows.jobs.run_flow",
         run.id,
         queue="flows",
         link=("flow_run", run.id),

@@ -253,11 +253,9 @@ def stop(job_id: str) -> None:
 
 
 def enqueue_demo(seconds: int, fail: bool) -> str:
-    from app.queues.jobs import demo_job
-
     record = jobs.enqueue(
         "demo",
-        demo_job,
+        "app.queues.jobs.demo_job",
         seconds,
         fail,
         queue="default",
