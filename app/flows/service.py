@@ -188,7 +188,7 @@ def control(job_id: str, action: str) -> FlowRun:
         raise Conflict("The run has not started yet; only cancel applies.", {"status": run.status})
     audit.record("flow_run", run.id, action, before={"status": run.status})
     if run.status == "pending":
-        _cancel_queued(run)  # commits, the audit row with it
+        _cancel_queued(run)
     else:
         _command(run, {"action": action})
     db.session.commit()

@@ -2,6 +2,7 @@ from flask import Blueprint
 
 from app.core.api import API_PREFIX, PageMeta, endpoint
 from app.core.auth.roles import OPERATOR
+from app.extensions import db
 from app.queues import service
 from app.queues.schemas import (
     DemoJobIn,
@@ -55,7 +56,9 @@ def list_failed(query: FailedQuery):
     response=RequeueResult,
 )
 def requeue_failed(name: str):
-    return RequeueResult(queue=name, requeued=service.requeue_all(name))
+    requeued = service.requeue_all(name)
+    db.session.commit()
+    return RequeueResult(queue=name, requeued=requeued)
 
 
 @endpoint(
@@ -87,11 +90,14 @@ def get_job(job_id: str):
     status=202,
 )
 def enqueue_demo(body: DemoJobIn):
-    return JobRef(id=service.enqueue_demo(body.seconds, body.fail), status="queued")
+    job_id = service.enqueue_demo(body.seconds, body.fail)
+    db.session.commit()
+    return JobRef(id=job_id, status="queued")
 
 
 def _action(job_id: str, action) -> JobRef:
     action(job_id)
+    db.session.commit()
     return JobRef(id=job_id, status=service.job_detail(job_id)["status"])
 
 
