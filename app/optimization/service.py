@@ -21,7 +21,7 @@ from rq.exceptions import InvalidJobOperation
 from rq.job import Job, JobStatus
 from sqlalchemy import select, update
 
-from app.core import audit, jobs, live
+from app.core import audit, jobs, live, txn
 from app.core.auth.models import User
 from app.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.core.jobs import history as job_history
@@ -84,7 +84,6 @@ def create_dataset(name: str, csv_text: str, actor: str) -> Dataset:
         "create",
         after={"name": name, "rows": dataset.rows, "checksum": dataset.checksum},
     )
-    db.session.commit()
     return dataset
 
 
@@ -179,8 +178,7 @@ def submit(owner: User, spec: dict[str, Any], source: Optimization | None = None
             "source": optimization.source_id,
         },
     )
-    db.session.commit()
-    OPTIMIZATION_TASKS.labels("skipped").inc(skipped)
+    txn.on_commit(lambda: OPTIMIZATION_TASKS.labels("skipped").inc(skipped))
     return optimization
 
 
@@ -333,6 +331,9 @@ def _halt(optimization: Optimization) -> None:
 
 
 def cancel(optimization: Optimization, user: User) -> Optimization:
+    """Freeze the row; once the caller has committed it calls `announce(optimization, finalized=True)`,
+    which tells the page and halts the chunks (it reads and writes the job history, so it cannot be an
+    after-commit hook)."""
     optimization = locked(optimization.id)
     if optimization.is_final:
         status_now = optimization.status
@@ -345,8 +346,6 @@ def cancel(optimization: Optimization, user: User) -> Optimization:
         utcnow(),
     )
     audit.record(ENTITY, optimization.id, "cancel", before={"status": before}, after={"status": "canceled"})
-    db.session.commit()
-    announce(optimization, finalized=True)
     return optimization
 
 

@@ -15,7 +15,9 @@ from app.optimization.strategies import STRATEGIES
 
 
 def make_dataset(n: int = 300):
-    return service.create_dataset("demo", datasets.to_csv(datasets.demo_series(n)), "tester")
+    dataset = service.create_dataset("demo", datasets.to_csv(datasets.demo_series(n)), "tester")
+    db.session.commit()
+    return dataset
 
 
 def spec(dataset_id: int, **overrides):
@@ -78,6 +80,7 @@ def test_bad_param_spaces_are_refused(space, message):
 def test_submit_counts_the_grid_and_spreads_it_over_chunk_jobs(app, make_user):
     owner = make_user("eve", "engineer")
     job = service.submit(owner, spec(make_dataset().id))
+    db.session.commit()
     assert (job.status, job.total, job.skipped, job.chunks_total) == ("queued", 8, 4, 3)
     chunks = db.session.query(JobRecord).filter_by(entity="optimization", entity_id=str(job.id)).all()
     assert len(chunks) == 3 and {c.queue for c in chunks} == {"optimize"}
@@ -114,6 +117,7 @@ def submitted(make_user, policy=None, top_n=3, owner="eve", **space):
             **space,
         ),
     )
+    db.session.commit()
     return owner, job
 
 
@@ -196,13 +200,17 @@ def test_cancel_freezes_and_rerun_records_its_source(app, make_user):
     owner, job = submitted(make_user)
     chunks.merge(job.id, [outcome(0, 4.0)])
     service.cancel(job, owner)
+    db.session.commit()
+    service.announce(job, finalized=True)
     db.session.expire_all()
     assert (job.status, job.stop_reason, job.finished) == ("canceled", "canceled by eve", 1)
     assert not chunks.merge(job.id, [outcome(1, 9.0)])
     again = service.rerun(job, owner)
+    db.session.commit()
     assert (again.source_id, again.total, again.param_space) == (job.id, job.total, job.param_space)
     task = db.session.query(OptimizationTask).filter_by(optimization_id=job.id).one()
     single = service.rerun(job, owner, task.id)
+    db.session.commit()
     assert (single.total, single.source_id, single.param_space) == (1, job.id, {"n1": [5], "n2": [100]})
     with pytest.raises(NotFound):
         service.rerun(job, owner, 123456)
