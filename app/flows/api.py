@@ -2,6 +2,7 @@ from flask import Blueprint
 
 from app.core.api import API_PREFIX, endpoint
 from app.core.errors import NotFound
+from app.extensions import db
 from app.flows import service
 from app.flows.schemas import (
     BreakpointIn,
@@ -64,7 +65,9 @@ def list_flows(query: PagingQuery):
     status=201,
 )
 def create_flow(body: FlowIn):
-    return _flow_out(service.create_flow(body.document))
+    flow = service.create_flow(body.document)
+    db.session.commit()
+    return _flow_out(flow)
 
 
 @endpoint(
@@ -88,6 +91,7 @@ def get_flow(flow_id: str):
 @endpoint(bp, "/flows/<flow_id>", "DELETE", summary="Delete a flow and its ended runs", roles=ENGINEER, status=204)
 def delete_flow(flow_id: str):
     service.delete_flow(flow_id)
+    db.session.commit()
     return "", 204
 
 
@@ -112,7 +116,9 @@ def routine_info(flow_id: str, routine_id: str):
     status=202,
 )
 def start_run(flow_id: str, body: RunIn):
-    return RunOut.model_validate(service.start_run(flow_id, body.wait_for_input))
+    run = service.start_run(flow_id, body.wait_for_input)
+    db.session.commit()
+    return RunOut.model_validate(run)
 
 
 @endpoint(bp, "/flows/<flow_id>/runs", summary="The flow's runs, newest first", response=RunList)
@@ -135,7 +141,9 @@ def get_run(job_id: str):
     status=202,
 )
 def control_run(job_id: str, action: str):
-    return RunOut.model_validate(service.control(job_id, action))
+    run = service.control(job_id, action)
+    db.session.commit()
+    return RunOut.model_validate(run)
 
 
 @endpoint(
@@ -149,7 +157,9 @@ def control_run(job_id: str, action: str):
     status=202,
 )
 def feed_run(job_id: str, body: FeedIn):
-    return RunOut.model_validate(service.feed(job_id, body.routine, body.slot, body.items))
+    run = service.feed(job_id, body.routine, body.slot, body.items)
+    db.session.commit()
+    return RunOut.model_validate(run)
 
 
 @endpoint(
@@ -163,7 +173,9 @@ def feed_run(job_id: str, body: FeedIn):
     status=201,
 )
 def add_breakpoint(job_id: str, body: BreakpointIn):
-    return BreakpointOut.model_validate(service.add_breakpoint(job_id, body.kind, body.target, body.condition))
+    info = service.add_breakpoint(job_id, body.kind, body.target, body.condition)
+    db.session.commit()
+    return BreakpointOut.model_validate(info)
 
 
 @endpoint(
@@ -176,6 +188,7 @@ def add_breakpoint(job_id: str, body: BreakpointIn):
 )
 def remove_breakpoint(job_id: str, breakpoint_id: str):
     service.remove_breakpoint(job_id, breakpoint_id)
+    db.session.commit()
     return "", 204
 
 

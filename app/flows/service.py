@@ -91,7 +91,6 @@ def create_flow(text: str, actor: str | None = None) -> FlowDefinition:
         db.session.rollback()
         raise Conflict(f"A flow named {built.name!r} exists already.") from None
     audit.record("flow", flow.id, "create", after={"name": flow.name, "routines": len(built.routines)}, actor=actor)
-    db.session.commit()
     return flow
 
 
@@ -101,7 +100,6 @@ def delete_flow(flow_id: int | str) -> None:
         raise Conflict("The flow has runs that have not ended; cancel them first.")
     audit.record("flow", flow.id, "delete", before={"name": flow.name, "runs": len(flow.runs)})
     db.session.delete(flow)
-    db.session.commit()
 
 
 def describe(flow: FlowDefinition) -> dict[str, Any]:
@@ -141,7 +139,6 @@ def start_run(flow_id: int | str, wait_for_input: int = 0) -> FlowRun:
     audit.record(
         "flow_run", run.id, "start", after={"flow": flow.name, "job_id": record.id, "wait_for_input": wait_for_input}
     )
-    db.session.commit()
     return run
 
 
@@ -191,7 +188,6 @@ def control(job_id: str, action: str) -> FlowRun:
         _cancel_queued(run)
     else:
         _command(run, {"action": action})
-    db.session.commit()
     return run
 
 
@@ -215,7 +211,6 @@ def feed(job_id: str, routine: str, slot: str, items: list[Any]) -> FlowRun:
         raise InvalidInput(f"Routine {routine!r} has no slot {slot!r}.", {"slots": [s["name"] for s in info["slots"]]})
     _command(run, {"action": "feed", "routine": routine, "slot": slot, "items": items})
     audit.record("flow_run", run.id, "feed", after={"routine": routine, "slot": slot, "items": len(items)})
-    db.session.commit()
     return run
 
 
@@ -245,7 +240,6 @@ def add_breakpoint(job_id: str, kind: str, target: str, condition: str | None) -
     info = breakpoint.info()
     _command(run, {"action": "breakpoint", **info})
     audit.record("flow_run", run.id, "breakpoint_add", after=info)
-    db.session.commit()
     return info
 
 
@@ -257,7 +251,6 @@ def remove_breakpoint(job_id: str, breakpoint_id: str) -> None:
         raise Conflict(f"The run has ended ({run.status}).", {"status": run.status})
     _command(run, {"action": "unbreak", "id": breakpoint_id})
     audit.record("flow_run", run.id, "breakpoint_remove", before={"id": breakpoint_id})
-    db.session.commit()
 
 
 # -- monitoring --------------------------------------------------------------
