@@ -126,9 +126,16 @@ def list_runs(flow_id: str):
     return RunList(runs=[RunOut.model_validate(r) for r in service.get_flow(flow_id).runs])
 
 
+def _reconciled(job_id: str) -> str:
+    """Before a read: a run whose job died unreported is closed, an explicit write committed here."""
+    if service.reconcile(service.get_run(job_id)):
+        db.session.commit()
+    return job_id
+
+
 @endpoint(bp, "/flow-runs/<job_id>", summary="One run by its job id", response=RunOut)
 def get_run(job_id: str):
-    return RunOut.model_validate(service.get_run(job_id))
+    return RunOut.model_validate(service.get_run(_reconciled(job_id)))
 
 
 @endpoint(
@@ -197,19 +204,19 @@ def remove_breakpoint(job_id: str, breakpoint_id: str):
 
 @endpoint(bp, "/jobs/<job_id>/monitoring", summary="Everything about a flow run at once", response=MonitoringOut)
 def monitoring(job_id: str):
-    return MonitoringOut.model_validate(service.monitoring(job_id))
+    return MonitoringOut.model_validate(service.monitoring(_reconciled(job_id)))
 
 
 @endpoint(bp, "/jobs/<job_id>/state", summary="A flow run's status and the routines executing now", response=StateOut)
 def run_state(job_id: str):
-    return StateOut.model_validate(service.monitoring(job_id))
+    return StateOut.model_validate(service.monitoring(_reconciled(job_id)))
 
 
 @endpoint(
     bp, "/jobs/<job_id>/metrics", summary="Per routine: executions, errors, retries, durations", response=MetricsOut
 )
 def run_metrics(job_id: str):
-    return MetricsOut.model_validate(service.monitoring(job_id))
+    return MetricsOut.model_validate(service.monitoring(_reconciled(job_id)))
 
 
 @endpoint(
@@ -220,13 +227,13 @@ def run_metrics(job_id: str):
     response=TraceOut,
 )
 def run_trace(job_id: str, query: TraceQuery):
-    state = service.monitoring(job_id)
+    state = service.monitoring(_reconciled(job_id))
     return TraceOut.model_validate({**state, "trace": state["trace"][-query.limit :]})
 
 
 @endpoint(bp, "/jobs/<job_id>/queues/status", summary="Queue status of every slot of a flow run", response=QueuesOut)
 def run_queues(job_id: str):
-    return QueuesOut.model_validate(service.monitoring(job_id))
+    return QueuesOut.model_validate(service.monitoring(_reconciled(job_id)))
 
 
 @endpoint(
@@ -236,7 +243,7 @@ def run_queues(job_id: str):
     response=RoutineQueuesOut,
 )
 def routine_queues(job_id: str, routine_id: str):
-    state = service.monitoring(job_id)
+    state = service.monitoring(_reconciled(job_id))
     if routine_id not in state["queues"]:
         raise NotFound(f"The run has no routine {routine_id!r}.")
     return RoutineQueuesOut.model_validate({**state, "routine": routine_id, "slots": state["queues"][routine_id]})
@@ -249,4 +256,4 @@ def routine_queues(job_id: str, routine_id: str):
     response=RoutinesStatusOut,
 )
 def routines_status(job_id: str):
-    return RoutinesStatusOut.model_validate(service.monitoring(job_id))
+    return RoutinesStatusOut.model_validate(service.monitoring(_reconciled(job_id)))

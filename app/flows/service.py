@@ -143,28 +143,36 @@ def start_run(flow_id: int | str, wait_for_input: int = 0) -> FlowRun:
 
 
 def get_run(job_id: str) -> FlowRun:
+    """The run as stored (read-only); callers that show or act on it call `reconcile()` first."""
     run = db.session.scalar(select(FlowRun).where(FlowRun.job_id == job_id)) if JOB_ID.fullmatch(job_id) else None
     if run is None:
         raise NotFound(f"No flow run with job id {job_id!r}.")
-    _reconcile(run)
     return run
 
 
-def _reconcile(run: FlowRun) -> None:
-    """A run whose job ended without reporting (work horse killed, stopped or
-    canceled from the queues page) is closed after its job history row."""
+def reconcile(run: FlowRun) -> bool:
+    """A write the caller commits: a run whose job ended without reporting (work horse
+    killed, stopped or canceled from the queues page) is closed after its job history
+    row. True when it changed the run."""
     if run.is_final:
-        return
+        return False
     record = history.get(run.job_id)
     if record is None or not record.is_final:
-        return
+        return False
     status = "cancelled" if record.status == "canceled" else "failed"
     audit.record(
         "flow_run", run.id, "reconcile", before={"status": run.status}, after={"status": status}, actor="system"
     )
     run.status, run.ended_at = status, record.ended_at or utcnow()
     run.error = run.error or f"its job ended as {record.status} without reporting: {record.error or 'no error'}"
-    db.session.commit()
+    return True
+
+
+def _reconciled_run(job_id: str) -> FlowRun:
+    """For the writes below: the run, closed first if its job died unreported."""
+    run = get_run(job_id)
+    reconcile(run)
+    return run
 
 
 def recent_runs(limit: int = 20) -> list[FlowRun]:
@@ -178,7 +186,7 @@ def _command(run: FlowRun, command: dict[str, Any]) -> None:
 def control(job_id: str, action: str) -> FlowRun:
     if action not in CONTROL_ACTIONS:
         raise NotFound(f"Unknown action {action!r}.", {"allowed": list(CONTROL_ACTIONS)})
-    run = get_run(job_id)
+    run = _reconciled_run(job_id)
     if run.is_final:
         raise Conflict(f"The run has ended ({run.status}).", {"status": run.status})
     if run.status == "pending" and action != "cancel":
@@ -201,7 +209,7 @@ def _cancel_queued(run: FlowRun) -> None:
 
 
 def feed(job_id: str, routine: str, slot: str, items: list[Any]) -> FlowRun:
-    run = get_run(job_id)
+    run = _reconciled_run(job_id)
     if run.is_final:
         raise Conflict(f"The run has ended ({run.status}).", {"status": run.status})
     if not items or len(items) > MAX_FEED_ITEMS:
@@ -225,7 +233,7 @@ def breakpoint_targets(run: FlowRun) -> dict[str, set[str]]:
 
 def add_breakpoint(job_id: str, kind: str, target: str, condition: str | None) -> dict[str, Any]:
     """Pauses the run when it holds; the worker gets it through the command list."""
-    run = get_run(job_id)
+    run = _reconciled_run(job_id)
     if run.is_final:
         raise Conflict(f"The run has ended ({run.status}).", {"status": run.status})
     targets = breakpoint_targets(run)
@@ -244,7 +252,7 @@ def add_breakpoint(job_id: str, kind: str, target: str, condition: str | None) -
 
 
 def remove_breakpoint(job_id: str, breakpoint_id: str) -> None:
-    run = get_run(job_id)
+    run = _reconciled_run(job_id)
     if not BREAKPOINT_ID.fullmatch(breakpoint_id):
         raise NotFound(f"No breakpoint {breakpoint_id!r}.")
     if run.is_final:

@@ -83,6 +83,8 @@ def start_run(flow_id: int):
 
 def _run_context(job_id: str) -> dict:
     run = service.get_run(job_id)
+    if service.reconcile(run):  # its job died unreported: closing it is a write, committed here
+        db.session.commit()
     description = service.describe(run.flow)
     return {
         "run": run,
