@@ -185,11 +185,9 @@ def _create(
     )
     db.session.add(job)
     db.session.flush()
-    from app.docsync.jobs import run_sync_job
-
     record = jobs.enqueue(
         f"doc-sync-{direction}",
-        run_sync_job,
+        "app.docsync.jobs.run_sync_job",
         job.id,
         queue="sync",
         link=("doc_sync_job", job.id),

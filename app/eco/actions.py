@@ -12,6 +12,7 @@ from rq import Retry
 
 from app.core import jobs, live
 from app.eco.models import PRIORITIES, Eco, WorkflowRule, WorkflowRun
+from app.eco.service import record_event
 
 JOB_KINDS = ("bom_delta_report", "activity_digest")
 
@@ -72,15 +73,13 @@ def _emit_event(params: EmitEventParams, rule: WorkflowRule, run: WorkflowRun, c
 
 
 def _create_job(params: CreateJobParams, rule: WorkflowRule, run: WorkflowRun, ctx: Context) -> dict[str, Any]:
-    from app.eco import jobs as eco_jobs
-
     retry = None
     if rule.fail_strategy == "retry" and rule.max_retries:  # RQ's Retry, backing off as in-transaction retries do
         backoff = current_app.config["WORKFLOW_RETRY_BACKOFF"]
         retry = Retry(max=rule.max_retries, interval=[math.ceil(backoff * 2**i) for i in range(rule.max_retries)])
     record = jobs.enqueue(
         f"eco.{params.job}",
-        eco_jobs.run_rule_job,
+        "app.eco.jobs.run_rule_job",
         run.id,
         queue="actions",
         link=("workflow_run", run.id),
@@ -92,8 +91,6 @@ def _create_job(params: CreateJobParams, rule: WorkflowRule, run: WorkflowRun, c
 
 
 def _set_priority(params: SetPriorityParams, rule: WorkflowRule, run: WorkflowRun, ctx: Context) -> dict[str, Any]:
-    from app.eco.service import record_event
-
     eco, before = ctx.eco, ctx.eco.priority
     if params.never_lower and PRIORITIES.index(params.priority) < PRIORITIES.index(before):
         raise ActionFailed(f"{eco.number} is {before}; this rule never lowers it to {params.priority}")

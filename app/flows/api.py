@@ -2,6 +2,7 @@ from flask import Blueprint
 
 from app.core.api import API_PREFIX, endpoint, page_out
 from app.core.errors import NotFound
+from app.extensions import db
 from app.flows import service
 from app.flows.schemas import (
     BreakpointIn,
@@ -63,7 +64,9 @@ def list_flows(query: PagingQuery):
     status=201,
 )
 def create_flow(body: FlowIn):
-    return _flow_out(service.create_flow(body.document))
+    flow = service.create_flow(body.document)
+    db.session.commit()
+    return _flow_out(flow)
 
 
 @endpoint(
@@ -87,6 +90,7 @@ def get_flow(flow_id: str):
 @endpoint(bp, "/flows/<flow_id>", "DELETE", summary="Delete a flow and its ended runs", roles=ENGINEER, status=204)
 def delete_flow(flow_id: str):
     service.delete_flow(flow_id)
+    db.session.commit()
     return "", 204
 
 
@@ -111,7 +115,9 @@ def routine_info(flow_id: str, routine_id: str):
     status=202,
 )
 def start_run(flow_id: str, body: RunIn):
-    return RunOut.model_validate(service.start_run(flow_id, body.wait_for_input))
+    run = service.start_run(flow_id, body.wait_for_input)
+    db.session.commit()
+    return RunOut.model_validate(run)
 
 
 @endpoint(bp, "/flows/<flow_id>/runs", summary="The flow's runs, newest first", response=RunList)
@@ -119,9 +125,16 @@ def list_runs(flow_id: str):
     return RunList(runs=[RunOut.model_validate(r) for r in service.get_flow(flow_id).runs])
 
 
+def _reconciled(job_id: str) -> str:
+    """Before a read: a run whose job died unreported is closed, an explicit write committed here."""
+    if service.reconcile(service.get_run(job_id)):
+        db.session.commit()
+    return job_id
+
+
 @endpoint(bp, "/flow-runs/<job_id>", summary="One run by its job id", response=RunOut)
 def get_run(job_id: str):
-    return RunOut.model_validate(service.get_run(job_id))
+    return RunOut.model_validate(service.get_run(_reconciled(job_id)))
 
 
 @endpoint(
@@ -134,7 +147,9 @@ def get_run(job_id: str):
     status=202,
 )
 def control_run(job_id: str, action: str):
-    return RunOut.model_validate(service.control(job_id, action))
+    run = service.control(job_id, action)
+    db.session.commit()
+    return RunOut.model_validate(run)
 
 
 @endpoint(
@@ -148,7 +163,9 @@ def control_run(job_id: str, action: str):
     status=202,
 )
 def feed_run(job_id: str, body: FeedIn):
-    return RunOut.model_validate(service.feed(job_id, body.routine, body.slot, body.items))
+    run = service.feed(job_id, body.routine, body.slot, body.items)
+    db.session.commit()
+    return RunOut.model_validate(run)
 
 
 @endpoint(
@@ -162,7 +179,9 @@ def feed_run(job_id: str, body: FeedIn):
     status=201,
 )
 def add_breakpoint(job_id: str, body: BreakpointIn):
-    return BreakpointOut.model_validate(service.add_breakpoint(job_id, body.kind, body.target, body.condition))
+    info = service.add_breakpoint(job_id, body.kind, body.target, body.condition)
+    db.session.commit()
+    return BreakpointOut.model_validate(info)
 
 
 @endpoint(
@@ -175,6 +194,7 @@ def add_breakpoint(job_id: str, body: BreakpointIn):
 )
 def remove_breakpoint(job_id: str, breakpoint_id: str):
     service.remove_breakpoint(job_id, breakpoint_id)
+    db.session.commit()
     return "", 204
 
 
@@ -183,19 +203,19 @@ def remove_breakpoint(job_id: str, breakpoint_id: str):
 
 @endpoint(bp, "/jobs/<job_id>/monitoring", summary="Everything about a flow run at once", response=MonitoringOut)
 def monitoring(job_id: str):
-    return MonitoringOut.model_validate(service.monitoring(job_id))
+    return MonitoringOut.model_validate(service.monitoring(_reconciled(job_id)))
 
 
 @endpoint(bp, "/jobs/<job_id>/state", summary="A flow run's status and the routines executing now", response=StateOut)
 def run_state(job_id: str):
-    return StateOut.model_validate(service.monitoring(job_id))
+    return StateOut.model_validate(service.monitoring(_reconciled(job_id)))
 
 
 @endpoint(
     bp, "/jobs/<job_id>/metrics", summary="Per routine: executions, errors, retries, durations", response=MetricsOut
 )
 def run_metrics(job_id: str):
-    return MetricsOut.model_validate(service.monitoring(job_id))
+    return MetricsOut.model_validate(service.monitoring(_reconciled(job_id)))
 
 
 @endpoint(
@@ -206,13 +226,13 @@ def run_metrics(job_id: str):
     response=TraceOut,
 )
 def run_trace(job_id: str, query: TraceQuery):
-    state = service.monitoring(job_id)
+    state = service.monitoring(_reconciled(job_id))
     return TraceOut.model_validate({**state, "trace": state["trace"][-query.limit :]})
 
 
 @endpoint(bp, "/jobs/<job_id>/queues/status", summary="Queue status of every slot of a flow run", response=QueuesOut)
 def run_queues(job_id: str):
-    return QueuesOut.model_validate(service.monitoring(job_id))
+    return QueuesOut.model_validate(service.monitoring(_reconciled(job_id)))
 
 
 @endpoint(
@@ -222,7 +242,7 @@ def run_queues(job_id: str):
     response=RoutineQueuesOut,
 )
 def routine_queues(job_id: str, routine_id: str):
-    state = service.monitoring(job_id)
+    state = service.monitoring(_reconciled(job_id))
     if routine_id not in state["queues"]:
         raise NotFound(f"The run has no routine {routine_id!r}.")
     return RoutineQueuesOut.model_validate({**state, "routine": routine_id, "slots": state["queues"][routine_id]})
@@ -235,4 +255,4 @@ def routine_queues(job_id: str, routine_id: str):
     response=RoutinesStatusOut,
 )
 def routines_status(job_id: str):
-    return RoutinesStatusOut.model_validate(service.monitoring(job_id))
+    return RoutinesStatusOut.model_validate(service.monitoring(_reconciled(job_id)))

@@ -91,7 +91,6 @@ def create_flow(text: str, actor: str | None = None) -> FlowDefinition:
         db.session.rollback()
         raise Conflict(f"A flow named {built.name!r} exists already.") from None
     audit.record("flow", flow.id, "create", after={"name": flow.name, "routines": len(built.routines)}, actor=actor)
-    db.session.commit()
     return flow
 
 
@@ -101,7 +100,6 @@ def delete_flow(flow_id: int | str) -> None:
         raise Conflict("The flow has runs that have not ended; cancel them first.")
     audit.record("flow", flow.id, "delete", before={"name": flow.name, "runs": len(flow.runs)})
     db.session.delete(flow)
-    db.session.commit()
 
 
 def describe(flow: FlowDefinition) -> dict[str, Any]:
@@ -121,8 +119,6 @@ def routine_info(flow_id: int | str, routine_id: str) -> dict[str, Any]:
 
 
 def start_run(flow_id: int | str, wait_for_input: int = 0) -> FlowRun:
-    from app.flows.jobs import run_flow
-
     flow = get_flow(flow_id)
     if not 0 <= wait_for_input <= MAX_WAIT_FOR_INPUT:
         raise InvalidInput(f"wait_for_input must be 0 to {MAX_WAIT_FOR_INPUT} seconds.")
@@ -132,7 +128,7 @@ def start_run(flow_id: int | str, wait_for_input: int = 0) -> FlowRun:
     db.session.flush()
     record = jobs.enqueue(
         "flow_run",
-        run_flow,
+        "app.flows.jobs.run_flow",
         run.id,
         queue="flows",
         link=("flow_run", run.id),
@@ -143,33 +139,40 @@ def start_run(flow_id: int | str, wait_for_input: int = 0) -> FlowRun:
     audit.record(
         "flow_run", run.id, "start", after={"flow": flow.name, "job_id": record.id, "wait_for_input": wait_for_input}
     )
-    db.session.commit()
     return run
 
 
 def get_run(job_id: str) -> FlowRun:
+    """The run as stored (read-only); callers that show or act on it call `reconcile()` first."""
     run = db.session.scalar(select(FlowRun).where(FlowRun.job_id == job_id)) if JOB_ID.fullmatch(job_id) else None
     if run is None:
         raise NotFound(f"No flow run with job id {job_id!r}.")
-    _reconcile(run)
     return run
 
 
-def _reconcile(run: FlowRun) -> None:
-    """A run whose job ended without reporting (work horse killed, stopped or
-    canceled from the queues page) is closed after its job history row."""
+def reconcile(run: FlowRun) -> bool:
+    """A write the caller commits: a run whose job ended without reporting (work horse
+    killed, stopped or canceled from the queues page) is closed after its job history
+    row. True when it changed the run."""
     if run.is_final:
-        return
+        return False
     record = history.get(run.job_id)
     if record is None or not record.is_final:
-        return
+        return False
     status = "cancelled" if record.status == "canceled" else "failed"
     audit.record(
         "flow_run", run.id, "reconcile", before={"status": run.status}, after={"status": status}, actor="system"
     )
     run.status, run.ended_at = status, record.ended_at or utcnow()
     run.error = run.error or f"its job ended as {record.status} without reporting: {record.error or 'no error'}"
-    db.session.commit()
+    return True
+
+
+def _reconciled_run(job_id: str) -> FlowRun:
+    """For the writes below: the run, closed first if its job died unreported."""
+    run = get_run(job_id)
+    reconcile(run)
+    return run
 
 
 def recent_runs(limit: int = 20) -> list[FlowRun]:
@@ -183,17 +186,16 @@ def _command(run: FlowRun, command: dict[str, Any]) -> None:
 def control(job_id: str, action: str) -> FlowRun:
     if action not in CONTROL_ACTIONS:
         raise NotFound(f"Unknown action {action!r}.", {"allowed": list(CONTROL_ACTIONS)})
-    run = get_run(job_id)
+    run = _reconciled_run(job_id)
     if run.is_final:
         raise Conflict(f"The run has ended ({run.status}).", {"status": run.status})
     if run.status == "pending" and action != "cancel":
         raise Conflict("The run has not started yet; only cancel applies.", {"status": run.status})
     audit.record("flow_run", run.id, action, before={"status": run.status})
     if run.status == "pending":
-        _cancel_queued(run)  # commits, the audit row with it
+        _cancel_queued(run)
     else:
         _command(run, {"action": action})
-    db.session.commit()
     return run
 
 
@@ -207,7 +209,7 @@ def _cancel_queued(run: FlowRun) -> None:
 
 
 def feed(job_id: str, routine: str, slot: str, items: list[Any]) -> FlowRun:
-    run = get_run(job_id)
+    run = _reconciled_run(job_id)
     if run.is_final:
         raise Conflict(f"The run has ended ({run.status}).", {"status": run.status})
     if not items or len(items) > MAX_FEED_ITEMS:
@@ -217,7 +219,6 @@ def feed(job_id: str, routine: str, slot: str, items: list[Any]) -> FlowRun:
         raise InvalidInput(f"Routine {routine!r} has no slot {slot!r}.", {"slots": [s["name"] for s in info["slots"]]})
     _command(run, {"action": "feed", "routine": routine, "slot": slot, "items": items})
     audit.record("flow_run", run.id, "feed", after={"routine": routine, "slot": slot, "items": len(items)})
-    db.session.commit()
     return run
 
 
@@ -232,7 +233,7 @@ def breakpoint_targets(run: FlowRun) -> dict[str, set[str]]:
 
 def add_breakpoint(job_id: str, kind: str, target: str, condition: str | None) -> dict[str, Any]:
     """Pauses the run when it holds; the worker gets it through the command list."""
-    run = get_run(job_id)
+    run = _reconciled_run(job_id)
     if run.is_final:
         raise Conflict(f"The run has ended ({run.status}).", {"status": run.status})
     targets = breakpoint_targets(run)
@@ -247,19 +248,17 @@ def add_breakpoint(job_id: str, kind: str, target: str, condition: str | None) -
     info = breakpoint.info()
     _command(run, {"action": "breakpoint", **info})
     audit.record("flow_run", run.id, "breakpoint_add", after=info)
-    db.session.commit()
     return info
 
 
 def remove_breakpoint(job_id: str, breakpoint_id: str) -> None:
-    run = get_run(job_id)
+    run = _reconciled_run(job_id)
     if not BREAKPOINT_ID.fullmatch(breakpoint_id):
         raise NotFound(f"No breakpoint {breakpoint_id!r}.")
     if run.is_final:
         raise Conflict(f"The run has ended ({run.status}).", {"status": run.status})
     _command(run, {"action": "unbreak", "id": breakpoint_id})
     audit.record("flow_run", run.id, "breakpoint_remove", before={"id": breakpoint_id})
-    db.session.commit()
 
 
 # -- monitoring --------------------------------------------------------------

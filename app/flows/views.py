@@ -3,6 +3,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from app.core.auth.roles import ENGINEER, OPERATOR, SIGNED_IN
 from app.core.errors import DomainError, InvalidInput
 from app.core.pages import form_action, form_page, page_roles
+from app.extensions import db
 from app.flows import service
 from app.flows.demo import EXAMPLE
 from app.flows.graph import layout
@@ -62,7 +63,13 @@ def detail(flow_id: int):
 @bp.post("/<int:flow_id>/delete")
 @page_roles(ENGINEER)
 def delete(flow_id: int):
-    return form_action(lambda: service.delete_flow(flow_id) or "Flow deleted.", url_for("flows.index"))
+
+    def act() -> str:
+        service.delete_flow(flow_id)
+        db.session.commit()
+        return "Flow deleted."
+
+    return form_action(act, url_for("flows.index"))
 
 
 @bp.post("/<int:flow_id>/runs")
@@ -72,6 +79,7 @@ def start_run(flow_id: int):
 
     def act() -> str:
         started.append(service.start_run(flow_id, request.form.get("wait_for_input", 0, type=int)).job_id)
+        db.session.commit()
         return "Run started."
 
     response = form_action(act, url_for("flows.detail", flow_id=flow_id))
@@ -80,6 +88,8 @@ def start_run(flow_id: int):
 
 def _run_context(job_id: str) -> dict:
     run = service.get_run(job_id)
+    if service.reconcile(run):  # its job died unreported: closing it is a write, committed here
+        db.session.commit()
     description = service.describe(run.flow)
     return {
         "run": run,
@@ -108,18 +118,26 @@ def control(job_id: str, action: str):
     back = url_for("flows.run", job_id=job_id)
     if action == "breakpoint":
         form = request.form
+
+        def add() -> str:
+            info = service.add_breakpoint(
+                job_id, form.get("kind", ""), form.get("target", ""), form.get("condition") or None
+            )
+            db.session.commit()
+            return "Breakpoint {id} set on {target}.".format(**info)
+
         return form_action(
-            lambda: "Breakpoint {id} set on {target}.".format(
-                **service.add_breakpoint(
-                    job_id, form.get("kind", ""), form.get("target", ""), form.get("condition") or None
-                )
-            ),
+            add,
             back,
         )
     if action == "unbreak":
-        return form_action(
-            lambda: service.remove_breakpoint(job_id, request.form.get("id", "")) or "Breakpoint removed.", back
-        )
+
+        def remove() -> str:
+            service.remove_breakpoint(job_id, request.form.get("id", ""))
+            db.session.commit()
+            return "Breakpoint removed."
+
+        return form_action(remove, back)
     if action == "feed":
 
         def act() -> str:
@@ -130,10 +148,17 @@ def control(job_id: str, action: str):
                 request.form.get("slot", "in"),
                 [_number_or_text(i) for i in items],
             )
+            db.session.commit()
             return f"{len(items)} item(s) fed."
 
         return form_action(act, back)
-    return form_action(lambda: service.control(job_id, action) and f"{action.capitalize()} sent.", back)
+
+    def control() -> str:
+        service.control(job_id, action)
+        db.session.commit()
+        return f"{action.capitalize()} sent."
+
+    return form_action(control, back)
 
 
 def _number_or_text(text: str):

@@ -41,8 +41,6 @@ def export_delta(left: str, right: str, mode: str, max_levels: int, export_forma
 
 
 def start_export(left: str, right: str, mode: str, max_levels: int, export_format: str, lines: int) -> BomExport:
-    from app.items.jobs import make_delta_export
-
     export = BomExport(
         left_ref=left, right_ref=right, mode=mode, max_levels=max_levels, export_format=export_format, line_count=lines
     )
@@ -50,7 +48,7 @@ def start_export(left: str, right: str, mode: str, max_levels: int, export_forma
     db.session.flush()
     record = jobs.enqueue(
         "bom_delta_export",
-        make_delta_export,
+        "app.items.jobs.make_delta_export",
         export.id,
         queue="exports",
         link=("bom_export", export.id),

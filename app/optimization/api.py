@@ -3,6 +3,7 @@ from flask_login import current_user
 
 from app.core.api import API_PREFIX, endpoint, page_out
 from app.core.auth.roles import ENGINEER
+from app.extensions import db
 from app.optimization import service
 from app.optimization.models import Dataset, Optimization
 from app.optimization.schemas import (
@@ -64,7 +65,9 @@ def dataset_out(dataset: Dataset) -> DatasetOut:
     status=202,
 )
 def submit(body: OptimizationIn):
-    return optimization_out(service.submit(current_user, body.model_dump()))
+    optimization = service.submit(current_user, body.model_dump())
+    db.session.commit()
+    return optimization_out(optimization)
 
 
 @endpoint(
@@ -100,7 +103,10 @@ def optimization_status(optimization_id: str):
     response=StatusOut,
 )
 def cancel(optimization_id: str):
-    return StatusOut(**service.status(service.cancel(service.get_by_ref(optimization_id, current_user), current_user)))
+    optimization = service.cancel(service.get_by_ref(optimization_id, current_user), current_user)
+    db.session.commit()
+    service.announce(optimization, finalized=True)
+    return StatusOut(**service.status(optimization))
 
 
 @endpoint(
@@ -115,7 +121,9 @@ def cancel(optimization_id: str):
 )
 def rerun(optimization_id: str, body: RerunIn):
     source = service.get_by_ref(optimization_id, current_user)
-    return optimization_out(service.rerun(source, current_user, body.taskId))
+    optimization = service.rerun(source, current_user, body.taskId)
+    db.session.commit()
+    return optimization_out(optimization)
 
 
 @endpoint(
@@ -148,7 +156,9 @@ def list_datasets():
     status=201,
 )
 def create_dataset(body: DatasetIn):
-    return dataset_out(service.create_dataset(body.name, body.csv, current_user.username))
+    dataset = service.create_dataset(body.name, body.csv, current_user.username)
+    db.session.commit()
+    return dataset_out(dataset)
 
 
 @endpoint(

@@ -7,10 +7,10 @@ import time
 from flask import current_app
 
 from app.extensions import db
-from app.optimization import grid, service
+from app.optimization import chunks, grid, service
 from app.optimization.backtest import simulate
+from app.optimization.chunks import Outcome
 from app.optimization.models import Optimization
-from app.optimization.service import Outcome
 from app.optimization.strategies import Indicators, StrategyError
 
 FLUSH_SECONDS = 0.5  # how often a chunk merges what it has
@@ -19,7 +19,7 @@ HALT_CHECK_SECONDS = 0.2  # how often it looks for a cancel or early stop
 
 def run_chunk(optimization_id: int, first: int, last: int) -> dict:
     optimization = db.session.get(Optimization, optimization_id)
-    if optimization is None or optimization.is_final or service.halted(optimization_id):
+    if optimization is None or optimization.is_final or chunks.halted(optimization_id):
         return {"merged": 0}
     strategy = grid.strategy_named(optimization.strategy)
     points = grid.expand(strategy, optimization.param_space)[0][first:last]
@@ -37,7 +37,7 @@ def run_chunk(optimization_id: int, first: int, last: int) -> dict:
             now = time.monotonic()
             if now - last_check >= HALT_CHECK_SECONDS:
                 last_check = now
-                if service.halted(optimization_id):
+                if chunks.halted(optimization_id):
                     break
             try:
                 result = simulate(bars, strategy.signals(indicators, params), cash, commission)
@@ -46,16 +46,16 @@ def run_chunk(optimization_id: int, first: int, last: int) -> dict:
                 pending.append(Outcome(seq, params, error=f"{type(exc).__name__}: {exc}"))
             if now - last_flush >= flush_every:
                 last_flush = now
-                keep_going = service.merge(optimization_id, pending)
+                keep_going = chunks.merge(optimization_id, pending)
                 merged, pending = merged + len(pending), []
                 if not keep_going:
                     break
         else:
-            service.merge(optimization_id, pending, chunk_finished=True)
+            chunks.merge(optimization_id, pending, chunk_finished=True)
             merged, pending = merged + len(pending), []
     except Exception as exc:
         error = f"chunk failed: {type(exc).__name__}: {exc}"
-        service.chunk_failed(
+        chunks.chunk_failed(
             optimization_id,
             [Outcome(first + i, params, error=error) for i, params in enumerate(points[merged:], start=merged)],
         )

@@ -1,8 +1,8 @@
-"""Grid optimizations: submit, merge results into the summary, early stop,
-cancel, re-run, and the reads the pages and the API share.
+"""Grid optimizations: submit, early stop, cancel, re-run, and the reads the
+pages and the API share (what only the chunk jobs run is in `chunks`).
 
 The summary (counts, best score, Top-N, best-score history) lives on the
-optimization row and is updated by `merge()` under a row lock as workers hand
+optimization row and is updated by `chunks.merge()` under a row lock as workers hand
 in results, so reading it never scans the tasks. Once the status is final the
 row is frozen: later results are dropped and queued chunks are canceled.
 """
@@ -13,16 +13,15 @@ import json
 import logging
 import math
 import zipfile
-from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
 
 from flask import current_app
 from rq.exceptions import InvalidJobOperation
 from rq.job import Job, JobStatus
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
-from app.core import audit, jobs, live
+from app.core import audit, jobs, live, txn
 from app.core.auth.models import User
 from app.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.core.jobs import history as job_history
@@ -33,7 +32,7 @@ from app.core.records import get_or_404
 from app.core.timeutil import utcnow
 from app.extensions import db, redis_client
 from app.optimization import datasets, grid
-from app.optimization.backtest import Bars, Result
+from app.optimization.backtest import Bars
 from app.optimization.models import Dataset, Optimization, OptimizationTask
 
 METRICS = ("return_pct", "sharpe", "max_drawdown_pct", "trades", "win_rate_pct")
@@ -55,7 +54,7 @@ def topic(optimization_id: int) -> str:
     return f"optimization:{optimization_id}"
 
 
-def _halt_key(optimization_id: int) -> str:
+def halt_key(optimization_id: int) -> str:
     return f"optimization:{optimization_id}:halt"
 
 
@@ -85,7 +84,6 @@ def create_dataset(name: str, csv_text: str, actor: str) -> Dataset:
         "create",
         after={"name": name, "rows": dataset.rows, "checksum": dataset.checksum},
     )
-    db.session.commit()
     return dataset
 
 
@@ -152,14 +150,12 @@ def submit(owner: User, spec: dict[str, Any], source: Optimization | None = None
     )
     db.session.add(optimization)
     db.session.flush()
-    from app.optimization.jobs import run_chunk
-
     size = math.ceil(len(points) / chunks)
     for first in range(0, len(points), size):
         last = min(first + size, len(points))
         jobs.enqueue(
             "optimization_chunk",
-            run_chunk,
+            "app.optimization.jobs.run_chunk",
             optimization.id,
             first,
             last,
@@ -182,8 +178,7 @@ def submit(owner: User, spec: dict[str, Any], source: Optimization | None = None
             "source": optimization.source_id,
         },
     )
-    db.session.commit()
-    OPTIMIZATION_TASKS.labels("skipped").inc(skipped)
+    txn.on_commit(lambda: OPTIMIZATION_TASKS.labels("skipped").inc(skipped))
     return optimization
 
 
@@ -289,22 +284,10 @@ def chunk_jobs(optimization: Optimization) -> list[JobRecord]:
     )
 
 
-# --- merging results (called by the chunk jobs) ----------------------------------------------
+# --- the row lock and the halt (chunk jobs and cancel) -------------------------------------
 
 
-@dataclass
-class Outcome:
-    """One grid point's result, as a chunk job hands it in."""
-
-    seq: int
-    params: dict[str, Any]
-    metrics: dict[str, Any] | None = None
-    error: str | None = None
-    result: Result | None = None  # for the artifacts, should the task enter the Top-N
-    dates: list[str] | None = None
-
-
-def _locked(optimization_id: int) -> Optimization:
+def locked(optimization_id: int) -> Optimization:
     """The row, locked for this transaction: the UPDATE takes PostgreSQL's row lock and SQLite's write lock."""
     db.session.execute(
         update(Optimization).where(Optimization.id == optimization_id).values(revision=Optimization.revision + 1)
@@ -315,136 +298,7 @@ def _locked(optimization_id: int) -> Optimization:
     return optimization
 
 
-def _better(mode: str, score: float, than: float | None) -> bool:
-    return than is None or (score > than if mode == "max" else score < than)
-
-
-def _reached(mode: str, score: float, target: float) -> bool:
-    return score >= target if mode == "max" else score <= target
-
-
-def _artifacts(outcome: Outcome) -> dict[str, Any]:
-    result, dates = outcome.result, outcome.dates
-    return {
-        "equity": {"dates": dates, "values": [round(v, 4) for v in result.equity.tolist()]},
-        "trades": [
-            {
-                "entryBar": t.entry_bar,
-                "exitBar": t.exit_bar,
-                "entryDate": dates[t.entry_bar],
-                "exitDate": dates[t.exit_bar],
-                "size": t.size,
-                "entryPrice": t.entry_price,
-                "exitPrice": t.exit_price,
-                "pnl": round(t.pnl, 4),
-                "returnPct": round(t.return_pct, 4),
-            }
-            for t in result.trades
-        ],
-    }
-
-
-def _stop_reason(optimization: Optimization, score: float | None) -> str | None:
-    policy = optimization.policy
-    if policy["target"] is not None and score is not None and _reached(optimization.mode, score, policy["target"]):
-        return f"target {policy['target']:g} reached"
-    if policy["patience"] and optimization.since_best >= policy["patience"]:
-        return f"no better score in {policy['patience']} finished tasks"
-    if policy["maxTasks"] and optimization.done >= policy["maxTasks"]:
-        return f"maxTasks {policy['maxTasks']} reached"
-    return None
-
-
-def merge(optimization_id: int, outcomes: list[Outcome], chunk_finished: bool = False) -> bool:  # noqa: C901 (to split)
-    """Fold results into the summary, in order, applying the early-stop policy after each.
-
-    Returns False once the optimization is final: the caller stops working on it.
-    """
-    optimization = _locked(optimization_id)
-    if optimization.is_final:
-        db.session.rollback()
-        return False
-    now = utcnow()
-    if optimization.status == "queued":
-        optimization.status, optimization.started_at = "running", now
-    elapsed = (now - optimization.started_at).total_seconds()
-    rows: list[dict[str, Any]] = []
-    best_history, reason = list(optimization.best_history), None
-    for outcome in outcomes:
-        score = outcome.metrics.get(optimization.metric) if outcome.metrics else None
-        rows.append(
-            {
-                "optimization_id": optimization_id,
-                "seq": outcome.seq,
-                "params": outcome.params,
-                "status": "failed" if outcome.error else "finished",
-                "score": score,
-                "metrics": outcome.metrics,
-                "error": outcome.error,
-                "finished_at": now,
-            }
-        )
-        if outcome.error:
-            optimization.failed += 1
-        else:
-            optimization.finished += 1
-            if score is not None and _better(optimization.mode, score, optimization.best_score):
-                optimization.best_score, optimization.since_best = score, 0
-                best_history.append([optimization.done, round(elapsed, 3), score])
-            else:
-                optimization.since_best += 1
-        reason = _stop_reason(optimization, score)
-        if reason:
-            break
-    if rows:  # one multi-row INSERT; the ids come back in order
-        ids = db.session.scalars(
-            insert(OptimizationTask).returning(OptimizationTask.id, sort_by_parameter_order=True), rows
-        ).all()
-        # an early stop leaves outcomes past the last saved row: zip() stops at the rows
-        _update_top(optimization, list(zip(ids, rows, outcomes, strict=False)))
-    optimization.best_history = best_history
-    if chunk_finished:
-        optimization.chunks_done += 1
-    finalized = bool(reason) or optimization.chunks_done >= optimization.chunks_total
-    if finalized:
-        _finish(optimization, reason)
-    db.session.commit()
-    for state in ("finished", "failed"):
-        OPTIMIZATION_TASKS.labels(state).inc(sum(1 for row in rows if row["status"] == state))
-    _announce(optimization, finalized)
-    return not finalized
-
-
-def _update_top(optimization: Optimization, added: list[tuple[int, dict[str, Any], Outcome]]) -> None:
-    sign = -1 if optimization.mode == "max" else 1
-    candidates = optimization.top + [
-        {"taskId": task_id, "seq": row["seq"], "score": row["score"], "params": row["params"]}
-        for task_id, row, _ in added
-        if row["score"] is not None
-    ]
-    top = sorted(candidates, key=lambda t: (sign * t["score"], t["seq"]))[: optimization.top_n]
-    kept = {t["taskId"] for t in top}
-    for task_id, _, outcome in added:
-        if task_id in kept and outcome.result is not None:
-            db.session.execute(
-                update(OptimizationTask).where(OptimizationTask.id == task_id).values(artifacts=_artifacts(outcome))
-            )
-    dropped = [t["taskId"] for t in optimization.top if t["taskId"] not in kept]
-    if dropped:  # only the Top-N keep their artifacts
-        db.session.execute(update(OptimizationTask).where(OptimizationTask.id.in_(dropped)).values(artifacts=None))
-    optimization.top = top
-
-
-def _finish(optimization: Optimization, reason: str | None) -> None:
-    if optimization.done >= optimization.total:
-        optimization.status = "failed" if optimization.finished == 0 else "succeeded"
-    else:
-        optimization.status = "early-stopped"
-    optimization.stop_reason = reason
-    optimization.ended_at = utcnow()
-
-
-def _announce(optimization: Optimization, finalized: bool) -> None:
+def announce(optimization: Optimization, finalized: bool) -> None:
     """After the commit: tell the page; whoever made the status final also halts the work."""
     # no scores or parameters on the bus (any signed-in socket may subscribe): pages re-fetch what they may see
     live.publish(
@@ -459,7 +313,7 @@ def _announce(optimization: Optimization, finalized: bool) -> None:
 def _halt(optimization: Optimization) -> None:
     """No new task starts: running chunks see the flag within a moment, queued ones are canceled in RQ."""
     connection = redis_client()
-    connection.set(_halt_key(optimization.id), 1, ex=HALT_TTL)
+    connection.set(halt_key(optimization.id), 1, ex=HALT_TTL)
     OPTIMIZATION_TASKS.labels("stopped").inc(optimization.total - optimization.done)
     queued = [r.id for r in chunk_jobs(optimization) if r.status == "queued"]
     canceled = []
@@ -473,21 +327,14 @@ def _halt(optimization: Optimization) -> None:
     job_history.set_canceled(canceled)
 
 
-def halted(optimization_id: int) -> bool:
-    return bool(redis_client().exists(_halt_key(optimization_id)))
-
-
-def chunk_failed(optimization_id: int, outcomes: list[Outcome]) -> None:
-    """A chunk job broke outside any single backtest: its remaining points count as failed."""
-    db.session.rollback()
-    merge(optimization_id, outcomes, chunk_finished=True)
-
-
 # --- cancel ----------------------------------------------------------------------------------
 
 
 def cancel(optimization: Optimization, user: User) -> Optimization:
-    optimization = _locked(optimization.id)
+    """Freeze the row; once the caller has committed it calls `announce(optimization, finalized=True)`,
+    which tells the page and halts the chunks (it reads and writes the job history, so it cannot be an
+    after-commit hook)."""
+    optimization = locked(optimization.id)
     if optimization.is_final:
         status_now = optimization.status
         db.session.rollback()
@@ -499,8 +346,6 @@ def cancel(optimization: Optimization, user: User) -> Optimization:
         utcnow(),
     )
     audit.record(ENTITY, optimization.id, "cancel", before={"status": before}, after={"status": "canceled"})
-    db.session.commit()
-    _announce(optimization, finalized=True)
     return optimization
 
 

@@ -135,6 +135,7 @@ def upload_dataset():
             if rows:
                 exc.message += " " + "; ".join(f"line {r['line']}: {r['message']}" for r in rows)
             raise
+        db.session.commit()
         return f"Dataset {dataset.name!r} uploaded: {dataset.rows} bars, {dataset.first_date} to {dataset.last_date}."
 
     return form_action(act, url_for("optimization.new"))
@@ -199,7 +200,9 @@ def heatmap(optimization_id: int):
 @page_roles(ENGINEER)
 def cancel(optimization_id: int):
     def act() -> str:
-        service.cancel(service.get(optimization_id, current_user), current_user)
+        optimization = service.cancel(service.get(optimization_id, current_user), current_user)
+        db.session.commit()
+        service.announce(optimization, finalized=True)
         return f"Optimization {optimization_id} canceled: no new task starts."
 
     return form_action(act, url_for("optimization.detail", optimization_id=optimization_id))
@@ -212,6 +215,7 @@ def rerun(optimization_id: int):
     task_id = request.form.get("task_id", type=int)
     try:
         optimization = service.rerun(source, current_user, task_id)
+        db.session.commit()
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")

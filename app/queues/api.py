@@ -2,6 +2,7 @@ from flask import Blueprint
 
 from app.core.api import API_PREFIX, endpoint, page_out
 from app.core.auth.roles import OPERATOR
+from app.extensions import db
 from app.queues import service
 from app.queues.schemas import (
     DemoJobIn,
@@ -50,7 +51,9 @@ def _failed_job_out(row: dict) -> FailedJobOut:
     response=RequeueResult,
 )
 def requeue_failed(name: str):
-    return RequeueResult(queue=name, requeued=service.requeue_all(name))
+    requeued = service.requeue_all(name)
+    db.session.commit()
+    return RequeueResult(queue=name, requeued=requeued)
 
 
 @endpoint(
@@ -82,11 +85,14 @@ def get_job(job_id: str):
     status=202,
 )
 def enqueue_demo(body: DemoJobIn):
-    return JobRef(id=service.enqueue_demo(body.seconds, body.fail), status="queued")
+    job_id = service.enqueue_demo(body.seconds, body.fail)
+    db.session.commit()
+    return JobRef(id=job_id, status="queued")
 
 
 def _action(job_id: str, action) -> JobRef:
     action(job_id)
+    db.session.commit()
     return JobRef(id=job_id, status=service.job_detail(job_id)["status"])
 
 

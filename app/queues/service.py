@@ -18,12 +18,12 @@ from rq.registry import (
     StartedJobRegistry,
 )
 
-from app.core import audit, jobs, metrics
+from app.core import audit, jobs, metrics, txn
 from app.core.capability import queue_names
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.jobs import history
 from app.core.paging import Page, paginate_list
-from app.extensions import db, redis_client
+from app.extensions import redis_client
 
 REGISTRIES = {
     "started": StartedJobRegistry,
@@ -196,7 +196,7 @@ def failed_jobs(queue: str | None, text: str | None, sort: str, page: int, per_p
 
 def _audit(job_id: str, action: str, before: str, after: str) -> None:
     audit.record("rq_job", job_id, action, before={"status": before}, after={"status": after})
-    history.set_status(job_id, after)  # commits the audit row with the history change
+    history.set_status(job_id, after)
 
 
 def requeue(job_id: str) -> None:
@@ -208,8 +208,7 @@ def requeue(job_id: str) -> None:
         raise Conflict(f"Only failed or stopped jobs can be requeued; this one is {status}.")
     FailedJobRegistry(queue=_queue(job.origin)).requeue(job_id)
     _audit(job_id, "requeue", status, "queued")
-    db.session.commit()
-    history.announce(job, "job_requeued")
+    txn.on_commit(lambda: history.announce(job, "job_requeued"))
 
 
 def requeue_all(queue: str) -> int:
@@ -222,7 +221,6 @@ def requeue_all(queue: str) -> int:
             continue
         history.set_status(job_id, "queued")
     audit.record("rq_queue", queue, "requeue_failed", after={"requeued": len(ids)})
-    db.session.commit()
     return len(ids)
 
 
@@ -237,8 +235,7 @@ def cancel(job_id: str) -> None:
         )
     job.cancel()
     _audit(job_id, "cancel", status, "canceled")
-    db.session.commit()
-    history.announce(job, "job_canceled")
+    txn.on_commit(lambda: history.announce(job, "job_canceled"))
 
 
 def stop(job_id: str) -> None:
@@ -249,15 +246,12 @@ def stop(job_id: str) -> None:
         raise Conflict(f"Only running jobs can be stopped; this one is {_status(job)}.")
     send_stop_job_command(redis_client(), job_id)
     audit.record("rq_job", job_id, "stop", before={"status": "started"}, after={"status": "stopping"})
-    db.session.commit()
 
 
 def enqueue_demo(seconds: int, fail: bool) -> str:
-    from app.queues.jobs import demo_job
-
     record = jobs.enqueue(
         "demo",
-        demo_job,
+        "app.queues.jobs.demo_job",
         seconds,
         fail,
         queue="default",
@@ -265,5 +259,4 @@ def enqueue_demo(seconds: int, fail: bool) -> str:
         description=f"demo job ({seconds} s{', fails' if fail else ''})",
     )
     audit.record("rq_job", record.id, "enqueue", after={"kind": "demo", "seconds": seconds, "fail": fail})
-    db.session.commit()
     return record.id

@@ -10,8 +10,9 @@ from rq.job import Job
 from app.core import jobs
 from app.core.jobs.models import JobRecord
 from app.extensions import db
-from app.queues.jobs import demo_job
 from tests.conftest import run_worker
+
+DEMO_JOB = "app.queues.jobs.demo_job"
 
 
 def history(job_id: str) -> JobRecord:
@@ -24,7 +25,7 @@ def rq_job(app, job_id: str) -> Job:
 
 
 def test_job_reaches_redis_only_when_the_transaction_commits(app):
-    record = jobs.enqueue("demo", demo_job, 0, queue="default", link=("demo", 7))
+    record = jobs.enqueue("demo", DEMO_JOB, 0, queue="default", link=("demo", 7))
     queue = Queue("default", connection=app.extensions["redis"])
     assert queue.count == 0  # not before commit
     db.session.commit()
@@ -35,7 +36,7 @@ def test_job_reaches_redis_only_when_the_transaction_commits(app):
 
 @pytest.mark.dialects
 def test_rolled_back_transaction_enqueues_nothing(app):
-    record_id = jobs.enqueue("demo", demo_job, 0).id
+    record_id = jobs.enqueue("demo", DEMO_JOB, 0).id
     db.session.rollback()
     db.session.commit()  # a later commit must not push the forgotten job either
     assert Queue("default", connection=app.extensions["redis"]).count == 0
@@ -43,7 +44,7 @@ def test_rolled_back_transaction_enqueues_nothing(app):
 
 
 def test_finished_job_keeps_timings_progress_and_result(app):
-    record = jobs.enqueue("demo", demo_job, 1, queue="default", meta={"purpose": "test"})
+    record = jobs.enqueue("demo", DEMO_JOB, 1, queue="default", meta={"purpose": "test"})
     db.session.commit()
     run_worker(app)
     row = history(record.id)
@@ -56,7 +57,7 @@ def test_finished_job_keeps_timings_progress_and_result(app):
 
 
 def test_failed_job_records_the_error(app):
-    record = jobs.enqueue("demo", demo_job, 0, True, queue="exports")
+    record = jobs.enqueue("demo", DEMO_JOB, 0, True, queue="exports")
     db.session.commit()
     run_worker(app)
     row = history(record.id)
@@ -66,7 +67,7 @@ def test_failed_job_records_the_error(app):
 
 
 def test_retry_runs_again_then_fails_for_good(app):
-    record = jobs.enqueue("demo", demo_job, 0, True, retry=Retry(max=2))
+    record = jobs.enqueue("demo", DEMO_JOB, 0, True, retry=Retry(max=2))
     db.session.commit()
     run_worker(app)
     row = history(record.id)
@@ -74,7 +75,7 @@ def test_retry_runs_again_then_fails_for_good(app):
 
 
 def test_history_outlives_redis(app, client, bearer):
-    record = jobs.enqueue("demo", demo_job, 0)
+    record = jobs.enqueue("demo", DEMO_JOB, 0)
     db.session.commit()
     run_worker(app)
     app.extensions["redis"].flushdb()
@@ -90,7 +91,7 @@ def test_enqueue_while_redis_is_down_is_recorded_not_lost(app, database_url):
 
     down = create_app(app_config(database_url, f"redis://127.0.0.1:{free_port()}/0"))
     with down.app_context():
-        record_id = jobs.enqueue("demo", demo_job, 0).id
+        record_id = jobs.enqueue("demo", DEMO_JOB, 0).id
         db.session.commit()
         row = db.session.get(JobRecord, record_id)
         db.session.refresh(row)
@@ -101,13 +102,13 @@ def test_unknown_queue_is_refused(app):
     from app.core.errors import InvalidInput
 
     with pytest.raises(InvalidInput):
-        jobs.enqueue("demo", demo_job, 0, queue="nope")
+        jobs.enqueue("demo", DEMO_JOB, 0, queue="nope")
 
 
 def test_each_step_is_published_live(app):
     pubsub = app.extensions["redis"].pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe("forgeline:events")
-    record = jobs.enqueue("demo", demo_job, 0)
+    record = jobs.enqueue("demo", DEMO_JOB, 0)
     db.session.commit()
     run_worker(app)
     seen = []

@@ -48,6 +48,8 @@ from app.queues.jobs import demo_job
 from app.queues.service import STATUSES
 from tests.conftest import app_config, run_worker
 
+DEMO_JOB = "app.queues.jobs.demo_job"
+
 pytest_plugins = ["tests.liveserver"]
 
 # the `status` label of domain metrics (any other `status` is an HTTP status)
@@ -166,10 +168,10 @@ def test_audit_writes_count_committed_rows_and_not_rolled_back_ones(app, client)
 def test_rq_jobs_has_every_queue_and_status_with_the_right_counts(app, client):
     connection = app.extensions["redis"]
     for _ in range(2):
-        jobs.enqueue("demo", demo_job, 0, queue="exports")
-    jobs.enqueue("demo", demo_job, 0, True, queue="exports")  # fails
+        jobs.enqueue("demo", DEMO_JOB, 0, queue="exports")
+    jobs.enqueue("demo", DEMO_JOB, 0, True, queue="exports")  # fails
     for _ in range(3):
-        jobs.enqueue("demo", demo_job, 0, queue="sync")  # stays queued
+        jobs.enqueue("demo", DEMO_JOB, 0, queue="sync")  # stays queued
     db.session.commit()
     run_worker(app, queues=("exports",))
     waiting = Queue("sync", connection=connection).jobs[0]
@@ -217,9 +219,9 @@ def test_rq_workers_counts_registered_workers_by_state(app, client):
 @pytest.mark.dialects
 def test_job_timing_histograms_count_the_jobs_that_ran_per_queue(app, client):
     for _ in range(2):
-        jobs.enqueue("demo", demo_job, 0, queue="default")
-    jobs.enqueue("demo", demo_job, 0, True, queue="default")
-    jobs.enqueue("demo", demo_job, 0, queue="exports")  # never runs
+        jobs.enqueue("demo", DEMO_JOB, 0, queue="default")
+    jobs.enqueue("demo", DEMO_JOB, 0, True, queue="default")
+    jobs.enqueue("demo", DEMO_JOB, 0, queue="exports")  # never runs
     db.session.commit()
     run_worker(app, queues=("default",))
 
@@ -270,7 +272,7 @@ def test_job_timing_histogram_buckets_are_cumulative_and_inclusive(app, client):
 def test_every_label_takes_bounded_values(app, client, bearer):
     headers = bearer("admin")
     for _ in range(2):
-        record = jobs.enqueue("demo", demo_job, 0, queue="sync")
+        record = jobs.enqueue("demo", DEMO_JOB, 0, queue="sync")
     db.session.commit()
     run_worker(app, queues=("sync",))
     client.get(f"/api/v1/jobs/{record.id}", headers=headers)

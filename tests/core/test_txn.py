@@ -6,7 +6,8 @@ from rq import Queue
 
 from app.core import jobs, txn
 from app.extensions import db
-from app.queues.jobs import demo_job
+
+DEMO_JOB = "app.queues.jobs.demo_job"
 
 
 def _queued(app) -> int:
@@ -18,7 +19,7 @@ def test_a_released_savepoint_waits_for_the_real_commit(app):
     db.session.begin()
     with db.session.begin_nested():
         txn.on_commit(lambda: ran.append("inner"))
-        jobs.enqueue("demo", demo_job, 0)
+        jobs.enqueue("demo", DEMO_JOB, 0)
     assert ran == [] and _queued(app) == 0
     db.session.commit()
     assert ran == ["inner"] and _queued(app) == 1
@@ -29,11 +30,11 @@ def test_a_rolled_back_savepoint_drops_only_its_own_work(app):
     ran = []
     db.session.begin()
     txn.on_commit(lambda: ran.append("outer"))
-    jobs.enqueue("demo", demo_job, 0)
+    jobs.enqueue("demo", DEMO_JOB, 0)
     try:
         with db.session.begin_nested():
             txn.on_commit(lambda: ran.append("inner"))
-            jobs.enqueue("demo", demo_job, 0)
+            jobs.enqueue("demo", DEMO_JOB, 0)
             with db.session.begin_nested():
                 txn.on_commit(lambda: ran.append("innermost"))
             raise RuntimeError("undo the savepoint")

@@ -90,6 +90,7 @@ def test_a_run_whose_job_died_unreported_is_closed_from_its_job_history(app, cli
     _, job_id = start(client, bearer)
     db.session.query(FlowRun).update({"status": "running"})
     history.set_status(job_id, "stopped")  # as RQ's on_stopped leaves it after a killed work horse
+    db.session.commit()
     state = client.get(f"{API}/jobs/{job_id}/state", headers=bearer("viewer")).json
     assert state["status"] == "failed" and "ended as stopped without reporting" in state["error"]
     db.session.expire_all()

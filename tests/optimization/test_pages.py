@@ -32,6 +32,7 @@ def form(dataset_id, csrf, **overrides):
 def test_submit_form_then_detail_with_top_n_heatmap_and_plot(app, signed_in):
     client, csrf = signed_in("engineer")
     seed()
+    db.session.commit()  # as `flask seed-demo` does
     dataset = db.session.query(Dataset).one()
     page = client.get("/optimizations/new").get_data(as_text=True)
     assert 'name="param_n1"' in page and DEMO_NAME in page
@@ -70,6 +71,7 @@ def test_cancel_banner_and_rerun_from_a_top_n_row(app, signed_in, demo_dataset):
         erin,
         {**_spec(demo_dataset.id), "earlyStopPolicy": {"mode": "min", "metric": "max_drawdown_pct", "maxTasks": 2}},
     )
+    db.session.commit()
     run_worker(app, ["optimize"])
     html = client.get(f"/optimizations/{job.id}").get_data(as_text=True)
     assert 'id="stop-banner"' in html and "Early-stopped: maxTasks 2 reached" in html and "lowest first" in html
@@ -108,6 +110,7 @@ def test_dataset_upload_reports_bad_rows(app, signed_in):
 
 def test_pages_hide_other_users_jobs_and_viewers_cannot_submit(app, signed_in, make_user, demo_dataset):
     job = service.submit(make_user("owner", "engineer"), _spec(demo_dataset.id))
+    db.session.commit()
     client, _ = signed_in("viewer")
     assert client.get(f"/optimizations/{job.id}").status_code == 404
     assert "No optimizations yet." in client.get("/optimizations/").get_data(as_text=True)

@@ -8,14 +8,16 @@ from rq import Queue
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.jobs.models import JobRecord
 from app.extensions import db
-from app.optimization import datasets, grid, service
+from app.optimization import chunks, datasets, grid, service
+from app.optimization.chunks import Outcome
 from app.optimization.models import OptimizationTask
-from app.optimization.service import Outcome
 from app.optimization.strategies import STRATEGIES
 
 
 def make_dataset(n: int = 300):
-    return service.create_dataset("demo", datasets.to_csv(datasets.demo_series(n)), "tester")
+    dataset = service.create_dataset("demo", datasets.to_csv(datasets.demo_series(n)), "tester")
+    db.session.commit()
+    return dataset
 
 
 def spec(dataset_id: int, **overrides):
@@ -78,6 +80,7 @@ def test_bad_param_spaces_are_refused(space, message):
 def test_submit_counts_the_grid_and_spreads_it_over_chunk_jobs(app, make_user):
     owner = make_user("eve", "engineer")
     job = service.submit(owner, spec(make_dataset().id))
+    db.session.commit()
     assert (job.status, job.total, job.skipped, job.chunks_total) == ("queued", 8, 4, 3)
     chunks = db.session.query(JobRecord).filter_by(entity="optimization", entity_id=str(job.id)).all()
     assert len(chunks) == 3 and {c.queue for c in chunks} == {"optimize"}
@@ -114,6 +117,7 @@ def submitted(make_user, policy=None, top_n=3, owner="eve", **space):
             **space,
         ),
     )
+    db.session.commit()
     return owner, job
 
 
@@ -121,8 +125,8 @@ def submitted(make_user, policy=None, top_n=3, owner="eve", **space):
 @pytest.mark.parametrize("mode, expected", [("max", [9.0, 7.0, 5.0]), ("min", [-4.0, 1.0, 5.0])])
 def test_top_n_is_ordered_by_mode_and_the_summary_is_incremental(app, make_user, mode, expected):
     owner, job = submitted(make_user, {"mode": mode})
-    assert service.merge(job.id, [outcome(0, 5.0), outcome(1, 9.0), outcome(2, None, "boom")])
-    assert service.merge(job.id, [outcome(3, -4.0), outcome(4, 7.0), outcome(5, 1.0), outcome(6, None)])
+    assert chunks.merge(job.id, [outcome(0, 5.0), outcome(1, 9.0), outcome(2, None, "boom")])
+    assert chunks.merge(job.id, [outcome(3, -4.0), outcome(4, 7.0), outcome(5, 1.0), outcome(6, None)])
     job = service.get(job.id, owner)
     summary = service.summary(job)
     assert [t["score"] for t in summary["topN"]] == expected
@@ -138,10 +142,10 @@ def test_top_n_is_ordered_by_mode_and_the_summary_is_incremental(app, make_user,
 @pytest.mark.dialects
 def test_early_stop_by_target_freezes_the_summary(app, make_user):
     owner, job = submitted(make_user, {"target": 8.0})
-    assert not service.merge(job.id, [outcome(0, 5.0), outcome(1, 9.0), outcome(2, 12.0)])
+    assert not chunks.merge(job.id, [outcome(0, 5.0), outcome(1, 9.0), outcome(2, 12.0)])
     job = service.get(job.id, owner)
     assert (job.status, job.finished, job.stop_reason) == ("early-stopped", 2, "target 8 reached")
-    assert not service.merge(job.id, [outcome(3, 50.0)], chunk_finished=True)  # frozen: dropped
+    assert not chunks.merge(job.id, [outcome(3, 50.0)], chunk_finished=True)  # frozen: dropped
     db.session.expire_all()
     assert (job.finished, job.best_score, job.chunks_done) == (2, 9.0, 0)
     assert app.extensions["redis"].exists(f"optimization:{job.id}:halt")
@@ -152,9 +156,9 @@ def test_early_stop_by_target_freezes_the_summary(app, make_user):
 
 def test_early_stop_by_patience_counts_finished_tasks_without_a_better_best(app, make_user):
     owner, job = submitted(make_user, {"patience": 3})
-    assert service.merge(job.id, [outcome(0, 1.0), outcome(1, 0.5), outcome(2, 2.0), outcome(3, 1.0)])
-    assert service.merge(job.id, [outcome(4, None, "boom"), outcome(5, 1.5)])  # a failure does not count
-    assert not service.merge(job.id, [outcome(6, 0.0), outcome(7, 3.0)])
+    assert chunks.merge(job.id, [outcome(0, 1.0), outcome(1, 0.5), outcome(2, 2.0), outcome(3, 1.0)])
+    assert chunks.merge(job.id, [outcome(4, None, "boom"), outcome(5, 1.5)])  # a failure does not count
+    assert not chunks.merge(job.id, [outcome(6, 0.0), outcome(7, 3.0)])
     job = service.get(job.id, owner)
     assert (job.status, job.done, job.best_score) == ("early-stopped", 7, 2.0)
     assert job.stop_reason == "no better score in 3 finished tasks"
@@ -163,13 +167,13 @@ def test_early_stop_by_patience_counts_finished_tasks_without_a_better_best(app,
 
 def test_early_stop_by_max_tasks_and_completion_without_a_stop(app, make_user):
     owner, job = submitted(make_user, {"maxTasks": 4})
-    assert not service.merge(job.id, [outcome(i, float(i)) for i in range(6)])
+    assert not chunks.merge(job.id, [outcome(i, float(i)) for i in range(6)])
     job = service.get(job.id, owner)
     assert (job.status, job.done, job.stop_reason) == ("early-stopped", 4, "maxTasks 4 reached")
 
     _, whole = submitted(make_user, top_n=2, owner="fay", paramSpace={"n1": [5, 10], "n2": [20]})
     assert whole.chunks_total == 1
-    assert not service.merge(whole.id, [outcome(0, 1.0), outcome(1, 2.0)], chunk_finished=True)
+    assert not chunks.merge(whole.id, [outcome(0, 1.0), outcome(1, 2.0)], chunk_finished=True)
     db.session.expire_all()
     assert (whole.status, whole.stop_reason) == ("succeeded", None) and whole.ended_at is not None
 
@@ -185,10 +189,10 @@ def test_only_the_top_n_keep_artifacts(app, make_user):
     def real(seq, score):
         return Outcome(seq, {"n1": 5, "n2": 20}, metrics={"return_pct": score}, result=result, dates=bars.dates)
 
-    service.merge(job.id, [real(0, 1.0)])
+    chunks.merge(job.id, [real(0, 1.0)])
     first = db.session.query(OptimizationTask).filter_by(seq=0).one()
     assert len(first.artifacts["equity"]["values"]) == 300 and first.artifacts["trades"]
-    service.merge(job.id, [real(1, 2.0)])
+    chunks.merge(job.id, [real(1, 2.0)])
     db.session.expire_all()
     assert first.artifacts is None
     assert db.session.query(OptimizationTask).filter_by(seq=1).one().artifacts["trades"][0]["entryDate"]
@@ -196,15 +200,19 @@ def test_only_the_top_n_keep_artifacts(app, make_user):
 
 def test_cancel_freezes_and_rerun_records_its_source(app, make_user):
     owner, job = submitted(make_user)
-    service.merge(job.id, [outcome(0, 4.0)])
+    chunks.merge(job.id, [outcome(0, 4.0)])
     service.cancel(job, owner)
+    db.session.commit()
+    service.announce(job, finalized=True)
     db.session.expire_all()
     assert (job.status, job.stop_reason, job.finished) == ("canceled", "canceled by eve", 1)
-    assert not service.merge(job.id, [outcome(1, 9.0)])
+    assert not chunks.merge(job.id, [outcome(1, 9.0)])
     again = service.rerun(job, owner)
+    db.session.commit()
     assert (again.source_id, again.total, again.param_space) == (job.id, job.total, job.param_space)
     task = db.session.query(OptimizationTask).filter_by(optimization_id=job.id).one()
     single = service.rerun(job, owner, task.id)
+    db.session.commit()
     assert (single.total, single.source_id, single.param_space) == (1, job.id, {"n1": [5], "n2": [100]})
     with pytest.raises(NotFound):
         service.rerun(job, owner, 123456)

@@ -66,6 +66,7 @@ def test_sma_grid_on_goog_against_backtesting_py(app, client, bearer, start_work
 
     headers = bearer("engineer")
     dataset = service.create_dataset("GOOG", text, "bench")
+    db.session.commit()
     start_workers(WORKERS, queues="optimize")
     body = {
         "strategy": "sma_cross",

@@ -8,12 +8,13 @@ from app.core import jobs
 from app.core.audit.models import AuditEntry
 from app.core.jobs.models import JobRecord
 from app.extensions import db
-from app.queues.jobs import demo_job
 from tests.conftest import run_worker, wait_for
+
+DEMO_JOB = "app.queues.jobs.demo_job"
 
 
 def enqueue(*args, queue="default", **kwargs) -> str:
-    record = jobs.enqueue("demo", demo_job, *args, queue=queue, **kwargs)
+    record = jobs.enqueue("demo", DEMO_JOB, *args, queue=queue, **kwargs)
     db.session.commit()
     return record.id
 
@@ -213,7 +214,7 @@ def die_abruptly() -> None:
 
 
 def test_killed_work_horse_closes_the_history_row(app, worker_process):
-    record = jobs.enqueue("doomed", die_abruptly, queue="default")
+    record = jobs.enqueue("doomed", "tests.queues.test_queues.die_abruptly", queue="default")
     db.session.commit()
     wait_for(lambda: status_of(record.id) == "failed")
     db.session.expire_all()

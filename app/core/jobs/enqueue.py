@@ -2,7 +2,6 @@
 callbacks, a history row, and the RQ job id handed back for the domain row."""
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from flask import has_request_context
@@ -17,6 +16,7 @@ from sqlalchemy import update
 from app.core import txn
 from app.core.capability import queue_names
 from app.core.errors import InvalidInput
+from app.core.jobs import history
 from app.core.jobs.models import JobRecord
 from app.core.timeutil import utcnow
 from app.extensions import db, redis_client
@@ -26,7 +26,7 @@ DEFAULT_TIMEOUT = 600
 
 def enqueue(
     kind: str,
-    func: Callable,
+    func: str,
     *args: Any,
     queue: str = "default",
     link: tuple[str, Any] | None = None,
@@ -38,9 +38,13 @@ def enqueue(
 ) -> JobRecord:
     """Add a history row to the current transaction; the RQ job is pushed when it commits.
 
+    `func` is the job function's dotted path ("app.flows.jobs.run_flow"): RQ stores only
+    the path and the worker imports it, so a service never imports its own jobs module.
     `link` = (entity, id) of the domain row the job works for; store the
     returned record's id on that row.
     """
+    if not isinstance(func, str):
+        raise TypeError(f"enqueue() takes the job function's dotted path, not {func!r}")
     if queue not in queue_names():
         raise InvalidInput(f"Unknown queue {queue!r}.", {"allowed": list(queue_names())})
     actor = current_user.username if has_request_context() and current_user.is_authenticated else "system"
@@ -54,8 +58,6 @@ def enqueue(
         entity_id=str(link[1]) if link else None,
     )
     db.session.add(record)
-    from app.core.jobs import history
-
     options = {
         "job_id": record.id,
         "args": args,
@@ -73,7 +75,7 @@ def enqueue(
     return record
 
 
-def _push(queue: str, func: Callable, options: dict[str, Any], connection) -> None:
+def _push(queue: str, func: str, options: dict[str, Any], connection) -> None:
     try:
         job = Queue(queue, connection=connection).enqueue(func, **options)
     except Exception as exc:  # noqa: BLE001 (Redis down, args that do not pickle): say so on the row, never lose it
@@ -84,8 +86,6 @@ def _push(queue: str, func: Callable, options: dict[str, Any], connection) -> No
                 .values(status="failed", ended_at=utcnow(), error=f"could not enqueue: {exc}")
             )
         return
-    from app.core.jobs import history
-
     history.announce(job, "job_queued")
 
 
@@ -112,6 +112,4 @@ def progress(fraction: float, message: str = "") -> None:
     job.meta["progress"] = max(0.0, min(1.0, fraction))
     job.meta["message"] = message
     job.save_meta()
-    from app.core.jobs import history
-
     history.announce(job, "job_progress")

@@ -22,7 +22,6 @@ def _update(job_id: str, **values: Any) -> JobRecord | None:
         return None
     for key, value in values.items():
         setattr(record, key, value)
-    db.session.commit()
     return record
 
 
@@ -91,7 +90,7 @@ def on_stopped(job: Job, connection) -> None:
 
 
 def set_status(job_id: str, status: str) -> JobRecord | None:
-    """For changes made through the queues page (cancel, requeue)."""
+    """For changes made through the queues page (cancel, requeue); the caller commits."""
     values: dict[str, Any] = {"status": status}
     if status == "queued":
         values.update(ended_at=None, error=None)

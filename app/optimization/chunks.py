@@ -1,0 +1,182 @@
+"""What only the chunk jobs run (the web never does): fold a batch of results
+into the optimization's summary under its row lock, apply the early-stop
+policy, finish the optimization, and look for the halt flag."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, update
+
+from app.core.metrics import OPTIMIZATION_TASKS
+from app.core.timeutil import utcnow
+from app.extensions import db, redis_client
+from app.optimization import service
+from app.optimization.backtest import Result
+from app.optimization.models import Optimization, OptimizationTask
+
+
+@dataclass
+class Outcome:
+    """One grid point's result, as a chunk job hands it in."""
+
+    seq: int
+    params: dict[str, Any]
+    metrics: dict[str, Any] | None = None
+    error: str | None = None
+    result: Result | None = None  # for the artifacts, should the task enter the Top-N
+    dates: list[str] | None = None
+
+
+def _better(mode: str, score: float, than: float | None) -> bool:
+    return than is None or (score > than if mode == "max" else score < than)
+
+
+def _reached(mode: str, score: float, target: float) -> bool:
+    return score >= target if mode == "max" else score <= target
+
+
+def _artifacts(outcome: Outcome) -> dict[str, Any]:
+    result, dates = outcome.result, outcome.dates
+    return {
+        "equity": {"dates": dates, "values": [round(v, 4) for v in result.equity.tolist()]},
+        "trades": [
+            {
+                "entryBar": t.entry_bar,
+                "exitBar": t.exit_bar,
+                "entryDate": dates[t.entry_bar],
+                "exitDate": dates[t.exit_bar],
+                "size": t.size,
+                "entryPrice": t.entry_price,
+                "exitPrice": t.exit_price,
+                "pnl": round(t.pnl, 4),
+                "returnPct": round(t.return_pct, 4),
+            }
+            for t in result.trades
+        ],
+    }
+
+
+def _stop_reason(optimization: Optimization, score: float | None) -> str | None:
+    policy = optimization.policy
+    if policy["target"] is not None and score is not None and _reached(optimization.mode, score, policy["target"]):
+        return f"target {policy['target']:g} reached"
+    if policy["patience"] and optimization.since_best >= policy["patience"]:
+        return f"no better score in {policy['patience']} finished tasks"
+    if policy["maxTasks"] and optimization.done >= policy["maxTasks"]:
+        return f"maxTasks {policy['maxTasks']} reached"
+    return None
+
+
+def merge(optimization_id: int, outcomes: list[Outcome], chunk_finished: bool = False) -> bool:
+    """Fold results into the summary, in order, applying the early-stop policy after each.
+
+    Returns False once the optimization is final: the caller stops working on it.
+    """
+    optimization = service.locked(optimization_id)
+    if optimization.is_final:
+        db.session.rollback()
+        return False
+    now = utcnow()
+    if optimization.status == "queued":
+        optimization.status, optimization.started_at = "running", now
+    rows, reason = _count(optimization, outcomes, now)
+    _store_tasks(optimization, rows, outcomes)
+    if chunk_finished:
+        optimization.chunks_done += 1
+    finalized = bool(reason) or optimization.chunks_done >= optimization.chunks_total
+    if finalized:
+        _finish(optimization, reason)
+    db.session.commit()
+    for state in ("finished", "failed"):
+        OPTIMIZATION_TASKS.labels(state).inc(sum(1 for row in rows if row["status"] == state))
+    service.announce(optimization, finalized)
+    return not finalized
+
+
+def _task_row(optimization_id: int, outcome: Outcome, score: float | None, now: datetime) -> dict[str, Any]:
+    return {
+        "optimization_id": optimization_id,
+        "seq": outcome.seq,
+        "params": outcome.params,
+        "status": "failed" if outcome.error else "finished",
+        "score": score,
+        "metrics": outcome.metrics,
+        "error": outcome.error,
+        "finished_at": now,
+    }
+
+
+def _count(
+    optimization: Optimization, outcomes: list[Outcome], now: datetime
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Counts, best score and its history, outcome by outcome until the policy stops the optimization:
+    the task rows to insert and the stop reason (None while it goes on)."""
+    elapsed = (now - optimization.started_at).total_seconds()
+    rows: list[dict[str, Any]] = []
+    best_history, reason = list(optimization.best_history), None
+    for outcome in outcomes:
+        score = outcome.metrics.get(optimization.metric) if outcome.metrics else None
+        rows.append(_task_row(optimization.id, outcome, score, now))
+        if outcome.error:
+            optimization.failed += 1
+        else:
+            optimization.finished += 1
+            if score is not None and _better(optimization.mode, score, optimization.best_score):
+                optimization.best_score, optimization.since_best = score, 0
+                best_history.append([optimization.done, round(elapsed, 3), score])
+            else:
+                optimization.since_best += 1
+        reason = _stop_reason(optimization, score)
+        if reason:
+            break
+    optimization.best_history = best_history
+    return rows, reason
+
+
+def _store_tasks(optimization: Optimization, rows: list[dict[str, Any]], outcomes: list[Outcome]) -> None:
+    if rows:  # one multi-row INSERT; the ids come back in order
+        ids = db.session.scalars(
+            insert(OptimizationTask).returning(OptimizationTask.id, sort_by_parameter_order=True), rows
+        ).all()
+        # an early stop leaves outcomes past the last saved row: zip() stops at the rows
+        _update_top(optimization, list(zip(ids, rows, outcomes, strict=False)))
+
+
+def _update_top(optimization: Optimization, added: list[tuple[int, dict[str, Any], Outcome]]) -> None:
+    sign = -1 if optimization.mode == "max" else 1
+    candidates = optimization.top + [
+        {"taskId": task_id, "seq": row["seq"], "score": row["score"], "params": row["params"]}
+        for task_id, row, _ in added
+        if row["score"] is not None
+    ]
+    top = sorted(candidates, key=lambda t: (sign * t["score"], t["seq"]))[: optimization.top_n]
+    kept = {t["taskId"] for t in top}
+    for task_id, _, outcome in added:
+        if task_id in kept and outcome.result is not None:
+            db.session.execute(
+                update(OptimizationTask).where(OptimizationTask.id == task_id).values(artifacts=_artifacts(outcome))
+            )
+    dropped = [t["taskId"] for t in optimization.top if t["taskId"] not in kept]
+    if dropped:  # only the Top-N keep their artifacts
+        db.session.execute(update(OptimizationTask).where(OptimizationTask.id.in_(dropped)).values(artifacts=None))
+    optimization.top = top
+
+
+def _finish(optimization: Optimization, reason: str | None) -> None:
+    if optimization.done >= optimization.total:
+        optimization.status = "failed" if optimization.finished == 0 else "succeeded"
+    else:
+        optimization.status = "early-stopped"
+    optimization.stop_reason = reason
+    optimization.ended_at = utcnow()
+
+
+def halted(optimization_id: int) -> bool:
+    return bool(redis_client().exists(service.halt_key(optimization_id)))
+
+
+def chunk_failed(optimization_id: int, outcomes: list[Outcome]) -> None:
+    """A chunk job broke outside any single backtest: its remaining points count as failed."""
+    db.session.rollback()
+    merge(optimization_id, outcomes, chunk_finished=True)
