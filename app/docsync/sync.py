@@ -17,6 +17,7 @@ and nothing is sent twice: the receiving side adds no version for bytes it
 already has as the latest.
 """
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -497,29 +498,22 @@ class Runner:
     def _pull(self, item: SyncItem, source: dict, base: str | None) -> tuple[str, int]:
         meta = Metadata(source["title"], source["doc_type"], tuple(source["item_refs"]))
         origin = self.site.name
+        receive = functools.partial(
+            documents.receive,
+            item.number,
+            meta,
+            item.source_sha256,
+            filename=source["filename"],
+            base_sha256=base,
+            origin=origin,
+        )
         try:
             if store().exists(item.source_sha256):
-                version, created = documents.receive(
-                    item.number,
-                    meta,
-                    item.source_sha256,
-                    stream=None,
-                    filename=source["filename"],
-                    base_sha256=base,
-                    origin=origin,
-                )
+                version, created = receive(stream=None)
                 sent = 0
             else:
                 with self.remote.download(item.source_sha256) as response:
-                    version, created = documents.receive(
-                        item.number,
-                        meta,
-                        item.source_sha256,
-                        stream=response,
-                        filename=source["filename"],
-                        base_sha256=base,
-                        origin=origin,
-                    )
+                    version, created = receive(stream=response)
                 sent = version.size if created else 0
         except Conflict:
             db.session.rollback()

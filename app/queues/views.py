@@ -23,23 +23,19 @@ def _redis_state():
 @bp.get("/")
 @page_roles(OPERATOR)
 def index():
-    queues, workers, redis_error = _redis_state()
-    return render_template(
-        "queues/index.html",
-        queues=queues,
-        workers=workers,
-        redis_error=redis_error,
-        recent=history.recent(15),
-        queue_names=queue_names(),
-    )
+    return _overview("queues/index.html")
 
 
 @bp.get("/panel")
 @page_roles(OPERATOR)
 def overview_partial():
+    return _overview("queues/_overview.html")
+
+
+def _overview(template: str):
     queues, workers, redis_error = _redis_state()
     return render_template(
-        "queues/_overview.html",
+        template,
         queues=queues,
         workers=workers,
         redis_error=redis_error,
