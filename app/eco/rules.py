@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from app.core import audit, metrics
 from app.core.api import parse
+from app.core.auth.roles import ACTOR_ROLES
 from app.core.errors import InvalidInput
 from app.core.paging import Page, paginate
 from app.core.records import get_or_404
@@ -45,9 +46,7 @@ class RuleMatch(BaseModel):
     eco_types: list[str] = Field(default_factory=list, max_length=20)
     priorities: list[Literal[PRIORITIES]] = Field(default_factory=list, max_length=4)
     item_ids: list[int] = Field(default_factory=list, max_length=100)
-    actor_roles: list[Literal["viewer", "engineer", "operator", "admin", "system"]] = Field(
-        default_factory=list, max_length=5
-    )
+    actor_roles: list[Literal[ACTOR_ROLES]] = Field(default_factory=list, max_length=5)
 
     def matches(self, ctx: Context) -> bool:
         eco = ctx.eco

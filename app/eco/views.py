@@ -9,7 +9,7 @@ from flask import Blueprint, render_template, request, url_for
 from pydantic import BaseModel
 
 from app.core.api import parse
-from app.core.auth.roles import ADMIN, ENGINEER, SIGNED_IN
+from app.core.auth.roles import ACTOR_ROLES, ADMIN, ENGINEER, SIGNED_IN
 from app.core.errors import InvalidInput
 from app.core.pages import form_action, form_page, page_roles
 from app.eco import rules, service, stages, transitions
@@ -31,7 +31,6 @@ from app.extensions import db
 from app.items.models import Bom, Item
 
 bp = Blueprint("eco", __name__, url_prefix="/ecos")
-ROLES = ("viewer", "engineer", "operator", "admin", "system")
 
 
 def _form(model: type[BaseModel], **extra: Any) -> BaseModel:
@@ -246,7 +245,7 @@ def _rule_form(rule_id: int | None):
             "stages": stages.all_stages(),
             "types": stages.types(),
             "priorities": PRIORITIES,
-            "roles": ROLES,
+            "roles": ACTOR_ROLES,
             "param_schemas": {a: m.model_json_schema()["properties"] for a, m in PARAMS.items()},
         },
     )
