@@ -53,7 +53,7 @@ def paging_query(per_page: int = 25) -> type[BaseModel]:
 ListOut = TypeVar("ListOut", bound=BaseModel)
 
 
-def page_out(model: type[ListOut], page: Page, item: Callable[[Any], Any] = lambda row: row) -> ListOut:
+def page_out(model: type[ListOut], page: Page, item: Callable[[Any], Any]) -> ListOut:
     """A list response: `model` has `paging` and one list field, filled with `item(row)` for each row."""
     (field_name,) = (name for name in model.model_fields if name != "paging")
     return model(**{field_name: [item(row) for row in page.items], "paging": PageMeta(**page.meta())})

@@ -3,6 +3,7 @@ create_app() hands the list of packages to `init_app()`. Core reads what they de
 the app (blueprints, navigation, queues) and imports no capability itself."""
 
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import import_module
 from importlib.util import find_spec
 
@@ -34,17 +35,18 @@ class Capability:
 class Registry:
     capabilities: tuple[Capability, ...]
 
-    @property
+    # derived once: every enqueue and every page's navigation reads them
+    @cached_property
     def queues(self) -> tuple[str, ...]:
         ranked = sorted(self.capabilities, key=lambda c: c.queue_priority)
         declared = (q for c in ranked for q in c.queues if q != DEFAULT_QUEUE)
         return (*dict.fromkeys(declared), DEFAULT_QUEUE)
 
-    @property
-    def nav(self) -> list[NavEntry]:
-        return sorted((entry for c in self.capabilities for entry in c.nav), key=lambda entry: entry.order)
+    @cached_property
+    def nav(self) -> tuple[NavEntry, ...]:
+        return tuple(sorted((entry for c in self.capabilities for entry in c.nav), key=lambda entry: entry.order))
 
-    @property
+    @cached_property
     def home(self) -> str:
         return next(c.home for c in self.capabilities if c.home)
 
