@@ -11,17 +11,26 @@ from typing import Any
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from app.extensions import db
+
 log = logging.getLogger(__name__)
 
 
 class DomainError(Exception):
+    """`recorded`: the service already undid its change (in a savepoint) and added
+    the rows that say why it refused, e.g. the run of the rule that blocked an ECO
+    move; the owner of the transaction commits those instead of rolling back."""
+
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, details: dict[str, Any] | None = None, *, code: str | None = None):
+    def __init__(
+        self, message: str, details: dict[str, Any] | None = None, *, code: str | None = None, recorded: bool = False
+    ):
         super().__init__(message)
         self.message = message
         self.details = details or {}
+        self.recorded = recorded
         if code:
             self.code = code
 
@@ -56,6 +65,15 @@ class Unavailable(DomainError):
     code = "unavailable"
 
 
+def settle(exc: DomainError) -> None:
+    """What the owner of a request does with a refusal: roll its change back, or
+    commit the trace of a refusal the service `recorded`."""
+    if exc.recorded:
+        db.session.commit()
+    else:
+        db.session.rollback()
+
+
 def wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
@@ -78,6 +96,7 @@ def _http_code(exc: HTTPException) -> str:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
+        settle(exc)
         return _respond(exc.status, exc.code, exc.message, exc.details)
 
     @app.errorhandler(HTTPException)

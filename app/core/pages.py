@@ -9,7 +9,7 @@ from typing import Any
 from flask import flash, redirect, render_template, request
 
 from app.core.auth.service import require_role
-from app.core.errors import DomainError
+from app.core.errors import DomainError, settle
 from app.extensions import db
 
 FLASH_TARGET = "flashes"  # id of the flash area in templates/base.html
@@ -49,7 +49,7 @@ def form_action(action: Callable[[], str | tuple[str, str]], back: str):
         message, back = result if isinstance(result, tuple) else (result, back)
         flash(message, "success")
     except DomainError as exc:
-        db.session.rollback()
+        settle(exc)
         flash(exc.message, "error")
     if request.headers.get("HX-Request"):
         if request.headers.get("HX-Target") == FLASH_TARGET:

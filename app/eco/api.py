@@ -164,7 +164,9 @@ def _transition_out(outcome: transitions.Outcome) -> TransitionOut:
     "(409 with the blockers, or naming the blocking rule)",
 )
 def move_eco(eco_id: int, body: MoveIn):
-    return _transition_out(transitions.move(eco_id, body.to_stage, body.reason))
+    outcome = transitions.move(eco_id, body.to_stage, body.reason)
+    db.session.commit()
+    return _transition_out(outcome)
 
 
 @endpoint(
@@ -177,7 +179,9 @@ def move_eco(eco_id: int, body: MoveIn):
     summary="Release the target BOM revision and move to the final stage, as a move does",
 )
 def apply_eco(eco_id: int, body: ApplyIn):
-    return _transition_out(transitions.apply(eco_id, body.reason))
+    outcome = transitions.apply(eco_id, body.reason)
+    db.session.commit()
+    return _transition_out(outcome)
 
 
 @endpoint(

@@ -64,7 +64,7 @@ def seed() -> str | None:
     )
     schematic = service.create_activity(eco_id=main.id, name="Update schematic", stage="draft", assignee="alice")
     service.transition_activity(schematic.id, ActivityStatus.completed, "schematic rev B checked in")
-    transitions.move(main.id, "review", "schematic done")  # commits: the demo so far is kept
+    transitions.move(main.id, "review", "schematic done")
     review = service.create_activity(
         eco_id=main.id,
         name="Design review",

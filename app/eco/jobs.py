@@ -66,7 +66,6 @@ def _finish(
         run.result = {**(run.result or {}), **result}
     if done:
         run.finished_at = utcnow()
-    db.session.commit()
-    if done:
         rules.count_runs([run])
+    db.session.commit()
     live.publish(f"eco:{run.eco_id}", "rule_run", {"run": run.id, "status": run.status, "code": run.result_code})

@@ -13,7 +13,7 @@ from flask import current_app
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
-from app.core import audit, metrics
+from app.core import audit, metrics, txn
 from app.core.api import parse
 from app.core.auth.roles import ACTOR_ROLES
 from app.core.errors import InvalidInput
@@ -296,14 +296,19 @@ def record_blocked(blocked: RuleBlocked) -> WorkflowRun:
     """After the rollback: the failed/BLOCK run is the one trace a blocked transition leaves."""
     run = WorkflowRun(**blocked.run)
     db.session.add(run)
-    db.session.commit()
+    db.session.flush()
     count_runs([run])
     return run
 
 
 def count_runs(runs: list[WorkflowRun]) -> None:
-    """workflow_action_runs_total, for committed runs with their outcome (a queued
-    create_job run counts when its job ends)."""
-    for run in runs:
-        if run.finished_at is not None:
-            metrics.WORKFLOW_ACTION_RUNS.labels(run.action, run.status).inc()
+    """workflow_action_runs_total, once the runs are committed, by outcome (a queued
+    create_job run counts when its job ends). The labels are read now: after the
+    commit the rows are expired and the hook may not load them."""
+    ended = [(run.action, str(run.status)) for run in runs if run.finished_at is not None]
+
+    def count() -> None:
+        for action, status in ended:
+            metrics.WORKFLOW_ACTION_RUNS.labels(action, status).inc()
+
+    txn.on_commit(count)

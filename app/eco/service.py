@@ -1,7 +1,7 @@
 """ECOs, their activities (gates), dependencies and events.
 
 Functions here add to the caller's transaction and never commit; stage moves
-and apply, which own their transaction, are in app/eco/transitions.py.
+and apply, all-or-nothing under rules that may block them, are in app/eco/transitions.py.
 """
 
 import uuid

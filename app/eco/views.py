@@ -118,6 +118,7 @@ def _back(eco_id: int) -> str:
 def move(eco_id: int):
     def act() -> str:
         outcome = transitions.move(eco_id, request.form.get("to_stage", ""), request.form.get("reason", ""))
+        db.session.commit()
         return _moved_message(outcome)
 
     return form_action(act, _back(eco_id))
@@ -128,6 +129,7 @@ def move(eco_id: int):
 def apply(eco_id: int):
     def act() -> str:
         outcome = transitions.apply(eco_id, request.form.get("reason", ""))
+        db.session.commit()
         return f"Applied: {outcome.eco.target_bom.ref} is released. " + _moved_message(outcome)
 
     return form_action(act, _back(eco_id))

@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 from rq import Queue
 from sqlalchemy import func, select
 
-from app.core.errors import Conflict, InvalidInput
+from app.core.errors import Conflict, DomainError, InvalidInput, settle
 from app.core.jobs.models import JobRecord
 from app.core.live import CHANNEL
 from app.eco import rules, service, transitions
@@ -24,6 +24,25 @@ pytestmark = pytest.mark.config(WORKFLOW_RETRY_BACKOFF=0)
 
 # A rule that fails on an urgent ECO, the way a real one does: it refuses to lower the priority.
 FAILING = {"action": "set_eco_priority", "params": {"priority": "low", "never_lower": True}}
+
+
+def owned(transition, *args, **kwargs) -> transitions.Outcome:
+    """As the view and the API endpoint do: the transition, then the commit (settle() on a refusal)."""
+    try:
+        outcome = transition(*args, **kwargs)
+    except DomainError as exc:
+        settle(exc)
+        raise
+    db.session.commit()
+    return outcome
+
+
+def move(*args, **kwargs) -> transitions.Outcome:
+    return owned(transitions.move, *args, **kwargs)
+
+
+def apply(*args, **kwargs) -> transitions.Outcome:
+    return owned(transitions.apply, *args, **kwargs)
 
 
 def counter(name: str, **labels: str) -> float:
@@ -49,7 +68,7 @@ def runs(eco) -> list[tuple]:
 def test_a_move_changes_the_stage_records_an_event_and_counts(app):
     eco = factory.eco()
     moved = counter("eco_transitions_total", result="moved")
-    outcome = transitions.move(eco.id, "review", reason="ready")
+    outcome = move(eco.id, "review", reason="ready")
     db.session.expire_all()
     eco = service.get_eco(eco.id)
     assert (outcome.from_stage, eco.stage, eco.version) == ("draft", "review", 2)
@@ -62,11 +81,11 @@ def test_gates_refuse_leaving_or_skipping_a_stage_with_open_blocking_activities(
     eco = factory.eco()
     factory.activity(eco, "FYI", "draft", blocking=False)
     review = factory.activity(eco, "Design review", "review")
-    transitions.move(eco.id, "review")
+    move(eco.id, "review")
     before, blocked = snapshot(), counter("eco_transitions_total", result="blocked")
     for target in ("approved", "implementation"):
         with pytest.raises(Conflict) as error:
-            transitions.move(eco.id, target)
+            move(eco.id, target)
         assert error.value.code == "gate_blocked"
         assert error.value.details["blockers"] == [
             {
@@ -80,14 +99,14 @@ def test_gates_refuse_leaving_or_skipping_a_stage_with_open_blocking_activities(
         ]
     assert snapshot() == before
     assert counter("eco_transitions_total", result="blocked") == blocked + 2
-    transitions.move(eco.id, "draft")  # backward: always allowed
-    transitions.move(eco.id, "canceled")  # so is canceling
+    move(eco.id, "draft")  # backward: always allowed
+    move(eco.id, "canceled")  # so is canceling
     with pytest.raises(Conflict, match="reopened to 'draft'"):
-        transitions.move(eco.id, "review")
-    transitions.move(eco.id, "draft")
+        move(eco.id, "review")
+    move(eco.id, "draft")
     service.transition_activity(review.id, "completed")
     db.session.commit()
-    transitions.move(eco.id, "implementation")  # skipping is fine once the gates are clear
+    move(eco.id, "implementation")  # skipping is fine once the gates are clear
     assert service.get_eco(eco.id).stage == "implementation"
 
 
@@ -96,24 +115,24 @@ def test_moves_that_make_no_sense_are_conflicts(app, target, code):
     eco = factory.eco()
     failed = counter("eco_transitions_total", result="failed")
     with pytest.raises(Conflict) as error:
-        transitions.move(eco.id, target)
+        move(eco.id, target)
     assert error.value.code == code
     with pytest.raises(InvalidInput):
-        transitions.move(eco.id, "nowhere")
+        move(eco.id, "nowhere")
     assert counter("eco_transitions_total", result="failed") == failed + 2
 
 
 def test_apply_releases_the_target_bom_and_closes_the_eco(app):
     eco = factory.eco()
     gate = factory.activity(eco, "Approve", "approved")
-    transitions.move(eco.id, "approved")
+    move(eco.id, "approved")
     with pytest.raises(Conflict) as error:
-        transitions.apply(eco.id)
+        apply(eco.id)
     assert error.value.code == "gate_blocked"
     assert db.session.get(Bom, eco.target_bom_id).state == "draft"
     service.transition_activity(gate.id, "completed")
     db.session.commit()
-    transitions.apply(eco.id, reason="go")
+    apply(eco.id, reason="go")
     db.session.expire_all()
     eco = service.get_eco(eco.id)
     assert (eco.stage, eco.target_bom.state, eco.item.revision) == ("done", "released", "B")
@@ -122,13 +141,13 @@ def test_apply_releases_the_target_bom_and_closes_the_eco(app):
     assert (service.bom_delta(eco).left, service.bom_delta(eco).summary["total"]) == ("PCA-1@A", 2)  # still shown
     assert [(e.kind, e.to_value) for e in service.events(eco.id).items[:2]] == [("apply", "PCA-1@B"), ("stage", "done")]
     with pytest.raises(Conflict) as error:
-        transitions.move(eco.id, "draft")
+        move(eco.id, "draft")
     assert error.value.code == "closed"
     plain = factory.eco("No BOM", with_bom=False, number="PCA-2")
     with pytest.raises(Conflict) as error:
-        transitions.apply(plain.id)
+        apply(plain.id)
     assert error.value.code == "nothing_to_apply"
-    transitions.move(plain.id, "done")  # without a BOM change an ECO simply moves to done
+    move(plain.id, "done")  # without a BOM change an ECO simply moves to done
 
 
 @pytest.mark.dialects
@@ -149,7 +168,7 @@ def test_a_failing_block_rule_rolls_everything_back_and_leaves_only_its_run(app,
     )
     before = snapshot()
     with pytest.raises(Conflict) as error:
-        transitions.move(eco.id, "review")
+        move(eco.id, "review")
     assert error.value.code == "rule_blocked"
     assert error.value.message == (
         f"Rule 'Raise priority' blocked the move: {eco.number} is urgent; this rule never lowers it to low"
@@ -167,7 +186,7 @@ def test_a_failing_warn_rule_records_a_warning_and_the_move_goes_on(app, phase):
     eco = factory.eco(priority="urgent")
     factory.rule("Lower", phase=phase, fail_strategy="warn", **FAILING)
     warnings = counter("workflow_action_runs_total", action="set_eco_priority", status="warning")
-    transitions.move(eco.id, "review")
+    move(eco.id, "review")
     assert service.get_eco(eco.id).stage == "review"
     assert runs(eco) == [("Lower", phase, "warning", "WARN", 1)]
     run = db.session.scalars(select(WorkflowRun)).one()
@@ -179,7 +198,7 @@ def test_a_failing_warn_rule_records_a_warning_and_the_move_goes_on(app, phase):
 def test_a_retry_rule_retries_then_records_exhaustion_and_the_move_goes_on(app, phase):
     eco = factory.eco(priority="urgent")
     factory.rule("Lower", phase=phase, fail_strategy="retry", max_retries=3, **FAILING)
-    transitions.move(eco.id, "review")
+    move(eco.id, "review")
     assert service.get_eco(eco.id).stage == "review"
     assert runs(eco) == [("Lower", phase, "failed", "RETRY_EXHAUSTED", 4)]
 
@@ -204,7 +223,7 @@ def test_a_retry_rule_that_succeeds_on_a_later_attempt_completes(app, monkeypatc
         return real(self, channel, message)
 
     monkeypatch.setattr(app.extensions["redis"].__class__, "publish", flaky)
-    transitions.move(eco.id, "review")
+    move(eco.id, "review")
     assert runs(eco) == [("Tell the page", "before", "completed", "OK", 2)]
 
 
@@ -214,7 +233,7 @@ def test_emit_event_publishes_on_the_ecos_topic(app):
     pubsub = app.extensions["redis"].pubsub()
     pubsub.subscribe(CHANNEL)
     pubsub.get_message(timeout=1)
-    transitions.move(eco.id, "review")
+    move(eco.id, "review")
     events = []
     while (message := pubsub.get_message(timeout=0.5)) is not None:
         if message["type"] == "message":
@@ -243,7 +262,7 @@ def test_emit_event_publishes_on_the_ecos_topic(app):
 def test_set_eco_priority_changes_the_priority_in_the_transition(app):
     eco = factory.eco()
     factory.rule("Escalate on review", "set_eco_priority", to_stage="review", params={"priority": "high"})
-    transitions.move(eco.id, "review")
+    move(eco.id, "review")
     eco = service.get_eco(eco.id)
     assert eco.priority == "high"
     assert [(e.kind, e.from_value, e.to_value) for e in service.events(eco.id).items[:2]] == [
@@ -255,7 +274,7 @@ def test_set_eco_priority_changes_the_priority_in_the_transition(app):
 def test_an_action_slower_than_its_timeout_fails_and_its_writes_are_undone(app):
     eco = factory.eco()
     factory.rule("Escalate", "set_eco_priority", params={"priority": "high"}, timeout_seconds=1e-9)
-    transitions.move(eco.id, "review")
+    move(eco.id, "review")
     eco = service.get_eco(eco.id)
     assert (eco.stage, eco.priority) == ("review", "normal")
     assert runs(eco) == [("Escalate", "before", "warning", "WARN", 1)]
@@ -277,7 +296,7 @@ def test_rules_run_by_priority_and_only_when_they_match(app):
     factory.rule("system", priority=50, match={"actor_roles": ["system"]}, **emit)
     factory.rule("disabled", enabled=False, **emit)
     factory.rule("after", "emit_event", "after", priority=0)
-    transitions.move(eco.id, "review")
+    move(eco.id, "review")
     assert [r[:2] for r in runs(eco)] == [
         ("first", "before"),
         ("second", "before"),
@@ -319,8 +338,8 @@ def test_create_job_runs_on_the_actions_queue_after_commit_and_updates_its_run(a
     eco = factory.eco()
     plain = factory.eco("No BOM", with_bom=False, number="PCA-2")
     factory.rule("Report", "create_job", "after", params={"job": "bom_delta_report"})
-    transitions.move(eco.id, "review")
-    transitions.move(plain.id, "review")
+    move(eco.id, "review")
+    move(plain.id, "review")
     queued = db.session.scalars(select(WorkflowRun).order_by(WorkflowRun.id)).all()
     assert [(r.status, r.result_code, r.attempts) for r in queued] == [("queued", "QUEUED", 0)] * 2
     assert Queue("actions", connection=app.extensions["redis"]).count == 2
@@ -348,7 +367,7 @@ def test_a_create_job_rule_with_retry_runs_its_job_again_then_records_the_failur
     factory.rule(
         "Report", "create_job", "after", params={"job": "bom_delta_report"}, fail_strategy="retry", max_retries=2
     )
-    transitions.move(plain.id, "review")
+    move(plain.id, "review")
     run_worker(app, ["actions"])
     db.session.expire_all()
     run = db.session.scalars(select(WorkflowRun)).one()
@@ -377,7 +396,7 @@ def test_concurrent_moves_of_one_eco_exactly_one_wins(app, monkeypatch):
         with app.app_context():
             barrier.wait()
             try:
-                transitions.move(eco_id, target)
+                move(eco_id, target)
                 outcomes.append("moved")
             except Conflict as exc:
                 outcomes.append(exc.code)
