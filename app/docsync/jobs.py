@@ -3,7 +3,7 @@
 from rq import get_current_job
 
 from app.core.errors import DomainError
-from app.docsync import sync
+from app.docsync import runner, sync
 from app.docsync.models import SyncJob
 from app.docsync.sites import CircuitOpen
 from app.extensions import db
@@ -14,15 +14,15 @@ def run_sync_job(job_id: int) -> dict:
     if job is None:  # deleted with its site meanwhile
         return {"skipped": "no such sync job"}
     try:
-        sync.Runner(job).run()
+        runner.Runner(job).run()
     except CircuitOpen as exc:  # retrying now would hammer the dead site; a replay runs later
         db.session.rollback()
-        sync.fail(job, exc.message, retrying=False)
+        runner.fail(job, exc.message, retrying=False)
         return sync.job_state(job)
     except Exception as exc:
         db.session.rollback()
         rq_job = get_current_job()
         message = exc.message if isinstance(exc, DomainError) else f"{exc.__class__.__name__}: {exc}"
-        sync.fail(job, message, retrying=bool(rq_job and rq_job.retries_left))
+        runner.fail(job, message, retrying=bool(rq_job and rq_job.retries_left))
         raise
     return sync.job_state(job)

@@ -11,13 +11,12 @@ sides agreed on at their last sync:
     only the target changed       -> skipped (sync the other way to get it)
     both changed, or never synced -> conflict (reported, never overwritten)
 
-Bytes move only when the target lacks that sha256. The job commits each
-item's outcome as it goes, so a retry or a replay continues where it stopped
-and nothing is sent twice: the receiving side adds no version for bytes it
-already has as the latest.
+Bytes move only when the target lacks that sha256. The job (app/docsync/runner.py)
+commits each item's outcome as it goes, so a retry or a replay continues where
+it stopped and nothing is sent twice: the receiving side adds no version for
+bytes it already has as the latest. Nothing here commits.
 """
 
-import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -30,36 +29,24 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.core import audit, jobs, live, metrics
-from app.core.errors import Conflict, DomainError, InvalidInput, Unavailable
+from app.core.errors import Conflict, InvalidInput, Unavailable
 from app.core.records import get_or_404
 from app.core.timeutil import utcnow
 from app.docsync import documents, sites
-from app.docsync.documents import Metadata
 from app.docsync.models import (
     Document,
     RemoteSite,
     SyncCheckpoint,
     SyncedDocument,
-    SyncItem,
     SyncJob,
 )
-from app.docsync.remote import RemoteClient, RemoteError, Unauthorized, Unreachable
-from app.docsync.store import store
+from app.docsync.remote import RemoteClient, RemoteError, Unauthorized
 from app.extensions import db
 
 DIRECTIONS = ("push", "pull")
 ACTIVE = ("queued", "running")
-# each final outcome and the job's counter of it
-COUNTERS = {
-    "transferred": "sent",
-    "present": "present",
-    "skipped": "skipped",
-    "conflict": "conflicts",
-    "failed": "failed",
-}
 REPLAYABLE = ("failed", "pending")
 CHUNK = 500  # numbers or sha256s per protocol call
-PROGRESS_EVERY = 0.5  # seconds between live progress events
 JOB_RETRY = Retry(max=2, interval=[5, 30])  # whole-job retries (e.g. the manifest call failed)
 
 
@@ -243,7 +230,7 @@ def replay(job_id: int) -> tuple[SyncJob, bool]:
     if not numbers and original.status not in ACTIVE and original.items:
         raise Conflict("Nothing to replay: no item of this job failed.", {"status": original.status})
     if original.status in ACTIVE:  # stalled: it ends here, its unfinished items go to the replay
-        _close(original, "interrupted", "its worker stopped answering; replayed")
+        close(original, "interrupted", "its worker stopped answering; replayed")
     selection = {"numbers": numbers} if numbers else original.selection
     return _create(
         original.site,
@@ -258,7 +245,7 @@ def replay(job_id: int) -> tuple[SyncJob, bool]:
 # --- plan ----------------------------------------------------------------------
 
 
-def _checkpoint(site: RemoteSite, direction: str) -> SyncCheckpoint | None:
+def last_checkpoint(site: RemoteSite, direction: str) -> SyncCheckpoint | None:
     return db.session.scalar(
         select(SyncCheckpoint).where(SyncCheckpoint.site_id == site.id, SyncCheckpoint.direction == direction)
     )
@@ -295,7 +282,7 @@ class Plan:
 def plan(site: RemoteSite, direction: str, selection: dict[str, Any], remote: RemoteClient | None = None) -> Plan:
     remote = remote or sites.client(site)
     numbers = selection.get("numbers")
-    checkpoint = _checkpoint(site, direction) if numbers is None else None
+    checkpoint = last_checkpoint(site, direction) if numbers is None else None
     since = checkpoint.synced_until if checkpoint else None
     doc_type = selection.get("doc_type")
     local = (
@@ -358,228 +345,6 @@ def preview(
         raise Unavailable(f"The site did not answer as expected: {exc}", code="remote_error") from None
 
 
-# --- run -------------------------------------------------------------------------
-
-
-class Runner:
-    """Runs one job inside a worker: plan once, then each pending item, committing as it goes."""
-
-    def __init__(self, job: SyncJob) -> None:
-        self.job, self.site = job, job.site
-        self.remote = sites.client(self.site)
-        self.origin = current_app.config.get("SITE_NAME")
-        self.last_progress = 0.0
-
-    def run(self) -> None:
-        job = self.job
-        if job.status not in ACTIVE:  # finished, or replaced by a replay while this one was stalled
-            return
-        sites.check_breaker(self.site)
-        job.status, job.started_at, job.heartbeat_at, job.error = "running", job.started_at or utcnow(), utcnow(), None
-        db.session.commit()
-        live.publish(topic(job.id), "sync_started", self.state())
-        try:
-            planned = plan(self.site, job.direction, job.selection, self.remote)
-            self._record_plan(planned)
-            pending = [i for i in job.items if i.outcome == "pending"]
-            missing = self._missing([i.source_sha256 for i in pending]) if job.direction == "push" else set()
-            for item in pending:
-                if sites.breaker_open(self.site):
-                    self._outcome(item, "failed", error="circuit open: the site failed too often in a row")
-                    continue
-                self._transfer(item, planned.sources[item.number], item.source_sha256 in missing)
-        except Unreachable as exc:  # counted against the site; RQ retries the job with backoff
-            db.session.rollback()
-            sites.record_failure(self.site, str(exc))
-            db.session.commit()
-            raise
-        except Unauthorized as exc:  # no retry helps: every item left fails, the site page says why
-            db.session.rollback()
-            self.site.status, self.site.status_detail, self.site.checked_at = "unauthorized", str(exc)[:300], utcnow()
-            for item in job.items:
-                if item.outcome == "pending":
-                    item.outcome, item.error = "failed", str(exc)[:500]
-            self._count()
-            _close(job, "failed", str(exc))
-            db.session.commit()
-            return
-        self._finish(planned)
-
-    def _record_plan(self, planned: Plan) -> None:
-        known = {i.number for i in self.job.items}
-        for p in planned.items:
-            if p.number in known:
-                continue
-            outcome = "pending" if p.action == "send" else p.action
-            item = SyncItem(
-                job=self.job,
-                number=p.number,
-                outcome=outcome,
-                source_sha256=p.source_sha256,
-                target_sha256=p.target_sha256,
-                error=None if outcome == "pending" else p.reason,
-                bytes=0,
-                attempts=0,
-                updated_at=utcnow(),
-            )
-            db.session.add(item)
-            if outcome == "present":
-                self._agree(p.number, p.source_sha256)
-        self.job.total = len(self.job.items)
-        self._count()
-        db.session.commit()
-
-    def _missing(self, sha256s: list[str]) -> set[str]:
-        missing: set[str] = set()
-        unique = sorted(set(sha256s))
-        for start in range(0, len(unique), CHUNK):
-            missing |= self.remote.missing(unique[start : start + CHUNK])
-        return missing
-
-    def _transfer(self, item: SyncItem, source: dict, send_bytes: bool) -> None:
-        item.attempts += 1
-        base = db.session.scalar(
-            select(SyncedDocument.sha256).where(
-                SyncedDocument.site_id == self.site.id, SyncedDocument.number == item.number
-            )
-        )
-        try:
-            if self.job.direction == "push":
-                outcome, sent = self._push(item, source, send_bytes, base)
-            else:
-                outcome, sent = self._pull(item, source, base)
-        except Unreachable as exc:
-            db.session.rollback()
-            sites.record_failure(self.site, str(exc))
-            self._outcome(item, "failed", error=str(exc))
-            return
-        except Unauthorized:
-            raise
-        except (RemoteError, DomainError) as exc:
-            db.session.rollback()
-            message = getattr(exc, "message", None) or str(exc)
-            self._outcome(item, "failed", error=message)
-            return
-        sites.record_success(self.site)
-        if outcome in ("transferred", "present"):
-            self._agree(item.number, item.source_sha256)
-        self._outcome(
-            item,
-            outcome,
-            sent=sent,
-            error="changed at the target since the last sync" if outcome == "conflict" else None,
-        )
-
-    def _push(self, item: SyncItem, source: dict, send_bytes: bool, base: str | None) -> tuple[str, int]:
-        params = {
-            "title": source["title"],
-            "doc_type": source["doc_type"],
-            "item_refs": source["item_refs"],
-            "filename": source["filename"],
-            "base_sha256": base,
-            "origin": self.origin,
-        }
-        if send_bytes:
-            with store().open(item.source_sha256) as body:
-                answer = self.remote.send_version(item.number, item.source_sha256, params, body, source["size"])
-        else:
-            answer = self.remote.send_version(item.number, item.source_sha256, params, None, 0)
-        if answer.status == 201:
-            return "transferred", source["size"] if send_bytes else 0
-        if answer.status == 200:
-            return "present", 0
-        if answer.status == 409:
-            return "conflict", 0
-        error = (answer.body.get("error") or {}) if isinstance(answer.body, dict) else {}
-        raise RemoteError(
-            f"{answer.status} {error.get('code', '')}: {error.get('message', '')}".strip(), answer.status, answer.body
-        )
-
-    def _pull(self, item: SyncItem, source: dict, base: str | None) -> tuple[str, int]:
-        meta = Metadata(source["title"], source["doc_type"], tuple(source["item_refs"]))
-        origin = self.site.name
-        receive = functools.partial(
-            documents.receive,
-            item.number,
-            meta,
-            item.source_sha256,
-            filename=source["filename"],
-            base_sha256=base,
-            origin=origin,
-        )
-        try:
-            if store().exists(item.source_sha256):
-                version, created = receive(stream=None)
-                sent = 0
-            else:
-                with self.remote.download(item.source_sha256) as response:
-                    version, created = receive(stream=response)
-                sent = version.size if created else 0
-        except Conflict:
-            db.session.rollback()
-            return "conflict", 0
-        return ("transferred", sent) if created else ("present", 0)
-
-    def _agree(self, number: str, sha256: str) -> None:
-        row = db.session.scalar(
-            select(SyncedDocument).where(SyncedDocument.site_id == self.site.id, SyncedDocument.number == number)
-        )
-        if row is None:
-            db.session.add(SyncedDocument(site_id=self.site.id, number=number, sha256=sha256, synced_at=utcnow()))
-        else:
-            row.sha256, row.synced_at = sha256, utcnow()
-
-    def _outcome(self, item: SyncItem, outcome: str, *, sent: int = 0, error: str | None = None) -> None:
-        item.outcome, item.bytes, item.error, item.updated_at = outcome, sent, (error or None) and error[:500], utcnow()
-        if outcome == "transferred":
-            item.target_sha256 = item.source_sha256
-        counter = COUNTERS[outcome]  # counted up, not recounted: a commit expires the job's items
-        setattr(self.job, counter, getattr(self.job, counter) + 1)
-        self.job.bytes += sent
-        self.job.heartbeat_at = utcnow()
-        db.session.commit()
-        if sent:
-            metrics.DOC_SYNC_BYTES.labels(self.job.direction).inc(sent)
-        self._progress()
-
-    def _count(self) -> None:
-        job = self.job
-        for counter in COUNTERS.values():
-            setattr(job, counter, 0)
-        for each in job.items:
-            if each.outcome in COUNTERS:
-                setattr(job, COUNTERS[each.outcome], getattr(job, COUNTERS[each.outcome]) + 1)
-        job.bytes = sum(i.bytes for i in job.items)
-
-    def _progress(self, force: bool = False) -> None:
-        import time
-
-        now = time.monotonic()
-        if not force and now - self.last_progress < PROGRESS_EVERY:
-            return
-        self.last_progress = now
-        state = self.state()
-        done = state["done"] / state["total"] if state["total"] else 1.0
-        jobs.progress(done, f"{state['done']} of {state['total']} documents")
-        live.publish(topic(self.job.id), "sync_progress", state)
-
-    def state(self) -> dict[str, Any]:
-        return job_state(self.job)
-
-    def _finish(self, planned: Plan) -> None:
-        job = self.job
-        # only a job that took everything changed may move the checkpoint past what it saw
-        if job.failed == 0 and not job.selection and planned.synced_until is not None:
-            checkpoint = _checkpoint(self.site, job.direction) or SyncCheckpoint(
-                site_id=self.site.id, direction=job.direction
-            )
-            checkpoint.synced_until, checkpoint.job_id, checkpoint.updated_at = planned.synced_until, job.id, utcnow()
-            db.session.add(checkpoint)
-        _close(job, "failed" if job.failed else "finished", None)
-        db.session.commit()
-        self._progress(force=True)
-
-
 def job_state(job: SyncJob) -> dict[str, Any]:
     done = job.sent + job.present + job.skipped + job.conflicts + job.failed
     return {
@@ -596,7 +361,7 @@ def job_state(job: SyncJob) -> dict[str, Any]:
     }
 
 
-def _close(job: SyncJob, status: str, error: str | None) -> None:
+def close(job: SyncJob, status: str, error: str | None) -> None:
     """End a job: status, metrics, the audit row that explains it, the live event once committed."""
     job.status, job.error, job.ended_at = status, error, utcnow()
     checksums = {i.number: i.source_sha256 for i in job.items if i.outcome in ("transferred", "conflict", "failed")}
@@ -621,14 +386,3 @@ def _close(job: SyncJob, status: str, error: str | None) -> None:
     )
     metrics.DOC_SYNC_JOBS.labels(job.direction, status).inc()
     live.publish_on_commit(topic(job.id), "sync_ended", job_state(job))
-
-
-def fail(job: SyncJob, error: str, retrying: bool) -> None:
-    """The job raised: say so on the row (and end it unless RQ will retry it)."""
-    if retrying:
-        job.error = f"retrying: {error}"
-        db.session.commit()
-        live.publish(topic(job.id), "sync_retrying", job_state(job))
-        return
-    _close(job, "failed", error)
-    db.session.commit()

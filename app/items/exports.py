@@ -83,10 +83,8 @@ def download(export_id: int) -> BomExport:
     return export
 
 
-def run_export(export: BomExport, on_progress: Callable[[float, str], None]) -> None:
-    """Make the bytes of a queued export (inside its job)."""
-    export.status = ExportStatus.running
-    db.session.commit()
+def make_bytes(export: BomExport, on_progress: Callable[[float, str], None]) -> None:
+    """The bytes of a queued export (inside its job)."""
     result = compare_refs(export.left_ref, export.right_ref, export.mode, export.max_levels, on_progress)
     on_progress(0.8, f"writing {export.export_format}")
     export.content = export_bytes(build_delta_preview(result), export.export_format)

@@ -6,12 +6,15 @@ Progress and the end of the job reach the page on the job's own live topic
 from app.core.jobs import progress
 from app.extensions import db
 from app.items import exports
+from app.items.models import ExportStatus
 
 
 def make_delta_export(export_id: int) -> dict:
     export = exports.get_export(export_id)
+    export.status = ExportStatus.running
+    db.session.commit()
     try:
-        exports.run_export(export, progress)
+        exports.make_bytes(export, progress)
         db.session.commit()
     except Exception as exc:
         db.session.rollback()  # no half-made export: it is failed, with the reason

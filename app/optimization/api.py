@@ -106,6 +106,7 @@ def cancel(optimization_id: str):
     optimization = service.cancel(service.get_by_ref(optimization_id, current_user), current_user)
     db.session.commit()
     service.announce(optimization, finalized=True)
+    db.session.commit()
     return StatusOut(**service.status(optimization))
 
 

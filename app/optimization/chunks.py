@@ -91,6 +91,7 @@ def merge(optimization_id: int, outcomes: list[Outcome], chunk_finished: bool = 
     for state in ("finished", "failed"):
         OPTIMIZATION_TASKS.labels(state).inc(sum(1 for row in rows if row["status"] == state))
     service.announce(optimization, finalized)
+    db.session.commit()
     return not finalized
 
 

@@ -299,7 +299,8 @@ def locked(optimization_id: int) -> Optimization:
 
 
 def announce(optimization: Optimization, finalized: bool) -> None:
-    """After the commit: tell the page; whoever made the status final also halts the work."""
+    """After the commit: tell the page; whoever made the status final also halts the work
+    (its queued chunks are canceled in RQ and in the job history: the caller commits that)."""
     # no scores or parameters on the bus (any signed-in socket may subscribe): pages re-fetch what they may see
     live.publish(
         topic(optimization.id),

@@ -203,6 +203,7 @@ def cancel(optimization_id: int):
         optimization = service.cancel(service.get(optimization_id, current_user), current_user)
         db.session.commit()
         service.announce(optimization, finalized=True)
+        db.session.commit()
         return f"Optimization {optimization_id} canceled: no new task starts."
 
     return form_action(act, url_for("optimization.detail", optimization_id=optimization_id))

@@ -78,6 +78,8 @@ def test_token_shown_once_stored_hashed_and_revocable(signed_in):
     assert api.get("/api/v1/openapi.json").status_code == 200
     assert api.get("/", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     assert api.get("/api/v1/workers", headers={"Authorization": f"Bearer {token}"}).status_code == 403
+    db.session.expire_all()
+    assert row.last_used_at is not None  # written by a GET, which commits nothing else
 
     client.post(f"/account/tokens/{row.id}/revoke", data={"csrf_token": csrf})
     assert api.get("/api/v1/workers", headers={"Authorization": f"Bearer {token}"}).status_code == 401

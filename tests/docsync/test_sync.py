@@ -7,7 +7,7 @@ from prometheus_client import REGISTRY
 
 from app.core.audit.models import AuditEntry
 from app.core.jobs.models import JobRecord
-from app.docsync import documents, sites, sync
+from app.docsync import documents, runner, sites, sync
 from app.docsync.documents import Metadata
 from app.docsync.models import SyncJob
 from app.docsync.remote import Unreachable
@@ -197,7 +197,7 @@ def test_a_dead_site_opens_the_breaker_and_later_jobs_do_not_call_it(app, site, 
     sites.update(site, base_url=f"http://127.0.0.1:{free_port()}")
     db.session.commit()
     with pytest.raises(Unreachable):  # the manifest call fails after its retries: RQ would retry the job
-        sync.Runner(push(site, "dead")).run()
+        runner.Runner(push(site, "dead")).run()
     db.session.rollback()
     assert sites.breaker_open(sites.get(site.id))
     blocked = run(app, push(site, "blocked"))

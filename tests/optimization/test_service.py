@@ -204,6 +204,7 @@ def test_cancel_freezes_and_rerun_records_its_source(app, make_user):
     service.cancel(job, owner)
     db.session.commit()
     service.announce(job, finalized=True)
+    db.session.commit()
     db.session.expire_all()
     assert (job.status, job.stop_reason, job.finished) == ("canceled", "canceled by eve", 1)
     assert not chunks.merge(job.id, [outcome(1, 9.0)])

@@ -4,7 +4,8 @@ import hashlib
 import secrets
 
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.core import audit
@@ -88,8 +89,11 @@ def user_for_token(token: str) -> User | None:
         return None
     now = utcnow()
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
-        row.last_used_at = now  # at most one write a minute per token
-        db.session.commit()
+        # at most one write a minute per token, on its own connection: signing in is a read of the
+        # request's session, which the view commits or not
+        with db.engine.begin() as connection:
+            connection.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+        set_committed_value(row, "last_used_at", now)
     return row.user
 
 

@@ -100,12 +100,12 @@ def set_status(job_id: str, status: str) -> JobRecord | None:
 
 
 def set_canceled(job_ids: list[str]) -> None:
-    """Many jobs canceled at once (by a capability that canceled them in RQ), in one statement."""
+    """Many jobs canceled at once (by a capability that canceled them in RQ), in one statement;
+    the caller commits."""
     if job_ids:
         db.session.execute(
             update(JobRecord).where(JobRecord.id.in_(job_ids)).values(status="canceled", ended_at=utcnow())
         )
-        db.session.commit()
 
 
 def get(job_id: str) -> JobRecord | None:
