@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.api import PageMeta, paging_query
+from app.core.api import Out, PageMeta, paging_query
 from app.items.compare import MAX_LEVELS, MODES
 from app.items.models import Lifecycle
 
@@ -37,9 +37,7 @@ class ItemPatch(BaseModel):
     description: str | None = Field(None, max_length=5000)
 
 
-class ItemOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class ItemOut(Out):
     id: int
     number: str
     name: str

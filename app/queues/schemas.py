@@ -3,7 +3,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.api import PageMeta, paging_query
+from app.core.api import Out, PageMeta, paging_query
 
 
 class QueueCounts(BaseModel):
@@ -44,9 +44,7 @@ class WorkerList(BaseModel):
     workers: list[WorkerOut]
 
 
-class HistoryOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class HistoryOut(Out):
     id: str
     queue: str
     kind: str
