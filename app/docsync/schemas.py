@@ -149,7 +149,7 @@ class BreakerOut(BaseModel):
     open_until: datetime | None
 
 
-class SiteOut(BaseModel):
+class SiteOut(Out):
     id: int
     name: str
     base_url: str
