@@ -87,10 +87,10 @@ class FailedQuery(paging_query()):
     sort: str = Field("newest", pattern="^(newest|oldest)$")
 
 
-class FailedJobOut(BaseModel):
+class FailedJobOut(Out):  # read from the RQ job; the error comes from its traceback
     id: str
-    queue: str
-    func: str | None
+    queue: str = Field(validation_alias="origin")
+    func: str | None = Field(validation_alias="func_name")
     error: str
     ended_at: datetime | None
 
