@@ -242,9 +242,7 @@ class RulePatch(_In):
     enabled: bool | None = None
 
 
-class RuleOut(RuleSpec):
-    model_config = ConfigDict(from_attributes=True)
-
+class RuleOut(RuleSpec, Out):
     id: int
     created_at: datetime
     updated_at: datetime
