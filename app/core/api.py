@@ -10,7 +10,7 @@ from functools import cache, wraps
 from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
-from pydantic import BaseModel, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.json_schema import models_json_schema
 
 from app.config import VERSION
@@ -29,6 +29,34 @@ class ErrorDetail(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorDetail
+
+
+class Out(BaseModel):
+    """A response schema, read from a row's attributes: `XOut.model_validate(row)`.
+
+    A field named otherwise than the attribute it reads says so with `validation_alias`
+    (an `AliasPath` for a related row's column); the OpenAPI document names it by the field.
+    """
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class _With:
+    """`row` with the attributes in `values` added or replaced."""
+
+    def __init__(self, row: Any, values: dict[str, Any]) -> None:
+        self._row, self._values = row, values
+
+    def __getattr__(self, name: str) -> Any:
+        return self._values[name] if name in self._values else getattr(self._row, name)
+
+
+OutModel = TypeVar("OutModel", bound=BaseModel)
+
+
+def read(model: type[OutModel], row: Any, **computed: Any) -> OutModel:
+    """`model` read from `row`'s attributes, with the fields that are computed, not stored, given in `computed`."""
+    return model.model_validate(_With(row, computed))
 
 
 class PageMeta(BaseModel):
@@ -190,9 +218,11 @@ def openapi_document(app: Flask) -> dict[str, Any]:
     models = {ErrorResponse}
     for op in ops:
         models.update(m for m in (op.query, op.body, op.response) if m is not None)
-    # pydantic names each schema, telling apart models of one name from different capabilities
+    # pydantic names each schema, telling apart models of one name from different capabilities; properties
+    # are named by field (the names the API reads and writes: a validation_alias names a row's attribute)
     refs, defs = models_json_schema(
         [(m, "validation") for m in sorted(models, key=lambda m: (m.__name__, m.__module__))],
+        by_alias=False,
         ref_template="#/components/schemas/{model}",
     )
     schemas = defs.get("$defs", {})

@@ -7,7 +7,7 @@ downloads files by sha256, with a bearer token of this site.
 
 from flask import Blueprint, current_app, request, send_file
 
-from app.core.api import API_PREFIX, endpoint, page_out
+from app.core.api import API_PREFIX, endpoint, page_out, read
 from app.core.auth.roles import ENGINEER, OPERATOR
 from app.docsync import documents, sites, sync
 from app.docsync.documents import Metadata
@@ -222,19 +222,8 @@ def receive_version(number: str, sha256: str, query: ReceiveQuery):
 
 
 def site_out(site: RemoteSite) -> SiteOut:
-    return SiteOut(
-        id=site.id,
-        name=site.name,
-        base_url=site.base_url,
-        enabled=site.enabled,
-        has_token=site.has_token,
-        token_set_at=site.token_set_at,
-        status=site.status,
-        status_detail=site.status_detail,
-        latency_ms=site.latency_ms,
-        checked_at=site.checked_at,
-        breaker=BreakerOut(open=sites.breaker_open(site), failures=site.failures, open_until=site.breaker_open_until),
-    )
+    breaker = BreakerOut(open=sites.breaker_open(site), failures=site.failures, open_until=site.breaker_open_until)
+    return read(SiteOut, site, breaker=breaker)
 
 
 @endpoint(

@@ -3,7 +3,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.api import PageMeta, paging_query
+from app.core.api import Out, PageMeta, paging_query
 from app.docsync.documents import DOC_TYPES
 
 NUMBER = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -33,9 +33,7 @@ class DocumentQuery(Strict, paging_query()):
     doc_type: DocType | None = None
 
 
-class VersionOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class VersionOut(Out):
     version: int
     sha256: str
     size: int
@@ -46,9 +44,7 @@ class VersionOut(BaseModel):
     created_at: datetime
 
 
-class DocumentOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class DocumentOut(Out):
     id: int
     number: str
     title: str
@@ -60,9 +56,7 @@ class DocumentOut(BaseModel):
     versions: list[VersionOut]
 
 
-class DocumentSummary(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class DocumentSummary(Out):
     id: int
     number: str
     title: str
@@ -155,7 +149,7 @@ class BreakerOut(BaseModel):
     open_until: datetime | None
 
 
-class SiteOut(BaseModel):
+class SiteOut(Out):
     id: int
     name: str
     base_url: str
@@ -204,9 +198,7 @@ class PreviewOut(BaseModel):
     counts: dict[str, int]
 
 
-class SyncItemOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class SyncItemOut(Out):
     number: str
     outcome: str
     source_sha256: str | None
@@ -216,9 +208,7 @@ class SyncItemOut(BaseModel):
     attempts: int
 
 
-class SyncJobOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class SyncJobOut(Out):
     id: int
     site_id: int
     direction: str

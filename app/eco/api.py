@@ -6,7 +6,6 @@ from app.core.api import API_PREFIX, endpoint, page_out
 from app.core.auth.roles import ADMIN, ENGINEER
 from app.core.errors import NotFound
 from app.eco import rules, service, stages, transitions
-from app.eco.models import Eco, EcoActivity, WorkflowRun
 from app.eco.rules import RuleSpec
 from app.eco.schemas import (
     ActivityIn,
@@ -45,51 +44,6 @@ from app.items.schemas import DeltaPreviewOut
 bp = Blueprint("eco_api", __name__, url_prefix=API_PREFIX)
 
 
-def eco_out(eco: Eco) -> EcoOut:
-    return EcoOut(
-        id=eco.id,
-        number=eco.number,
-        title=eco.title,
-        description=eco.description,
-        eco_type=eco.eco_type,
-        stage=eco.stage,
-        stages=[*stages.chain(eco.eco_type), stages.CANCELED],
-        priority=eco.priority,
-        owner=eco.owner,
-        item_id=eco.item_id,
-        item=eco.item.number,
-        target_bom_id=eco.target_bom_id,
-        target_bom=eco.target_bom.ref if eco.target_bom else None,
-        version=eco.version,
-        created_at=eco.created_at,
-        updated_at=eco.updated_at,
-        applied_at=eco.applied_at,
-    )
-
-
-def activity_out(activity: EcoActivity) -> ActivityOut:
-    return ActivityOut(
-        id=activity.id,
-        eco_id=activity.eco_id,
-        eco=activity.eco.number,
-        name=activity.name,
-        assignee=activity.assignee,
-        stage=activity.stage,
-        blocking=activity.blocking,
-        status=activity.status,
-        due_at=activity.due_at,
-        depends_on=[a.id for a in activity.depends_on],
-        created_at=activity.created_at,
-        updated_at=activity.updated_at,
-    )
-
-
-def run_out(run: WorkflowRun) -> RunOut:
-    return RunOut.model_validate(
-        {**{c: getattr(run, c) for c in RunOut.model_fields if c != "rule"}, "rule": run.rule.name}
-    )
-
-
 def _events(page) -> EventList:
     return page_out(EventList, page, EventOut.model_validate)
 
@@ -105,7 +59,7 @@ def list_eco_types():
 @endpoint(bp, "/ecos", summary="ECOs, filtered and paged", query=EcoQuery, response=EcoList)
 def list_ecos(query: EcoQuery):
     page = service.search_ecos(**query.model_dump())
-    return page_out(EcoList, page, eco_out)
+    return page_out(EcoList, page, EcoOut.model_validate)
 
 
 @endpoint(
@@ -121,12 +75,12 @@ def list_ecos(query: EcoQuery):
 def create_eco(body: EcoIn):
     eco = service.create_eco(**body.model_dump())
     db.session.commit()
-    return eco_out(eco)
+    return EcoOut.model_validate(eco)
 
 
 @endpoint(bp, "/ecos/<int:eco_id>", summary="One ECO", response=EcoOut)
 def get_eco(eco_id: int):
-    return eco_out(service.get_eco(eco_id))
+    return EcoOut.model_validate(service.get_eco(eco_id))
 
 
 @endpoint(
@@ -141,16 +95,7 @@ def get_eco(eco_id: int):
 def update_eco(eco_id: int, body: EcoPatch):
     eco = service.update_eco(eco_id, body.model_dump(exclude_unset=True))
     db.session.commit()
-    return eco_out(eco)
-
-
-def _transition_out(outcome: transitions.Outcome) -> TransitionOut:
-    return TransitionOut(
-        eco=eco_out(outcome.eco),
-        from_stage=outcome.from_stage,
-        to_stage=outcome.eco.stage,
-        runs=[run_out(r) for r in outcome.runs],
-    )
+    return EcoOut.model_validate(eco)
 
 
 @endpoint(
@@ -166,7 +111,7 @@ def _transition_out(outcome: transitions.Outcome) -> TransitionOut:
 def move_eco(eco_id: int, body: MoveIn):
     outcome = transitions.move(eco_id, body.to_stage, body.reason)
     db.session.commit()
-    return _transition_out(outcome)
+    return TransitionOut.model_validate(outcome)
 
 
 @endpoint(
@@ -181,7 +126,7 @@ def move_eco(eco_id: int, body: MoveIn):
 def apply_eco(eco_id: int, body: ApplyIn):
     outcome = transitions.apply(eco_id, body.reason)
     db.session.commit()
-    return _transition_out(outcome)
+    return TransitionOut.model_validate(outcome)
 
 
 @endpoint(
@@ -227,7 +172,7 @@ def eco_delta(eco_id: int):
 )
 def list_activities(query: ActivityQuery):
     page = service.list_activities(**query.model_dump())
-    return page_out(ActivityList, page, activity_out)
+    return page_out(ActivityList, page, ActivityOut.model_validate)
 
 
 @endpoint(
@@ -243,7 +188,7 @@ def list_activities(query: ActivityQuery):
 def create_activity(body: ActivityIn):
     activity = service.create_activity(**body.model_dump())
     db.session.commit()
-    return activity_out(activity)
+    return ActivityOut.model_validate(activity)
 
 
 @endpoint(
@@ -255,12 +200,12 @@ def create_activity(body: ActivityIn):
 )
 def due_activities(query: DueQuery):
     overdue, soon = service.due_activities(query.within_hours)
-    return DueList(overdue=[activity_out(a) for a in overdue], due_soon=[activity_out(a) for a in soon])
+    return DueList(overdue=overdue, due_soon=soon)
 
 
 @endpoint(bp, "/eco-activities/<int:activity_id>", summary="One activity", response=ActivityOut)
 def get_activity(activity_id: int):
-    return activity_out(service.get_activity(activity_id))
+    return ActivityOut.model_validate(service.get_activity(activity_id))
 
 
 @endpoint(
@@ -275,7 +220,7 @@ def get_activity(activity_id: int):
 def set_dependencies(activity_id: int, body: DependenciesIn):
     activity = service.set_dependencies(activity_id, body.depends_on)
     db.session.commit()
-    return activity_out(activity)
+    return ActivityOut.model_validate(activity)
 
 
 @endpoint(
@@ -290,7 +235,7 @@ def set_dependencies(activity_id: int, body: DependenciesIn):
 def transition_activity(activity_id: int, body: ActivityTransitionIn):
     activity = service.transition_activity(activity_id, body.to_status, body.reason)
     db.session.commit()
-    return activity_out(activity)
+    return ActivityOut.model_validate(activity)
 
 
 @endpoint(bp, "/eco-activities/<int:activity_id>/blockers", summary="Unfinished dependencies", response=BlockerList)
@@ -357,9 +302,9 @@ def update_rule(rule_id: int, body: RulePatch):
 @endpoint(bp, "/workflow-actions/runs", summary="Rule runs, newest first", query=RunQuery, response=RunList)
 def list_runs(query: RunQuery):
     page = rules.list_runs(**query.model_dump())
-    return page_out(RunList, page, run_out)
+    return page_out(RunList, page, RunOut.model_validate)
 
 
 @endpoint(bp, "/workflow-actions/runs/<int:run_id>", summary="One rule run", response=RunOut)
 def get_run(run_id: int):
-    return run_out(rules.get_run(run_id))
+    return RunOut.model_validate(rules.get_run(run_id))

@@ -1,11 +1,12 @@
 """Request and response schemas of the ECO and workflow-action API (they also feed OpenAPI)."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AliasPath, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
-from app.core.api import PageMeta, paging_query
+from app.core.api import Out, PageMeta, paging_query
+from app.eco import stages as eco_stages
 from app.eco.models import (
     ACTIONS,
     FAIL_STRATEGIES,
@@ -23,11 +24,12 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-
 # ---- ECOs ------------------------------------------------------------------
+
+
+def _stages_of_type(eco_type: str) -> list[str]:
+    """The stages an ECO of this type can be at: its chain, then canceled."""
+    return [*eco_stages.chain(eco_type), eco_stages.CANCELED]
 
 
 class EcoIn(_In):
@@ -57,20 +59,20 @@ class EcoQuery(_In, paging_query()):
     item_id: int | None = None
 
 
-class EcoOut(_Out):
+class EcoOut(Out):
     id: int
     number: str
     title: str
     description: str
     eco_type: str
     stage: str
-    stages: list[str]
+    stages: Annotated[list[str], BeforeValidator(_stages_of_type)] = Field(validation_alias="eco_type")
     priority: str
     owner: str
     item_id: int
-    item: str
+    item: str = Field(validation_alias=AliasPath("item", "number"))
     target_bom_id: int | None
-    target_bom: str | None
+    target_bom: Annotated[str | None, BeforeValidator(lambda bom: bom and bom.ref)]
     version: int
     created_at: datetime
     updated_at: datetime
@@ -91,10 +93,10 @@ class ApplyIn(_In):
     reason: str = Field("", max_length=2000)
 
 
-class RunOut(_Out):
+class RunOut(Out):
     id: int
     rule_id: int
-    rule: str
+    rule: str = Field(validation_alias=AliasPath("rule", "name"))
     eco_id: int
     phase: str
     action: str
@@ -111,10 +113,10 @@ class RunOut(_Out):
     finished_at: datetime | None
 
 
-class TransitionOut(BaseModel):
+class TransitionOut(Out):
     eco: EcoOut
     from_stage: str
-    to_stage: str
+    to_stage: str = Field(validation_alias=AliasPath("eco", "stage"))
     runs: list[RunOut]
 
 
@@ -135,7 +137,7 @@ class BlockerQuery(_In):
     to_stage: str = Field(min_length=1, max_length=40, description="the stage a move would go to")
 
 
-class EventOut(_Out):
+class EventOut(Out):
     id: int
     eco_id: int
     activity_id: int | None
@@ -193,17 +195,17 @@ class ActivityQuery(_In, paging_query(50)):
     assignee: str | None = Field(None, max_length=80)
 
 
-class ActivityOut(_Out):
+class ActivityOut(Out):
     id: int
     eco_id: int
-    eco: str
+    eco: str = Field(validation_alias=AliasPath("eco", "number"))
     name: str
     assignee: str
     stage: str
     blocking: bool
     status: str
     due_at: datetime | None
-    depends_on: list[int]
+    depends_on: Annotated[list[int], BeforeValidator(lambda activities: [a.id for a in activities])]
     created_at: datetime
     updated_at: datetime
 
@@ -240,9 +242,7 @@ class RulePatch(_In):
     enabled: bool | None = None
 
 
-class RuleOut(RuleSpec):
-    model_config = ConfigDict(from_attributes=True)
-
+class RuleOut(RuleSpec, Out):
     id: int
     created_at: datetime
     updated_at: datetime

@@ -1,6 +1,7 @@
 from flask import Blueprint
 
-from app.core.api import API_PREFIX, endpoint, page_out
+from app.core.api import API_PREFIX, endpoint, page_out, read
+from app.core.auth.roles import ENGINEER, OPERATOR
 from app.core.errors import NotFound
 from app.extensions import db
 from app.flows import service
@@ -29,22 +30,13 @@ from app.flows.schemas import (
 )
 
 bp = Blueprint("flows_api", __name__, url_prefix=API_PREFIX)
-ENGINEER, OPERATOR = ("engineer",), ("operator",)
 
 
 def _flow_out(flow) -> FlowOut:
     described = service.describe(flow)
     entries = described["entries"]
     routines = [{**r, "entry": r["id"] in entries} for r in described["routines"]]
-    return FlowOut.model_validate(
-        {
-            **FlowSummary.model_validate(flow).model_dump(),
-            "document": flow.document,
-            "routines": routines,
-            "connections": described["connections"],
-            "entries": entries,
-        }
-    )
+    return read(FlowOut, flow, routines=routines, connections=described["connections"], entries=entries)
 
 
 @endpoint(bp, "/flows", summary="Flows, by name, paged", query=PagingQuery, response=FlowList)

@@ -3,7 +3,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.api import PageMeta, paging_query
+from app.core.api import Out, PageMeta, paging_query
 from app.flows.document import MAX_DOCUMENT
 from app.flows.service import MAX_FEED_ITEMS, MAX_WAIT_FOR_INPUT
 
@@ -66,9 +66,7 @@ class ConnectionInfo(BaseModel):
     slot: str
 
 
-class FlowSummary(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class FlowSummary(Out):
     id: int
     name: str
     description: str
@@ -94,9 +92,7 @@ class RunIn(_In):
     )
 
 
-class RunOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class RunOut(Out):
     id: int
     job_id: str
     flow_id: int

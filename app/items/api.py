@@ -2,13 +2,13 @@
 
 from flask import Blueprint, Response, url_for
 
-from app.core.api import API_PREFIX, endpoint, page_out
+from app.core.api import API_PREFIX, endpoint, page_out, read
 from app.core.auth.roles import ENGINEER
 from app.core.jobs import progress_of
 from app.extensions import db
 from app.items import exports, service
 from app.items.delta import MEDIA_TYPES, build_delta_preview, export_filename
-from app.items.models import Bom, BomExport, BomLine, ExportStatus
+from app.items.models import BomExport, ExportStatus
 from app.items.schemas import (
     BomList,
     BomOut,
@@ -24,7 +24,6 @@ from app.items.schemas import (
     ItemPatch,
     ItemQuery,
     LineIn,
-    LineOut,
     LinePatch,
     LineResult,
     Structure,
@@ -34,36 +33,6 @@ from app.items.schemas import (
 from app.items.structure import explode, quantity_text
 
 bp = Blueprint("items_api", __name__, url_prefix=API_PREFIX)
-
-
-def _bom_summary(bom: Bom) -> BomSummary:
-    return BomSummary(
-        id=bom.id,
-        ref=bom.ref,
-        item=bom.item.number,
-        revision=bom.revision,
-        state=bom.state,
-        created_at=bom.created_at,
-        released_at=bom.released_at,
-        line_count=len(bom.lines),
-    )
-
-
-def _line_out(line: BomLine) -> LineOut:
-    return LineOut(
-        id=line.id,
-        child=line.child.number,
-        child_name=line.child.name,
-        quantity=quantity_text(line.quantity),
-        unit=line.unit,
-        find_number=line.find_number,
-        refdes=line.refdes,
-        note=line.note,
-    )
-
-
-def _bom_out(bom: Bom) -> BomOut:
-    return BomOut(**_bom_summary(bom).model_dump(), lines=[_line_out(line) for line in bom.lines])
 
 
 def _line_data(body) -> dict:
@@ -102,7 +71,7 @@ def update_item(item_id: int, body: ItemPatch):
 
 @endpoint(bp, "/items/<int:item_id>/boms", summary="The BOM revisions of an item, oldest first", response=BomList)
 def list_boms(item_id: int):
-    return BomList(boms=[_bom_summary(b) for b in service.get_item(item_id).boms])
+    return BomList(boms=service.get_item(item_id).boms)
 
 
 @endpoint(
@@ -117,12 +86,12 @@ def list_boms(item_id: int):
 def create_bom(item_id: int):
     bom = service.create_bom(item_id)
     db.session.commit()
-    return _bom_out(bom)
+    return BomOut.model_validate(bom)
 
 
 @endpoint(bp, "/boms/<int:bom_id>", summary="One BOM revision with its lines", response=BomOut)
 def get_bom(bom_id: int):
-    return _bom_out(service.get_bom(bom_id))
+    return BomOut.model_validate(service.get_bom(bom_id))
 
 
 @endpoint(
@@ -149,7 +118,7 @@ def bom_structure(bom_id: int, query: StructureQuery):
         )
         for f in explode(bom, query.max_levels)
     ]
-    return Structure(bom=_bom_summary(bom), max_levels=query.max_levels, lines=lines)
+    return Structure(bom=bom, max_levels=query.max_levels, lines=lines)
 
 
 @endpoint(
@@ -163,7 +132,7 @@ def bom_structure(bom_id: int, query: StructureQuery):
 def release_bom(bom_id: int):
     bom = service.release_bom_revision(bom_id)
     db.session.commit()
-    return _bom_summary(bom)
+    return BomSummary.model_validate(bom)
 
 
 @endpoint(
@@ -178,7 +147,7 @@ def release_bom(bom_id: int):
 def revise_bom(bom_id: int):
     draft, _ = service.new_revision(service.get_bom(bom_id))
     db.session.commit()
-    return _bom_out(draft)
+    return BomOut.model_validate(draft)
 
 
 @endpoint(
@@ -194,7 +163,7 @@ def revise_bom(bom_id: int):
 def add_line(bom_id: int, body: LineIn):
     line = service.add_line(bom_id, _line_data(body))
     db.session.commit()
-    return LineResult(line=_line_out(line), bom=_bom_summary(line.bom))
+    return LineResult(line=line, bom=line.bom)
 
 
 @endpoint(
@@ -209,7 +178,7 @@ def add_line(bom_id: int, body: LineIn):
 def update_line(line_id: int, body: LinePatch):
     line = service.update_line(line_id, _line_data(body))
     db.session.commit()
-    return LineResult(line=_line_out(line), bom=_bom_summary(line.bom))
+    return LineResult(line=line, bom=line.bom)
 
 
 @endpoint(
@@ -223,7 +192,7 @@ def update_line(line_id: int, body: LinePatch):
 def remove_line(line_id: int):
     bom = service.remove_line(line_id)
     db.session.commit()
-    return _bom_summary(bom)
+    return BomSummary.model_validate(bom)
 
 
 @endpoint(
@@ -251,28 +220,11 @@ def delta_preview(query: CompareQuery):
 
 
 def _export_out(export: BomExport) -> ExportOut:
-    fraction, message = (
-        progress_of(export.job_id) if export.job_id and export.status != ExportStatus.done else (None, "")
-    )
-    return ExportOut(
-        id=export.id,
-        status=export.status,
-        left=export.left_ref,
-        right=export.right_ref,
-        mode=export.mode,
-        max_levels=export.max_levels,
-        export_format=export.export_format,
-        job_id=export.job_id,
-        progress=1.0 if export.status == ExportStatus.done else fraction,
-        message=message,
-        line_count=export.line_count,
-        error=export.error,
-        created_at=export.created_at,
-        finished_at=export.finished_at,
-        download_url=url_for("items_api.download_export", export_id=export.id)
-        if export.status == ExportStatus.done
-        else None,
-    )
+    if export.status == ExportStatus.done:
+        url = url_for("items_api.download_export", export_id=export.id)
+        return read(ExportOut, export, progress=1.0, message="", download_url=url)
+    progress, message = progress_of(export.job_id) if export.job_id else (None, "")
+    return read(ExportOut, export, progress=progress, message=message, download_url=None)
 
 
 def file_response(content: bytes, export_format: str, filename: str) -> Response:

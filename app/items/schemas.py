@@ -1,12 +1,13 @@
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasPath, BaseModel, BeforeValidator, ConfigDict, Field
 
-from app.core.api import PageMeta, paging_query
+from app.core.api import Out, PageMeta, paging_query
 from app.items.compare import MAX_LEVELS, MODES
 from app.items.models import Lifecycle
+from app.items.structure import quantity_text
 
 ItemType = Literal["part", "assembly"]
 Mode = Literal[tuple(MODES)]  # type: ignore[valid-type]
@@ -37,9 +38,7 @@ class ItemPatch(BaseModel):
     description: str | None = Field(None, max_length=5000)
 
 
-class ItemOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class ItemOut(Out):
     id: int
     number: str
     name: str
@@ -85,26 +84,26 @@ class LinePatch(BaseModel):
     note: str | None = Field(None, max_length=500)
 
 
-class LineOut(BaseModel):
+class LineOut(Out):
     id: int
-    child: str
-    child_name: str
-    quantity: str
+    child: str = Field(validation_alias=AliasPath("child", "number"))
+    child_name: str = Field(validation_alias=AliasPath("child", "name"))
+    quantity: Annotated[str, BeforeValidator(quantity_text)]
     unit: str
     find_number: int | None
     refdes: str
     note: str
 
 
-class BomSummary(BaseModel):
+class BomSummary(Out):
     id: int
     ref: str
-    item: str
+    item: str = Field(validation_alias=AliasPath("item", "number"))
     revision: str
     state: str
     created_at: datetime
     released_at: datetime | None
-    line_count: int
+    line_count: Annotated[int, BeforeValidator(len)] = Field(validation_alias="lines")
 
 
 class BomOut(BomSummary):
@@ -204,11 +203,11 @@ class DeltaPreviewOut(BaseModel):
     operations: list[OperationOut]
 
 
-class ExportOut(BaseModel):
+class ExportOut(Out):
     id: int
     status: str
-    left: str
-    right: str
+    left: str = Field(validation_alias="left_ref")
+    right: str = Field(validation_alias="right_ref")
     mode: str
     max_levels: int
     export_format: str

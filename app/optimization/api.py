@@ -1,11 +1,11 @@
 from flask import Blueprint, Response
 from flask_login import current_user
 
-from app.core.api import API_PREFIX, endpoint, page_out
+from app.core.api import API_PREFIX, endpoint, page_out, read
 from app.core.auth.roles import ENGINEER
 from app.extensions import db
 from app.optimization import service
-from app.optimization.models import Dataset, Optimization
+from app.optimization.models import Optimization
 from app.optimization.schemas import (
     DatasetIn,
     DatasetList,
@@ -24,34 +24,7 @@ bp = Blueprint("optimization_api", __name__, url_prefix=API_PREFIX)
 
 
 def optimization_out(optimization: Optimization) -> OptimizationOut:
-    return OptimizationOut(
-        **service.status(optimization),
-        strategy=optimization.strategy,
-        dataset=optimization.dataset_id,
-        paramSpace=optimization.param_space,
-        earlyStopPolicy=optimization.policy,
-        topN=optimization.top_n,
-        cash=optimization.cash,
-        commission=optimization.commission,
-        owner=optimization.owner.username,
-        sourceJobId=optimization.source_id,
-        createdAt=optimization.created_at,
-        startedAt=optimization.started_at,
-        endedAt=optimization.ended_at,
-    )
-
-
-def dataset_out(dataset: Dataset) -> DatasetOut:
-    return DatasetOut(
-        id=dataset.id,
-        name=dataset.name,
-        rows=dataset.rows,
-        firstDate=dataset.first_date,
-        lastDate=dataset.last_date,
-        checksum=dataset.checksum,
-        createdBy=dataset.created_by,
-        createdAt=dataset.created_at,
-    )
+    return read(OptimizationOut, optimization, summary=service.summary(optimization))
 
 
 @endpoint(
@@ -143,7 +116,7 @@ def export(optimization_id: str):
 
 @endpoint(bp, "/optimizations/datasets", summary="OHLCV datasets", response=DatasetList)
 def list_datasets():
-    return DatasetList(datasets=[dataset_out(d) for d in service.list_datasets()])
+    return DatasetList(datasets=service.list_datasets())
 
 
 @endpoint(
@@ -159,7 +132,7 @@ def list_datasets():
 def create_dataset(body: DatasetIn):
     dataset = service.create_dataset(body.name, body.csv, current_user.username)
     db.session.commit()
-    return dataset_out(dataset)
+    return DatasetOut.model_validate(dataset)
 
 
 @endpoint(

@@ -1,9 +1,10 @@
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasGenerator, AliasPath, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_snake
 
-from app.core.api import PageMeta, paging_query
+from app.core.api import Out, PageMeta, paging_query
 from app.optimization.service import METRICS
 
 Metric = Literal[METRICS]  # type: ignore[valid-type]
@@ -74,16 +75,22 @@ class StatusOut(BaseModel):
     summary: SummaryOut
 
 
-class OptimizationOut(StatusOut):
+class _Row(Out):
+    """Read from a row: the API's camelCase fields from its snake_case columns."""
+
+    model_config = ConfigDict(alias_generator=AliasGenerator(validation_alias=to_snake))
+
+
+class OptimizationOut(StatusOut, _Row):
     strategy: str
-    dataset: int
+    dataset: int = Field(validation_alias="dataset_id")
     paramSpace: dict
-    earlyStopPolicy: dict
+    earlyStopPolicy: dict = Field(validation_alias="policy")
     topN: int
     cash: float
     commission: float
-    owner: str
-    sourceJobId: int | None
+    owner: str = Field(validation_alias=AliasPath("owner", "username"))
+    sourceJobId: int | None = Field(validation_alias="source_id")
     createdAt: datetime
     startedAt: datetime | None
     endedAt: datetime | None
@@ -101,7 +108,7 @@ class DatasetIn(BaseModel):
     csv: str = Field(max_length=20_000_000, description="Date, Open, High, Low, Close, Volume with a header row")
 
 
-class DatasetOut(BaseModel):
+class DatasetOut(_Row):
     id: int
     name: str
     rows: int

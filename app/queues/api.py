@@ -1,6 +1,6 @@
 from flask import Blueprint
 
-from app.core.api import API_PREFIX, endpoint, page_out
+from app.core.api import API_PREFIX, endpoint, page_out, read
 from app.core.auth.roles import OPERATOR
 from app.extensions import db
 from app.queues import service
@@ -38,8 +38,7 @@ def list_failed(query: FailedQuery):
 
 
 def _failed_job_out(row: dict) -> FailedJobOut:
-    job = row["job"]
-    return FailedJobOut(id=job.id, queue=job.origin, func=job.func_name, error=row["error"], ended_at=job.ended_at)
+    return read(FailedJobOut, row["job"], error=row["error"])
 
 
 @endpoint(

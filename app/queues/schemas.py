@@ -3,7 +3,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.api import PageMeta, paging_query
+from app.core.api import Out, PageMeta, paging_query
 
 
 class QueueCounts(BaseModel):
@@ -44,9 +44,7 @@ class WorkerList(BaseModel):
     workers: list[WorkerOut]
 
 
-class HistoryOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class HistoryOut(Out):
     id: str
     queue: str
     kind: str
@@ -89,10 +87,10 @@ class FailedQuery(paging_query()):
     sort: str = Field("newest", pattern="^(newest|oldest)$")
 
 
-class FailedJobOut(BaseModel):
+class FailedJobOut(Out):  # read from the RQ job; the error comes from its traceback
     id: str
-    queue: str
-    func: str | None
+    queue: str = Field(validation_alias="origin")
+    func: str | None = Field(validation_alias="func_name")
     error: str
     ended_at: datetime | None
 
