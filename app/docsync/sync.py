@@ -38,26 +38,29 @@ from app.docsync.documents import Metadata
 from app.docsync.models import (
     Document,
     RemoteSite,
+    SiteStatus,
     SyncCheckpoint,
     SyncedDocument,
     SyncItem,
     SyncJob,
+    SyncOutcome,
+    SyncStatus,
 )
 from app.docsync.remote import RemoteClient, RemoteError, Unauthorized, Unreachable
 from app.docsync.store import store
 from app.extensions import db
 
 DIRECTIONS = ("push", "pull")
-ACTIVE = ("queued", "running")
+ACTIVE = (SyncStatus.queued, SyncStatus.running)
 # each final outcome and the job's counter of it
 COUNTERS = {
-    "transferred": "sent",
-    "present": "present",
-    "skipped": "skipped",
-    "conflict": "conflicts",
-    "failed": "failed",
+    SyncOutcome.transferred: "sent",
+    SyncOutcome.present: "present",
+    SyncOutcome.skipped: "skipped",
+    SyncOutcome.conflict: "conflicts",
+    SyncOutcome.failed: "failed",
 }
-REPLAYABLE = ("failed", "pending")
+REPLAYABLE = (SyncOutcome.failed, SyncOutcome.pending)
 CHUNK = 500  # numbers or sha256s per protocol call
 PROGRESS_EVERY = 0.5  # seconds between live progress events
 JOB_RETRY = Retry(max=2, interval=[5, 30])  # whole-job retries (e.g. the manifest call failed)
@@ -180,7 +183,7 @@ def _create(
         payload_sha256=payload,
         selection=selection,
         replay_of_id=replay_of.id if replay_of else None,
-        status="queued",
+        status=SyncStatus.queued,
         actor=audit.current_actor(),
         created_at=utcnow(),
     )
@@ -224,7 +227,7 @@ def recent(site_id: int | None = None, limit: int = 20) -> list[SyncJob]:
 
 def is_stalled(job: SyncJob) -> bool:
     """Running on paper but silent for DOCSYNC_STALL_SECONDS: its worker died (kill -9, lost host)."""
-    if job.status != "running":
+    if job.status != SyncStatus.running:
         return False
     last = job.heartbeat_at or job.started_at or job.created_at
     return utcnow() - last > timedelta(seconds=current_app.config["DOCSYNC_STALL_SECONDS"])
@@ -243,7 +246,7 @@ def replay(job_id: int) -> tuple[SyncJob, bool]:
     if not numbers and original.status not in ACTIVE and original.items:
         raise Conflict("Nothing to replay: no item of this job failed.", {"status": original.status})
     if original.status in ACTIVE:  # stalled: it ends here, its unfinished items go to the replay
-        _close(original, "interrupted", "its worker stopped answering; replayed")
+        _close(original, SyncStatus.interrupted, "its worker stopped answering; replayed")
     selection = {"numbers": numbers} if numbers else original.selection
     return _create(
         original.site,
@@ -375,17 +378,22 @@ class Runner:
         if job.status not in ACTIVE:  # finished, or replaced by a replay while this one was stalled
             return
         sites.check_breaker(self.site)
-        job.status, job.started_at, job.heartbeat_at, job.error = "running", job.started_at or utcnow(), utcnow(), None
+        job.status, job.started_at, job.heartbeat_at, job.error = (
+            SyncStatus.running,
+            job.started_at or utcnow(),
+            utcnow(),
+            None,
+        )
         db.session.commit()
         live.publish(topic(job.id), "sync_started", self.state())
         try:
             planned = plan(self.site, job.direction, job.selection, self.remote)
             self._record_plan(planned)
-            pending = [i for i in job.items if i.outcome == "pending"]
+            pending = [i for i in job.items if i.outcome == SyncOutcome.pending]
             missing = self._missing([i.source_sha256 for i in pending]) if job.direction == "push" else set()
             for item in pending:
                 if sites.breaker_open(self.site):
-                    self._outcome(item, "failed", error="circuit open: the site failed too often in a row")
+                    self._outcome(item, SyncOutcome.failed, error="circuit open: the site failed too often in a row")
                     continue
                 self._transfer(item, planned.sources[item.number], item.source_sha256 in missing)
         except Unreachable as exc:  # counted against the site; RQ retries the job with backoff
@@ -395,12 +403,13 @@ class Runner:
             raise
         except Unauthorized as exc:  # no retry helps: every item left fails, the site page says why
             db.session.rollback()
-            self.site.status, self.site.status_detail, self.site.checked_at = "unauthorized", str(exc)[:300], utcnow()
+            site = self.site
+            site.status, site.status_detail, site.checked_at = SiteStatus.unauthorized, str(exc)[:300], utcnow()
             for item in job.items:
-                if item.outcome == "pending":
-                    item.outcome, item.error = "failed", str(exc)[:500]
+                if item.outcome == SyncOutcome.pending:
+                    item.outcome, item.error = SyncOutcome.failed, str(exc)[:500]
             self._count()
-            _close(job, "failed", str(exc))
+            _close(job, SyncStatus.failed, str(exc))
             db.session.commit()
             return
         self._finish(planned)
@@ -410,20 +419,20 @@ class Runner:
         for p in planned.items:
             if p.number in known:
                 continue
-            outcome = "pending" if p.action == "send" else p.action
+            outcome = SyncOutcome.pending if p.action == "send" else SyncOutcome(p.action)
             item = SyncItem(
                 job=self.job,
                 number=p.number,
                 outcome=outcome,
                 source_sha256=p.source_sha256,
                 target_sha256=p.target_sha256,
-                error=None if outcome == "pending" else p.reason,
+                error=None if outcome == SyncOutcome.pending else p.reason,
                 bytes=0,
                 attempts=0,
                 updated_at=utcnow(),
             )
             db.session.add(item)
-            if outcome == "present":
+            if outcome == SyncOutcome.present:
                 self._agree(p.number, p.source_sha256)
         self.job.total = len(self.job.items)
         self._count()
@@ -451,26 +460,26 @@ class Runner:
         except Unreachable as exc:
             db.session.rollback()
             sites.record_failure(self.site, str(exc))
-            self._outcome(item, "failed", error=str(exc))
+            self._outcome(item, SyncOutcome.failed, error=str(exc))
             return
         except Unauthorized:
             raise
         except (RemoteError, DomainError) as exc:
             db.session.rollback()
             message = getattr(exc, "message", None) or str(exc)
-            self._outcome(item, "failed", error=message)
+            self._outcome(item, SyncOutcome.failed, error=message)
             return
         sites.record_success(self.site)
-        if outcome in ("transferred", "present"):
+        if outcome in (SyncOutcome.transferred, SyncOutcome.present):
             self._agree(item.number, item.source_sha256)
         self._outcome(
             item,
             outcome,
             sent=sent,
-            error="changed at the target since the last sync" if outcome == "conflict" else None,
+            error="changed at the target since the last sync" if outcome == SyncOutcome.conflict else None,
         )
 
-    def _push(self, item: SyncItem, source: dict, send_bytes: bool, base: str | None) -> tuple[str, int]:
+    def _push(self, item: SyncItem, source: dict, send_bytes: bool, base: str | None) -> tuple[SyncOutcome, int]:
         params = {
             "title": source["title"],
             "doc_type": source["doc_type"],
@@ -485,17 +494,17 @@ class Runner:
         else:
             answer = self.remote.send_version(item.number, item.source_sha256, params, None, 0)
         if answer.status == 201:
-            return "transferred", source["size"] if send_bytes else 0
+            return SyncOutcome.transferred, source["size"] if send_bytes else 0
         if answer.status == 200:
-            return "present", 0
+            return SyncOutcome.present, 0
         if answer.status == 409:
-            return "conflict", 0
+            return SyncOutcome.conflict, 0
         error = (answer.body.get("error") or {}) if isinstance(answer.body, dict) else {}
         raise RemoteError(
             f"{answer.status} {error.get('code', '')}: {error.get('message', '')}".strip(), answer.status, answer.body
         )
 
-    def _pull(self, item: SyncItem, source: dict, base: str | None) -> tuple[str, int]:
+    def _pull(self, item: SyncItem, source: dict, base: str | None) -> tuple[SyncOutcome, int]:
         meta = Metadata(source["title"], source["doc_type"], tuple(source["item_refs"]))
         origin = self.site.name
         receive = functools.partial(
@@ -517,8 +526,8 @@ class Runner:
                 sent = version.size if created else 0
         except Conflict:
             db.session.rollback()
-            return "conflict", 0
-        return ("transferred", sent) if created else ("present", 0)
+            return SyncOutcome.conflict, 0
+        return (SyncOutcome.transferred, sent) if created else (SyncOutcome.present, 0)
 
     def _agree(self, number: str, sha256: str) -> None:
         row = db.session.scalar(
@@ -529,9 +538,9 @@ class Runner:
         else:
             row.sha256, row.synced_at = sha256, utcnow()
 
-    def _outcome(self, item: SyncItem, outcome: str, *, sent: int = 0, error: str | None = None) -> None:
+    def _outcome(self, item: SyncItem, outcome: SyncOutcome, *, sent: int = 0, error: str | None = None) -> None:
         item.outcome, item.bytes, item.error, item.updated_at = outcome, sent, (error or None) and error[:500], utcnow()
-        if outcome == "transferred":
+        if outcome == SyncOutcome.transferred:
             item.target_sha256 = item.source_sha256
         counter = COUNTERS[outcome]  # counted up, not recounted: a commit expires the job's items
         setattr(self.job, counter, getattr(self.job, counter) + 1)
@@ -575,7 +584,7 @@ class Runner:
             )
             checkpoint.synced_until, checkpoint.job_id, checkpoint.updated_at = planned.synced_until, job.id, utcnow()
             db.session.add(checkpoint)
-        _close(job, "failed" if job.failed else "finished", None)
+        _close(job, SyncStatus.failed if job.failed else SyncStatus.finished, None)
         db.session.commit()
         self._progress(force=True)
 
@@ -596,10 +605,14 @@ def job_state(job: SyncJob) -> dict[str, Any]:
     }
 
 
-def _close(job: SyncJob, status: str, error: str | None) -> None:
+def _close(job: SyncJob, status: SyncStatus, error: str | None) -> None:
     """End a job: status, metrics, the audit row that explains it, the live event once committed."""
     job.status, job.error, job.ended_at = status, error, utcnow()
-    checksums = {i.number: i.source_sha256 for i in job.items if i.outcome in ("transferred", "conflict", "failed")}
+    checksums = {
+        i.number: i.source_sha256
+        for i in job.items
+        if i.outcome in (SyncOutcome.transferred, SyncOutcome.conflict, SyncOutcome.failed)
+    }
     audit.record(
         "doc_sync_job",
         job.id,
@@ -630,5 +643,5 @@ def fail(job: SyncJob, error: str, retrying: bool) -> None:
         db.session.commit()
         live.publish(topic(job.id), "sync_retrying", job_state(job))
         return
-    _close(job, "failed", error)
+    _close(job, SyncStatus.failed, error)
     db.session.commit()
