@@ -1,10 +1,43 @@
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.timeutil import UTCDateTime, utcnow
 from app.extensions import db
+
+
+class SiteStatus(StrEnum):
+    """What the last health probe or call found; unknown until the first (and after a token change)."""
+
+    unknown = "unknown"
+    up = "up"
+    down = "down"
+    unauthorized = "unauthorized"
+
+
+class SyncStatus(StrEnum):
+    """A sync job's status: "finished" when every item got an outcome and none failed, "failed"
+    otherwise (or when the job itself failed); "interrupted" when its worker went silent and a
+    replay took over."""
+
+    queued = "queued"
+    running = "running"
+    finished = "finished"
+    failed = "failed"
+    interrupted = "interrupted"
+
+
+class SyncOutcome(StrEnum):
+    """A document's outcome in a sync job: pending until it is sent (or fails)."""
+
+    pending = "pending"
+    transferred = "transferred"
+    present = "present"
+    skipped = "skipped"
+    conflict = "conflict"
+    failed = "failed"
 
 
 class Document(db.Model):
@@ -60,7 +93,7 @@ class RemoteSite(db.Model):
     token_encrypted: Mapped[str | None] = mapped_column(Text)
     token_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     enabled: Mapped[bool] = mapped_column(default=True)
-    status: Mapped[str] = mapped_column(String(20), default="unknown")  # up, down, unauthorized, unknown
+    status: Mapped[str] = mapped_column(String(20), default=SiteStatus.unknown)
     status_detail: Mapped[str | None] = mapped_column(String(300))
     latency_ms: Mapped[float | None] = mapped_column(Float)
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -111,7 +144,7 @@ class SyncJob(db.Model):
     payload_sha256: Mapped[str] = mapped_column(String(64))
     selection: Mapped[dict] = mapped_column(JSON)  # {"numbers": [...]} or {"filter": {...}}
     replay_of_id: Mapped[int | None] = mapped_column(ForeignKey("doc_sync_jobs.id", ondelete="SET NULL"))
-    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    status: Mapped[str] = mapped_column(String(20), default=SyncStatus.queued, index=True)
     rq_job_id: Mapped[str | None] = mapped_column(String(64))
     total: Mapped[int] = mapped_column(default=0)
     sent: Mapped[int] = mapped_column(default=0)
@@ -134,7 +167,7 @@ class SyncJob(db.Model):
 
 
 class SyncItem(db.Model):
-    """One document's outcome in a job: transferred, present, skipped, conflict or failed."""
+    """One document's outcome (a SyncOutcome) in a job."""
 
     __tablename__ = "doc_sync_items"
     __table_args__ = (UniqueConstraint("job_id", "number"),)
@@ -142,7 +175,7 @@ class SyncItem(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("doc_sync_jobs.id", ondelete="CASCADE"), index=True)
     number: Mapped[str] = mapped_column(String(64))
-    outcome: Mapped[str] = mapped_column(String(20), default="pending")
+    outcome: Mapped[str] = mapped_column(String(20), default=SyncOutcome.pending)
     source_sha256: Mapped[str | None] = mapped_column(String(64))
     target_sha256: Mapped[str | None] = mapped_column(String(64))
     bytes: Mapped[int] = mapped_column(BigInteger, default=0)

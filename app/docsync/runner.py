@@ -14,18 +14,18 @@ from app.core.errors import Conflict, DomainError
 from app.core.timeutil import utcnow
 from app.docsync import documents, sites, sync
 from app.docsync.documents import Metadata
-from app.docsync.models import SyncCheckpoint, SyncedDocument, SyncItem, SyncJob
+from app.docsync.models import SiteStatus, SyncCheckpoint, SyncedDocument, SyncItem, SyncJob, SyncOutcome, SyncStatus
 from app.docsync.remote import RemoteError, Unauthorized, Unreachable
 from app.docsync.store import store
 from app.extensions import db
 
 # each final outcome and the job's counter of it
 COUNTERS = {
-    "transferred": "sent",
-    "present": "present",
-    "skipped": "skipped",
-    "conflict": "conflicts",
-    "failed": "failed",
+    SyncOutcome.transferred: "sent",
+    SyncOutcome.present: "present",
+    SyncOutcome.skipped: "skipped",
+    SyncOutcome.conflict: "conflicts",
+    SyncOutcome.failed: "failed",
 }
 PROGRESS_EVERY = 0.5  # seconds between live progress events
 
@@ -44,17 +44,22 @@ class Runner:
         if job.status not in sync.ACTIVE:  # finished, or replaced by a replay while this one was stalled
             return
         sites.check_breaker(self.site)
-        job.status, job.started_at, job.heartbeat_at, job.error = "running", job.started_at or utcnow(), utcnow(), None
+        job.status, job.started_at, job.heartbeat_at, job.error = (
+            SyncStatus.running,
+            job.started_at or utcnow(),
+            utcnow(),
+            None,
+        )
         db.session.commit()
         live.publish(sync.topic(job.id), "sync_started", self.state())
         try:
             planned = sync.plan(self.site, job.direction, job.selection, self.remote)
             self._record_plan(planned)
-            pending = [i for i in job.items if i.outcome == "pending"]
+            pending = [i for i in job.items if i.outcome == SyncOutcome.pending]
             missing = self._missing([i.source_sha256 for i in pending]) if job.direction == "push" else set()
             for item in pending:
                 if sites.breaker_open(self.site):
-                    self._outcome(item, "failed", error="circuit open: the site failed too often in a row")
+                    self._outcome(item, SyncOutcome.failed, error="circuit open: the site failed too often in a row")
                     continue
                 self._transfer(item, planned.sources[item.number], item.source_sha256 in missing)
         except Unreachable as exc:  # counted against the site; RQ retries the job with backoff
@@ -64,12 +69,13 @@ class Runner:
             raise
         except Unauthorized as exc:  # no retry helps: every item left fails, the site page says why
             db.session.rollback()
-            self.site.status, self.site.status_detail, self.site.checked_at = "unauthorized", str(exc)[:300], utcnow()
+            site = self.site
+            site.status, site.status_detail, site.checked_at = SiteStatus.unauthorized, str(exc)[:300], utcnow()
             for item in job.items:
-                if item.outcome == "pending":
-                    item.outcome, item.error = "failed", str(exc)[:500]
+                if item.outcome == SyncOutcome.pending:
+                    item.outcome, item.error = SyncOutcome.failed, str(exc)[:500]
             self._count()
-            sync.close(job, "failed", str(exc))
+            sync.close(job, SyncStatus.failed, str(exc))
             db.session.commit()
             return
         self._finish(planned)
@@ -79,20 +85,20 @@ class Runner:
         for p in planned.items:
             if p.number in known:
                 continue
-            outcome = "pending" if p.action == "send" else p.action
+            outcome = SyncOutcome.pending if p.action == "send" else SyncOutcome(p.action)
             item = SyncItem(
                 job=self.job,
                 number=p.number,
                 outcome=outcome,
                 source_sha256=p.source_sha256,
                 target_sha256=p.target_sha256,
-                error=None if outcome == "pending" else p.reason,
+                error=None if outcome == SyncOutcome.pending else p.reason,
                 bytes=0,
                 attempts=0,
                 updated_at=utcnow(),
             )
             db.session.add(item)
-            if outcome == "present":
+            if outcome == SyncOutcome.present:
                 self._agree(p.number, p.source_sha256)
         self.job.total = len(self.job.items)
         self._count()
@@ -120,26 +126,26 @@ class Runner:
         except Unreachable as exc:
             db.session.rollback()
             sites.record_failure(self.site, str(exc))
-            self._outcome(item, "failed", error=str(exc))
+            self._outcome(item, SyncOutcome.failed, error=str(exc))
             return
         except Unauthorized:
             raise
         except (RemoteError, DomainError) as exc:
             db.session.rollback()
             message = getattr(exc, "message", None) or str(exc)
-            self._outcome(item, "failed", error=message)
+            self._outcome(item, SyncOutcome.failed, error=message)
             return
         sites.record_success(self.site)
-        if outcome in ("transferred", "present"):
+        if outcome in (SyncOutcome.transferred, SyncOutcome.present):
             self._agree(item.number, item.source_sha256)
         self._outcome(
             item,
             outcome,
             sent=sent,
-            error="changed at the target since the last sync" if outcome == "conflict" else None,
+            error="changed at the target since the last sync" if outcome == SyncOutcome.conflict else None,
         )
 
-    def _push(self, item: SyncItem, source: dict, send_bytes: bool, base: str | None) -> tuple[str, int]:
+    def _push(self, item: SyncItem, source: dict, send_bytes: bool, base: str | None) -> tuple[SyncOutcome, int]:
         params = {
             "title": source["title"],
             "doc_type": source["doc_type"],
@@ -154,17 +160,17 @@ class Runner:
         else:
             answer = self.remote.send_version(item.number, item.source_sha256, params, None, 0)
         if answer.status == 201:
-            return "transferred", source["size"] if send_bytes else 0
+            return SyncOutcome.transferred, source["size"] if send_bytes else 0
         if answer.status == 200:
-            return "present", 0
+            return SyncOutcome.present, 0
         if answer.status == 409:
-            return "conflict", 0
+            return SyncOutcome.conflict, 0
         error = (answer.body.get("error") or {}) if isinstance(answer.body, dict) else {}
         raise RemoteError(
             f"{answer.status} {error.get('code', '')}: {error.get('message', '')}".strip(), answer.status, answer.body
         )
 
-    def _pull(self, item: SyncItem, source: dict, base: str | None) -> tuple[str, int]:
+    def _pull(self, item: SyncItem, source: dict, base: str | None) -> tuple[SyncOutcome, int]:
         meta = Metadata(source["title"], source["doc_type"], tuple(source["item_refs"]))
         origin = self.site.name
         receive = functools.partial(
@@ -186,8 +192,8 @@ class Runner:
                 sent = version.size if created else 0
         except Conflict:
             db.session.rollback()
-            return "conflict", 0
-        return ("transferred", sent) if created else ("present", 0)
+            return SyncOutcome.conflict, 0
+        return (SyncOutcome.transferred, sent) if created else (SyncOutcome.present, 0)
 
     def _agree(self, number: str, sha256: str) -> None:
         row = db.session.scalar(
@@ -198,9 +204,9 @@ class Runner:
         else:
             row.sha256, row.synced_at = sha256, utcnow()
 
-    def _outcome(self, item: SyncItem, outcome: str, *, sent: int = 0, error: str | None = None) -> None:
+    def _outcome(self, item: SyncItem, outcome: SyncOutcome, *, sent: int = 0, error: str | None = None) -> None:
         item.outcome, item.bytes, item.error, item.updated_at = outcome, sent, (error or None) and error[:500], utcnow()
-        if outcome == "transferred":
+        if outcome == SyncOutcome.transferred:
             item.target_sha256 = item.source_sha256
         counter = COUNTERS[outcome]  # counted up, not recounted: a commit expires the job's items
         setattr(self.job, counter, getattr(self.job, counter) + 1)
@@ -242,7 +248,7 @@ class Runner:
             )
             checkpoint.synced_until, checkpoint.job_id, checkpoint.updated_at = planned.synced_until, job.id, utcnow()
             db.session.add(checkpoint)
-        sync.close(job, "failed" if job.failed else "finished", None)
+        sync.close(job, SyncStatus.failed if job.failed else SyncStatus.finished, None)
         db.session.commit()
         self._progress(force=True)
 
@@ -254,5 +260,5 @@ def fail(job: SyncJob, error: str, retrying: bool) -> None:
         db.session.commit()
         live.publish(sync.topic(job.id), "sync_retrying", sync.job_state(job))
         return
-    sync.close(job, "failed", error)
+    sync.close(job, SyncStatus.failed, error)
     db.session.commit()

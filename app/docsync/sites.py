@@ -11,7 +11,7 @@ from app.core import audit, metrics, secrets
 from app.core.errors import Conflict, InvalidInput, Unavailable
 from app.core.records import get_or_404
 from app.core.timeutil import utcnow
-from app.docsync.models import RemoteSite
+from app.docsync.models import RemoteSite, SiteStatus
 from app.docsync.remote import RemoteClient, Unauthorized, Unreachable
 from app.extensions import db
 
@@ -94,7 +94,7 @@ def set_token(site: RemoteSite, token: str) -> RemoteSite:
     """Set or rotate the token; the audit says that it changed, never what it is."""
     rotated = site.has_token
     _set_token_value(site, token)
-    site.status, site.status_detail = "unknown", "token changed; check health"
+    site.status, site.status_detail = SiteStatus.unknown, "token changed; check health"
     audit.record(
         "remote_site",
         site.id,
@@ -114,7 +114,7 @@ def all_sites() -> list[RemoteSite]:
 
 @metrics.scrape_gauge("remote_site_up", "1 when the remote site's last health probe found it up", ("site",))
 def sites_up() -> list[tuple[str, float]]:
-    return [(site.name, 1.0 if site.status == "up" else 0.0) for site in all_sites()]  # one per site: bounded
+    return [(site.name, 1.0 if site.status == SiteStatus.up else 0.0) for site in all_sites()]  # one per site: bounded
 
 
 def client(site: RemoteSite) -> RemoteClient:
@@ -141,7 +141,7 @@ def check_breaker(site: RemoteSite) -> None:
 def record_failure(site: RemoteSite, detail: str) -> None:
     """A call to the site failed (after its retries): count it; enough in a row open the breaker."""
     site.failures += 1
-    site.status, site.status_detail, site.checked_at = "down", detail[:300], utcnow()
+    site.status, site.status_detail, site.checked_at = SiteStatus.down, detail[:300], utcnow()
     if site.failures >= current_app.config["DOCSYNC_BREAKER_THRESHOLD"]:
         site.breaker_open_until = utcnow() + timedelta(seconds=current_app.config["DOCSYNC_BREAKER_COOLDOWN"])
 
@@ -164,14 +164,14 @@ def probe(site: RemoteSite) -> RemoteSite:
         if status != 200:
             raise Unreachable(f"/health answered {status}", status)
         if not site.has_token:
-            site.status, site.status_detail = "unauthorized", "no token set"
+            site.status, site.status_detail = SiteStatus.unauthorized, "no token set"
         else:
             remote.check_token(timeout)
-            site.status, site.status_detail = "up", None
+            site.status, site.status_detail = SiteStatus.up, None
         record_success(site)
     except Unauthorized as exc:
         record_success(site)  # it answers; the token is the problem
-        site.status, site.status_detail = "unauthorized", str(exc)[:300]
+        site.status, site.status_detail = SiteStatus.unauthorized, str(exc)[:300]
     except Unreachable as exc:
         record_failure(site, str(exc))
     site.checked_at = utcnow()

@@ -39,13 +39,15 @@ from app.docsync.models import (
     SyncCheckpoint,
     SyncedDocument,
     SyncJob,
+    SyncOutcome,
+    SyncStatus,
 )
 from app.docsync.remote import RemoteClient, RemoteError, Unauthorized
 from app.extensions import db
 
 DIRECTIONS = ("push", "pull")
-ACTIVE = ("queued", "running")
-REPLAYABLE = ("failed", "pending")
+ACTIVE = (SyncStatus.queued, SyncStatus.running)
+REPLAYABLE = (SyncOutcome.failed, SyncOutcome.pending)
 CHUNK = 500  # numbers or sha256s per protocol call
 JOB_RETRY = Retry(max=2, interval=[5, 30])  # whole-job retries (e.g. the manifest call failed)
 
@@ -167,7 +169,7 @@ def _create(
         payload_sha256=payload,
         selection=selection,
         replay_of_id=replay_of.id if replay_of else None,
-        status="queued",
+        status=SyncStatus.queued,
         actor=audit.current_actor(),
         created_at=utcnow(),
     )
@@ -211,7 +213,7 @@ def recent(site_id: int | None = None, limit: int = 20) -> list[SyncJob]:
 
 def is_stalled(job: SyncJob) -> bool:
     """Running on paper but silent for DOCSYNC_STALL_SECONDS: its worker died (kill -9, lost host)."""
-    if job.status != "running":
+    if job.status != SyncStatus.running:
         return False
     last = job.heartbeat_at or job.started_at or job.created_at
     return utcnow() - last > timedelta(seconds=current_app.config["DOCSYNC_STALL_SECONDS"])
@@ -230,7 +232,7 @@ def replay(job_id: int) -> tuple[SyncJob, bool]:
     if not numbers and original.status not in ACTIVE and original.items:
         raise Conflict("Nothing to replay: no item of this job failed.", {"status": original.status})
     if original.status in ACTIVE:  # stalled: it ends here, its unfinished items go to the replay
-        close(original, "interrupted", "its worker stopped answering; replayed")
+        close(original, SyncStatus.interrupted, "its worker stopped answering; replayed")
     selection = {"numbers": numbers} if numbers else original.selection
     return _create(
         original.site,
@@ -361,10 +363,14 @@ def job_state(job: SyncJob) -> dict[str, Any]:
     }
 
 
-def close(job: SyncJob, status: str, error: str | None) -> None:
+def close(job: SyncJob, status: SyncStatus, error: str | None) -> None:
     """End a job: status, metrics, the audit row that explains it, the live event once committed."""
     job.status, job.error, job.ended_at = status, error, utcnow()
-    checksums = {i.number: i.source_sha256 for i in job.items if i.outcome in ("transferred", "conflict", "failed")}
+    checksums = {
+        i.number: i.source_sha256
+        for i in job.items
+        if i.outcome in (SyncOutcome.transferred, SyncOutcome.conflict, SyncOutcome.failed)
+    }
     audit.record(
         "doc_sync_job",
         job.id,

@@ -37,10 +37,10 @@ class RunStatus(StrEnum):
     PAUSED = "paused"
     COMPLETED = "completed"
     FAILED = "failed"
-    CANCELLED = "cancelled"
+    CANCELED = "canceled"
 
 
-FINAL = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
+FINAL = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELED})
 ACTIVE = frozenset({RunStatus.RUNNING, RunStatus.IDLE})
 
 
@@ -145,7 +145,7 @@ class Runtime:
             return self._changed.wait_for(lambda: self.status in statuses, timeout)
 
     def finish(self) -> RunStatus:
-        """End the run: completed unless it already failed or was cancelled."""
+        """End the run: completed unless it already failed or was canceled."""
         with self._lock:
             if self.status not in FINAL:
                 self.status = RunStatus.COMPLETED
@@ -205,7 +205,7 @@ class Runtime:
         return False
 
     def cancel(self) -> None:
-        if self._set_status(RunStatus.CANCELLED, allowed=ACTIVE | {RunStatus.PAUSED, RunStatus.PENDING}):
+        if self._set_status(RunStatus.CANCELED, allowed=ACTIVE | {RunStatus.PAUSED, RunStatus.PENDING}):
             self._close()
 
     def _set_status(self, status: RunStatus, allowed: set[RunStatus] | frozenset[RunStatus]) -> bool:

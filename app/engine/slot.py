@@ -23,7 +23,7 @@ class SlotQueueFull(Exception):
 
 
 class SlotClosed(Exception):
-    """The run ended (cancelled or failed) while an emitter waited for room."""
+    """The run ended (canceled or failed) while an emitter waited for room."""
 
 
 class SlotDataPoint:

@@ -79,13 +79,13 @@ def run_flow(run_id: int) -> dict:
     run = db.session.get(FlowRun, run_id)
     if run is None or run.is_final:
         return {"skipped": True}
-    run.status, run.started_at = "running", utcnow()
+    run.status, run.started_at = RunStatus.RUNNING, utcnow()
     db.session.commit()
     job_id, wait_for_input = run.job_id, run.wait_for_input
     try:
         flow = build_flow(run.flow.document)
     except document.DocumentInvalid as exc:  # e.g. a routine class this worker cannot import
-        _persist(run_id, "failed", f"the flow does not build here: {exc}", None)
+        _persist(run_id, RunStatus.FAILED, f"the flow does not build here: {exc}", None)
         raise
     connection = redis_client()
     monitor = redis_monitor(job_id, connection)

@@ -5,10 +5,11 @@ from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.timeutil import UTCDateTime, utcnow
+from app.engine.runtime import FINAL, RunStatus
 from app.extensions import db
 
-RUN_STATUSES = ("pending", "running", "idle", "paused", "completed", "failed", "cancelled")
-FINAL_RUN_STATUSES = ("completed", "failed", "cancelled")
+# a run's status is its Runtime's: the engine's RunStatus is the one set
+RUN_STATUSES = tuple(RunStatus)
 
 
 class FlowDefinition(db.Model):
@@ -36,7 +37,7 @@ class FlowRun(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     flow_id: Mapped[int] = mapped_column(ForeignKey("flows.id", ondelete="CASCADE"), index=True)
     job_id: Mapped[str | None] = mapped_column(String(64), unique=True)
-    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    status: Mapped[str] = mapped_column(String(20), default=RunStatus.PENDING, index=True)
     wait_for_input: Mapped[int] = mapped_column(default=0)  # seconds an idle run waits for fed input
     actor: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -49,4 +50,4 @@ class FlowRun(db.Model):
 
     @property
     def is_final(self) -> bool:
-        return self.status in FINAL_RUN_STATUSES
+        return self.status in FINAL

@@ -19,9 +19,10 @@ from sqlalchemy.exc import IntegrityError
 from app.core import audit, jobs, metrics
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.jobs import history
+from app.core.jobs.models import JobState
 from app.core.paging import Page, paginate
 from app.core.timeutil import utcnow
-from app.engine import Flow
+from app.engine import Flow, RunStatus
 from app.engine.breakpoints import Breakpoint
 from app.engine.builtins import ROUTINE_TYPES, register_class
 from app.engine.expressions import ExpressionError
@@ -159,7 +160,7 @@ def reconcile(run: FlowRun) -> bool:
     record = history.get(run.job_id)
     if record is None or not record.is_final:
         return False
-    status = "cancelled" if record.status == "canceled" else "failed"
+    status = RunStatus.CANCELED if record.status == JobState.canceled else RunStatus.FAILED
     audit.record(
         "flow_run", run.id, "reconcile", before={"status": run.status}, after={"status": status}, actor="system"
     )
@@ -189,10 +190,10 @@ def control(job_id: str, action: str) -> FlowRun:
     run = _reconciled_run(job_id)
     if run.is_final:
         raise Conflict(f"The run has ended ({run.status}).", {"status": run.status})
-    if run.status == "pending" and action != "cancel":
+    if run.status == RunStatus.PENDING and action != "cancel":
         raise Conflict("The run has not started yet; only cancel applies.", {"status": run.status})
     audit.record("flow_run", run.id, action, before={"status": run.status})
-    if run.status == "pending":
+    if run.status == RunStatus.PENDING:
         _cancel_queued(run)
     else:
         _command(run, {"action": action})
@@ -204,8 +205,8 @@ def _cancel_queued(run: FlowRun) -> None:
         Job.fetch(run.job_id, connection=redis_client()).cancel()
     except NoSuchJobError:
         pass
-    history.set_status(run.job_id, "canceled")
-    run.status, run.ended_at = "cancelled", utcnow()
+    history.set_status(run.job_id, JobState.canceled)
+    run.status, run.ended_at = RunStatus.CANCELED, utcnow()
 
 
 def feed(job_id: str, routine: str, slot: str, items: list[Any]) -> FlowRun:
@@ -324,7 +325,7 @@ def monitoring(job_id: str) -> dict[str, Any]:
         state = json.loads(raw) if raw else None
     if state is None:
         state = _empty_state(run)
-    state = {**state, "status": run.status if run.is_final or run.status == "pending" else state["status"]}
+    state = {**state, "status": run.status if run.is_final or run.status == RunStatus.PENDING else state["status"]}
     return {"job_id": job_id, "run_id": run.id, "flow_id": run.flow_id, "flow": run.flow.name, **state}
 
 
@@ -335,7 +336,7 @@ def queue_usage() -> list[tuple[str, str, str, float]]:
     """(flow, routine, slot, usage) for every slot of the runs going on now; the highest per slot."""
     usage: dict[tuple[str, str, str], float] = {}
     runs = db.session.execute(
-        select(FlowRun.job_id, FlowDefinition.name).join(FlowRun.flow).where(FlowRun.status == "running")
+        select(FlowRun.job_id, FlowDefinition.name).join(FlowRun.flow).where(FlowRun.status == RunStatus.RUNNING)
     ).all()
     snapshots = redis_client().mget([snapshot_key(job_id) for job_id, _ in runs]) if runs else []
     for (_, flow), raw in zip(runs, snapshots, strict=True):  # one query, one round trip per scrape

@@ -13,7 +13,7 @@ from app.core.timeutil import utcnow
 from app.extensions import db, redis_client
 from app.optimization import service
 from app.optimization.backtest import Result
-from app.optimization.models import Optimization, OptimizationTask
+from app.optimization.models import Optimization, OptimizationStatus, OptimizationTask, TaskStatus
 
 
 @dataclass
@@ -78,8 +78,8 @@ def merge(optimization_id: int, outcomes: list[Outcome], chunk_finished: bool = 
         db.session.rollback()
         return False
     now = utcnow()
-    if optimization.status == "queued":
-        optimization.status, optimization.started_at = "running", now
+    if optimization.status == OptimizationStatus.queued:
+        optimization.status, optimization.started_at = OptimizationStatus.running, now
     rows, reason = _count(optimization, outcomes, now)
     _store_tasks(optimization, rows, outcomes)
     if chunk_finished:
@@ -88,7 +88,7 @@ def merge(optimization_id: int, outcomes: list[Outcome], chunk_finished: bool = 
     if finalized:
         _finish(optimization, reason)
     db.session.commit()
-    for state in ("finished", "failed"):
+    for state in TaskStatus:
         OPTIMIZATION_TASKS.labels(state).inc(sum(1 for row in rows if row["status"] == state))
     service.announce(optimization, finalized)
     db.session.commit()
@@ -100,7 +100,7 @@ def _task_row(optimization_id: int, outcome: Outcome, score: float | None, now: 
         "optimization_id": optimization_id,
         "seq": outcome.seq,
         "params": outcome.params,
-        "status": "failed" if outcome.error else "finished",
+        "status": TaskStatus.failed if outcome.error else TaskStatus.finished,
         "score": score,
         "metrics": outcome.metrics,
         "error": outcome.error,
@@ -166,9 +166,9 @@ def _update_top(optimization: Optimization, added: list[tuple[int, dict[str, Any
 
 def _finish(optimization: Optimization, reason: str | None) -> None:
     if optimization.done >= optimization.total:
-        optimization.status = "failed" if optimization.finished == 0 else "succeeded"
+        optimization.status = OptimizationStatus.failed if optimization.finished == 0 else OptimizationStatus.succeeded
     else:
-        optimization.status = "early-stopped"
+        optimization.status = OptimizationStatus.early_stopped
     optimization.stop_reason = reason
     optimization.ended_at = utcnow()
 

@@ -1,4 +1,5 @@
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
@@ -8,8 +9,32 @@ from app.core.auth.models import User
 from app.core.timeutil import UTCDateTime, utcnow
 from app.extensions import db
 
-FINAL_STATUSES = ("succeeded", "failed", "early-stopped", "canceled")
-STATUSES = ("queued", "running", *FINAL_STATUSES)
+
+class OptimizationStatus(StrEnum):
+    """Once every task ran it ends succeeded (a task finished) or failed (none did);
+    early-stopped when its policy stopped it before the end of the grid."""
+
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    early_stopped = "early-stopped"
+    canceled = "canceled"
+
+
+FINAL_STATUSES = (
+    OptimizationStatus.succeeded,
+    OptimizationStatus.failed,
+    OptimizationStatus.early_stopped,
+    OptimizationStatus.canceled,
+)
+
+
+class TaskStatus(StrEnum):
+    """A grid point's result; a chunk job's own status is its job history row's (JobState)."""
+
+    finished = "finished"
+    failed = "failed"
 
 
 class Dataset(db.Model):
@@ -44,7 +69,7 @@ class Optimization(db.Model):
     cash: Mapped[float] = mapped_column(Float)
     commission: Mapped[float] = mapped_column(Float)
     source_id: Mapped[int | None] = mapped_column(ForeignKey("optimization.id"), index=True)
-    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    status: Mapped[str] = mapped_column(String(20), default=OptimizationStatus.queued, index=True)
     stop_reason: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -92,7 +117,7 @@ class OptimizationTask(db.Model):
     optimization_id: Mapped[int] = mapped_column(ForeignKey("optimization.id", ondelete="CASCADE"))
     seq: Mapped[int]  # position in the expanded grid
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(20))  # finished | failed
+    status: Mapped[str] = mapped_column(String(20))  # a TaskStatus
     score: Mapped[float | None] = mapped_column(Float)
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)

@@ -25,7 +25,7 @@ from app.core import audit, jobs, live, txn
 from app.core.auth.models import User
 from app.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.core.jobs import history as job_history
-from app.core.jobs.models import JobRecord
+from app.core.jobs.models import JobRecord, JobState
 from app.core.metrics import OPTIMIZATION_EXPORT_SECONDS, OPTIMIZATION_TASKS
 from app.core.paging import Page, paginate
 from app.core.records import get_or_404
@@ -33,7 +33,7 @@ from app.core.timeutil import utcnow
 from app.extensions import db, redis_client
 from app.optimization import datasets, grid
 from app.optimization.backtest import Bars
-from app.optimization.models import Dataset, Optimization, OptimizationTask
+from app.optimization.models import Dataset, Optimization, OptimizationStatus, OptimizationTask
 
 METRICS = ("return_pct", "sharpe", "max_drawdown_pct", "trades", "win_rate_pct")
 METRIC_LABELS = {
@@ -141,7 +141,7 @@ def submit(owner: User, spec: dict[str, Any], source: Optimization | None = None
         cash=spec["cash"],
         commission=spec["commission"],
         source_id=source.id if source else None,
-        status="queued",
+        status=OptimizationStatus.queued,
         total=len(points),
         skipped=skipped,
         top=[],
@@ -316,7 +316,7 @@ def _halt(optimization: Optimization) -> None:
     connection = redis_client()
     connection.set(halt_key(optimization.id), 1, ex=HALT_TTL)
     OPTIMIZATION_TASKS.labels("stopped").inc(optimization.total - optimization.done)
-    queued = [r.id for r in chunk_jobs(optimization) if r.status == "queued"]
+    queued = [r.id for r in chunk_jobs(optimization) if r.status == JobState.queued]
     canceled = []
     for job in Job.fetch_many(queued, connection=connection):
         try:
@@ -342,11 +342,13 @@ def cancel(optimization: Optimization, user: User) -> Optimization:
         raise Conflict(f"Optimization {optimization.id} is already {status_now}.", {"status": status_now})
     before = optimization.status
     optimization.status, optimization.stop_reason, optimization.ended_at = (
-        "canceled",
+        OptimizationStatus.canceled,
         f"canceled by {user.username}",
         utcnow(),
     )
-    audit.record(ENTITY, optimization.id, "cancel", before={"status": before}, after={"status": "canceled"})
+    audit.record(
+        ENTITY, optimization.id, "cancel", before={"status": before}, after={"status": OptimizationStatus.canceled}
+    )
     return optimization
 
 

@@ -2,6 +2,7 @@ from flask import Blueprint
 
 from app.core.api import API_PREFIX, endpoint, page_out, read
 from app.core.auth.roles import OPERATOR
+from app.core.jobs.models import JobState
 from app.extensions import db
 from app.queues import service
 from app.queues.schemas import (
@@ -86,7 +87,7 @@ def get_job(job_id: str):
 def enqueue_demo(body: DemoJobIn):
     job_id = service.enqueue_demo(body.seconds, body.fail)
     db.session.commit()
-    return JobRef(id=job_id, status="queued")
+    return JobRef(id=job_id, status=JobState.queued)
 
 
 def _action(job_id: str, action) -> JobRef:

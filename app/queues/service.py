@@ -17,23 +17,25 @@ from rq.registry import (
     ScheduledJobRegistry,
     StartedJobRegistry,
 )
+from rq.worker import WorkerStatus
 
 from app.core import audit, jobs, metrics, txn
 from app.core.capability import queue_names
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.jobs import history
+from app.core.jobs.models import JobState
 from app.core.paging import Page, paginate_list
 from app.extensions import redis_client
 
 REGISTRIES = {
-    "started": StartedJobRegistry,
-    "deferred": DeferredJobRegistry,
-    "scheduled": ScheduledJobRegistry,
-    "finished": FinishedJobRegistry,
-    "failed": FailedJobRegistry,
-    "canceled": CanceledJobRegistry,
+    JobState.started: StartedJobRegistry,
+    JobState.deferred: DeferredJobRegistry,
+    JobState.scheduled: ScheduledJobRegistry,
+    JobState.finished: FinishedJobRegistry,
+    JobState.failed: FailedJobRegistry,
+    JobState.canceled: CanceledJobRegistry,
 }
-STATUSES = ("queued", *REGISTRIES)
+STATUSES = (JobState.queued, *REGISTRIES)
 FAILED_SORTS = ("newest", "oldest")
 
 
@@ -47,7 +49,7 @@ def queue_counts() -> list[dict[str, Any]]:
     result = []
     for name in queue_names():
         queue = _queue(name)
-        counts = {"queued": queue.count}
+        counts = {JobState.queued: queue.count}
         for status, registry in REGISTRIES.items():
             counts[status] = registry(queue=queue).count
         result.append({"name": name, "counts": counts})
@@ -82,7 +84,7 @@ def worker_states() -> dict[str, int]:
 
 # RQ's WorkerStatus values; each is exported (0 when no worker is in it) so
 # queries and alerts never meet a missing series.
-WORKER_STATES = ("started", "idle", "busy", "suspended")
+WORKER_STATES = tuple(state.value for state in WorkerStatus)
 
 
 @metrics.scrape_gauge("rq_jobs", "RQ jobs by queue and registry", ("queue", "status"))
@@ -194,7 +196,7 @@ def failed_jobs(queue: str | None, text: str | None, sort: str, page: int, per_p
     return paginate_list(rows, page, per_page)
 
 
-def _audit(job_id: str, action: str, before: str, after: str) -> None:
+def _audit(job_id: str, action: str, before: str, after: JobState) -> None:
     audit.record("rq_job", job_id, action, before={"status": before}, after={"status": after})
     history.set_status(job_id, after)
 
@@ -204,10 +206,10 @@ def requeue(job_id: str) -> None:
     if job is None:
         raise NotFound(f"No job {job_id!r} in Redis.")
     status = _status(job)
-    if status not in (JobStatus.FAILED, JobStatus.STOPPED):
+    if status not in (JobState.failed, JobState.stopped):
         raise Conflict(f"Only failed or stopped jobs can be requeued; this one is {status}.")
     FailedJobRegistry(queue=_queue(job.origin)).requeue(job_id)
-    _audit(job_id, "requeue", status, "queued")
+    _audit(job_id, "requeue", status, JobState.queued)
     txn.on_commit(lambda: history.announce(job, "job_requeued"))
 
 
@@ -219,7 +221,7 @@ def requeue_all(queue: str) -> int:
             registry.requeue(job_id)
         except InvalidJobOperation:  # expired or already requeued by someone else
             continue
-        history.set_status(job_id, "queued")
+        history.set_status(job_id, JobState.queued)
     audit.record("rq_queue", queue, "requeue_failed", after={"requeued": len(ids)})
     return len(ids)
 
@@ -229,12 +231,12 @@ def cancel(job_id: str) -> None:
     if job is None:
         raise NotFound(f"No job {job_id!r} in Redis.")
     status = _status(job)
-    if status not in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
+    if status not in (JobState.queued, JobState.deferred, JobState.scheduled):
         raise Conflict(
             f"Only queued, deferred or scheduled jobs can be canceled; this one is {status}.", {"status": status}
         )
     job.cancel()
-    _audit(job_id, "cancel", status, "canceled")
+    _audit(job_id, "cancel", status, JobState.canceled)
     txn.on_commit(lambda: history.announce(job, "job_canceled"))
 
 
@@ -242,10 +244,10 @@ def stop(job_id: str) -> None:
     job = _fetch(job_id)
     if job is None:
         raise NotFound(f"No job {job_id!r} in Redis.")
-    if _status(job) != JobStatus.STARTED:
+    if _status(job) != JobState.started:
         raise Conflict(f"Only running jobs can be stopped; this one is {_status(job)}.")
     send_stop_job_command(redis_client(), job_id)
-    audit.record("rq_job", job_id, "stop", before={"status": "started"}, after={"status": "stopping"})
+    audit.record("rq_job", job_id, "stop", before={"status": JobState.started}, after={"status": "stopping"})
 
 
 def enqueue_demo(seconds: int, fail: bool) -> str:

@@ -5,10 +5,10 @@ import time
 
 import pytest
 from rq import Queue, Retry
-from rq.job import Job
+from rq.job import Job, JobStatus
 
 from app.core import jobs
-from app.core.jobs.models import JobRecord
+from app.core.jobs.models import JobRecord, JobState
 from app.extensions import db
 from tests.conftest import run_worker
 
@@ -22,6 +22,11 @@ def history(job_id: str) -> JobRecord:
 
 def rq_job(app, job_id: str) -> Job:
     return Job.fetch(job_id, connection=app.extensions["redis"])
+
+
+def test_the_history_statuses_are_rqs_names():
+    """All but "retrying", which is the history's own (RQ says "finished", so the history does too)."""
+    assert set(JobState) - {JobState.retrying} <= {status.value for status in JobStatus}
 
 
 def test_job_reaches_redis_only_when_the_transaction_commits(app):

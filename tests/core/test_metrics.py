@@ -40,6 +40,7 @@ from app.core.capability import queue_names
 from app.core.jobs.models import JobRecord
 from app.core.metrics import JOB_EXEC_BUCKETS, OPTIMIZATION_TASK_STATUSES, REQUIRED_METRICS
 from app.core.timeutil import utcnow
+from app.docsync.models import SyncStatus
 from app.eco.models import ACTIONS
 from app.eco.models import RUN_STATUSES as ACTION_RUN_STATUSES
 from app.extensions import db
@@ -59,6 +60,7 @@ DOMAIN_STATUSES = {
     "routine_executions": ("ok", "error"),
     "optimization_tasks": OPTIMIZATION_TASK_STATUSES,
     "workflow_action_runs": ACTION_RUN_STATUSES,
+    "doc_sync_jobs": tuple(SyncStatus),  # seen when docsync tests ran earlier in the same process
 }
 
 WORKER_STATES = {status.value for status in WorkerStatus}  # RQ's own: started, idle, busy, suspended

@@ -189,10 +189,10 @@ def test_cancel_stops_a_blocked_run():
     runtime = Runtime(flow).start()
     assert gate.entered.wait(5)
     runtime.cancel()
-    assert runtime.status is RunStatus.CANCELLED and runtime.ended_at is not None
+    assert runtime.status is RunStatus.CANCELED and runtime.ended_at is not None
     gate.release.set()
     runtime.resume()  # no effect on an ended run
-    assert runtime.status is RunStatus.CANCELLED
+    assert runtime.status is RunStatus.CANCELED
 
 
 def test_trace_records_each_execution_and_monitoring_off_skips_it():

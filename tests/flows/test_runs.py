@@ -111,13 +111,13 @@ def test_cancel_before_the_worker_takes_it(app, client, bearer):
     _, job_id = start(client, bearer)
     operator = bearer("operator")
     assert client.post(f"{API}/flow-runs/{job_id}/pause", headers=operator).status_code == 409
-    assert client.post(f"{API}/flow-runs/{job_id}/cancel", headers=operator).json["status"] == "cancelled"
+    assert client.post(f"{API}/flow-runs/{job_id}/cancel", headers=operator).json["status"] == "canceled"
     run_worker(app, queues=("flows",))
-    assert client.get(f"{API}/jobs/{job_id}/state", headers=operator).json["status"] == "cancelled"
+    assert client.get(f"{API}/jobs/{job_id}/state", headers=operator).json["status"] == "canceled"
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_live_run_paused_fed_resumed_and_cancelled_from_the_web_side(app, client, bearer, connect):  # noqa: F811
+def test_live_run_paused_fed_resumed_and_canceled_from_the_web_side(app, client, bearer, connect):  # noqa: F811
     _, job_id = start(client, bearer, SENSOR_ROUTER, wait_for_input=60)
     operator = bearer("operator")
     ws = connect()
@@ -125,7 +125,7 @@ def test_live_run_paused_fed_resumed_and_cancelled_from_the_web_side(app, client
     until_live(ws, f"flow-run:{job_id}")
 
     run_while_operating(app, client, job_id, operator, drive_the_run)
-    assert client.get(f"{API}/jobs/{job_id}/state", headers=operator).json["status"] == "cancelled"
+    assert client.get(f"{API}/jobs/{job_id}/state", headers=operator).json["status"] == "canceled"
 
     seen = []
     while (event := next_event(ws, timeout=1.0)) is not None:
@@ -144,7 +144,7 @@ def test_live_run_paused_fed_resumed_and_cancelled_from_the_web_side(app, client
     assert all(e["topic"] == f"flow-run:{job_id}" for e in seen)
     completed = [e for e in seen if e["type"] == "routine_completed" and e["data"]["routine"] == "normal"]
     assert completed[-1]["data"]["stats"]["items_in"] == 4
-    assert seen[-1]["type"] == "job_completed" and seen[-1]["data"]["status"] == "cancelled"
+    assert seen[-1]["type"] == "job_completed" and seen[-1]["data"]["status"] == "canceled"
 
 
 def run_while_operating(app, client, job_id, operator, scenario):
@@ -173,7 +173,7 @@ def test_breakpoints_pause_with_the_held_data_then_step_and_resume(app, client, 
     operator = bearer("operator")
     run_while_operating(app, client, job_id, operator, break_step_and_resume)
     final = client.get(f"{API}/jobs/{job_id}/monitoring", headers=operator).json
-    assert final["status"] == "cancelled" and final["routines"]["warm"]["items_in"] == 2
+    assert final["status"] == "canceled" and final["routines"]["warm"]["items_in"] == 2
 
 
 def break_step_and_resume(client, job_id, operator):

@@ -9,7 +9,7 @@ from app.core.auth.models import User
 from app.extensions import db
 from app.optimization import datasets, service
 from app.optimization.demo import DEMO_NAME, seed
-from app.optimization.models import STATUSES, Dataset, Optimization
+from app.optimization.models import Dataset, Optimization, OptimizationStatus
 from tests.conftest import run_worker
 
 
@@ -131,4 +131,4 @@ def _spec(dataset_id):
 
 def test_every_status_has_a_badge_style():
     css = (ROOT / "static" / "css" / "app.css").read_text()
-    assert all(f".badge-{status}" in css for status in STATUSES)
+    assert all(f".badge-{status}" in css for status in OptimizationStatus)

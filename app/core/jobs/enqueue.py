@@ -17,7 +17,7 @@ from app.core import txn
 from app.core.capability import queue_names
 from app.core.errors import InvalidInput
 from app.core.jobs import history
-from app.core.jobs.models import JobRecord
+from app.core.jobs.models import JobRecord, JobState
 from app.core.timeutil import utcnow
 from app.extensions import db, redis_client
 
@@ -52,7 +52,7 @@ def enqueue(
         id=uuid.uuid4().hex,
         queue=queue,
         kind=kind,
-        status="queued",
+        status=JobState.queued,
         actor=actor,
         entity=link[0] if link else None,
         entity_id=str(link[1]) if link else None,
@@ -83,7 +83,7 @@ def _push(queue: str, func: str, options: dict[str, Any], connection) -> None:
             conn.execute(
                 update(JobRecord)
                 .where(JobRecord.id == options["job_id"])
-                .values(status="failed", ended_at=utcnow(), error=f"could not enqueue: {exc}")
+                .values(status=JobState.failed, ended_at=utcnow(), error=f"could not enqueue: {exc}")
             )
         return
     history.announce(job, "job_queued")

@@ -9,7 +9,7 @@ from rq.job import Job
 from sqlalchemy import case, func, select, update
 
 from app.core import live
-from app.core.jobs.models import JobRecord
+from app.core.jobs.models import JobRecord, JobState
 from app.core.timeutil import utcnow
 from app.extensions import db
 
@@ -50,7 +50,7 @@ def mark_started(job: Job) -> None:
     record = db.session.get(JobRecord, job.id)
     if record is None:
         return
-    record.status, record.started_at, record.ended_at = "started", now, None
+    record.status, record.started_at, record.ended_at = JobState.started, now, None
     record.wait = (now - record.enqueued_at).total_seconds()
     record.attempts += 1
     record.error = None
@@ -64,7 +64,7 @@ def _duration(record: JobRecord) -> float | None:
     return (utcnow() - record.started_at).total_seconds()
 
 
-def _finish(job: Job, status: str, kind: str, error: str | None = None) -> None:
+def _finish(job: Job, status: JobState, kind: str, error: str | None = None) -> None:
     db.session.rollback()  # a job that failed mid-transaction must not leak its half-done work
     record = db.session.get(JobRecord, job.id)
     if record is None:
@@ -76,23 +76,23 @@ def _finish(job: Job, status: str, kind: str, error: str | None = None) -> None:
 
 
 def on_success(job: Job, connection, result, *args, **kwargs) -> None:
-    _finish(job, "finished", "job_completed")
+    _finish(job, JobState.finished, "job_completed")
 
 
 def on_failure(job: Job, connection, exc_type, exc_value, traceback) -> None:
     summary = "".join(tb.format_exception_only(exc_type, exc_value)).strip()[:ERROR_SUMMARY_LENGTH]
-    retrying = bool(job.retries_left)
-    _finish(job, "retrying" if retrying else "failed", "job_retrying" if retrying else "job_failed", summary)
+    status, kind = (JobState.retrying, "job_retrying") if job.retries_left else (JobState.failed, "job_failed")
+    _finish(job, status, kind, summary)
 
 
 def on_stopped(job: Job, connection) -> None:
-    _finish(job, "stopped", "job_stopped", "stopped by an operator")
+    _finish(job, JobState.stopped, "job_stopped", "stopped by an operator")
 
 
-def set_status(job_id: str, status: str) -> JobRecord | None:
+def set_status(job_id: str, status: JobState) -> JobRecord | None:
     """For changes made through the queues page (cancel, requeue); the caller commits."""
     values: dict[str, Any] = {"status": status}
-    if status == "queued":
+    if status == JobState.queued:
         values.update(ended_at=None, error=None)
     else:
         values["ended_at"] = utcnow()
@@ -104,7 +104,7 @@ def set_canceled(job_ids: list[str]) -> None:
     the caller commits."""
     if job_ids:
         db.session.execute(
-            update(JobRecord).where(JobRecord.id.in_(job_ids)).values(status="canceled", ended_at=utcnow())
+            update(JobRecord).where(JobRecord.id.in_(job_ids)).values(status=JobState.canceled, ended_at=utcnow())
         )
 
 

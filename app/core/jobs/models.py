@@ -1,4 +1,5 @@
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Float, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -6,7 +7,27 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.core.timeutil import UTCDateTime, utcnow
 from app.extensions import db
 
-FINAL_STATUSES = ("finished", "failed", "stopped", "canceled")
+
+class JobState(StrEnum):
+    """A job's status as RQ names it (rq.job.JobStatus), so the job history and the queues
+    page say the same: a job that ran to its end is "finished" because RQ says so, where
+    the capabilities' own sets say completed, succeeded or done. "retrying" is the
+    history's own: a failed attempt RQ will run again. The history stores queued, started,
+    retrying and the four final ones; deferred and scheduled are RQ registries the queues
+    page counts."""
+
+    queued = "queued"
+    started = "started"
+    deferred = "deferred"
+    scheduled = "scheduled"
+    finished = "finished"
+    failed = "failed"
+    stopped = "stopped"
+    canceled = "canceled"
+    retrying = "retrying"
+
+
+FINAL_STATUSES = (JobState.finished, JobState.failed, JobState.stopped, JobState.canceled)
 
 
 class JobRecord(db.Model):
@@ -23,7 +44,7 @@ class JobRecord(db.Model):
     kind: Mapped[str] = mapped_column(String(80), index=True)
     entity: Mapped[str | None] = mapped_column(String(40))
     entity_id: Mapped[str | None] = mapped_column(String(80))
-    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    status: Mapped[str] = mapped_column(String(20), default=JobState.queued, index=True)
     actor: Mapped[str] = mapped_column(String(80), default="system")
     enqueued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
