@@ -8,7 +8,8 @@
   exporter's own view wrappers (`register_default`) miss those, and its
   defaults have other names and no route label on the counter. Its
   `do_not_track()` / `exclude_all_metrics()` decorators are honoured.
-- Domain counters and histograms are declared here, in one place.
+- Each capability declares its own counters and histograms in its metrics.py
+  (app/eco/metrics.py, ...); core declares only its own (audit, HTTP, jobs).
 - Under several processes (gunicorn workers, RQ workers and their work
   horses) PROMETHEUS_MULTIPROC_DIR must be set before prometheus_client is
   imported; each process then writes its values there and /metrics merges
@@ -45,42 +46,6 @@ from prometheus_flask_exporter import PrometheusMetrics
 from app.core.capability import queue_names
 
 AUDIT_WRITES = Counter("audit_writes", "Audit log rows committed")
-ECO_TRANSITIONS = Counter(
-    "eco_transitions", "ECO stage moves and applies by result (moved, blocked, failed)", ["result"]
-)
-WORKFLOW_ACTION_RUNS = Counter(
-    "workflow_action_runs", "Workflow rule runs recorded, by action and status", ["action", "status"]
-)
-BOM_COMPARE_SECONDS = Histogram(
-    "bom_compare_seconds",
-    "BOM compare time (both explosions and the diff) by mode",
-    ["mode"],
-    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15),
-)
-# flows: labels are flow and routine names (bounded by the flows defined), never run ids
-ROUTINE_EXECUTIONS = Counter(
-    "routine_executions", "Routine activations by flow, routine and outcome", ["flow", "routine", "status"]
-)
-FLOW_RUNS = Counter("flow_runs", "Flow runs ended, by final status", ["status"])
-SLOT_BACKPRESSURE_WAITS = Counter(
-    "slot_backpressure_waits", "Times an emitter waited for room in a full slot", ["flow"]
-)
-OPTIMIZATION_TASK_STATUSES = ("finished", "failed", "skipped", "stopped")
-OPTIMIZATION_TASKS = Counter(
-    "optimization_tasks",
-    "Optimization grid points by outcome "
-    "(skipped: broke the constraint; stopped: never ran, canceled or early-stopped)",
-    ["status"],
-)
-for _status in OPTIMIZATION_TASK_STATUSES:
-    OPTIMIZATION_TASKS.labels(_status)
-OPTIMIZATION_EXPORT_SECONDS = Histogram(
-    "optimization_export_seconds", "Time to build an optimization export zip", buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 30)
-)
-DOC_SYNC_JOBS = Counter(
-    "doc_sync_jobs", "Document sync jobs ended, by direction and final status", ["direction", "status"]
-)
-DOC_SYNC_BYTES = Counter("doc_sync_bytes", "Document bytes moved between sites, by direction", ["direction"])
 
 JOB_EXEC_BUCKETS = (0.1, 0.5, 1, 5, 15, 60, 300, 1800)
 QUEUE_WAIT_BUCKETS = (0.05, 0.25, 1, 5, 30, 120, 600, 3600)

@@ -9,10 +9,10 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from app.core import jobs, live, metrics
+from app.core import jobs, live
 from app.core.errors import Conflict, DomainError
 from app.core.timeutil import utcnow
-from app.docsync import documents, sites, sync
+from app.docsync import documents, metrics, sites, sync
 from app.docsync.documents import Metadata
 from app.docsync.models import SiteStatus, SyncCheckpoint, SyncedDocument, SyncItem, SyncJob, SyncOutcome, SyncStatus
 from app.docsync.remote import RemoteError, Unauthorized, Unreachable

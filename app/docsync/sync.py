@@ -28,11 +28,11 @@ from rq import Retry
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.core import audit, jobs, live, metrics
+from app.core import audit, jobs, live
 from app.core.errors import Conflict, InvalidInput, Unavailable
 from app.core.records import get_or_404
 from app.core.timeutil import utcnow
-from app.docsync import documents, sites
+from app.docsync import documents, metrics, sites
 from app.docsync.models import (
     Document,
     RemoteSite,

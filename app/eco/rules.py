@@ -13,14 +13,14 @@ from flask import current_app
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
-from app.core import audit, metrics, txn
+from app.core import audit, txn
 from app.core.api import parse
 from app.core.auth.roles import ACTOR_ROLES
 from app.core.errors import InvalidInput
 from app.core.paging import Page, paginate
 from app.core.records import get_or_404
 from app.core.timeutil import utcnow
-from app.eco import actions, stages
+from app.eco import actions, metrics, stages
 from app.eco.actions import ActionFailed, Context
 from app.eco.models import (
     ACTIONS,

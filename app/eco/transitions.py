@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import update
 
-from app.core import audit, metrics, txn
+from app.core import audit, txn
 from app.core.audit.service import current_actor
 from app.core.errors import Conflict, InvalidInput
 from app.core.timeutil import utcnow
-from app.eco import rules, service, stages
+from app.eco import metrics, rules, service, stages
 from app.eco.actions import Context
 from app.eco.models import Eco, WorkflowRun
 from app.extensions import db

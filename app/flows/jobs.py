@@ -6,14 +6,13 @@ import json
 import logging
 import threading
 
-from app.core import metrics
 from app.core.timeutil import utcnow
 from app.engine import RunStatus, Runtime
 from app.engine.breakpoints import Breakpoint
 from app.engine.heap import long_lived_objects_frozen
 from app.engine.runtime import FINAL
 from app.extensions import db, redis_client
-from app.flows import document
+from app.flows import document, metrics
 from app.flows.models import FlowRun
 from app.flows.monitor import redis_monitor
 from app.flows.service import build_flow, control_key

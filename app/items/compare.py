@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
 from app.core.errors import InvalidInput
-from app.core.metrics import BOM_COMPARE_SECONDS
+from app.items.metrics import BOM_COMPARE_SECONDS
 from app.items.models import Bom
 from app.items.structure import FlatLine, explode, natural_key, quantity_text
 

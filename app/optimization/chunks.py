@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy import insert, update
 
-from app.core.metrics import OPTIMIZATION_TASKS
 from app.core.timeutil import utcnow
 from app.extensions import db, redis_client
 from app.optimization import service
 from app.optimization.backtest import Result
+from app.optimization.metrics import OPTIMIZATION_TASKS
 from app.optimization.models import Optimization, OptimizationStatus, OptimizationTask, TaskStatus
 
 

@@ -26,13 +26,13 @@ from app.core.auth.models import User
 from app.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.core.jobs import history as job_history
 from app.core.jobs.models import JobRecord, JobState
-from app.core.metrics import OPTIMIZATION_EXPORT_SECONDS, OPTIMIZATION_TASKS
 from app.core.paging import Page, paginate
 from app.core.records import get_or_404
 from app.core.timeutil import utcnow
 from app.extensions import db, redis_client
 from app.optimization import datasets, grid
 from app.optimization.backtest import Bars
+from app.optimization.metrics import OPTIMIZATION_EXPORT_SECONDS, OPTIMIZATION_TASKS
 from app.optimization.models import Dataset, Optimization, OptimizationStatus, OptimizationTask
 
 METRICS = ("return_pct", "sharpe", "max_drawdown_pct", "trades", "win_rate_pct")

@@ -38,13 +38,14 @@ from app.core import audit, jobs
 from app.core.audit.models import AuditEntry
 from app.core.capability import queue_names
 from app.core.jobs.models import JobRecord
-from app.core.metrics import JOB_EXEC_BUCKETS, OPTIMIZATION_TASK_STATUSES, REQUIRED_METRICS
+from app.core.metrics import JOB_EXEC_BUCKETS, REQUIRED_METRICS
 from app.core.timeutil import utcnow
 from app.docsync.models import SyncStatus
 from app.eco.models import ACTIONS
 from app.eco.models import RUN_STATUSES as ACTION_RUN_STATUSES
 from app.extensions import db
 from app.flows.models import RUN_STATUSES
+from app.optimization.metrics import TASK_OUTCOMES
 from app.queues.jobs import demo_job
 from app.queues.service import STATUSES
 from tests.conftest import app_config, run_worker
@@ -58,7 +59,7 @@ DOMAIN_STATUSES = {
     "rq_jobs": STATUSES,
     "flow_runs": RUN_STATUSES,
     "routine_executions": ("ok", "error"),
-    "optimization_tasks": OPTIMIZATION_TASK_STATUSES,
+    "optimization_tasks": TASK_OUTCOMES,
     "workflow_action_runs": ACTION_RUN_STATUSES,
     "doc_sync_jobs": tuple(SyncStatus),  # seen when docsync tests ran earlier in the same process
 }
