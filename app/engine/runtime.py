@@ -40,6 +40,13 @@ class RunStatus(StrEnum):
     CANCELED = "canceled"
 
 
+class RoutineStatus(StrEnum):
+    IDLE = "idle"
+    RUNNING = "running"
+    FAILED = "failed"  # its last activation raised
+    SKIPPED = "skipped"  # its activation condition said no
+
+
 FINAL = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELED})
 ACTIVE = frozenset({RunStatus.RUNNING, RunStatus.IDLE})
 
@@ -59,7 +66,7 @@ class RoutineStats:
     )
 
     def __init__(self) -> None:
-        self.status = "idle"  # idle | running | failed | skipped
+        self.status = RoutineStatus.IDLE
         self.executions = self.errors = self.retries = self.items_in = self.discarded = 0
         self.last_execution: float | None = None
         self.last_error: str | None = None
@@ -284,7 +291,7 @@ class Runtime:
     def _set_running_locked(self) -> None:
         self.status = RunStatus.RUNNING
         self._changed.notify_all()
-        self._emit("job_status_change", {"old": "idle", "new": "running"})
+        self._emit("job_status_change", {"old": RunStatus.IDLE, "new": RunStatus.RUNNING})
 
     def _release_locked(self) -> None:
         self._busy -= 1
@@ -295,7 +302,7 @@ class Runtime:
         if self._busy == 0:
             if self.status is RunStatus.RUNNING:
                 self.status = RunStatus.IDLE
-                self._emit("job_status_change", {"old": "running", "new": "idle"})
+                self._emit("job_status_change", {"old": RunStatus.RUNNING, "new": RunStatus.IDLE})
             self._changed.notify_all()
 
     def _run_source(self, routine: Routine) -> None:
@@ -435,7 +442,7 @@ class Runtime:
             if handler.strategy == "skip":
                 with self._lock:
                     self._skipped.add(rid)
-                self._set_routine_status(rid, "skipped")
+                self._set_routine_status(rid, RoutineStatus.SKIPPED)
                 self._discard(routine)
                 return False
             tried = f" after {attempt} retries" if attempt else ""
@@ -445,7 +452,7 @@ class Runtime:
     def _begin(self, rid: str) -> None:
         with self._lock:
             self._active.add(rid)
-        self._set_routine_status(rid, "running")
+        self._set_routine_status(rid, RoutineStatus.RUNNING)
         self._emit("routine_started", {"routine": rid})
 
     def _end(self, rid: str, started: float, duration: float, batch: Batch, error: BaseException | None) -> None:
@@ -476,9 +483,9 @@ class Runtime:
         if self.monitor:
             self._emit("routine_completed", entry)
         if rid not in self._skipped:
-            self._set_routine_status(rid, "idle" if error is None else "failed")
+            self._set_routine_status(rid, RoutineStatus.IDLE if error is None else RoutineStatus.FAILED)
 
-    def _set_routine_status(self, rid: str, status: str) -> None:
+    def _set_routine_status(self, rid: str, status: RoutineStatus) -> None:
         stats = self.stats[rid]
         old = stats.status
         if old == status:

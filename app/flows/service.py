@@ -26,6 +26,7 @@ from app.engine import Flow, RunStatus
 from app.engine.breakpoints import Breakpoint
 from app.engine.builtins import ROUTINE_TYPES, register_class
 from app.engine.expressions import ExpressionError
+from app.engine.runtime import RoutineStatus
 from app.extensions import db, redis_client
 from app.flows import document
 from app.flows.models import FlowDefinition, FlowRun
@@ -280,7 +281,7 @@ def _empty_state(run: FlowRun) -> dict[str, Any]:
         "stepping": False,
         "routines": {
             r["id"]: {
-                "status": "idle",
+                "status": RoutineStatus.IDLE,
                 "executions": 0,
                 "errors": 0,
                 "retries": 0,
