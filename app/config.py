@@ -37,6 +37,8 @@ class Config:
         self.REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", self.REDIS_URL)
         self.LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
+        # a used one-time form token (app/core/forms.py) is kept this long, so a late resubmit is still caught
+        self.FORM_TOKEN_TTL_HOURS = float(os.environ.get("FORM_TOKEN_TTL_HOURS", "24"))
         self.METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
         # a BOM delta export over this many lines (both sides) is made by a background job
         self.BOM_EXPORT_SYNC_MAX_LINES = int(os.environ.get("BOM_EXPORT_SYNC_MAX_LINES", "5000"))

@@ -7,7 +7,7 @@ from flask import Blueprint, Flask, current_app, flash, redirect, render_templat
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, login_required, login_user, logout_user
 
-from app.core import capability
+from app.core import capability, forms
 from app.core.auth import service
 from app.core.auth.models import User
 from app.core.auth.roles import SIGNED_IN
@@ -114,11 +114,16 @@ def account():
 @bp.post("/account/tokens")
 @page_roles(SIGNED_IN)
 def create_token():
+    if forms.claim(url_for("auth.account")) is not None:  # the clear token was shown once, to the first submit
+        flash("This form was already sent: the token was created once and shown then.", "info")
+        return redirect(url_for("auth.account"))
     try:
         _, token = service.create_token(current_user, request.form.get("name", ""))
     except DomainError as exc:
+        db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("auth.account"))
+    forms.done(url_for("auth.account"))
     db.session.commit()
     flash("Token created. Copy it now: it will not be shown again.", "success")
     return render_template("auth/account.html", tokens=current_user.tokens, new_token=token)
