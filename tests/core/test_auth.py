@@ -112,3 +112,26 @@ def test_a_token_name_is_never_javascript_on_the_account_page(signed_in, name):
     scripts = re.findall(r"<script[^>]*>(.*?)</script>", html, re.S)
     handlers = re.findall(r"\son\w+=\"([^\"]*)\"", html)
     assert not any("alert(1)" in code for code in scripts + handlers)  # no script, no handler carries it
+
+
+def test_a_junk_bearer_header_does_not_skip_csrf_for_a_session(signed_in):
+    client, _ = signed_in("operator")
+    junk = {"Authorization": "Bearer not-a-token"}
+    response = client.post("/account/tokens", data={"name": "forged"}, headers=junk)
+    assert response.status_code == 400 and "CSRF" in response.get_data(as_text=True)
+    assert db.session.query(ApiToken).count() == 0
+
+
+def test_a_valid_bearer_beside_a_session_cookie_still_needs_csrf(signed_in, bearer):
+    client, _ = signed_in("operator")
+    response = client.post("/account/tokens", data={"name": "forged"}, headers=bearer("viewer"))
+    assert response.status_code == 400
+    assert db.session.query(ApiToken).filter_by(name="forged").count() == 0
+
+
+def test_a_valid_bearer_without_a_session_needs_no_csrf_and_gets_no_cookie(client, bearer):
+    response = client.post("/account/tokens", data={"name": "by-api"}, headers=bearer("viewer"))
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers
+    assert db.session.query(ApiToken).filter_by(name="by-api").count() == 1
+    junk = client.post("/account/tokens", data={"name": "junk"}, headers={"Authorization": "Bearer nope"})
+    assert junk.status_code == 302 and "/login" in junk.headers["Location"]  # not signed in at all

@@ -3,9 +3,10 @@ every route behind a signed-in user."""
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, flash, g, redirect, render_template, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_login.config import COOKIE_NAME
 
 from app.core import capability, forms
 from app.core.auth import service
@@ -32,15 +33,34 @@ def load_user(user_id: str) -> User | None:
 
 @login.request_loader
 def load_user_from_token(req) -> User | None:
+    """Only called when the request has no session user (Flask-Login tries the session first)."""
     token = _bearer_token()
-    return service.user_for_token(token) if token else None
+    user = service.user_for_token(token) if token else None
+    g.signed_in_by_token = user is not None
+    return user
+
+
+def _has_session_cookie() -> bool:
+    names = (current_app.config["SESSION_COOKIE_NAME"], current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME))
+    return any(name in request.cookies for name in names)
+
+
+def _token_only() -> bool:
+    """A request signed in by a valid API token that carries no session: the only kind that
+    skips the CSRF check. A browser sends its cookie to a forged request whatever headers it
+    adds, so a junk (or even a valid) `Authorization: Bearer` beside a session cookie does not
+    excuse the missing CSRF token."""
+    if not _bearer_token() or _has_session_cookie():
+        return False
+    return bool(current_user.is_authenticated and g.get("signed_in_by_token"))
 
 
 class _NoCookieForBearer(SecureCookieSessionInterface):
-    """A bearer request must not come back with a session cookie that outlives its token."""
+    """A bearer request without a session must not come back with a session cookie that
+    outlives its token."""
 
     def save_session(self, app, session, response):
-        if _bearer_token():
+        if _bearer_token() and not _has_session_cookie():
             return None
         return super().save_session(app, session, response)
 
@@ -52,8 +72,8 @@ def register_gate(app: Flask) -> None:
     def require_sign_in():
         if request.endpoint is None:
             return None  # 404/405: let the error handlers answer
-        # Browser sessions must carry the CSRF token; bearer clients send no cookie to forge.
-        check_csrf = not _bearer_token()
+        # Browser sessions must carry the CSRF token; token clients send no cookie to forge.
+        check_csrf = not _token_only()
         if request.endpoint in PUBLIC_ENDPOINTS:
             if check_csrf:
                 csrf.protect()
