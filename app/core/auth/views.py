@@ -1,10 +1,25 @@
 """Sign in / out, the account page with API tokens, and the gate that keeps
 every route behind a signed-in user."""
 
+import math
+import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.sessions import SecureCookieSessionInterface
+from flask_limiter import RequestLimit
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_login.config import COOKIE_NAME
 
@@ -12,7 +27,7 @@ from app.core import capability, forms
 from app.core.auth import service
 from app.core.auth.models import User
 from app.core.auth.roles import SIGNED_IN
-from app.core.errors import DomainError, NotSignedIn, wants_json
+from app.core.errors import DomainError, NotSignedIn, error_body, wants_json
 from app.core.pages import page_roles
 from app.extensions import csrf, db, limiter, login
 
@@ -97,12 +112,66 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
+# ---- sign-in limits ------------------------------------------------------------
+# Failed sign-ins only (a 401 answer) are counted, per account tried and per client address
+# separately: wrong passwords for one user lock that user out, not everyone behind the same
+# address; a password-spraying client hits the address limit. Flask-Limiter checks both before
+# the view runs and deducts after it answered (`deduct_when`); a success clears the account's count.
+
+ACCOUNT_KEY = "login-account:"
+ADDRESS_KEY = "login-address:"
+
+
+def _account_key() -> str:
+    return ACCOUNT_KEY + request.form.get("username", "").strip().lower()
+
+
+def _address_key() -> str:
+    return ADDRESS_KEY + (request.remote_addr or "unknown")  # the proxy's client address under ProxyFix
+
+
+def _failed(response: Response) -> bool:
+    return response.status_code == 401
+
+
+def _locked_out(whose: str):
+    def respond(limit: RequestLimit) -> Response:
+        wait = max(1, int(limit.reset_at - time.time()))
+        minutes = math.ceil(wait / 60)
+        message = f"Too many failed sign-ins {whose}; try again in {minutes} minute{'s' if minutes > 1 else ''}."
+        if wants_json():
+            response = jsonify(error_body("too_many_requests", message, {"retry_after": wait}))
+        else:
+            html = render_template("auth/login.html", username=request.form.get("username", ""), locked=message)
+            response = current_app.make_response(html)
+        response.status_code = 429
+        response.headers["Retry-After"] = str(wait)
+        return response
+
+    return respond
+
+
+def _clear_account_count() -> None:
+    for current in limiter.current_limits:
+        if any(str(arg).startswith(ACCOUNT_KEY) for arg in current.request_args):
+            limiter.limiter.clear(current.limit, *current.request_args)
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(
+    lambda: current_app.config["LOGIN_ACCOUNT_RATE_LIMIT"],
+    key_func=_account_key,
+    methods=["POST"],
+    deduct_when=_failed,
+    on_breach=_locked_out("for this account"),
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_ADDRESS_RATE_LIMIT"],
+    key_func=_address_key,
+    methods=["POST"],
+    deduct_when=_failed,
+    on_breach=_locked_out("from your network address"),
+)
 def login_page():
     if request.method == "POST":
         user = service.authenticate(request.form.get("username", ""), request.form.get("password", ""))
@@ -110,6 +179,7 @@ def login_page():
             flash("Wrong username or password.", "error")
             return render_template("auth/login.html", username=request.form.get("username", "")), 401
         db.session.commit()
+        _clear_account_count()
         login_user(user)
         return redirect(_safe_next(request.args.get("next")))
     if current_user.is_authenticated:
