@@ -5,8 +5,9 @@ from typing import Any
 
 import redis
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.config import ROOT, Config
+from app.config import PROXY_FIX_HEADERS, ROOT, Config
 from app.core import capability
 from app.core.auth.roles import OPERATOR
 from app.core.capability import Capability, NavEntry
@@ -59,7 +60,18 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app import cli
 
     cli.register(app)
+    _proxy_fix(app)
     return app
+
+
+def _proxy_fix(app: Flask) -> None:
+    """Behind a reverse proxy, take the client address (and scheme, host, ...) from the
+    X-Forwarded-* headers it sets, trusting as many hops as PROXY_FIX_X_* says; off by default,
+    since without a proxy those headers are whatever the client sent."""
+    hops = {f"x_{h}": app.config[f"PROXY_FIX_X_{h.upper()}"] for h in PROXY_FIX_HEADERS}
+    hops = {name: count for name, count in hops.items() if count}
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, **hops)
 
 
 def _register_blueprints(app: Flask) -> None:

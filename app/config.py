@@ -5,6 +5,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VERSION = "0.1.0"
+PROXY_FIX_HEADERS = ("for", "proto", "host", "port", "prefix")  # X-Forwarded-<header>, werkzeug's ProxyFix
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -36,7 +37,14 @@ class Config:
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", self.REDIS_URL)
-        self.LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
+        # failed sign-ins (Flask-Limiter syntax): per account tried, and per client address
+        self.LOGIN_ACCOUNT_RATE_LIMIT = os.environ.get("LOGIN_ACCOUNT_RATE_LIMIT", "10 per 15 minutes")
+        self.LOGIN_ADDRESS_RATE_LIMIT = os.environ.get("LOGIN_ADDRESS_RATE_LIMIT", "50 per 15 minutes")
+        # werkzeug ProxyFix: how many proxies in front set each X-Forwarded-* header (0 = trust none)
+        for header in PROXY_FIX_HEADERS:
+            setattr(self, f"PROXY_FIX_X_{header.upper()}", int(os.environ.get(f"PROXY_FIX_X_{header.upper()}", "0")))
+        # a used one-time form token (app/core/forms.py) is kept this long, so a late resubmit is still caught
+        self.FORM_TOKEN_TTL_HOURS = float(os.environ.get("FORM_TOKEN_TTL_HOURS", "24"))
         self.METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
         # a BOM delta export over this many lines (both sides) is made by a background job
         self.BOM_EXPORT_SYNC_MAX_LINES = int(os.environ.get("BOM_EXPORT_SYNC_MAX_LINES", "5000"))

@@ -5,7 +5,7 @@ from datetime import datetime
 from flask import Flask
 from flask_login import current_user
 
-from app.core import capability
+from app.core import capability, forms
 from app.core.timeutil import utcnow
 
 
@@ -37,6 +37,7 @@ def _seconds(value: float | None) -> str:
 
 def register_templating(app: Flask) -> None:
     app.jinja_env.filters.update(ago=_ago, when=_when, seconds=_seconds)
+    app.jinja_env.globals["form_token"] = forms.field
 
     @app.context_processor
     def navigation():

@@ -103,6 +103,8 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(exc: HTTPException):
         if exc.code in (301, 302, 303, 307, 308):
             return exc
+        if exc.response is not None:  # the answer was made already (e.g. the sign-in limit's page)
+            return exc.response
         description = exc.description or exc.name
         return _respond(exc.code or 500, _http_code(exc), description)
 

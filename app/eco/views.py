@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, render_template, request, url_for
 from pydantic import BaseModel
 
+from app.core import forms
 from app.core.api import parse
 from app.core.auth.roles import ACTOR_ROLES, ADMIN, ENGINEER, SIGNED_IN
 from app.core.errors import InvalidInput
@@ -35,7 +36,7 @@ bp = Blueprint("eco", __name__, url_prefix="/ecos")
 
 def _form(model: type[BaseModel], **extra: Any) -> BaseModel:
     """The posted form as `model` validates it: empty fields are left out, checkboxes are booleans."""
-    data = {k: v for k, v in request.form.items() if k != "csrf_token" and v != ""}
+    data = {k: v for k, v in request.form.items() if k not in ("csrf_token", forms.FIELD) and v != ""}
     return parse(model, {**data, **extra}, "form")
 
 

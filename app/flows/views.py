@@ -1,4 +1,4 @@
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 
 from app.core.auth.roles import ENGINEER, OPERATOR, SIGNED_IN
 from app.core.errors import DomainError, InvalidInput
@@ -75,15 +75,13 @@ def delete(flow_id: int):
 @bp.post("/<int:flow_id>/runs")
 @page_roles(OPERATOR)
 def start_run(flow_id: int):
-    started: list[str] = []
 
-    def act() -> str:
-        started.append(service.start_run(flow_id, request.form.get("wait_for_input", 0, type=int)).job_id)
+    def act() -> tuple[str, str]:
+        run = service.start_run(flow_id, request.form.get("wait_for_input", 0, type=int))
         db.session.commit()
-        return "Run started."
+        return "Run started.", url_for("flows.run", job_id=run.job_id)
 
-    response = form_action(act, url_for("flows.detail", flow_id=flow_id))
-    return redirect(url_for("flows.run", job_id=started[0])) if started else response
+    return form_action(act, url_for("flows.detail", flow_id=flow_id))
 
 
 def _run_context(job_id: str) -> dict:

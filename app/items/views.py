@@ -16,6 +16,7 @@ from flask import (
 )
 from sqlalchemy import select
 
+from app.core import forms
 from app.core.auth.roles import ENGINEER, SIGNED_IN
 from app.core.errors import DomainError
 from app.core.jobs import progress_of
@@ -133,9 +134,13 @@ def _bom_action(bom_id: int, action) -> Response:
     editing a released one); a refused edit changes nothing and says why."""
     bom = service.get_bom(bom_id)
     item_id, revision = bom.item_id, bom.revision
+    if (earlier := forms.claim(url_for("items.detail", item_id=item_id, rev=revision))) is not None:
+        flash(forms.ALREADY_SENT, "info")
+        return redirect(earlier)
     try:
         message, target = action(bom)
         revision = target.revision
+        forms.done(url_for("items.detail", item_id=item_id, rev=revision))
         db.session.commit()
         flash(message, "success")
     except DomainError as exc:
@@ -260,11 +265,17 @@ def import_csv(bom_id: int):
         upload.read().decode("utf-8", errors="replace") if upload and upload.filename else request.form.get("text", "")
     )
     if request.form.get("commit"):
+        if (earlier := forms.claim(url_for("items.detail", item_id=bom.item_id))) is not None:
+            flash(forms.ALREADY_SENT, "info")
+            return redirect(earlier)
         check, target = csvio.commit_import(bom, text)
         if target is not None:
+            url = url_for("items.detail", item_id=target.item_id, rev=target.revision)
+            forms.done(url)
             db.session.commit()
             flash(f"{len(check.rows)} line(s) imported into {target.ref}.", "success")
-            return redirect(url_for("items.detail", item_id=target.item_id, rev=target.revision))
+            return redirect(url)
+        db.session.rollback()  # the token too: the corrected import can be sent with it
     else:
         check = csvio.check_import(bom, text)
     return render_template("items/import.html", bom=bom, check=check, text=text), 200 if check.ok else 422

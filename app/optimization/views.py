@@ -1,9 +1,9 @@
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 from flask_login import current_user
 
 from app.core.api import parse
 from app.core.auth.roles import ENGINEER, SIGNED_IN
-from app.core.errors import DomainError, InvalidInput
+from app.core.errors import InvalidInput
 from app.core.pages import form_action, form_page, page_roles
 from app.core.timeutil import utcnow
 from app.extensions import db
@@ -214,13 +214,14 @@ def cancel(optimization_id: int):
 def rerun(optimization_id: int):
     source = service.get(optimization_id, current_user)
     task_id = request.form.get("task_id", type=int)
-    try:
+
+    def act() -> tuple[str, str]:
         optimization = service.rerun(source, current_user, task_id)
         db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("optimization.detail", optimization_id=optimization_id))
-    what = f"task {task_id}'s combination" if task_id else "the whole grid"
-    flash(f"Re-running {what} of optimization {optimization_id} as optimization {optimization.id}.", "success")
-    return redirect(url_for("optimization.detail", optimization_id=optimization.id))
+        what = f"task {task_id}'s combination" if task_id else "the whole grid"
+        return (
+            f"Re-running {what} of optimization {optimization_id} as optimization {optimization.id}.",
+            url_for("optimization.detail", optimization_id=optimization.id),
+        )
+
+    return form_action(act, url_for("optimization.detail", optimization_id=optimization_id))

@@ -109,13 +109,14 @@ def test_breaker_opens_after_failures_and_a_good_probe_closes_it(app, client, be
     second = client.post(f"{API}/{site_id}/health", headers=operator).json
     assert second["breaker"]["open"] is True and second["breaker"]["failures"] == 2
 
-    browser, _ = signed_in("operator", "op-browser")
+    browser, _ = signed_in("operator", "op-browser")  # signs `client` in: it now carries a session cookie
     assert "open</span> until" in browser.get(f"/doc-sync/sites/{site_id}").get_data(as_text=True)
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'remote_site_up{site="dead"} 0.0' in metrics
 
-    client.patch(f"{API}/{site_id}", json={"base_url": remote.url}, headers=operator)
-    closed = client.post(f"{API}/{site_id}/health", headers=operator).json
+    api = app.test_client()  # a token client sends no session cookie (with one, it would need a CSRF token)
+    api.patch(f"{API}/{site_id}", json={"base_url": remote.url}, headers=operator)
+    closed = api.post(f"{API}/{site_id}/health", headers=operator).json
     assert closed["status"] == "up" and closed["breaker"] == {"open": False, "failures": 0, "open_until": None}
     assert 'remote_site_up{site="dead"} 1.0' in client.get("/metrics").get_data(as_text=True)
 

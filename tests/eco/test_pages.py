@@ -186,3 +186,55 @@ def test_demo_seeds_once_and_its_pages_open(signed_in):
     due = client.get("/ecos/activities/due").get_data(as_text=True)
     assert "Order samples" in due.split('id="overdue-table"')[1] and "Design review" in due
     assert client.get("/ecos/rules").get_data(as_text=True).count("data-rule=") == 3
+
+
+def _form_token(html: str) -> str:
+    return html.split('name="form_token" value="')[1].split('"')[0]
+
+
+def test_a_double_submit_of_the_new_eco_form_opens_one_eco(signed_in):
+    client, csrf = signed_in("engineer")
+    released, draft = factory.product()
+    db.session.commit()
+    token = _form_token(client.get("/ecos/new").get_data(as_text=True))
+    fields = {"title": "Fix it", "item_id": str(released.item_id), "target_bom_id": str(draft.id)}
+    first = post(client, "/ecos/new", csrf, form_token=token, **fields)
+    second = post(client, "/ecos/new", csrf, form_token=token, **fields)
+    assert db.session.scalar(select(func.count()).select_from(Eco)) == 1
+    eco_id = db.session.scalar(select(Eco.id))
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"] == f"/ecos/{eco_id}"  # to what the first made
+    assert "already sent" in client.get(f"/ecos/{eco_id}").get_data(as_text=True)
+    other = _form_token(client.get("/ecos/new").get_data(as_text=True))
+    assert other != token
+    assert post(client, "/ecos/new", csrf, form_token=other, **fields).status_code == 302
+    assert db.session.scalar(select(func.count()).select_from(Eco)) == 2  # a fresh form is a new ECO
+
+
+def test_a_refused_submit_keeps_its_token_usable(signed_in):
+    client, csrf = signed_in("engineer")
+    released, draft = factory.product()
+    db.session.commit()
+    token = _form_token(client.get("/ecos/new").get_data(as_text=True))
+    bad = post(client, "/ecos/new", csrf, form_token=token, title="Fix it", item_id=str(released.item_id),
+               target_bom_id=str(released.id))  # fmt: skip
+    assert bad.status_code == 422
+    fixed = post(client, "/ecos/new", csrf, form_token=token, title="Fix it", item_id=str(released.item_id),
+                 target_bom_id=str(draft.id))  # fmt: skip
+    assert fixed.status_code == 302 and db.session.scalar(select(func.count()).select_from(Eco)) == 1
+
+
+def test_the_in_place_activity_form_gets_a_fresh_token_with_each_answer(signed_in):
+    client, csrf = signed_in("engineer")
+    eco = factory.eco()
+    page = client.get(f"/ecos/{eco.id}").get_data(as_text=True)
+    token = page.split('name="form_token" value="')[1].split('"')[0]
+    assert f'value="{token}" id="activity-form-token"' in page
+    headers = {**HTMX, "HX-Trigger": "activity-form"}
+    first = post(client, f"/ecos/{eco.id}/activities", csrf, headers, form_token=token, name="A", stage="review")
+    again = post(client, f"/ecos/{eco.id}/activities", csrf, headers, form_token=token, name="A", stage="review")
+    assert "already sent" in again.get_data(as_text=True)
+    renewed = first.get_data(as_text=True).split('name="form_token" value="')[1].split('"')[0]
+    assert renewed != token and 'id="activity-form-token" hx-swap-oob="true"' in first.get_data(as_text=True)
+    post(client, f"/ecos/{eco.id}/activities", csrf, headers, form_token=renewed, name="B", stage="review")
+    assert sorted(a.name for a in db.session.get(Eco, eco.id).activities) == ["A", "B"]

@@ -132,3 +132,19 @@ def _spec(dataset_id):
 def test_every_status_has_a_badge_style():
     css = (ROOT / "static" / "css" / "app.css").read_text()
     assert all(f".badge-{status}" in css for status in OptimizationStatus)
+
+
+def test_a_double_submit_of_the_new_optimization_form_submits_once(app, signed_in, demo_dataset):
+    client, csrf = signed_in("engineer")
+    html = client.get("/optimizations/new").get_data(as_text=True)
+    token = html.split('name="form_token" value="')[1].split('"')[0]
+    first = client.post("/optimizations/", data=form(demo_dataset.id, csrf, form_token=token))
+    second = client.post("/optimizations/", data=form(demo_dataset.id, csrf, form_token=token))
+    job = db.session.query(Optimization).one()
+    assert first.headers["Location"] == second.headers["Location"] == f"/optimizations/{job.id}"
+    assert "already sent" in client.get(second.headers["Location"]).get_data(as_text=True)
+    html = client.get("/optimizations/new").get_data(as_text=True)
+    other = html.split('name="form_token" value="')[1].split('"')[0]
+    assert other != token
+    client.post("/optimizations/", data=form(demo_dataset.id, csrf, form_token=other))
+    assert db.session.query(Optimization).count() == 2
