@@ -60,7 +60,9 @@ class RemoteSite(db.Model):
     token_encrypted: Mapped[str | None] = mapped_column(Text)
     token_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     enabled: Mapped[bool] = mapped_column(default=True)
-    status: Mapped[str] = mapped_column(String(20), default="unknown")  # up, down, unauthorized, unknown
+    status: Mapped[str] = mapped_column(
+        String(20), default="unknown"
+    )  # up, down, unauthorized, no_token, refused, unknown
     status_detail: Mapped[str | None] = mapped_column(String(300))
     latency_ms: Mapped[float | None] = mapped_column(Float)
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -15,7 +15,7 @@ from app.core.timeutil import utcnow
 from app.docsync import documents, sites, sync
 from app.docsync.documents import Metadata
 from app.docsync.models import SyncCheckpoint, SyncedDocument, SyncItem, SyncJob
-from app.docsync.remote import RemoteError, Unauthorized, Unreachable
+from app.docsync.remote import Refused, RemoteError, Unauthorized, Unreachable
 from app.docsync.store import store
 from app.extensions import db
 
@@ -62,9 +62,10 @@ class Runner:
             sites.record_failure(self.site, str(exc))
             db.session.commit()
             raise
-        except Unauthorized as exc:  # no retry helps: every item left fails, the site page says why
+        except (Unauthorized, Refused) as exc:  # no retry helps: every item left fails, the site page says why
             db.session.rollback()
-            self.site.status, self.site.status_detail, self.site.checked_at = "unauthorized", str(exc)[:300], utcnow()
+            status = "refused" if isinstance(exc, Refused) else "unauthorized"
+            self.site.status, self.site.status_detail, self.site.checked_at = status, str(exc)[:300], utcnow()
             for item in job.items:
                 if item.outcome == "pending":
                     item.outcome, item.error = "failed", str(exc)[:500]
@@ -122,7 +123,7 @@ class Runner:
             sites.record_failure(self.site, str(exc))
             self._outcome(item, "failed", error=str(exc))
             return
-        except Unauthorized:
+        except (Unauthorized, Refused):
             raise
         except (RemoteError, DomainError) as exc:
             db.session.rollback()
