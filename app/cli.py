@@ -2,7 +2,7 @@
 
 import secrets
 import sys
-import urllib.request
+import urllib.parse
 
 import click
 from flask import Flask, current_app
@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rq import Queue
 from sqlalchemy import select
 
+from app.core import outbound
 from app.core.capability import queue_names
 
 users = AppGroup("users", help="Manage users.")
@@ -104,6 +105,19 @@ def seed_demo() -> None:
                 click.echo(message)
 
 
+def _metrics_client(url: str, token: str | None) -> outbound.Client:
+    """The operator names the host on the command line: it is allowed whatever its address
+    (usually this host); the token goes to it only (no redirects)."""
+    parts = urllib.parse.urlsplit(url)
+    rules = outbound.Policy(frozenset({outbound.normalize_host(parts.hostname or "")}))
+    return outbound.Client(f"{parts.scheme}://{parts.netloc}", token, timeout=10, rules=rules)
+
+
+def _path(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
 @click.command("metrics-check")
 @click.argument("url")
 @click.option("--token", envvar="METRICS_TOKEN", default=None, help="Bearer token if /metrics is protected.")
@@ -116,11 +130,10 @@ def metrics_check(url: str, token: str | None) -> None:
     """
     from app.core.metrics import REQUIRED_METRICS
 
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with _metrics_client(url, token).open("GET", _path(url)) as response:
             body = response.read()
-    except (OSError, ValueError) as exc:  # URLError/HTTPError/timeouts; ValueError: not a URL
+    except (OSError, ValueError, outbound.OutboundError) as exc:  # URLError/HTTPError/timeouts, not a URL, a redirect
         click.echo(f"cannot fetch {url}: {exc}", err=True)
         sys.exit(2)
     try:

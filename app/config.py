@@ -13,6 +13,11 @@ def _bool(name: str, default: bool) -> bool:
     return default if value is None else value.lower() in ("1", "true", "yes", "on")
 
 
+def _hosts(name: str) -> list[str]:
+    """A comma-separated list of host names or IP literals ([::1] or ::1), lower case."""
+    return [h.strip().strip("[]").lower() for h in os.environ.get(name, "").split(",") if h.strip()]
+
+
 def _database_url() -> str:
     url = os.environ.get("DATABASE_URL")
     if not url:
@@ -63,10 +68,13 @@ class Config:
         self.DOCUMENT_STORE = os.environ.get("DOCUMENT_STORE") or str(ROOT / "instance" / "documents")
         self.DOCUMENT_MAX_BYTES = int(os.environ.get("DOCUMENT_MAX_BYTES", str(100 * 1024 * 1024)))
         self.SITE_NAME = os.environ.get("SITE_NAME", "forgeline")  # recorded as the origin of versions it sends
-        # remote sites: empty allow-list = any host; timeouts in seconds; breaker opens after N failures
-        self.DOCSYNC_ALLOWED_HOSTS = [
-            h.strip().lower() for h in os.environ.get("DOCSYNC_ALLOWED_HOSTS", "").split(",") if h.strip()
-        ]
+        # outbound HTTP (app.core.outbound): public addresses only, except hosts named here; private
+        # ranges (not loopback/link-local) too with OUTBOUND_ALLOW_PRIVATE
+        self.OUTBOUND_ALLOWED_HOSTS = _hosts("OUTBOUND_ALLOWED_HOSTS")
+        self.OUTBOUND_ALLOW_PRIVATE = _bool("OUTBOUND_ALLOW_PRIVATE", False)
+        # remote sites: empty allow-list = any host the outbound rules allow; a host on it may be
+        # private; timeouts in seconds; breaker opens after N failures
+        self.DOCSYNC_ALLOWED_HOSTS = _hosts("DOCSYNC_ALLOWED_HOSTS")
         self.DOCSYNC_HEALTH_TIMEOUT = float(os.environ.get("DOCSYNC_HEALTH_TIMEOUT", "3"))
         self.DOCSYNC_HTTP_TIMEOUT = float(os.environ.get("DOCSYNC_HTTP_TIMEOUT", "30"))
         self.DOCSYNC_BREAKER_THRESHOLD = int(os.environ.get("DOCSYNC_BREAKER_THRESHOLD", "3"))

@@ -113,6 +113,8 @@ def app_config(database_url: str, redis_url: str, **extra) -> dict:
         "REDIS_URL": redis_url,
         "RATELIMIT_STORAGE_URI": "memory://",
         "SECRET_KEY": "test-secret",
+        # the remote sites the tests run are on 127.0.0.1, which production defaults refuse
+        "OUTBOUND_ALLOWED_HOSTS": ["127.0.0.1"],
         **extra,
     }
 

@@ -262,7 +262,7 @@ def get_site(site_id: int):
     bp,
     "/doc-sync/sites/<int:site_id>",
     "PATCH",
-    summary="Change a site's base URL or enabled flag",
+    summary="Change a site's base URL (a new URL drops its token: set one again) or enabled flag",
     roles=OPERATOR,
     body=SitePatch,
     response=SiteOut,

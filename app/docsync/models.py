@@ -15,6 +15,8 @@ class SiteStatus(StrEnum):
     up = "up"
     down = "down"
     unauthorized = "unauthorized"
+    no_token = "no_token"  # it answers, but no token is set (e.g. after its URL changed)
+    refused = "refused"  # the outbound policy refused its address, or it redirected
 
 
 class SyncStatus(StrEnum):

@@ -1,17 +1,20 @@
 """A client of another Forgeline's public API, with its bearer token.
 
-Network errors, timeouts and 502/503/504 are retried with backoff
-(DOCSYNC_RETRY_DELAYS), then raised as Unreachable; a 401 is Unauthorized;
-other answers come back as they are, for the caller to read.
+The HTTP goes through app.core.outbound (address rules, no redirects, the token bound to the
+base URL). Network errors, timeouts and 502/503/504 are retried with backoff
+(DOCSYNC_RETRY_DELAYS), then raised as Unreachable; a 401 is Unauthorized; a host or redirect
+the outbound rules refuse is Refused (never retried); other answers come back as they are, for
+the caller to read.
 """
 
 import json
 import time
 import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
+
+from app.core import outbound
 
 RETRIED_STATUSES = (502, 503, 504)
 
@@ -30,6 +33,10 @@ class Unauthorized(RemoteError):
     """The site refused the token (401) or its user's role (403)."""
 
 
+class Refused(RemoteError):
+    """The outbound rules refused the call: a host or address not allowed, or a redirect."""
+
+
 @dataclass
 class Answer:
     status: int
@@ -43,6 +50,10 @@ class RemoteClient:
     token: str | None
     timeout: float = 30.0
     retry_delays: tuple[float, ...] = (0.5, 2.0)
+    rules: outbound.Policy = field(default_factory=outbound.Policy)
+
+    def __post_init__(self) -> None:
+        self.http = outbound.Client(self.base_url, self.token, timeout=self.timeout, rules=self.rules)
 
     def _open(
         self,
@@ -55,16 +66,14 @@ class RemoteClient:
         retry: bool = True,
     ):
         url = self.base_url + path
-        headers = dict(headers or {})
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
         delays = list(self.retry_delays) if retry else []
         while True:
             if hasattr(data, "seek"):
                 data.seek(0)  # a file body is sent again from its start
-            request = urllib.request.Request(url, data=data, headers=headers, method=method)
             try:
-                return urllib.request.urlopen(request, timeout=timeout or self.timeout)
+                return self.http.open(method, path, data=data, headers=headers, timeout=timeout)
+            except outbound.OutboundError as exc:
+                raise Refused(str(exc)) from None
             except urllib.error.HTTPError as exc:
                 if exc.code in RETRIED_STATUSES and delays:
                     exc.close()

@@ -15,7 +15,7 @@ from app.core.timeutil import utcnow
 from app.docsync import documents, metrics, sites, sync
 from app.docsync.documents import Metadata
 from app.docsync.models import SiteStatus, SyncCheckpoint, SyncedDocument, SyncItem, SyncJob, SyncOutcome, SyncStatus
-from app.docsync.remote import RemoteError, Unauthorized, Unreachable
+from app.docsync.remote import Refused, RemoteError, Unauthorized, Unreachable
 from app.docsync.store import store
 from app.extensions import db
 
@@ -67,10 +67,11 @@ class Runner:
             sites.record_failure(self.site, str(exc))
             db.session.commit()
             raise
-        except Unauthorized as exc:  # no retry helps: every item left fails, the site page says why
+        except (Unauthorized, Refused) as exc:  # no retry helps: every item left fails, the site page says why
             db.session.rollback()
+            status = SiteStatus.refused if isinstance(exc, Refused) else SiteStatus.unauthorized
             site = self.site
-            site.status, site.status_detail, site.checked_at = SiteStatus.unauthorized, str(exc)[:300], utcnow()
+            site.status, site.status_detail, site.checked_at = status, str(exc)[:300], utcnow()
             for item in job.items:
                 if item.outcome == SyncOutcome.pending:
                     item.outcome, item.error = SyncOutcome.failed, str(exc)[:500]
@@ -128,7 +129,7 @@ class Runner:
             sites.record_failure(self.site, str(exc))
             self._outcome(item, SyncOutcome.failed, error=str(exc))
             return
-        except Unauthorized:
+        except (Unauthorized, Refused):
             raise
         except (RemoteError, DomainError) as exc:
             db.session.rollback()

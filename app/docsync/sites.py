@@ -7,12 +7,12 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from app.core import audit, metrics, secrets
+from app.core import audit, metrics, outbound, secrets
 from app.core.errors import Conflict, InvalidInput, Unavailable
 from app.core.records import get_or_404
 from app.core.timeutil import utcnow
 from app.docsync.models import RemoteSite, SiteStatus
-from app.docsync.remote import RemoteClient, Unauthorized, Unreachable
+from app.docsync.remote import Refused, RemoteClient, Unauthorized, Unreachable
 from app.extensions import db
 
 MIN_TOKEN_LENGTH = 8
@@ -22,8 +22,15 @@ class CircuitOpen(Unavailable):
     code = "circuit_open"
 
 
+def rules() -> outbound.Policy:
+    """The outbound rules for remote sites: hosts on DOCSYNC_ALLOWED_HOSTS are named explicitly, so
+    they may be private or loopback too."""
+    return outbound.policy(current_app.config["DOCSYNC_ALLOWED_HOSTS"])
+
+
 def check_base_url(url: str) -> str:
-    """http(s), a host, no credentials, query or fragment; the host on the allow-list when there is one."""
+    """http(s), a host, no credentials, query or fragment; the host on the allow-list when there is
+    one; an IP literal the outbound rules allow (a name is checked on every call, when it is resolved)."""
     url = (url or "").strip()
     try:
         parts = urllib.parse.urlsplit(url)
@@ -42,6 +49,10 @@ def check_base_url(url: str) -> str:
             f"Host {parts.hostname} is not on the allow-list (DOCSYNC_ALLOWED_HOSTS).",
             {"field": "base_url", "allowed": allowed},
         )
+    try:
+        rules().check_literal(parts.hostname)
+    except outbound.Refused as exc:
+        raise InvalidInput(str(exc), {"field": "base_url", "address_kind": exc.kind}) from None
     netloc = parts.hostname.lower() + (f":{port}" if port else "")
     if ":" in parts.hostname:  # IPv6 literal
         netloc = f"[{parts.hostname}]" + (f":{port}" if port else "")
@@ -80,13 +91,24 @@ def create(name: str, base_url: str, token: str | None = None, enabled: bool = T
     return site
 
 
+NO_TOKEN = "no token set: the site answers; set a token before syncing"
+TOKEN_DROPPED = "base URL changed: the token was dropped; set a token for the new URL"
+
+
 def update(site: RemoteSite, base_url: str | None = None, enabled: bool | None = None) -> RemoteSite:
+    """A changed base URL drops the token: it was given for the old host, and is never sent to another."""
     before = _snapshot(site)
-    if base_url is not None:
-        site.base_url = check_base_url(base_url)
+    if base_url is not None and (url := check_base_url(base_url)) != site.base_url:
+        site.base_url = url
+        if site.has_token:
+            site.token_encrypted, site.token_set_at = None, None
+            site.status, site.status_detail = SiteStatus.no_token, TOKEN_DROPPED
     if enabled is not None:
         site.enabled = enabled
-    audit.record("remote_site", site.id, "update", before=before, after=_snapshot(site))
+    after = _snapshot(site)
+    if before["has_token"] and not after["has_token"]:
+        after["token_dropped"] = True
+    audit.record("remote_site", site.id, "update", before=before, after=after)
     return site
 
 
@@ -121,8 +143,20 @@ def client(site: RemoteSite) -> RemoteClient:
     config = current_app.config
     token = secrets.decrypt(site.token_encrypted) if site.token_encrypted else None
     return RemoteClient(
-        site.base_url, token, timeout=config["DOCSYNC_HTTP_TIMEOUT"], retry_delays=tuple(config["DOCSYNC_RETRY_DELAYS"])
+        site.base_url,
+        token,
+        timeout=config["DOCSYNC_HTTP_TIMEOUT"],
+        retry_delays=tuple(config["DOCSYNC_RETRY_DELAYS"]),
+        rules=rules(),
     )
+
+
+def require_token(site: RemoteSite) -> None:
+    """A site is used (sync, preview) only with a token."""
+    if not site.has_token:
+        raise Conflict(
+            f"Site {site.name} has no token; set one first.", {"site": site.name, "field": "token"}, code="no_token"
+        )
 
 
 def breaker_open(site: RemoteSite) -> bool:
@@ -163,8 +197,8 @@ def probe(site: RemoteSite) -> RemoteSite:
         site.latency_ms = round(seconds * 1000, 1)
         if status != 200:
             raise Unreachable(f"/health answered {status}", status)
-        if not site.has_token:
-            site.status, site.status_detail = SiteStatus.unauthorized, "no token set"
+        if not site.has_token:  # it answers; nothing to try the sync routes with
+            site.status, site.status_detail = SiteStatus.no_token, NO_TOKEN
         else:
             remote.check_token(timeout)
             site.status, site.status_detail = SiteStatus.up, None
@@ -172,6 +206,8 @@ def probe(site: RemoteSite) -> RemoteSite:
     except Unauthorized as exc:
         record_success(site)  # it answers; the token is the problem
         site.status, site.status_detail = SiteStatus.unauthorized, str(exc)[:300]
+    except Refused as exc:  # nothing was sent to a refused host: not a failure of the site
+        site.status, site.status_detail, site.latency_ms = SiteStatus.refused, str(exc)[:300], None
     except Unreachable as exc:
         record_failure(site, str(exc))
     site.checked_at = utcnow()

@@ -42,7 +42,7 @@ from app.docsync.models import (
     SyncOutcome,
     SyncStatus,
 )
-from app.docsync.remote import RemoteClient, RemoteError, Unauthorized
+from app.docsync.remote import Refused, RemoteClient, RemoteError, Unauthorized
 from app.extensions import db
 
 DIRECTIONS = ("push", "pull")
@@ -129,6 +129,7 @@ def request_job(
         return _same_payload(existing, payload), False
     if not site.enabled:
         raise Conflict(f"Site {site.name} is disabled.", {"site": site.name})
+    sites.require_token(site)
     try:
         with db.session.begin_nested():
             job = _create(site, direction, idempotency_key, payload, selection)
@@ -338,11 +339,14 @@ def preview(
 ) -> list[PlanItem]:
     site = sites.get(site_id)
     sites.check_breaker(site)
+    sites.require_token(site)
     selection = _selection(site, direction, document_ids, numbers, doc_type)
     try:
         return plan(site, direction, selection).items
     except Unauthorized as exc:
         raise Unavailable(str(exc), code="remote_unauthorized") from None
+    except Refused as exc:
+        raise Unavailable(str(exc), code="remote_refused") from None
     except RemoteError as exc:
         raise Unavailable(f"The site did not answer as expected: {exc}", code="remote_error") from None
 

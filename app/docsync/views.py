@@ -118,7 +118,15 @@ def site_panel(site_id: int):
     return render_template("docsync/_site_panel.html", **_site_context(site_id))
 
 
-@bp.post("/doc-sync/sites/<int:site_id>/<any(health, token, enable, disable):action>")
+def _change_url(site) -> str:
+    had_token = site.has_token
+    sites.update(site, base_url=request.form.get("base_url", ""))
+    if had_token and not site.has_token:
+        return f"Base URL changed to {site.base_url}; the token was dropped: set a token for the new URL."
+    return f"Base URL is {site.base_url}."
+
+
+@bp.post("/doc-sync/sites/<int:site_id>/<any(health, token, url, enable, disable):action>")
 @page_roles(OPERATOR)
 def site_action(site_id: int, action: str):
     def act() -> str:
@@ -129,6 +137,8 @@ def site_action(site_id: int, action: str):
         elif action == "token":
             sites.set_token(site, request.form.get("token", ""))
             message = "Token saved (encrypted); it is not shown again."
+        elif action == "url":
+            message = _change_url(site)
         else:
             sites.update(site, enabled=action == "enable")
             message = f"Site {action}d."

@@ -49,6 +49,7 @@ from app.optimization.metrics import TASK_OUTCOMES
 from app.queues.jobs import demo_job
 from app.queues.service import STATUSES
 from tests.conftest import app_config, run_worker
+from tests.httprecorder import recording
 
 DEMO_JOB = "app.queues.jobs.demo_job"
 
@@ -539,3 +540,10 @@ def test_metrics_check_exit_codes(exposition_server, cli, path, extra, code, mes
     result = cli(f"{exposition_server}{path}", *extra)
     assert result.exit_code == code, result.output
     assert message in result.output
+
+
+def test_metrics_check_follows_no_redirect_and_keeps_its_token_home(cli):
+    with recording() as elsewhere, recording(redirect_to=elsewhere.url) as server:
+        result = cli(f"{server.url}/metrics", "--token", "t0ken")
+        assert server.authorizations() == ["Bearer t0ken"] and elsewhere.seen == []
+    assert result.exit_code == 2 and "do not follow redirects" in result.output

@@ -195,6 +195,7 @@ def test_a_dead_site_opens_the_breaker_and_later_jobs_do_not_call_it(app, site, 
     documents.add_version(documents.get_by_number("A-2"), io.BytesIO(b"%PDF new 2"), None)
     db.session.commit()
     sites.update(site, base_url=f"http://127.0.0.1:{free_port()}")
+    sites.set_token(site, remote.token)  # a new URL drops the token
     db.session.commit()
     with pytest.raises(Unreachable):  # the manifest call fails after its retries: RQ would retry the job
         runner.Runner(push(site, "dead")).run()

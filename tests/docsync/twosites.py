@@ -136,7 +136,13 @@ def two_sites(base: Path, **extra_env: str) -> Iterator[tuple[Site, Site]]:
     for name in names:
         (base / name).mkdir(parents=True)
         managers[name] = running_instance(
-            base / name, {"DOCUMENT_STORE": str(stores[name]), "SITE_NAME": name, **extra_env}
+            base / name,
+            {
+                "DOCUMENT_STORE": str(stores[name]),
+                "SITE_NAME": name,
+                "OUTBOUND_ALLOWED_HOSTS": "127.0.0.1",
+                **extra_env,
+            },
         )
     with ExitStack() as stack:
         with ThreadPoolExecutor(len(names)) as pool:  # both start at once
