@@ -8,7 +8,6 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from prometheus_client.parser import text_string_to_metric_families
-from rq import Queue
 from sqlalchemy import select
 
 from app.core import outbound
@@ -64,16 +63,14 @@ def create_token(username: str, name: str) -> None:
 @click.option("--name", default=None, help="Worker name (default: RQ's).")
 def worker(queues: str | None, burst: bool, name: str | None) -> None:
     """Run an RQ worker (with RQ's scheduler, so Retry intervals work)."""
-    from app.core.jobs.worker import ForgelineWorker
+    from app.core.jobs.worker import work_forever
 
     known = queue_names()
     names = [q.strip() for q in queues.split(",") if q.strip()] if queues else list(known)
     unknown = sorted(set(names) - set(known))
     if unknown:
         raise click.BadParameter(f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(known)}")
-    connection = current_app.extensions["redis"]
-    worker = ForgelineWorker([Queue(n, connection=connection) for n in names], connection=connection, name=name)
-    worker.work(with_scheduler=True, burst=burst)
+    work_forever(names, current_app.extensions["redis"], name=name, burst=burst)
 
 
 @click.command("seed-demo")

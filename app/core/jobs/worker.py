@@ -1,11 +1,30 @@
-"""The RQ worker the app runs: marks history rows started, and keeps each forked
-work horse off the parent's database connections."""
+"""The RQ worker the app runs: marks history rows started, keeps each forked
+work horse off the parent's database connections, and outlives Redis.
 
-from rq import SimpleWorker, Worker
+RQ's worker quits on a Redis error while a job runs ("found an unhandled
+exception, quitting") and, after a Redis restart, keeps working unlisted (its
+registration went with Redis). Here `work_forever()` waits out an outage with
+backoff and starts the worker again, and every heartbeat puts a worker that
+fell out of the list back in. Jobs that Redis lost meanwhile are closed by the
+sweeper (app/core/jobs/sweeper.py)."""
+
+import logging
+import os
+import time
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, SimpleWorker, Worker, worker_registration
 
 from app.core import live
 from app.core.jobs import history
 from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+WORKER_TTL = 30  # s: an idle worker heartbeats every WORKER_TTL - 15 s; a dead one leaves the list WORKER_TTL s later
+JOB_MONITORING_INTERVAL = 10  # s between heartbeats of a busy worker
+BACKOFF = (0.5, 1, 2, 5, 10)  # s between tries to reach Redis again
 
 
 class WorkHorseKilled(Exception):
@@ -13,6 +32,13 @@ class WorkHorseKilled(Exception):
 
 
 class _Tracking:
+    def heartbeat(self, timeout=None, pipeline=None):
+        super().heartbeat(timeout, pipeline)
+        if pipeline is None and not self.connection.sismember(worker_registration.REDIS_WORKER_KEYS, self.key):
+            # Redis restarted (it kept nothing): register again, so the worker list is right within one heartbeat
+            self.connection.hset(self.key, mapping=self.serialize())
+            worker_registration.register(self)
+
     def perform_job(self, job, queue):
         history.mark_started(job)
         return super().perform_job(job, queue)
@@ -27,6 +53,21 @@ class _Tracking:
 class ForgelineWorker(_Tracking, Worker):
     """Forks a work horse per job (RQ's default); production uses this one."""
 
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("worker_ttl", WORKER_TTL)
+        kwargs.setdefault("job_monitoring_interval", JOB_MONITORING_INTERVAL)
+        super().__init__(*args, **kwargs)
+
+    def wait_for_orphan(self) -> None:
+        """After RQ quit mid-job: let the work horse end its job (it has its own timeout) before
+        this process works again; what the horse could not report to Redis, the sweeper closes."""
+        if self._horse_pid:
+            try:
+                os.waitpid(self._horse_pid, 0)
+            except ChildProcessError:
+                pass
+            self._horse_pid = 0
+
     def handle_work_horse_killed(self, job, retpid, ret_val, rusage):
         # killed by the OS (e.g. out of memory): no RQ callback runs, so close the history row here
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)
@@ -39,3 +80,33 @@ class ForgelineWorker(_Tracking, Worker):
 
 class ForgelineSimpleWorker(_Tracking, SimpleWorker):
     """Runs jobs in-process: for tests (burst mode) only, as it sends no heartbeat mid-job."""
+
+
+def wait_for_redis(connection: Redis) -> None:
+    for attempt in range(10**9):
+        try:
+            connection.ping()
+            return
+        except RedisError as exc:
+            delay = BACKOFF[min(attempt, len(BACKOFF) - 1)]
+            log.warning("Redis does not answer (%s); trying again in %s s", exc, delay)
+            time.sleep(delay)
+
+
+def work_forever(queue_names: list[str], connection: Redis, name: str | None = None, burst: bool = False) -> None:
+    """Run a worker until it is asked to stop (SIGTERM/SIGINT) or, in burst mode, runs out of jobs;
+    when Redis goes away, even mid-job, wait for it and start again under the same name."""
+    while True:
+        worker = ForgelineWorker(
+            [Queue(n, connection=connection) for n in queue_names], connection=connection, name=name
+        )
+        try:
+            worker.work(with_scheduler=True, burst=burst)
+        except RedisError as exc:  # raised by RQ's teardown, which tells Redis the worker died
+            log.warning("worker %s lost Redis: %s", worker.name, exc)
+        if burst or worker._shutdown_requested_date is not None:  # asked to stop (SIGTERM, SIGINT)
+            return
+        worker.wait_for_orphan()
+        wait_for_redis(connection)
+        connection.delete(worker.key)  # our own key, if Redis kept it: the name is free again
+        name = worker.name
