@@ -70,7 +70,7 @@ def worker(queues: str | None, burst: bool, name: str | None) -> None:
     unknown = sorted(set(names) - set(known))
     if unknown:
         raise click.BadParameter(f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(known)}")
-    work_forever(names, current_app.extensions["redis"], name=name, burst=burst)
+    work_forever(names, current_app.extensions["redis"], current_app.config, name=name, burst=burst)
 
 
 @click.command("seed-demo")

@@ -41,6 +41,9 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = _database_url()
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+        # a worker silent this long is gone: it leaves the list, its job counts as abandoned (app/core/jobs/worker.py)
+        self.WORKER_TTL = int(os.environ.get("WORKER_TTL", "30"))
+        self.SWEEP_SECONDS = int(os.environ.get("SWEEP_SECONDS", "30"))  # between sweeps (app/core/jobs/sweeper.py)
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", self.REDIS_URL)
         # failed sign-ins (Flask-Limiter syntax): per account tried, and per client address
         self.LOGIN_ACCOUNT_RATE_LIMIT = os.environ.get("LOGIN_ACCOUNT_RATE_LIMIT", "10 per 15 minutes")
@@ -81,7 +84,6 @@ class Config:
         self.DOCSYNC_BREAKER_COOLDOWN = float(os.environ.get("DOCSYNC_BREAKER_COOLDOWN", "60"))
         self.DOCSYNC_RETRY_DELAYS = [float(d) for d in os.environ.get("DOCSYNC_RETRY_DELAYS", "0.5,2").split(",")]
         # a running sync job with no progress for this long is taken as dead (its worker was killed)
-        self.DOCSYNC_STALL_SECONDS = float(os.environ.get("DOCSYNC_STALL_SECONDS", "120"))
 
 
 def _fernet_key() -> str:

@@ -115,6 +115,9 @@ def app_config(database_url: str, redis_url: str, **extra) -> dict:
         "SECRET_KEY": "test-secret",
         # the remote sites the tests run are on 127.0.0.1, which production defaults refuse
         "OUTBOUND_ALLOWED_HOSTS": ["127.0.0.1"],
+        # real workers (start_workers) find a dead job within seconds, not minutes
+        "WORKER_TTL": 16,
+        "SWEEP_SECONDS": 5,
         **extra,
     }
 
@@ -267,6 +270,8 @@ def start_workers(app):
         "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
         "REDIS_URL": app.config["REDIS_URL"],
         "SECRET_KEY": "test-secret",
+        "WORKER_TTL": str(app.config["WORKER_TTL"]),
+        "SWEEP_SECONDS": str(app.config["SWEEP_SECONDS"]),
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     flask = str(Path(sys.executable).with_name("flask"))

@@ -29,6 +29,9 @@ class Capability:
     queues: tuple[str, ...] = ()  # RQ queues its jobs go to
     queue_priority: int = 50  # workers take queues of lower numbers first; "default" always last
     home: str | None = None  # endpoint of the home page, if this capability provides it
+    # dotted path of a function the sweeper calls (no arguments, app context, it commits after):
+    # close or resume this capability's rows whose job has ended without saying so
+    sweep: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,10 @@ class Registry:
     @cached_property
     def nav(self) -> tuple[NavEntry, ...]:
         return tuple(sorted((entry for c in self.capabilities for entry in c.nav), key=lambda entry: entry.order))
+
+    @cached_property
+    def sweeps(self) -> tuple[str, ...]:
+        return tuple(c.sweep for c in self.capabilities if c.sweep)
 
     @cached_property
     def home(self) -> str:

@@ -17,4 +17,5 @@ CAPABILITY = Capability(
     ),
     queues=("sync",),
     queue_priority=10,
+    sweep="app.docsync.sync.sweep",
 )

@@ -20,16 +20,17 @@ bytes it already has as the latest. Nothing here commits.
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from flask import current_app
 from rq import Retry
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.core import audit, jobs, live
 from app.core.errors import Conflict, InvalidInput, Unavailable
+from app.core.jobs import sweeper
+from app.core.jobs.models import JobRecord
 from app.core.records import get_or_404
 from app.core.timeutil import utcnow
 from app.docsync import documents, metrics, sites
@@ -49,6 +50,7 @@ DIRECTIONS = ("push", "pull")
 ACTIVE = (SyncStatus.queued, SyncStatus.running)
 REPLAYABLE = (SyncOutcome.failed, SyncOutcome.pending)
 CHUNK = 500  # numbers or sha256s per protocol call
+ENTITY = "doc_sync_job"
 JOB_RETRY = Retry(max=2, interval=[5, 30])  # whole-job retries (e.g. the manifest call failed)
 
 
@@ -176,16 +178,7 @@ def _create(
     )
     db.session.add(job)
     db.session.flush()
-    record = jobs.enqueue(
-        f"doc-sync-{direction}",
-        "app.docsync.jobs.run_sync_job",
-        job.id,
-        queue="sync",
-        link=("doc_sync_job", job.id),
-        retry=JOB_RETRY,
-        description=f"{direction} documents {'to' if direction == 'push' else 'from'} {site.name} (sync job {job.id})",
-    )
-    job.rq_job_id = record.id
+    job.rq_job_id = _enqueue(job).id
     audit.record(
         "doc_sync_job",
         job.id,
@@ -201,6 +194,19 @@ def _create(
     return job
 
 
+def _enqueue(job: SyncJob) -> JobRecord:
+    return jobs.enqueue(
+        f"doc-sync-{job.direction}",
+        "app.docsync.jobs.run_sync_job",
+        job.id,
+        queue="sync",
+        link=(ENTITY, job.id),
+        retry=JOB_RETRY,
+        description=f"{job.direction} documents {'to' if job.direction == 'push' else 'from'} {job.site.name} "
+        f"(sync job {job.id})",
+    )
+
+
 def get(job_id: int) -> SyncJob:
     return get_or_404(SyncJob, job_id, "sync job")
 
@@ -213,11 +219,26 @@ def recent(site_id: int | None = None, limit: int = 20) -> list[SyncJob]:
 
 
 def is_stalled(job: SyncJob) -> bool:
-    """Running on paper but silent for DOCSYNC_STALL_SECONDS: its worker died (kill -9, lost host)."""
-    if job.status != SyncStatus.running:
-        return False
-    last = job.heartbeat_at or job.started_at or job.created_at
-    return utcnow() - last > timedelta(seconds=current_app.config["DOCSYNC_STALL_SECONDS"])
+    """Active on paper while its RQ job has ended without closing it (work horse killed, job lost
+    with Redis), as the job history says; the sweeper resumes such a job, a person may replay it."""
+    return job.status in ACTIVE and bool(job.rq_job_id and sweeper.ended([job.rq_job_id]))
+
+
+MAX_RESUMES = 3  # jobs enqueued for one sync job before the sweeper gives up and marks it interrupted
+
+
+def sweep() -> int:
+    """The sweeper's hook: resume each stalled sync job (a new RQ job; the runner continues with
+    its pending items), or end it as interrupted once it was resumed MAX_RESUMES times."""
+    rows = list(db.session.scalars(select(SyncJob).where(SyncJob.status.in_(ACTIVE)).limit(sweeper.BATCH)))
+    gone = sweeper.ended([job.rq_job_id for job in rows if job.rq_job_id])
+    stalled = [job for job in rows if job.rq_job_id in gone]
+    for job in stalled:
+        if sweeper.attempts(ENTITY, job.id) <= MAX_RESUMES:
+            job.rq_job_id = _enqueue(job).id
+        else:
+            close(job, SyncStatus.interrupted, sweeper.why(gone[job.rq_job_id]))
+    return len(stalled)
 
 
 def replay(job_id: int) -> tuple[SyncJob, bool]:

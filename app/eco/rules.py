@@ -17,6 +17,7 @@ from app.core import audit, txn
 from app.core.api import parse
 from app.core.auth.roles import ACTOR_ROLES
 from app.core.errors import InvalidInput
+from app.core.jobs import sweeper
 from app.core.paging import Page, paginate
 from app.core.records import get_or_404
 from app.core.timeutil import utcnow
@@ -312,3 +313,17 @@ def count_runs(runs: list[WorkflowRun]) -> None:
             metrics.WORKFLOW_ACTION_RUNS.labels(action, status).inc()
 
     txn.on_commit(count)
+
+
+def sweep() -> int:
+    """The sweeper's hook: a create_job run whose job ended without reporting fails (JOB_LOST)."""
+    waiting = (ActionRunStatus.queued, ActionRunStatus.running)
+    query = select(WorkflowRun).where(WorkflowRun.status.in_(waiting), WorkflowRun.job_id.is_not(None))
+    runs = list(db.session.scalars(query.limit(sweeper.BATCH)))
+    gone = sweeper.ended([run.job_id for run in runs])
+    closed = [run for run in runs if run.job_id in gone]
+    for run in closed:
+        run.status, run.result_code, run.finished_at = ActionRunStatus.failed, "JOB_LOST", utcnow()
+        run.error = sweeper.why(gone[run.job_id])[:ERROR_LENGTH]
+    count_runs(closed)
+    return len(closed)

@@ -5,5 +5,9 @@ live through coalesced events and Redis snapshots."""
 from app.core.capability import Capability, NavEntry
 
 CAPABILITY = Capability(
-    "flows", nav=(NavEntry("Flows", "flows.index", order=30),), queues=("flows",), queue_priority=50
+    "flows",
+    nav=(NavEntry("Flows", "flows.index", order=30),),
+    queues=("flows",),
+    queue_priority=50,
+    sweep="app.flows.service.sweep",
 )

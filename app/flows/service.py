@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.core import audit, jobs, metrics
 from app.core.errors import Conflict, InvalidInput, NotFound
-from app.core.jobs import history
+from app.core.jobs import history, sweeper
 from app.core.jobs.models import JobState
 from app.core.paging import Page, paginate
 from app.core.timeutil import utcnow
@@ -26,7 +26,7 @@ from app.engine import Flow, RunStatus
 from app.engine.breakpoints import Breakpoint
 from app.engine.builtins import ROUTINE_TYPES, register_class
 from app.engine.expressions import ExpressionError
-from app.engine.runtime import RoutineStatus
+from app.engine.runtime import FINAL, RoutineStatus
 from app.extensions import db, redis_client
 from app.flows import document
 from app.flows.models import FlowDefinition, FlowRun
@@ -168,6 +168,13 @@ def reconcile(run: FlowRun) -> bool:
     run.status, run.ended_at = status, record.ended_at or utcnow()
     run.error = run.error or f"its job ended as {record.status} without reporting: {record.error or 'no error'}"
     return True
+
+
+def sweep() -> int:
+    """The sweeper's hook: close the runs whose job ended without reporting."""
+    runs = list(db.session.scalars(select(FlowRun).where(FlowRun.status.not_in(FINAL)).limit(sweeper.BATCH)))
+    gone = sweeper.ended([run.job_id for run in runs if run.job_id])
+    return sum(reconcile(run) for run in runs if run.job_id in gone)
 
 
 def _reconciled_run(job_id: str) -> FlowRun:

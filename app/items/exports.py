@@ -5,9 +5,11 @@ BOM_EXPORT_SYNC_MAX_LINES on both sides together) made by an RQ job on the
 from collections.abc import Callable
 
 from flask import current_app
+from sqlalchemy import select
 
 from app.core import audit, jobs
 from app.core.errors import Conflict
+from app.core.jobs import sweeper
 from app.core.records import get_or_404
 from app.core.timeutil import utcnow
 from app.extensions import db
@@ -93,3 +95,14 @@ def make_bytes(export: BomExport, on_progress: Callable[[float, str], None]) -> 
 
 def fail_export(export: BomExport, error: str) -> None:
     export.status, export.error, export.finished_at = ExportStatus.failed, error, utcnow()
+
+
+def sweep() -> int:
+    """The sweeper's hook: an export whose job ended without making it fails, saying why."""
+    waiting = (ExportStatus.queued, ExportStatus.running)
+    exports = list(db.session.scalars(select(BomExport).where(BomExport.status.in_(waiting)).limit(sweeper.BATCH)))
+    gone = sweeper.ended([export.job_id for export in exports if export.job_id])
+    for export in exports:
+        if export.job_id in gone:
+            fail_export(export, sweeper.why(gone[export.job_id]))
+    return sum(1 for export in exports if export.job_id in gone)

@@ -7,4 +7,5 @@ CAPABILITY = Capability(
     nav=(NavEntry("Optimizations", "optimization.index", order=40),),
     queues=("optimize",),
     queue_priority=40,
+    sweep="app.optimization.chunks.sweep",
 )

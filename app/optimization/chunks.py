@@ -1,13 +1,17 @@
 """What only the chunk jobs run (the web never does): fold a batch of results
 into the optimization's summary under its row lock, apply the early-stop
-policy, finish the optimization, and look for the halt flag."""
+policy, finish the optimization, and look for the halt flag. Chunks are
+idempotent: a requeued chunk skips the points already saved, and a merge drops
+results of points saved meanwhile; the sweeper's hook resumes the chunks an
+optimization lost (work horse killed, job lost with Redis)."""
 
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
+from app.core.jobs import sweeper
 from app.core.timeutil import utcnow
 from app.extensions import db, redis_client
 from app.optimization import service
@@ -77,6 +81,8 @@ def merge(optimization_id: int, outcomes: list[Outcome], chunk_finished: bool = 
     if optimization.is_final:
         db.session.rollback()
         return False
+    known = set(saved(optimization_id, [o.seq for o in outcomes]))
+    outcomes = [o for o in outcomes if o.seq not in known]
     now = utcnow()
     if optimization.status == OptimizationStatus.queued:
         optimization.status, optimization.started_at = OptimizationStatus.running, now
@@ -181,3 +187,52 @@ def chunk_failed(optimization_id: int, outcomes: list[Outcome]) -> None:
     """A chunk job broke outside any single backtest: its remaining points count as failed."""
     db.session.rollback()
     merge(optimization_id, outcomes, chunk_finished=True)
+
+
+def saved(optimization_id: int, seqs: list[int]) -> list[int]:
+    """Which of these grid points already have their task row."""
+    if not seqs:
+        return []
+    return list(
+        db.session.scalars(
+            select(OptimizationTask.seq).where(
+                OptimizationTask.optimization_id == optimization_id,
+                OptimizationTask.seq.between(min(seqs), max(seqs)),
+            )
+        )
+    )
+
+
+MAX_ROUNDS = 3  # resumes of one optimization before it is failed: a chunk that kills its work horse every time
+
+
+def sweep() -> int:
+    """The sweeper's hook: an optimization not final whose chunk jobs have all ended lost a
+    chunk. Resume the chunks with points left, or finish it when none has."""
+    active = (OptimizationStatus.queued, OptimizationStatus.running)
+    rows = db.session.scalars(select(Optimization.id).where(Optimization.status.in_(active)).limit(sweeper.BATCH))
+    return sum(_resume(optimization_id) for optimization_id in list(rows))
+
+
+def _resume(optimization_id: int) -> bool:
+    optimization = db.session.get(Optimization, optimization_id)
+    records = service.chunk_jobs(optimization)
+    if not records or not all(record.is_final for record in records):
+        return False
+    optimization = service.locked(optimization_id)
+    done = saved(optimization_id, list(range(optimization.total)))
+    left = [(first, last) for first, last in service.chunk_ranges(optimization) if _missing(done, first, last)]
+    optimization.chunks_done = optimization.chunks_total - len(left)
+    if left and len(records) < optimization.chunks_total * (1 + MAX_ROUNDS):
+        for first, last in left:
+            service.enqueue_chunk(optimization, first, last)
+        db.session.commit()
+        return True
+    _finish(optimization, f"chunks kept failing: {sweeper.why(records[-1])}" if left else None)
+    db.session.commit()
+    service.announce(optimization, finalized=True)
+    return True
+
+
+def _missing(done: list[int], first: int, last: int) -> bool:
+    return sum(1 for seq in done if first <= seq < last) < last - first

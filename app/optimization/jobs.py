@@ -23,6 +23,8 @@ def run_chunk(optimization_id: int, first: int, last: int) -> dict:
         return {"merged": 0}
     strategy = grid.strategy_named(optimization.strategy)
     points = grid.expand(strategy, optimization.param_space)[0][first:last]
+    done = set(chunks.saved(optimization_id, list(range(first, last))))  # a requeued chunk skips what it saved
+    todo = [(seq, params) for seq, params in enumerate(points, start=first) if seq not in done]
     bars = service.bars_of(optimization.dataset)
     indicators = Indicators(bars)
     cash, commission = optimization.cash, optimization.commission
@@ -33,7 +35,7 @@ def run_chunk(optimization_id: int, first: int, last: int) -> dict:
     merged = 0  # points of this chunk already handed to the service
     last_flush = last_check = time.monotonic()
     try:
-        for seq, params in enumerate(points, start=first):
+        for seq, params in todo:
             now = time.monotonic()
             if now - last_check >= HALT_CHECK_SECONDS:
                 last_check = now
@@ -57,7 +59,7 @@ def run_chunk(optimization_id: int, first: int, last: int) -> dict:
         error = f"chunk failed: {type(exc).__name__}: {exc}"
         chunks.chunk_failed(
             optimization_id,
-            [Outcome(first + i, params, error=error) for i, params in enumerate(points[merged:], start=merged)],
+            [Outcome(seq, params, error=error) for seq, params in todo[merged:]],
         )
         raise
     return {"merged": merged}

@@ -150,19 +150,8 @@ def submit(owner: User, spec: dict[str, Any], source: Optimization | None = None
     )
     db.session.add(optimization)
     db.session.flush()
-    size = math.ceil(len(points) / chunks)
-    for first in range(0, len(points), size):
-        last = min(first + size, len(points))
-        jobs.enqueue(
-            "optimization_chunk",
-            "app.optimization.jobs.run_chunk",
-            optimization.id,
-            first,
-            last,
-            queue="optimize",
-            link=(ENTITY, optimization.id),
-            description=f"optimization {optimization.id} points {first}-{last - 1}",
-        )
+    for first, last in chunk_ranges(optimization):
+        enqueue_chunk(optimization, first, last)
     audit.record(
         ENTITY,
         optimization.id,
@@ -272,6 +261,25 @@ def heatmap(optimization: Optimization, x: str, y: str) -> dict[str, Any]:
         key = (params[x], params[y])
         cells[key] = pick(score, cells[key]) if key in cells else score
     return {"x": x, "y": y, "xs": sorted({k[0] for k in cells}), "ys": sorted({k[1] for k in cells}), "cells": cells}
+
+
+def chunk_ranges(optimization: Optimization) -> list[tuple[int, int]]:
+    """The [first, last) grid ranges of its chunks."""
+    size = math.ceil(optimization.total / optimization.chunks_total) if optimization.total else 1
+    return [(first, min(first + size, optimization.total)) for first in range(0, optimization.total, size)]
+
+
+def enqueue_chunk(optimization: Optimization, first: int, last: int) -> None:
+    jobs.enqueue(
+        "optimization_chunk",
+        "app.optimization.jobs.run_chunk",
+        optimization.id,
+        first,
+        last,
+        queue="optimize",
+        link=(ENTITY, optimization.id),
+        description=f"optimization {optimization.id} points {first}-{last - 1}",
+    )
 
 
 def chunk_jobs(optimization: Optimization) -> list[JobRecord]:

@@ -25,8 +25,8 @@ def rq_job(app, job_id: str) -> Job:
 
 
 def test_the_history_statuses_are_rqs_names():
-    """All but "retrying", which is the history's own (RQ says "finished", so the history does too)."""
-    assert set(JobState) - {JobState.retrying} <= {status.value for status in JobStatus}
+    """All but "retrying" and "lost", the history's own (RQ says "finished", so the history does too)."""
+    assert set(JobState) - {JobState.retrying, JobState.lost} <= {status.value for status in JobStatus}
 
 
 def test_job_reaches_redis_only_when_the_transaction_commits(app):

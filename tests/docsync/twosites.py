@@ -28,7 +28,7 @@ from tests.liveserver import LiveServer, running_instance
 
 JOBS = "/api/v1/doc-sync/jobs"
 
-STALL_SECONDS = 3  # a running job silent this long counts as dead (replay allowed)
+WORKER_TTL = 6  # a killed worker's job counts as abandoned this long after its last heartbeat
 
 
 class Api:
@@ -170,7 +170,10 @@ def two_sites(base: Path, **extra_env: str) -> Iterator[tuple[Site, Site]]:
 @pytest.fixture(scope="session")
 def sync_sites(tmp_path_factory):
     with two_sites(
-        tmp_path_factory.mktemp("two-sites"), DOCSYNC_STALL_SECONDS=str(STALL_SECONDS), DOCSYNC_RETRY_DELAYS="0.2,0.5"
+        tmp_path_factory.mktemp("two-sites"),
+        WORKER_TTL=str(WORKER_TTL),
+        SWEEP_SECONDS="1",
+        DOCSYNC_RETRY_DELAYS="0.2,0.5",
     ) as pair:
         yield pair
 

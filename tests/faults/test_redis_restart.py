@@ -6,12 +6,9 @@ import time
 from rq import Worker
 
 from app.core.jobs.models import JobRecord
-from app.core.jobs.worker import WORKER_TTL
 from app.extensions import db
 from app.queues import service
 from tests.conftest import wait_for
-
-HEARTBEAT = WORKER_TTL - 15  # an idle worker's heartbeat interval (RQ's dequeue timeout)
 
 
 def _demo(seconds: int) -> str:
@@ -29,6 +26,10 @@ def _listed(app) -> int:
     return len(Worker.all(connection=app.extensions["redis"]))
 
 
+def _heartbeat(app) -> int:
+    return max(1, app.config["WORKER_TTL"] - 15)  # an idle worker's heartbeat interval (RQ's dequeue timeout)
+
+
 def _restart(redis_server) -> None:
     redis_server.stop()
     time.sleep(1)
@@ -39,7 +40,7 @@ def test_an_idle_worker_is_listed_again_within_one_heartbeat_and_works(app, redi
     assert _listed(app) == 1
     _restart(redis_server)
     assert _listed(app) == 0  # Redis forgot everything
-    wait_for(lambda: _listed(app) == 1, timeout=HEARTBEAT + 5, interval=0.5)
+    wait_for(lambda: _listed(app) == 1, timeout=_heartbeat(app) + 5, interval=0.5)
     job_id = _demo(1)
     wait_for(lambda: _status(job_id) == "finished", timeout=20, interval=0.2)
     assert worker_process.poll() is None
@@ -51,6 +52,6 @@ def test_a_busy_worker_survives_a_redis_restart_and_takes_the_next_job(app, redi
     _restart(redis_server)
     time.sleep(4)  # the job has ended (or failed to report) meanwhile
     assert worker_process.poll() is None, worker_process.stderr.read().decode()[-2000:]
-    wait_for(lambda: _listed(app) == 1, timeout=HEARTBEAT + 5, interval=0.5)
+    wait_for(lambda: _listed(app) == 1, timeout=_heartbeat(app) + 5, interval=0.5)
     job_id = _demo(1)
     wait_for(lambda: _status(job_id) == "finished", timeout=20, interval=0.2)

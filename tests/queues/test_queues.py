@@ -106,8 +106,11 @@ def test_job_detail_has_args_meta_timings_traceback_and_history(app, client, bea
 
 def test_workers_show_state_and_current_job(app, client, bearer, worker_process):
     headers = bearer("operator")
-    workers = client.get("/api/v1/workers", headers=headers).json["workers"]
-    assert len(workers) == 1 and workers[0]["state"] == "idle" and workers[0]["last_heartbeat"]
+    # idle once the sweep every new worker offers at start has run
+    workers = wait_for(
+        lambda: [w for w in client.get("/api/v1/workers", headers=headers).json["workers"] if w["state"] == "idle"]
+    )
+    assert len(workers) == 1 and workers[0]["last_heartbeat"]
     assert set(workers[0]["queues"]) == {"sync", "actions", "exports", "optimize", "flows", "default"}
     job_id = enqueue(20)
     wait_for(lambda: status_of(job_id) == "started")

@@ -12,7 +12,7 @@ class JobState(StrEnum):
     """A job's status as RQ names it (rq.job.JobStatus), so the job history and the queues
     page say the same: a job that ran to its end is "finished" because RQ says so, where
     the capabilities' own sets say completed, succeeded or done. "retrying" is the
-    history's own: a failed attempt RQ will run again. The history stores queued, started,
+    history's own: a failed attempt RQ will run again; so is "lost". The history stores queued, started,
     retrying and the four final ones; deferred and scheduled are RQ registries the queues
     page counts."""
 
@@ -25,9 +25,11 @@ class JobState(StrEnum):
     stopped = "stopped"
     canceled = "canceled"
     retrying = "retrying"
+    lost = "lost"  # the history's own: Redis no longer knew the job (restarted, flushed); see the sweeper
 
 
-FINAL_STATUSES = (JobState.finished, JobState.failed, JobState.stopped, JobState.canceled)
+FINAL_STATUSES = (JobState.finished, JobState.failed, JobState.stopped, JobState.canceled, JobState.lost)
+ACTIVE_STATUSES = (JobState.queued, JobState.started, JobState.retrying)
 
 
 class JobRecord(db.Model):

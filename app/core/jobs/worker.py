@@ -17,13 +17,11 @@ from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker, Worker, worker_registration
 
 from app.core import live
-from app.core.jobs import history
+from app.core.jobs import history, sweeper
 from app.extensions import db
 
 log = logging.getLogger(__name__)
 
-WORKER_TTL = 30  # s: an idle worker heartbeats every WORKER_TTL - 15 s; a dead one leaves the list WORKER_TTL s later
-JOB_MONITORING_INTERVAL = 10  # s between heartbeats of a busy worker
 BACKOFF = (0.5, 1, 2, 5, 10)  # s between tries to reach Redis again
 
 
@@ -53,10 +51,26 @@ class _Tracking:
 class ForgelineWorker(_Tracking, Worker):
     """Forks a work horse per job (RQ's default); production uses this one."""
 
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("worker_ttl", WORKER_TTL)
-        kwargs.setdefault("job_monitoring_interval", JOB_MONITORING_INTERVAL)
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args, ttl: int, sweep_seconds: int, **kwargs):
+        """`ttl`: a worker or job silent this long is gone. An idle worker heartbeats every
+        ttl - 15 s (RQ's dequeue timeout, at least 1 s), a busy one every ttl / 3 s; RQ's
+        own default (7 min, and a minute more for a job) kept dead workers listed and
+        killed jobs `started` for that long. Maintenance (RQ's registry cleaning, the
+        sweeper's offer) runs every `sweep_seconds` when idle."""
+        super().__init__(
+            *args,
+            worker_ttl=ttl,
+            job_monitoring_interval=max(1, ttl // 3),
+            maintenance_interval=sweep_seconds,
+            **kwargs,
+        )
+
+    def get_heartbeat_ttl(self, job):
+        return self.worker_ttl  # RQ adds a fixed minute: a killed job would look started that much longer
+
+    def run_maintenance_tasks(self):
+        super().run_maintenance_tasks()
+        sweeper.offer(self.connection, self.maintenance_interval)
 
     def wait_for_orphan(self) -> None:
         """After RQ quit mid-job: let the work horse end its job (it has its own timeout) before
@@ -93,12 +107,16 @@ def wait_for_redis(connection: Redis) -> None:
             time.sleep(delay)
 
 
-def work_forever(queue_names: list[str], connection: Redis, name: str | None = None, burst: bool = False) -> None:
+def work_forever(queue_names: list[str], connection: Redis, config, name: str | None = None, burst: bool = False):
     """Run a worker until it is asked to stop (SIGTERM/SIGINT) or, in burst mode, runs out of jobs;
     when Redis goes away, even mid-job, wait for it and start again under the same name."""
     while True:
         worker = ForgelineWorker(
-            [Queue(n, connection=connection) for n in queue_names], connection=connection, name=name
+            [Queue(n, connection=connection) for n in queue_names],
+            connection=connection,
+            name=name,
+            ttl=config["WORKER_TTL"],
+            sweep_seconds=config["SWEEP_SECONDS"],
         )
         try:
             worker.work(with_scheduler=True, burst=burst)
