@@ -35,7 +35,10 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = _database_url()
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+        # the prefix of every Redis key and pub/sub channel the app names (app/core/rediskeys.py)
+        self.REDIS_NAMESPACE = os.environ.get("REDIS_NAMESPACE", "").strip() or "forgeline"
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", self.REDIS_URL)
+        self.RATELIMIT_KEY_PREFIX = self.REDIS_NAMESPACE
         self.LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
         self.METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
         # a BOM delta export over this many lines (both sides) is made by a background job
@@ -46,6 +49,10 @@ class Config:
         )  # seconds, doubled per retry
         self.JOB_HISTORY_RETENTION_DAYS = int(os.environ.get("JOB_HISTORY_RETENTION_DAYS", "90"))
         self.SOCK_SERVER_OPTIONS = {"ping_interval": 25}
+        # origins besides the request's own host that may open /ws (e.g. "https://forgeline.example.com")
+        self.LIVE_ALLOWED_ORIGINS = [
+            o.strip().rstrip("/").lower() for o in os.environ.get("LIVE_ALLOWED_ORIGINS", "").split(",") if o.strip()
+        ]
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
