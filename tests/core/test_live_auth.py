@@ -4,9 +4,12 @@ deployment's namespace keeps two apps on one Redis apart; the audit log follows 
 as the API. Real server, real sockets, real Redis."""
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 from simple_websocket import Client, ConnectionClosed, ConnectionError
+from werkzeug.utils import import_string
 
 from app import create_app
 from app.core import live
@@ -192,3 +195,27 @@ def test_the_audit_log_withholds_what_the_api_hides(app, signed_in, make_user):
     sign_in(admin_client, make_user("root", "admin").username)
     page = admin_client.get("/audit/?entity=optimization").get_data(as_text=True)
     assert page.count("paramSpace") == 2 and "withheld" not in page
+
+
+ROOT = Path(__file__).resolve().parents[2]
+# the topic prefixes the app publishes on and its pages subscribe to, as they are written
+TOPIC_LITERALS = (
+    (re.compile(r'publish(?:_on_commit)?\(\s*f"([a-z][a-z_-]*):\{'), "app", "*.py"),
+    (re.compile(r'def topic\([^)]*\) -> str:\s*return f"([a-z][a-z_-]*):\{'), "app", "*.py"),
+    (re.compile(r'"([a-z][a-z_-]*):" ~'), "templates", "*.html"),
+)
+
+
+def test_every_topic_the_app_uses_has_a_rule_and_every_rule_resolves(app):
+    used = {
+        (match, str(path.relative_to(ROOT)))
+        for pattern, folder, glob in TOPIC_LITERALS
+        for path in (ROOT / folder).rglob(glob)
+        for match in pattern.findall(path.read_text())
+    }
+    assert {prefix for prefix, _ in used} >= {"job", "queue", "eco", "optimization", "doc-sync", "flow-run"}
+    declared = app.extensions["capabilities"].access
+    assert not [(prefix, where) for prefix, where in used if prefix not in declared], "topics nobody authorises"
+    for access in declared.values():
+        if access.may_see:
+            assert callable(import_string(access.may_see)), access
