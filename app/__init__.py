@@ -10,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app.config import PROXY_FIX_HEADERS, ROOT, Config
 from app.core import capability
 from app.core.auth.roles import OPERATOR
-from app.core.capability import Capability, NavEntry
+from app.core.capability import Access, Capability, NavEntry
 from app.extensions import csrf, db, htmx, limiter, login, migrate, sock
 
 # The capability packages, in dependency order (demo seeds run in it; workers take their queues
@@ -19,8 +19,13 @@ from app.extensions import csrf, db, htmx, limiter, login, migrate, sock
 # that `flask seed-demo` calls. Adding a capability means adding its name here, nothing else.
 CAPABILITIES = ("dashboard", "queues", "docsync", "items", "eco", "optimization", "flows")
 
-# core's own entries: the audit log, and the queue every job may use
-CORE = Capability("core", nav=(NavEntry("Audit log", "audit.index", OPERATOR, order=90),))
+# core's own entries: the audit log, the queue every job may use, and the `job:<id>` topics
+# (operators see every job; others a job of a record they may see, or one they started)
+CORE = Capability(
+    "core",
+    nav=(NavEntry("Audit log", "audit.index", OPERATOR, order=90),),
+    access=(Access("job", OPERATOR, may_see="app.core.jobs.history.may_see"),),
+)
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:

@@ -35,6 +35,24 @@ def create_user(username: str, role: str, password: str) -> None:
     click.echo(f"created {user.username} ({user.role})")
 
 
+@users.command("update")
+@click.argument("username")
+@click.option("--role", default=None, help="The new role.")
+@click.option("--active/--inactive", default=None, help="Let the user sign in, or not.")
+def update_user(username: str, role: str | None, active: bool | None) -> None:
+    """Change USERNAME's role or active flag (open live sockets re-check their topics)."""
+    from app.core.auth import service
+    from app.core.errors import DomainError
+    from app.extensions import db
+
+    try:
+        user = service.update_user(service.get_user(username), role=role, active=active)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    db.session.commit()
+    click.echo(f"{user.username}: {user.role}, {'active' if user.active else 'inactive'}")
+
+
 @tokens.command("create")
 @click.argument("username")
 @click.option("--name", default="cli", show_default=True, help="A label to recognise the token by.")

@@ -41,10 +41,13 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = _database_url()
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+        # the prefix of every Redis key and pub/sub channel the app names (app/core/rediskeys.py)
+        self.REDIS_NAMESPACE = os.environ.get("REDIS_NAMESPACE", "").strip() or "forgeline"
         # a worker silent this long is gone: it leaves the list, its job counts as abandoned (app/core/jobs/worker.py)
         self.WORKER_TTL = int(os.environ.get("WORKER_TTL", "30"))
         self.SWEEP_SECONDS = int(os.environ.get("SWEEP_SECONDS", "30"))  # between sweeps (app/core/jobs/sweeper.py)
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", self.REDIS_URL)
+        self.RATELIMIT_KEY_PREFIX = self.REDIS_NAMESPACE
         # failed sign-ins (Flask-Limiter syntax): per account tried, and per client address
         self.LOGIN_ACCOUNT_RATE_LIMIT = os.environ.get("LOGIN_ACCOUNT_RATE_LIMIT", "10 per 15 minutes")
         self.LOGIN_ADDRESS_RATE_LIMIT = os.environ.get("LOGIN_ADDRESS_RATE_LIMIT", "50 per 15 minutes")
@@ -62,6 +65,10 @@ class Config:
         )  # seconds, doubled per retry
         self.JOB_HISTORY_RETENTION_DAYS = int(os.environ.get("JOB_HISTORY_RETENTION_DAYS", "90"))
         self.SOCK_SERVER_OPTIONS = {"ping_interval": 25}
+        # origins besides the request's own host that may open /ws (e.g. "https://forgeline.example.com")
+        self.LIVE_ALLOWED_ORIGINS = [
+            o.strip().rstrip("/").lower() for o in os.environ.get("LIVE_ALLOWED_ORIGINS", "").split(",") if o.strip()
+        ]
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)

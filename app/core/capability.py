@@ -1,13 +1,16 @@
 """How a capability plugs itself in: each package's `__init__.py` defines `CAPABILITY`, and
 create_app() hands the list of packages to `init_app()`. Core reads what they declared from
-the app (blueprints, navigation, queues) and imports no capability itself."""
+the app (blueprints, navigation, queues, who may see what) and imports no capability itself."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import import_module
 from importlib.util import find_spec
+from typing import Any
 
 from flask import Flask, current_app
+from werkzeug.utils import import_string
 
 DEFAULT_QUEUE = "default"  # core's own queue, always there, last in priority
 
@@ -21,11 +24,43 @@ class NavEntry:
 
 
 @dataclass(frozen=True)
+class Access:
+    """Who may see the records of one kind: the live topics `<kind>:<id>` and the audit rows
+    (and linked jobs) of entity `<kind>`.
+
+    A user of one of `roles` sees every one of them; for the others `may_see`, the dotted path
+    of a function `(user, id: str) -> bool` (resolved on first use, so `__init__.py` imports no
+    service), decides, and it must be the rule the capability's own pages and API apply. With
+    neither, every signed-in user sees them; with only `roles`, nobody else does."""
+
+    kind: str
+    roles: tuple[str, ...] = ()
+    may_see: str | None = None
+
+    def allows(self, user: Any, ident: str) -> bool:
+        if self.roles and user.has_role(*self.roles):
+            return True
+        if self.may_see:
+            return bool(_rule(self.may_see)(user, ident))
+        return not self.roles
+
+
+_rules: dict[str, Callable[[Any, str], bool]] = {}
+
+
+def _rule(path: str) -> Callable[[Any, str], bool]:
+    if path not in _rules:
+        _rules[path] = import_string(path)
+    return _rules[path]
+
+
+@dataclass(frozen=True)
 class Capability:
     """What a capability package registers. Its blueprints are `bp` in its views.py and api.py."""
 
     name: str  # the package under app/
     nav: tuple[NavEntry, ...] = ()
+    access: tuple[Access, ...] = ()  # who may subscribe to its topics and read its audit rows
     queues: tuple[str, ...] = ()  # RQ queues its jobs go to
     queue_priority: int = 50  # workers take queues of lower numbers first; "default" always last
     home: str | None = None  # endpoint of the home page, if this capability provides it
@@ -57,6 +92,10 @@ class Registry:
     def home(self) -> str:
         return next(c.home for c in self.capabilities if c.home)
 
+    @cached_property
+    def access(self) -> dict[str, Access]:
+        return {a.kind: a for c in self.capabilities for a in c.access}
+
 
 def load(packages: tuple[str, ...], core: Capability) -> Registry:
     """The registry of core's own entries and the named packages, in that order."""
@@ -78,3 +117,19 @@ def registry() -> Registry:
 def queue_names() -> tuple[str, ...]:
     """Every queue of the app, in the priority order workers listen to them."""
     return registry().queues
+
+
+def may_see(user: Any, kind: str, ident: str) -> bool | None:
+    """Whether `user` may see record `ident` of `kind` (a live topic's prefix, an audit row's
+    entity); None when no capability declares the kind. An inactive user sees nothing."""
+    access = registry().access.get(kind)
+    if access is None:
+        return None
+    return bool(user is not None and user.is_active) and access.allows(user, ident)
+
+
+def may_subscribe(user: Any, topic: str) -> bool:
+    """The rule of the live channel: `<kind>:<id>` with a declared kind, which the user may see.
+    Anything else (no id, a kind nobody declared) is refused."""
+    kind, _, ident = topic.partition(":")
+    return bool(ident) and bool(may_see(user, kind, ident))

@@ -7,7 +7,7 @@ plans and runs push and pull jobs (jobs.py on the `sync` queue).
 """
 
 from app.core.auth.roles import OPERATOR
-from app.core.capability import Capability, NavEntry
+from app.core.capability import Access, Capability, NavEntry
 
 CAPABILITY = Capability(
     "docsync",
@@ -15,6 +15,8 @@ CAPABILITY = Capability(
         NavEntry("Documents", "docsync.documents_page", order=50),
         NavEntry("Sites & sync", "docsync.sites_page", OPERATOR, order=51),
     ),
+    # sync jobs are operators' pages: the topic `doc-sync:<id>` and the job history's link
+    access=(Access("doc-sync", OPERATOR), Access("doc_sync_job", OPERATOR), Access("remote_site", OPERATOR)),
     queues=("sync",),
     queue_priority=10,
     sweep="app.docsync.sync.sweep",

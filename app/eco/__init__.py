@@ -1,11 +1,12 @@
 """Engineering change orders: stages per type, activity gates, events, and the
 custom-action rules that run around every stage move."""
 
-from app.core.capability import Capability, NavEntry
+from app.core.capability import Access, Capability, NavEntry
 
 CAPABILITY = Capability(
     "eco",
     nav=(NavEntry("ECOs", "eco.index", order=10),),
+    access=(Access("eco"), Access("workflow_run")),  # every signed-in user reads ECOs and their rule runs
     queues=("actions",),
     queue_priority=20,
     sweep="app.eco.rules.sweep",

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from app.core import rediskeys
 from app.engine import Runtime
 
 Events = list[tuple[str, dict[str, Any]]]
@@ -117,17 +118,20 @@ def topic(job_id: str) -> str:
 
 
 def snapshot_key(job_id: str) -> str:
-    return f"forgeline:flow-run:{job_id}:snapshot"
+    return rediskeys.key("flow-run", job_id, "snapshot")
 
 
 def redis_monitor(job_id: str, connection, **options: Any) -> RunMonitor:
-    """A monitor publishing on `flow-run:<job id>` and keeping the snapshot in Redis."""
-    from app.core.live import publish_many
+    """A monitor publishing on `flow-run:<job id>` and keeping the snapshot in Redis. Called in
+    the job's app context; its ticker thread has none, so the names are read here."""
+    from app.core.live import channel, publish_many
+
+    channel_name, key = channel(), snapshot_key(job_id)
 
     def publish(events: Events) -> None:
-        publish_many(topic(job_id), events, connection=connection)
+        publish_many(topic(job_id), events, connection=connection, channel_name=channel_name)
 
     def save(snapshot: dict[str, Any]) -> None:
-        connection.set(snapshot_key(job_id), json.dumps(snapshot, default=str), ex=SNAPSHOT_TTL)
+        connection.set(key, json.dumps(snapshot, default=str), ex=SNAPSHOT_TTL)
 
     return RunMonitor(publish, save, **options)

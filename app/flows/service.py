@@ -16,7 +16,7 @@ from rq.job import Job
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.core import audit, jobs, metrics
+from app.core import audit, jobs, metrics, rediskeys
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.jobs import history, sweeper
 from app.core.jobs.models import JobState
@@ -40,7 +40,7 @@ BREAKPOINT_ID = re.compile(r"[0-9a-f]{8}")
 
 
 def control_key(job_id: str) -> str:
-    return f"forgeline:flow-run:{job_id}:control"
+    return rediskeys.key("flow-run", job_id, "control")
 
 
 def _actor() -> str:

@@ -1,10 +1,12 @@
 """Grid optimization of trading-strategy backtests on RQ workers."""
 
-from app.core.capability import Capability, NavEntry
+from app.core.capability import Access, Capability, NavEntry
 
 CAPABILITY = Capability(
     "optimization",
     nav=(NavEntry("Optimizations", "optimization.index", order=40),),
+    # the rule of the pages and the API (owner or admin) for `optimization:<id>` and the audit log
+    access=(Access("optimization", may_see="app.optimization.service.may_see"),),
     queues=("optimize",),
     queue_priority=40,
     sweep="app.optimization.chunks.sweep",

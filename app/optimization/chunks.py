@@ -179,8 +179,9 @@ def _finish(optimization: Optimization, reason: str | None) -> None:
     optimization.ended_at = utcnow()
 
 
-def halted(optimization_id: int) -> bool:
-    return bool(redis_client().exists(service.halt_key(optimization_id)))
+def halted(halt_key: str) -> bool:
+    """`halt_key`: `service.halt_key(optimization)`, read once by the chunk (the row's token never changes)."""
+    return bool(redis_client().exists(halt_key))
 
 
 def chunk_failed(optimization_id: int, outcomes: list[Outcome]) -> None:

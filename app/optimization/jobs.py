@@ -19,7 +19,10 @@ HALT_CHECK_SECONDS = 0.2  # how often it looks for a cancel or early stop
 
 def run_chunk(optimization_id: int, first: int, last: int) -> dict:
     optimization = db.session.get(Optimization, optimization_id)
-    if optimization is None or optimization.is_final or chunks.halted(optimization_id):
+    if optimization is None or optimization.is_final:
+        return {"merged": 0}
+    halt_key = service.halt_key(optimization)
+    if chunks.halted(halt_key):
         return {"merged": 0}
     strategy = grid.strategy_named(optimization.strategy)
     points = grid.expand(strategy, optimization.param_space)[0][first:last]
@@ -39,7 +42,7 @@ def run_chunk(optimization_id: int, first: int, last: int) -> dict:
             now = time.monotonic()
             if now - last_check >= HALT_CHECK_SECONDS:
                 last_check = now
-                if chunks.halted(optimization_id):
+                if chunks.halted(halt_key):
                     break
             try:
                 result = simulate(bars, strategy.signals(indicators, params), cash, commission)

@@ -1,3 +1,4 @@
+import secrets
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -86,6 +87,8 @@ class Optimization(db.Model):
     chunks_total: Mapped[int] = mapped_column(default=0)
     chunks_done: Mapped[int] = mapped_column(default=0)
     revision: Mapped[int] = mapped_column(default=0)  # bumped by every merge: the row lock
+    # names the run's Redis keys (its halt flag): unlike the id, never reused by a recreated database
+    run_token: Mapped[str] = mapped_column(String(32), default=lambda: secrets.token_hex(16))
 
     owner: Mapped[User] = relationship()
     dataset: Mapped[Dataset] = relationship()

@@ -21,7 +21,7 @@ from rq.exceptions import InvalidJobOperation
 from rq.job import Job, JobStatus
 from sqlalchemy import select, update
 
-from app.core import audit, jobs, live, txn
+from app.core import audit, jobs, live, rediskeys, txn
 from app.core.auth.models import User
 from app.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.core.jobs import history as job_history
@@ -45,7 +45,7 @@ METRIC_LABELS = {
 }
 MODES = ("max", "min")
 CHUNK_POINTS = 200  # grid points per RQ job
-HALT_TTL = 86_400
+HALT_TTL = 3600  # the flag outlives the run's end only as long as a last chunk may still be running
 ENTITY = "optimization"
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,10 @@ def topic(optimization_id: int) -> str:
     return f"optimization:{optimization_id}"
 
 
-def halt_key(optimization_id: int) -> str:
-    return f"optimization:{optimization_id}:halt"
+def halt_key(optimization: Optimization) -> str:
+    """Named by the run's random token, not its id: ids start again at 1 in a recreated database,
+    while Redis may still hold the flag of the old run."""
+    return rediskeys.key("optimization", optimization.run_token, "halt")
 
 
 # --- datasets --------------------------------------------------------------------------------
@@ -197,12 +199,27 @@ def rerun(optimization: Optimization, user: User, task_id: int | None = None) ->
 # --- reads -----------------------------------------------------------------------------------
 
 
+def visible_to(optimization: Optimization, user: User) -> bool:
+    """Who sees an optimization (its parameters, results, events, audit rows): its owner and admins."""
+    return user.role == "admin" or optimization.owner_id == user.id
+
+
 def get(optimization_id: int, user: User) -> Optimization:
-    """The optimization if `user` may see it (its owner, or an admin); others get 404."""
+    """The optimization if `user` may see it (`visible_to`); others get 404."""
     optimization = db.session.get(Optimization, optimization_id)
-    if optimization is None or not (user.role == "admin" or optimization.owner_id == user.id):
+    if optimization is None or not visible_to(optimization, user):
         raise NotFound(f"No optimization {optimization_id}.")
     return optimization
+
+
+def may_see(user: User, ref: str) -> bool:
+    """`get_by_ref()`'s rule as a yes or no: the live channel (`optimization:<id>`) and the audit
+    log apply it through the capability's `Access`, so they show what the API shows."""
+    try:
+        get_by_ref(ref, user)
+    except NotFound:
+        return False
+    return True
 
 
 def get_by_ref(ref: str, user: User) -> Optimization:
@@ -322,7 +339,7 @@ def announce(optimization: Optimization, finalized: bool) -> None:
 def _halt(optimization: Optimization) -> None:
     """No new task starts: running chunks see the flag within a moment, queued ones are canceled in RQ."""
     connection = redis_client()
-    connection.set(halt_key(optimization.id), 1, ex=HALT_TTL)
+    connection.set(halt_key(optimization), 1, ex=HALT_TTL)
     OPTIMIZATION_TASKS.labels("stopped").inc(optimization.total - optimization.done)
     queued = [r.id for r in chunk_jobs(optimization) if r.status == JobState.queued]
     canceled = []

@@ -10,7 +10,7 @@ import re
 import redis
 from playwright.sync_api import expect
 
-from app.core.live import CHANNEL, make_event
+from app.core.live import make_event
 
 SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
 
@@ -40,7 +40,7 @@ def wait_until_delivered(page, live_server, frames: list[dict], topic: str) -> N
     until a ping comes back through /ws, so what follows cannot be published into the void."""
     bus = redis.Redis.from_url(live_server.redis_url)
     for _ in range(50):
-        bus.publish(CHANNEL, json.dumps(make_event(topic, "ping", {})))
+        bus.publish("forgeline:events", json.dumps(make_event(topic, "ping", {})))  # the default REDIS_NAMESPACE
         page.wait_for_timeout(200)  # (Playwright delivers frames to the handler only while it is called)
         if any(f.get("topic") == topic and f["type"] == "ping" for f in frames):
             return

@@ -18,7 +18,7 @@ from simple_websocket import Client, ConnectionError
 
 from app.config import ROOT
 from app.core import live
-from app.core.live.bus import CHANNEL, SOCKET_BUFFER, Subscriber, make_event
+from app.core.live.bus import SOCKET_BUFFER, Subscriber, make_event
 from app.core.live.views import MAX_TOPICS, _apply
 from tests.conftest import sign_in
 from tests.helpers import next_event, send, until_live
@@ -110,7 +110,7 @@ def test_events_published_by_another_process_arrive(app, redis_server, connect):
 
     # a publisher need not even load the app: the message on the channel is the contract
     raw = json.dumps(make_event("flow-run:7", "raw", {}))
-    redis.Redis.from_url(redis_server.url).publish(CHANNEL, raw)
+    redis.Redis.from_url(redis_server.url).publish(live.channel(), raw)
     assert next_event(ws)["type"] == "raw"
 
 
@@ -127,17 +127,17 @@ def test_client_messages_cannot_grow_a_socket_without_bound():
     subscriber = Subscriber()
     for start in (0, MAX_TOPICS):
         topics = [f"job:{n}" for n in range(start, start + MAX_TOPICS)]
-        _apply(subscriber, json.dumps({"action": "subscribe", "topics": topics}))
+        _apply(subscriber, json.dumps({"action": "subscribe", "topics": topics}), lambda asked: asked)
     assert len(subscriber.topics) == MAX_TOPICS
     for garbage in (
         "not json",
         "[]",
-        '{"action": "subscribe", "topics": "ops"}',
+        '{"action": "subscribe", "topics": "queue:ops"}',
         '{"action": "subscribe"}',
         json.dumps({"action": "unsubscribe", "topics": [None, 7, "x" * 1000]}),
     ):
-        _apply(subscriber, garbage)
-    assert len(subscriber.topics) == MAX_TOPICS and "ops" not in subscriber.topics
+        _apply(subscriber, garbage, lambda asked: asked)
+    assert len(subscriber.topics) == MAX_TOPICS and "queue:ops" not in subscriber.topics
 
 
 class _NeverReads:
@@ -196,20 +196,20 @@ def test_a_socket_that_never_reads_blocks_neither_publisher_nor_other_sockets(ap
 @pytest.mark.config(LIVE_RECONNECT_MAX_SECONDS=0.5)
 def test_the_same_socket_keeps_receiving_across_a_redis_restart(app, redis_server, connect):
     ws = connect()
-    send(ws, "subscribe", "ops")
-    until_live(ws, "ops")
+    send(ws, "subscribe", "queue:ops")
+    until_live(ws, "queue:ops")
     hub = app.extensions["live_hub"]
     try:
         redis_server.stop()
         started = time.monotonic()
-        live.publish("ops", "lost", {})  # must neither raise nor hang the caller
+        live.publish("queue:ops", "lost", {})  # must neither raise nor hang the caller
         assert time.monotonic() - started < 2
         assert wait_for(lambda: not hub.connected.is_set())
     finally:
         if redis_server.process is None:
             redis_server.start()
-    until_live(ws, "ops", timeout=10)
-    live.publish("ops", "alert_raised", {"id": 1})
+    until_live(ws, "queue:ops", timeout=10)
+    live.publish("queue:ops", "alert_raised", {"id": 1})
     event = next_event(ws, timeout=10)  # generous: the machine may be busy with the rest of the suite
     assert event is not None and event["type"] == "alert_raised"
 
@@ -219,8 +219,8 @@ def test_server_side_threads_end_when_clients_disconnect(app, connect):
     before = len(server_socket_threads())
     polite, abrupt = connect(), connect()
     for ws in (polite, abrupt):
-        send(ws, "subscribe", "ops")
-        until_live(ws, "ops")
+        send(ws, "subscribe", "queue:ops")
+        until_live(ws, "queue:ops")
     hub = app.extensions["live_hub"]
     assert len(hub.subscribers) == 2 and len(server_socket_threads()) >= before + 4
 

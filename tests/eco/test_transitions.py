@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from app.core.errors import Conflict, DomainError, InvalidInput, settle
 from app.core.jobs.models import JobRecord
-from app.core.live import CHANNEL
+from app.core.live import channel
 from app.eco import rules, service, transitions
 from app.eco.models import Eco, WorkflowRun
 from app.extensions import db
@@ -231,7 +231,7 @@ def test_emit_event_publishes_on_the_ecos_topic(app):
     eco = factory.eco()
     factory.rule("Tell the page", "emit_event", "after", params={"event": "eco_notice", "message": "hello"})
     pubsub = app.extensions["redis"].pubsub()
-    pubsub.subscribe(CHANNEL)
+    pubsub.subscribe(channel())
     pubsub.get_message(timeout=1)
     move(eco.id, "review")
     events = []

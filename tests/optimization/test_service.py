@@ -148,7 +148,7 @@ def test_early_stop_by_target_freezes_the_summary(app, make_user):
     assert not chunks.merge(job.id, [outcome(3, 50.0)], chunk_finished=True)  # frozen: dropped
     db.session.expire_all()
     assert (job.finished, job.best_score, job.chunks_done) == (2, 9.0, 0)
-    assert app.extensions["redis"].exists(f"optimization:{job.id}:halt")
+    assert app.extensions["redis"].exists(service.halt_key(job))
     assert Queue("optimize", connection=app.extensions["redis"]).count == 0  # queued chunks canceled
     with pytest.raises(Conflict, match="already early-stopped"):
         service.cancel(job, owner)
@@ -226,3 +226,39 @@ def test_others_do_not_see_a_job_but_admins_do(app, make_user):
         service.get(job.id, stranger)
     assert service.get(job.id, admin).id == job.id
     assert service.history(stranger, 1).total == 0 and service.history(admin, 1).total == 1
+
+
+# --- Redis keys of a run ------------------------------------------------------------------------
+
+
+def test_a_halt_flag_left_by_an_earlier_database_does_not_stop_a_new_run(app, make_user):
+    """The database is recreated (ids start again), Redis is not: the old run's flag, and any key
+    named by the id alone, must not halt the new run that got the same id."""
+    from sqlalchemy import delete
+
+    from app.optimization import jobs
+    from app.optimization.models import Optimization
+
+    connection = app.extensions["redis"]
+    owner, old = submitted(make_user)
+    service.cancel(old, owner)
+    db.session.commit()
+    service.announce(old, finalized=True)  # sets the old run's halt flag
+    db.session.commit()
+    old_flag = service.halt_key(old)
+    assert connection.exists(old_flag) and 0 < connection.ttl(old_flag) <= service.HALT_TTL
+
+    db.session.execute(delete(OptimizationTask))  # "a fresh database file"
+    db.session.execute(delete(JobRecord))
+    db.session.execute(delete(Optimization))
+    db.session.commit()
+    new = service.submit(owner, spec(make_dataset().id))
+    db.session.commit()
+    for stale in (f"optimization:{new.id}:halt", f"forgeline:optimization:{new.id}:halt"):  # id-named, as before
+        connection.set(stale, 1)
+    assert new.run_token != old.run_token and service.halt_key(new) != old_flag
+    assert service.halt_key(new).startswith(f"{app.config['REDIS_NAMESPACE']}:")
+
+    assert jobs.run_chunk(new.id, 0, 3)["merged"] == 3  # it ran
+    connection.set(service.halt_key(new), 1)  # its own flag does stop it
+    assert jobs.run_chunk(new.id, 3, 6) == {"merged": 0}

@@ -18,6 +18,7 @@ import time
 import uuid
 
 import redis
+from flask import Flask
 
 from app.engine import Flow, Routine, Runtime
 from app.engine.heap import long_lived_objects_frozen
@@ -56,7 +57,16 @@ class Sink(Routine):
         self.count += len(inputs["in"])
 
 
+_NAMES = Flask("bench")  # the monitor names its channel and keys from the app's REDIS_NAMESPACE
+_NAMES.config["REDIS_NAMESPACE"] = "bench"
+
+
 def forgeline(messages: int, monitor: bool, connection: redis.Redis) -> float:
+    with _NAMES.app_context():
+        return _forgeline(messages, monitor, connection)
+
+
+def _forgeline(messages: int, monitor: bool, connection: redis.Redis) -> float:
     flow = Flow("bench")
     flow.add(Source("source", {"messages": messages}))
     flow.add(Mapper("mapper"))

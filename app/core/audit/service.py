@@ -7,7 +7,7 @@ from flask import has_request_context
 from flask_login import current_user
 from sqlalchemy import select
 
-from app.core import metrics, txn
+from app.core import capability, metrics, txn
 from app.core.audit.models import AuditEntry
 from app.core.paging import Page, paginate
 from app.extensions import db
@@ -51,6 +51,21 @@ def search(entity: str | None, actor: str | None, page: int, per_page: int = 50)
     if actor:
         query = query.where(AuditEntry.actor == actor)
     return paginate(query, page, per_page)
+
+
+def hidden_from(user: Any, entries: list[AuditEntry]) -> set[int]:
+    """The entries whose before/after `user` may not read: those of a record the user may not see
+    by its capability's rule (`Access`, the one its pages, API and live topics follow; e.g. another
+    user's optimization). The row itself (who did what when) stays; its contents are withheld."""
+    verdicts: dict[tuple[str, str], bool | None] = {}
+    hidden = set()
+    for entry in entries:
+        record = (entry.entity, entry.entity_id)
+        if record not in verdicts:
+            verdicts[record] = capability.may_see(user, *record)
+        if verdicts[record] is False:
+            hidden.add(entry.id)
+    return hidden
 
 
 def entities() -> list[str]:

@@ -1,4 +1,5 @@
 from flask import Blueprint, render_template, request
+from flask_login import current_user
 
 from app.core.audit import service
 from app.core.auth.roles import OPERATOR
@@ -13,4 +14,7 @@ def index():
     entity = request.args.get("entity") or None
     actor = request.args.get("actor") or None
     page = service.search(entity, actor, request.args.get("page", 1, type=int))
-    return render_template("audit/index.html", page=page, entity=entity, actor=actor, entities=service.entities())
+    hidden = service.hidden_from(current_user, page.items)
+    return render_template(
+        "audit/index.html", page=page, hidden=hidden, entity=entity, actor=actor, entities=service.entities()
+    )

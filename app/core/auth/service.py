@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.core import audit
+from app.core import audit, live
 from app.core.auth.models import ApiToken, User
 from app.core.auth.roles import ROLES
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound, NotSignedIn
@@ -95,6 +95,20 @@ def user_for_token(token: str) -> User | None:
             connection.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
         set_committed_value(row, "last_used_at", now)
     return row.user
+
+
+def update_user(user: User, *, role: str | None = None, active: bool | None = None) -> User:
+    """Change a user's role or active flag. Once committed, the user's open sockets re-check
+    their topics against the new role (a deactivated user's are closed): `user_changed`."""
+    if role is not None and role not in ROLES:
+        raise InvalidInput(f"Unknown role {role!r}.", {"field": "role", "allowed": list(ROLES)})
+    before = _user_snapshot(user)
+    user.role = role if role is not None else user.role
+    user.active = active if active is not None else user.active
+    if _user_snapshot(user) != before:
+        audit.record("user", user.id, "update", before=before, after=_user_snapshot(user))
+        live.user_changed(user.id)
+    return user
 
 
 def get_user(username: str) -> User:

@@ -8,7 +8,7 @@ from typing import Any
 from rq.job import Job
 from sqlalchemy import case, func, select, update
 
-from app.core import live
+from app.core import capability, live
 from app.core.jobs.models import JobRecord, JobState
 from app.core.timeutil import utcnow
 from app.extensions import db
@@ -23,6 +23,19 @@ def _update(job_id: str, **values: Any) -> JobRecord | None:
     for key, value in values.items():
         setattr(record, key, value)
     return record
+
+
+def may_see(user, job_id: str) -> bool:
+    """`job:<id>` for someone without the operator role: a job linked to a record follows that
+    record's rule (an optimization's chunk: its owner); any other job, whoever started it."""
+    record = db.session.get(JobRecord, job_id)
+    if record is None:
+        return False
+    if record.entity:
+        verdict = capability.may_see(user, record.entity, record.entity_id or "")
+        if verdict is not None:
+            return verdict
+    return record.actor == user.username
 
 
 def event_data(job: Job, record: JobRecord | None = None) -> dict[str, Any]:

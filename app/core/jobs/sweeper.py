@@ -27,6 +27,7 @@ from rq.registry import StartedJobRegistry
 from sqlalchemy import select
 from werkzeug.utils import import_string
 
+from app.core import rediskeys
 from app.core.capability import DEFAULT_QUEUE, queue_names, registry
 from app.core.jobs.models import ACTIVE_STATUSES, FINAL_STATUSES, JobRecord, JobState
 from app.core.timeutil import utcnow
@@ -35,14 +36,13 @@ from app.extensions import db, redis_client
 log = logging.getLogger(__name__)
 
 GRACE = timedelta(seconds=15)
-LOCK_KEY = "forgeline:sweeper:lock"
 BATCH = 500
 RQ_FINAL = {s.value: s for s in (JobState.finished, JobState.failed, JobState.stopped, JobState.canceled)}
 
 
 def offer(connection: Redis, interval: int) -> bool:
     """From a worker's maintenance step: enqueue a sweep unless one was offered this interval."""
-    if not connection.set(LOCK_KEY, 1, nx=True, ex=max(1, interval - 1)):
+    if not connection.set(rediskeys.key("sweeper", "lock"), 1, nx=True, ex=max(1, interval - 1)):
         return False
     Queue(DEFAULT_QUEUE, connection=connection).enqueue(
         "app.core.jobs.sweeper.sweep", job_timeout=300, result_ttl=0, failure_ttl=3600, description="sweeper"

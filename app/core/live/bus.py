@@ -4,6 +4,11 @@ A slow socket never blocks anyone: each socket has a bounded queue and, when
 it is full, the oldest event is dropped (the page re-reads state anyway). The
 hub's Redis subscription reconnects with backoff, so the channel survives a
 Redis restart; the hub runs while at least one socket is open.
+
+When a user's role or active flag changes, `user_changed` goes out on the topic
+`user:<id>` (no socket may subscribe to it): the hub takes every topic off that
+user's sockets at once, and each socket re-checks them against the new role
+before it gets back those it may still see (app/core/live/views.py).
 """
 
 import json
@@ -18,15 +23,20 @@ from flask import current_app
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from app.core import rediskeys
 from app.core.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "forgeline:events"
 SOCKET_BUFFER = 500
 RECONNECT_MIN = 0.5
 RECONNECT_MAX = 10.0
 POLL_SECONDS = 1.0  # how soon an idle hub notices that its last socket has gone
+
+
+def channel() -> str:
+    """The deployment's pub/sub channel, `<REDIS_NAMESPACE>:events` (pub/sub ignores the db number)."""
+    return rediskeys.key("events")
 
 
 def make_event(topic: str, type_: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -38,20 +48,27 @@ def publish(topic: str, type_: str, data: dict[str, Any], *, strict: bool = Fals
     `strict` re-raises a Redis error, for callers whose job *is* the event."""
     message = json.dumps(make_event(topic, type_, data), default=str)
     try:
-        current_app.extensions["redis"].publish(CHANNEL, message)
+        current_app.extensions["redis"].publish(channel(), message)
     except redis.RedisError as exc:
         if strict:
             raise
         log.warning("live: could not publish %s on %s: %s", type_, topic, exc)
 
 
-def publish_many(topic: str, events: list[tuple[str, dict[str, Any]]], connection: redis.Redis | None = None) -> None:
+def publish_many(
+    topic: str,
+    events: list[tuple[str, dict[str, Any]]],
+    connection: redis.Redis | None = None,
+    channel_name: str | None = None,
+) -> None:
     """Several events on one topic in one round trip; like publish(), never fails the caller.
-    `connection` lets threads without an app context publish."""
+    `connection` and `channel_name` (both read from the app beforehand) let threads without an
+    app context publish."""
     client = connection if connection is not None else current_app.extensions["redis"]
+    name = channel_name or channel()
     pipe = client.pipeline(transaction=False)
     for type_, data in events:
-        pipe.publish(CHANNEL, json.dumps(make_event(topic, type_, data), default=str))
+        pipe.publish(name, json.dumps(make_event(topic, type_, data), default=str))
     try:
         pipe.execute()
     except redis.RedisError as exc:
@@ -66,14 +83,41 @@ def publish_on_commit(topic: str, type_: str, data: dict[str, Any]) -> None:
     txn.on_commit(lambda: publish(topic, type_, data))
 
 
+USER_TOPIC = "user"  # `user:<id>`: the hub's own, for `user_changed`
+USER_CHANGED = "user_changed"
+WAKE = ""  # put in an outbox to make its sender look at `Subscriber.stale`; never sent
+
+
+def user_changed(user_id: int) -> None:
+    """After the commit of a role or active-flag change: sockets of that user re-check their topics."""
+    publish_on_commit(f"{USER_TOPIC}:{user_id}", USER_CHANGED, {"id": user_id})
+
+
 class Subscriber:
     """One socket's topics and outbox."""
 
-    def __init__(self) -> None:
+    def __init__(self, user_id: int | None = None) -> None:
+        self.user_id = user_id
         # replaced whole, never mutated in place: the hub reads it without a lock
         self.topics: frozenset[str] = frozenset()
         self.outbox: queue.Queue[str | None] = queue.Queue(maxsize=SOCKET_BUFFER)
         self.dropped = 0
+        self.lock = threading.Lock()  # around changes of `topics`, `stale` and `generation`
+        self.generation = 0  # moves whenever the hub suspends the topics
+        self.stale: frozenset[str] = frozenset()  # suspended topics, waiting for their re-check
+
+    def suspend(self) -> None:
+        """The user changed: no event reaches this socket until its topics are checked again."""
+        with self.lock:
+            self.stale |= self.topics
+            self.topics = frozenset()
+            self.generation += 1
+        self.offer(WAKE)
+
+    def take_stale(self) -> frozenset[str]:
+        with self.lock:
+            stale, self.stale = self.stale, frozenset()
+        return stale
 
     def offer(self, message: str | None) -> None:
         while True:
@@ -95,8 +139,11 @@ class Hub:
     """One per web process: a thread listening on Redis, started with the first
     socket and ended after the last one."""
 
-    def __init__(self, redis_url: str, reconnect_max: float = RECONNECT_MAX) -> None:
+    def __init__(
+        self, redis_url: str, reconnect_max: float = RECONNECT_MAX, channel_name: str = "forgeline:events"
+    ) -> None:
         self.redis_url = redis_url
+        self.channel = channel_name
         self.reconnect_max = reconnect_max
         self.subscribers: set[Subscriber] = set()
         self.lock = threading.Lock()
@@ -116,13 +163,26 @@ class Hub:
 
     def dispatch(self, message: str) -> None:
         try:
-            topic = json.loads(message)["topic"]
+            event = json.loads(message)
+            topic = event["topic"]
         except (ValueError, KeyError, TypeError):
+            return
+        if topic.startswith(f"{USER_TOPIC}:"):
+            self._user_changed(event)
             return
         with self.lock:
             targets = [s for s in self.subscribers if topic in s.topics]
         for subscriber in targets:
             subscriber.offer(message)
+
+    def _user_changed(self, event: dict[str, Any]) -> None:
+        if event.get("type") != USER_CHANGED or not isinstance(event.get("data"), dict):
+            return
+        user_id = event["data"].get("id")
+        with self.lock:
+            targets = [s for s in self.subscribers if s.user_id is not None and s.user_id == user_id]
+        for subscriber in targets:
+            subscriber.suspend()
 
     def _retire_if_idle(self) -> bool:
         """True when no socket is left; the thread must then return (a later
@@ -147,7 +207,7 @@ class Hub:
             )
             pubsub = client.pubsub()
             try:
-                pubsub.subscribe(CHANNEL)
+                pubsub.subscribe(self.channel)
                 while not self._retire_if_idle():
                     item = pubsub.get_message(timeout=POLL_SECONDS)
                     if item is None:
