@@ -8,7 +8,10 @@ people in the browser.
 import logging
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
@@ -65,6 +68,10 @@ class Unavailable(DomainError):
     code = "unavailable"
 
 
+REDIS_DOWN = "Redis does not answer: queues, workers and live updates are unavailable for now. Try again shortly."
+DATABASE_DOWN = "The database does not answer (down or busy); nothing was changed. Try again shortly."
+
+
 def settle(exc: DomainError) -> None:
     """What the owner of a request does with a refusal: roll its change back, or
     commit the trace of a refusal the service `recorded`."""
@@ -105,6 +112,28 @@ def register_error_handlers(app: Flask) -> None:
             return exc
         description = exc.description or exc.name
         return _respond(exc.code or 500, _http_code(exc), description)
+
+    @app.after_request
+    def unqueued(response):
+        """A request whose committed work Redis did not take (the job rows say so) is no success."""
+        job_ids = g.get("unqueued")
+        if not job_ids or response.status_code >= 400:
+            return response
+        return app.make_response(_respond(503, "redis_unavailable", REDIS_DOWN, {"job_ids": job_ids}))
+
+    @app.errorhandler(RedisConnectionError)
+    @app.errorhandler(RedisTimeoutError)
+    def redis_down(exc: Exception):
+        log.warning("Redis does not answer on %s %s: %s", request.method, request.path, exc)
+        db.session.rollback()
+        return _respond(503, "redis_unavailable", REDIS_DOWN, {"reason": str(exc)[:200]})
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def database_down(exc: Exception):
+        log.warning("the database does not answer on %s %s: %s", request.method, request.path, exc.__cause__ or exc)
+        db.session.rollback()
+        return _respond(503, "database_unavailable", DATABASE_DOWN, {"reason": str(exc.__cause__ or exc)[:200]})
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

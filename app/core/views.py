@@ -14,7 +14,7 @@ def _check(probe) -> str:
         probe()
         return "ok"
     except Exception as exc:  # noqa: BLE001 (whatever fails, /health answers and names it)
-        return f"down: {exc.__class__.__name__}"
+        return f"down: {exc.__class__.__name__}: {str(getattr(exc, 'orig', None) or exc).strip()[:200]}"
 
 
 @bp.get("/health")

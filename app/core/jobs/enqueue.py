@@ -4,7 +4,7 @@ callbacks, a history row, and the RQ job id handed back for the domain row."""
 import uuid
 from typing import Any
 
-from flask import has_request_context
+from flask import g, has_request_context
 from flask_login import current_user
 from redis.exceptions import RedisError
 from rq import Callback, Queue, Retry
@@ -85,6 +85,8 @@ def _push(queue: str, func: str, options: dict[str, Any], connection) -> None:
                 .where(JobRecord.id == options["job_id"])
                 .values(status="failed", ended_at=utcnow(), error=f"could not enqueue: {exc}")
             )
+        if has_request_context():  # the request must not answer "queued" (app.core.errors makes it a 503)
+            g.setdefault("unqueued", []).append(options["job_id"])
         return
     history.announce(job, "job_queued")
 
