@@ -89,11 +89,12 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
-def _respond(status: int, code: str, message: str, details: dict[str, Any] | None = None):
+def _respond(status: int, code: str, message: str, details: dict[str, Any] | None = None, headers=None):
     if wants_json():
-        return jsonify(error_body(code, message, details)), status
+        return jsonify(error_body(code, message, details)), status, headers or {}
     template = "errors/error.html"
-    return render_template(template, status=status, code=code, message=message, details=details or {}), status
+    page = render_template(template, status=status, code=code, message=message, details=details or {})
+    return page, status, headers or {}
 
 
 def _http_code(exc: HTTPException) -> str:
@@ -111,7 +112,9 @@ def register_error_handlers(app: Flask) -> None:
         if exc.code in (301, 302, 303, 307, 308):
             return exc
         description = exc.description or exc.name
-        return _respond(exc.code or 500, _http_code(exc), description)
+        # keep what the error says in its headers (405: Allow), not its body's type
+        headers = [(key, value) for key, value in exc.get_headers() if key.lower() != "content-type"]
+        return _respond(exc.code or 500, _http_code(exc), description, headers=headers)
 
     @app.after_request
     def unqueued(response):

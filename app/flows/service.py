@@ -72,7 +72,8 @@ def list_flows(page: int = 1, per_page: int = 25) -> Page:
 
 def get_flow(flow_id: int | str) -> FlowDefinition:
     """By id; API paths hand the id over as text, and text that is no id finds nothing."""
-    flow = db.session.get(FlowDefinition, int(flow_id)) if str(flow_id).isdigit() and len(str(flow_id)) < 12 else None
+    text = str(flow_id)
+    flow = db.session.get(FlowDefinition, int(text)) if text.isascii() and text.isdigit() and len(text) < 10 else None
     if flow is None:
         raise NotFound(f"No flow {flow_id}.")
     return flow
