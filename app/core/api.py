@@ -18,11 +18,11 @@ from app.config import VERSION
 from app.core.auth.service import require_role
 from app.core.errors import InvalidInput, NotFound
 from app.core.paging import MAX_PAGE, MAX_PER_PAGE, Page
+from app.core.records import MAX_ID
 
 API_PREFIX = "/api/v1"
 
 # The shared types of every schema, so the OpenAPI document states the bounds the API enforces.
-MAX_ID = 2**31 - 1  # PostgreSQL `integer`, the type of every id column
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 NO_NUL = r"^[^\x00]*$"
 Text = Annotated[str, Field(pattern=NO_NUL)]

@@ -175,7 +175,7 @@ def test_every_list_page_takes_any_page_number(app, signed_in):
         if "GET" in rule.methods and not rule.arguments and not rule.rule.startswith(("/api/", "/static", "/ws"))
     ]
     for path in pages:
-        response = client.get(f"{path}?page={HUGE}")
+        response = client.get(f"{path}?page={HUGE}&eco_id={HUGE}&rule_id={HUGE}&child={HUGE}")
         assert response.status_code < 500, path
 
 
