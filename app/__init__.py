@@ -85,6 +85,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.core.auth import views as auth_views
     from app.core.live import views as live_views
 
+    app.url_map.converters["int"] = api.IdConverter  # before any rule is added
     for bp in (views.bp, auth_views.bp, audit_views.bp, metrics.bp, api.openapi_bp, live_views.bp):
         app.register_blueprint(bp)
     capability.init_app(app, capability.load(CAPABILITIES, CORE))

@@ -15,6 +15,10 @@ threads = int(os.environ.get("WEB_THREADS", "32"))
 timeout = 60
 graceful_timeout = 20
 accesslog = "-"
+# A longer request line (URL and query) than this is answered by gunicorn itself with
+# "414 Request-URI Too Long" as plain HTML, before the app sees it (docs/operations.md).
+# 8190 is gunicorn's largest bounded value; the default, 4094, is short for long filter queries.
+limit_request_line = 8190
 
 
 def on_starting(server):

@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -139,6 +140,12 @@ def pytest_collection_modifyitems(config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+def pytest_terminal_summary(terminalreporter):
+    fuzz = sys.modules.get("tests.core.test_fuzz")
+    for line in fuzz.summary_lines() if fuzz else []:
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -7,18 +7,39 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, wraps
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar, get_type_hints
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.json_schema import models_json_schema
+from werkzeug.routing import IntegerConverter
 
 from app.config import VERSION
 from app.core.auth.service import require_role
-from app.core.errors import InvalidInput
-from app.core.paging import MAX_PER_PAGE, Page
+from app.core.errors import InvalidInput, NotFound
+from app.core.paging import MAX_PAGE, MAX_PER_PAGE, Page
+from app.core.records import MAX_ID
 
 API_PREFIX = "/api/v1"
+
+# The shared types of every schema, so the OpenAPI document states the bounds the API enforces.
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+NO_NUL = r"^[^\x00]*$"
+Text = Annotated[str, Field(pattern=NO_NUL)]
+"""Every text field of a request: NUL (\\x00) is refused (PostgreSQL cannot store it). A field with a
+`pattern` of its own stays `str` (this pattern would replace it); that pattern must exclude NUL too."""
+PathText = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in every route (pages too): a number beyond any id does not match (404), rather
+    than reaching the database as an integer it cannot bind (500)."""
+
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = MAX_ID, signed=False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+JobId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="an RQ job id")]
 
 
 class ErrorDetail(BaseModel):
@@ -73,7 +94,7 @@ def paging_query(per_page: int = 25) -> type[BaseModel]:
     """The base of a list endpoint's query model: `page` and `per_page` (default `per_page`)."""
     return create_model(
         f"PagingQuery{per_page}",
-        page=(int, Field(1, ge=1)),
+        page=(int, Field(1, ge=1, le=MAX_PAGE)),
         per_page=(int, Field(per_page, ge=1, le=MAX_PER_PAGE)),
     )
 
@@ -99,6 +120,7 @@ class Operation:
     body: type[BaseModel] | None
     response: type[BaseModel] | None
     status: int
+    path: type[BaseModel] | None = None
     tags: list[str] = field(default_factory=list)
 
 
@@ -121,6 +143,47 @@ def parse(model: type[BaseModel], data: Any, where: str) -> BaseModel:
         raise InvalidInput(f"Invalid {where}.", _validation_details(exc)) from None
 
 
+def _has_nul(data: Any) -> bool:
+    if isinstance(data, str):
+        return "\x00" in data
+    if isinstance(data, dict):
+        return any(_has_nul(key) or _has_nul(value) for key, value in data.items())
+    if isinstance(data, list):
+        return any(_has_nul(value) for value in data)
+    return False
+
+
+def parse_input(model: type[BaseModel], data: Any, where: str) -> BaseModel:
+    """`parse`, and no NUL anywhere, also in free-form JSON (dict[str, Any]) no Text type covers."""
+    if _has_nul(data):
+        raise InvalidInput(f"Invalid {where}.", {"fields": [{"field": "(any)", "message": "NUL (\\x00) in text"}]})
+    return parse(model, data, where)
+
+
+_PATH_TYPES: dict[Any, Any] = {int: Id, str: PathText}
+
+
+def path_model(view: Callable, rule: str) -> type[BaseModel] | None:
+    """The path parameters of `rule`, typed by the view's annotations: `int` is an `Id`, `str` a
+    `PathText`; a shared type (e.g. `JobId`) is kept as it is."""
+    names = [name for _, name in _CONVERTER.findall(rule)]
+    if not names:
+        return None
+    hints = get_type_hints(view, include_extras=True)
+    fields: dict[str, Any] = {
+        name: (_PATH_TYPES.get(hints.get(name, str), hints.get(name, str)), ...) for name in names
+    }
+    return create_model(f"Path_{view.__name__}", **fields)
+
+
+def _path_values(model: type[BaseModel], values: dict[str, Any]) -> dict[str, Any]:
+    """A path parameter no resource can have (a huge id, a NUL, a job id of the wrong shape) finds nothing: 404."""
+    try:
+        return model.model_validate(values).model_dump()
+    except ValidationError as exc:
+        raise NotFound("Nothing has this address.", _validation_details(exc)) from None
+
+
 def _query_data(model: type[BaseModel]) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for key in request.args:
@@ -131,8 +194,15 @@ def _query_data(model: type[BaseModel]) -> dict[str, Any]:
     return data
 
 
-def _body_data() -> Any:
+def body_required(model: type[BaseModel]) -> bool:
+    """A body is required when its model has a required field; one whose every field has a default may be left out."""
+    return any(info.is_required() for info in model.model_fields.values())
+
+
+def _body_data(model: type[BaseModel]) -> Any:
     if not request.data:
+        if body_required(model):
+            raise InvalidInput("A JSON request body is required.", code="missing_body")
         return {}
     data = request.get_json(silent=True)
     if data is None:
@@ -160,13 +230,17 @@ def endpoint(
     """
 
     def decorator(view: Callable) -> Callable:
+        path = path_model(view, rule)
+
         @wraps(view)
         def wrapper(**path_args: Any):
             require_role(*roles)
+            if path is not None:
+                path_args = _path_values(path, path_args)
             if query is not None:
-                path_args["query"] = parse(query, _query_data(query), "query parameters")
+                path_args["query"] = parse_input(query, _query_data(query), "query parameters")
             if body is not None:
-                path_args["body"] = parse(body, _body_data(), "request body")
+                path_args["body"] = parse_input(body, _body_data(body), "request body")
             result = view(**path_args)
             if isinstance(result, Response):
                 return result
@@ -191,6 +265,7 @@ def endpoint(
                 body=body,
                 response=response,
                 status=status,
+                path=path,
                 tags=[bp.name],
             )
         )
@@ -202,10 +277,13 @@ def endpoint(
 _CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
 
 
-def _openapi_path(rule: str) -> tuple[str, list[dict[str, Any]]]:
+def _openapi_path(rule: str, model: type[BaseModel] | None) -> tuple[str, list[dict[str, Any]]]:
+    properties = model.model_json_schema()["properties"] if model is not None else {}
     params = []
     for converter, name in _CONVERTER.findall(rule):
-        schema = {"type": "integer"} if converter == "int" else {"type": "string"}
+        schema = {key: value for key, value in properties[name].items() if key != "title"}
+        if converter == "int":
+            schema["type"] = "integer"
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     return _CONVERTER.sub(r"{\2}", rule), params
 
@@ -236,7 +314,7 @@ def openapi_document(app: Flask) -> dict[str, Any]:
     error = {"description": "Error", "content": {"application/json": {"schema": ref(ErrorResponse)}}}
     paths: dict[str, dict[str, Any]] = {}
     for op in ops:
-        path, params = _openapi_path(prefixes[op.blueprint] + op.rule)
+        path, params = _openapi_path(prefixes[op.blueprint] + op.rule, op.path)
         if op.query is not None:
             for name, info in op.query.model_fields.items():
                 prop = schema_of(op.query)["properties"][name]
@@ -270,7 +348,7 @@ def openapi_document(app: Flask) -> dict[str, Any]:
             operation["description"] = "Roles: " + ", ".join(op.roles) + " (admin always)."
         if op.body is not None:
             operation["requestBody"] = {
-                "required": True,
+                "required": body_required(op.body),
                 "content": {"application/json": {"schema": ref(op.body)}},
             }
         paths.setdefault(path, {})[op.method] = operation

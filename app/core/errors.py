@@ -89,11 +89,12 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
-def _respond(status: int, code: str, message: str, details: dict[str, Any] | None = None):
+def _respond(status: int, code: str, message: str, details: dict[str, Any] | None = None, headers=None):
     if wants_json():
-        return jsonify(error_body(code, message, details)), status
+        return jsonify(error_body(code, message, details)), status, headers or {}
     template = "errors/error.html"
-    return render_template(template, status=status, code=code, message=message, details=details or {}), status
+    page = render_template(template, status=status, code=code, message=message, details=details or {})
+    return page, status, headers or {}
 
 
 def _http_code(exc: HTTPException) -> str:
@@ -113,7 +114,20 @@ def register_error_handlers(app: Flask) -> None:
         if exc.response is not None:  # the answer was made already (e.g. the sign-in limit's page)
             return exc.response
         description = exc.description or exc.name
-        return _respond(exc.code or 500, _http_code(exc), description)
+        # keep what the error says in its headers (405: Allow), not its body's type
+        headers = [(key, value) for key, value in exc.get_headers() if key.lower() != "content-type"]
+        return _respond(exc.code or 500, _http_code(exc), description, headers=headers)
+
+    _register_outages(app)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _respond(500, "internal_error", "Something went wrong on our side; it has been logged.")
+
+
+def _register_outages(app: Flask) -> None:
+    """Redis or the database not answering: a 503 in the error shape, never a 500."""
 
     @app.after_request
     def unqueued(response):
@@ -136,8 +150,3 @@ def register_error_handlers(app: Flask) -> None:
         log.warning("the database does not answer on %s %s: %s", request.method, request.path, exc.__cause__ or exc)
         db.session.rollback()
         return _respond(503, "database_unavailable", DATABASE_DOWN, {"reason": str(exc.__cause__ or exc)[:200]})
-
-    @app.errorhandler(Exception)
-    def unexpected(exc: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return _respond(500, "internal_error", "Something went wrong on our side; it has been logged.")

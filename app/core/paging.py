@@ -8,6 +8,7 @@ from sqlalchemy import Select, func, select
 from app.extensions import db
 
 MAX_PER_PAGE = 200
+MAX_PAGE = 2**31 - 1  # `?page=` beyond it is that page (empty): no OFFSET overflows a 64-bit integer
 
 
 @dataclass
@@ -34,7 +35,7 @@ class Page:
 
 
 def paginate(query: Select, page: int, per_page: int) -> Page:
-    page = max(1, page)
+    page = min(max(1, page), MAX_PAGE)
     per_page = min(max(1, per_page), MAX_PER_PAGE)
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     items = list(db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
@@ -43,6 +44,6 @@ def paginate(query: Select, page: int, per_page: int) -> Page:
 
 def paginate_list(items: list[Any], page: int, per_page: int) -> Page:
     """The same Page over a list already in memory (e.g. ids read from an RQ registry)."""
-    page, per_page = max(1, page), min(max(1, per_page), MAX_PER_PAGE)
+    page, per_page = min(max(1, page), MAX_PAGE), min(max(1, per_page), MAX_PER_PAGE)
     start = (page - 1) * per_page
     return Page(items=items[start : start + per_page], page=page, per_page=per_page, total=len(items))

@@ -1,11 +1,23 @@
 """Looking up one row by id, the same way in every capability."""
 
+import re
 from typing import Any, TypeVar
 
 from app.core.errors import NotFound
 from app.extensions import db
 
 Row = TypeVar("Row")
+
+MAX_ID = 2**31 - 1  # PostgreSQL `integer`, the type of every id column
+
+
+def id_from_text(text: str) -> int | None:
+    """The id written in `text` (a URL part, a form field): ASCII digits within the bounds of an id, or None.
+    Not str.isdigit(), which takes '²' that int() refuses."""
+    if not re.fullmatch(r"[0-9]{1,10}", text):
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_ID else None
 
 
 def get_or_404(model: type[Row], ident: Any, what: str, details: dict[str, Any] | None = None) -> Row:

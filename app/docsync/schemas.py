@@ -3,7 +3,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.api import Out, PageMeta, paging_query
+from app.core.api import Id, Out, PageMeta, Text, paging_query
 from app.docsync.documents import DOC_TYPES
 
 NUMBER = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -19,9 +19,9 @@ class Strict(BaseModel):
 
 
 class DocumentMeta(Strict):
-    title: str = Field(min_length=1, max_length=200)
+    title: Text = Field(min_length=1, max_length=200)
     doc_type: DocType = "other"
-    item_refs: list[str] = Field(default_factory=list, max_length=50)
+    item_refs: list[Text] = Field(default_factory=list, max_length=50)
 
 
 class DocumentIn(DocumentMeta):
@@ -29,7 +29,7 @@ class DocumentIn(DocumentMeta):
 
 
 class DocumentQuery(Strict, paging_query()):
-    q: str | None = Field(None, max_length=200, description="text in the number or title")
+    q: Text | None = Field(None, max_length=200, description="text in the number or title")
     doc_type: DocType | None = None
 
 
@@ -71,7 +71,7 @@ class DocumentList(BaseModel):
 
 
 class UploadQuery(Strict):
-    filename: str | None = Field(None, max_length=200)
+    filename: Text | None = Field(None, max_length=200)
     sha256: str | None = Field(None, pattern=SHA256, description="when given, the upload must have this sha256")
 
 
@@ -83,18 +83,18 @@ class UploadOut(BaseModel):
 class ReceiveQuery(Strict):
     """Metadata of a version another site sends; the body is the file (empty when this site has it)."""
 
-    title: str = Field(min_length=1, max_length=200)
+    title: Text = Field(min_length=1, max_length=200)
     doc_type: DocType = "other"
-    item_refs: list[str] = Field(default_factory=list, max_length=50)
-    filename: str | None = Field(None, max_length=200)
+    item_refs: list[Text] = Field(default_factory=list, max_length=50)
+    filename: Text | None = Field(None, max_length=200)
     base_sha256: str | None = Field(
         None, pattern=SHA256, description="the latest sha256 here as the sender last saw it; 409 if changed"
     )
-    origin: str | None = Field(None, max_length=80)
+    origin: Text | None = Field(None, max_length=80)
 
 
 class ManifestIn(Strict):
-    numbers: list[str] | None = Field(None, max_length=1000)
+    numbers: list[Text] | None = Field(None, max_length=1000)
     changed_since: datetime | None = None
     doc_type: DocType | None = None
     limit: int = Field(5000, ge=1, le=5000, description="oldest change first")
@@ -117,7 +117,7 @@ class ManifestOut(BaseModel):
 
 
 class FilesIn(Strict):
-    sha256s: list[str] = Field(max_length=1000)
+    sha256s: list[Text] = Field(max_length=1000)
 
 
 class FilesOut(BaseModel):
@@ -128,19 +128,19 @@ class FilesOut(BaseModel):
 
 
 class SiteIn(Strict):
-    name: str = Field(min_length=1, max_length=80)
-    base_url: str = Field(min_length=1, max_length=300)
-    token: str | None = Field(None, min_length=8, max_length=500, description="stored encrypted, never returned")
+    name: Text = Field(min_length=1, max_length=80)
+    base_url: Text = Field(min_length=1, max_length=300)
+    token: Text | None = Field(None, min_length=8, max_length=500, description="stored encrypted, never returned")
     enabled: bool = True
 
 
 class SitePatch(Strict):
-    base_url: str | None = Field(None, min_length=1, max_length=300)
-    enabled: bool | None = None
+    base_url: Text = Field(None, min_length=1, max_length=300)
+    enabled: bool = None
 
 
 class TokenIn(Strict):
-    token: str = Field(min_length=8, max_length=500)
+    token: Text = Field(min_length=8, max_length=500)
 
 
 class BreakerOut(BaseModel):
@@ -171,10 +171,10 @@ class SiteList(BaseModel):
 
 
 class SyncSelection(Strict):
-    site_id: int = Field(ge=1)
+    site_id: Id = Field(ge=1)
     direction: Literal["push", "pull"]
-    document_ids: list[int] | None = Field(None, max_length=5000, description="push only")
-    numbers: list[str] | None = Field(None, max_length=5000)
+    document_ids: list[Id] | None = Field(None, max_length=5000, description="push only")
+    numbers: list[Text] | None = Field(None, max_length=5000)
     doc_type: DocType | None = Field(
         None, description="with neither ids nor numbers: what changed since the site's checkpoint, of this type"
     )
@@ -236,7 +236,7 @@ class SyncJobDetail(SyncJobOut):
 
 
 class SyncJobQuery(Strict):
-    site_id: int | None = Field(None, ge=1)
+    site_id: Id | None = Field(None, ge=1)
     limit: int = Field(20, ge=1, le=200)
 
 

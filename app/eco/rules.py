@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
 from app.core import audit, txn
-from app.core.api import parse
+from app.core.api import Id, Text, parse
 from app.core.auth.roles import ACTOR_ROLES
 from app.core.errors import InvalidInput
 from app.core.jobs import sweeper
@@ -44,9 +44,9 @@ class RuleMatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    eco_types: list[str] = Field(default_factory=list, max_length=20)
+    eco_types: list[Text] = Field(default_factory=list, max_length=20)
     priorities: list[Literal[PRIORITIES]] = Field(default_factory=list, max_length=4)
-    item_ids: list[int] = Field(default_factory=list, max_length=100)
+    item_ids: list[Id] = Field(default_factory=list, max_length=100)
     actor_roles: list[Literal[ACTOR_ROLES]] = Field(default_factory=list, max_length=5)
 
     def matches(self, ctx: Context) -> bool:
@@ -67,12 +67,12 @@ class RuleSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=120)
+    name: Text = Field(min_length=1, max_length=120)
     phase: Literal[PHASES]
-    from_stage: str = Field(ANY_STAGE, max_length=40)
-    to_stage: str = Field(ANY_STAGE, max_length=40)
+    from_stage: Text = Field(ANY_STAGE, max_length=40)
+    to_stage: Text = Field(ANY_STAGE, max_length=40)
     action: Literal[ACTIONS]
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[Text, Any] = Field(default_factory=dict)
     match: RuleMatch = Field(default_factory=RuleMatch)
     fail_strategy: Literal[FAIL_STRATEGIES] = "warn"
     max_retries: int = Field(0, ge=0, le=5, description="1-5 with the retry strategy")

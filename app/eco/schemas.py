@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AliasPath, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
-from app.core.api import Out, PageMeta, paging_query
+from app.core.api import Id, Out, PageMeta, Text, paging_query
 from app.eco import stages as eco_stages
 from app.eco.models import (
     ACTIONS,
@@ -33,30 +33,30 @@ def _stages_of_type(eco_type: str) -> list[str]:
 
 
 class EcoIn(_In):
-    title: str = Field(min_length=1, max_length=200)
-    item_id: int
-    eco_type: str = Field("standard", max_length=40)
+    title: Text = Field(min_length=1, max_length=200)
+    item_id: Id
+    eco_type: Text = Field("standard", max_length=40)
     priority: Literal[PRIORITIES] = "normal"
-    description: str = Field("", max_length=20000)
-    owner: str | None = Field(None, max_length=80, description="defaults to the signed-in user")
-    target_bom_id: int | None = Field(None, description="a draft BOM revision of the item: the proposed change")
+    description: Text = Field("", max_length=20000)
+    owner: Text | None = Field(None, max_length=80, description="defaults to the signed-in user")
+    target_bom_id: Id | None = Field(None, description="a draft BOM revision of the item: the proposed change")
 
 
 class EcoPatch(_In):
-    title: str | None = Field(None, min_length=1, max_length=200)
-    priority: Literal[PRIORITIES] | None = None
-    description: str | None = Field(None, max_length=20000)
-    owner: str | None = Field(None, min_length=1, max_length=80)
-    target_bom_id: int | None = None
+    title: Text = Field(None, min_length=1, max_length=200)
+    priority: Literal[PRIORITIES] = None
+    description: Text = Field(None, max_length=20000)
+    owner: Text = Field(None, min_length=1, max_length=80)
+    target_bom_id: Id | None = None
 
 
 class EcoQuery(_In, paging_query()):
-    q: str | None = Field(None, max_length=100, description="number or title contains")
-    stage: str | None = Field(None, max_length=40)
-    eco_type: str | None = Field(None, max_length=40)
+    q: Text | None = Field(None, max_length=100, description="number or title contains")
+    stage: Text | None = Field(None, max_length=40)
+    eco_type: Text | None = Field(None, max_length=40)
     priority: Literal[PRIORITIES] | None = None
-    owner: str | None = Field(None, max_length=80)
-    item_id: int | None = None
+    owner: Text | None = Field(None, max_length=80)
+    item_id: Id | None = None
 
 
 class EcoOut(Out):
@@ -85,12 +85,12 @@ class EcoList(BaseModel):
 
 
 class MoveIn(_In):
-    to_stage: str = Field(min_length=1, max_length=40)
-    reason: str = Field("", max_length=2000)
+    to_stage: Text = Field(min_length=1, max_length=40)
+    reason: Text = Field("", max_length=2000)
 
 
 class ApplyIn(_In):
-    reason: str = Field("", max_length=2000)
+    reason: Text = Field("", max_length=2000)
 
 
 class RunOut(Out):
@@ -134,7 +134,7 @@ class BlockerList(BaseModel):
 
 
 class BlockerQuery(_In):
-    to_stage: str = Field(min_length=1, max_length=40, description="the stage a move would go to")
+    to_stage: Text = Field(min_length=1, max_length=40, description="the stage a move would go to")
 
 
 class EventOut(Out):
@@ -171,28 +171,28 @@ class EcoTypeList(BaseModel):
 
 
 class ActivityIn(_In):
-    eco_id: int
-    name: str = Field(min_length=1, max_length=200)
-    stage: str = Field(min_length=1, max_length=40, description="the stage this activity gates")
-    assignee: str = Field("", max_length=80)
+    eco_id: Id
+    name: Text = Field(min_length=1, max_length=200)
+    stage: Text = Field(min_length=1, max_length=40, description="the stage this activity gates")
+    assignee: Text = Field("", max_length=80)
     blocking: bool = True
     due_at: AwareDatetime | None = None
-    depends_on: list[int] = Field(default_factory=list, max_length=100)
+    depends_on: list[Id] = Field(default_factory=list, max_length=100)
 
 
 class DependenciesIn(_In):
-    depends_on: list[int] = Field(max_length=100)
+    depends_on: list[Id] = Field(max_length=100)
 
 
 class ActivityTransitionIn(_In):
     to_status: ActivityStatus
-    reason: str = Field("", max_length=2000)
+    reason: Text = Field("", max_length=2000)
 
 
 class ActivityQuery(_In, paging_query(50)):
-    eco_id: int | None = None
+    eco_id: Id | None = None
     status: ActivityStatus | None = None
-    assignee: str | None = Field(None, max_length=80)
+    assignee: Text | None = Field(None, max_length=80)
 
 
 class ActivityOut(Out):
@@ -228,18 +228,18 @@ class DueList(BaseModel):
 
 
 class RulePatch(_In):
-    name: str | None = Field(None, min_length=1, max_length=120)
-    phase: Literal[PHASES] | None = None
-    from_stage: str | None = Field(None, max_length=40)
-    to_stage: str | None = Field(None, max_length=40)
-    action: Literal[ACTIONS] | None = None
-    params: dict[str, Any] | None = None
-    match: RuleMatch | None = None
-    fail_strategy: Literal[FAIL_STRATEGIES] | None = None
-    max_retries: int | None = Field(None, ge=0, le=5)
-    priority: int | None = Field(None, ge=0, le=1000)
-    timeout_seconds: float | None = Field(None, gt=0, le=300)
-    enabled: bool | None = None
+    name: Text = Field(None, min_length=1, max_length=120)
+    phase: Literal[PHASES] = None
+    from_stage: Text = Field(None, max_length=40)
+    to_stage: Text = Field(None, max_length=40)
+    action: Literal[ACTIONS] = None
+    params: dict[Text, Any] = None
+    match: RuleMatch = None
+    fail_strategy: Literal[FAIL_STRATEGIES] = None
+    max_retries: int = Field(None, ge=0, le=5)
+    priority: int = Field(None, ge=0, le=1000)
+    timeout_seconds: float = Field(None, gt=0, le=300)
+    enabled: bool = None
 
 
 class RuleOut(RuleSpec, Out):
@@ -259,8 +259,8 @@ class RuleQuery(_In, paging_query(50)):
 
 
 class RunQuery(_In, paging_query(50)):
-    eco_id: int | None = None
-    rule_id: int | None = None
+    eco_id: Id | None = None
+    rule_id: Id | None = None
     status: ActionRunStatus | None = None
     result_code: Literal[RESULT_CODES] | None = None
 

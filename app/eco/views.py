@@ -13,6 +13,7 @@ from app.core.api import parse
 from app.core.auth.roles import ACTOR_ROLES, ADMIN, ENGINEER, SIGNED_IN
 from app.core.errors import InvalidInput
 from app.core.pages import form_action, form_page, page_roles
+from app.core.records import id_from_text
 from app.eco import rules, service, stages, transitions
 from app.eco.actions import PARAMS
 from app.eco.models import (
@@ -148,7 +149,7 @@ def _moved_message(outcome: transitions.Outcome) -> str:
 @page_roles(ENGINEER)
 def add_activity(eco_id: int):
     def act() -> str:
-        depends_on = [int(v) for v in request.form.getlist("depends_on") if v.isdigit()]
+        depends_on = [i for i in map(id_from_text, request.form.getlist("depends_on")) if i is not None]
         due = request.form.get("due_at")
         fields = _form(
             ActivityIn,
@@ -205,7 +206,7 @@ def _rule_form_data() -> dict[str, Any]:
         params = json.loads(form.get("params") or "{}")
     except ValueError:
         raise InvalidInput('Params must be a JSON object, e.g. {"priority": "high"}.', {"field": "params"}) from None
-    item_ids = [int(v) for v in (form.get("item_ids") or "").replace(",", " ").split() if v.isdigit()]
+    item_ids = [i for i in map(id_from_text, (form.get("item_ids") or "").replace(",", " ").split()) if i is not None]
     return {
         "name": form.get("name", ""),
         "phase": form.get("phase"),
@@ -283,8 +284,8 @@ def runs():
     filters = {
         "status": request.args.get("status") or None,
         "result_code": request.args.get("result_code") or None,
-        "rule_id": request.args.get("rule_id", type=int),
-        "eco_id": request.args.get("eco_id", type=int),
+        "rule_id": request.args.get("rule_id", type=id_from_text),
+        "eco_id": request.args.get("eco_id", type=id_from_text),
     }
     if filters["status"] not in (None, *RUN_STATUSES) or filters["result_code"] not in (None, *RESULT_CODES):
         filters.update(status=None, result_code=None)

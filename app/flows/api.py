@@ -1,6 +1,6 @@
 from flask import Blueprint
 
-from app.core.api import API_PREFIX, endpoint, page_out, read
+from app.core.api import API_PREFIX, JobId, endpoint, page_out, read
 from app.core.auth.roles import ENGINEER, OPERATOR
 from app.core.errors import NotFound
 from app.extensions import db
@@ -117,7 +117,7 @@ def list_runs(flow_id: str):
     return RunList(runs=[RunOut.model_validate(r) for r in service.get_flow(flow_id).runs])
 
 
-def _reconciled(job_id: str) -> str:
+def _reconciled(job_id: JobId) -> str:
     """Before a read: a run whose job died unreported is closed, an explicit write committed here."""
     if service.reconcile(service.get_run(job_id)):
         db.session.commit()
@@ -125,7 +125,7 @@ def _reconciled(job_id: str) -> str:
 
 
 @endpoint(bp, "/flow-runs/<job_id>", summary="One run by its job id", response=RunOut)
-def get_run(job_id: str):
+def get_run(job_id: JobId):
     return RunOut.model_validate(service.get_run(_reconciled(job_id)))
 
 
@@ -138,7 +138,7 @@ def get_run(job_id: str):
     response=RunOut,
     status=202,
 )
-def control_run(job_id: str, action: str):
+def control_run(job_id: JobId, action: str):
     run = service.control(job_id, action)
     db.session.commit()
     return RunOut.model_validate(run)
@@ -154,7 +154,7 @@ def control_run(job_id: str, action: str):
     response=RunOut,
     status=202,
 )
-def feed_run(job_id: str, body: FeedIn):
+def feed_run(job_id: JobId, body: FeedIn):
     run = service.feed(job_id, body.routine, body.slot, body.items)
     db.session.commit()
     return RunOut.model_validate(run)
@@ -170,7 +170,7 @@ def feed_run(job_id: str, body: FeedIn):
     response=BreakpointOut,
     status=201,
 )
-def add_breakpoint(job_id: str, body: BreakpointIn):
+def add_breakpoint(job_id: JobId, body: BreakpointIn):
     info = service.add_breakpoint(job_id, body.kind, body.target, body.condition)
     db.session.commit()
     return BreakpointOut.model_validate(info)
@@ -184,7 +184,7 @@ def add_breakpoint(job_id: str, body: BreakpointIn):
     roles=OPERATOR,
     status=204,
 )
-def remove_breakpoint(job_id: str, breakpoint_id: str):
+def remove_breakpoint(job_id: JobId, breakpoint_id: str):
     service.remove_breakpoint(job_id, breakpoint_id)
     db.session.commit()
     return "", 204
@@ -194,19 +194,19 @@ def remove_breakpoint(job_id: str, breakpoint_id: str):
 
 
 @endpoint(bp, "/jobs/<job_id>/monitoring", summary="Everything about a flow run at once", response=MonitoringOut)
-def monitoring(job_id: str):
+def monitoring(job_id: JobId):
     return MonitoringOut.model_validate(service.monitoring(_reconciled(job_id)))
 
 
 @endpoint(bp, "/jobs/<job_id>/state", summary="A flow run's status and the routines executing now", response=StateOut)
-def run_state(job_id: str):
+def run_state(job_id: JobId):
     return StateOut.model_validate(service.monitoring(_reconciled(job_id)))
 
 
 @endpoint(
     bp, "/jobs/<job_id>/metrics", summary="Per routine: executions, errors, retries, durations", response=MetricsOut
 )
-def run_metrics(job_id: str):
+def run_metrics(job_id: JobId):
     return MetricsOut.model_validate(service.monitoring(_reconciled(job_id)))
 
 
@@ -217,13 +217,13 @@ def run_metrics(job_id: str):
     query=TraceQuery,
     response=TraceOut,
 )
-def run_trace(job_id: str, query: TraceQuery):
+def run_trace(job_id: JobId, query: TraceQuery):
     state = service.monitoring(_reconciled(job_id))
     return TraceOut.model_validate({**state, "trace": state["trace"][-query.limit :]})
 
 
 @endpoint(bp, "/jobs/<job_id>/queues/status", summary="Queue status of every slot of a flow run", response=QueuesOut)
-def run_queues(job_id: str):
+def run_queues(job_id: JobId):
     return QueuesOut.model_validate(service.monitoring(_reconciled(job_id)))
 
 
@@ -233,7 +233,7 @@ def run_queues(job_id: str):
     summary="Queue status of one routine's slots",
     response=RoutineQueuesOut,
 )
-def routine_queues(job_id: str, routine_id: str):
+def routine_queues(job_id: JobId, routine_id: str):
     state = service.monitoring(_reconciled(job_id))
     if routine_id not in state["queues"]:
         raise NotFound(f"The run has no routine {routine_id!r}.")
@@ -246,5 +246,5 @@ def routine_queues(job_id: str, routine_id: str):
     summary="Each routine's status and whether it is executing now",
     response=RoutinesStatusOut,
 )
-def routines_status(job_id: str):
+def routines_status(job_id: JobId):
     return RoutinesStatusOut.model_validate(service.monitoring(_reconciled(job_id)))

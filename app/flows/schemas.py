@@ -3,7 +3,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.api import Out, PageMeta, paging_query
+from app.core.api import Out, PageMeta, Text, paging_query
 from app.flows.document import MAX_DOCUMENT
 from app.flows.service import MAX_FEED_ITEMS, MAX_WAIT_FOR_INPUT
 
@@ -13,7 +13,7 @@ class _In(BaseModel):
 
 
 class FlowIn(_In):
-    document: str = Field(min_length=1, max_length=MAX_DOCUMENT, description="the flow as YAML or JSON")
+    document: Text = Field(min_length=1, max_length=MAX_DOCUMENT, description="the flow as YAML or JSON")
 
 
 class PagingQuery(paging_query()):
@@ -110,17 +110,17 @@ class RunList(BaseModel):
 
 
 class FeedIn(_In):
-    routine: str = Field(min_length=1, max_length=64)
-    slot: str = Field(min_length=1, max_length=64)
+    routine: Text = Field(min_length=1, max_length=64)
+    slot: Text = Field(min_length=1, max_length=64)
     items: list[Any] = Field(min_length=1, max_length=MAX_FEED_ITEMS)
 
 
 class BreakpointIn(_In):
     kind: Literal["routine", "slot", "connection"]
-    target: str = Field(
+    target: Text = Field(
         min_length=1, max_length=300, description='"routine", "routine.slot" or "source.event->target.slot"'
     )
-    condition: str | None = Field(None, max_length=500, description="on the data, e.g. \"item['qty'] > 10\"")
+    condition: Text | None = Field(None, max_length=500, description="on the data, e.g. \"item['qty'] > 10\"")
 
 
 class BreakpointOut(BaseModel):

@@ -21,6 +21,7 @@ from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.jobs import history, sweeper
 from app.core.jobs.models import JobState
 from app.core.paging import Page, paginate
+from app.core.records import id_from_text
 from app.core.timeutil import utcnow
 from app.engine import Flow, RunStatus
 from app.engine.breakpoints import Breakpoint
@@ -74,7 +75,8 @@ def list_flows(page: int = 1, per_page: int = 25) -> Page:
 
 def get_flow(flow_id: int | str) -> FlowDefinition:
     """By id; API paths hand the id over as text, and text that is no id finds nothing."""
-    flow = db.session.get(FlowDefinition, int(flow_id)) if str(flow_id).isdigit() and len(str(flow_id)) < 12 else None
+    ident = id_from_text(str(flow_id))
+    flow = db.session.get(FlowDefinition, ident) if ident is not None else None
     if flow is None:
         raise NotFound(f"No flow {flow_id}.")
     return flow

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import AliasPath, BaseModel, BeforeValidator, ConfigDict, Field
 
-from app.core.api import Out, PageMeta, paging_query
+from app.core.api import Out, PageMeta, Text, paging_query
 from app.items.compare import MAX_LEVELS, MODES
 from app.items.models import Lifecycle
 from app.items.structure import quantity_text
@@ -17,25 +17,25 @@ Quantity = Decimal
 class ItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    number: str = Field(min_length=1, max_length=40, description="unique; letters, digits, '.', '_', '-'")
-    name: str = Field(min_length=1, max_length=200)
+    number: Text = Field(min_length=1, max_length=40, description="unique; letters, digits, '.', '_', '-'")
+    name: Text = Field(min_length=1, max_length=200)
     item_type: ItemType = "part"
-    uom: str = Field("EA", min_length=1, max_length=10)
+    uom: Text = Field("EA", min_length=1, max_length=10)
     revision: str = Field("A", pattern="^[A-Z]{1,4}$")
     lifecycle: Lifecycle = Lifecycle.draft
-    description: str = Field("", max_length=5000)
+    description: Text = Field("", max_length=5000)
 
 
 class ItemPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    number: str | None = Field(None, min_length=1, max_length=40)
-    name: str | None = Field(None, min_length=1, max_length=200)
-    item_type: ItemType | None = None
-    uom: str | None = Field(None, min_length=1, max_length=10)
-    revision: str | None = Field(None, pattern="^[A-Z]{1,4}$")
-    lifecycle: Lifecycle | None = None
-    description: str | None = Field(None, max_length=5000)
+    number: Text = Field(None, min_length=1, max_length=40)
+    name: Text = Field(None, min_length=1, max_length=200)
+    item_type: ItemType = None
+    uom: Text = Field(None, min_length=1, max_length=10)
+    revision: str = Field(None, pattern="^[A-Z]{1,4}$")
+    lifecycle: Lifecycle = None
+    description: Text = Field(None, max_length=5000)
 
 
 class ItemOut(Out):
@@ -52,7 +52,7 @@ class ItemOut(Out):
 
 
 class ItemQuery(paging_query()):
-    q: str | None = Field(None, max_length=200, description="text in the number or name")
+    q: Text | None = Field(None, max_length=200, description="text in the number or name")
     item_type: ItemType | None = None
     lifecycle: Lifecycle | None = None
 
@@ -65,23 +65,23 @@ class ItemList(BaseModel):
 class LineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    child: str = Field(min_length=1, max_length=40, description="item number of the child")
+    child: Text = Field(min_length=1, max_length=40, description="item number of the child")
     quantity: Quantity = Field(gt=0, max_digits=18, decimal_places=6)
-    unit: str | None = Field(None, max_length=10, description="defaults to the child's unit of measure")
+    unit: Text | None = Field(None, max_length=10, description="defaults to the child's unit of measure")
     find_number: int | None = Field(None, ge=0, le=999999)
-    refdes: str = Field("", max_length=1000, description="reference designators, e.g. 'R1,R2'")
-    note: str = Field("", max_length=500)
+    refdes: Text = Field("", max_length=1000, description="reference designators, e.g. 'R1,R2'")
+    note: Text = Field("", max_length=500)
 
 
 class LinePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    child: str | None = Field(None, min_length=1, max_length=40)
-    quantity: Quantity | None = Field(None, gt=0, max_digits=18, decimal_places=6)
-    unit: str | None = Field(None, max_length=10)
+    child: Text = Field(None, min_length=1, max_length=40)
+    quantity: Quantity = Field(None, gt=0, max_digits=18, decimal_places=6)
+    unit: Text | None = Field(None, max_length=10)
     find_number: int | None = Field(None, ge=0, le=999999)
-    refdes: str | None = Field(None, max_length=1000)
-    note: str | None = Field(None, max_length=500)
+    refdes: Text = Field(None, max_length=1000)
+    note: Text = Field(None, max_length=500)
 
 
 class LineOut(Out):
@@ -143,8 +143,8 @@ class Structure(BaseModel):
 
 
 class CompareQuery(BaseModel):
-    left: str = Field(min_length=1, max_length=60, description="ITEM (its effective BOM) or ITEM@REV")
-    right: str = Field(min_length=1, max_length=60, description="ITEM (its effective BOM) or ITEM@REV")
+    left: Text = Field(min_length=1, max_length=60, description="ITEM (its effective BOM) or ITEM@REV")
+    right: Text = Field(min_length=1, max_length=60, description="ITEM (its effective BOM) or ITEM@REV")
     mode: Mode = "by_item"
     max_levels: int = Field(1, ge=1, le=MAX_LEVELS, description="1 = single level")
 

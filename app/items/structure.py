@@ -43,7 +43,7 @@ class FlatLine:
 @lru_cache(maxsize=65536)  # paths and item numbers repeat across thousands of lines
 def natural_key(text: str) -> tuple:
     """R2 before R10."""
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", text) if p)
+    return tuple((0, int(p), "") if p.isdecimal() else (1, 0, p) for p in re.split(r"(\d+)", text) if p)
 
 
 @lru_cache(maxsize=4096)  # a BOM uses few distinct quantities

@@ -21,6 +21,7 @@ from app.core.auth.roles import ENGINEER, SIGNED_IN
 from app.core.errors import DomainError
 from app.core.jobs import progress_of
 from app.core.pages import form_action, form_page, page_roles
+from app.core.records import id_from_text
 from app.extensions import db
 from app.items import csvio, exports, service
 from app.items.compare import MAX_LEVELS, MODES
@@ -230,7 +231,7 @@ def tree(bom_id: int):
 @page_roles(SIGNED_IN)
 def tree_children(bom_id: int):
     """Rows under one line of the tree: the child's effective BOM, quantities rolled up by `factor`."""
-    child = service.get_item(request.args.get("child", 0, type=int))
+    child = service.get_item(request.args.get("child", "0", type=id_from_text) or 0)
     try:
         factor = Decimal(request.args.get("factor", "1"))
     except InvalidOperation:

@@ -4,7 +4,7 @@ from typing import Literal
 from pydantic import AliasGenerator, AliasPath, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_snake
 
-from app.core.api import Out, PageMeta, paging_query
+from app.core.api import MAX_ID, Id, Out, PageMeta, Text, paging_query
 from app.optimization.service import METRICS
 
 Metric = Literal[METRICS]  # type: ignore[valid-type]
@@ -25,16 +25,18 @@ class PolicyIn(BaseModel):
     mode: Literal["max", "min"] = Field(description="whether a higher or a lower score is better")
     metric: Metric = Field(description="the metric that is the score")
     target: float | None = Field(None, description="stop once a score reaches it")
-    patience: int | None = Field(None, ge=1, description="stop after this many finished tasks without a better best")
-    maxTasks: int | None = Field(None, ge=1, description="stop after this many tasks")
+    patience: int | None = Field(
+        None, ge=1, le=MAX_ID, description="stop after this many finished tasks without a better best"
+    )
+    maxTasks: int | None = Field(None, ge=1, le=MAX_ID, description="stop after this many tasks")
 
 
 class OptimizationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    strategy: str = Field(max_length=40, description="sma_cross or rsi_reversion")
-    dataset: int = Field(description="dataset id")
-    paramSpace: dict[str, list[Number] | RangeIn] = Field(
+    strategy: Text = Field(max_length=40, description="sma_cross or rsi_reversion")
+    dataset: Id = Field(description="dataset id")
+    paramSpace: dict[Text, list[Number] | RangeIn] = Field(
         min_length=1, description="per parameter a list of values or {start, stop, step} (stop included)"
     )
     earlyStopPolicy: PolicyIn
@@ -46,7 +48,7 @@ class OptimizationIn(BaseModel):
 class RerunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    taskId: int | None = Field(None, description="re-run only this task's combination; the whole job if absent")
+    taskId: Id | None = Field(None, description="re-run only this task's combination; the whole job if absent")
 
 
 class HistoryQuery(paging_query()):
@@ -104,8 +106,8 @@ class OptimizationList(BaseModel):
 class DatasetIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=120)
-    csv: str = Field(max_length=20_000_000, description="Date, Open, High, Low, Close, Volume with a header row")
+    name: Text = Field(min_length=1, max_length=120)
+    csv: Text = Field(max_length=20_000_000, description="Date, Open, High, Low, Close, Volume with a header row")
 
 
 class DatasetOut(_Row):

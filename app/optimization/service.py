@@ -27,7 +27,7 @@ from app.core.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.core.jobs import history as job_history
 from app.core.jobs.models import JobRecord, JobState
 from app.core.paging import Page, paginate
-from app.core.records import get_or_404
+from app.core.records import get_or_404, id_from_text
 from app.core.timeutil import utcnow
 from app.extensions import db, redis_client
 from app.optimization import datasets, grid
@@ -224,9 +224,10 @@ def may_see(user: User, ref: str) -> bool:
 
 def get_by_ref(ref: str, user: User) -> Optimization:
     """`get()` for an id as written in a URL (anything but digits is simply not found)."""
-    if not ref.isdigit() or len(ref) > 18:
+    ident = id_from_text(ref)
+    if ident is None:
         raise NotFound(f"No optimization {ref[:40]!r}.")
-    return get(int(ref), user)
+    return get(ident, user)
 
 
 def history(user: User, page: int, per_page: int = 25) -> Page:

@@ -5,6 +5,7 @@ from app.core.api import parse
 from app.core.auth.roles import ENGINEER, SIGNED_IN
 from app.core.errors import InvalidInput
 from app.core.pages import form_action, form_page, page_roles
+from app.core.records import id_from_text
 from app.core.timeutil import utcnow
 from app.extensions import db
 from app.optimization import charts, service
@@ -213,7 +214,7 @@ def cancel(optimization_id: int):
 @page_roles(ENGINEER)
 def rerun(optimization_id: int):
     source = service.get(optimization_id, current_user)
-    task_id = request.form.get("task_id", type=int)
+    task_id = request.form.get("task_id", type=id_from_text)
 
     def act() -> tuple[str, str]:
         optimization = service.rerun(source, current_user, task_id)

@@ -1,6 +1,6 @@
 from flask import Blueprint
 
-from app.core.api import API_PREFIX, endpoint, page_out, read
+from app.core.api import API_PREFIX, JobId, endpoint, page_out, read
 from app.core.auth.roles import OPERATOR
 from app.core.jobs.models import JobState
 from app.extensions import db
@@ -70,7 +70,7 @@ def list_workers():
     roles=OPERATOR,
     response=JobOut,
 )
-def get_job(job_id: str):
+def get_job(job_id: JobId):
     return JobOut.model_validate(service.job_detail(job_id))
 
 
@@ -90,7 +90,7 @@ def enqueue_demo(body: DemoJobIn):
     return JobRef(id=job_id, status=JobState.queued)
 
 
-def _action(job_id: str, action) -> JobRef:
+def _action(job_id: JobId, action) -> JobRef:
     action(job_id)
     db.session.commit()
     return JobRef(id=job_id, status=service.job_detail(job_id)["status"])
@@ -99,15 +99,15 @@ def _action(job_id: str, action) -> JobRef:
 @endpoint(
     bp, "/jobs/<job_id>/requeue", "POST", summary="Requeue a failed or stopped job", roles=OPERATOR, response=JobRef
 )
-def requeue_job(job_id: str):
+def requeue_job(job_id: JobId):
     return _action(job_id, service.requeue)
 
 
 @endpoint(bp, "/jobs/<job_id>/cancel", "POST", summary="Cancel a queued job", roles=OPERATOR, response=JobRef)
-def cancel_job(job_id: str):
+def cancel_job(job_id: JobId):
     return _action(job_id, service.cancel)
 
 
 @endpoint(bp, "/jobs/<job_id>/stop", "POST", summary="Stop a running job", roles=OPERATOR, response=JobRef)
-def stop_job(job_id: str):
+def stop_job(job_id: JobId):
     return _action(job_id, service.stop)

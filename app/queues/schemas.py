@@ -3,7 +3,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.api import Out, PageMeta, paging_query
+from app.core.api import Out, PageMeta, Text, paging_query
 
 
 class QueueCounts(BaseModel):
@@ -82,8 +82,8 @@ class JobOut(BaseModel):
 
 
 class FailedQuery(paging_query()):
-    queue: str | None = Field(None, description="a queue name (GET /api/v1/queues lists them)")
-    q: str | None = Field(None, max_length=200, description="text in the error or function name")
+    queue: Text | None = Field(None, description="a queue name (GET /api/v1/queues lists them)")
+    q: Text | None = Field(None, max_length=200, description="text in the error or function name")
     sort: str = Field("newest", pattern="^(newest|oldest)$")
 
 

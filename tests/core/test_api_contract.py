@@ -100,3 +100,97 @@ def test_unknown_api_path_and_wrong_method_use_the_error_shape(client, bearer):
     wrong = client.delete(f"{API}/queues", headers=headers)
     assert wrong.status_code == 405
     assert_error_shape(wrong)
+
+
+def test_a_wrong_method_says_which_methods_are_allowed(client, bearer):
+    wrong = client.delete(f"{API}/queues", headers=bearer("operator"))
+    assert wrong.status_code == 405
+    assert "GET" in wrong.headers["Allow"]
+    assert_error_shape(wrong)
+
+
+def _request_schemas(document: dict) -> list[dict]:
+    """Every schema a request may carry: parameters and bodies, with what they refer to."""
+    components = document["components"]["schemas"]
+    found, todo = [], []
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            todo += [param["schema"] for param in operation["parameters"]]
+            todo += [body["schema"] for body in operation.get("requestBody", {}).get("content", {}).values()]
+    seen: set[str] = set()
+    while todo:
+        schema = todo.pop()
+        if "$ref" in schema:
+            name = schema["$ref"].rsplit("/", 1)[1]
+            if name not in seen:
+                seen.add(name)
+                todo.append(components[name])
+            continue
+        found.append(schema)
+        options = schema.get("anyOf", [])
+        if any(option.get("type") == "number" for option in options):  # a Decimal: its text must be a number
+            options = [option for option in options if option.get("type") != "string"]
+        todo += list(schema.get("properties", {}).values()) + options
+        todo += [schema[key] for key in ("items", "additionalProperties") if isinstance(schema.get(key), dict)]
+    return found
+
+
+def test_every_request_text_refuses_nul_and_every_integer_is_bounded(client):
+    document = client.get(f"{API}/openapi.json").get_json()
+    for schema in _request_schemas(document):
+        if schema.get("type") == "string" and "enum" not in schema and "format" not in schema:
+            assert "pattern" in schema and not re.fullmatch(schema["pattern"], "a\x00"), schema
+        if schema.get("type") == "integer":
+            assert "maximum" in schema and schema["maximum"] <= 2**31 - 1, schema
+
+
+HUGE = "99999999999999999999999"
+
+
+def test_ids_and_pages_beyond_the_bounds_are_refused_not_500(client, bearer):
+    document = client.get(f"{API}/openapi.json").get_json()
+    assert document["paths"][f"{API}/ecos/{{eco_id}}"]["get"]["parameters"][0]["schema"]["maximum"] == 2**31 - 1
+    headers = bearer("admin")
+    for path in [
+        f"{API}/ecos/{2**31}",
+        f"{API}/ecos/{HUGE}",
+        f"{API}/jobs/%C3%A5",
+        f"{API}/flows/%C2%B3",
+        f"{API}/jobs/a%00",
+    ]:
+        response = client.get(path, headers=headers)
+        assert response.status_code == 404, path
+        assert_error_shape(response)
+    for query in [f"page={HUGE}", f"item_id={HUGE}", "q=a%00b"]:
+        response = client.get(f"{API}/ecos?{query}", headers=headers)
+        assert response.status_code == 422, query
+        assert_error_shape(response)
+
+
+def test_every_list_page_takes_any_page_number(app, signed_in):
+    client, _ = signed_in("admin")
+    pages = [
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if "GET" in rule.methods and not rule.arguments and not rule.rule.startswith(("/api/", "/static", "/ws"))
+    ]
+    for path in pages:
+        response = client.get(f"{path}?page={HUGE}&eco_id={HUGE}&rule_id={HUGE}&child={HUGE}")
+        assert response.status_code < 500, path
+
+
+def test_nul_null_and_a_missing_body_are_422(client, bearer):
+    headers = bearer("admin")
+    created = client.post(f"{API}/items", json={"number": "P-1", "name": "Part"}, headers=headers)
+    assert created.status_code == 201
+    item = f"{API}/items/{created.json['id']}"
+    attempts = [
+        ("POST", f"{API}/items", {"number": "P-2", "name": "Pa\x00rt"}, "invalid_input"),
+        ("PATCH", item, {"name": None}, "invalid_input"),
+        ("POST", f"{API}/workflow-actions/rules", {"params": {"text": "\x00"}}, "invalid_input"),
+        ("POST", f"{API}/items", None, "missing_body"),
+    ]
+    for method, path, body, code in attempts:
+        response = client.open(path, method=method, json=body, headers=headers)
+        assert (response.status_code, response.json["error"]["code"]) == (422, code), (method, path, body)
+    assert client.get(item, headers=headers).json["name"] == "Part"
