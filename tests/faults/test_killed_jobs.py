@@ -35,7 +35,7 @@ def _assert_every_point_once(optimization_id: int) -> None:
     row = optimization(optimization_id)
     assert (row.status, row.done, row.total, row.chunks_done) == ("succeeded", POINTS, POINTS, row.chunks_total)
     assert task_count(optimization_id) == (POINTS, POINTS)
-    assert row.finished + row.failed == POINTS
+    assert (row.finished, row.failed) == (POINTS, 0)  # no point counted failed for its job's trouble
 
 
 # --- the work horse killed, the worker lives on ---------------------------------------------
@@ -231,6 +231,10 @@ def test_an_optimization_busy_through_a_redis_restart_ends_final_without_duplica
     assert worker_process.poll() is None
     _assert_every_point_once(optimization_id)
     statuses = _history("optimization", optimization_id)
-    assert statuses.count("lost") >= 1 and statuses.count("finished") >= 1
+    # the chunks Redis forgot say lost (after the sweeper's grace), each resumed once and finished
+    lost = statuses.count("lost")
+    assert (
+        lost >= 1 and statuses.count("finished") == len(statuses) - lost == optimization(optimization_id).chunks_total
+    )
     assert not {"queued", "started", "retrying"} & set(statuses)
     assert time.monotonic() - started < 60
