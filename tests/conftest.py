@@ -297,7 +297,7 @@ def start_workers(app):
         ]
         started.extend(processes)
         deadline = time.monotonic() + 20
-        while len(Worker.all(connection=connection)) < len(started):
+        while not {p.pid for p in started if p.poll() is None} <= {w.pid for w in Worker.all(connection=connection)}:
             failed = [p for p in processes if p.poll() is not None]
             if failed or time.monotonic() > deadline:
                 for process in processes:

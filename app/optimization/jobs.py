@@ -5,6 +5,7 @@ a cancel or early stop takes effect within a moment."""
 import time
 
 from flask import current_app
+from redis.exceptions import RedisError
 
 from app.extensions import db
 from app.optimization import chunks, grid, service
@@ -58,6 +59,8 @@ def run_chunk(optimization_id: int, first: int, last: int) -> dict:
         else:
             chunks.merge(optimization_id, pending, chunk_finished=True)
             merged, pending = merged + len(pending), []
+    except RedisError:  # Redis went away (a restart): not the points' fault; the sweeper resumes the chunk
+        raise
     except Exception as exc:
         error = f"chunk failed: {type(exc).__name__}: {exc}"
         chunks.chunk_failed(

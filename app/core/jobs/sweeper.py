@@ -22,7 +22,7 @@ from datetime import timedelta
 
 from redis import Redis
 from rq import Queue
-from rq.job import Job
+from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from sqlalchemy import select
 from werkzeug.utils import import_string
@@ -89,7 +89,8 @@ def close_lost_jobs(connection: Redis) -> int:
 def _rq_verdict(job: Job | None) -> tuple[JobState | None, str | None]:
     if job is None:
         return JobState.lost, "Redis no longer knows this job (restarted or flushed); it did not run to its end"
-    status = RQ_FINAL.get(str(job.get_status(refresh=False) or ""))
+    rq_status = job.get_status(refresh=False)  # RQ's JobStatus is (str, Enum): str() of it is "JobStatus.FINISHED"
+    status = RQ_FINAL.get(JobStatus(rq_status).value) if rq_status else None
     return status, f"RQ ended it as {status} without telling the history" if status else None
 
 
