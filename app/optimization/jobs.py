@@ -18,6 +18,15 @@ FLUSH_SECONDS = 0.5  # how often a chunk merges what it has
 HALT_CHECK_SECONDS = 0.2  # how often it looks for a cancel or early stop
 
 
+def _backtest(seq: int, params: dict, strategy, indicators: Indicators, cash: float, commission: float) -> Outcome:
+    bars = indicators.bars
+    try:
+        result = simulate(bars, strategy.signals(indicators, params), cash, commission)
+    except (StrategyError, ArithmeticError, ValueError) as exc:
+        return Outcome(seq, params, error=f"{type(exc).__name__}: {exc}")
+    return Outcome(seq, params, metrics=result.metrics(), result=result, dates=bars.dates)
+
+
 def run_chunk(optimization_id: int, first: int, last: int) -> dict:
     optimization = db.session.get(Optimization, optimization_id)
     if optimization is None or optimization.is_final:
@@ -45,11 +54,7 @@ def run_chunk(optimization_id: int, first: int, last: int) -> dict:
                 last_check = now
                 if chunks.halted(halt_key):
                     break
-            try:
-                result = simulate(bars, strategy.signals(indicators, params), cash, commission)
-                pending.append(Outcome(seq, params, metrics=result.metrics(), result=result, dates=bars.dates))
-            except (StrategyError, ArithmeticError, ValueError) as exc:
-                pending.append(Outcome(seq, params, error=f"{type(exc).__name__}: {exc}"))
+            pending.append(_backtest(seq, params, strategy, indicators, cash, commission))
             if now - last_flush >= flush_every:
                 last_flush = now
                 keep_going = chunks.merge(optimization_id, pending)
