@@ -74,10 +74,17 @@ def drive(runtime: Runtime, wait_for_input: float) -> None:
             return
 
 
+class RunEnded(Exception):
+    """The job of a run that has ended ran again (requeued from the queues page): it cannot
+    restart the run, and must not report "finished" as if it had."""
+
+
 def run_flow(run_id: int) -> dict:
     run = db.session.get(FlowRun, run_id)
-    if run is None or run.is_final:
-        return {"skipped": True}
+    if run is None:
+        raise RunEnded(f"flow run {run_id} no longer exists")
+    if run.is_final:
+        raise RunEnded(f"flow run {run_id} has ended ({run.status}); start a new run instead of requeuing its job")
     run.status, run.started_at = RunStatus.RUNNING, utcnow()
     db.session.commit()
     job_id, wait_for_input = run.job_id, run.wait_for_input

@@ -86,6 +86,19 @@ def test_a_failing_routine_fails_run_and_job(app, client, bearer):
     assert db.session.get(JobRecord, job_id).status == "failed"
 
 
+def test_requeuing_the_job_of_a_failed_run_fails_again_and_says_why(app, client, bearer):
+    _, job_id = start(client, bearer, EXAMPLE.replace('"int(qty) * 0.25"', '"qty / 0"'))
+    run_worker(app, queues=("flows",))
+    first_error = client.get(f"{API}/jobs/{job_id}/state", headers=bearer("viewer")).json["error"]
+    assert client.post(f"{API}/jobs/{job_id}/requeue", headers=bearer("operator")).status_code == 200
+    run_worker(app, queues=("flows",))
+    db.session.expire_all()
+    record = db.session.get(JobRecord, job_id)
+    assert record.status == "failed" and "has ended (failed); start a new run" in record.error  # not "finished"
+    state = client.get(f"{API}/jobs/{job_id}/state", headers=bearer("viewer")).json
+    assert state["status"] == "failed" and state["error"] == first_error  # the run is as it was
+
+
 def test_a_run_whose_job_died_unreported_is_closed_from_its_job_history(app, client, bearer):
     _, job_id = start(client, bearer)
     db.session.query(FlowRun).update({"status": "running"})
