@@ -36,7 +36,6 @@ def documents_page():
 def create_document():
     def act() -> tuple[str, str]:
         doc = documents.create(request.form.get("number", "").strip(), _meta_from_form())
-        db.session.commit()
         return f"Document {doc.number} created.", url_for("docsync.document", document_id=doc.id)
 
     return form_action(act, url_for("docsync.documents_page"))
@@ -53,7 +52,6 @@ def document(document_id: int):
 def update_document(document_id: int):
     def act() -> str:
         documents.update(documents.get(document_id), _meta_from_form())
-        db.session.commit()
         return "Document saved."
 
     return form_action(act, url_for("docsync.document", document_id=document_id))
@@ -93,7 +91,6 @@ def create_site():
         site = sites.create(
             request.form.get("name", ""), request.form.get("base_url", ""), request.form.get("token") or None
         )
-        db.session.commit()
         return f"Site {site.name} added.", url_for("docsync.site", site_id=site.id)
 
     return form_action(act, url_for("docsync.sites_page"))
@@ -142,7 +139,6 @@ def site_action(site_id: int, action: str):
         else:
             sites.update(site, enabled=action == "enable")
             message = f"Site {action}d."
-        db.session.commit()
         return message
 
     return form_action(act, url_for("docsync.site", site_id=site_id))
@@ -172,7 +168,6 @@ def start_job(site_id: int):
 
     def act() -> tuple[str, str]:
         job, created = sync.request_job(site_id, request.form.get("direction", "push"), key, **_selection_from_form())
-        db.session.commit()
         return (
             f"Sync job {job.id} {'started' if created else 'was started already'}.",
             url_for("docsync.job", job_id=job.id),
@@ -203,7 +198,6 @@ def job_panel(job_id: int):
 def replay(job_id: int):
     def act() -> tuple[str, str]:
         replayed, _ = sync.replay(job_id)
-        db.session.commit()
         return f"Replay of job {job_id} is job {replayed.id}.", url_for("docsync.job", job_id=replayed.id)
 
     return form_action(act, url_for("docsync.job", job_id=job_id))

@@ -120,7 +120,6 @@ def _back(eco_id: int) -> str:
 def move(eco_id: int):
     def act() -> str:
         outcome = transitions.move(eco_id, request.form.get("to_stage", ""), request.form.get("reason", ""))
-        db.session.commit()
         return _moved_message(outcome)
 
     return form_action(act, _back(eco_id))
@@ -131,7 +130,6 @@ def move(eco_id: int):
 def apply(eco_id: int):
     def act() -> str:
         outcome = transitions.apply(eco_id, request.form.get("reason", ""))
-        db.session.commit()
         return f"Applied: {outcome.eco.target_bom.ref} is released. " + _moved_message(outcome)
 
     return form_action(act, _back(eco_id))
@@ -159,7 +157,6 @@ def add_activity(eco_id: int):
             due_at=f"{due}:00Z" if due and len(due) == 16 else due or None,
         )
         activity = service.create_activity(**fields.model_dump())
-        db.session.commit()
         return f"Activity {activity.name!r} added to stage {activity.stage}."
 
     return form_action(act, _back(eco_id))
@@ -175,7 +172,6 @@ def transition_activity(activity_id: int):
         if to_status not in ACTIVITY_STATUSES:
             raise InvalidInput(f"Unknown status {to_status!r}.")
         activity = service.transition_activity(activity_id, to_status, request.form.get("reason", ""))
-        db.session.commit()
         return f"{activity.name!r} is {activity.status}."
 
     return form_action(act, _back(eco_id))
@@ -272,7 +268,6 @@ def rule_edit(rule_id: int):
 def rule_enabled(rule_id: int):
     def act() -> str:
         rule = rules.update_rule(rule_id, {"enabled": request.form.get("enabled") == "1"})
-        db.session.commit()
         return f"Rule {rule.name!r} {'enabled' if rule.enabled else 'disabled'}."
 
     return form_action(act, url_for("eco.rules_index"))

@@ -66,7 +66,6 @@ def delete(flow_id: int):
 
     def act() -> str:
         service.delete_flow(flow_id)
-        db.session.commit()
         return "Flow deleted."
 
     return form_action(act, url_for("flows.index"))
@@ -78,7 +77,6 @@ def start_run(flow_id: int):
 
     def act() -> tuple[str, str]:
         run = service.start_run(flow_id, request.form.get("wait_for_input", 0, type=int))
-        db.session.commit()
         return "Run started.", url_for("flows.run", job_id=run.job_id)
 
     return form_action(act, url_for("flows.detail", flow_id=flow_id))
@@ -153,7 +151,6 @@ def control(job_id: str, action: str):
 
     def control() -> str:
         service.control(job_id, action)
-        db.session.commit()
         return f"{action.capitalize()} sent."
 
     return form_action(control, back)

@@ -124,7 +124,6 @@ def detail(item_id: int):
 def create_bom(item_id: int):
     def act() -> str:
         bom = service.create_bom(item_id)
-        db.session.commit()
         return f"BOM {bom.ref} started as a draft."
 
     return form_action(act, url_for("items.detail", item_id=item_id))

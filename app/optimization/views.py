@@ -136,7 +136,6 @@ def upload_dataset():
             if rows:
                 exc.message += " " + "; ".join(f"line {r['line']}: {r['message']}" for r in rows)
             raise
-        db.session.commit()
         return f"Dataset {dataset.name!r} uploaded: {dataset.rows} bars, {dataset.first_date} to {dataset.last_date}."
 
     return form_action(act, url_for("optimization.new"))
@@ -204,7 +203,6 @@ def cancel(optimization_id: int):
         optimization = service.cancel(service.get(optimization_id, current_user), current_user)
         db.session.commit()
         service.announce(optimization, finalized=True)
-        db.session.commit()
         return f"Optimization {optimization_id} canceled: no new task starts."
 
     return form_action(act, url_for("optimization.detail", optimization_id=optimization_id))

@@ -6,7 +6,6 @@ from app.core.capability import queue_names
 from app.core.errors import InvalidInput
 from app.core.jobs import history
 from app.core.pages import form_action, page_roles
-from app.extensions import db
 from app.queues import service
 
 bp = Blueprint("queues", __name__, url_prefix="/queues")
@@ -78,7 +77,6 @@ def enqueue_demo():
         if not 0 <= seconds <= 600:
             raise InvalidInput("Seconds must be between 0 and 600.")
         job_id = service.enqueue_demo(seconds, fail)
-        db.session.commit()
         return f"Demo job {job_id[:8]} enqueued on 'default'."
 
     return form_action(act, url_for("queues.index"))
@@ -89,7 +87,6 @@ def enqueue_demo():
 def job_action(job_id: str, action: str):
     def act() -> str:
         getattr(service, action)(job_id)
-        db.session.commit()
         return {"requeue": "Job requeued.", "cancel": "Job canceled.", "stop": "Stop sent to the worker."}[action]
 
     return form_action(act, request.form.get("back") or url_for("queues.job", job_id=job_id))
@@ -100,7 +97,6 @@ def job_action(job_id: str, action: str):
 def requeue_failed(name: str):
     def act() -> str:
         requeued = service.requeue_all(name)
-        db.session.commit()
         return f"{requeued} failed job(s) of '{name}' requeued."
 
     return form_action(act, url_for("queues.failed", queue=name))
