@@ -163,6 +163,7 @@ def test_runs_browser_filters(signed_in):
     factory.rule("Lower", action="set_eco_priority", params={"priority": "low", "never_lower": True})
     factory.rule("Tell", "emit_event")
     transitions.move(eco.id, "review")
+    db.session.commit()  # as the view or the API endpoint does
     page = client.get("/ecos/runs?status=warning").get_data(as_text=True)
     assert 'data-code="WARN"' in page and 'data-code="OK"' not in page and eco.number in page
     assert 'data-code="OK"' in client.get("/ecos/runs?result_code=OK").get_data(as_text=True)
