@@ -372,20 +372,16 @@ def preview(
         raise Unavailable(f"The site did not answer as expected: {exc}", code="remote_error") from None
 
 
+COUNTS = ("sent", "present", "skipped", "conflicts", "failed", "bytes")
+
+
+def _counts(job: SyncJob) -> dict[str, int]:
+    return {name: getattr(job, name) for name in COUNTS}
+
+
 def job_state(job: SyncJob) -> dict[str, Any]:
     done = job.sent + job.present + job.skipped + job.conflicts + job.failed
-    return {
-        "id": job.id,
-        "status": job.status,
-        "total": job.total,
-        "done": done,
-        "sent": job.sent,
-        "present": job.present,
-        "skipped": job.skipped,
-        "conflicts": job.conflicts,
-        "failed": job.failed,
-        "bytes": job.bytes,
-    }
+    return {"id": job.id, "status": job.status, "total": job.total, "done": done, **_counts(job)}
 
 
 def close(job: SyncJob, status: SyncStatus, error: str | None) -> None:
@@ -405,12 +401,7 @@ def close(job: SyncJob, status: SyncStatus, error: str | None) -> None:
             "site": job.site.name,
             "direction": job.direction,
             "replay_of": job.replay_of_id,
-            "sent": job.sent,
-            "present": job.present,
-            "skipped": job.skipped,
-            "conflicts": job.conflicts,
-            "failed": job.failed,
-            "bytes": job.bytes,
+            **_counts(job),
             "error": error,
             "checksums": checksums,
         },
