@@ -265,9 +265,10 @@ def run_worker(app, queues=None) -> None:
 
 
 @pytest.fixture
-def start_workers(app):
+def start_workers(app, tmp_path):
     """Start n real forking `flask worker` processes (on the given queues), on the test's database
-    and Redis; they are stopped at the end of the test."""
+    (or `database_url`, e.g. the same database through a forwarder) and Redis; they are stopped at
+    the end of the test."""
     import sys
 
     from rq import Worker
@@ -285,16 +286,22 @@ def start_workers(app):
     connection = app.extensions["redis"]
     started: list[subprocess.Popen] = []
 
-    def start(n: int = 1, queues: str | None = None) -> list[subprocess.Popen]:
-        processes = [
-            subprocess.Popen(
+    def spawn(queues: str | None, database_url: str | None) -> subprocess.Popen:
+        # stderr goes to a file, read back through process.stderr: a pipe nobody drains fills up
+        # (64 KB: a few tracebacks) and blocks the worker in its next log line
+        log = tmp_path / f"worker-{len(started)}-{uuid.uuid4().hex[:6]}.log"
+        with log.open("wb") as sink:
+            process = subprocess.Popen(
                 [flask, "--app", "app", "worker", *(["--queues", queues] if queues else [])],
-                env=env,
+                env={**env, "DATABASE_URL": database_url} if database_url else env,
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
+                stderr=sink,
             )
-            for _ in range(n)
-        ]
+        process.stderr = log.open("rb")
+        return process
+
+    def start(n: int = 1, queues: str | None = None, database_url: str | None = None) -> list[subprocess.Popen]:
+        processes = [spawn(queues, database_url) for _ in range(n)]
         started.extend(processes)
         deadline = time.monotonic() + 20
         while not {p.pid for p in started if p.poll() is None} <= {w.pid for w in Worker.all(connection=connection)}:
@@ -315,6 +322,7 @@ def start_workers(app):
             process.wait(15)
         except subprocess.TimeoutExpired:
             process.kill()
+        process.stderr.close()
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import time
 
 from flask import current_app
 from redis.exceptions import RedisError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from app.extensions import db
 from app.optimization import chunks, grid, service
@@ -64,7 +65,10 @@ def run_chunk(optimization_id: int, first: int, last: int) -> dict:
         else:
             chunks.merge(optimization_id, pending, chunk_finished=True)
             merged, pending = merged + len(pending), []
-    except RedisError:  # Redis went away (a restart): not the points' fault; the sweeper resumes the chunk
+    except (RedisError, OperationalError, InterfaceError):
+        # Redis or the database went away (a restart, a network cut): not the points' fault, and a
+        # chunk_failed() that reached a database back up meanwhile would save the rest as failed
+        # tasks for good; the job fails and the sweeper resumes the chunk, skipping saved points
         raise
     except Exception as exc:
         error = f"chunk failed: {type(exc).__name__}: {exc}"

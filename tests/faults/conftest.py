@@ -1,18 +1,22 @@
 """Helpers of the fault suite: the work horse of a real `flask worker` subprocess, killed
 with SIGKILL alone or with its worker, and a big optimization whose chunks run long enough
-to be killed in the middle."""
+to be killed in the middle; a TCP forwarder that cuts a worker off its database."""
 
 import os
 import signal
+import socket
 import subprocess
+import threading
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from app.extensions import db
 from app.optimization import datasets, service
 from app.optimization.models import Optimization, OptimizationTask
-from tests.conftest import wait_for
+from tests.conftest import free_port, wait_for
 
 BARS = 20_000  # about 1 ms a grid point: each of the 3 chunks (1,006 points) runs a second or more
 SPACE = {"n1": {"start": 5, "stop": 60, "step": 1}, "n2": {"start": 10, "stop": 300, "step": 5}}
@@ -103,3 +107,72 @@ def big_optimization(app, make_user):
         return row.id
 
     return submit
+
+
+class Forwarder:
+    """A TCP forwarder 127.0.0.1:<port> → upstream, in threads: `cut()` closes every connection
+    and refuses new ones (the database unreachable), `restore()` listens again on the same port."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.port = free_port()
+        self.listener: socket.socket | None = None
+        self.open: set[socket.socket] = set()
+        self.lock = threading.Lock()
+        self.restore()
+
+    def restore(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self.listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        listener, self.listener = self.listener, None
+        with suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() of its thread
+        listener.close()
+        with self.lock:
+            sockets, self.open = self.open, set()
+        for each in sockets:
+            with suppress(OSError):
+                each.shutdown(socket.SHUT_RDWR)
+            each.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # cut
+            try:
+                server = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            server.settimeout(None)
+            with self.lock:
+                self.open |= {client, server}
+            for source, target in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+        with suppress(OSError):
+            while data := source.recv(65536):
+                target.sendall(data)
+        for each in (source, target):
+            with suppress(OSError):
+                each.shutdown(socket.SHUT_RDWR)
+
+
+@pytest.fixture
+def db_forwarder(app):
+    """A forwarder to the test's PostgreSQL; `url` is the test's database URL through it."""
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    forwarder = Forwarder((url.host, url.port or 5432))
+    forwarder.url = url.set(host="127.0.0.1", port=forwarder.port).render_as_string(hide_password=False)
+    yield forwarder
+    if forwarder.listener is not None:
+        forwarder.cut()

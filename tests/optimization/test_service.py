@@ -262,3 +262,29 @@ def test_a_halt_flag_left_by_an_earlier_database_does_not_stop_a_new_run(app, ma
     assert jobs.run_chunk(new.id, 0, 3)["merged"] == 3  # it ran
     connection.set(service.halt_key(new), 1)  # its own flag does stop it
     assert jobs.run_chunk(new.id, 3, 6) == {"merged": 0}
+
+
+@pytest.mark.config(OPTIMIZATION_FLUSH_SECONDS=0)
+def test_a_chunk_that_loses_the_database_re_raises_without_failing_its_points(app, make_user, monkeypatch):
+    """The merge hits a database gone away (a network cut); were chunk_failed() to reach it back up a
+    moment later, it would save the chunk's points as failed for good. The job fails instead and the
+    sweeper resumes the chunk."""
+    from sqlalchemy.exc import OperationalError
+
+    from app.optimization import jobs
+
+    _, job = submitted(make_user)
+    real_merge, calls = chunks.merge, []
+
+    def merge_once_down(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+        return real_merge(*args, **kwargs)
+
+    monkeypatch.setattr(chunks, "merge", merge_once_down)
+    with pytest.raises(OperationalError):
+        jobs.run_chunk(job.id, 0, 3)
+    db.session.rollback()
+    assert len(calls) == 1  # no chunk_failed() merge after it
+    assert db.session.query(OptimizationTask).filter_by(optimization_id=job.id).count() == 0

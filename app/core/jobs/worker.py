@@ -15,6 +15,7 @@ import time
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker, Worker, worker_registration
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.core import live
 from app.core.jobs import history, sweeper
@@ -85,7 +86,14 @@ class ForgelineWorker(_Tracking, Worker):
     def handle_work_horse_killed(self, job, retpid, ret_val, rusage):
         # killed by the OS (e.g. out of memory): no RQ callback runs, so close the history row here
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)
-        history.on_failure(job, self.connection, WorkHorseKilled, WorkHorseKilled(f"exit status {ret_val}"), None)
+        try:
+            history.on_failure(job, self.connection, WorkHorseKilled, WorkHorseKilled(f"exit status {ret_val}"), None)
+        except SQLAlchemyError as exc:
+            # the database is unreachable (the horse likely died of it): raising here quit RQ's loop
+            # before it failed the job, which then waited WORKER_TTL to be found abandoned; RQ fails
+            # it now and the sweeper gives the history row RQ's verdict once the database is back
+            db.session.rollback()
+            log.warning("job %s: its history could not be closed: %s", job.id, exc)
 
     def main_work_horse(self, job, queue):
         db.engine.dispose(close=False)  # a forked child must not share pooled sockets
