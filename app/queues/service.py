@@ -3,8 +3,10 @@ stop); the job history table adds what Redis forgets."""
 
 import re
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from rq import Queue, Worker
 from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
@@ -25,6 +27,7 @@ from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.jobs import history
 from app.core.jobs.models import JobState
 from app.core.paging import Page, paginate_list
+from app.core.timeutil import utcnow
 from app.extensions import redis_client
 
 REGISTRIES = {
@@ -74,12 +77,24 @@ def _worker_info(worker: Worker) -> dict[str, Any]:
     }
 
 
+def live_workers() -> list[Worker]:
+    """Workers that heartbeat: RQ keeps a dead worker's key for WORKER_TTL + 60 s, but a live one
+    heartbeats well within WORKER_TTL (app/core/jobs/worker.py), so the list is right within that."""
+    cutoff = utcnow() - timedelta(seconds=current_app.config["WORKER_TTL"])
+    workers = Worker.all(connection=redis_client())
+    return [w for w in workers if w.last_heartbeat is None or _aware(w.last_heartbeat) >= cutoff]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def workers() -> list[dict[str, Any]]:
-    return sorted((_worker_info(w) for w in Worker.all(connection=redis_client())), key=lambda w: w["name"])
+    return sorted((_worker_info(w) for w in live_workers()), key=lambda w: w["name"])
 
 
 def worker_states() -> dict[str, int]:
-    return dict(Counter(w.get_state() for w in Worker.all(connection=redis_client())))
+    return dict(Counter(w.get_state() for w in live_workers()))
 
 
 # RQ's WorkerStatus values; each is exported (0 when no worker is in it) so

@@ -55,3 +55,15 @@ def test_a_busy_worker_survives_a_redis_restart_and_takes_the_next_job(app, redi
     wait_for(lambda: _listed(app) == 1, timeout=_heartbeat(app) + 5, interval=0.5)
     job_id = _demo(1)
     wait_for(lambda: _status(job_id) == "finished", timeout=20, interval=0.2)
+
+
+def test_a_killed_worker_leaves_the_worker_list_within_worker_ttl(app, worker_process):
+    from app.queues.service import worker_counts
+    from tests.faults.conftest import kill_worker
+
+    assert [w["pid"] for w in service.workers()] == [worker_process.pid]
+    killed = time.monotonic()
+    kill_worker(worker_process)
+    wait_for(lambda: service.workers() == [], timeout=app.config["WORKER_TTL"] + 5, interval=0.5)
+    assert time.monotonic() - killed <= app.config["WORKER_TTL"] + 5  # RQ alone kept it WORKER_TTL + 60 s
+    assert dict(worker_counts())["idle"] == 0  # rq_workers agrees with the list
