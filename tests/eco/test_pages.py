@@ -2,7 +2,9 @@
 its live panel, htmx moves that flash what blocks them, due activities, rule
 forms, the runs browser; roles."""
 
+import json
 from datetime import timedelta
+from html.parser import HTMLParser
 
 from sqlalchemy import func, select
 
@@ -113,6 +115,20 @@ def test_due_page_lists_overdue_and_due_soon(signed_in):
     assert client.get("/ecos/activities/due?within_hours=nan").status_code == 200
 
 
+def input_value(html: str, name: str) -> str:
+    """The value of <input name=...> as a browser reads it (attribute quoting and entities)."""
+    found: list[str] = []
+
+    class Inputs(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            attributes = dict(attrs)
+            if tag == "input" and attributes.get("name") == name:
+                found.append(attributes.get("value") or "")
+
+    Inputs().feed(html)
+    return found[0]
+
+
 def test_rule_forms_create_edit_and_disable(signed_in):
     client, csrf = signed_in("admin")
     assert "No rules" in client.get("/ecos/rules").get_data(as_text=True)
@@ -138,7 +154,9 @@ def test_rule_forms_create_edit_and_disable(signed_in):
     assert post(client, "/ecos/rules/new", csrf, **form).status_code == 302
     rule = db.session.scalars(select(WorkflowRule)).one()
     assert (rule.to_stage, rule.match["priorities"], rule.max_retries, rule.enabled) == ("review", ["normal"], 2, True)
-    assert 'value="Escalate"' in client.get(f"/ecos/rules/{rule.id}/edit").get_data(as_text=True)
+    edit_page = client.get(f"/ecos/rules/{rule.id}/edit").get_data(as_text=True)
+    assert 'value="Escalate"' in edit_page
+    assert json.loads(input_value(edit_page, "params")) == rule.params  # what a browser sends back on Save
     edited = post(client, f"/ecos/rules/{rule.id}/edit", csrf, **{**form, "fail_strategy": "warn", "name": "Raise"})
     assert edited.status_code == 302
     post(client, f"/ecos/rules/{rule.id}/enabled", csrf, enabled="0")

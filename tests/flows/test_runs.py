@@ -2,6 +2,7 @@
 monitoring API from the run's snapshot while it runs and from the database
 once it has ended."""
 
+import re
 import threading
 
 import pytest
@@ -72,6 +73,9 @@ def test_run_page_draws_the_graph_with_counts_and_bars(app, client, bearer, sign
     assert 'data-slot="weigh.in"' in page and "pressure-low" in page
     assert 'id="run-status">completed' in page and "trace-body" in page
     assert "Run #" in page and "run-pause" not in page  # viewers get no controls
+    assert "built-in method" not in page and re.search(
+        r'<td class="num">\d+</td>\s*</tr>|<td class="num">\d+</td><td', page
+    )
     panel = browser.get(f"/flows/runs/{job_id}/panel").get_data(as_text=True)
     assert panel.lstrip().startswith('<div id="run-panel"')
 
