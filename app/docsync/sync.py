@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.core import audit, jobs, live
 from app.core.errors import Conflict, InvalidInput, Unavailable
-from app.core.jobs import sweeper
+from app.core.jobs import history, sweeper
 from app.core.jobs.models import JobRecord
 from app.core.records import get_or_404
 from app.core.timeutil import utcnow
@@ -221,7 +221,8 @@ def recent(site_id: int | None = None, limit: int = 20) -> list[SyncJob]:
 def is_stalled(job: SyncJob) -> bool:
     """Active on paper while its RQ job has ended without closing it (work horse killed, job lost
     with Redis), as the job history says; the sweeper resumes such a job, a person may replay it."""
-    return job.status in ACTIVE and bool(job.rq_job_id and sweeper.ended([job.rq_job_id]))
+    record = history.get(job.rq_job_id) if job.status in ACTIVE and job.rq_job_id else None
+    return record is not None and record.is_final
 
 
 MAX_RESUMES = 3  # jobs enqueued for one sync job before the sweeper gives up and marks it interrupted
@@ -230,14 +231,12 @@ MAX_RESUMES = 3  # jobs enqueued for one sync job before the sweeper gives up an
 def sweep() -> int:
     """The sweeper's hook: resume each stalled sync job (a new RQ job; the runner continues with
     its pending items), or end it as interrupted once it was resumed MAX_RESUMES times."""
-    rows = list(db.session.scalars(select(SyncJob).where(SyncJob.status.in_(ACTIVE)).limit(sweeper.BATCH)))
-    gone = sweeper.ended([job.rq_job_id for job in rows if job.rq_job_id])
-    stalled = [job for job in rows if job.rq_job_id in gone]
-    for job in stalled:
+    stalled = sweeper.stalled(select(SyncJob).where(SyncJob.status.in_(ACTIVE)), SyncJob.rq_job_id)
+    for job, record in stalled:
         if sweeper.attempts(ENTITY, job.id) <= MAX_RESUMES:
             job.rq_job_id = _enqueue(job).id
         else:
-            close(job, SyncStatus.interrupted, sweeper.why(gone[job.rq_job_id]))
+            close(job, SyncStatus.interrupted, sweeper.why(record))
     return len(stalled)
 
 

@@ -318,12 +318,9 @@ def count_runs(runs: list[WorkflowRun]) -> None:
 def sweep() -> int:
     """The sweeper's hook: a create_job run whose job ended without reporting fails (JOB_LOST)."""
     waiting = (ActionRunStatus.queued, ActionRunStatus.running)
-    query = select(WorkflowRun).where(WorkflowRun.status.in_(waiting), WorkflowRun.job_id.is_not(None))
-    runs = list(db.session.scalars(query.limit(sweeper.BATCH)))
-    gone = sweeper.ended([run.job_id for run in runs])
-    closed = [run for run in runs if run.job_id in gone]
-    for run in closed:
+    stalled = sweeper.stalled(select(WorkflowRun).where(WorkflowRun.status.in_(waiting)), WorkflowRun.job_id)
+    for run, record in stalled:
         run.status, run.result_code, run.finished_at = ActionRunStatus.failed, "JOB_LOST", utcnow()
-        run.error = sweeper.why(gone[run.job_id])[:ERROR_LENGTH]
-    count_runs(closed)
-    return len(closed)
+        run.error = sweeper.why(record)[:ERROR_LENGTH]
+    count_runs([run for run, _ in stalled])
+    return len(stalled)

@@ -174,9 +174,8 @@ def reconcile(run: FlowRun) -> bool:
 
 def sweep() -> int:
     """The sweeper's hook: close the runs whose job ended without reporting."""
-    runs = list(db.session.scalars(select(FlowRun).where(FlowRun.status.not_in(FINAL)).limit(sweeper.BATCH)))
-    gone = sweeper.ended([run.job_id for run in runs if run.job_id])
-    return sum(reconcile(run) for run in runs if run.job_id in gone)
+    stalled = sweeper.stalled(select(FlowRun).where(FlowRun.status.not_in(FINAL)), FlowRun.job_id)
+    return sum(reconcile(run) for run, _ in stalled)
 
 
 def _reconciled_run(job_id: str) -> FlowRun:

@@ -100,9 +100,7 @@ def fail_export(export: BomExport, error: str) -> None:
 def sweep() -> int:
     """The sweeper's hook: an export whose job ended without making it fails, saying why."""
     waiting = (ExportStatus.queued, ExportStatus.running)
-    exports = list(db.session.scalars(select(BomExport).where(BomExport.status.in_(waiting)).limit(sweeper.BATCH)))
-    gone = sweeper.ended([export.job_id for export in exports if export.job_id])
-    for export in exports:
-        if export.job_id in gone:
-            fail_export(export, sweeper.why(gone[export.job_id]))
-    return sum(1 for export in exports if export.job_id in gone)
+    stalled = sweeper.stalled(select(BomExport).where(BomExport.status.in_(waiting)), BomExport.job_id)
+    for export, record in stalled:
+        fail_export(export, sweeper.why(record))
+    return len(stalled)

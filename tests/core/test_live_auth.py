@@ -15,10 +15,10 @@ from app import create_app
 from app.core import live
 from app.core.auth import service as auth
 from app.extensions import db
-from app.optimization import datasets
 from app.optimization import service as optimizations
 from tests.conftest import app_config, sign_in, wait_for
 from tests.helpers import next_event, send, until_live
+from tests.optimization.factory import submitted
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -39,21 +39,7 @@ def as_user(make_user):
 
 
 def optimization_of(owner):
-    dataset = optimizations.create_dataset("demo", datasets.to_csv(datasets.demo_series(200)), owner.username)
-    job = optimizations.submit(
-        owner,
-        {
-            "strategy": "sma_cross",
-            "dataset": dataset.id,
-            "paramSpace": SPACE,
-            "earlyStopPolicy": {"mode": "max", "metric": "return_pct"},
-            "topN": 3,
-            "cash": 10_000,
-            "commission": 0.0,
-        },
-    )
-    db.session.commit()
-    return job
+    return submitted(owner, 200, SPACE)
 
 
 def first_chunk(job) -> str:

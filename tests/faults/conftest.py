@@ -11,12 +11,15 @@ from contextlib import suppress
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
+from app.core.jobs.models import JobRecord
 from app.extensions import db
-from app.optimization import datasets, service
+from app.flows.models import FlowRun
 from app.optimization.models import Optimization, OptimizationTask
 from tests.conftest import free_port, wait_for
+from tests.optimization.factory import submitted
 
 BARS = 20_000  # about 1 ms a grid point: each of the 3 chunks (1,006 points) runs a second or more
 SPACE = {"n1": {"start": 5, "stop": 60, "step": 1}, "n2": {"start": 10, "stop": 300, "step": 5}}
@@ -68,6 +71,49 @@ def kill_worker(worker: subprocess.Popen) -> None:
     worker.wait(10)
 
 
+def history(entity: str, entity_id) -> list[str]:
+    """The job history statuses of one domain row, oldest first."""
+    db.session.expire_all()
+    rows = db.session.scalars(
+        select(JobRecord.status)
+        .where(JobRecord.entity == entity, JobRecord.entity_id == str(entity_id))
+        .order_by(JobRecord.enqueued_at)
+    )
+    return list(rows)
+
+
+SLOW_FLOW = """\
+name: slow-steps
+description: Three items through a step that takes a minute each.
+routines:
+  - id: items
+    type: source
+    config: {items: [1, 2, 3]}
+  - id: slow
+    type: delay
+    config: {seconds: 60}
+  - id: out
+    type: sink
+connections:
+  - {from: items.out, to: slow.in}
+  - {from: slow.out, to: out.in}
+"""
+
+
+def slow_flow_run() -> int:
+    """A flow run whose items take a minute each, started (committed): a job that stays busy."""
+    from app.flows import service as flows
+
+    run = flows.start_run(flows.create_flow(SLOW_FLOW, actor="tester").id)
+    db.session.commit()
+    return run.id
+
+
+def flow_run(run_id: int) -> FlowRun:
+    db.session.expire_all()
+    return db.session.get(FlowRun, run_id)
+
+
 def optimization(optimization_id: int) -> Optimization:
     db.session.expire_all()
     return db.session.get(Optimization, optimization_id)
@@ -91,18 +137,7 @@ def big_optimization(app, make_user):
     Chunk size: the test's OPTIMIZATION_CHUNK_POINTS."""
 
     def submit() -> int:
-        dataset = service.create_dataset("big", datasets.to_csv(datasets.demo_series(BARS)), "tester")
-        spec = {
-            "strategy": "sma_cross",
-            "dataset": dataset.id,
-            "paramSpace": SPACE,
-            "earlyStopPolicy": {"mode": "max", "metric": "return_pct"},
-            "topN": 3,
-            "cash": 10_000,
-            "commission": 0.0,
-        }
-        row = service.submit(make_user("opt-owner", "engineer"), spec)
-        db.session.commit()
+        row = submitted(make_user("opt-owner", "engineer"), BARS, SPACE)
         assert row.total == POINTS
         return row.id
 

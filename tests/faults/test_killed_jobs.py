@@ -14,24 +14,24 @@ from app.core.jobs.models import JobRecord
 from app.core.timeutil import utcnow
 from app.extensions import db
 from tests.conftest import wait_for
-from tests.faults.conftest import POINTS, kill_horse, kill_worker, mid_chunk, optimization, task_count
-
-
-def _history(entity: str, entity_id) -> list[str]:
-    db.session.expire_all()
-    rows = db.session.scalars(
-        select(JobRecord.status)
-        .where(JobRecord.entity == entity, JobRecord.entity_id == str(entity_id))
-        .order_by(JobRecord.enqueued_at)
-    )
-    return list(rows)
+from tests.faults.conftest import (
+    POINTS,
+    flow_run,
+    history,
+    kill_horse,
+    kill_worker,
+    mid_chunk,
+    optimization,
+    slow_flow_run,
+    task_count,
+)
 
 
 def _settled(entity: str, entity_id) -> list[str]:
     """The job history once every row has closed: a job commits its domain row a moment before
     its success callback closes its history row, and lost rows wait out the sweeper's grace."""
     active = {"queued", "started", "retrying"}
-    return wait_for(lambda: (rows := _history(entity, entity_id)) and not active & set(rows) and rows, timeout=40)
+    return wait_for(lambda: (rows := history(entity, entity_id)) and not active & set(rows) and rows, timeout=40)
 
 
 def _final(optimization_id: int) -> bool:
@@ -65,42 +65,17 @@ def test_a_chunk_whose_horse_is_killed_is_resumed_and_every_point_is_saved_once(
     assert time.monotonic() - started < 60
 
 
-SLOW_FLOW = """\
-name: slow-steps
-description: Three items through a step that takes a minute each.
-routines:
-  - id: items
-    type: source
-    config: {items: [1, 2, 3]}
-  - id: slow
-    type: delay
-    config: {seconds: 60}
-  - id: out
-    type: sink
-connections:
-  - {from: items.out, to: slow.in}
-  - {from: slow.out, to: out.in}
-"""
-
-
 @pytest.mark.config(SWEEP_SECONDS=1)
 def test_a_flow_run_whose_horse_is_killed_fails_by_itself_saying_its_job_ended(app, worker_process):
-    from app.flows import service as flows
     from app.flows.models import FlowRun
 
     started = time.monotonic()
-    run = flows.start_run(flows.create_flow(SLOW_FLOW, actor="tester").id)
-    db.session.commit()
-    run_id = run.id
-
-    def status() -> str:
-        db.session.expire_all()
-        return db.session.get(FlowRun, run_id).status
-
-    wait_for(lambda: status() == "running", timeout=20, interval=0.1)
+    run_id = slow_flow_run()
+    wait_for(lambda: flow_run(run_id).status == "running", timeout=20, interval=0.1)
     kill_horse(worker_process)
-    wait_for(lambda: status() == "failed", timeout=30, interval=0.2)  # nobody opened the run: the sweeper closed it
-    run = db.session.get(FlowRun, run_id)
+    # nobody opened the run: the sweeper closed it
+    wait_for(lambda: flow_run(run_id).status == "failed", timeout=30, interval=0.2)
+    run = flow_run(run_id)
     assert run.error.startswith("its job ended as failed without reporting:") and run.ended_at is not None
     assert run.error.endswith("WorkHorseKilled: exit status 9")  # SIGKILL
     assert _settled("flow_run", run_id) == ["failed"]

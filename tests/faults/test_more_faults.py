@@ -9,26 +9,24 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, insert, select
 
-from app.core.jobs.models import JobRecord
 from app.extensions import db
 from app.optimization.models import Optimization
 from tests.conftest import wait_for
-from tests.faults.conftest import POINTS, kill_horse, kill_worker, mid_chunk, optimization, task_count
-from tests.faults.test_killed_jobs import SLOW_FLOW
-
-
-def _history(entity: str, entity_id) -> list[str]:
-    db.session.expire_all()
-    rows = db.session.scalars(
-        select(JobRecord.status)
-        .where(JobRecord.entity == entity, JobRecord.entity_id == str(entity_id))
-        .order_by(JobRecord.enqueued_at)
-    )
-    return list(rows)
+from tests.faults.conftest import (
+    POINTS,
+    flow_run,
+    history,
+    kill_horse,
+    kill_worker,
+    mid_chunk,
+    optimization,
+    slow_flow_run,
+    task_count,
+)
 
 
 def _active(optimization_id: int) -> set[str]:
-    return {"queued", "started", "retrying"} & set(_history("optimization", optimization_id))
+    return {"queued", "started", "retrying"} & set(history("optimization", optimization_id))
 
 
 # --- the database unreachable under a busy worker --------------------------------------------
@@ -56,7 +54,7 @@ def test_an_optimization_busy_while_the_database_is_unreachable_ends_with_every_
     assert (row.status, row.done, row.total, row.chunks_done) == ("succeeded", POINTS, POINTS, row.chunks_total)
     assert task_count(optimization_id) == (POINTS, POINTS)
     assert (row.finished, row.failed) == (POINTS, 0)  # no point failed for the database's trouble
-    statuses = _history("optimization", optimization_id)
+    statuses = history("optimization", optimization_id)
     assert statuses.count("finished") == row.chunks_total  # each chunk ended once, some after a resume
     assert db.session.scalar(select(func.count()).select_from(Optimization)) == 1
     assert time.monotonic() - started < 60
@@ -67,28 +65,20 @@ def test_an_optimization_busy_while_the_database_is_unreachable_ends_with_every_
 
 @pytest.mark.config(WORKER_TTL=6, SWEEP_SECONDS=1)
 def test_a_flow_run_abandoned_by_a_killed_worker_fails_by_itself_under_the_next_worker(app, start_workers):
-    from app.flows import service as flows
     from app.flows.models import FlowRun
 
     started = time.monotonic()
     first = start_workers(1)[0]
-    run = flows.start_run(flows.create_flow(SLOW_FLOW, actor="tester").id)
-    db.session.commit()
-    run_id = run.id
-
-    def status() -> str:
-        db.session.expire_all()
-        return db.session.get(FlowRun, run_id).status
-
-    wait_for(lambda: status() == "running", timeout=20, interval=0.1)
+    run_id = slow_flow_run()
+    wait_for(lambda: flow_run(run_id).status == "running", timeout=20, interval=0.1)
     kill_worker(first)
     second = start_workers(1)[0]
     # RQ's abandoned-job cleanup (no heartbeat for WORKER_TTL) fails the job; the flows hook closes the run
-    wait_for(lambda: status() == "failed", timeout=30, interval=0.2)  # nobody opened the run
-    run = db.session.get(FlowRun, run_id)
+    wait_for(lambda: flow_run(run_id).status == "failed", timeout=30, interval=0.2)  # nobody opened the run
+    run = flow_run(run_id)
     assert run.error.startswith("its job ended as failed without reporting:") and run.ended_at is not None
     assert "AbandonedJobError" in run.error
-    assert _history("flow_run", run_id) == ["failed"]
+    assert history("flow_run", run_id) == ["failed"]
     assert db.session.scalar(select(func.count()).select_from(FlowRun)) == 1
     assert second.poll() is None
     assert time.monotonic() - started < 30
@@ -161,9 +151,9 @@ def test_an_export_whose_horse_is_killed_mid_job_fails_with_a_reason_and_can_be_
     db.session.commit()
     assert again.id != first
     # the job commits the export done, then its success callback closes the history row
-    wait_for(lambda: _history("bom_export", again.id) == ["finished"], timeout=30, interval=0.2)
+    wait_for(lambda: history("bom_export", again.id) == ["finished"], timeout=30, interval=0.2)
     assert [status for status, _, _ in _exports()] == ["failed", "done"] and _exports()[1][2]
     assert exports.download(again.id).content.count(b"\n") > EXPORT_LINES // 2  # the changed lines, and a header
-    assert _history("bom_export", first) == ["failed"]
+    assert history("bom_export", first) == ["failed"]
     assert worker_process.poll() is None
     assert time.monotonic() - started < 40

@@ -18,7 +18,7 @@ from app.optimization.backtest import simulate
 from app.optimization.models import Optimization, OptimizationTask
 from app.optimization.strategies import STRATEGIES, Indicators
 from tests.conftest import run_worker, wait_for
-from tests.optimization.conftest import submit_body
+from tests.optimization.factory import submit_body
 
 API = "/api/v1/optimizations"
 

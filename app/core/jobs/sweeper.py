@@ -19,12 +19,14 @@ Rows younger than GRACE are left alone: their job may still be on its way to Red
 
 import logging
 from datetime import timedelta
+from typing import TypeVar
 
 from redis import Redis
 from rq import Queue
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import InstrumentedAttribute
 from werkzeug.utils import import_string
 
 from app.core import rediskeys
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 
 GRACE = timedelta(seconds=15)
 BATCH = 500
+T = TypeVar("T")
 RQ_FINAL = {s.value: s for s in (JobState.finished, JobState.failed, JobState.stopped, JobState.canceled)}
 
 
@@ -94,20 +97,20 @@ def _rq_verdict(job: Job | None) -> tuple[JobState | None, str | None]:
     return status, f"RQ ended it as {status} without telling the history" if status else None
 
 
-def ended(job_ids: list[str]) -> dict[str, JobRecord]:
-    """For a capability's sweep hook: the final job history rows among these job ids."""
-    if not job_ids:
-        return {}
-    rows = db.session.scalars(select(JobRecord).where(JobRecord.id.in_(job_ids), JobRecord.status.in_(FINAL_STATUSES)))
-    return {row.id: row for row in rows}
+def stalled(active: Select[tuple[T]], job_id: InstrumentedAttribute[str | None]) -> list[tuple[T, JobRecord]]:
+    """For a capability's sweep hook: which of its `active` rows (a select of still-running
+    rows) have a job that has ended, each with that job's final history row."""
+    rows = list(db.session.scalars(active.where(job_id.is_not(None)).limit(BATCH)))
+    ids = [getattr(row, job_id.key) for row in rows]
+    query = select(JobRecord).where(JobRecord.id.in_(ids), JobRecord.status.in_(FINAL_STATUSES))
+    ended = {record.id: record for record in db.session.scalars(query)} if ids else {}
+    return [(row, ended[job]) for row, job in zip(rows, ids, strict=True) if job in ended]
 
 
 def attempts(entity: str, entity_id: object) -> int:
     """How many jobs were enqueued for this domain row (a hook resumes a row only so often)."""
-    rows = db.session.scalars(
-        select(JobRecord.id).where(JobRecord.entity == entity, JobRecord.entity_id == str(entity_id))
-    )
-    return len(list(rows))
+    query = select(func.count()).where(JobRecord.entity == entity, JobRecord.entity_id == str(entity_id))
+    return db.session.scalar(query) or 0
 
 
 def why(record: JobRecord) -> str:
