@@ -47,3 +47,50 @@ def paginate_list(items: list[Any], page: int, per_page: int) -> Page:
     page, per_page = min(max(1, page), MAX_PAGE), min(max(1, per_page), MAX_PER_PAGE)
     start = (page - 1) * per_page
     return Page(items=items[start : start + per_page], page=page, per_page=per_page, total=len(items))
+
+
+@dataclass
+class KeysetPage:
+    """One page of a list read newest first by a unique, increasing key (an id). `older` is the
+    `before=` value of the next older page and `newer` the `after=` value of the next newer one
+    (None at either end). Unlike offset paging it reads only the rows it shows plus one, and
+    counts nothing: the thousandth page of a million rows costs what the first one does."""
+
+    items: list[Any]
+    per_page: int
+    newer: int | None
+    older: int | None
+
+
+def keyset(query: Select, key: Any, *, before: int | None, after: int | None, per_page: int) -> KeysetPage:
+    """The page of `query` (no ORDER BY of its own) just older than key `before`, or just newer
+    than key `after`, or the newest one; `key` is the column (e.g. `Model.id`)."""
+    per_page = min(max(1, per_page), MAX_PER_PAGE)
+    query = query.order_by(None)
+    if after is not None:
+        rows = list(db.session.scalars(query.where(key > after).order_by(key.asc()).limit(per_page + 1)))
+        items = rows[:per_page][::-1]
+        newer = _key(items[0], key) if len(rows) > per_page else None
+        older_than = _key(items[-1], key) if items else after + 1
+        older = older_than if _exists(query.where(key < older_than)) else None
+        return KeysetPage(items=items, per_page=per_page, newer=newer, older=older)
+    if before is not None:
+        query_older = query.where(key < before)
+    else:
+        query_older = query
+    rows = list(db.session.scalars(query_older.order_by(key.desc()).limit(per_page + 1)))
+    items = rows[:per_page]
+    older = _key(items[-1], key) if len(rows) > per_page else None
+    newer = None
+    if before is not None:
+        newer_than = _key(items[0], key) if items else before - 1
+        newer = newer_than if _exists(query.where(key > newer_than)) else None
+    return KeysetPage(items=items, per_page=per_page, newer=newer, older=older)
+
+
+def _key(row: Any, key: Any) -> int:
+    return getattr(row, key.key)
+
+
+def _exists(query: Select) -> bool:
+    return db.session.scalar(select(query.limit(1).exists())) or False
