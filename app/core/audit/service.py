@@ -112,7 +112,8 @@ def search(
     filters: AuditFilter, *, before: int | None = None, after: int | None = None, per_page: int = PER_PAGE
 ) -> KeysetPage:
     """The entries that match `filters`, newest first, one keyset page (see app.core.paging)."""
-    return keyset(filters.where(select(AuditEntry)), AuditEntry.id, before=before, after=after, per_page=per_page)
+    query = filters.where(select(AuditEntry))
+    return keyset(query, AuditEntry, ("at", "id"), before=before, after=after, per_page=per_page)
 
 
 class Change(StrEnum):

@@ -219,13 +219,14 @@ def account():
 @page_roles(SIGNED_IN)
 def change_password():
     def change() -> str:
+        user = current_user._get_current_object()
         service.change_password(
-            current_user,
+            user,
             request.form.get("current_password", ""),
             request.form.get("new_password", ""),
             request.form.get("confirm_password", ""),
         )
-        login_user(current_user, fresh=True)  # this session carries the new fingerprint; the others end
+        login_user(user, fresh=True)  # this session carries the new fingerprint; the others end
         return "Password changed. Your other browser sessions are signed out; API tokens still work."
 
     return form_action(change, url_for("auth.account"))
