@@ -40,7 +40,7 @@ def test_admin_creates_a_user_who_changes_their_password(browser, page, live_ser
     try:
         sign_in(user_page, live_server.url, username, "first-password")
         user_page.goto(f"{live_server.url}/account")
-        expect(user_page.locator("#password .hint")).to_contain_text("At least 8 characters")
+        expect(user_page.locator("#password .hint")).to_contain_text("A password has 8 to 256 characters")
         password_form = user_page.locator("#password-form")
         password_form.locator("input[name=current_password]").fill("wrong-password")
         password_form.locator("input[name=new_password]").fill("second-password")
@@ -71,8 +71,31 @@ def test_admin_creates_a_user_who_changes_their_password(browser, page, live_ser
     finally:
         context.close()
 
-    # the admin's audit log shows what happened, field by field, each row linked to its filter
+    # the admin changes the role on the users page
+    page.goto(f"{live_server.url}/admin/users")
+    row = page.locator("tr", has_text=username)
+    row.locator("select[name=role]").select_option("operator")
+    row.locator("text=Save role").click()
+    expect(page.locator(".flash-success")).to_have_text(f"{username}: operator, active.")
+    csrf = page.locator("meta[name=csrf-token]").get_attribute("content")
+    item = page.request.post(
+        f"{live_server.url}/api/v1/items",
+        data={"number": f"AUD-{username}", "name": "Bracket"},
+        headers={"X-CSRFToken": csrf},
+    ).json()
+    page.request.patch(
+        f"{live_server.url}/api/v1/items/{item['id']}", data={"name": "Bracket, zinc"}, headers={"X-CSRFToken": csrf}
+    )
+
+    # the admin's audit log shows what happened, field by field, records linked to their pages
+    page.goto(f"{live_server.url}/audit/?entity=item")
+    expect(page.locator("a.record", has_text=f"item {item['id']}").first).to_have_attribute(
+        "href", f"/items/{item['id']}"
+    )
+    expect(page.locator("tr", has_text="update").first.locator(".changes")).to_contain_text("Bracket → Bracket, zinc")
     page.goto(f"{live_server.url}/audit/?entity=user")
+    role_change = page.locator("tr", has_text="update").first
+    expect(role_change.locator(".change-changed")).to_contain_text("engineer → operator")
     expect(page.locator("tr", has_text="change_password").first).to_contain_text("other_sessions")
     created = page.locator("tr", has_text="create").filter(has_text=username).first
     expect(created.locator(".change-added", has_text="role")).to_contain_text("engineer")

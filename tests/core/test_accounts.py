@@ -57,7 +57,7 @@ def test_changing_your_password_keeps_this_session_and_ends_the_others(signed_in
     db.session.commit()
 
     page = client.get("/account").get_data(as_text=True)
-    assert "At least 8 characters (at most 256), not the username." in page
+    assert "A password has 8 to 256 characters and is not the username." in page
     html = _change(client, csrf, "password123", "a-new-password", form_token=_token(page)).get_data(as_text=True)
     assert "Password changed." in html
     assert client.get("/account").status_code == 200  # this session goes on

@@ -20,7 +20,7 @@ TOKEN_PREFIX = "fl_"
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256  # hashing is deliberately slow; a megabyte of password would be slower
 MAX_USERNAME_LENGTH = 80  # the column's
-PASSWORD_RULES = f"At least {MIN_PASSWORD_LENGTH} characters (at most {MAX_PASSWORD_LENGTH}), not the username."
+PASSWORD_RULES = f"A password has {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters and is not the username."
 
 
 def require_role(*roles: str) -> None:
