@@ -2,12 +2,15 @@
 admin, and what deactivation does to sessions and tokens."""
 
 import re
+import threading
 
+import pytest
 from werkzeug.security import check_password_hash
 
 from app.core.audit.models import AuditEntry
 from app.core.auth import service
 from app.core.auth.models import User
+from app.core.errors import Conflict
 from app.extensions import db
 from tests.conftest import csrf_from, sign_in
 from tests.helpers import assert_error_shape
@@ -214,3 +217,33 @@ def test_a_new_token_has_a_copy_button(signed_in):
     client, csrf = signed_in("viewer")
     html = client.post("/account/tokens", data={"name": "ci", "csrf_token": csrf}).get_data(as_text=True)
     assert '<button type="button" class="small" data-copy="#new-token" id="copy-token">Copy</button>' in html
+
+
+@pytest.mark.dialects
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(app, make_user):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    ann_id, bob = make_user("ann", "admin").id, make_user("bob", "admin")
+    service.update_user(bob, role="operator")  # in this transaction, not committed: the admins are locked
+    outcome = {}
+
+    def the_other_admin():
+        with app.app_context():  # another session, as another request would have
+            try:
+                service.update_user(db.session.get(User, ann_id), role="operator")
+                db.session.commit()
+                outcome["ann"] = "demoted"
+            except Conflict as exc:
+                db.session.rollback()
+                outcome["ann"] = exc.message
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=the_other_admin)
+    thread.start()
+    thread.join(1.0)
+    assert thread.is_alive()  # waits for the first change
+    db.session.commit()
+    thread.join(10)
+    assert outcome == {"ann": "ann is the last active admin: make another user admin first."}
+    assert (_user("ann").role, _user("bob").role) == ("admin", "operator")

@@ -143,10 +143,11 @@ def update_user(user: User, *, role: str | None = None, active: bool | None = No
 
 
 def _other_active_admins(user: User) -> list[int]:
-    """The other active admins, their rows locked (PostgreSQL) so that two admins demoting each
-    other at once cannot both pass this check; SQLite serialises writers anyway."""
-    query = select(User.id).where(User.role == Role.admin, User.active.is_(True), User.id != user.id)
-    return list(db.session.scalars(query.with_for_update()))
+    """The active admins other than `user`. Every active admin's row is locked (PostgreSQL, in id
+    order), so of two admins demoting each other at once the second waits, then sees the first
+    change and is refused; SQLite lets one writer at a time."""
+    query = select(User.id).where(User.role == Role.admin, User.active.is_(True)).order_by(User.id)
+    return [ident for ident in db.session.scalars(query.with_for_update()) if ident != user.id]
 
 
 def change_password(user: User, current: str, new: str, confirm: str) -> User:
