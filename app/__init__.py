@@ -9,7 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import PROXY_FIX_HEADERS, ROOT, Config
 from app.core import capability
-from app.core.auth.roles import OPERATOR
+from app.core.auth.roles import ADMIN, OPERATOR
 from app.core.capability import Access, Capability, NavEntry
 from app.extensions import csrf, db, htmx, limiter, login, migrate, sock
 
@@ -19,11 +19,14 @@ from app.extensions import csrf, db, htmx, limiter, login, migrate, sock
 # that `flask seed-demo` calls. Adding a capability means adding its name here, nothing else.
 CAPABILITIES = ("dashboard", "queues", "docsync", "items", "eco", "optimization", "flows")
 
-# core's own entries: the audit log, the queue every job may use, and the `job:<id>` topics
-# (operators see every job; others a job of a record they may see, or one they started)
+# core's own entries: the audit log, the users' page, the queue every job may use, and the
+# `job:<id>` topics (operators see every job; others a job of a record they may see, or one they started)
 CORE = Capability(
     "core",
-    nav=(NavEntry("Audit log", "audit.index", OPERATOR, order=90),),
+    nav=(
+        NavEntry("Audit log", "audit.index", OPERATOR, order=90),
+        NavEntry("Users", "auth.users_page", ADMIN, order=95),
+    ),
     access=(Access("job", OPERATOR, may_see="app.core.jobs.history.may_see"),),
 )
 
@@ -81,11 +84,22 @@ def _proxy_fix(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from app.core import api, metrics, views
+    from app.core.audit import api as audit_api
     from app.core.audit import views as audit_views
+    from app.core.auth import api as auth_api
     from app.core.auth import views as auth_views
     from app.core.live import views as live_views
 
     app.url_map.converters["int"] = api.IdConverter  # before any rule is added
-    for bp in (views.bp, auth_views.bp, audit_views.bp, metrics.bp, api.openapi_bp, live_views.bp):
+    for bp in (
+        views.bp,
+        auth_views.bp,
+        auth_api.bp,
+        audit_views.bp,
+        audit_api.bp,
+        metrics.bp,
+        api.openapi_bp,
+        live_views.bp,
+    ):
         app.register_blueprint(bp)
     capability.init_app(app, capability.load(CAPABILITIES, CORE))

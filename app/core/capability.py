@@ -9,7 +9,8 @@ from importlib import import_module
 from importlib.util import find_spec
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, url_for
+from werkzeug.routing import BuildError
 from werkzeug.utils import import_string
 
 DEFAULT_QUEUE = "default"  # core's own queue, always there, last in priority
@@ -31,11 +32,16 @@ class Access:
     A user of one of `roles` sees every one of them; for the others `may_see`, the dotted path
     of a function `(user, id: str) -> bool` (resolved on first use, so `__init__.py` imports no
     service), decides, and it must be the rule the capability's own pages and API apply. With
-    neither, every signed-in user sees them; with only `roles`, nobody else does."""
+    neither, every signed-in user sees them; with only `roles`, nobody else does.
+
+    `page` is the endpoint of one record's page and `page_arg` the name its id goes in, so the
+    audit log links each row to what it changed without core knowing any capability's URLs."""
 
     kind: str
     roles: tuple[str, ...] = ()
     may_see: str | None = None
+    page: str | None = None
+    page_arg: str = "id"
 
     def allows(self, user: Any, ident: str) -> bool:
         if self.roles and user.has_role(*self.roles):
@@ -126,6 +132,18 @@ def may_see(user: Any, kind: str, ident: str) -> bool | None:
     if access is None:
         return None
     return bool(user is not None and user.is_active) and access.allows(user, ident)
+
+
+def page_url(kind: str, ident: str) -> str | None:
+    """The URL of record `ident` of `kind`, or None when its capability declares no page for it
+    (or the id cannot be one of that page, e.g. text where the route wants a number)."""
+    access = registry().access.get(kind)
+    if access is None or access.page is None:
+        return None
+    try:
+        return url_for(access.page, **{access.page_arg: ident})
+    except (BuildError, ValueError):
+        return None
 
 
 def may_subscribe(user: Any, topic: str) -> bool:

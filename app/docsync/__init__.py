@@ -16,7 +16,12 @@ CAPABILITY = Capability(
         NavEntry("Sites & sync", "docsync.sites_page", OPERATOR, order=51),
     ),
     # sync jobs are operators' pages: the topic `doc-sync:<id>` and the job history's link
-    access=(Access("doc-sync", OPERATOR), Access("doc_sync_job", OPERATOR), Access("remote_site", OPERATOR)),
+    access=(
+        Access("doc-sync", OPERATOR),
+        Access("doc_sync_job", OPERATOR, page="docsync.job", page_arg="job_id"),
+        Access("remote_site", OPERATOR, page="docsync.site", page_arg="site_id"),
+        Access("document", page="docsync.document", page_arg="document_id"),
+    ),
     queues=("sync",),
     queue_priority=10,
     sweep="app.docsync.sync.sweep",

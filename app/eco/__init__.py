@@ -6,7 +6,8 @@ from app.core.capability import Access, Capability, NavEntry
 CAPABILITY = Capability(
     "eco",
     nav=(NavEntry("ECOs", "eco.index", order=10),),
-    access=(Access("eco"), Access("workflow_run")),  # every signed-in user reads ECOs and their rule runs
+    # every signed-in user reads ECOs and their rule runs
+    access=(Access("eco", page="eco.detail", page_arg="eco_id"), Access("workflow_run")),
     queues=("actions",),
     queue_priority=20,
     sweep="app.eco.rules.sweep",

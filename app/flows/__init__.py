@@ -7,7 +7,8 @@ from app.core.capability import Access, Capability, NavEntry
 CAPABILITY = Capability(
     "flows",
     nav=(NavEntry("Flows", "flows.index", order=30),),
-    access=(Access("flow-run"), Access("flow_run")),  # run pages are for every signed-in user
+    # run pages are for every signed-in user (a run's page is named by its job id, not the run's)
+    access=(Access("flow-run"), Access("flow_run"), Access("flow", page="flows.detail", page_arg="flow_id")),
     queues=("flows",),
     queue_priority=50,
     sweep="app.flows.service.sweep",

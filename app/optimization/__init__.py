@@ -6,7 +6,14 @@ CAPABILITY = Capability(
     "optimization",
     nav=(NavEntry("Optimizations", "optimization.index", order=40),),
     # the rule of the pages and the API (owner or admin) for `optimization:<id>` and the audit log
-    access=(Access("optimization", may_see="app.optimization.service.may_see"),),
+    access=(
+        Access(
+            "optimization",
+            may_see="app.optimization.service.may_see",
+            page="optimization.detail",
+            page_arg="optimization_id",
+        ),
+    ),
     queues=("optimize",),
     queue_priority=40,
     sweep="app.optimization.chunks.sweep",

@@ -6,6 +6,11 @@ from app.core.capability import Access, Capability, NavEntry
 CAPABILITY = Capability(
     "queues",
     nav=(NavEntry("Queues & workers", "queues.index", OPERATOR, order=60),),
-    access=(Access("queue", OPERATOR), Access("demo", OPERATOR)),  # `queue:<name>`; the demo job's link
+    # `queue:<name>`; the demo job's link; an RQ job's audit rows (requeue, cancel, stop)
+    access=(
+        Access("queue", OPERATOR),
+        Access("demo", OPERATOR),
+        Access("rq_job", OPERATOR, page="queues.job", page_arg="job_id"),
+    ),
     queues=("default",),
 )

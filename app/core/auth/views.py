@@ -1,6 +1,7 @@
 """Sign in / out, the account page with API tokens, and the gate that keeps
 every route behind a signed-in user."""
 
+import hmac
 import math
 import time
 from urllib.parse import urlsplit
@@ -26,9 +27,10 @@ from flask_login.config import COOKIE_NAME
 from app.core import capability, forms
 from app.core.auth import service
 from app.core.auth.models import User
-from app.core.auth.roles import SIGNED_IN
+from app.core.auth.roles import ADMIN, ROLES, SIGNED_IN
 from app.core.errors import DomainError, NotSignedIn, error_body, wants_json
-from app.core.pages import page_roles
+from app.core.pages import form_action, page_roles
+from app.core.records import get_or_404, id_from_text
 from app.extensions import csrf, db, limiter, login
 
 bp = Blueprint("auth", __name__)
@@ -42,8 +44,14 @@ def _bearer_token() -> str | None:
 
 
 @login.user_loader
-def load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id))
+def load_user(session_id: str) -> User | None:
+    """The session's user while it is active and its password unchanged since it signed in
+    (`User.get_id`); otherwise the session is signed out at this request."""
+    user_id, _, fingerprint = session_id.partition(":")
+    user = db.session.get(User, ident) if (ident := id_from_text(user_id)) else None
+    if user is None or not user.active or not hmac.compare_digest(fingerprint, user.session_fingerprint):
+        return None
+    return user
 
 
 @login.request_loader
@@ -195,10 +203,63 @@ def logout():
     return redirect(url_for("auth.login_page"))
 
 
+def _account_page(new_token: str | None = None) -> str:
+    return render_template(
+        "auth/account.html", tokens=current_user.tokens, new_token=new_token, password_rules=service.PASSWORD_RULES
+    )
+
+
 @bp.get("/account")
 @page_roles(SIGNED_IN)
 def account():
-    return render_template("auth/account.html", tokens=current_user.tokens, new_token=None)
+    return _account_page()
+
+
+@bp.post("/account/password")
+@page_roles(SIGNED_IN)
+def change_password():
+    def change() -> str:
+        user = current_user._get_current_object()
+        service.change_password(
+            user,
+            request.form.get("current_password", ""),
+            request.form.get("new_password", ""),
+            request.form.get("confirm_password", ""),
+        )
+        login_user(user, fresh=True)  # this session carries the new fingerprint; the others end
+        return "Password changed. Your other browser sessions are signed out; API tokens still work."
+
+    return form_action(change, url_for("auth.account"))
+
+
+@bp.get("/admin/users")
+@page_roles(ADMIN)
+def users_page():
+    page = service.list_users(request.args.get("page", 1, type=int))
+    return render_template("auth/users.html", page=page, roles=ROLES, password_rules=service.PASSWORD_RULES)
+
+
+@bp.post("/admin/users")
+@page_roles(ADMIN)
+def create_user():
+    def create() -> tuple[str, str]:
+        form = request.form
+        user = service.create_user(form.get("username", ""), form.get("password", ""), form.get("role", ""))
+        return f"User {user.username} created ({user.role}).", url_for("auth.users_page", _anchor=f"user-{user.id}")
+
+    return form_action(create, url_for("auth.users_page"))
+
+
+@bp.post("/admin/users/<int:user_id>")
+@page_roles(ADMIN)
+def update_user(user_id: int):
+    def update() -> str:
+        user = get_or_404(User, user_id, "user")
+        active = {"yes": True, "no": False}.get(request.form.get("active", ""))
+        service.update_user(user, role=request.form.get("role") or None, active=active)
+        return f"{user.username}: {user.role}, {'active' if user.active else 'deactivated'}."
+
+    return form_action(update, url_for("auth.users_page"))
 
 
 @bp.post("/account/tokens")
@@ -216,7 +277,7 @@ def create_token():
     forms.done(url_for("auth.account"))
     db.session.commit()
     flash("Token created. Copy it now: it will not be shown again.", "success")
-    return render_template("auth/account.html", tokens=current_user.tokens, new_token=token)
+    return _account_page(new_token=token)
 
 
 @bp.post("/account/tokens/<int:token_id>/revoke")
