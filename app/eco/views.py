@@ -86,6 +86,7 @@ def _detail_context(eco_id: int) -> dict[str, Any]:
     upcoming = chain[chain.index(eco.stage) + 1] if eco.stage in chain[:-1] else None
     return {
         "eco": eco,
+        "closed": service.is_closed(eco),
         "chain": chain,
         "canceled": stages.CANCELED,
         "final": chain[-1],

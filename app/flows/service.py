@@ -35,6 +35,15 @@ from app.flows.monitor import snapshot_key
 from app.queues.service import JOB_ID
 
 CONTROL_ACTIONS = ("pause", "resume", "step", "cancel")
+# what a run's page offers at each status: nothing once it has ended, only cancel before it starts
+CONTROLS = {
+    status: ()
+    if status in FINAL
+    else ("cancel",)
+    if status == RunStatus.PENDING
+    else tuple(a for a in CONTROL_ACTIONS if a != ("pause" if status == RunStatus.PAUSED else "resume"))
+    for status in RunStatus
+}
 MAX_FEED_ITEMS = 10_000
 MAX_WAIT_FOR_INPUT = 3600
 BREAKPOINT_ID = re.compile(r"[0-9a-f]{8}")

@@ -80,6 +80,26 @@ def test_run_page_draws_the_graph_with_counts_and_bars(app, client, bearer, sign
     assert panel.lstrip().startswith('<div id="run-panel"')
 
 
+def test_an_ended_run_offers_no_controls_and_refuses_them_with_409(app, client, bearer, signed_in):
+    api = app.test_client()  # no session cookie: the browser below has one
+    _, pending_id = start(api, bearer)
+    browser, _ = signed_in("operator")
+    page = browser.get(f"/flows/runs/{pending_id}").get_data(as_text=True)
+    forms = re.findall(r'<form method="post"[^>]*?(hidden )?data-control="(\w+)"', page)
+    assert [action for hidden, action in forms if not hidden] == ["cancel"]  # pending: cancel only
+    assert api.post(f"{API}/flow-runs/{pending_id}/cancel", headers=bearer("operator")).json["status"] == "canceled"
+    _, job_id = start(api, bearer, EXAMPLE.replace("name: scrap-report", "name: scrap-report-2"))
+    run_worker(app, queues=("flows",))
+    for ended in (pending_id, job_id):  # canceled, completed
+        page = browser.get(f"/flows/runs/{ended}").get_data(as_text=True)
+        assert 'id="run-controls"' not in page and 'id="run-pause"' not in page and 'id="run-cancel"' not in page
+        assert "data-control=" not in page and 'id="feed-form"' not in page
+        for action in ("pause", "resume", "step", "cancel"):
+            response = api.post(f"{API}/flow-runs/{ended}/{action}", headers=bearer("operator"))
+            assert response.status_code == 409 and response.json["error"]["code"] == "conflict", action
+            assert "The run has ended" in response.json["error"]["message"]
+
+
 def test_a_failing_routine_fails_run_and_job(app, client, bearer):
     _, job_id = start(client, bearer, EXAMPLE.replace('"int(qty) * 0.25"', '"qty / 0"'))
     run_worker(app, queues=("flows",))
