@@ -188,6 +188,22 @@ def sweep() -> int:
     return sum(reconcile(run) for run in runs if run.job_id in gone)
 
 
+def why_not_requeued(run_id: str) -> str | None:
+    """Asked before a failed flow-run job is requeued: a run that has ended stays as it ended
+    (its job would only fail again, see jobs.RunEnded); one that has not (its job failed
+    before the run was closed) runs again."""
+    ident = id_from_text(run_id)
+    run = db.session.get(FlowRun, ident) if ident is not None else None
+    if run is None:
+        return f"its flow run {run_id} no longer exists"
+    if run.is_final:
+        return (
+            f"flow run #{run.id} of {run.flow.name!r} has ended ({run.status}) and a run runs once; "
+            "start a new run of the flow instead"
+        )
+    return None
+
+
 def _reconciled_run(job_id: str) -> FlowRun:
     """For the writes below: the run, closed first if its job died unreported."""
     run = get_run(job_id)
