@@ -92,7 +92,7 @@ def _detail_context(eco_id: int) -> dict[str, Any]:
         "final": chain[-1],
         "blockers": service.gate_blockers(eco, upcoming) if upcoming else [],
         "upcoming": upcoming,
-        "events": service.events(eco.id, per_page=30).items,
+        "events": service.events(eco.id, per_page=30),
         "runs": rules.list_runs(eco_id=eco.id, per_page=30).items,
         "transitions": ACTIVITY_TRANSITIONS,
         "gated_stages": chain[:-1],
