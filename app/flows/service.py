@@ -35,15 +35,19 @@ from app.flows.monitor import snapshot_key
 from app.queues.service import JOB_ID
 
 CONTROL_ACTIONS = ("pause", "resume", "step", "cancel")
+
+
+def _controls(status: RunStatus) -> tuple[str, ...]:
+    if status in FINAL:
+        return ()
+    if status == RunStatus.PENDING:
+        return ("cancel",)
+    pointless = "pause" if status == RunStatus.PAUSED else "resume"
+    return tuple(action for action in CONTROL_ACTIONS if action != pointless)
+
+
 # what a run's page offers at each status: nothing once it has ended, only cancel before it starts
-CONTROLS = {
-    status: ()
-    if status in FINAL
-    else ("cancel",)
-    if status == RunStatus.PENDING
-    else tuple(a for a in CONTROL_ACTIONS if a != ("pause" if status == RunStatus.PAUSED else "resume"))
-    for status in RunStatus
-}
+CONTROLS = {status: _controls(status) for status in RunStatus}
 MAX_FEED_ITEMS = 10_000
 MAX_WAIT_FOR_INPUT = 3600
 BREAKPOINT_ID = re.compile(r"[0-9a-f]{8}")

@@ -143,7 +143,7 @@ def job_detail(job_id: str) -> dict[str, Any]:
         "id": job_id,
         "in_redis": job is not None,
         "history": record,
-        "requeue_refusal": why_not_requeued(record.entity, record.entity_id) if record else None,
+        "requeue_refusal": requeue_refusal(job_id),
     }
     if job is not None:
         detail.update(
