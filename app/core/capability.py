@@ -51,10 +51,10 @@ class Access:
         return not self.roles
 
 
-_rules: dict[str, Callable[[Any, str], bool]] = {}
+_rules: dict[str, Callable[..., Any]] = {}
 
 
-def _rule(path: str) -> Callable[[Any, str], bool]:
+def _rule(path: str) -> Callable[..., Any]:
     if path not in _rules:
         _rules[path] = import_string(path)
     return _rules[path]
@@ -73,6 +73,9 @@ class Capability:
     # dotted path of a function the sweeper calls (no arguments, app context, it commits after):
     # close or resume this capability's rows whose job has ended without saying so
     sweep: str | None = None
+    # (entity, dotted path of `(entity_id: str) -> str | None`): before a failed job linked to a record
+    # of that entity is requeued, why it must not run again (e.g. the record has ended), or None
+    requeue_check: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,10 @@ class Registry:
     def access(self) -> dict[str, Access]:
         return {a.kind: a for c in self.capabilities for a in c.access}
 
+    @cached_property
+    def requeue_checks(self) -> dict[str, str]:
+        return {entity: path for c in self.capabilities for entity, path in c.requeue_check}
+
 
 def load(packages: tuple[str, ...], core: Capability) -> Registry:
     """The registry of core's own entries and the named packages, in that order."""
@@ -118,6 +125,12 @@ def init_app(app: Flask, registry: Registry) -> None:
 
 def registry() -> Registry:
     return current_app.extensions["capabilities"]
+
+
+def why_not_requeued(entity: str | None, entity_id: str | None) -> str | None:
+    """The reason the capability owning `entity` gives for not running its job again, or None."""
+    path = registry().requeue_checks.get(entity or "")
+    return _rule(path)(entity_id or "") if path else None
 
 
 def queue_names() -> tuple[str, ...]:

@@ -109,11 +109,20 @@ def create_eco(
     return eco
 
 
+def is_closed(eco: Eco) -> bool:
+    """Done or canceled: read-only but for a move (a canceled ECO can be reopened)."""
+    return eco.stage in (stages.CANCELED, stages.final_stage(eco.eco_type))
+
+
+def check_open(eco: Eco, refused: str) -> None:
+    if is_closed(eco):
+        raise Conflict(f"{eco.number} is {eco.stage}; {refused}.", {"stage": eco.stage}, code="closed")
+
+
 def update_eco(eco_id: int, changes: dict[str, Any]) -> Eco:
     """Title, description, priority, owner, target BOM; the stage only moves through transitions."""
     eco = get_eco(eco_id)
-    if eco.stage in (stages.CANCELED, stages.final_stage(eco.eco_type)):
-        raise Conflict(f"{eco.number} is {eco.stage}; it can no longer be edited.", {"stage": eco.stage})
+    check_open(eco, "it can no longer be edited")
     before = eco_snapshot(eco)
     for key, value in changes.items():
         if key not in ECO_FIELDS:
@@ -259,6 +268,7 @@ def create_activity(
     depends_on: list[int] | None = None,
 ) -> EcoActivity:
     eco = get_eco(eco_id)
+    check_open(eco, "it takes no new activities")
     if not name.strip():
         raise InvalidInput("A name is required.", {"field": "name"})
     activity = EcoActivity(
@@ -281,6 +291,7 @@ def create_activity(
 def set_dependencies(activity_id: int, depends_on: list[int], record: bool = True) -> EcoActivity:
     """Replace what this activity waits for: activities of the same ECO, and no cycle."""
     activity = get_activity(activity_id)
+    check_open(activity.eco, "its activities no longer change")
     before = [a.id for a in activity.depends_on]
     targets = []
     for target_id in dict.fromkeys(depends_on):
@@ -341,6 +352,7 @@ def activity_blockers(activity: EcoActivity) -> list[dict[str, Any]]:
 
 def transition_activity(activity_id: int, to_status: str, reason: str = "") -> EcoActivity:
     activity = get_activity(activity_id)
+    check_open(activity.eco, "its activities no longer change")
     allowed = ACTIVITY_TRANSITIONS.get(activity.status, ())
     if to_status not in allowed:
         raise Conflict(

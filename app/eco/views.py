@@ -86,12 +86,13 @@ def _detail_context(eco_id: int) -> dict[str, Any]:
     upcoming = chain[chain.index(eco.stage) + 1] if eco.stage in chain[:-1] else None
     return {
         "eco": eco,
+        "closed": service.is_closed(eco),
         "chain": chain,
         "canceled": stages.CANCELED,
         "final": chain[-1],
         "blockers": service.gate_blockers(eco, upcoming) if upcoming else [],
         "upcoming": upcoming,
-        "events": service.events(eco.id, per_page=30).items,
+        "events": service.events(eco.id, per_page=30),
         "runs": rules.list_runs(eco_id=eco.id, per_page=30).items,
         "transitions": ACTIVITY_TRANSITIONS,
         "gated_stages": chain[:-1],

@@ -12,4 +12,5 @@ CAPABILITY = Capability(
     queues=("flows",),
     queue_priority=50,
     sweep="app.flows.service.sweep",
+    requeue_check=(("flow_run", "app.flows.service.why_not_requeued"),),
 )

@@ -35,6 +35,19 @@ from app.flows.monitor import snapshot_key
 from app.queues.service import JOB_ID
 
 CONTROL_ACTIONS = ("pause", "resume", "step", "cancel")
+
+
+def _controls(status: RunStatus) -> tuple[str, ...]:
+    if status in FINAL:
+        return ()
+    if status == RunStatus.PENDING:
+        return ("cancel",)
+    pointless = "pause" if status == RunStatus.PAUSED else "resume"
+    return tuple(action for action in CONTROL_ACTIONS if action != pointless)
+
+
+# what a run's page offers at each status: nothing once it has ended, only cancel before it starts
+CONTROLS = {status: _controls(status) for status in RunStatus}
 MAX_FEED_ITEMS = 10_000
 MAX_WAIT_FOR_INPUT = 3600
 BREAKPOINT_ID = re.compile(r"[0-9a-f]{8}")
@@ -176,6 +189,22 @@ def sweep() -> int:
     """The sweeper's hook: close the runs whose job ended without reporting."""
     stalled = sweeper.stalled(select(FlowRun).where(FlowRun.status.not_in(FINAL)), FlowRun.job_id)
     return sum(reconcile(run) for run, _ in stalled)
+
+
+def why_not_requeued(run_id: str) -> str | None:
+    """Asked before a failed flow-run job is requeued: a run that has ended stays as it ended
+    (its job would only fail again, see jobs.RunEnded); one that has not (its job failed
+    before the run was closed) runs again."""
+    ident = id_from_text(run_id)
+    run = db.session.get(FlowRun, ident) if ident is not None else None
+    if run is None:
+        return f"its flow run {run_id} no longer exists"
+    if run.is_final:
+        return (
+            f"flow run #{run.id} of {run.flow.name!r} has ended ({run.status}) and a run runs once; "
+            "start a new run of the flow instead"
+        )
+    return None
 
 
 def _reconciled_run(job_id: str) -> FlowRun:

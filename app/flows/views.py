@@ -89,6 +89,7 @@ def _run_context(job_id: str) -> dict:
     description = service.describe(run.flow)
     return {
         "run": run,
+        "controls": service.CONTROLS,
         "state": service.monitoring(job_id),
         "description": description,
         "graph": layout(description),

@@ -25,7 +25,9 @@ MODES = {
     "summarized": ("child", "unit"),
 }
 MERGED_MODES = ("by_item", "summarized")
-FIELDS = ("quantity", "unit", "find_number", "refdes", "note")
+# the fields compared, with their column headings (the side-by-side table shows every one)
+FIELD_LABELS = {"quantity": "Qty", "unit": "Unit", "find_number": "Find", "refdes": "Ref. des.", "note": "Note"}
+FIELDS = tuple(FIELD_LABELS)
 SEVERITY = {"quantity": "major", "unit": "major", "find_number": "minor", "refdes": "minor", "note": "minor"}
 MAX_LEVELS = 20
 STATUSES = ("added", "removed", "changed", "unchanged")

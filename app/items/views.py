@@ -24,7 +24,7 @@ from app.core.pages import form_action, form_page, page_roles
 from app.core.records import id_from_text
 from app.extensions import db
 from app.items import csvio, exports, service
-from app.items.compare import MAX_LEVELS, MODES
+from app.items.compare import FIELD_LABELS, MAX_LEVELS, MODES
 from app.items.delta import EXPORT_FORMATS, MEDIA_TYPES, build_delta_preview, export_filename
 from app.items.models import ITEM_TYPES, LIFECYCLES, Bom, BomExport, ExportStatus, Item, Lifecycle
 from app.items.structure import children_with_boms, explode, quantity_text
@@ -321,6 +321,7 @@ def compare():
         preview=preview,
         error=error,
         formats=EXPORT_FORMATS,
+        fields=FIELD_LABELS,
     ), 422 if error else 200
 
 

@@ -51,9 +51,9 @@ def _failed_job_out(row: dict) -> FailedJobOut:
     response=RequeueResult,
 )
 def requeue_failed(name: str):
-    requeued = service.requeue_all(name)
+    requeued, left = service.requeue_all(name)
     db.session.commit()
-    return RequeueResult(queue=name, requeued=requeued)
+    return RequeueResult(queue=name, requeued=requeued, left=left)
 
 
 @endpoint(

@@ -115,3 +115,4 @@ class JobRef(BaseModel):
 class RequeueResult(BaseModel):
     queue: str
     requeued: int
+    left: int = Field(description="failed jobs left in place: their record says they must not run again")

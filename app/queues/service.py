@@ -22,7 +22,7 @@ from rq.registry import (
 from rq.worker import WorkerStatus
 
 from app.core import audit, jobs, metrics, txn
-from app.core.capability import queue_names
+from app.core.capability import queue_names, why_not_requeued
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.jobs import history
 from app.core.jobs.models import JobState
@@ -139,7 +139,12 @@ def job_detail(job_id: str) -> dict[str, Any]:
     job, record = _fetch(job_id), history.get(job_id)
     if job is None and record is None:
         raise NotFound(f"No job {job_id!r}: not in Redis and not in the job history.")
-    detail: dict[str, Any] = {"id": job_id, "in_redis": job is not None, "history": record}
+    detail: dict[str, Any] = {
+        "id": job_id,
+        "in_redis": job is not None,
+        "history": record,
+        "requeue_refusal": requeue_refusal(job_id),
+    }
     if job is not None:
         detail.update(
             queue=job.origin,
@@ -208,12 +213,21 @@ def failed_jobs(queue: str | None, text: str | None, sort: str, page: int, per_p
     rows.sort(key=lambda r: _failed_at(r["job"]), reverse=(sort == "newest"))
     for row in rows:
         row["error"] = _error_line(row.pop("traceback"))
-    return paginate_list(rows, page, per_page)
+    shown = paginate_list(rows, page, per_page)
+    for row in shown.items:
+        row["refusal"] = requeue_refusal(row["job"].id)
+    return shown
 
 
 def _audit(job_id: str, action: str, before: str, after: JobState) -> None:
     audit.record("rq_job", job_id, action, before={"status": before}, after={"status": after})
     history.set_status(job_id, after)
+
+
+def requeue_refusal(job_id: str) -> str | None:
+    """Why the job's linked record says it must not run again (its capability's `requeue_check`)."""
+    record = history.get(job_id)
+    return why_not_requeued(record.entity, record.entity_id) if record else None
 
 
 def requeue(job_id: str) -> None:
@@ -223,22 +237,30 @@ def requeue(job_id: str) -> None:
     status = _status(job)
     if status not in (JobState.failed, JobState.stopped):
         raise Conflict(f"Only failed or stopped jobs can be requeued; this one is {status}.")
+    refusal = requeue_refusal(job_id)
+    if refusal:
+        raise Conflict(f"This job is not requeued: {refusal}.", {"reason": refusal}, code="not_requeueable")
     FailedJobRegistry(queue=_queue(job.origin)).requeue(job_id)
     _audit(job_id, "requeue", status, JobState.queued)
     txn.on_commit(lambda: history.announce(job, "job_requeued"))
 
 
-def requeue_all(queue: str) -> int:
+def requeue_all(queue: str) -> tuple[int, int]:
+    """(requeued, left) where left are the failed jobs whose record refuses to run again."""
     registry = FailedJobRegistry(queue=_queue(queue))
-    ids = registry.get_job_ids()
-    for job_id in ids:
+    requeued = left = 0
+    for job_id in registry.get_job_ids():
+        if requeue_refusal(job_id):
+            left += 1
+            continue
         try:
             registry.requeue(job_id)
         except InvalidJobOperation:  # expired or already requeued by someone else
             continue
         history.set_status(job_id, JobState.queued)
-    audit.record("rq_queue", queue, "requeue_failed", after={"requeued": len(ids)})
-    return len(ids)
+        requeued += 1
+    audit.record("rq_queue", queue, "requeue_failed", after={"requeued": requeued, "left": left})
+    return requeued, left
 
 
 def cancel(job_id: str) -> None:

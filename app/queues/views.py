@@ -96,7 +96,8 @@ def job_action(job_id: str, action: str):
 @page_roles(OPERATOR)
 def requeue_failed(name: str):
     def act() -> str:
-        requeued = service.requeue_all(name)
-        return f"{requeued} failed job(s) of '{name}' requeued."
+        requeued, left = service.requeue_all(name)
+        message = f"{requeued} failed job(s) of '{name}' requeued."
+        return message + (f" {left} left: their records have ended (see each job)." if left else "")
 
     return form_action(act, url_for("queues.failed", queue=name))

@@ -106,6 +106,7 @@
       var badge = root.querySelector("#run-status");
       text(badge, pending.status);
       badge.className = "badge badge-" + pending.status;
+      showControls(pending.status);
     }
     if (pending.error) {
       var err = root.querySelector("#run-error");
@@ -114,6 +115,19 @@
     }
     pending = { routines: {}, slots: {}, trace: [], status: null, error: null, active: {} };
   }
+
+  // the controls the run's status allows (none once it has ended), also after the panel is re-fetched
+  function showControls(status) {
+    var card = document.getElementById("run-controls");
+    if (!card) return;
+    var allowed = JSON.parse(card.dataset.controls)[status];
+    if (!allowed) return;
+    card.hidden = allowed.length === 0;
+    card.querySelectorAll("form[data-control]").forEach(function (form) {
+      form.hidden = allowed.indexOf(form.dataset.control) < 0;
+    });
+  }
+  document.addEventListener("htmx:afterSwap", function () { showControls(shownStatus()); });
 
   // the breakpoint form sends the kind of the target chosen
   document.addEventListener("change", function (e) {

@@ -32,6 +32,8 @@ def test_queue_bars_change_colour_live(page, live_server):
     expect(bar).to_have_class(re.compile(r"pressure-(high|critical)"), timeout=15_000)
     expect(page.locator('[data-routine="slow"]')).to_have_class(re.compile(r"status-running|active"))
     expect(page.locator("#run-status")).to_have_text("running")
+    expect(page.locator("#run-pause")).to_be_visible()  # what a running run offers, shown as it started
+    expect(page.locator("#run-resume")).to_be_hidden()
     expect(page.locator("#trace-body tr").first).not_to_have_class("empty-row")
     assert page.evaluate("window.__notReloaded") is True  # coloured by live events, in place
     if SCREENSHOTS:
@@ -40,6 +42,7 @@ def test_queue_bars_change_colour_live(page, live_server):
     expect(page.locator("#run-status")).to_have_text("completed", timeout=30_000)
     # the final panel, from the database, replaces the live one: it polls no more
     expect(page.locator("#run-panel")).not_to_have_attribute("hx-trigger", re.compile("every"))
+    expect(page.locator("#run-controls")).to_be_hidden()  # an ended run offers no controls
     expect(bar).to_have_class(re.compile(r"pressure-low"))
     expect(page.locator('[data-routine-row="archive"] .r-items')).to_have_text("30")
     pushed = {f["type"] for f in frames if f.get("topic", "").startswith("flow-run:")}

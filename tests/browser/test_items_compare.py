@@ -9,6 +9,8 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
+from tests.browser.helpers import expand, sign_in
+
 SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
 GREEN, RED, AMBER = "rgb(230, 246, 236)", "rgb(253, 232, 230)", "rgb(255, 244, 220)"
 
@@ -58,24 +60,20 @@ def test_compare_two_revisions_and_export_the_delta(page, live_server):
 
 def test_multi_level_view_expands_and_collapses(page, live_server):
     assert live_server.flask("seed-demo").returncode == 0
-    page.goto(f"{live_server.url}/login")
-    page.fill("input[name=username]", live_server.admin.username)
-    page.fill("input[name=password]", live_server.admin.password)
-    page.click("button[type=submit]")
-    page.goto(f"{live_server.url}/items/?q=ASM-2000")
+    sign_in(page, live_server, "/items/?q=ASM-2000")  # waits for the sign-in to land before going on
     page.click("#item-table a:has-text('ASM-2000')")
     page.click("text=Multi-level view")
 
     tree = page.locator("#bom-tree")
     frame = tree.locator("tr[data-child=FRAME-300]")
-    frame.locator("button.toggle").click()  # level 2, fetched by htmx
+    expand(frame)  # level 2, fetched by htmx; waits until its rows' own buttons are set up
     panel = tree.locator("tr[data-child=PANEL-350]")
     expect(panel).to_be_visible()
-    panel.locator("button.toggle").click()  # level 3
+    expand(panel)  # level 3
     label = tree.locator("tr[data-level='3'][data-child=LABEL-60]")
     expect(label.locator("[data-role=total]")).to_have_text("1")
     pca = tree.locator("tr[data-level='1'][data-child=PCA-200]")
-    pca.locator("button.toggle").click()
+    expand(pca)
     expect(tree.locator("tr[data-level='2'][data-child=R-10K] [data-role=total]")).to_have_text("8")  # 4 × 2 boards
 
     frame.locator("button.toggle").click()  # collapse hides levels 2 and 3 below the frame only

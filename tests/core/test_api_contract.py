@@ -179,6 +179,29 @@ def test_every_list_page_takes_any_page_number(app, signed_in):
         assert response.status_code < 500, path
 
 
+def test_a_list_past_its_last_page_links_to_its_last_page(client, bearer, signed_in):
+    headers = bearer("admin")
+    item = client.post(
+        f"{API}/items", json={"number": "ASM-1", "name": "Unit", "item_type": "assembly"}, headers=headers
+    )
+    assert (
+        client.post(f"{API}/ecos", json={"title": "Change", "item_id": item.json["id"]}, headers=headers).status_code
+        == 201
+    )
+    browser, _ = signed_in("admin")
+    for path in ("/items/", "/ecos/"):
+        for asked, shown in (("7", "7"), (HUGE, str(2**31 - 1))):
+            html = browser.get(f"{path}?page={asked}").get_data(as_text=True)
+            assert f"Page {shown} of 1 is empty" in html, path
+            link = re.search(r'id="past-last-page">.*?<a href="([^"]+)">go to the last page', html, re.S).group(1)
+            assert link.startswith(f"{path}?") and "page=1" in link.split("?")[1].split("&amp;"), link
+            assert "yet" not in html.split('id="past-last-page"')[1].split("</p>")[0]
+        assert "past-last-page" not in browser.get(f"{path}?page=1").get_data(as_text=True)
+    for path, empty in (("/flows/", "No flows yet."), ("/documents/", "No documents yet.")):
+        html = browser.get(f"{path}?page=7").get_data(as_text=True)  # nothing at all: the list's own empty state
+        assert empty in html and "past-last-page" not in html, path
+
+
 def test_nul_null_and_a_missing_body_are_422(client, bearer):
     headers = bearer("admin")
     created = client.post(f"{API}/items", json={"number": "P-1", "name": "Part"}, headers=headers)

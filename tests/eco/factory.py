@@ -5,7 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from app.eco import rules, service
+from app.eco import rules, service, transitions
 from app.extensions import db
 from app.items import service as items
 from app.items.models import Item
@@ -46,5 +46,17 @@ def activity(
 
 def rule(name: str, action: str = "emit_event", phase: str = "before", **fields):
     made = rules.create_rule(rules.RuleSpec(name=name, action=action, phase=phase, **fields))
+    db.session.commit()
+    return made
+
+
+def closed_eco(stage: str, number: str = "PCA-9"):
+    """A fast-track ECO without a BOM change, with two non-blocking activities, moved to `stage`
+    (done or canceled): read-only from then on."""
+    made = eco("Closed change", with_bom=False, eco_type="fast_track", number=number)
+    activity(made, "Check", blocking=False)
+    activity(made, "Sign", blocking=False)
+    for to in ("approved", "done") if stage == "done" else (stage,):
+        transitions.move(made.id, to)
     db.session.commit()
     return made

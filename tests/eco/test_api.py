@@ -204,3 +204,18 @@ def test_due_activities_and_eco_types(app, client, bearer):
     assert ([a["name"] for a in due["overdue"]], [a["name"] for a in due["due_soon"]]) == (["Late"], ["Soon"])
     types = client.get(f"{API}/eco-types", headers=headers).get_json()["types"]
     assert {t["name"]: t["stages"][-2] for t in types} == {"standard": "done", "fast_track": "done"}
+
+
+def test_a_done_eco_refuses_new_activities_and_transitions_with_409(app, client, bearer):
+    eco = factory.closed_eco("done")
+    activity_id = eco.activities[0].id
+    headers = bearer("engineer")
+    for path, body in [
+        ("/eco-activities", {"eco_id": eco.id, "name": "Late gate", "stage": "draft", "blocking": True}),
+        (f"/eco-activities/{activity_id}/transition", {"to_status": "completed"}),
+    ]:
+        response = client.post(f"{API}{path}", json=body, headers=headers)
+        assert response.status_code == 409, path
+        assert error(response)["code"] == "closed" and "is done" in error(response)["message"]
+    listed = client.get(f"{API}/eco-activities?eco_id={eco.id}", headers=headers).get_json()["activities"]
+    assert [(a["name"], a["status"]) for a in listed] == [("Check", "pending"), ("Sign", "pending")]

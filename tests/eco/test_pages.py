@@ -257,3 +257,23 @@ def test_the_in_place_activity_form_gets_a_fresh_token_with_each_answer(signed_i
     assert renewed != token and 'id="activity-form-token" hx-swap-oob="true"' in first.get_data(as_text=True)
     post(client, f"/ecos/{eco.id}/activities", csrf, headers, form_token=renewed, name="B", stage="review")
     assert sorted(a.name for a in db.session.get(Eco, eco.id).activities) == ["A", "B"]
+
+
+def test_a_closed_eco_page_offers_no_activity_buttons_and_its_forms_are_refused(signed_in):
+    client, csrf = signed_in("engineer")
+    open_eco = factory.eco()
+    factory.activity(open_eco, "Review")
+    open_page = client.get(f"/ecos/{open_eco.id}").get_data(as_text=True)
+    assert 'data-to="completed"' in open_page and "Add an activity" in open_page  # what an open ECO offers
+    for stage in ("done", "canceled"):
+        eco = factory.closed_eco(stage, number=f"PCA-{stage}")
+        page = client.get(f"/ecos/{eco.id}").get_data(as_text=True)
+        assert f'id="eco-stage">{stage}<' in page
+        assert "data-to=" not in page and 'id="activity-form"' not in page and "Add an activity" not in page
+        activity_id = eco.activities[0].id
+        added = post(client, f"/ecos/{eco.id}/activities", csrf, HTMX, name="Late", stage="draft")
+        moved = post(client, f"/ecos/activities/{activity_id}/transition", csrf, HTMX, to_status="completed")
+        for answer, refused in ((added, "it takes no new activities"), (moved, "its activities no longer change")):
+            assert f"{eco.number} is {stage}; {refused}" in answer.get_data(as_text=True)
+        db.session.expire_all()
+        assert [a.status for a in db.session.get(Eco, eco.id).activities] == ["pending", "pending"]

@@ -155,3 +155,25 @@ def test_overdue_and_due_soon_activities(app):
     overdue, due_soon = service.due_activities()
     assert ([a.id for a in overdue], [a.id for a in due_soon]) == ([late.id], [soon.id])
     assert len(service.due_activities(within_hours=48)[1]) == 2
+
+
+@pytest.mark.parametrize("stage", ["done", "canceled"])
+def test_a_closed_eco_takes_no_activity_and_its_activities_stay_as_they_are(app, stage):
+    eco = factory.closed_eco(stage)
+    check, sign = eco.activities
+    refused = [
+        lambda: service.create_activity(eco_id=eco.id, name="Late", stage="draft"),
+        lambda: service.transition_activity(check.id, "completed"),
+        lambda: service.set_dependencies(check.id, [sign.id]),
+        lambda: service.update_eco(eco.id, {"title": "Renamed"}),
+    ]
+    for attempt in refused:
+        with pytest.raises(Conflict) as error:
+            attempt()
+        assert error.value.code == "closed" and error.value.details == {"stage": stage}
+        assert f"{eco.number} is {stage}" in error.value.message
+    db.session.rollback()
+    assert [(a.name, a.status, a.depends_on) for a in eco.activities] == [
+        ("Check", "pending", []),
+        ("Sign", "pending", []),
+    ]

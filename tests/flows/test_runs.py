@@ -11,8 +11,8 @@ from app.core.jobs import history
 from app.core.jobs.models import JobRecord
 from app.extensions import db
 from app.flows.demo import EXAMPLE, SENSOR_ROUTER
-from app.flows.models import FlowRun
-from tests.conftest import run_worker, wait_for
+from app.flows.models import FlowDefinition, FlowRun
+from tests.conftest import run_worker, sign_in, wait_for
 from tests.helpers import next_event, send, until_live
 
 API = "/api/v1"
@@ -80,6 +80,26 @@ def test_run_page_draws_the_graph_with_counts_and_bars(app, client, bearer, sign
     assert panel.lstrip().startswith('<div id="run-panel"')
 
 
+def test_an_ended_run_offers_no_controls_and_refuses_them_with_409(app, client, bearer, signed_in):
+    api = app.test_client()  # no session cookie: the browser below has one
+    _, pending_id = start(api, bearer)
+    browser, _ = signed_in("operator")
+    page = browser.get(f"/flows/runs/{pending_id}").get_data(as_text=True)
+    forms = re.findall(r'<form method="post"[^>]*?(hidden )?data-control="(\w+)"', page)
+    assert [action for hidden, action in forms if not hidden] == ["cancel"]  # pending: cancel only
+    assert api.post(f"{API}/flow-runs/{pending_id}/cancel", headers=bearer("operator")).json["status"] == "canceled"
+    _, job_id = start(api, bearer, EXAMPLE.replace("name: scrap-report", "name: scrap-report-2"))
+    run_worker(app, queues=("flows",))
+    for ended in (pending_id, job_id):  # canceled, completed
+        page = browser.get(f"/flows/runs/{ended}").get_data(as_text=True)
+        assert 'id="run-controls"' not in page and 'id="run-pause"' not in page and 'id="run-cancel"' not in page
+        assert "data-control=" not in page and 'id="feed-form"' not in page
+        for action in ("pause", "resume", "step", "cancel"):
+            response = api.post(f"{API}/flow-runs/{ended}/{action}", headers=bearer("operator"))
+            assert response.status_code == 409 and response.json["error"]["code"] == "conflict", action
+            assert "The run has ended" in response.json["error"]["message"]
+
+
 def test_a_failing_routine_fails_run_and_job(app, client, bearer):
     _, job_id = start(client, bearer, EXAMPLE.replace('"int(qty) * 0.25"', '"qty / 0"'))
     run_worker(app, queues=("flows",))
@@ -90,17 +110,55 @@ def test_a_failing_routine_fails_run_and_job(app, client, bearer):
     assert db.session.get(JobRecord, job_id).status == "failed"
 
 
-def test_requeuing_the_job_of_a_failed_run_fails_again_and_says_why(app, client, bearer):
+def test_requeuing_the_job_of_an_ended_run_is_refused_and_both_stay_as_they_ended(app, client, bearer, make_user):
+    from rq.registry import FailedJobRegistry
+
     _, job_id = start(client, bearer, EXAMPLE.replace('"int(qty) * 0.25"', '"qty / 0"'))
     run_worker(app, queues=("flows",))
     first_error = client.get(f"{API}/jobs/{job_id}/state", headers=bearer("viewer")).json["error"]
-    assert client.post(f"{API}/jobs/{job_id}/requeue", headers=bearer("operator")).status_code == 200
+    operator = bearer("operator")
+    refused = client.post(f"{API}/jobs/{job_id}/requeue", headers=operator)
+    assert refused.status_code == 409 and refused.json["error"]["code"] == "not_requeueable"
+    assert "has ended (failed) and a run runs once; start a new run" in refused.json["error"]["message"]
+    left = client.post(f"{API}/queues/flows/requeue-failed", headers=operator).json
+    assert (left["requeued"], left["left"]) == (0, 1)
+    run_worker(app, queues=("flows",))  # nothing was queued: the job and the run are as they ended
+    db.session.expire_all()
+    record = db.session.get(JobRecord, job_id)
+    assert (record.status, record.attempts) == ("failed", 1)
+    state = client.get(f"{API}/jobs/{job_id}/state", headers=operator).json
+    assert state["status"] == "failed" and state["error"] == first_error
+
+    browser = app.test_client()  # a session of its own: `client` calls the API with tokens only
+    sign_in(browser, make_user("watcher", "operator").username)
+    failed = browser.get("/queues/failed?queue=flows").get_data(as_text=True)
+    assert 'data-role="not-requeueable"' in failed and f"/queues/jobs/{job_id}/requeue" not in failed
+    job_page = browser.get(f"/queues/jobs/{job_id}").get_data(as_text=True)
+    assert 'id="not-requeueable"' in job_page and f"/queues/jobs/{job_id}/requeue" not in job_page
+
+    # requeued behind the app's back (RQ's own CLI), the job fails again and says why: never "finished"
+    FailedJobRegistry("flows", connection=app.extensions["redis"]).requeue(job_id)
     run_worker(app, queues=("flows",))
     db.session.expire_all()
     record = db.session.get(JobRecord, job_id)
-    assert record.status == "failed" and "has ended (failed); start a new run" in record.error  # not "finished"
+    assert record.status == "failed" and "has ended (failed); start a new run" in record.error
+    assert client.get(f"{API}/jobs/{job_id}/state", headers=operator).json["error"] == first_error
+
+
+def test_requeuing_the_failed_job_of_a_run_that_has_not_ended_runs_it_again(app, client, bearer):
+    flow_id, job_id = start(client, bearer, EXAMPLE.replace('"int(qty) * 0.25"', '"qty / 0"'))
+    run_worker(app, queues=("flows",))
+    # as a job that failed before its run was closed leaves it; the flow is mended meanwhile
+    db.session.query(FlowRun).update({"status": "running", "error": None})
+    db.session.get(FlowDefinition, flow_id).document = EXAMPLE
+    db.session.commit()
+    assert client.post(f"{API}/jobs/{job_id}/requeue", headers=bearer("operator")).json["status"] == "queued"
+    run_worker(app, queues=("flows",))
     state = client.get(f"{API}/jobs/{job_id}/state", headers=bearer("viewer")).json
-    assert state["status"] == "failed" and state["error"] == first_error  # the run is as it was
+    assert state["status"] == "completed" and state["error"] is None
+    db.session.expire_all()
+    record = db.session.get(JobRecord, job_id)
+    assert (record.status, record.attempts) == ("finished", 2)
 
 
 def test_a_run_whose_job_died_unreported_is_closed_from_its_job_history(app, client, bearer):

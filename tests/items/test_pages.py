@@ -145,6 +145,11 @@ def test_compare_page_colours_each_operation(signed_in, app):
     assert {s for s, _ in statuses} == {"op-add", "op-remove", "op-update", "unchanged"}
     assert {o for o in re.findall(r'data-op="(\w+)"', page)} == {"add", "remove", "update"}
     assert "unit G → ML" in page and "note front → rear" in page
+    # a line flagged minor for its note shows the note on both sides, marked as the difference
+    headings = re.findall(r"<th>([^<]+)</th>", page.split('id="side-by-side"')[1].split("</thead>")[0])
+    assert headings == ["Qty", "Unit", "Find", "Ref. des.", "Note"] * 2
+    noted = re.search(r'<tr class="op-update"[^>]*>(?:(?!</tr>).)*?minor(?:(?!</tr>).)*</tr>', page, re.S).group(0)
+    assert '<td class="diff">front</td>' in noted and '<td class="diff">rear</td>' in noted
     assert client.get("/items/compare?left=NOPE&right=ASM-1000").status_code == 422
     exported = post(
         client,

@@ -66,7 +66,7 @@ def test_requeue_one_failed_job_then_all(app, client, bearer):
     assert client.post(f"/api/v1/jobs/{first}/requeue", headers=headers).json["status"] == "queued"
     assert status_of(first) == "queued"
     response = client.post("/api/v1/queues/default/requeue-failed", headers=headers)
-    assert response.json == {"queue": "default", "requeued": 1}
+    assert response.json == {"queue": "default", "requeued": 1, "left": 0}
     assert status_of(second) == "queued" and status_of(third) == "failed"  # other queues untouched
     run_worker(app)
     db.session.expire_all()
