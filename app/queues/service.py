@@ -4,6 +4,7 @@ stop); the job history table adds what Redis forgets."""
 import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from flask import current_app
@@ -26,6 +27,7 @@ from app.core.capability import queue_names
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.jobs import history
 from app.core.jobs.models import JobState
+from app.core.jobs.worker import heartbeat_interval
 from app.core.paging import Page, paginate_list
 from app.core.timeutil import utcnow
 from app.extensions import redis_client
@@ -59,9 +61,30 @@ def queue_counts() -> list[dict[str, Any]]:
     return result
 
 
+class Heartbeat(StrEnum):
+    healthy = "healthy"  # heartbeat on time
+    late = "late"  # overdue by more than half the way from its due time to WORKER_TTL
+    dead = "dead"  # silent for WORKER_TTL: RQ counts its job abandoned, the list drops it
+
+
+def heartbeat_verdict(last_heartbeat: datetime | None, now: datetime | None = None) -> tuple[Heartbeat, float | None]:
+    """How a worker's last heartbeat looks, and its age in seconds; thresholds from WORKER_TTL."""
+    if last_heartbeat is None:
+        return Heartbeat.dead, None
+    ttl = current_app.config["WORKER_TTL"]
+    age = max(0.0, ((now or utcnow()) - _aware(last_heartbeat)).total_seconds())
+    due = heartbeat_interval(ttl)
+    if age <= due + (ttl - due) / 2:
+        return Heartbeat.healthy, age
+    return (Heartbeat.late if age < ttl else Heartbeat.dead), age
+
+
 def _worker_info(worker: Worker) -> dict[str, Any]:
     job = worker.get_current_job()
+    verdict, age = heartbeat_verdict(worker.last_heartbeat)
     return {
+        "heartbeat": verdict,
+        "heartbeat_age": age,
         "name": worker.name,
         "state": worker.get_state(),
         "queues": worker.queue_names(),
@@ -91,6 +114,18 @@ def _aware(moment: datetime) -> datetime:
 
 def workers() -> list[dict[str, Any]]:
     return sorted((_worker_info(w) for w in live_workers()), key=lambda w: w["name"])
+
+
+def worker(name: str) -> dict[str, Any]:
+    """One worker Redis still lists (RQ keeps a silent one's key WORKER_TTL + 60 s), however late."""
+    found = Worker.find_by_key(Worker.redis_worker_namespace_prefix + name, connection=redis_client())
+    if found is None:
+        raise NotFound(f"No worker {name!r}: it stopped, or it was never started.")
+    info = _worker_info(found)
+    job = found.get_current_job()
+    info["current_job_status"] = _status(job) if job else None
+    info["current_job_started_at"] = job.started_at if job else None
+    return info
 
 
 def worker_states() -> dict[str, int]:
@@ -272,7 +307,7 @@ def enqueue_demo(seconds: int, fail: bool) -> str:
         seconds,
         fail,
         queue="default",
-        link=("demo", "-"),
+        link=("demo", None),
         description=f"demo job ({seconds} s{', fails' if fail else ''})",
     )
     audit.record("rq_job", record.id, "enqueue", after={"kind": "demo", "seconds": seconds, "fail": fail})
