@@ -165,6 +165,22 @@ def _rows(ids: list[str], registry: str) -> list[dict[str, Any]]:
     return rows
 
 
+RECENT_PER_REGISTRY = 10
+
+
+def worker_jobs(worker_name: str, queues: list[str]) -> list[dict[str, Any]]:
+    """The jobs this worker ran among the newest RECENT_PER_REGISTRY finished and failed of each of
+    its queues (RQ keeps no per-worker list), the latest ended first."""
+    rows = []
+    for name in queues:
+        queue = service._queue(name)
+        for registry in (JobState.finished, JobState.failed):
+            for row in _rows(_ids(queue, registry, 0, RECENT_PER_REGISTRY), registry):
+                if row["worker"] == worker_name:
+                    rows.append({**row, "queue": name, "status": registry.value})
+    return sorted(rows, key=lambda r: r["ended_at"].timestamp() if r["ended_at"] else 0, reverse=True)
+
+
 # --- the admin's two deletions ---------------------------------------------------------------
 
 

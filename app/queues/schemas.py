@@ -51,6 +51,8 @@ class WorkerList(BaseModel):
 class WorkerDetail(WorkerOut):
     current_job_status: str | None
     current_job_started_at: datetime | None
+    current_job_progress: float | None = Field(description="0..1, as the job last reported it")
+    current_job_message: str | None
 
 
 class QueueDetail(BaseModel):

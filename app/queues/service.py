@@ -125,6 +125,8 @@ def worker(name: str) -> dict[str, Any]:
     job = found.get_current_job()
     info["current_job_status"] = _status(job) if job else None
     info["current_job_started_at"] = job.started_at if job else None
+    info["current_job_progress"] = job.meta.get("progress") if job else None
+    info["current_job_message"] = job.meta.get("message") if job else None
     return info
 
 

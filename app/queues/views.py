@@ -102,16 +102,24 @@ def delete_job(job_id: str):
     return form_action(act, back)
 
 
+def _worker_page(template: str, name: str):
+    found = service.worker(name)
+    queues = [q for q in service.queue_counts() if q["name"] in found["queues"]]
+    return render_template(
+        template, worker=found, queues=queues, recent=browse.worker_jobs(name, [q["name"] for q in queues])
+    )
+
+
 @bp.get("/workers/<name>")
 @page_roles(OPERATOR)
 def worker(name: str):
-    return render_template("queues/worker.html", worker=service.worker(name))
+    return _worker_page("queues/worker.html", name)
 
 
 @bp.get("/workers/<name>/panel")
 @page_roles(OPERATOR)
 def worker_panel(name: str):
-    return render_template("queues/_worker_panel.html", worker=service.worker(name))
+    return _worker_page("queues/_worker_panel.html", name)
 
 
 @bp.get("/recent")

@@ -63,6 +63,7 @@ def test_worker_page_and_api_count_real_jobs(app, client, bearer, signed_in, wor
     html = client_page.get(f"/queues/workers/{name}").get_data(as_text=True)
     assert 'id="worker-heartbeat">healthy</span>' in html and f'id="worker-failed">{worker["failed"]}</dd>' in html
     assert 'data-live-topic="queue:' in html and 'href="/queues/default"' in html
+    assert f'data-job="{done}"' in html and f'data-job="{failed}"' in html  # "jobs it ran lately"
     assert client_page.get("/queues/workers/nobody-here").status_code == 404
     overview = client_page.get("/queues/").get_data(as_text=True)
     assert f'href="/queues/workers/{name}"' in overview and "badge-healthy" in overview
