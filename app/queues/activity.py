@@ -15,7 +15,7 @@ from app.core.timeutil import utcnow
 from app.extensions import db
 
 FAILED = (JobState.failed, JobState.stopped, JobState.lost)
-ACTIVE = (JobState.queued, JobState.started, JobState.retrying)
+WAITING = (JobState.queued, JobState.retrying)
 # window: (span, bucket)
 WINDOWS = {"hour": (timedelta(hours=1), timedelta(minutes=5)), "day": (timedelta(days=1), timedelta(hours=1))}
 
@@ -45,7 +45,8 @@ def recent_groups(kind: str | None = None, queue: str | None = None, page: int =
         func.count(),
         _count(JobRecord.status == JobState.finished),
         _count(JobRecord.status.in_(FAILED)),
-        _count(JobRecord.status.in_(ACTIVE)),
+        _count(JobRecord.status == JobState.started),
+        _count(JobRecord.status.in_(WAITING)),
         _count(JobRecord.status == JobState.canceled),
         func.min(JobRecord.id),
         func.min(JobRecord.status),
@@ -76,7 +77,8 @@ def _group(row) -> dict[str, Any]:
         jobs,
         finished,
         failed,
-        active,
+        running,
+        waiting,
         canceled,
         first_id,
         status,
@@ -98,10 +100,11 @@ def _group(row) -> dict[str, Any]:
         "jobs": jobs,
         "finished": int(finished or 0),
         "failed": int(failed or 0),
-        "active": int(active or 0),
+        "running": int(running or 0),
+        "waiting": int(waiting or 0),
         "canceled": int(canceled or 0),
         "job_id": first_id if one else None,  # a group of one links to its job
-        "status": status if one else _group_status(int(failed or 0), int(active or 0)),
+        "status": status if one else _group_status(int(running or 0), int(waiting or 0), int(failed or 0)),
         "actor": actor,
         "first_enqueued": _utc(first_enqueued),
         "last_enqueued": _utc(last_enqueued),
@@ -119,8 +122,13 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=moment.tzinfo or utcnow().tzinfo) if moment else None
 
 
-def _group_status(failed: int, active: int) -> str:
-    return JobState.started if active else (JobState.failed if failed else JobState.finished)
+def _group_status(running: int, waiting: int, failed: int) -> str:
+    """A group reads as its most pressing state: running, else waiting, else failed when any failed."""
+    if running:
+        return JobState.started
+    if waiting:
+        return JobState.queued
+    return JobState.failed if failed else JobState.finished
 
 
 def group_jobs(kind: str, entity: str, entity_id: str, page: int = 1, per_page: int = 25) -> Page:

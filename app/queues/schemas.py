@@ -138,8 +138,9 @@ class JobGroupOut(BaseModel):
     entity_id: str | None
     jobs: int
     finished: int
-    failed: int
-    active: int
+    failed: int = Field(description="failed, stopped or lost")
+    running: int
+    waiting: int = Field(description="queued, or failed and to be retried")
     canceled: int
     job_id: str | None = Field(description="the job, when the group has one")
     status: str

@@ -86,6 +86,11 @@ def test_recent_jobs_are_grouped_per_record(app, client, bearer, signed_in):
     chunk_ids = _chunks(7, 6, fail=2)
     _chunks(8, 2)
     demo = [enqueue(0), enqueue(0)]
+    waiting = client.get("/api/v1/queues/recent?kind=optimization_chunk", headers=headers).json["groups"]
+    assert [(g["jobs"], g["waiting"], g["running"], g["status"]) for g in waiting] == [
+        (2, 2, 0, "queued"),
+        (6, 6, 0, "queued"),
+    ]
     run_worker(app)
     groups = client.get("/api/v1/queues/recent", headers=headers).json
     assert groups["paging"]["total"] == 4  # two optimizations, two demo jobs: not ten lines
