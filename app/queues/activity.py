@@ -106,20 +106,13 @@ def _group(row) -> dict[str, Any]:
         "job_id": first_id if one else None,  # a group of one links to its job
         "status": status if one else _group_status(int(running or 0), int(waiting or 0), int(failed or 0)),
         "actor": actor,
-        "first_enqueued": _utc(first_enqueued),
-        "last_enqueued": _utc(last_enqueued),
-        "last_ended": _utc(last_ended),
+        "first_enqueued": first_enqueued,
+        "last_enqueued": last_enqueued,
+        "last_ended": last_ended,
         "duration": duration,
         "wait": wait,
         "attempts": attempts,
     }
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    """Aggregates bypass the column type: SQLite hands back text or naive datetimes, UTC by construction."""
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    return moment.replace(tzinfo=moment.tzinfo or utcnow().tzinfo) if moment else None
 
 
 def _group_status(running: int, waiting: int, failed: int) -> str:
