@@ -73,7 +73,7 @@ def requeue_failed(name: str):
     bp, "/queues/<name>", summary="One queue: its counts and the workers on it", roles=OPERATOR, response=QueueDetail
 )
 def get_queue(name: str):
-    counts = browse.counts(service._queue(name))
+    counts = browse.counts(service.get_queue(name))
     return QueueDetail(name=name, counts=counts, workers=[w["name"] for w in service.workers() if name in w["queues"]])
 
 
@@ -120,7 +120,7 @@ def empty_queue(name: str):
     response=Throughput,
 )
 def queue_throughput(name: str, query: ThroughputQuery):
-    service._queue(name)
+    service.get_queue(name)
     buckets = activity.throughput(query.window, name)[name]
     return Throughput(
         queue=name,

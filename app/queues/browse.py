@@ -98,7 +98,7 @@ def jobs(
     name: str, registry: str, kind: str | None = None, text: str | None = None, page: int = 1, per_page: int = 25
 ) -> JobList:
     _check(registry, kind, text)
-    queue = service._queue(name)
+    queue = service.get_queue(name)
     page, per_page = min(max(1, page), MAX_PAGE), min(max(1, per_page), MAX_PER_PAGE)
     found = counts(queue)
     first = (page - 1) * per_page
@@ -160,7 +160,7 @@ def _rows(ids: list[str], registry: str) -> list[dict[str, Any]]:
             "error": None,
         }
         if registry == JobState.failed:
-            row["error"] = (record.error if record else None) or (job and service._error_line(service._traceback(job)))
+            row["error"] = (record.error if record else None) or (job and service.error_line(service.traceback_of(job)))
         rows.append(row)
     return rows
 
@@ -173,7 +173,7 @@ def worker_jobs(worker_name: str, queues: list[str]) -> list[dict[str, Any]]:
     its queues (RQ keeps no per-worker list), the latest ended first."""
     rows = []
     for name in queues:
-        queue = service._queue(name)
+        queue = service.get_queue(name)
         for registry in (JobState.finished, JobState.failed):
             for row in _rows(_ids(queue, registry, 0, RECENT_PER_REGISTRY), registry):
                 if row["worker"] == worker_name:
@@ -186,10 +186,10 @@ def worker_jobs(worker_name: str, queues: list[str]) -> list[dict[str, Any]]:
 
 def delete_job(job_id: str) -> dict[str, str]:
     """Delete one job from Redis (its queue or registry, its hash); a running job must be stopped first."""
-    job = service._fetch(job_id)
+    job = service.fetch_job(job_id)
     if job is None:
         raise NotFound(f"No job {job_id!r} in Redis.")
-    status = service._status(job)
+    status = service.status_of(job)
     if status == JobState.started:
         raise Conflict("This job is running: stop it first, then delete it.", {"status": status})
     what = {"status": status, "queue": job.origin, "description": job.description or job.func_name or ""}
@@ -205,7 +205,7 @@ def delete_job(job_id: str) -> dict[str, str]:
 def empty_queue(name: str) -> int:
     """Delete every queued job of a queue (not its registries), as `rq empty` does, a chunk at a time:
     a job a worker took meanwhile is left to run (LREM found nothing), only the removed ones are deleted."""
-    queue = service._queue(name)
+    queue = service.get_queue(name)
     waiting = queue.count
     if not waiting:
         raise Conflict(f"Queue {name!r} has no queued job to delete.", {"queue": name})

@@ -44,7 +44,7 @@ STATUSES = (JobState.queued, *REGISTRIES)
 FAILED_SORTS = ("newest", "oldest")
 
 
-def _queue(name: str) -> Queue:
+def get_queue(name: str) -> Queue:
     if name not in queue_names():
         raise NotFound(f"No queue {name!r}.", {"queues": list(queue_names())})
     return Queue(name, connection=redis_client())
@@ -53,7 +53,7 @@ def _queue(name: str) -> Queue:
 def queue_counts() -> list[dict[str, Any]]:
     result = []
     for name in queue_names():
-        queue = _queue(name)
+        queue = get_queue(name)
         counts = {JobState.queued: queue.count}
         for status, registry in REGISTRIES.items():
             counts[status] = registry(queue=queue).count
@@ -123,7 +123,7 @@ def worker(name: str) -> dict[str, Any]:
         raise NotFound(f"No worker {name!r}: it stopped, or it was never started.")
     info = _worker_info(found)
     job = found.get_current_job()
-    info["current_job_status"] = _status(job) if job else None
+    info["current_job_status"] = status_of(job) if job else None
     info["current_job_started_at"] = job.started_at if job else None
     info["current_job_progress"] = job.meta.get("progress") if job else None
     info["current_job_message"] = job.meta.get("message") if job else None
@@ -158,13 +158,13 @@ def _check_id(job_id: str) -> None:
         raise NotFound("No such job: job ids are 1-64 letters, digits, '_', '-', ':' or '.'.")
 
 
-def _status(job: Job) -> str:
+def status_of(job: Job) -> str:
     """RQ's JobStatus as its plain value ("finished"), not the enum's repr."""
     status = job.get_status()
     return status.value if isinstance(status, JobStatus) else str(status)
 
 
-def _fetch(job_id: str) -> Job | None:
+def fetch_job(job_id: str) -> Job | None:
     _check_id(job_id)
     try:
         return Job.fetch(job_id, connection=redis_client())
@@ -173,14 +173,14 @@ def _fetch(job_id: str) -> Job | None:
 
 
 def job_detail(job_id: str) -> dict[str, Any]:
-    job, record = _fetch(job_id), history.get(job_id)
+    job, record = fetch_job(job_id), history.get(job_id)
     if job is None and record is None:
         raise NotFound(f"No job {job_id!r}: not in Redis and not in the job history.")
     detail: dict[str, Any] = {"id": job_id, "in_redis": job is not None, "history": record}
     if job is not None:
         detail.update(
             queue=job.origin,
-            status=_status(job),
+            status=status_of(job),
             func=job.func_name,
             description=job.description,
             args=[repr(a) for a in job.args],
@@ -192,7 +192,7 @@ def job_detail(job_id: str) -> dict[str, Any]:
             timeout=job.timeout,
             retries_left=job.retries_left,
             worker=job.worker_name,
-            traceback=_traceback(job) or None,
+            traceback=traceback_of(job) or None,
         )
     else:
         detail.update(
@@ -214,12 +214,12 @@ def job_detail(job_id: str) -> dict[str, Any]:
     return detail
 
 
-def _traceback(job: Job) -> str:
+def traceback_of(job: Job) -> str:
     result = job.latest_result()
     return (result.exc_string if result else None) or ""
 
 
-def _error_line(traceback: str) -> str:
+def error_line(traceback: str) -> str:
     lines = traceback.strip().splitlines()
     return lines[-1] if lines else ""
 
@@ -232,19 +232,19 @@ def _failed_at(job: Job) -> float:
 def failed_jobs(queue: str | None, text: str | None, sort: str, page: int, per_page: int) -> Page:
     if sort not in FAILED_SORTS:
         raise InvalidInput(f"Unknown sort {sort!r}.", {"allowed": list(FAILED_SORTS)})
-    names = [_queue(queue).name] if queue else list(queue_names())
+    names = [get_queue(queue).name] if queue else list(queue_names())
     rows: list[dict[str, Any]] = []
     for name in names:
-        registry = FailedJobRegistry(queue=_queue(name))
+        registry = FailedJobRegistry(queue=get_queue(name))
         for job in Job.fetch_many(registry.get_job_ids(), connection=redis_client()):
             if job is not None:
-                rows.append({"job": job, "traceback": _traceback(job)})
+                rows.append({"job": job, "traceback": traceback_of(job)})
     if text:
         needle = text.lower()
         rows = [r for r in rows if needle in r["traceback"].lower() or needle in (r["job"].func_name or "").lower()]
     rows.sort(key=lambda r: _failed_at(r["job"]), reverse=(sort == "newest"))
     for row in rows:
-        row["error"] = _error_line(row.pop("traceback"))
+        row["error"] = error_line(row.pop("traceback"))
     return paginate_list(rows, page, per_page)
 
 
@@ -254,19 +254,19 @@ def _audit(job_id: str, action: str, before: str, after: JobState) -> None:
 
 
 def requeue(job_id: str) -> None:
-    job = _fetch(job_id)
+    job = fetch_job(job_id)
     if job is None:
         raise NotFound(f"No job {job_id!r} in Redis.")
-    status = _status(job)
+    status = status_of(job)
     if status not in (JobState.failed, JobState.stopped):
         raise Conflict(f"Only failed or stopped jobs can be requeued; this one is {status}.")
-    FailedJobRegistry(queue=_queue(job.origin)).requeue(job_id)
+    FailedJobRegistry(queue=get_queue(job.origin)).requeue(job_id)
     _audit(job_id, "requeue", status, JobState.queued)
     txn.on_commit(lambda: history.announce(job, "job_requeued"))
 
 
 def requeue_all(queue: str) -> int:
-    registry = FailedJobRegistry(queue=_queue(queue))
+    registry = FailedJobRegistry(queue=get_queue(queue))
     ids = registry.get_job_ids()
     for job_id in ids:
         try:
@@ -279,10 +279,10 @@ def requeue_all(queue: str) -> int:
 
 
 def cancel(job_id: str) -> None:
-    job = _fetch(job_id)
+    job = fetch_job(job_id)
     if job is None:
         raise NotFound(f"No job {job_id!r} in Redis.")
-    status = _status(job)
+    status = status_of(job)
     if status not in (JobState.queued, JobState.deferred, JobState.scheduled):
         raise Conflict(
             f"Only queued, deferred or scheduled jobs can be canceled; this one is {status}.", {"status": status}
@@ -293,11 +293,11 @@ def cancel(job_id: str) -> None:
 
 
 def stop(job_id: str) -> None:
-    job = _fetch(job_id)
+    job = fetch_job(job_id)
     if job is None:
         raise NotFound(f"No job {job_id!r} in Redis.")
-    if _status(job) != JobState.started:
-        raise Conflict(f"Only running jobs can be stopped; this one is {_status(job)}.")
+    if status_of(job) != JobState.started:
+        raise Conflict(f"Only running jobs can be stopped; this one is {status_of(job)}.")
     send_stop_job_command(redis_client(), job_id)
     audit.record("rq_job", job_id, "stop", before={"status": JobState.started}, after={"status": "stopping"})
 
