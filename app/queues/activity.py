@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, func, select
+from sqlalchemy.orm import aliased
 
 from app.core.errors import InvalidInput
 from app.core.jobs.models import JobRecord, JobState
@@ -24,44 +25,49 @@ def _count(condition) -> Any:
     return func.sum(case((condition, 1), else_=0))
 
 
-def _group_key():
+RECENT_WINDOW = (
+    10_000  # groups are made of the newest jobs this many: the page costs the same whatever the history holds
+)
+
+
+def _group_key(job):
     """Jobs that worked for one record (entity, id) of one kind are one group; any other job is its own."""
-    return case(
-        (JobRecord.entity_id.is_not(None), JobRecord.kind + ":" + JobRecord.entity + ":" + JobRecord.entity_id),
-        else_=JobRecord.id,
-    )
+    return case((job.entity_id.is_not(None), job.kind + ":" + job.entity + ":" + job.entity_id), else_=job.id)
 
 
 def recent_groups(kind: str | None = None, queue: str | None = None, page: int = 1, per_page: int = 15) -> Page:
-    """Groups, the most recently enqueued first; items are dicts (see `_group`)."""
-    key = _group_key().label("key")
-    last = func.max(JobRecord.enqueued_at)
+    """Groups among the newest RECENT_WINDOW jobs (of this kind and queue), the most recently
+    enqueued first; items are dicts (see `_group`)."""
+    newest = select(JobRecord).order_by(JobRecord.enqueued_at.desc()).limit(RECENT_WINDOW)
+    if kind:
+        newest = newest.where(JobRecord.kind == kind)
+    if queue:
+        newest = newest.where(JobRecord.queue == queue)
+    job = aliased(JobRecord, newest.subquery())
+    key = _group_key(job).label("key")
+    last = func.max(job.enqueued_at)
     query = select(
         key,
-        func.min(JobRecord.kind),
-        func.min(JobRecord.queue),
-        func.min(JobRecord.entity),
-        func.min(JobRecord.entity_id),
+        func.min(job.kind),
+        func.min(job.queue),
+        func.min(job.entity),
+        func.min(job.entity_id),
         func.count(),
-        _count(JobRecord.status == JobState.finished),
-        _count(JobRecord.status.in_(FAILED)),
-        _count(JobRecord.status == JobState.started),
-        _count(JobRecord.status.in_(WAITING)),
-        _count(JobRecord.status == JobState.canceled),
-        func.min(JobRecord.id),
-        func.min(JobRecord.status),
-        func.min(JobRecord.actor),
-        func.min(JobRecord.enqueued_at),
+        _count(job.status == JobState.finished),
+        _count(job.status.in_(FAILED)),
+        _count(job.status == JobState.started),
+        _count(job.status.in_(WAITING)),
+        _count(job.status == JobState.canceled),
+        func.min(job.id),
+        func.min(job.status),
+        func.min(job.actor),
+        func.min(job.enqueued_at),
         last,
-        func.max(JobRecord.ended_at),
-        func.sum(JobRecord.duration),
-        func.max(JobRecord.wait),
-        func.max(JobRecord.attempts),
+        func.max(job.ended_at),
+        func.sum(job.duration),
+        func.max(job.wait),
+        func.max(job.attempts),
     )
-    if kind:
-        query = query.where(JobRecord.kind == kind)
-    if queue:
-        query = query.where(JobRecord.queue == queue)
     found = paginate(query.group_by(key).order_by(last.desc(), key), page, per_page, rows=True)
     found.items = [_group(row) for row in found.items]
     return found

@@ -81,7 +81,7 @@ def _chunks(optimization_id: int, count: int, fail: int = 0) -> list[str]:
 
 
 @pytest.mark.dialects
-def test_recent_jobs_are_grouped_per_record(app, client, bearer, signed_in):
+def test_recent_jobs_are_grouped_per_record(app, client, bearer, signed_in, monkeypatch):
     headers = bearer("operator")
     chunk_ids = _chunks(7, 6, fail=2)
     _chunks(8, 2)
@@ -102,6 +102,11 @@ def test_recent_jobs_are_grouped_per_record(app, client, bearer, signed_in):
     only = client.get("/api/v1/queues/recent?kind=demo", headers=headers).json
     assert {g["job_id"] for g in only["groups"]} == set(demo)
     assert client.get("/api/v1/queues/recent?per_page=1&page=2", headers=headers).json["paging"]["pages"] == 4
+
+    monkeypatch.setattr(activity, "RECENT_WINDOW", 2)  # grouped among the newest jobs only: a bounded query
+    newest = client.get("/api/v1/queues/recent", headers=headers).json["groups"]
+    assert [g["job_id"] for g in newest] == demo[::-1]
+    monkeypatch.undo()
 
     page_client, _ = signed_in("operator")
     overview = page_client.get("/queues/").get_data(as_text=True)
