@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import aliased
 
+from app.core.capability import queue_names
 from app.core.errors import InvalidInput
 from app.core.jobs.models import JobRecord, JobState
 from app.core.paging import Page, paginate
@@ -179,8 +180,8 @@ def throughput(window: str, queue: str | None = None, now: datetime | None = Non
         .where(JobRecord.ended_at >= start, JobRecord.ended_at < end)
         .group_by(JobRecord.queue, bucket)
     )
-    if queue:
-        query = query.where(JobRecord.queue == queue)
+    # by queue name, so each queue is one range of ix_job_history_queue_ended
+    query = query.where(JobRecord.queue == queue) if queue else query.where(JobRecord.queue.in_(queue_names()))
     found: dict[str, list[Bucket]] = {}
     for name, index, finished, failed in db.session.execute(query):
         series = found.setdefault(name, [Bucket(moment, 0, 0) for moment in starts])
