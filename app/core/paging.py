@@ -34,11 +34,13 @@ class Page:
         return {"page": self.page, "per_page": self.per_page, "total": self.total, "pages": self.pages}
 
 
-def paginate(query: Select, page: int, per_page: int) -> Page:
+def paginate(query: Select, page: int, per_page: int, rows: bool = False) -> Page:
+    """`rows`: the items are whole result rows (an aggregate's columns), not the first column's values."""
     page = min(max(1, page), MAX_PAGE)
     per_page = min(max(1, per_page), MAX_PER_PAGE)
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    items = list(db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
+    paged = query.limit(per_page).offset((page - 1) * per_page)
+    items = list(db.session.execute(paged) if rows else db.session.scalars(paged))
     return Page(items=items, page=page, per_page=per_page, total=total)
 
 

@@ -1,19 +1,32 @@
 from flask import Blueprint
 
 from app.core.api import API_PREFIX, JobId, endpoint, page_out, read
-from app.core.auth.roles import OPERATOR
+from app.core.auth.roles import ADMIN, OPERATOR
 from app.core.jobs.models import JobState
 from app.extensions import db
-from app.queues import service
+from app.queues import activity, browse, service
 from app.queues.schemas import (
+    BucketOut,
+    DeletedJob,
     DemoJobIn,
+    EmptyResult,
     FailedJobOut,
     FailedList,
     FailedQuery,
+    JobGroupList,
+    JobGroupOut,
     JobOut,
     JobRef,
+    QueueDetail,
+    QueueJobList,
+    QueueJobOut,
+    QueueJobsQuery,
     QueueList,
+    RecentQuery,
     RequeueResult,
+    Throughput,
+    ThroughputQuery,
+    WorkerDetail,
     WorkerList,
 )
 
@@ -57,10 +70,111 @@ def requeue_failed(name: str):
 
 
 @endpoint(
+    bp, "/queues/<name>", summary="One queue: its counts and the workers on it", roles=OPERATOR, response=QueueDetail
+)
+def get_queue(name: str):
+    counts = browse.counts(service.get_queue(name))
+    return QueueDetail(name=name, counts=counts, workers=[w["name"] for w in service.workers() if name in w["queues"]])
+
+
+@endpoint(
+    bp,
+    "/queues/<name>/jobs",
+    summary="A queue's jobs in one registry, filtered by kind and text, paged in Redis",
+    roles=OPERATOR,
+    query=QueueJobsQuery,
+    response=QueueJobList,
+)
+def list_queue_jobs(name: str, query: QueueJobsQuery):
+    found = browse.jobs(name, query.registry, query.kind, query.q, query.page, query.per_page)
+    return QueueJobList(
+        queue=name,
+        registry=found.registry,
+        counts=found.counts,
+        scanned=found.scanned,
+        jobs=[QueueJobOut(**row) for row in found.page.items],
+        paging=found.page.meta(),
+    )
+
+
+@endpoint(
+    bp,
+    "/queues/<name>/empty",
+    "POST",
+    summary="Delete every queued job of a queue (409 when none is queued)",
+    roles=ADMIN,
+    response=EmptyResult,
+)
+def empty_queue(name: str):
+    deleted = browse.empty_queue(name)
+    db.session.commit()
+    return EmptyResult(queue=name, deleted=deleted)
+
+
+@endpoint(
+    bp,
+    "/queues/<name>/throughput",
+    summary="Jobs ended and the failure rate per time bucket, from the job history",
+    roles=OPERATOR,
+    query=ThroughputQuery,
+    response=Throughput,
+)
+def queue_throughput(name: str, query: ThroughputQuery):
+    service.get_queue(name)
+    buckets = activity.throughput(query.window, name)[name]
+    return Throughput(
+        queue=name,
+        window=query.window,
+        buckets=[
+            BucketOut(start=b.start, finished=b.finished, failed=b.failed, ended=b.ended, failure_rate=b.failure_rate)
+            for b in buckets
+        ],
+    )
+
+
+@endpoint(
+    bp,
+    "/queues/recent",
+    summary="Recent jobs, one line per record they worked for (an optimization's chunks are one group)",
+    roles=OPERATOR,
+    query=RecentQuery,
+    response=JobGroupList,
+)
+def recent_jobs(query: RecentQuery):
+    page = activity.recent_groups(query.kind, query.queue, query.page, query.per_page)
+    return page_out(JobGroupList, page, lambda group: JobGroupOut(**group))
+
+
+@endpoint(
     bp, "/workers", summary="RQ workers with state, current job and heartbeat", roles=OPERATOR, response=WorkerList
 )
 def list_workers():
     return WorkerList(workers=service.workers())
+
+
+@endpoint(
+    bp,
+    "/workers/<name>",
+    summary="One worker: queues, current job, counts, birth and heartbeat verdict",
+    roles=OPERATOR,
+    response=WorkerDetail,
+)
+def get_worker(name: str):
+    return WorkerDetail.model_validate(service.worker(name))
+
+
+@endpoint(
+    bp,
+    "/jobs/<job_id>",
+    "DELETE",
+    summary="Delete a job that is not running (409 when it runs)",
+    roles=ADMIN,
+    response=DeletedJob,
+)
+def delete_job(job_id: JobId):
+    what = browse.delete_job(job_id)
+    db.session.commit()
+    return DeletedJob(id=job_id, **what)
 
 
 @endpoint(

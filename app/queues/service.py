@@ -4,6 +4,7 @@ stop); the job history table adds what Redis forgets."""
 import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from flask import current_app
@@ -26,6 +27,7 @@ from app.core.capability import queue_names, why_not_requeued
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.jobs import history
 from app.core.jobs.models import JobState
+from app.core.jobs.worker import heartbeat_interval
 from app.core.paging import Page, paginate_list
 from app.core.timeutil import utcnow
 from app.extensions import redis_client
@@ -42,7 +44,7 @@ STATUSES = (JobState.queued, *REGISTRIES)
 FAILED_SORTS = ("newest", "oldest")
 
 
-def _queue(name: str) -> Queue:
+def get_queue(name: str) -> Queue:
     if name not in queue_names():
         raise NotFound(f"No queue {name!r}.", {"queues": list(queue_names())})
     return Queue(name, connection=redis_client())
@@ -51,7 +53,7 @@ def _queue(name: str) -> Queue:
 def queue_counts() -> list[dict[str, Any]]:
     result = []
     for name in queue_names():
-        queue = _queue(name)
+        queue = get_queue(name)
         counts = {JobState.queued: queue.count}
         for status, registry in REGISTRIES.items():
             counts[status] = registry(queue=queue).count
@@ -59,9 +61,30 @@ def queue_counts() -> list[dict[str, Any]]:
     return result
 
 
+class Heartbeat(StrEnum):
+    healthy = "healthy"  # heartbeat on time
+    late = "late"  # overdue by more than half the way from its due time to WORKER_TTL
+    dead = "dead"  # silent for WORKER_TTL: RQ counts its job abandoned, the list drops it
+
+
+def heartbeat_verdict(last_heartbeat: datetime | None, now: datetime | None = None) -> tuple[Heartbeat, float | None]:
+    """How a worker's last heartbeat looks, and its age in seconds; thresholds from WORKER_TTL."""
+    if last_heartbeat is None:
+        return Heartbeat.dead, None
+    ttl = current_app.config["WORKER_TTL"]
+    age = max(0.0, ((now or utcnow()) - _aware(last_heartbeat)).total_seconds())
+    due = heartbeat_interval(ttl)
+    if age <= due + (ttl - due) / 2:
+        return Heartbeat.healthy, age
+    return (Heartbeat.late if age < ttl else Heartbeat.dead), age
+
+
 def _worker_info(worker: Worker) -> dict[str, Any]:
     job = worker.get_current_job()
+    verdict, age = heartbeat_verdict(worker.last_heartbeat)
     return {
+        "heartbeat": verdict,
+        "heartbeat_age": age,
         "name": worker.name,
         "state": worker.get_state(),
         "queues": worker.queue_names(),
@@ -93,6 +116,20 @@ def workers() -> list[dict[str, Any]]:
     return sorted((_worker_info(w) for w in live_workers()), key=lambda w: w["name"])
 
 
+def worker(name: str) -> dict[str, Any]:
+    """One worker Redis still lists (RQ keeps a silent one's key WORKER_TTL + 60 s), however late."""
+    found = Worker.find_by_key(Worker.redis_worker_namespace_prefix + name, connection=redis_client())
+    if found is None:
+        raise NotFound(f"No worker {name!r}: it stopped, or it was never started.")
+    info = _worker_info(found)
+    job = found.get_current_job()
+    info["current_job_status"] = status_of(job) if job else None
+    info["current_job_started_at"] = job.started_at if job else None
+    info["current_job_progress"] = job.meta.get("progress") if job else None
+    info["current_job_message"] = job.meta.get("message") if job else None
+    return info
+
+
 def worker_states() -> dict[str, int]:
     return dict(Counter(w.get_state() for w in live_workers()))
 
@@ -121,13 +158,13 @@ def _check_id(job_id: str) -> None:
         raise NotFound("No such job: job ids are 1-64 letters, digits, '_', '-', ':' or '.'.")
 
 
-def _status(job: Job) -> str:
+def status_of(job: Job) -> str:
     """RQ's JobStatus as its plain value ("finished"), not the enum's repr."""
     status = job.get_status()
     return status.value if isinstance(status, JobStatus) else str(status)
 
 
-def _fetch(job_id: str) -> Job | None:
+def fetch_job(job_id: str) -> Job | None:
     _check_id(job_id)
     try:
         return Job.fetch(job_id, connection=redis_client())
@@ -136,7 +173,7 @@ def _fetch(job_id: str) -> Job | None:
 
 
 def job_detail(job_id: str) -> dict[str, Any]:
-    job, record = _fetch(job_id), history.get(job_id)
+    job, record = fetch_job(job_id), history.get(job_id)
     if job is None and record is None:
         raise NotFound(f"No job {job_id!r}: not in Redis and not in the job history.")
     detail: dict[str, Any] = {
@@ -148,7 +185,7 @@ def job_detail(job_id: str) -> dict[str, Any]:
     if job is not None:
         detail.update(
             queue=job.origin,
-            status=_status(job),
+            status=status_of(job),
             func=job.func_name,
             description=job.description,
             args=[repr(a) for a in job.args],
@@ -160,7 +197,7 @@ def job_detail(job_id: str) -> dict[str, Any]:
             timeout=job.timeout,
             retries_left=job.retries_left,
             worker=job.worker_name,
-            traceback=_traceback(job) or None,
+            traceback=traceback_of(job) or None,
         )
     else:
         detail.update(
@@ -182,12 +219,12 @@ def job_detail(job_id: str) -> dict[str, Any]:
     return detail
 
 
-def _traceback(job: Job) -> str:
+def traceback_of(job: Job) -> str:
     result = job.latest_result()
     return (result.exc_string if result else None) or ""
 
 
-def _error_line(traceback: str) -> str:
+def error_line(traceback: str) -> str:
     lines = traceback.strip().splitlines()
     return lines[-1] if lines else ""
 
@@ -200,19 +237,19 @@ def _failed_at(job: Job) -> float:
 def failed_jobs(queue: str | None, text: str | None, sort: str, page: int, per_page: int) -> Page:
     if sort not in FAILED_SORTS:
         raise InvalidInput(f"Unknown sort {sort!r}.", {"allowed": list(FAILED_SORTS)})
-    names = [_queue(queue).name] if queue else list(queue_names())
+    names = [get_queue(queue).name] if queue else list(queue_names())
     rows: list[dict[str, Any]] = []
     for name in names:
-        registry = FailedJobRegistry(queue=_queue(name))
+        registry = FailedJobRegistry(queue=get_queue(name))
         for job in Job.fetch_many(registry.get_job_ids(), connection=redis_client()):
             if job is not None:
-                rows.append({"job": job, "traceback": _traceback(job)})
+                rows.append({"job": job, "traceback": traceback_of(job)})
     if text:
         needle = text.lower()
         rows = [r for r in rows if needle in r["traceback"].lower() or needle in (r["job"].func_name or "").lower()]
     rows.sort(key=lambda r: _failed_at(r["job"]), reverse=(sort == "newest"))
     for row in rows:
-        row["error"] = _error_line(row.pop("traceback"))
+        row["error"] = error_line(row.pop("traceback"))
     shown = paginate_list(rows, page, per_page)
     for row in shown.items:
         row["refusal"] = requeue_refusal(row["job"].id)
@@ -231,23 +268,23 @@ def requeue_refusal(job_id: str) -> str | None:
 
 
 def requeue(job_id: str) -> None:
-    job = _fetch(job_id)
+    job = fetch_job(job_id)
     if job is None:
         raise NotFound(f"No job {job_id!r} in Redis.")
-    status = _status(job)
+    status = status_of(job)
     if status not in (JobState.failed, JobState.stopped):
         raise Conflict(f"Only failed or stopped jobs can be requeued; this one is {status}.")
     refusal = requeue_refusal(job_id)
     if refusal:
         raise Conflict(f"This job is not requeued: {refusal}.", {"reason": refusal}, code="not_requeueable")
-    FailedJobRegistry(queue=_queue(job.origin)).requeue(job_id)
+    FailedJobRegistry(queue=get_queue(job.origin)).requeue(job_id)
     _audit(job_id, "requeue", status, JobState.queued)
     txn.on_commit(lambda: history.announce(job, "job_requeued"))
 
 
 def requeue_all(queue: str) -> tuple[int, int]:
     """(requeued, left) where left are the failed jobs whose record refuses to run again."""
-    registry = FailedJobRegistry(queue=_queue(queue))
+    registry = FailedJobRegistry(queue=get_queue(queue))
     requeued = left = 0
     for job_id in registry.get_job_ids():
         if requeue_refusal(job_id):
@@ -264,10 +301,10 @@ def requeue_all(queue: str) -> tuple[int, int]:
 
 
 def cancel(job_id: str) -> None:
-    job = _fetch(job_id)
+    job = fetch_job(job_id)
     if job is None:
         raise NotFound(f"No job {job_id!r} in Redis.")
-    status = _status(job)
+    status = status_of(job)
     if status not in (JobState.queued, JobState.deferred, JobState.scheduled):
         raise Conflict(
             f"Only queued, deferred or scheduled jobs can be canceled; this one is {status}.", {"status": status}
@@ -278,11 +315,11 @@ def cancel(job_id: str) -> None:
 
 
 def stop(job_id: str) -> None:
-    job = _fetch(job_id)
+    job = fetch_job(job_id)
     if job is None:
         raise NotFound(f"No job {job_id!r} in Redis.")
-    if _status(job) != JobState.started:
-        raise Conflict(f"Only running jobs can be stopped; this one is {_status(job)}.")
+    if status_of(job) != JobState.started:
+        raise Conflict(f"Only running jobs can be stopped; this one is {status_of(job)}.")
     send_stop_job_command(redis_client(), job_id)
     audit.record("rq_job", job_id, "stop", before={"status": JobState.started}, after={"status": "stopping"})
 
@@ -294,7 +331,7 @@ def enqueue_demo(seconds: int, fail: bool) -> str:
         seconds,
         fail,
         queue="default",
-        link=("demo", "-"),
+        link=("demo", None),
         description=f"demo job ({seconds} s{', fails' if fail else ''})",
     )
     audit.record("rq_job", record.id, "enqueue", after={"kind": "demo", "seconds": seconds, "fail": fail})

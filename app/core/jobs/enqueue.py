@@ -41,7 +41,8 @@ def enqueue(
     `func` is the job function's dotted path ("app.flows.jobs.run_flow"): RQ stores only
     the path and the worker imports it, so a service never imports its own jobs module.
     `link` = (entity, id) of the domain row the job works for; store the
-    returned record's id on that row.
+    returned record's id on that row. (entity, None) names a kind of work and no row: such jobs
+    follow the entity's access rule but are not grouped as one record's jobs on the queues page.
     """
     if not isinstance(func, str):
         raise TypeError(f"enqueue() takes the job function's dotted path, not {func!r}")
@@ -55,7 +56,7 @@ def enqueue(
         status=JobState.queued,
         actor=actor,
         entity=link[0] if link else None,
-        entity_id=str(link[1]) if link else None,
+        entity_id=str(link[1]) if link and link[1] is not None else None,
     )
     db.session.add(record)
     options = {

@@ -26,6 +26,12 @@ log = logging.getLogger(__name__)
 BACKOFF = (0.5, 1, 2, 5, 10)  # s between tries to reach Redis again
 
 
+def heartbeat_interval(ttl: int) -> int:
+    """The longest a running worker goes between two heartbeats (see ForgelineWorker): idle, RQ's
+    dequeue timeout (ttl - 15 s, at least 1 s); busy, the job monitoring interval (ttl / 3 s)."""
+    return max(1, ttl - 15, ttl // 3)
+
+
 class WorkHorseKilled(Exception):
     """The process running the job died without reporting (signal, out of memory)."""
 
