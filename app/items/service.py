@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.core import audit
 from app.core.errors import Conflict, InvalidInput, NotFound
-from app.core.paging import Page, paginate
+from app.core.paging import Page, paginate, paginate_request
 from app.core.records import get_or_404
 from app.core.timeutil import utcnow
 from app.extensions import db
@@ -357,6 +357,12 @@ def add_line(bom_id: int, data: dict[str, Any]) -> BomLine:
     db.session.flush()
     audit.record("bom_line", line.id, "create", after={"bom": bom.ref, **line_snapshot(line)})
     return line
+
+
+def bom_lines(bom: Bom, per_page: int) -> Page:
+    """One page of a revision's lines (the request's `?page=`), in the order `Bom.lines` keeps."""
+    query = select(BomLine).where(BomLine.bom_id == bom.id).order_by(BomLine.find_number, BomLine.id)
+    return paginate_request(query, per_page)
 
 
 def get_line(line_id: int) -> BomLine:

@@ -14,6 +14,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_login import current_user
 from sqlalchemy import select
 
 from app.core import forms
@@ -21,16 +22,19 @@ from app.core.auth.roles import ENGINEER, SIGNED_IN
 from app.core.errors import DomainError
 from app.core.jobs import progress_of
 from app.core.pages import form_action, form_page, page_roles
+from app.core.paging import paginate_list, requested_page
 from app.core.records import id_from_text
 from app.extensions import db
 from app.items import csvio, exports, service
 from app.items.compare import MAX_LEVELS, MODES
-from app.items.delta import EXPORT_FORMATS, MEDIA_TYPES, build_delta_preview, export_filename
-from app.items.models import ITEM_TYPES, LIFECYCLES, Bom, BomExport, ExportStatus, Item, Lifecycle
+from app.items.delta import EXPORT_FORMATS, MEDIA_TYPES, build_delta_preview, export_filename, operations_page
+from app.items.models import ITEM_TYPES, LIFECYCLES, Bom, BomExport, BomState, ExportStatus, Item, Lifecycle
 from app.items.structure import children_with_boms, explode, quantity_text
 
 bp = Blueprint("items", __name__, url_prefix="/items")
-COMPARE_ROWS_SHOWN = 2000  # more than this is for the export, not for a page
+COMPARE_ROWS_PER_PAGE = 200  # side-by-side rows per page (the patch listing pages the same way)
+COMPARE_REFS_LISTED = 1000  # revisions offered in the compare fields' list; others are typed
+BOM_LINES_PER_PAGE = 100  # a line with its edit forms is about 1.2 KB of HTML
 NEW_ITEM = {
     "item_type": "part",
     "uom": "EA",
@@ -98,6 +102,21 @@ def edit(item_id: int):
     return _item_form(service.get_item(item_id))
 
 
+def _lines_context(bom: Bom) -> dict:
+    """One page of a revision's lines and what their rows show (a large BOM is read a page at a time)."""
+    lines = service.bom_lines(bom, BOM_LINES_PER_PAGE)
+    draft = any(b.state == BomState.draft for b in bom.item.boms)
+    # edits go to the draft; a released BOM is edited only when no draft exists (they start one)
+    editable = current_user.has_role("engineer") and (
+        bom.state == BomState.draft or (bom.state == BomState.released and not draft)
+    )
+    return {
+        "lines": lines,
+        "editable": editable,
+        "expandable": children_with_boms([line.child_id for line in lines.items]),
+    }
+
+
 @bp.get("/<int:item_id>")
 @page_roles(SIGNED_IN)
 def detail(item_id: int):
@@ -115,8 +134,16 @@ def detail(item_id: int):
         item=item,
         bom=bom,
         used_in=used_in,
-        expandable=children_with_boms([line.child_id for line in bom.lines]) if bom else set(),
+        **(_lines_context(bom) if bom else {}),
     )
+
+
+@bp.get("/boms/<int:bom_id>/lines/rows")
+@page_roles(SIGNED_IN)
+def line_rows(bom_id: int):
+    """The rows of one more page of lines, for the BOM page's "show more" (htmx)."""
+    bom = service.get_bom(bom_id)
+    return render_template("items/_line_rows.html", bom=bom, **_lines_context(bom))
 
 
 @bp.post("/<int:item_id>/bom")
@@ -302,15 +329,18 @@ def compare():
         select(Item.number, Bom.revision, Bom.state)
         .join(Bom, Bom.item_id == Item.id)
         .order_by(Item.number, Bom.revision)
-        .limit(2000)
+        .limit(COMPARE_REFS_LISTED)
     ).all()
-    result = preview = error = None
+    result = preview = lines = operations = error = None
     if args["left"] and args["right"]:
         try:
             result = exports.compare_refs(**args)
             preview = build_delta_preview(result)
         except DomainError as exc:
             error = exc.message
+        else:  # the table and the patch listing show the same page number of their own rows
+            lines = paginate_list(result.lines, requested_page(), COMPARE_ROWS_PER_PAGE)
+            operations = operations_page(preview, requested_page())
     return render_template(
         "items/compare.html",
         args=args,
@@ -319,6 +349,8 @@ def compare():
         max_levels=MAX_LEVELS,
         result=result,
         preview=preview,
+        lines=lines,
+        operations=operations,
         error=error,
         formats=EXPORT_FORMATS,
     ), 422 if error else 200
@@ -374,11 +406,6 @@ def export_download(export_id: int):
 @bp.app_template_filter("qty")
 def quantity_filter(value) -> str:
     return quantity_text(value)
-
-
-@bp.app_template_global()
-def compare_rows_shown() -> int:
-    return COMPARE_ROWS_SHOWN
 
 
 @bp.app_template_global()
