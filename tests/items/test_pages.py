@@ -3,6 +3,7 @@ and export, the compare page and a background export."""
 
 import io
 import re
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -10,6 +11,8 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.items import demo, service
 from app.items.models import Bom, BomExport, BomLine, Item
+from app.items.views import BOM_LINES_PER_PAGE
+from tests.bigdata import big_bom
 from tests.conftest import run_worker, sign_in
 from tests.items.factory import assembly, item
 
@@ -196,3 +199,24 @@ def test_a_released_bom_with_a_draft_points_to_the_draft(signed_in, product):
     released = client.get(f"/items/{product.item_id}?rev=A").get_data(as_text=True)
     assert "is the draft being edited" in released and 'id="add-line"' not in released
     assert 'id="add-line"' in client.get(f"/items/{product.item_id}?rev=B").get_data(as_text=True)
+
+
+PAGE_BUDGET = 300 * 1024  # bytes of HTML any page may send, whatever the data (issue 14 point 8)
+
+
+def test_a_10000_line_bom_page_stays_small_and_pages_its_lines(signed_in, app):
+    item_id, bom_id = big_bom(db.session.connection())
+    db.session.commit()
+    client, _ = signed_in("engineer")
+    started = time.perf_counter()
+    first = client.get(f"/items/{item_id}")
+    elapsed = time.perf_counter() - started
+    html = first.get_data(as_text=True)
+    assert first.status_code == 200 and len(first.data) < PAGE_BUDGET, len(first.data)
+    assert elapsed < 1.0, elapsed
+    assert html.count('<tr data-child="') == BOM_LINES_PER_PAGE and 'data-total="10000"' in html
+    assert f"/items/boms/{bom_id}/lines/rows?page=2" in html  # the htmx "show more" row
+    more = client.get(f"/items/boms/{bom_id}/lines/rows?page=100").get_data(as_text=True)
+    assert more.count('<tr data-child="') == BOM_LINES_PER_PAGE and 'data-role="more-rows"' not in more
+    assert 'data-child="BIG-ASM-P09999"' in more  # the last page ends with the last line
+    assert len(client.get(f"/items/{item_id}?page=50").data) < PAGE_BUDGET
