@@ -34,7 +34,7 @@ from app.items.structure import children_with_boms, explode, quantity_text
 bp = Blueprint("items", __name__, url_prefix="/items")
 COMPARE_ROWS_PER_PAGE = 200  # side-by-side rows per page (the patch listing pages the same way)
 COMPARE_REFS_LISTED = 1000  # revisions offered in the compare fields' list; others are typed
-BOM_LINES_PER_PAGE = 100  # a line with its edit forms is about 1.2 KB of HTML
+BOM_LINES_PER_PAGE = 50  # a line with its edit forms is about 1.2 KB of HTML and many DOM nodes
 NEW_ITEM = {
     "item_type": "part",
     "uom": "EA",
