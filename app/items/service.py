@@ -9,7 +9,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app.core import audit
@@ -52,7 +52,7 @@ def _choice(value: str | None, name: str, allowed: tuple[str, ...], default: str
     return value
 
 
-def _item_values(data: dict, current: Item | None = None) -> dict[str, Any]:
+def item_values(data: dict, current: Item | None = None) -> dict[str, Any]:
     base = item_snapshot(current) if current else {}
     merged = {**base, **{k: v for k, v in data.items() if k in ITEM_FIELDS}}
     number = _text(merged, "number", 40, required=True)
@@ -88,7 +88,7 @@ def _flush_unique(message: str, details: dict | None = None) -> None:
 
 
 def create_item(data: dict[str, Any]) -> Item:
-    values = _item_values(data)
+    values = item_values(data)
     _number_free(values["number"])
     item = Item(**values)
     db.session.add(item)
@@ -97,10 +97,25 @@ def create_item(data: dict[str, Any]) -> Item:
     return item
 
 
+def create_items(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Create many items in one INSERT (an import); `rows` are item_values() of numbers not taken.
+    Returns number → id. A number taken meanwhile by another request is a 409 for the whole set."""
+    if not rows:
+        return {}
+    try:
+        with db.session.begin_nested():
+            created = db.session.execute(insert(Item).returning(Item.id, Item.number), rows).all()
+    except IntegrityError:
+        raise Conflict("An item number of the file was just taken by someone else; check again.") from None
+    by_number = {number: ident for ident, number in created}
+    audit.record_many("item", "create", [(by_number[row["number"]], row) for row in rows])
+    return by_number
+
+
 def update_item(item_id: int, data: dict[str, Any]) -> Item:
     item = get_item(item_id)
     before = item_snapshot(item)
-    values = _item_values(data, item)
+    values = item_values(data, item)
     _number_free(values["number"], item.id)
     if values["item_type"] == "part" and item.boms:
         raise Conflict(f"{item.number} has a BOM, so it stays an assembly.", {"field": "item_type"})

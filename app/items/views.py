@@ -274,6 +274,38 @@ def tree_children(bom_id: int):
 # ---- CSV ---------------------------------------------------------------------
 
 
+def _uploaded_text() -> str:
+    """An import's CSV: the uploaded file, else the pasted text (the commit form sends it back)."""
+    upload = request.files.get("file")
+    if upload and upload.filename:
+        return upload.read().decode("utf-8", errors="replace")
+    return request.form.get("text", "")
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@page_roles(ENGINEER)
+def import_items():
+    """Items from a CSV: a preview first (bad rows by line), then nothing or every row on commit."""
+    if request.method == "GET":
+        return render_template("items/import_items.html", check=None, text="", columns=csvio.ITEM_COLUMNS)
+    text = _uploaded_text()
+    if request.form.get("commit"):
+        if (earlier := forms.claim(url_for("items.index"))) is not None:
+            flash(forms.ALREADY_SENT, "info")
+            return redirect(earlier)
+        check = csvio.commit_items_import(text)
+        if check.ok:
+            forms.done(url_for("items.index"))
+            db.session.commit()
+            flash(f"{len(check.rows)} item(s) imported.", "success")
+            return redirect(url_for("items.index"))
+        db.session.rollback()  # the token too: the corrected import can be sent with it
+    else:
+        check = csvio.check_items_import(text)
+    page = render_template("items/import_items.html", check=check, text=text, columns=csvio.ITEM_COLUMNS)
+    return page, 200 if check.ok else 422
+
+
 @bp.get("/boms/<int:bom_id>/export.csv")
 @page_roles(SIGNED_IN)
 def export_csv(bom_id: int):
@@ -287,10 +319,7 @@ def import_csv(bom_id: int):
     bom = service.get_bom(bom_id)
     if request.method == "GET":
         return render_template("items/import.html", bom=bom, check=None, text="")
-    upload = request.files.get("file")
-    text = (
-        upload.read().decode("utf-8", errors="replace") if upload and upload.filename else request.form.get("text", "")
-    )
+    text = _uploaded_text()
     if request.form.get("commit"):
         if (earlier := forms.claim(url_for("items.detail", item_id=bom.item_id))) is not None:
             flash(forms.ALREADY_SENT, "info")
@@ -300,7 +329,8 @@ def import_csv(bom_id: int):
             url = url_for("items.detail", item_id=target.item_id, rev=target.revision)
             forms.done(url)
             db.session.commit()
-            flash(f"{len(check.rows)} line(s) imported into {target.ref}.", "success")
+            created = f", {len(check.new_items)} new part item(s) created" if check.new_items else ""
+            flash(f"{len(check.rows)} line(s) imported into {target.ref}{created}.", "success")
             return redirect(url)
         db.session.rollback()  # the token too: the corrected import can be sent with it
     else:
