@@ -17,6 +17,7 @@ from time import perf_counter
 from typing import Any
 
 from flask import current_app
+from redis.exceptions import RedisError
 from rq.exceptions import InvalidJobOperation
 from rq.job import Job, JobStatus
 from sqlalchemy import case, func, literal, select, update
@@ -269,7 +270,31 @@ def tasks_of(optimization: Optimization, ids: list[int]) -> dict[int, Optimizati
 HEATMAP_COLUMNS, HEATMAP_ROWS = 40, 25  # cells drawn at most, whatever the size of the grid
 
 
+HEATMAP_TTL = 600  # seconds a heatmap stays in Redis; a merge (a new revision) makes another key
+
+
 def heatmap(optimization: Optimization, x: str, y: str) -> dict[str, Any]:
+    """`_heatmap()`, read once per revision of the row (every merge bumps it) and kept in Redis:
+    viewers of one optimization share one scan of its tasks, and a finished one is scanned once."""
+    key = rediskeys.key("optimization", optimization.run_token, "heatmap", optimization.revision, x, y)
+    try:
+        cached = redis_client().get(key)
+    except RedisError:
+        cached = None
+    if cached is not None:
+        data = json.loads(cached)
+        data["cells"] = {(c, r): score for c, r, score in data["cells"]}
+        return data
+    data = _heatmap(optimization, x, y)
+    stored = {**data, "cells": [[c, r, score] for (c, r), score in data["cells"].items()]}
+    try:
+        redis_client().set(key, json.dumps(stored), ex=HEATMAP_TTL)
+    except RedisError:  # a heatmap read without the cache is only slower
+        pass
+    return data
+
+
+def _heatmap(optimization: Optimization, x: str, y: str) -> dict[str, Any]:
     """The best score per heatmap cell over the other parameters. Each axis is the grid's values
     of its parameter in at most HEATMAP_COLUMNS (HEATMAP_ROWS) runs of neighbours, and the cells
     are grouped in SQL: one row per cell drawn, whatever the number of tasks."""
