@@ -131,12 +131,12 @@ def _check_values(check: ImportCheck) -> None:
     """Each good row's line values (its child looked up among all the file names at once), or its
     error; a child that does not exist yet is a part item to create (check.new_items)."""
     items = _existing({r.data.get("child", "") for r in check.rows})
-    planned: dict[str, Item] = {}  # transient: never added to the session
+
     for row in check.rows:
         if row.error:
             continue
         number = row.data.get("child", "")
-        if number and number not in items and number not in planned and NUMBER.fullmatch(number):
+        if number and number not in items and NUMBER.fullmatch(number):
             try:
                 values = item_values({"number": number, "name": row.data.get("name") or number, "item_type": "part"})
                 if row.data.get("unit"):
@@ -144,10 +144,10 @@ def _check_values(check: ImportCheck) -> None:
             except InvalidInput as exc:
                 row.error = exc.message
                 continue
-            planned[number] = Item(**values)
+            items[number] = Item(**values)  # transient: never added to the session
             check.new_items.append(values)
         try:
-            row.values = line_values(row.data, items={**items, **planned})
+            row.values = line_values(row.data, items=items)
         except InvalidInput as exc:
             row.error = exc.message
 

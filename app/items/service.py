@@ -6,10 +6,11 @@ and roll everything back together. Every write is audited.
 """
 
 import re
+from collections.abc import Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import delete, func, insert, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app.core import audit
@@ -217,9 +218,34 @@ def create_bom(item_id: int) -> Bom:
     return bom
 
 
-def new_revision(bom: Bom) -> tuple[Bom, dict[int, BomLine]]:
+class LineCopies(Mapping[int, BomLine]):
+    """Old line id → its line in the revision an edit goes to, loaded when asked for (an edit
+    touches one line; a revision may have ten thousand). `ids` None: the same lines (a draft)."""
+
+    def __init__(self, ids: dict[int, int] | None = None) -> None:
+        self._ids = ids
+
+    def __getitem__(self, old_id: int) -> BomLine:
+        line = db.session.get(BomLine, self._ids[old_id] if self._ids is not None else old_id)
+        if line is None:
+            raise KeyError(old_id)
+        return line
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._ids or ())
+
+    def __len__(self) -> int:
+        return len(self._ids or ())
+
+
+COPIED = ("child_id", "quantity", "unit", "find_number", "refdes", "note")
+
+
+def new_revision(bom: Bom) -> tuple[Bom, LineCopies]:
     """A draft copy of a released or superseded revision, at the next letter; the
-    item's revision letter follows. Returns it with a map old line id → copy."""
+    item's revision letter follows. Returns it with a map old line id → copy.
+    The lines are copied in one INSERT ... SELECT, in id order, so the n-th old line
+    (by id) is the n-th copy."""
     item = bom.item
     if bom.state == BomState.draft:
         raise Conflict(f"{bom.ref} is a draft: edit it as it is.", {"state": bom.state})
@@ -229,29 +255,28 @@ def new_revision(bom: Bom) -> tuple[Bom, dict[int, BomLine]]:
             f"{item.number} revision {draft.revision} is already a draft: edit that one.", {"draft": draft.ref}
         )
     revision = next_revision(latest_bom(item).revision)
-    copies = {
-        line.id: BomLine(
-            child_id=line.child_id,
-            quantity=line.quantity,
-            unit=line.unit,
-            find_number=line.find_number,
-            refdes=line.refdes,
-            note=line.note,
-        )
-        for line in bom.lines
-    }
-    copy = Bom(item=item, revision=revision, state=BomState.draft, lines=list(copies.values()))
+    copy = Bom(item=item, revision=revision, state=BomState.draft)
     db.session.add(copy)
     item.revision = revision
     _flush_unique(f"{item.number} revision {revision} was just started by someone else; reload.")
+    columns = [getattr(BomLine, c) for c in COPIED]
+    db.session.execute(
+        insert(BomLine).from_select(
+            ["bom_id", *COPIED],
+            select(literal(copy.id), *columns).where(BomLine.bom_id == bom.id).order_by(BomLine.id),
+        )
+    )
+    old_ids = db.session.scalars(select(BomLine.id).where(BomLine.bom_id == bom.id).order_by(BomLine.id))
+    new_ids = db.session.scalars(select(BomLine.id).where(BomLine.bom_id == copy.id).order_by(BomLine.id))
+    db.session.expire(copy, ["lines"])
     audit.record("bom", copy.id, "revise", before={"ref": bom.ref}, after={"ref": copy.ref, "state": BomState.draft})
-    return copy, copies
+    return copy, LineCopies(dict(zip(old_ids, new_ids, strict=True)))
 
 
-def _editable(bom: Bom) -> tuple[Bom, dict[int, BomLine]]:
+def _editable(bom: Bom) -> tuple[Bom, LineCopies]:
     """Edits go to a draft: a released BOM is never changed in place."""
     if bom.state == BomState.draft:
-        return bom, {line.id: line for line in bom.lines}
+        return bom, LineCopies()
     if bom.state == BomState.superseded:
         raise Conflict(f"{bom.ref} is superseded and stays as it was; edit the current revision.", {"state": bom.state})
     return new_revision(bom)
@@ -410,8 +435,9 @@ def remove_line(line_id: int) -> Bom:
     bom, copies = _editable(original.bom)
     line = copies[original.id]
     audit.record("bom_line", line.id, "delete", before={"bom": bom.ref, **line_snapshot(line)})
-    bom.lines.remove(line)
+    db.session.delete(line)
     db.session.flush()
+    db.session.expire(bom, ["lines"])
     return bom
 
 
@@ -419,10 +445,13 @@ def replace_lines(bom_id: int, rows: list[dict[str, Any]]) -> Bom:
     """Replace every line (a CSV import); `rows` are already validated line values."""
     bom, _ = _editable(get_bom(bom_id))
     check_no_cycle(bom.item, [row["child"] for row in rows])
-    before = len(bom.lines)
-    bom.lines.clear()
-    db.session.flush()
-    bom.lines.extend(BomLine(**row) for row in rows)
-    db.session.flush()
+    before = db.session.scalar(select(func.count()).where(BomLine.bom_id == bom.id))
+    db.session.execute(delete(BomLine).where(BomLine.bom_id == bom.id))
+    if rows:  # one INSERT, whatever the number of lines
+        fields = [f for f in LINE_FIELDS if f != "child"]
+        db.session.execute(
+            insert(BomLine), [{"bom_id": bom.id, "child_id": r["child"].id, **{f: r[f] for f in fields}} for r in rows]
+        )
+    db.session.expire(bom, ["lines"])
     audit.record("bom", bom.id, "import", before={"lines": before}, after={"ref": bom.ref, "lines": len(rows)})
     return bom

@@ -17,7 +17,7 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import select
 
-from app.core import forms
+from app.core import forms, uploads
 from app.core.auth.roles import ENGINEER, SIGNED_IN
 from app.core.errors import DomainError
 from app.core.jobs import progress_of
@@ -274,12 +274,28 @@ def tree_children(bom_id: int):
 # ---- CSV ---------------------------------------------------------------------
 
 
-def _uploaded_text() -> str:
-    """An import's CSV: the uploaded file, else the pasted text (the commit form sends it back)."""
+IMPORT_ECHO_BYTES = 64 * 1024  # a pasted file up to this size is shown again in the form, to correct it
+EXPIRED = "This preview has expired; upload the file again."
+
+
+def _uploaded_text() -> str | None:
+    """An import's CSV: the one its preview kept (the commit form names it), the uploaded file, or
+    the pasted text; None when the kept one has expired."""
+    if token := request.form.get("upload"):
+        return uploads.stashed(token)
     upload = request.files.get("file")
     if upload and upload.filename:
         return upload.read().decode("utf-8", errors="replace")
     return request.form.get("text", "")
+
+
+def _import_page(template: str, check: csvio.ImportCheck | None, text: str, **context):
+    """The import form with its preview: a good file is kept for the commit (the form sends its token,
+    not the file), and only a small one is echoed in the form, so the page stays small."""
+    upload = uploads.stash(text) if check is not None and check.ok else None
+    echoed = text if len(text.encode()) <= IMPORT_ECHO_BYTES else ""
+    page = render_template(template, check=check, text=echoed, commit_text=text, upload=upload, **context)
+    return page, 200 if check is None or check.ok else 422
 
 
 @bp.route("/import", methods=["GET", "POST"])
@@ -287,8 +303,10 @@ def _uploaded_text() -> str:
 def import_items():
     """Items from a CSV: a preview first (bad rows by line), then nothing or every row on commit."""
     if request.method == "GET":
-        return render_template("items/import_items.html", check=None, text="", columns=csvio.ITEM_COLUMNS)
+        return _import_page("items/import_items.html", None, "", columns=csvio.ITEM_COLUMNS)
     text = _uploaded_text()
+    if text is None:
+        return _import_page("items/import_items.html", csvio.ImportCheck(error=EXPIRED), "", columns=csvio.ITEM_COLUMNS)
     if request.form.get("commit"):
         if (earlier := forms.claim(url_for("items.index"))) is not None:
             flash(forms.ALREADY_SENT, "info")
@@ -302,8 +320,7 @@ def import_items():
         db.session.rollback()  # the token too: the corrected import can be sent with it
     else:
         check = csvio.check_items_import(text)
-    page = render_template("items/import_items.html", check=check, text=text, columns=csvio.ITEM_COLUMNS)
-    return page, 200 if check.ok else 422
+    return _import_page("items/import_items.html", check, text, columns=csvio.ITEM_COLUMNS)
 
 
 @bp.get("/boms/<int:bom_id>/export.csv")
@@ -318,8 +335,10 @@ def export_csv(bom_id: int):
 def import_csv(bom_id: int):
     bom = service.get_bom(bom_id)
     if request.method == "GET":
-        return render_template("items/import.html", bom=bom, check=None, text="")
+        return _import_page("items/import.html", None, "", bom=bom)
     text = _uploaded_text()
+    if text is None:
+        return _import_page("items/import.html", csvio.ImportCheck(error=EXPIRED), "", bom=bom)
     if request.form.get("commit"):
         if (earlier := forms.claim(url_for("items.detail", item_id=bom.item_id))) is not None:
             flash(forms.ALREADY_SENT, "info")
@@ -335,7 +354,7 @@ def import_csv(bom_id: int):
         db.session.rollback()  # the token too: the corrected import can be sent with it
     else:
         check = csvio.check_import(bom, text)
-    return render_template("items/import.html", bom=bom, check=check, text=text), 200 if check.ok else 422
+    return _import_page("items/import.html", check, text, bom=bom)
 
 
 # ---- compare -----------------------------------------------------------------
