@@ -131,16 +131,14 @@ def _check_values(check: ImportCheck) -> None:
     """Each good row's line values (its child looked up among all the file names at once), or its
     error; a child that does not exist yet is a part item to create (check.new_items)."""
     items = _existing({r.data.get("child", "") for r in check.rows})
-
     for row in check.rows:
         if row.error:
             continue
         number = row.data.get("child", "")
         if number and number not in items and NUMBER.fullmatch(number):
+            named = {"number": number, "name": row.data.get("name") or number, "uom": row.data.get("unit")}
             try:
-                values = item_values({"number": number, "name": row.data.get("name") or number, "item_type": "part"})
-                if row.data.get("unit"):
-                    values["uom"] = row.data["unit"][:10]
+                values = item_values({**named, "item_type": "part"})
             except InvalidInput as exc:
                 row.error = exc.message
                 continue
@@ -173,8 +171,7 @@ def commit_import(bom: Bom, text: str) -> tuple[ImportCheck, Bom | None]:
             create_items(planned)
             check = check_import(bom, text)
             check.new_items = planned
-            if not check.ok:
-                db.session.rollback()
+            if not check.ok:  # the caller rolls the new items back with the rest
                 return check, None
         return check, replace_lines(bom.id, [r.values for r in check.rows])
     except DomainError as exc:
