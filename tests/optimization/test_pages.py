@@ -5,6 +5,8 @@ cancel, re-run and dataset upload."""
 import io
 import time
 
+import pytest
+
 from app.config import ROOT
 from app.core.auth.models import User
 from app.extensions import db
@@ -33,6 +35,7 @@ def form(dataset_id, csrf, **overrides):
     return {**data, **overrides}
 
 
+@pytest.mark.dialects  # the heatmap is grouped in SQL (JSON values, a materialized CTE)
 def test_submit_form_then_detail_with_top_n_heatmap_and_plot(app, signed_in):
     client, csrf = signed_in("engineer")
     seed()
