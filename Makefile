@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 5000
 HOST   ?= 127.0.0.1
+# gunicorn processes for `make run` (app/gunicorn_conf.py sizes production at two per core)
 WEB_PROCESSES ?= 2
 RQ_WORKERS    ?= 2
 REDIS_URL     ?= redis://127.0.0.1:6379/0
@@ -44,7 +45,10 @@ redis: install
 
 run: seed redis
 	@rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
-	@export PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR); trap 'kill 0' INT TERM EXIT; \
+	@# On Ctrl-C or exit the trap stops this shell's own children (workers, gunicorn) by pid and
+	@# waits for them: `kill 0` signalled the whole process group, make included, which then crashed.
+	@export PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR); \
+	trap 'trap - INT TERM EXIT; kill $$(jobs -p) 2>/dev/null; wait' INT TERM EXIT; \
 	for i in $$(seq $(RQ_WORKERS)); do $(BIN)/flask worker & done; \
 	$(BIN)/gunicorn -c app/gunicorn_conf.py -w $(WEB_PROCESSES) -b $(HOST):$(PORT) 'wsgi:app' & \
 	sleep 1; echo; echo "  Forgeline is running at http://$(HOST):$(PORT)/  (Ctrl-C stops web and workers)"; echo; \

@@ -55,11 +55,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     _register_blueprints(app)
 
-    from app.core import metrics
+    from app.core import metrics, slots
     from app.core.auth.views import register_gate
     from app.core.errors import register_error_handlers
     from app.templating import register_templating
 
+    slots.init_app(app)  # first: a request waits for its slot before it does anything
     register_gate(app)
     register_error_handlers(app)
     register_templating(app)

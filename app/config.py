@@ -57,6 +57,8 @@ class Config:
         # a used one-time form token (app/core/forms.py) is kept this long, so a late resubmit is still caught
         self.FORM_TOKEN_TTL_HOURS = float(os.environ.get("FORM_TOKEN_TTL_HOURS", "24"))
         self.METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
+        # requests of one web process that run at once (app/core/slots.py); the rest wait their turn
+        self.WEB_RENDER_SLOTS = max(1, int(os.environ.get("WEB_RENDER_SLOTS", "2")))
         # a BOM delta export over this many lines (both sides) is made by a background job
         self.BOM_EXPORT_SYNC_MAX_LINES = int(os.environ.get("BOM_EXPORT_SYNC_MAX_LINES", "5000"))
         self.ECO_TYPES = os.environ.get("ECO_TYPES") or None  # JSON: ECO type -> stages (app/eco/stages.py)

@@ -11,7 +11,12 @@ here, because workers started earlier already write into it.
 import os
 
 worker_class = "gthread"
-threads = int(os.environ.get("WEB_THREADS", "32"))
+# Processes, not threads, carry the rendering: a page is CPU-bound Python under one GIL per process,
+# so a process busy with heavy pages slows every thread of its own, `/health` included. Two per core
+# keeps one process free for `/health` and light pages while others render (docs/operations.md,
+# "Sizing the web tier"); `-w` on the command line overrides it.
+workers = int(os.environ.get("WEB_PROCESSES") or 2 * (os.cpu_count() or 1))
+threads = int(os.environ.get("WEB_THREADS", "32"))  # every open WebSocket holds one
 timeout = 60
 graceful_timeout = 20
 accesslog = "-"
@@ -19,6 +24,11 @@ accesslog = "-"
 # "414 Request-URI Too Long" as plain HTML, before the app sees it (docs/operations.md).
 # 8190 is gunicorn's largest bounded value; the default, 4094, is short for long filter queries.
 limit_request_line = 8190
+# gunicorn >= 25 opens a control socket for `gunicornc`, by default at one path per user
+# ($XDG_RUNTIME_DIR/gunicorn.ctl or ~/.gunicorn/gunicorn.ctl): a second instance takes it over and
+# removes it on exit. Off unless GUNICORN_CONTROL_SOCKET names a path of this instance's own.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket
 
 
 def on_starting(server):

@@ -1,6 +1,8 @@
 """Template helpers shared by every page: navigation, time formatting, roles."""
 
+import os
 from datetime import datetime
+from functools import lru_cache
 
 from flask import Flask
 from flask_login import current_user
@@ -35,9 +37,29 @@ def _seconds(value: float | None) -> str:
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
 
 
+STATIC_MAX_AGE = 365 * 24 * 3600  # static URLs carry their file's version, so browsers may keep them
+
+
+@lru_cache(maxsize=256)
+def _static_version(folder: str, filename: str) -> str:
+    """The file's modification time: a changed file gets a new URL (and the browser fetches it)."""
+    try:
+        return str(int(os.stat(os.path.join(folder, filename)).st_mtime))
+    except OSError:
+        return "0"
+
+
 def register_templating(app: Flask) -> None:
     app.jinja_env.filters.update(ago=_ago, when=_when, seconds=_seconds)
     app.jinja_env.globals["form_token"] = forms.field
+    # Every page's scripts and stylesheet are cached, not revalidated on each load: under load,
+    # those round trips to a busy server held a page's parsing for most of a second.
+    app.config["SEND_FILE_MAX_AGE_DEFAULT"] = STATIC_MAX_AGE
+
+    @app.url_defaults
+    def versioned_static(endpoint: str, values: dict) -> None:
+        if endpoint == "static" and "filename" in values:
+            values.setdefault("v", _static_version(app.static_folder, values["filename"]))
 
     @app.context_processor
     def navigation():

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
+from flask import request
 from sqlalchemy import Select, func, select, tuple_
 
 from app.extensions import db
@@ -29,6 +30,11 @@ class Page:
     @property
     def has_next(self) -> bool:
         return self.page < self.pages
+
+    @property
+    def first(self) -> int:
+        """1-based position of the page's first row (its rows are first .. first + len(items) - 1)."""
+        return (self.page - 1) * self.per_page + 1
 
     def meta(self) -> dict[str, int]:
         return {"page": self.page, "per_page": self.per_page, "total": self.total, "pages": self.pages}
@@ -109,3 +115,13 @@ def keyset(
 
 def _exists(query: Select) -> bool:
     return db.session.scalar(select(query.limit(1).exists())) or False
+
+
+def requested_page() -> int:
+    """`?page=` of the current request (1 when absent or not a number); paginate() bounds it."""
+    return request.args.get("page", 1, type=int) or 1
+
+
+def paginate_request(query: Select, per_page: int) -> Page:
+    """paginate() at the page the request asks for: what every list page and htmx "more" partial calls."""
+    return paginate(query, requested_page(), per_page)

@@ -13,6 +13,7 @@ from app.core.api import parse
 from app.core.auth.roles import ACTOR_ROLES, ADMIN, ENGINEER, SIGNED_IN
 from app.core.errors import InvalidInput
 from app.core.pages import form_action, form_page, page_roles
+from app.core.paging import requested_page
 from app.core.records import id_from_text
 from app.eco import rules, service, stages, transitions
 from app.eco.actions import PARAMS
@@ -30,6 +31,7 @@ from app.eco.models import (
 from app.eco.rules import RuleSpec
 from app.eco.schemas import RESULT_CODES, ActivityIn, EcoIn
 from app.extensions import db
+from app.items.delta import operations_page
 from app.items.models import Bom, Item
 
 bp = Blueprint("eco", __name__, url_prefix="/ecos")
@@ -103,7 +105,14 @@ def _detail_context(eco_id: int) -> dict[str, Any]:
 @page_roles(SIGNED_IN)
 def detail(eco_id: int):
     context = _detail_context(eco_id)
-    return render_template("eco/detail.html", delta=service.bom_delta(context["eco"]), **context)
+    delta = service.bom_delta(context["eco"])
+    return render_template(
+        "eco/detail.html",
+        delta=delta,
+        operations=delta and operations_page(delta, requested_page()),
+        args={"eco_id": eco_id},
+        **context,
+    )
 
 
 @bp.get("/<int:eco_id>/panel")

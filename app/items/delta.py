@@ -11,6 +11,7 @@ import re
 from dataclasses import asdict, dataclass
 
 from app.core.errors import InvalidInput
+from app.core.paging import Page, paginate_list
 from app.items.compare import FIELDS, Change, CompareResult
 
 OPERATION = {"added": "add", "removed": "remove", "changed": "update"}
@@ -72,6 +73,14 @@ def build_delta_preview(compare_result: CompareResult) -> DeltaPreview:
         summary=summary,
         operations=operations,
     )
+
+
+OPERATIONS_PER_PAGE = 200
+
+
+def operations_page(preview: DeltaPreview, page: int) -> Page:
+    """One page of a preview's operations, as the compare and ECO pages list them."""
+    return paginate_list(preview.operations, page, OPERATIONS_PER_PAGE)
 
 
 def check_format(export_format: str) -> None:

@@ -6,15 +6,16 @@ and roll everything back together. Every write is audited.
 """
 
 import re
+from collections.abc import Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, func, insert, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app.core import audit
 from app.core.errors import Conflict, InvalidInput, NotFound
-from app.core.paging import Page, paginate
+from app.core.paging import Page, paginate, paginate_request
 from app.core.records import get_or_404
 from app.core.timeutil import utcnow
 from app.extensions import db
@@ -52,7 +53,7 @@ def _choice(value: str | None, name: str, allowed: tuple[str, ...], default: str
     return value
 
 
-def _item_values(data: dict, current: Item | None = None) -> dict[str, Any]:
+def item_values(data: dict, current: Item | None = None) -> dict[str, Any]:
     base = item_snapshot(current) if current else {}
     merged = {**base, **{k: v for k, v in data.items() if k in ITEM_FIELDS}}
     number = _text(merged, "number", 40, required=True)
@@ -88,7 +89,7 @@ def _flush_unique(message: str, details: dict | None = None) -> None:
 
 
 def create_item(data: dict[str, Any]) -> Item:
-    values = _item_values(data)
+    values = item_values(data)
     _number_free(values["number"])
     item = Item(**values)
     db.session.add(item)
@@ -97,10 +98,25 @@ def create_item(data: dict[str, Any]) -> Item:
     return item
 
 
+def create_items(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Create many items in one INSERT (an import); `rows` are item_values() of numbers not taken.
+    Returns number → id. A number taken meanwhile by another request is a 409 for the whole set."""
+    if not rows:
+        return {}
+    try:
+        with db.session.begin_nested():
+            created = db.session.execute(insert(Item).returning(Item.id, Item.number), rows).all()
+    except IntegrityError:
+        raise Conflict("An item number of the file was just taken by someone else; check again.") from None
+    by_number = {number: ident for ident, number in created}
+    audit.record_many("item", "create", [(by_number[row["number"]], row) for row in rows])
+    return by_number
+
+
 def update_item(item_id: int, data: dict[str, Any]) -> Item:
     item = get_item(item_id)
     before = item_snapshot(item)
-    values = _item_values(data, item)
+    values = item_values(data, item)
     _number_free(values["number"], item.id)
     if values["item_type"] == "part" and item.boms:
         raise Conflict(f"{item.number} has a BOM, so it stays an assembly.", {"field": "item_type"})
@@ -202,9 +218,34 @@ def create_bom(item_id: int) -> Bom:
     return bom
 
 
-def new_revision(bom: Bom) -> tuple[Bom, dict[int, BomLine]]:
+class LineCopies(Mapping[int, BomLine]):
+    """Old line id → its line in the revision an edit goes to, loaded when asked for (an edit
+    touches one line; a revision may have ten thousand). `ids` None: the same lines (a draft)."""
+
+    def __init__(self, ids: dict[int, int] | None = None) -> None:
+        self._ids = ids
+
+    def __getitem__(self, old_id: int) -> BomLine:
+        line = db.session.get(BomLine, self._ids[old_id] if self._ids is not None else old_id)
+        if line is None:
+            raise KeyError(old_id)
+        return line
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._ids or ())
+
+    def __len__(self) -> int:
+        return len(self._ids or ())
+
+
+COPIED = ("child_id", "quantity", "unit", "find_number", "refdes", "note")
+
+
+def new_revision(bom: Bom) -> tuple[Bom, LineCopies]:
     """A draft copy of a released or superseded revision, at the next letter; the
-    item's revision letter follows. Returns it with a map old line id → copy."""
+    item's revision letter follows. Returns it with a map old line id → copy.
+    The lines are copied in one INSERT ... SELECT, in id order, so the n-th old line
+    (by id) is the n-th copy."""
     item = bom.item
     if bom.state == BomState.draft:
         raise Conflict(f"{bom.ref} is a draft: edit it as it is.", {"state": bom.state})
@@ -214,29 +255,28 @@ def new_revision(bom: Bom) -> tuple[Bom, dict[int, BomLine]]:
             f"{item.number} revision {draft.revision} is already a draft: edit that one.", {"draft": draft.ref}
         )
     revision = next_revision(latest_bom(item).revision)
-    copies = {
-        line.id: BomLine(
-            child_id=line.child_id,
-            quantity=line.quantity,
-            unit=line.unit,
-            find_number=line.find_number,
-            refdes=line.refdes,
-            note=line.note,
-        )
-        for line in bom.lines
-    }
-    copy = Bom(item=item, revision=revision, state=BomState.draft, lines=list(copies.values()))
+    copy = Bom(item=item, revision=revision, state=BomState.draft)
     db.session.add(copy)
     item.revision = revision
     _flush_unique(f"{item.number} revision {revision} was just started by someone else; reload.")
+    columns = [getattr(BomLine, c) for c in COPIED]
+    db.session.execute(
+        insert(BomLine).from_select(
+            ["bom_id", *COPIED],
+            select(literal(copy.id), *columns).where(BomLine.bom_id == bom.id).order_by(BomLine.id),
+        )
+    )
+    old_ids = db.session.scalars(select(BomLine.id).where(BomLine.bom_id == bom.id).order_by(BomLine.id))
+    new_ids = db.session.scalars(select(BomLine.id).where(BomLine.bom_id == copy.id).order_by(BomLine.id))
+    db.session.expire(copy, ["lines"])
     audit.record("bom", copy.id, "revise", before={"ref": bom.ref}, after={"ref": copy.ref, "state": BomState.draft})
-    return copy, copies
+    return copy, LineCopies(dict(zip(old_ids, new_ids, strict=True)))
 
 
-def _editable(bom: Bom) -> tuple[Bom, dict[int, BomLine]]:
+def _editable(bom: Bom) -> tuple[Bom, LineCopies]:
     """Edits go to a draft: a released BOM is never changed in place."""
     if bom.state == BomState.draft:
-        return bom, {line.id: line for line in bom.lines}
+        return bom, LineCopies()
     if bom.state == BomState.superseded:
         raise Conflict(f"{bom.ref} is superseded and stays as it was; edit the current revision.", {"state": bom.state})
     return new_revision(bom)
@@ -359,6 +399,12 @@ def add_line(bom_id: int, data: dict[str, Any]) -> BomLine:
     return line
 
 
+def bom_lines(bom: Bom, per_page: int) -> Page:
+    """One page of a revision's lines (the request's `?page=`), in the order `Bom.lines` keeps."""
+    query = select(BomLine).where(BomLine.bom_id == bom.id).order_by(BomLine.find_number, BomLine.id)
+    return paginate_request(query, per_page)
+
+
 def get_line(line_id: int) -> BomLine:
     return get_or_404(BomLine, line_id, "BOM line")
 
@@ -389,8 +435,9 @@ def remove_line(line_id: int) -> Bom:
     bom, copies = _editable(original.bom)
     line = copies[original.id]
     audit.record("bom_line", line.id, "delete", before={"bom": bom.ref, **line_snapshot(line)})
-    bom.lines.remove(line)
+    db.session.delete(line)
     db.session.flush()
+    db.session.expire(bom, ["lines"])
     return bom
 
 
@@ -398,10 +445,13 @@ def replace_lines(bom_id: int, rows: list[dict[str, Any]]) -> Bom:
     """Replace every line (a CSV import); `rows` are already validated line values."""
     bom, _ = _editable(get_bom(bom_id))
     check_no_cycle(bom.item, [row["child"] for row in rows])
-    before = len(bom.lines)
-    bom.lines.clear()
-    db.session.flush()
-    bom.lines.extend(BomLine(**row) for row in rows)
-    db.session.flush()
+    before = db.session.scalar(select(func.count()).where(BomLine.bom_id == bom.id))
+    db.session.execute(delete(BomLine).where(BomLine.bom_id == bom.id))
+    if rows:  # one INSERT, whatever the number of lines
+        fields = [f for f in LINE_FIELDS if f != "child"]
+        db.session.execute(
+            insert(BomLine), [{"bom_id": bom.id, "child_id": r["child"].id, **{f: r[f] for f in fields}} for r in rows]
+        )
+    db.session.expire(bom, ["lines"])
     audit.record("bom", bom.id, "import", before={"lines": before}, after={"ref": bom.ref, "lines": len(rows)})
     return bom

@@ -14,23 +14,27 @@ from flask import (
     request,
     url_for,
 )
+from flask_login import current_user
 from sqlalchemy import select
 
-from app.core import forms
+from app.core import forms, uploads
 from app.core.auth.roles import ENGINEER, SIGNED_IN
 from app.core.errors import DomainError
 from app.core.jobs import progress_of
 from app.core.pages import form_action, form_page, page_roles
+from app.core.paging import paginate_list, requested_page
 from app.core.records import id_from_text
 from app.extensions import db
 from app.items import csvio, exports, service
 from app.items.compare import FIELD_LABELS, MAX_LEVELS, MODES
-from app.items.delta import EXPORT_FORMATS, MEDIA_TYPES, build_delta_preview, export_filename
-from app.items.models import ITEM_TYPES, LIFECYCLES, Bom, BomExport, ExportStatus, Item, Lifecycle
+from app.items.delta import EXPORT_FORMATS, MEDIA_TYPES, build_delta_preview, export_filename, operations_page
+from app.items.models import ITEM_TYPES, LIFECYCLES, Bom, BomExport, BomState, ExportStatus, Item, Lifecycle
 from app.items.structure import children_with_boms, explode, quantity_text
 
 bp = Blueprint("items", __name__, url_prefix="/items")
-COMPARE_ROWS_SHOWN = 2000  # more than this is for the export, not for a page
+COMPARE_ROWS_PER_PAGE = 200  # side-by-side rows per page (the patch listing pages the same way)
+COMPARE_REFS_LISTED = 1000  # revisions offered in the compare fields' list; others are typed
+BOM_LINES_PER_PAGE = 50  # a line with its edit forms is about 1.2 KB of HTML and many DOM nodes
 NEW_ITEM = {
     "item_type": "part",
     "uom": "EA",
@@ -98,6 +102,21 @@ def edit(item_id: int):
     return _item_form(service.get_item(item_id))
 
 
+def _lines_context(bom: Bom) -> dict:
+    """One page of a revision's lines and what their rows show (a large BOM is read a page at a time)."""
+    lines = service.bom_lines(bom, BOM_LINES_PER_PAGE)
+    draft = any(b.state == BomState.draft for b in bom.item.boms)
+    # edits go to the draft; a released BOM is edited only when no draft exists (they start one)
+    editable = current_user.has_role("engineer") and (
+        bom.state == BomState.draft or (bom.state == BomState.released and not draft)
+    )
+    return {
+        "lines": lines,
+        "editable": editable,
+        "expandable": children_with_boms([line.child_id for line in lines.items]),
+    }
+
+
 @bp.get("/<int:item_id>")
 @page_roles(SIGNED_IN)
 def detail(item_id: int):
@@ -115,8 +134,16 @@ def detail(item_id: int):
         item=item,
         bom=bom,
         used_in=used_in,
-        expandable=children_with_boms([line.child_id for line in bom.lines]) if bom else set(),
+        **(_lines_context(bom) if bom else {}),
     )
+
+
+@bp.get("/boms/<int:bom_id>/lines/rows")
+@page_roles(SIGNED_IN)
+def line_rows(bom_id: int):
+    """The rows of one more page of lines, for the BOM page's "show more" (htmx)."""
+    bom = service.get_bom(bom_id)
+    return render_template("items/_line_rows.html", bom=bom, **_lines_context(bom))
 
 
 @bp.post("/<int:item_id>/bom")
@@ -247,6 +274,55 @@ def tree_children(bom_id: int):
 # ---- CSV ---------------------------------------------------------------------
 
 
+IMPORT_ECHO_BYTES = 64 * 1024  # a pasted file up to this size is shown again in the form, to correct it
+EXPIRED = "This preview has expired; upload the file again."
+
+
+def _uploaded_text() -> str | None:
+    """An import's CSV: the one its preview kept (the commit form names it), the uploaded file, or
+    the pasted text; None when the kept one has expired."""
+    if token := request.form.get("upload"):
+        return uploads.stashed(token)
+    upload = request.files.get("file")
+    if upload and upload.filename:
+        return upload.read().decode("utf-8", errors="replace")
+    return request.form.get("text", "")
+
+
+def _import_page(template: str, check: csvio.ImportCheck | None, text: str, **context):
+    """The import form with its preview: a good file is kept for the commit (the form sends its token,
+    not the file), and only a small one is echoed in the form, so the page stays small."""
+    upload = uploads.stash(text) if check is not None and check.ok else None
+    echoed = text if len(text.encode()) <= IMPORT_ECHO_BYTES else ""
+    page = render_template(template, check=check, text=echoed, commit_text=text, upload=upload, **context)
+    return page, 200 if check is None or check.ok else 422
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@page_roles(ENGINEER)
+def import_items():
+    """Items from a CSV: a preview first (bad rows by line), then nothing or every row on commit."""
+    if request.method == "GET":
+        return _import_page("items/import_items.html", None, "", columns=csvio.ITEM_COLUMNS)
+    text = _uploaded_text()
+    if text is None:
+        return _import_page("items/import_items.html", csvio.ImportCheck(error=EXPIRED), "", columns=csvio.ITEM_COLUMNS)
+    if request.form.get("commit"):
+        if (earlier := forms.claim(url_for("items.index"))) is not None:
+            flash(forms.ALREADY_SENT, "info")
+            return redirect(earlier)
+        check = csvio.commit_items_import(text)
+        if check.ok:
+            forms.done(url_for("items.index"))
+            db.session.commit()
+            flash(f"{len(check.rows)} item(s) imported.", "success")
+            return redirect(url_for("items.index"))
+        db.session.rollback()  # the token too: the corrected import can be sent with it
+    else:
+        check = csvio.check_items_import(text)
+    return _import_page("items/import_items.html", check, text, columns=csvio.ITEM_COLUMNS)
+
+
 @bp.get("/boms/<int:bom_id>/export.csv")
 @page_roles(SIGNED_IN)
 def export_csv(bom_id: int):
@@ -259,11 +335,10 @@ def export_csv(bom_id: int):
 def import_csv(bom_id: int):
     bom = service.get_bom(bom_id)
     if request.method == "GET":
-        return render_template("items/import.html", bom=bom, check=None, text="")
-    upload = request.files.get("file")
-    text = (
-        upload.read().decode("utf-8", errors="replace") if upload and upload.filename else request.form.get("text", "")
-    )
+        return _import_page("items/import.html", None, "", bom=bom)
+    text = _uploaded_text()
+    if text is None:
+        return _import_page("items/import.html", csvio.ImportCheck(error=EXPIRED), "", bom=bom)
     if request.form.get("commit"):
         if (earlier := forms.claim(url_for("items.detail", item_id=bom.item_id))) is not None:
             flash(forms.ALREADY_SENT, "info")
@@ -273,12 +348,13 @@ def import_csv(bom_id: int):
             url = url_for("items.detail", item_id=target.item_id, rev=target.revision)
             forms.done(url)
             db.session.commit()
-            flash(f"{len(check.rows)} line(s) imported into {target.ref}.", "success")
+            created = f", {len(check.new_items)} new part item(s) created" if check.new_items else ""
+            flash(f"{len(check.rows)} line(s) imported into {target.ref}{created}.", "success")
             return redirect(url)
         db.session.rollback()  # the token too: the corrected import can be sent with it
     else:
         check = csvio.check_import(bom, text)
-    return render_template("items/import.html", bom=bom, check=check, text=text), 200 if check.ok else 422
+    return _import_page("items/import.html", check, text, bom=bom)
 
 
 # ---- compare -----------------------------------------------------------------
@@ -302,15 +378,18 @@ def compare():
         select(Item.number, Bom.revision, Bom.state)
         .join(Bom, Bom.item_id == Item.id)
         .order_by(Item.number, Bom.revision)
-        .limit(2000)
+        .limit(COMPARE_REFS_LISTED)
     ).all()
-    result = preview = error = None
+    result = preview = lines = operations = error = None
     if args["left"] and args["right"]:
         try:
             result = exports.compare_refs(**args)
             preview = build_delta_preview(result)
         except DomainError as exc:
             error = exc.message
+        else:  # the table and the patch listing show the same page number of their own rows
+            lines = paginate_list(result.lines, requested_page(), COMPARE_ROWS_PER_PAGE)
+            operations = operations_page(preview, requested_page())
     return render_template(
         "items/compare.html",
         args=args,
@@ -319,6 +398,8 @@ def compare():
         max_levels=MAX_LEVELS,
         result=result,
         preview=preview,
+        lines=lines,
+        operations=operations,
         error=error,
         formats=EXPORT_FORMATS,
         fields=FIELD_LABELS,
@@ -375,11 +456,6 @@ def export_download(export_id: int):
 @bp.app_template_filter("qty")
 def quantity_filter(value) -> str:
     return quantity_text(value)
-
-
-@bp.app_template_global()
-def compare_rows_shown() -> int:
-    return COMPARE_ROWS_SHOWN
 
 
 @bp.app_template_global()

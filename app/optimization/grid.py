@@ -44,6 +44,18 @@ def _values(param: Param, spec: Any) -> list[float | int]:
     return list(dict.fromkeys(int(v) if param.kind is int else v for v in values))
 
 
+def axis(strategy: Strategy, space: dict[str, Any], name: str) -> list[float | int]:
+    """The values one parameter takes in a (validated) space, in increasing order."""
+    param = next(p for p in strategy.params if p.name == name)
+    return sorted(_values(param, space[name]))
+
+
+def groups(values: list[Any], limit: int) -> list[list[Any]]:
+    """`values` in at most `limit` runs of neighbours (one value each when they are few)."""
+    size = max(1, -(-len(values) // limit))
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
+
 def expand(strategy: Strategy, space: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
     """(the points that satisfy the strategy's constraint, how many were skipped)."""
     names = [p.name for p in strategy.params]

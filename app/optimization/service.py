@@ -17,9 +17,10 @@ from time import perf_counter
 from typing import Any
 
 from flask import current_app
+from redis.exceptions import RedisError
 from rq.exceptions import InvalidJobOperation
 from rq.job import Job, JobStatus
-from sqlalchemy import select, update
+from sqlalchemy import case, func, literal, select, update
 
 from app.core import audit, jobs, live, rediskeys, txn
 from app.core.auth.models import User
@@ -266,19 +267,68 @@ def tasks_of(optimization: Optimization, ids: list[int]) -> dict[int, Optimizati
     return {t.id: t for t in rows}
 
 
+HEATMAP_COLUMNS, HEATMAP_ROWS = 40, 25  # cells drawn at most, whatever the size of the grid
+
+
+HEATMAP_TTL = 600  # seconds a heatmap stays in Redis; a merge (a new revision) makes another key
+
+
 def heatmap(optimization: Optimization, x: str, y: str) -> dict[str, Any]:
-    """The best score per (x, y) cell over the other parameters, read from the stored tasks."""
-    pick = max if optimization.mode == "max" else min
-    cells: dict[tuple, float] = {}
-    rows = db.session.execute(
-        select(OptimizationTask.params, OptimizationTask.score).where(
-            OptimizationTask.optimization_id == optimization.id, OptimizationTask.score.is_not(None)
+    """`_heatmap()`, read once per revision of the row (every merge bumps it) and kept in Redis:
+    viewers of one optimization share one scan of its tasks, and a finished one is scanned once."""
+    key = rediskeys.key("optimization", optimization.run_token, "heatmap", optimization.revision, x, y)
+    try:
+        cached = redis_client().get(key)
+    except RedisError:
+        cached = None
+    if cached is not None:
+        data = json.loads(cached)
+        data["cells"] = {(c, r): score for c, r, score in data["cells"]}
+        return data
+    data = _heatmap(optimization, x, y)
+    stored = {**data, "cells": [[c, r, score] for (c, r), score in data["cells"].items()]}
+    try:
+        redis_client().set(key, json.dumps(stored), ex=HEATMAP_TTL)
+    except RedisError:  # a heatmap read without the cache is only slower
+        pass
+    return data
+
+
+def _heatmap(optimization: Optimization, x: str, y: str) -> dict[str, Any]:
+    """The best score per heatmap cell over the other parameters. Each axis is the grid's values
+    of its parameter in at most HEATMAP_COLUMNS (HEATMAP_ROWS) runs of neighbours, and the cells
+    are grouped in SQL: one row per cell drawn, whatever the number of tasks."""
+    strategy = grid.strategy_named(optimization.strategy)
+    x_groups = grid.groups(grid.axis(strategy, optimization.param_space, x), HEATMAP_COLUMNS)
+    y_groups = grid.groups(grid.axis(strategy, optimization.param_space, y), HEATMAP_ROWS)
+
+    # materialized, so each task's JSON is read once, not once per CASE branch below
+    scored = (
+        select(
+            OptimizationTask.params[x].as_float().label("x"),
+            OptimizationTask.params[y].as_float().label("y"),
+            OptimizationTask.score,
         )
+        .where(OptimizationTask.optimization_id == optimization.id, OptimizationTask.score.is_not(None))
+        .cte("scored")
+        .prefix_with("MATERIALIZED")
     )
-    for params, score in rows:
-        key = (params[x], params[y])
-        cells[key] = pick(score, cells[key]) if key in cells else score
-    return {"x": x, "y": y, "xs": sorted({k[0] for k in cells}), "ys": sorted({k[1] for k in cells}), "cells": cells}
+
+    def cell_index(value, runs: list[list[Any]]):
+        if len(runs) == 1:
+            return literal(0)
+        return case(*((value < run[0], i) for i, run in enumerate(runs[1:])), else_=len(runs) - 1)
+
+    column, row = cell_index(scored.c.x, x_groups), cell_index(scored.c.y, y_groups)
+    best = (func.max if optimization.mode == "max" else func.min)(scored.c.score)
+    rows = db.session.execute(select(column, row, best).group_by(column, row))
+    return {
+        "x": x,
+        "y": y,
+        "x_groups": x_groups,
+        "y_groups": y_groups,
+        "cells": {(c, r): score for c, r, score in rows},
+    }
 
 
 def chunk_ranges(optimization: Optimization) -> list[tuple[int, int]]:

@@ -14,6 +14,7 @@ from app.optimization.strategies import STRATEGIES
 
 bp = Blueprint("optimization", __name__, url_prefix="/optimizations")
 
+HEATMAP_INLINE_TASKS = 5000  # more tasks than this and the detail page loads its heatmap after itself
 DEFAULT_SPACES = {
     "sma_cross": {"n1": "5:50:5", "n2": "10:200:10"},
     "rsi_reversion": {"period": "5:30:5", "lower": "10:40:5", "upper": "60:90:5"},
@@ -164,14 +165,18 @@ def _axes(optimization) -> tuple[list[str], str, str]:
     return names, x, y
 
 
-def _heatmap_context(optimization) -> dict:
+def _heatmap_context(optimization, pending: bool = False) -> dict:
+    """`pending`: the page leaves the heatmap to its own request (it scans every task), so a
+    large optimization's page opens at once and the card fills in as soon as it is read."""
     names, x, y = _axes(optimization)
+    drawn = not pending and x != y
     return {
         "job": optimization,
         "names": names,
         "x": x,
         "y": y,
-        "heatmap": charts.heatmap(service.heatmap(optimization, x, y), optimization.mode) if x != y else None,
+        "pending": pending,
+        "heatmap": charts.heatmap(service.heatmap(optimization, x, y), optimization.mode) if drawn else None,
     }
 
 
@@ -180,7 +185,11 @@ def _heatmap_context(optimization) -> dict:
 def detail(optimization_id: int):
     optimization = service.get(optimization_id, current_user)
     return render_template(
-        "optimization/detail.html", **{**_detail_context(optimization), **_heatmap_context(optimization)}
+        "optimization/detail.html",
+        **{
+            **_detail_context(optimization),
+            **_heatmap_context(optimization, pending=optimization.done > HEATMAP_INLINE_TASKS),
+        },
     )
 
 

@@ -1,3 +1,8 @@
+import threading
+import time
+
+import pytest
+
 from app import create_app
 from tests.conftest import app_config, free_port
 
@@ -28,3 +33,23 @@ def test_dashboard_and_queues_page_open_and_say_so_when_redis_is_down(app, make_
         page = client.get(path)
         assert page.status_code == 200, path
         assert '<p class="flash flash-error">Redis does not answer: ' in page.get_data(as_text=True), path
+
+
+@pytest.mark.config(WEB_RENDER_SLOTS=1)
+def test_health_answers_while_every_render_slot_is_taken(client):
+    """Heavy pages wait for a render slot (app/core/slots.py); /health takes none, so it answers at once."""
+    slots = client.application.extensions["render_slots"]
+    assert slots.acquire(timeout=5)  # the one slot, as a heavy page would hold it
+    answers = []
+    waiting = threading.Thread(target=lambda: answers.append(client.get("/login").status_code))
+    try:
+        waiting.start()
+        started = time.perf_counter()
+        assert client.get("/health").status_code == 200
+        assert time.perf_counter() - started < 1
+        waiting.join(0.5)
+        assert waiting.is_alive() and not answers  # the page waits for the slot
+    finally:
+        slots.release()
+    waiting.join(5)
+    assert answers == [200]

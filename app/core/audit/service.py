@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import has_request_context
 from flask_login import current_user
-from sqlalchemy import Select, select
+from sqlalchemy import Select, insert, select
 
 from app.core import capability, metrics, txn
 from app.core.audit.models import AuditEntry
@@ -48,6 +48,18 @@ def record(
     db.session.add(entry)
     txn.on_commit(metrics.AUDIT_WRITES.inc)
     return entry
+
+
+def record_many(entity: str, action: str, rows: list[tuple[Any, dict]], *, actor: str | None = None) -> None:
+    """record() for many records of one kind at once (an import): one INSERT of `(entity_id, after)` rows."""
+    if not rows:
+        return
+    who = actor or current_actor()
+    db.session.execute(
+        insert(AuditEntry),
+        [{"actor": who, "entity": entity, "entity_id": str(i), "action": action, "after": after} for i, after in rows],
+    )
+    txn.on_commit(lambda: metrics.AUDIT_WRITES.inc(len(rows)))
 
 
 PER_PAGE = 50
