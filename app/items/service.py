@@ -6,6 +6,7 @@ and roll everything back together. Every write is audited.
 """
 
 import re
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -120,6 +121,13 @@ def item_by_number(number: str) -> Item:
     if item is None:
         raise NotFound(f"No item {number!r}.", {"item": number})
     return item
+
+
+def unknown_numbers(numbers: Iterable[str]) -> list[str]:
+    """Those of `numbers` that no item has, in the order given (what another capability checks its item refs with)."""
+    wanted = list(dict.fromkeys(numbers))
+    known = set(db.session.scalars(select(Item.number).where(Item.number.in_(wanted)))) if wanted else set()
+    return [number for number in wanted if number not in known]
 
 
 def search_items(

@@ -19,7 +19,7 @@ def make_doc(number="DWG-1", data: bytes | None = PDF, **meta):
     doc = documents.create(
         number,
         Metadata(
-            meta.get("title", "Bracket"), meta.get("doc_type", "drawing"), tuple(meta.get("item_refs", ("ITEM-7",)))
+            meta.get("title", "Bracket"), meta.get("doc_type", "drawing"), tuple(meta.get("item_refs", ()))
         ),
     )
     if data is not None:
