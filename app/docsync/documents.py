@@ -56,7 +56,11 @@ class Metadata:
         if unknown:
             raise InvalidInput(
                 f"Items must be existing item numbers; unknown: {', '.join(unknown)}.",
-                {"field": "item_refs", "fields": [{"field": "item_refs", "message": "unknown items"}], "unknown": unknown},
+                {
+                    "field": "item_refs",
+                    "fields": [{"field": "item_refs", "message": "unknown items"}],
+                    "unknown": unknown,
+                },
                 code="unknown_items",
             )
         return meta

@@ -98,7 +98,7 @@ def _check_spec(spec: RuleSpec) -> dict[str, Any]:
     unknown = set(spec.match.eco_types) - set(stages.types())
     if unknown:
         raise InvalidInput(f"Unknown ECO type(s): {', '.join(sorted(unknown))}.", {"field": "match.eco_types"})
-    params = parse(actions.PARAMS[spec.action], spec.params, f"params of {spec.action}")
+    params = parse(actions.PARAMS[spec.action], spec.params, at="params")
     return {
         **spec.model_dump(exclude={"params", "match"}),
         "params": params.model_dump(mode="json"),
@@ -122,7 +122,7 @@ def update_rule(rule_id: int, changes: dict[str, Any]) -> WorkflowRule:
     """Changes are merged into the rule and the whole is validated again."""
     rule = get_rule(rule_id)
     before = rule_snapshot(rule)
-    spec = parse(RuleSpec, {**before, **changes}, "rule")
+    spec = parse(RuleSpec, {**before, **changes})
     for key, value in _check_spec(spec).items():
         setattr(rule, key, value)
     db.session.flush()

@@ -38,7 +38,7 @@ bp = Blueprint("eco", __name__, url_prefix="/ecos")
 def _form(model: type[BaseModel], **extra: Any) -> BaseModel:
     """The posted form as `model` validates it: empty fields are left out, checkboxes are booleans."""
     data = {k: v for k, v in request.form.items() if k not in ("csrf_token", forms.FIELD) and v != ""}
-    return parse(model, {**data, **extra}, "form")
+    return parse(model, {**data, **extra})
 
 
 # ---- ECOs ------------------------------------------------------------------
@@ -229,7 +229,7 @@ def _rule_form(rule_id: int | None):
     blank = RuleSpec.model_construct(name="", phase="before", action="emit_event")  # defaults, not yet valid
 
     def save(data: dict) -> str:
-        saved = rules.update_rule(rule.id, data) if rule else rules.create_rule(parse(RuleSpec, data, "rule"))
+        saved = rules.update_rule(rule.id, data) if rule else rules.create_rule(parse(RuleSpec, data))
         return url_for("eco.rules_index", saved=saved.id)
 
     return form_page(

@@ -62,7 +62,7 @@ def _spec_from_form() -> dict:
         "cash": _optional("cash", float) or 10_000,
         "commission": _optional("commission", float) or 0.0,
     }
-    return parse(OptimizationIn, body, "form").model_dump()
+    return parse(OptimizationIn, body).model_dump()
 
 
 @bp.get("/")

@@ -150,7 +150,7 @@ def test_rule_forms_create_edit_and_disable(signed_in):
     bad = post(client, "/ecos/rules/new", csrf, **{**form, "params": "{nope"})
     assert bad.status_code == 422 and "JSON object" in bad.get_data(as_text=True)
     bad = post(client, "/ecos/rules/new", csrf, **{**form, "params": '{"priority": "asap"}'})
-    assert bad.status_code == 422 and "params of set_eco_priority" in bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "Params: Priority must be" in bad.get_data(as_text=True)
     assert post(client, "/ecos/rules/new", csrf, **form).status_code == 302
     rule = db.session.scalars(select(WorkflowRule)).one()
     assert (rule.to_stage, rule.match["priorities"], rule.max_retries, rule.enabled) == ("review", ["normal"], 2, True)
