@@ -362,11 +362,16 @@ def _step(current: Any, part: str | int) -> tuple[FieldInfo | None, Any]:
 
 
 def _field_at(model: type[BaseModel], loc: tuple) -> FieldInfo | None:
-    """The model field at the end of `loc`, or None for a dict entry or list item of one."""
+    """The model field at the end of `loc`; for a dict entry or list item, its type's (`list[Id]`: an Id)."""
     current: Any = model
     info = None
     for part in loc:
         info, current = _step(current, part)
+    if info is None and current is not None and not isinstance(current, type | None):
+        try:
+            return FieldInfo.from_annotation(current)
+        except Exception:  # a type pydantic cannot describe on its own: no bounds to tell
+            return None
     return info
 
 

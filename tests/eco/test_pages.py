@@ -3,7 +3,9 @@ its live panel, htmx moves that flash what blocks them, due activities, rule
 forms, the runs browser; roles."""
 
 import json
+import re
 from datetime import timedelta
+from html import unescape
 from html.parser import HTMLParser
 
 from sqlalchemy import func, select
@@ -257,3 +259,35 @@ def test_the_in_place_activity_form_gets_a_fresh_token_with_each_answer(signed_i
     assert renewed != token and 'id="activity-form-token" hx-swap-oob="true"' in first.get_data(as_text=True)
     post(client, f"/ecos/{eco.id}/activities", csrf, headers, form_token=renewed, name="B", stage="review")
     assert sorted(a.name for a in db.session.get(Eco, eco.id).activities) == ["A", "B"]
+
+
+def _field_errors(html: str) -> dict[str, str]:
+    found = re.findall(r'<span class="field-error" data-error-for="([^"]+)">([^<]*)</span>', html)
+    return {field: unescape(message) for field, message in found}
+
+
+def test_eco_form_errors_name_the_field_beside_it(signed_in):
+    client, csrf = signed_in("engineer")
+    released, _ = factory.product()
+    db.session.commit()
+    missing = post(client, "/ecos/new", csrf, title="Fix it")
+    html = missing.get_data(as_text=True)
+    assert missing.status_code == 422 and "item_id: Field required" not in html and "Invalid form" not in html
+    assert _field_errors(html) == {"item_id": "Product is required."}
+    assert 'id="form-error">Product is required.</div>' in html
+    too_long = post(client, "/ecos/new", csrf, title="x" * 201, item_id="abc")
+    assert _field_errors(too_long.get_data(as_text=True)) == {
+        "title": "Title must be at most 200 characters.",
+        "item_id": "Product must be a whole number from 1 to 2,147,483,647.",
+    }
+    wrong_bom = post(client, "/ecos/new", csrf, title="Fix it", item_id=released.item_id, target_bom_id=released.id)
+    assert "target_bom_id" in _field_errors(wrong_bom.get_data(as_text=True))
+    assert db.session.scalar(select(func.count(Eco.id))) == 0
+
+
+def test_activity_form_errors_name_the_field(signed_in):
+    client, csrf = signed_in("engineer")
+    eco = factory.eco()
+    answer = post(client, f"/ecos/{eco.id}/activities", csrf, HTMX, name="", stage="review", due_at="tomorrow")
+    text = unescape(answer.get_data(as_text=True))
+    assert "2 fields need a change: Name is required. Due must be a date and time (ISO 8601" in text
