@@ -368,10 +368,7 @@ def _field_at(model: type[BaseModel], loc: tuple) -> FieldInfo | None:
     for part in loc:
         info, current = _step(current, part)
     if info is None and current is not None and not isinstance(current, type | None):
-        try:
-            return FieldInfo.from_annotation(current)
-        except Exception:  # a type pydantic cannot describe on its own: no bounds to tell
-            return None
+        return FieldInfo.from_annotation(current)
     return info
 
 
