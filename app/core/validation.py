@@ -140,6 +140,12 @@ def invalid(field: str, message: str, **more: Any) -> InvalidInput:
     return InvalidInput(message, {"field": field, "fields": [{"field": field, "message": message}], **more})
 
 
+def not_one_of(field: str, label: str, value: Any, allowed: Any) -> InvalidInput:
+    """The refusal of a value that is not one of a known few, naming them."""
+    allowed = list(allowed)
+    return invalid(field, f"{label} must be one of {', '.join(map(str, allowed))}; {value!r} is not.", allowed=allowed)
+
+
 # ---- messages ----------------------------------------------------------------------------------
 
 

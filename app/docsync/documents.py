@@ -19,6 +19,7 @@ from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.paging import Page, paginate
 from app.core.records import get_or_404
 from app.core.timeutil import utcnow
+from app.core.validation import invalid, not_one_of
 from app.docsync.models import Document, DocumentVersion
 from app.docsync.store import check_sha256, sniff, store
 from app.extensions import db
@@ -40,9 +41,7 @@ class Metadata:
         if not 1 <= len(title) <= 200:
             raise InvalidInput("A title of 1 to 200 characters is required.", {"field": "title"})
         if self.doc_type not in DOC_TYPES:
-            raise InvalidInput(
-                f"Unknown document type {self.doc_type!r}.", {"field": "doc_type", "allowed": list(DOC_TYPES)}
-            )
+            raise not_one_of("doc_type", "Document type", self.doc_type, DOC_TYPES)
         refs = tuple(dict.fromkeys(r.strip() for r in self.item_refs if r.strip()))
         if len(refs) > MAX_ITEM_REFS or any(len(r) > 64 for r in refs):
             raise InvalidInput(f"At most {MAX_ITEM_REFS} item numbers of up to 64 characters.", {"field": "item_refs"})
@@ -54,15 +53,9 @@ class Metadata:
         meta = self.checked()
         unknown = item_service.unknown_numbers(meta.item_refs)
         if unknown:
-            raise InvalidInput(
-                f"Items must be existing item numbers; unknown: {', '.join(unknown)}.",
-                {
-                    "field": "item_refs",
-                    "fields": [{"field": "item_refs", "message": "unknown items"}],
-                    "unknown": unknown,
-                },
-                code="unknown_items",
-            )
+            refused = invalid("item_refs", f"Items must be existing item numbers; unknown: {', '.join(unknown)}.")
+            refused.code, refused.details["unknown"] = "unknown_items", unknown
+            raise refused
         return meta
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, render_template, request, url_for
 from pydantic import BaseModel
 
-from app.core import forms
+from app.core import forms, validation
 from app.core.api import parse
 from app.core.auth.roles import ACTOR_ROLES, ADMIN, ENGINEER, SIGNED_IN
 from app.core.errors import InvalidInput
@@ -170,7 +170,7 @@ def transition_activity(activity_id: int):
     def act() -> str:
         to_status = request.form.get("to_status", "")
         if to_status not in ACTIVITY_STATUSES:
-            raise InvalidInput(f"Unknown status {to_status!r}.")
+            raise validation.not_one_of("to_status", "Status", to_status, ACTIVITY_STATUSES)
         activity = service.transition_activity(activity_id, to_status, request.form.get("reason", ""))
         return f"{activity.name!r} is {activity.status}."
 

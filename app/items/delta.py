@@ -10,7 +10,7 @@ import json
 import re
 from dataclasses import asdict, dataclass
 
-from app.core.errors import InvalidInput
+from app.core.validation import not_one_of
 from app.items.compare import FIELDS, Change, CompareResult
 
 OPERATION = {"added": "add", "removed": "remove", "changed": "update"}
@@ -76,9 +76,7 @@ def build_delta_preview(compare_result: CompareResult) -> DeltaPreview:
 
 def check_format(export_format: str) -> None:
     if export_format not in EXPORT_FORMATS:
-        raise InvalidInput(
-            f"Unknown export format {export_format!r}.", {"field": "export_format", "allowed": list(EXPORT_FORMATS)}
-        )
+        raise not_one_of("export_format", "Export format", export_format, EXPORT_FORMATS)
 
 
 CSV_COLUMNS = [
