@@ -163,8 +163,8 @@ def says(model: type[BaseModel], loc: tuple, error: dict[str, Any]) -> str:
     if kind == "string_pattern_mismatch":
         if ctx.get("pattern") == _NO_NUL:
             return "must not contain NUL (\\x00) characters."
-        described = info.description if info is not None and info.description else None
-        return f"must be {described or 'of the form ' + ctx.get('pattern', '')}."
+        described = f" ({info.description})" if info is not None and info.description else ""
+        return f"must match {ctx.get('pattern', '')}{described}."
     if kind in _SIZES:
         return _SIZES[kind](ctx)
     if kind in _KIND:
