@@ -9,6 +9,7 @@ union the one the value was meant for speaks (a dict given for `list[...] | Rang
 a RangeIn; a value neither member takes is "a list of numbers or {start, stop, step}").
 """
 
+import functools
 import re
 import types
 import typing
@@ -88,27 +89,36 @@ class Problem:
         return {"field": self.field, "message": self.message}
 
 
+MAX_PROBLEMS = 50  # a huge bad list is reported by its first problems, not one per entry
+MAX_ERRORS = 20 * MAX_PROBLEMS
+
+
 def problems(exc: ValidationError, model: type[BaseModel]) -> list[Problem]:
-    """Every problem of `exc` (raised validating `model`), one per field, in pydantic's order."""
+    """The problems of `exc` (raised validating `model`), one per field, in pydantic's order."""
     names = _model_names(model)
-    errors = [(_split(error["loc"], model, names), error) for error in exc.errors(include_url=False)]
+    # enough of them to tell the first MAX_PROBLEMS fields (a union's members are reported side by side)
+    errors = [(*_split(error["loc"], model, names), error) for error in exc.errors(include_url=False)[:MAX_ERRORS]]
+    above: set[tuple] = set()  # every path some error lies below
+    taken: set[tuple] = set()  # unions a member of which took the value's shape, then refused it
+    shapes: dict[tuple, list[str]] = {}  # per union: what each member wanted, when not of its shape
+    for loc, tags, error in errors:
+        above.update(loc[:n] for n in range(len(loc)))
+        if tags and tags[-1][0] == len(loc):
+            if error["type"] in _SHAPE:
+                shapes.setdefault(loc, []).append(_member_kind(tags[-1][1], error["type"], names))
+            else:
+                taken.add(loc)
     found: dict[tuple, Problem] = {}
-    for (loc, tags), error in errors:
-        if tags and error["type"] in _SHAPE and tags[-1][0] == len(loc):
-            union_at = loc
-            deeper = any(other[: len(union_at)] == union_at and len(other) > len(union_at) for (other, _), _ in errors)
-            if deeper:
-                continue  # another member of this union took the value's shape: its problems speak
-            if union_at in found:
-                continue
-            kinds = [
-                _member_kind(t[-1][1], e["type"], names)
-                for (other, t), e in errors
-                if other == union_at and t and t[-1][0] == len(other)
-            ]
-            found[union_at] = Problem(union_at, label(model, union_at), f"must be {_alternatives(kinds)}.", "union")
+    for loc, tags, error in errors:
+        if len(found) >= MAX_PROBLEMS:
+            break
+        if loc in found:
             continue
-        if loc not in found:
+        if loc in shapes and tags and tags[-1][0] == len(loc) and error["type"] in _SHAPE:
+            if loc in above or loc in taken:
+                continue  # a member of this union took the value's shape: its own problems speak
+            found[loc] = Problem(loc, label(model, loc), f"must be {_alternatives(shapes[loc])}.", "union")
+        else:
             found[loc] = Problem(loc, label(model, loc), says(model, loc, error), error["type"])
     return list(found.values())
 
@@ -289,6 +299,7 @@ def _alternatives(kinds: list[str]) -> str:
 # ---- walking the schema ------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=256)
 def _model_names(model: type[BaseModel]) -> dict[str, type[BaseModel]]:
     found: dict[str, type[BaseModel]] = {}
 
@@ -309,18 +320,35 @@ def _model_names(model: type[BaseModel]) -> dict[str, type[BaseModel]]:
 def _split(loc: tuple, model: type[BaseModel], names: dict[str, type[BaseModel]]) -> tuple[tuple, tuple]:
     """(the path without union tags, the tags with the position they stood at in that path). A tag
     is recognised where the schema has a union (so a field or key named `date` stays a name)."""
+    tagged = _tags_in(model, tuple(0 if isinstance(part, int) else part for part in loc))
     clean: list[str | int] = []
     tags: list[tuple[int, str]] = []
-    current: Any = model
-    for part in loc:
-        members = _members(current) if current is not None else ()
-        if isinstance(part, str) and (len(members) > 1 or current is None) and _is_tag(part, names, current is None):
+    for part, is_tag in zip(loc, tagged, strict=True):
+        if is_tag:
             tags.append((len(clean), part))
-            current = _member_named(members, part, names)
-            continue
-        clean.append(part)
-        _, current = _step(current, part) if current is not None else (None, None)
+        else:
+            clean.append(part)
     return tuple(clean), tuple(tags)
+
+
+@functools.lru_cache(maxsize=4096)
+def _tags_in(model: type[BaseModel], shape: tuple) -> tuple[bool, ...]:
+    """Which parts of a path of this shape (list positions as 0) are union tags: the walk along the
+    schema is the same for every position of a list, so a long list of bad entries walks it once."""
+    names = _model_names(model)
+    tagged: list[bool] = []
+    current: Any = model
+    for part in shape:
+        members = _members(current) if current is not None else ()
+        is_tag = (
+            isinstance(part, str) and (len(members) > 1 or current is None) and _is_tag(part, names, current is None)
+        )
+        tagged.append(bool(is_tag))
+        if is_tag:
+            current = _member_named(members, part, names)
+        else:
+            _, current = _step(current, part) if current is not None else (None, None)
+    return tuple(tagged)
 
 
 def _is_tag(part: str, names: dict[str, type[BaseModel]], unknown_schema: bool) -> bool:

@@ -71,3 +71,20 @@ def test_parse_raises_one_refusal_shape_and_prefixes_a_part():
     with pytest.raises(InvalidInput) as refused:
         parse(Window, {"start": 1}, at="params")
     assert refused.value.details["fields"] == [{"field": "params.stop", "message": "Params: Stop is required."}]
+
+
+class Many(BaseModel):
+    values: list[int | float]
+
+
+def test_a_huge_bad_list_is_told_by_its_first_problems_quickly():
+    with pytest.raises(InvalidInput) as refused:
+        parse(Many, {"values": ["x"] * 20_000})
+    fields = refused.value.details["fields"]
+    assert len(fields) == validation.MAX_PROBLEMS and fields[0] == {
+        "field": "values.0",
+        "message": "Values #1 must be a number.",
+    }
+    assert refused.value.message.startswith(
+        f"{validation.MAX_PROBLEMS} fields need a change: Values #1 must be a number."
+    )
