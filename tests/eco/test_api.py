@@ -204,3 +204,14 @@ def test_due_activities_and_eco_types(app, client, bearer):
     assert ([a["name"] for a in due["overdue"]], [a["name"] for a in due["due_soon"]]) == (["Late"], ["Soon"])
     types = client.get(f"{API}/eco-types", headers=headers).get_json()["types"]
     assert {t["name"]: t["stages"][-2] for t in types} == {"standard": "done", "fast_track": "done"}
+
+
+def test_validation_details_name_the_field_by_path_and_label(app, client, bearer):
+    response = client.post(f"{API}/ecos", headers=bearer("engineer"), json={"title": "", "priority": "asap"})
+    assert response.status_code == 422
+    assert response.json["error"]["details"]["fields"] == [
+        {"field": "title", "message": "Title is required."},
+        {"field": "item_id", "message": "Product is required."},
+        {"field": "priority", "message": "Priority must be 'low', 'normal', 'high' or 'urgent'."},
+    ]
+    assert response.json["error"]["message"].startswith("3 fields need a change: Title is required.")
