@@ -309,8 +309,11 @@ def test_rules_run_by_priority_and_only_when_they_match(app):
 
 BAD_RULES = [
     ({"action": "set_eco_priority", "params": {"priority": "extreme"}}, "^Params: Priority must be 'low', 'normal'"),
-    ({"action": "emit_event", "params": {"event": "Bad Name"}}, "^Params: Event must be"),
-    ({"action": "create_job", "params": {"job": "rm -rf"}}, "^Params: Job must be"),
+    ({"action": "emit_event", "params": {"event": "Bad Name"}}, r"^Params: Event must match \^\[a-z\]"),
+    (
+        {"action": "create_job", "params": {"job": "rm -rf"}},
+        "^Params: Job must be .bom_delta_report. or .activity_digest.",
+    ),
     ({"action": "emit_event", "params": {"surprise": 1}}, r"^Params: surprise is not a known field \(allowed: "),
     ({"action": "emit_event", "from_stage": "limbo"}, "^From stage must be one of any, draft, .*; 'limbo' is not"),
     (
