@@ -15,6 +15,7 @@ from pydantic.json_schema import models_json_schema
 from werkzeug.routing import IntegerConverter
 
 from app.config import VERSION
+from app.core import validation
 from app.core.auth.service import require_role
 from app.core.errors import InvalidInput, NotFound
 from app.core.paging import MAX_PAGE, MAX_PER_PAGE, Page
@@ -127,20 +128,14 @@ class Operation:
 OPERATIONS: list[Operation] = []
 
 
-def _validation_details(exc: ValidationError) -> dict[str, Any]:
-    return {
-        "fields": [
-            {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "message": err["msg"]}
-            for err in exc.errors(include_url=False, include_context=False)
-        ]
-    }
-
-
-def parse(model: type[BaseModel], data: Any, where: str) -> BaseModel:
+def parse(model: type[BaseModel], data: Any, *, at: str = "") -> BaseModel:
+    """`data` as `model` validates it, or InvalidInput naming each field and what it allows
+    (app/core/validation.py: the one translation the API and the forms share); `at` names the
+    field `data` was read from when it is part of a larger whole (a rule's `params`)."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise InvalidInput(f"Invalid {where}.", _validation_details(exc)) from None
+        raise validation.refusal(exc, model, at=at) from None
 
 
 def _has_nul(data: Any) -> bool:
@@ -156,8 +151,8 @@ def _has_nul(data: Any) -> bool:
 def parse_input(model: type[BaseModel], data: Any, where: str) -> BaseModel:
     """`parse`, and no NUL anywhere, also in free-form JSON (dict[str, Any]) no Text type covers."""
     if _has_nul(data):
-        raise InvalidInput(f"Invalid {where}.", {"fields": [{"field": "(any)", "message": "NUL (\\x00) in text"}]})
-    return parse(model, data, where)
+        raise validation.invalid("(any)", f"The {where} must not contain NUL (\\x00) characters.")
+    return parse(model, data)
 
 
 _PATH_TYPES: dict[Any, Any] = {int: Id, str: PathText}
@@ -181,7 +176,7 @@ def _path_values(model: type[BaseModel], values: dict[str, Any]) -> dict[str, An
     try:
         return model.model_validate(values).model_dump()
     except ValidationError as exc:
-        raise NotFound("Nothing has this address.", _validation_details(exc)) from None
+        raise NotFound("Nothing has this address.", validation.details(exc, model)) from None
 
 
 def _query_data(model: type[BaseModel]) -> dict[str, Any]:

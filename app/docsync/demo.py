@@ -1,4 +1,5 @@
-"""Demo documents for `flask seed-demo` (a drawing, a step model, a procedure); idempotent."""
+"""Demo documents for `flask seed-demo` (a drawing, a step model, a procedure); idempotent. Their item
+refs are items of the items demo, which seeds first (see CAPABILITIES)."""
 
 import io
 
@@ -8,19 +9,19 @@ from app.docsync.documents import Metadata
 DEMO = (
     (
         "DWG-1001",
-        Metadata("Pump bracket", "drawing", ("P-100",)),
+        Metadata("Steel bracket", "drawing", ("BRKT-10",)),
         "bracket.pdf",
-        b"%PDF-1.7\n% Forgeline demo drawing: pump bracket\n",
+        b"%PDF-1.7\n% Forgeline demo drawing: steel bracket\n",
     ),
     (
         "MDL-2001",
-        Metadata("Pump housing model", "model", ("P-100", "P-101")),
+        Metadata("Controller unit housing model", "model", ("ASM-1000", "FRAME-300")),
         "housing.step",
-        b"ISO-10303-21;\nHEADER;\nFILE_DESCRIPTION(('Forgeline demo housing'),'2;1');\nENDSEC;\n",
+        b"ISO-10303-21;\nHEADER;\nFILE_DESCRIPTION(('Forgeline demo controller unit housing'),'2;1');\nENDSEC;\n",
     ),
     (
         "PRC-3001",
-        Metadata("Bracket torque procedure", "procedure", ("P-100",)),
+        Metadata("Bracket torque procedure", "procedure", ("BRKT-10", "SCREW-M3")),
         "torque.txt",
         b"Torque the four M8 bolts to 25 Nm in a cross pattern.\n",
     ),

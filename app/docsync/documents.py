@@ -19,9 +19,11 @@ from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.paging import Page, paginate
 from app.core.records import get_or_404
 from app.core.timeutil import utcnow
+from app.core.validation import invalid, not_one_of
 from app.docsync.models import Document, DocumentVersion
 from app.docsync.store import check_sha256, sniff, store
 from app.extensions import db
+from app.items import service as item_service
 
 NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 DOC_TYPES = ("drawing", "specification", "procedure", "model", "report", "other")
@@ -39,13 +41,22 @@ class Metadata:
         if not 1 <= len(title) <= 200:
             raise InvalidInput("A title of 1 to 200 characters is required.", {"field": "title"})
         if self.doc_type not in DOC_TYPES:
-            raise InvalidInput(
-                f"Unknown document type {self.doc_type!r}.", {"field": "doc_type", "allowed": list(DOC_TYPES)}
-            )
+            raise not_one_of("doc_type", "Document type", self.doc_type, DOC_TYPES)
         refs = tuple(dict.fromkeys(r.strip() for r in self.item_refs if r.strip()))
         if len(refs) > MAX_ITEM_REFS or any(len(r) > 64 for r in refs):
             raise InvalidInput(f"At most {MAX_ITEM_REFS} item numbers of up to 64 characters.", {"field": "item_refs"})
         return Metadata(title, self.doc_type, refs)
+
+    def with_known_items(self) -> "Metadata":
+        """`checked()`, and every item ref names an existing item. Documents typed in here are checked;
+        a version received from another site keeps its refs (each site has its own item master)."""
+        meta = self.checked()
+        unknown = item_service.unknown_numbers(meta.item_refs)
+        if unknown:
+            refused = invalid("item_refs", f"Items must be existing item numbers; unknown: {', '.join(unknown)}.")
+            refused.code, refused.details["unknown"] = "unknown_items", unknown
+            raise refused
+        return meta
 
 
 def _snapshot(doc: Document) -> dict:
@@ -61,9 +72,10 @@ def check_number(number: str) -> str:
     return number
 
 
-def create(number: str, meta: Metadata) -> Document:
+def create(number: str, meta: Metadata, *, received: bool = False) -> Document:
+    """`received`: sent by another site, whose item refs are not checked against the items here."""
     check_number(number)
-    meta = meta.checked()
+    meta = meta.checked() if received else meta.with_known_items()
     if find(number) is not None:
         raise Conflict(f"Document {number} exists already.", {"field": "number"})
     doc = Document(
@@ -80,8 +92,8 @@ def create(number: str, meta: Metadata) -> Document:
     return doc
 
 
-def update(doc: Document, meta: Metadata) -> Document:
-    meta = meta.checked()
+def update(doc: Document, meta: Metadata, *, received: bool = False) -> Document:
+    meta = meta.checked() if received else meta.with_known_items()
     before = _snapshot(doc)
     doc.title, doc.doc_type, doc.item_refs = meta.title, meta.doc_type, list(meta.item_refs)
     if _snapshot(doc) != before:
@@ -259,7 +271,7 @@ def receive(
     check_sha256(sha256)
     doc = find(check_number(number))
     if doc is None:
-        doc = create(number, meta)
+        doc = create(number, meta, received=True)
     else:
         latest = doc.latest
         if latest is not None and latest.sha256 == sha256:
@@ -270,7 +282,7 @@ def receive(
                 {"number": number, "sha256": latest.sha256},
                 code="sync_conflict",
             )
-        update(doc, meta)
+        update(doc, meta, received=True)
     if stream is None:
         return add_stored_version(doc, sha256, filename, origin=origin)
     return add_version(doc, stream, filename, expected_sha256=sha256, origin=origin)

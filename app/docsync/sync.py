@@ -33,6 +33,7 @@ from app.core.jobs import history, sweeper
 from app.core.jobs.models import JobRecord
 from app.core.records import get_or_404
 from app.core.timeutil import utcnow
+from app.core.validation import not_one_of
 from app.docsync import documents, metrics, sites
 from app.docsync.models import (
     Document,
@@ -104,7 +105,7 @@ def _selection(
             documents.check_number(number)
         return {"numbers": sorted(set(numbers))}
     if doc_type is not None and doc_type not in documents.DOC_TYPES:
-        raise InvalidInput(f"Unknown document type {doc_type!r}.", {"field": "doc_type"})
+        raise not_one_of("doc_type", "Document type", doc_type, documents.DOC_TYPES)
     return {"doc_type": doc_type} if doc_type else {}
 
 

@@ -16,11 +16,11 @@ from sqlalchemy import select
 from app.core import audit, txn
 from app.core.api import Id, Text, parse
 from app.core.auth.roles import ACTOR_ROLES
-from app.core.errors import InvalidInput
 from app.core.jobs import sweeper
 from app.core.paging import Page, paginate
 from app.core.records import get_or_404
 from app.core.timeutil import utcnow
+from app.core.validation import invalid, not_one_of
 from app.eco import actions, metrics, stages
 from app.eco.actions import ActionFailed, Context
 from app.eco.models import (
@@ -94,11 +94,14 @@ def _check_spec(spec: RuleSpec) -> dict[str, Any]:
     for field in ("from_stage", "to_stage"):
         value = getattr(spec, field)
         if value != ANY_STAGE and value not in known:
-            raise InvalidInput(f"Unknown stage {value!r}.", {"field": field, "allowed": [ANY_STAGE, *known]})
+            raise not_one_of(field, field.replace("_", " ").capitalize(), value, [ANY_STAGE, *known])
     unknown = set(spec.match.eco_types) - set(stages.types())
     if unknown:
-        raise InvalidInput(f"Unknown ECO type(s): {', '.join(sorted(unknown))}.", {"field": "match.eco_types"})
-    params = parse(actions.PARAMS[spec.action], spec.params, f"params of {spec.action}")
+        raise invalid(
+            "match.eco_types",
+            f"ECO types must be among {', '.join(stages.types())}; unknown: {', '.join(sorted(unknown))}.",
+        )
+    params = parse(actions.PARAMS[spec.action], spec.params, at="params")
     return {
         **spec.model_dump(exclude={"params", "match"}),
         "params": params.model_dump(mode="json"),
@@ -122,7 +125,7 @@ def update_rule(rule_id: int, changes: dict[str, Any]) -> WorkflowRule:
     """Changes are merged into the rule and the whole is validated again."""
     rule = get_rule(rule_id)
     before = rule_snapshot(rule)
-    spec = parse(RuleSpec, {**before, **changes}, "rule")
+    spec = parse(RuleSpec, {**before, **changes})
     for key, value in _check_spec(spec).items():
         setattr(rule, key, value)
     db.session.flush()

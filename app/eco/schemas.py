@@ -34,12 +34,14 @@ def _stages_of_type(eco_type: str) -> list[str]:
 
 class EcoIn(_In):
     title: Text = Field(min_length=1, max_length=200)
-    item_id: Id
+    item_id: Id = Field(title="Product", description="the assembly the ECO changes")
     eco_type: Text = Field("standard", max_length=40)
     priority: Literal[PRIORITIES] = "normal"
     description: Text = Field("", max_length=20000)
     owner: Text | None = Field(None, max_length=80, description="defaults to the signed-in user")
-    target_bom_id: Id | None = Field(None, description="a draft BOM revision of the item: the proposed change")
+    target_bom_id: Id | None = Field(
+        None, title="Proposed BOM revision", description="a draft BOM revision of the item: the proposed change"
+    )
 
 
 class EcoPatch(_In):
@@ -173,10 +175,10 @@ class EcoTypeList(BaseModel):
 class ActivityIn(_In):
     eco_id: Id
     name: Text = Field(min_length=1, max_length=200)
-    stage: Text = Field(min_length=1, max_length=40, description="the stage this activity gates")
+    stage: Text = Field(min_length=1, max_length=40, title="Gates stage", description="the stage this activity gates")
     assignee: Text = Field("", max_length=80)
     blocking: bool = True
-    due_at: AwareDatetime | None = None
+    due_at: AwareDatetime | None = Field(None, title="Due")
     depends_on: list[Id] = Field(default_factory=list, max_length=100)
 
 

@@ -18,6 +18,7 @@ from app.core.errors import Conflict, InvalidInput
 from app.core.paging import Page, paginate
 from app.core.records import get_or_404
 from app.core.timeutil import utcnow
+from app.core.validation import not_one_of
 from app.eco import stages
 from app.eco.models import (
     ACTIVITY_TRANSITIONS,
@@ -60,7 +61,7 @@ def eco_snapshot(eco: Eco) -> dict[str, Any]:
 
 def _check_priority(priority: str) -> str:
     if priority not in PRIORITIES:
-        raise InvalidInput(f"Unknown priority {priority!r}.", {"field": "priority", "allowed": list(PRIORITIES)})
+        raise not_one_of("priority", "Priority", priority, PRIORITIES)
     return priority
 
 

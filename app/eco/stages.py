@@ -9,7 +9,7 @@ import json
 
 from flask import current_app
 
-from app.core.errors import InvalidInput
+from app.core.validation import not_one_of
 
 DEFAULT_TYPE = "standard"
 DEFAULT_CHAIN = ("draft", "review", "approved", "implementation", "done")
@@ -43,7 +43,7 @@ def chain(eco_type: str) -> tuple[str, ...]:
     try:
         return types()[eco_type]
     except KeyError:
-        raise InvalidInput(f"Unknown ECO type {eco_type!r}.", {"field": "eco_type", "allowed": list(types())}) from None
+        raise not_one_of("eco_type", "ECO type", eco_type, types()) from None
 
 
 def all_stages() -> list[str]:

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, render_template, request, url_for
 from pydantic import BaseModel
 
-from app.core import forms
+from app.core import forms, validation
 from app.core.api import parse
 from app.core.auth.roles import ACTOR_ROLES, ADMIN, ENGINEER, SIGNED_IN
 from app.core.errors import InvalidInput
@@ -40,7 +40,7 @@ bp = Blueprint("eco", __name__, url_prefix="/ecos")
 def _form(model: type[BaseModel], **extra: Any) -> BaseModel:
     """The posted form as `model` validates it: empty fields are left out, checkboxes are booleans."""
     data = {k: v for k, v in request.form.items() if k not in ("csrf_token", forms.FIELD) and v != ""}
-    return parse(model, {**data, **extra}, "form")
+    return parse(model, {**data, **extra})
 
 
 # ---- ECOs ------------------------------------------------------------------
@@ -180,7 +180,7 @@ def transition_activity(activity_id: int):
     def act() -> str:
         to_status = request.form.get("to_status", "")
         if to_status not in ACTIVITY_STATUSES:
-            raise InvalidInput(f"Unknown status {to_status!r}.")
+            raise validation.not_one_of("to_status", "Status", to_status, ACTIVITY_STATUSES)
         activity = service.transition_activity(activity_id, to_status, request.form.get("reason", ""))
         return f"{activity.name!r} is {activity.status}."
 
@@ -239,7 +239,7 @@ def _rule_form(rule_id: int | None):
     blank = RuleSpec.model_construct(name="", phase="before", action="emit_event")  # defaults, not yet valid
 
     def save(data: dict) -> str:
-        saved = rules.update_rule(rule.id, data) if rule else rules.create_rule(parse(RuleSpec, data, "rule"))
+        saved = rules.update_rule(rule.id, data) if rule else rules.create_rule(parse(RuleSpec, data))
         return url_for("eco.rules_index", saved=saved.id)
 
     return form_page(

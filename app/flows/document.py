@@ -22,6 +22,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from app.core import validation
 from app.engine import ErrorHandler, Flow, FlowInvalid, Routine, Slot
 from app.engine.builtins import ROUTINE_TYPES, ConfigError
 from app.engine.policies import POLICIES, ActivationPolicy
@@ -148,12 +149,10 @@ def parse(text: str) -> tuple[FlowDocument, dict[tuple, int]]:
         return FlowDocument.model_validate(data), lines
     except ValidationError as exc:
         problems = _Problems(lines)
-        for error in exc.errors(include_url=False, include_context=False):
-            loc = tuple("from" if p == "source" else "to" if p == "target" else p for p in error["loc"])
-            message = (
-                PATTERN_HINTS.get(loc[-1], error["msg"]) if error["type"] == "string_pattern_mismatch" else error["msg"]
-            )
-            problems.add(loc, message)
+        for problem in validation.problems(exc, FlowDocument):  # the field is shown by its path, so `says` alone
+            loc = tuple("from" if p == "source" else "to" if p == "target" else p for p in problem.loc)
+            hint = PATTERN_HINTS.get(loc[-1]) if loc and problem.kind == "string_pattern_mismatch" else None
+            problems.add(loc, hint or problem.says.rstrip("."))
         raise DocumentInvalid(problems.errors) from None
 
 

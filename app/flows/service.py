@@ -23,6 +23,7 @@ from app.core.jobs.models import JobState
 from app.core.paging import Page, paginate
 from app.core.records import id_from_text
 from app.core.timeutil import utcnow
+from app.core.validation import invalid
 from app.engine import Flow, RunStatus
 from app.engine.breakpoints import Breakpoint
 from app.engine.builtins import ROUTINE_TYPES, register_class
@@ -138,7 +139,9 @@ def routine_info(flow_id: int | str, routine_id: str) -> dict[str, Any]:
 def start_run(flow_id: int | str, wait_for_input: int = 0) -> FlowRun:
     flow = get_flow(flow_id)
     if not 0 <= wait_for_input <= MAX_WAIT_FOR_INPUT:
-        raise InvalidInput(f"wait_for_input must be 0 to {MAX_WAIT_FOR_INPUT} seconds.")
+        raise invalid(
+            "wait_for_input", f"Wait for input must be a whole number of seconds from 0 to {MAX_WAIT_FOR_INPUT:,}."
+        )
     check_document(flow.document)
     run = FlowRun(flow=flow, wait_for_input=wait_for_input, actor=_actor())
     db.session.add(run)
@@ -252,7 +255,7 @@ def feed(job_id: str, routine: str, slot: str, items: list[Any]) -> FlowRun:
     if run.is_final:
         raise Conflict(f"The run has ended ({run.status}).", {"status": run.status})
     if not items or len(items) > MAX_FEED_ITEMS:
-        raise InvalidInput(f"Give 1 to {MAX_FEED_ITEMS} items.")
+        raise invalid("items", f"Items: give 1 to {MAX_FEED_ITEMS:,}, one a line.")
     info = routine_info(run.flow_id, routine)
     if slot not in {s["name"] for s in info["slots"]}:
         raise InvalidInput(f"Routine {routine!r} has no slot {slot!r}.", {"slots": [s["name"] for s in info["slots"]]})

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
 from app.core.errors import InvalidInput
+from app.core.validation import not_one_of
 from app.items.metrics import BOM_COMPARE_SECONDS
 from app.items.models import Bom
 from app.items.structure import FlatLine, explode, natural_key, quantity_text
@@ -177,7 +178,7 @@ def _changes(left: _Row, right: _Row) -> list[Change]:
 
 def check_mode(mode: str, max_levels: int) -> None:
     if mode not in MODES:
-        raise InvalidInput(f"Unknown compare mode {mode!r}.", {"field": "mode", "allowed": list(MODES)})
+        raise not_one_of("mode", "Compare mode", mode, MODES)
     if not 1 <= max_levels <= MAX_LEVELS:
         raise InvalidInput(f"max_levels must be between 1 and {MAX_LEVELS}.", {"field": "max_levels"})
 

@@ -10,8 +10,8 @@ import json
 import re
 from dataclasses import asdict, dataclass
 
-from app.core.errors import InvalidInput
 from app.core.paging import Page, paginate_list
+from app.core.validation import not_one_of
 from app.items.compare import FIELDS, Change, CompareResult
 
 OPERATION = {"added": "add", "removed": "remove", "changed": "update"}
@@ -85,9 +85,7 @@ def operations_page(preview: DeltaPreview, page: int) -> Page:
 
 def check_format(export_format: str) -> None:
     if export_format not in EXPORT_FORMATS:
-        raise InvalidInput(
-            f"Unknown export format {export_format!r}.", {"field": "export_format", "allowed": list(EXPORT_FORMATS)}
-        )
+        raise not_one_of("export_format", "Export format", export_format, EXPORT_FORMATS)
 
 
 CSV_COLUMNS = [

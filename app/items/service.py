@@ -6,7 +6,7 @@ and roll everything back together. Every write is audited.
 """
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -18,6 +18,7 @@ from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.paging import Page, paginate, paginate_request
 from app.core.records import get_or_404
 from app.core.timeutil import utcnow
+from app.core.validation import invalid, not_one_of
 from app.extensions import db
 from app.items.models import ITEM_TYPES, LIFECYCLES, Bom, BomLine, BomState, Item, Lifecycle
 from app.items.structure import check_no_cycle, natural_key, quantity_text
@@ -42,14 +43,14 @@ def _text(data: dict, name: str, limit: int, *, required: bool = False, default:
     if required and not value:
         raise InvalidInput(f"{name.replace('_', ' ').capitalize()} is required.", {"field": name})
     if len(value) > limit:
-        raise InvalidInput(f"{name} is longer than {limit} characters.", {"field": name})
+        raise invalid(name, f"{name.replace('_', ' ').capitalize()} must be at most {limit} characters.")
     return value
 
 
 def _choice(value: str | None, name: str, allowed: tuple[str, ...], default: str = "") -> str:
     value = value or default
     if value not in allowed:
-        raise InvalidInput(f"Unknown {name.replace('_', ' ')} {value!r}.", {"field": name, "allowed": list(allowed)})
+        raise not_one_of(name, name.replace("_", " ").capitalize(), value, allowed)
     return value
 
 
@@ -136,6 +137,13 @@ def item_by_number(number: str) -> Item:
     if item is None:
         raise NotFound(f"No item {number!r}.", {"item": number})
     return item
+
+
+def unknown_numbers(numbers: Iterable[str]) -> list[str]:
+    """Those of `numbers` that no item has, in the order given (what another capability checks its item refs with)."""
+    wanted = list(dict.fromkeys(numbers))
+    known = set(db.session.scalars(select(Item.number).where(Item.number.in_(wanted)))) if wanted else set()
+    return [number for number in wanted if number not in known]
 
 
 def search_items(

@@ -411,14 +411,21 @@ def compare():
 def compare_export():
     args = _compare_args()
     export_format = request.form.get("export_format", "csv")
+    if (earlier := forms.claim(url_for("items.compare", **args))) is not None:  # a large export is a row: once
+        flash(forms.ALREADY_SENT, "info")
+        return redirect(earlier)
     try:
         outcome = exports.export_delta(export_format=export_format, **args)
     except DomainError as exc:
+        db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("items.compare", **args))
     if isinstance(outcome, BomExport):
+        url = url_for("items.export_page", export_id=outcome.id)
+        forms.done(url)
         db.session.commit()
-        return redirect(url_for("items.export_page", export_id=outcome.id))
+        return redirect(url)
+    db.session.rollback()  # a small export is sent at once and keeps nothing: the same form may ask again
     return _attachment(outcome, MEDIA_TYPES[export_format], export_filename(export_format=export_format, **args))
 
 

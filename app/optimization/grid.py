@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from app.core.errors import InvalidInput
+from app.core.validation import invalid
 from app.optimization.strategies import STRATEGIES, Param, Strategy
 
 MAX_POINTS = 100_000
@@ -16,31 +17,41 @@ def strategy_named(name: str) -> Strategy:
     try:
         return STRATEGIES[name]
     except KeyError:
-        raise InvalidInput(f"Unknown strategy {name!r}.", {"field": "strategy", "allowed": list(STRATEGIES)}) from None
+        allowed = ", ".join(STRATEGIES)
+        raise invalid(
+            "strategy", f"Strategy must be one of {allowed}; {name!r} is not.", allowed=list(STRATEGIES)
+        ) from None
 
 
-def _bad(param: str, message: str) -> InvalidInput:
-    return InvalidInput(f"paramSpace.{param}: {message}", {"field": f"paramSpace.{param}"})
+def _bad(param: Param, message: str) -> InvalidInput:
+    return invalid(f"paramSpace.{param.name}", f"{param.name} {message}")
+
+
+def _allowed(param: Param) -> str:
+    kind = "whole numbers" if param.kind is int else "numbers"
+    return f"takes {kind} from {param.minimum:g} to {param.maximum:g}"
 
 
 def _values(param: Param, spec: Any) -> list[float | int]:
     if isinstance(spec, dict):
         start, stop, step = (float(spec[k]) for k in ("start", "stop", "step"))
-        if not step > 0 or stop < start:
-            raise _bad(param.name, "needs step > 0 and stop >= start.")
+        if not step > 0:
+            raise _bad(param, f"needs a step greater than 0; {step:g} is not.")
+        if not math.isfinite(start + stop + step):
+            raise _bad(param, f"{_allowed(param)}.")
+        if stop < start:
+            raise _bad(param, f"needs stop ({stop:g}) at least start ({start:g}).")
         count = math.floor((stop - start) / step + 1e-9) + 1
         if count > MAX_POINTS:
-            raise _bad(param.name, f"more than {MAX_POINTS} values.")
+            raise _bad(param, f"has {count:,} values from {start:g} to {stop:g} by {step:g}; at most {MAX_POINTS:,}.")
         values = [round(start + i * step, 10) for i in range(count)]
     else:
         values = [float(v) for v in spec]
         if not values:
-            raise _bad(param.name, "needs at least one value.")
+            raise _bad(param, "needs at least one value.")
     for value in values:
-        if not param.minimum <= value <= param.maximum:
-            raise _bad(param.name, f"{value:g} is outside {param.minimum:g}..{param.maximum:g}.")
-        if param.kind is int and value != int(value):
-            raise _bad(param.name, f"{value:g} is not a whole number.")
+        if not param.minimum <= value <= param.maximum or (param.kind is int and value != int(value)):
+            raise _bad(param, f"{_allowed(param)}; {value:g} is not.")
     return list(dict.fromkeys(int(v) if param.kind is int else v for v in values))
 
 
@@ -61,13 +72,29 @@ def expand(strategy: Strategy, space: dict[str, Any]) -> tuple[list[dict[str, An
     names = [p.name for p in strategy.params]
     unknown, missing = sorted(set(space) - set(names)), [n for n in names if n not in space]
     if unknown or missing:
-        raise InvalidInput(
-            f"paramSpace must name exactly the parameters of {strategy.name}: {', '.join(names)}.",
-            {"field": "paramSpace", "unknown": unknown, "missing": missing},
+        raise invalid(
+            "paramSpace",
+            f"Parameters must be exactly those of {strategy.name}: {', '.join(names)}"
+            + "".join(
+                f"; {label}: {', '.join(found)}"
+                for label, found in (("unknown", unknown), ("missing", missing))
+                if found
+            )
+            + ".",
+            unknown=unknown,
+            missing=missing,
         )
     axes = [_values(p, space[p.name]) for p in strategy.params]
-    if math.prod(len(a) for a in axes) > MAX_POINTS:
-        raise InvalidInput(f"The grid has more than {MAX_POINTS} points.", {"field": "paramSpace"})
+    size = math.prod(len(a) for a in axes)
+    if size > MAX_POINTS:
+        shape = " × ".join(f"{len(a):,} {p.name}" for p, a in zip(strategy.params, axes, strict=True))
+        raise invalid(
+            "paramSpace",
+            f"The grid has {size:,} points ({shape}); at most {MAX_POINTS:,} are allowed: use larger steps or fewer"
+            " values.",
+            points=size,
+            limit=MAX_POINTS,
+        )
     points = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes)]
     valid = [p for p in points if strategy.constraint(p)]
     return valid, len(points) - len(valid)

@@ -24,7 +24,7 @@ class PolicyIn(BaseModel):
 
     mode: Literal["max", "min"] = Field(description="whether a higher or a lower score is better")
     metric: Metric = Field(description="the metric that is the score")
-    target: float | None = Field(None, description="stop once a score reaches it")
+    target: float | None = Field(None, title="Target score", description="stop once a score reaches it")
     patience: int | None = Field(
         None, ge=1, le=MAX_ID, description="stop after this many finished tasks without a better best"
     )
@@ -37,10 +37,12 @@ class OptimizationIn(BaseModel):
     strategy: Text = Field(max_length=40, description="sma_cross or rsi_reversion")
     dataset: Id = Field(description="dataset id")
     paramSpace: dict[Text, list[Number] | RangeIn] = Field(
-        min_length=1, description="per parameter a list of values or {start, stop, step} (stop included)"
+        min_length=1,
+        title="Parameters",
+        description="per parameter a list of values or {start, stop, step} (stop included)",
     )
     earlyStopPolicy: PolicyIn
-    topN: int = Field(10, ge=1, le=100)
+    topN: int = Field(10, ge=1, le=100, title="Top-N")
     cash: float = Field(10_000, gt=0, le=1e12)
     commission: float = Field(0.0, ge=0, lt=0.1, description="relative, charged on entry and on exit")
 

@@ -30,6 +30,7 @@ from app.core.jobs.models import JobRecord, JobState
 from app.core.paging import Page, paginate
 from app.core.records import get_or_404, id_from_text
 from app.core.timeutil import utcnow
+from app.core.validation import invalid
 from app.extensions import db, redis_client
 from app.optimization import datasets, grid
 from app.optimization.backtest import Bars
@@ -107,12 +108,9 @@ def bars_of(dataset: Dataset) -> Bars:
 
 def _check_policy(policy: dict[str, Any]) -> dict[str, Any]:
     if policy.get("mode") not in MODES:
-        raise InvalidInput("earlyStopPolicy.mode must be max or min.", {"field": "earlyStopPolicy.mode"})
+        raise invalid("earlyStopPolicy.mode", "Mode must be max or min.", allowed=list(MODES))
     if policy.get("metric") not in METRICS:
-        raise InvalidInput(
-            f"earlyStopPolicy.metric must be one of {', '.join(METRICS)}.",
-            {"field": "earlyStopPolicy.metric", "allowed": list(METRICS)},
-        )
+        raise invalid("earlyStopPolicy.metric", f"Metric must be one of {', '.join(METRICS)}.", allowed=list(METRICS))
     return {
         "mode": policy["mode"],
         "metric": policy["metric"],
@@ -129,9 +127,8 @@ def submit(owner: User, spec: dict[str, Any], source: Optimization | None = None
     dataset = get_dataset(spec["dataset"])
     points, skipped = grid.expand(strategy, spec["paramSpace"])
     if not points:
-        raise InvalidInput(
-            f"Every grid point breaks the constraint {strategy.constraint_text}.",
-            {"field": "paramSpace", "skipped": skipped},
+        raise invalid(
+            "paramSpace", f"Every grid point breaks the constraint {strategy.constraint_text}.", skipped=skipped
         )
     chunks = math.ceil(len(points) / current_app.config.get("OPTIMIZATION_CHUNK_POINTS", CHUNK_POINTS))
     optimization = Optimization(

@@ -1,6 +1,7 @@
 from flask import Blueprint, render_template, request, url_for
 from flask_login import current_user
 
+from app.core import validation
 from app.core.api import parse
 from app.core.auth.roles import ENGINEER, SIGNED_IN
 from app.core.errors import InvalidInput
@@ -21,7 +22,7 @@ DEFAULT_SPACES = {
 }
 
 
-def _space_field(text: str) -> list[float] | dict[str, float]:
+def _space_field(name: str, text: str) -> list[float] | dict[str, float]:
     """ "start:stop:step" or "a, b, c" (what the form's parameter fields accept)."""
     text = text.strip()
     try:
@@ -30,40 +31,58 @@ def _space_field(text: str) -> list[float] | dict[str, float]:
             return {"start": start, "stop": stop, "step": step}
         return [float(part) for part in text.replace(";", ",").split(",") if part.strip()]
     except ValueError:
-        raise InvalidInput(f"{text!r} is neither start:stop:step nor a list like 5, 10, 20.") from None
+        raise validation.invalid(
+            f"paramSpace.{name}", f"{name} must be start:stop:step or a list like 5, 10, 20; {text!r} is neither."
+        ) from None
 
 
-def _optional(name: str, kind: type):
+# the form's number fields: (form field, where the schema has it, its type)
+NUMBERS = {
+    "dataset": (("dataset",), int),
+    "target": (("earlyStopPolicy", "target"), float),
+    "patience": (("earlyStopPolicy", "patience"), int),
+    "max_tasks": (("earlyStopPolicy", "maxTasks"), int),
+    "top_n": (("topN",), int),
+    "cash": (("cash",), float),
+    "commission": (("commission",), float),
+}
+
+
+def _optional(name: str, default: float | None = None):
+    """The number typed in form field `name`; `default` when it is left empty."""
     value = request.form.get(name, "").strip()
     if not value:
-        return None
+        return default
+    loc, kind = NUMBERS[name]
     try:
         return kind(value)
     except ValueError:
-        raise InvalidInput(f"{name}: {value!r} is not a number.", {"field": name}) from None
+        words = "a whole number" if kind is int else "a number"
+        label = validation.label(OptimizationIn, loc)
+        raise validation.invalid(".".join(loc), f"{label} must be {words}; {value!r} is not.") from None
 
 
 def _spec_from_form() -> dict:
     strategy = STRATEGIES.get(request.form.get("strategy", ""))
     if strategy is None:
-        raise InvalidInput("Choose a strategy.", {"field": "strategy"})
-    space = {p.name: _space_field(request.form.get(f"param_{p.name}", "")) for p in strategy.params}
+        raise validation.invalid("strategy", "Choose a strategy.")
+    space = {p.name: _space_field(p.name, request.form.get(f"param_{p.name}", "")) for p in strategy.params}
     body = {
         "strategy": strategy.name,
-        "dataset": _optional("dataset", int),
+        "dataset": _optional("dataset"),
         "paramSpace": space,
         "earlyStopPolicy": {
             "mode": request.form.get("mode"),
             "metric": request.form.get("metric"),
-            "target": _optional("target", float),
-            "patience": _optional("patience", int),
-            "maxTasks": _optional("max_tasks", int),
+            "target": _optional("target"),
+            "patience": _optional("patience"),
+            "maxTasks": _optional("max_tasks"),
         },
-        "topN": _optional("top_n", int) or 10,
-        "cash": _optional("cash", float) or 10_000,
-        "commission": _optional("commission", float) or 0.0,
+        "topN": _optional("top_n", 10),
+        "cash": _optional("cash", 10_000),
+        "commission": _optional("commission", 0.0),
     }
-    return parse(OptimizationIn, body, "form").model_dump()
+    return parse(OptimizationIn, body).model_dump()
 
 
 @bp.get("/")

@@ -27,6 +27,8 @@ def test_add_site_check_health_push_live_and_replay(page, sync_sites):
     a.seed({f"UI-{n:03d}": b"%PDF-1.7 " + os.urandom(40_000) for n in range(DOCUMENTS)}, doc_type="report")
     frames: list[dict] = []
     page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(json.loads(payload))))
+    questions: list[str] = []  # replay asks first (yes)
+    page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
 
     page.goto(f"{a.server.url}/doc-sync/sites")
     page.fill("input[name=username]", a.server.admin.username)
@@ -83,6 +85,10 @@ def test_add_site_check_health_push_live_and_replay(page, sync_sites):
     expect(page.locator("h1")).to_contain_text("push to plant-b-ui")
     expect(page.locator(".flash-success")).to_contain_text("Replay of job")
     expect(page.locator("#sync-job-panel")).to_contain_text("replay of #")
+    assert re.fullmatch(
+        r"Replay sync job #\d+\? A new push job with plant-b-ui sends again what this one did not transfer\.",
+        questions[-1],
+    )
     expect_job_status(page, a, "finished", timeout=30_000)
     expect(page.locator("#count-sent")).to_have_text("1")
     expect(page.locator("#sync-items tr[data-number='UI-LATE'] [data-role=outcome]")).to_have_text("transferred")

@@ -62,6 +62,8 @@ def test_an_eco_goes_from_draft_to_done_live(page, live_server):
     assert seeded.returncode == 0, seeded.stderr
     frames: list[dict] = []
     page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(json.loads(payload))))
+    questions: list[str] = []  # moves, activity transitions and Apply ask first (yes to each)
+    page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
     sign_in(page, live_server)
     create_warning_rule(page, live_server)
 
@@ -116,6 +118,10 @@ def test_an_eco_goes_from_draft_to_done_live(page, live_server):
     expect(page.locator("#flashes .flash-success")).to_contain_text("ASM-1000@B is released")
     expect(page.locator("#eco-stage")).to_have_text("done")
     expect(page.locator("#event-list li[data-kind=apply]")).to_contain_text("ASM-1000@B released")
+    number = page.locator("h1").inner_text().split()[0]
+    assert f"Move {number} from draft to review? The workflow rules of this move run." in questions
+    assert f"Thermal review of {number}: pending → completed? It no longer holds draft." in questions
+    assert questions[-1].startswith(f"Apply {number}? This releases BOM ASM-1000@B")
 
     assert page.evaluate("window.__notReloaded") is True
     pushed = {f["type"] for f in frames if f.get("topic") == f"eco:{eco_id}"}

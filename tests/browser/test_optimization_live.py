@@ -21,6 +21,7 @@ def test_submit_watch_progress_early_stop_export_and_rerun(page, live_server):
     assert live_server.flask("seed-demo").returncode == 0
     frames: list[dict] = []
     page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(json.loads(payload))))
+    page.on("dialog", lambda dialog: dialog.accept())  # re-run asks first
     sign_in(page, live_server, "/optimizations/new")
     expect(page.locator("h1")).to_have_text("New optimization")
     page.select_option("select[name=strategy]", "rsi_reversion")  # htmx swaps in the RSI parameters

@@ -14,6 +14,7 @@ from app.docsync.store import ChecksumMismatch, TooLarge
 from app.extensions import db
 from tests.conftest import csrf_from
 from tests.docsync.factory import PDF, make_doc, sha
+from tests.items.factory import item
 
 API = "/api/v1/documents"
 
@@ -122,6 +123,8 @@ def test_bad_metadata_is_refused(app):
 
 def test_api_upload_download_and_roles(app, client, bearer):
     engineer, viewer = bearer("engineer"), bearer("viewer")
+    item("A-1")
+    db.session.commit()
     body = {"number": "SPEC-9", "title": "Weld spec", "doc_type": "specification", "item_refs": ["A-1"]}
     assert client.post(API, json=body, headers=viewer).status_code == 403
     created = client.post(API, json=body, headers=engineer)
@@ -162,6 +165,8 @@ def test_api_refuses_an_oversize_upload(app, client, bearer):
 
 def test_pages_list_create_and_upload(app, signed_in):
     client, csrf = signed_in("engineer")
+    item("A-1"), item("A-2")
+    db.session.commit()
     assert "No documents yet" in client.get("/documents/").get_data(as_text=True)
     made = client.post(
         "/documents/",
@@ -198,10 +203,38 @@ def test_viewers_read_but_cannot_write_documents(app, signed_in):
     assert csrf_from(client)
 
 
-def test_demo_seed_can_run_again(app):
+def test_demo_seed_can_run_again_and_refers_to_demo_items(app):
     from app.docsync import demo
+    from app.items import demo as items_demo
+    from app.items import service as item_service
 
+    items_demo.seed()  # seeded first, as `flask seed-demo` does (CAPABILITIES order)
     assert demo.seed() == "3 demo document(s) created"
     db.session.commit()
     assert demo.seed() is None
     assert documents.get_by_number("MDL-2001").latest.content_type == "model/step"
+    refs = [ref for doc in documents.search(per_page=50).items for ref in doc.item_refs]
+    assert refs and item_service.unknown_numbers(refs) == []
+
+
+def test_unknown_item_refs_are_refused_by_name(app, client, bearer, signed_in):
+    item("BRKT-10")
+    db.session.commit()
+    engineer = bearer("engineer")
+    body = {"number": "DWG-9", "title": "Bracket", "item_refs": ["BRKT-10", "P-100", "P-101"]}
+    refused = client.post(API, json=body, headers=engineer)
+    assert refused.status_code == 422, refused.json
+    error = refused.json["error"]
+    assert error["code"] == "unknown_items" and error["details"]["unknown"] == ["P-100", "P-101"]
+    assert "P-100, P-101" in error["message"] and "BRKT-10" not in error["message"]
+    assert documents.find("DWG-9") is None
+
+    doc_id = client.post(API, json={**body, "item_refs": ["BRKT-10"]}, headers=engineer).json["id"]
+    patched = client.patch(f"{API}/{doc_id}", json={"title": "Bracket", "item_refs": ["P-100"]}, headers=engineer)
+    assert patched.status_code == 422 and patched.json["error"]["details"]["unknown"] == ["P-100"]
+    assert client.get(f"{API}/{doc_id}", headers=engineer).json["item_refs"] == ["BRKT-10"]
+
+    browser, csrf = signed_in("engineer")
+    form = {"number": "DWG-10", "title": "Bracket", "item_refs": "BRKT-10, NOPE-1", "csrf_token": csrf}
+    page = browser.post("/documents/", data=form, follow_redirects=True).get_data(as_text=True)
+    assert "unknown: NOPE-1" in page and documents.find("DWG-10") is None

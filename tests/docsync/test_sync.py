@@ -14,6 +14,7 @@ from app.docsync.remote import Unreachable
 from app.extensions import db
 from tests.conftest import run_worker
 from tests.docsync.factory import PDF, make_doc, sha
+from tests.items.factory import item
 
 API = "/api/v1/doc-sync/jobs"
 
@@ -252,6 +253,8 @@ def test_job_page_shows_outcomes_and_the_site_page_previews(app, site, remote, s
 
 
 def test_documents_metadata_travels_with_a_push(app, site, remote):
+    """The remote site has no item P-1: a received document keeps its origin's refs."""
+    item("P-1")
     documents.create("SPEC-1", Metadata("Paint spec", "specification", ("P-1",)))
     documents.add_version(documents.get_by_number("SPEC-1"), io.BytesIO(b"spec text"), "spec.txt")
     db.session.commit()

@@ -219,3 +219,14 @@ def test_a_done_eco_refuses_new_activities_and_transitions_with_409(app, client,
         assert error(response)["code"] == "closed" and "is done" in error(response)["message"]
     listed = client.get(f"{API}/eco-activities?eco_id={eco.id}", headers=headers).get_json()["activities"]
     assert [(a["name"], a["status"]) for a in listed] == [("Check", "pending"), ("Sign", "pending")]
+
+
+def test_validation_details_name_the_field_by_path_and_label(app, client, bearer):
+    response = client.post(f"{API}/ecos", headers=bearer("engineer"), json={"title": "", "priority": "asap"})
+    assert response.status_code == 422
+    assert response.json["error"]["details"]["fields"] == [
+        {"field": "title", "message": "Title is required."},
+        {"field": "item_id", "message": "Product is required."},
+        {"field": "priority", "message": "Priority must be 'low', 'normal', 'high' or 'urgent'."},
+    ]
+    assert response.json["error"]["message"].startswith("3 fields need a change: Title is required.")

@@ -308,12 +308,18 @@ def test_rules_run_by_priority_and_only_when_they_match(app):
 
 
 BAD_RULES = [
-    ({"action": "set_eco_priority", "params": {"priority": "extreme"}}, "params of set_eco_priority"),
-    ({"action": "emit_event", "params": {"event": "Bad Name"}}, "params of emit_event"),
-    ({"action": "create_job", "params": {"job": "rm -rf"}}, "params of create_job"),
-    ({"action": "emit_event", "params": {"surprise": 1}}, "params of emit_event"),
-    ({"action": "emit_event", "from_stage": "limbo"}, "Unknown stage"),
-    ({"action": "emit_event", "match": {"eco_types": ["nope"]}}, "Unknown ECO type"),
+    ({"action": "set_eco_priority", "params": {"priority": "extreme"}}, "^Params: Priority must be 'low', 'normal'"),
+    ({"action": "emit_event", "params": {"event": "Bad Name"}}, r"^Params: Event must match \^\[a-z\]"),
+    (
+        {"action": "create_job", "params": {"job": "rm -rf"}},
+        "^Params: Job must be .bom_delta_report. or .activity_digest.",
+    ),
+    ({"action": "emit_event", "params": {"surprise": 1}}, r"^Params: surprise is not a known field \(allowed: "),
+    ({"action": "emit_event", "from_stage": "limbo"}, "^From stage must be one of any, draft, .*; 'limbo' is not"),
+    (
+        {"action": "emit_event", "match": {"eco_types": ["nope"]}},
+        "^ECO types must be among standard, .*; unknown: nope",
+    ),
 ]
 
 

@@ -309,3 +309,16 @@ def test_a_10000_line_bom_page_stays_small_and_pages_its_lines(signed_in, app):
     last = db.session.scalar(select(BomLine).where(BomLine.bom_id == bom_id).order_by(BomLine.id.desc()).limit(1))
     copied = db.session.scalar(select(BomLine).where(BomLine.bom_id == draft.id).order_by(BomLine.id.desc()).limit(1))
     assert (copied.child_id, copied.refdes, copied.find_number) == (last.child_id, last.refdes, last.find_number)
+
+
+@pytest.mark.config(BOM_EXPORT_SYNC_MAX_LINES=2)
+def test_a_double_submit_of_a_large_compare_export_queues_one_export(signed_in, app, product):
+    client, csrf = signed_in("viewer")
+    page = client.get("/items/compare?left=T-1&right=S-1&mode=by_item&max_levels=2").get_data(as_text=True)
+    token = re.search(r'name="form_token" value="([^"]+)"', page.split('id="export-form"')[1]).group(1)
+    fields = dict(left="T-1", right="S-1", mode="by_item", max_levels="2", export_format="json", form_token=token)
+    first = post(client, "/items/compare/export", csrf, **fields)
+    second = post(client, "/items/compare/export", csrf, **fields)
+    assert first.status_code == second.status_code == 302 and first.location == second.location
+    assert db.session.scalar(select(func.count(BomExport.id))) == 1
+    assert "already sent" in client.get(second.location).get_data(as_text=True)

@@ -235,6 +235,41 @@ def test_bad_input_gets_the_error_shape_and_saves_nothing(app, client, bearer, d
     assert db.session.query(Optimization).count() == 0 and db.session.query(JobRecord).count() == 0
 
 
+def test_validation_details_name_clean_paths_and_what_each_field_allows(app, client, bearer, demo_dataset):
+    """No pydantic union tags (`list[union[int,float]]`, `RangeIn`) in the paths or messages."""
+    body = submit_body(
+        demo_dataset.id,
+        paramSpace={"n1": {"start": 5, "stop": 20, "step": 0}, "n2": [20, "forty"]},
+        topN=100000,
+        cash=1e308,
+    )
+    response = client.post(API, json=body, headers=bearer("engineer"))
+    assert response.status_code == 422, response.json
+    error = response.json["error"]
+    assert error["details"]["fields"] == [
+        {"field": "paramSpace.n1.step", "message": "n1 step must be a number greater than 0."},
+        {"field": "paramSpace.n2.1", "message": "n2 #2 must be a number."},
+        {"field": "topN", "message": "Top-N must be a whole number from 1 to 100."},
+        {"field": "cash", "message": "Cash must be a number greater than 0 and at most 1e12."},
+    ]
+    assert error["message"].startswith("4 fields need a change: n1 step must be a number greater than 0.")
+    assert "union" not in response.get_data(as_text=True) and "RangeIn" not in response.get_data(as_text=True)
+    neither = client.post(
+        API, json=submit_body(demo_dataset.id, paramSpace={"n1": "5..10", "n2": [20]}), headers=bearer("engineer")
+    )
+    assert neither.json["error"]["details"]["fields"] == [
+        {"field": "paramSpace.n1", "message": "n1 must be a list of numbers or {start, stop, step}."}
+    ]
+    big = {"n1": {"start": 1, "stop": 1000, "step": 1}, "n2": {"start": 2, "stop": 1000, "step": 1}}
+    grid = client.post(API, json=submit_body(demo_dataset.id, paramSpace=big), headers=bearer("engineer")).json["error"]
+    assert grid["message"].startswith("The grid has 999,000 points (1,000 n1 × 999 n2); at most 100,000 are allowed")
+    assert (grid["details"]["field"], grid["details"]["points"], grid["details"]["limit"]) == (
+        "paramSpace",
+        999000,
+        100000,
+    )
+
+
 def test_dataset_upload_reports_bad_rows_and_lists_good_ones(app, client, bearer):
     headers = bearer("engineer")
     good = datasets.to_csv(datasets.demo_series(50))

@@ -3,7 +3,9 @@ its errors, the detail page (progress, Top-N, banners, heatmap, plot),
 cancel, re-run and dataset upload."""
 
 import io
+import re
 import time
+from html import unescape
 
 import pytest
 
@@ -65,9 +67,44 @@ def test_submit_form_then_detail_with_top_n_heatmap_and_plot(app, signed_in):
 def test_form_errors_are_shown_and_nothing_is_saved(app, signed_in, demo_dataset):
     client, csrf = signed_in("engineer")
     response = client.post("/optimizations/", data=form(demo_dataset.id, csrf, param_n1="five"))
-    assert response.status_code == 422 and "neither start:stop:step nor a list" in response.get_data(as_text=True)
+    assert response.status_code == 422 and "n1 must be start:stop:step or a list like 5, 10, 20" in response.get_data(
+        as_text=True
+    )
     response = client.post("/optimizations/", data=form(demo_dataset.id, csrf, param_n1="50", param_n2="10"))
     assert "Every grid point breaks the constraint n1 &lt; n2" in response.get_data(as_text=True)
+    assert db.session.query(Optimization).count() == 0
+
+
+def field_errors(html: str) -> dict[str, str]:
+    """The problems shown beside the form's fields, by the field they name."""
+    found = re.findall(r'<(?:span|p) class="field-error" data-error-for="([^"]+)">([^<]*)</', html)
+    return {field: unescape(message) for field, message in found}
+
+
+def test_each_form_error_names_its_field_and_what_it_allows_beside_it(app, signed_in, demo_dataset):
+    client, csrf = signed_in("engineer")
+    cases = [
+        ({"cash": "1e308"}, "cash", "Cash must be a number greater than 0 and at most 1e12."),
+        ({"cash": "lots"}, "cash", "Cash must be a number; 'lots' is not."),
+        ({"top_n": "100000"}, "topN", "Top-N must be a whole number from 1 to 100."),
+        ({"top_n": "0"}, "topN", "Top-N must be a whole number from 1 to 100."),
+        ({"commission": "0.5"}, "commission", "Commission must be a number at least 0 and below 0.1."),
+        ({"max_tasks": "0"}, "earlyStopPolicy.maxTasks", "Max tasks must be a whole number from 1 to 2,147,483,647."),
+        ({"param_n1": "-5:20:5"}, "paramSpace.n1", "n1 takes whole numbers from 1 to 1000; -5 is not."),
+        ({"param_n1": "5:20:0"}, "paramSpace.n1", "n1 step must be a number greater than 0."),
+        (
+            {"param_n1": "1:1000:1", "param_n2": "2:1000:1"},
+            "paramSpace",
+            "The grid has 999,000 points (1,000 n1 × 999 n2); at most 100,000 are allowed: use larger steps or fewer"
+            " values.",
+        ),
+    ]
+    for change, field, message in cases:
+        response = client.post("/optimizations/", data=form(demo_dataset.id, csrf, **change))
+        html = response.get_data(as_text=True)
+        assert response.status_code == 422, change
+        assert field_errors(html) == {field: message}, change
+        assert "Invalid form" not in html and message in unescape(html.split('id="flashes"')[1]), change
     assert db.session.query(Optimization).count() == 0
 
 

@@ -58,19 +58,23 @@ def test_grid_is_the_product_with_inclusive_ranges_and_counts_what_the_constrain
 @pytest.mark.parametrize(
     "space, message",
     [
-        ({"n1": [5]}, "exactly the parameters"),
-        ({"n1": [5], "n2": [10], "n3": [1]}, "exactly the parameters"),
-        ({"n1": {"start": 5, "stop": 10, "step": 0}, "n2": [20]}, "step > 0"),
-        ({"n1": {"start": 10, "stop": 5, "step": 1}, "n2": [20]}, "stop >= start"),
-        ({"n1": [5.5], "n2": [20]}, "not a whole number"),
-        ({"n1": [0], "n2": [20]}, "outside"),
-        ({"n1": [], "n2": [20]}, "at least one value"),
-        ({"n1": {"start": 1, "stop": 1000, "step": 1}, "n2": {"start": 2, "stop": 1000, "step": 1}}, "more than"),
+        ({"n1": [5]}, r"exactly those of sma_cross: n1, n2; missing: n2\."),
+        ({"n1": [5], "n2": [10], "n3": [1]}, r"exactly those of sma_cross: n1, n2; unknown: n3\."),
+        ({"n1": {"start": 5, "stop": 10, "step": 0}, "n2": [20]}, r"^n1 needs a step greater than 0; 0 is not\."),
+        ({"n1": {"start": 10, "stop": 5, "step": 1}, "n2": [20]}, r"^n1 needs stop \(5\) at least start \(10\)\."),
+        ({"n1": [5.5], "n2": [20]}, r"^n1 takes whole numbers from 1 to 1000; 5\.5 is not\."),
+        ({"n1": [0], "n2": [20]}, r"^n1 takes whole numbers from 1 to 1000; 0 is not\."),
+        ({"n1": [], "n2": [20]}, "^n1 needs at least one value"),
+        (
+            {"n1": {"start": 1, "stop": 1000, "step": 1}, "n2": {"start": 2, "stop": 1000, "step": 1}},
+            r"^The grid has 999,000 points \(1,000 n1 × 999 n2\); at most 100,000 are allowed",
+        ),
     ],
 )
-def test_bad_param_spaces_are_refused(space, message):
-    with pytest.raises(InvalidInput, match=message):
+def test_bad_param_spaces_are_refused_naming_the_parameter_and_what_it_takes(space, message):
+    with pytest.raises(InvalidInput, match=message) as refused:
         grid.expand(STRATEGIES["sma_cross"], space)
+    assert refused.value.details["fields"][0]["message"] == refused.value.message
 
 
 # --- submit ----------------------------------------------------------------------------------
@@ -91,10 +95,10 @@ def test_submit_refuses_bad_input_and_saves_nothing(app, make_user):
     owner = make_user("eve", "engineer")
     dataset = make_dataset()
     for bad, message in [
-        ({"strategy": "martingale"}, "Unknown strategy"),
+        ({"strategy": "martingale"}, "Strategy must be one of sma_cross, rsi_reversion; .martingale. is not"),
         ({"dataset": 999}, "No dataset"),
-        ({"earlyStopPolicy": {"mode": "up", "metric": "return_pct"}}, "mode"),
-        ({"earlyStopPolicy": {"mode": "max", "metric": "luck"}}, "metric"),
+        ({"earlyStopPolicy": {"mode": "up", "metric": "return_pct"}}, "Mode must be max or min"),
+        ({"earlyStopPolicy": {"mode": "max", "metric": "luck"}}, "Metric must be one of"),
         ({"paramSpace": {"n1": [50], "n2": [10]}}, "Every grid point breaks"),
     ]:
         with pytest.raises((InvalidInput, NotFound), match=message):
