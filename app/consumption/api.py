@@ -39,6 +39,7 @@ from app.core.api import API_PREFIX, endpoint, page_out, read
 from app.core.auth.roles import ENGINEER, OPERATOR, RECORDERS
 from app.core.errors import DomainError
 from app.extensions import db
+from app.items.structure import quantity_text
 
 bp = Blueprint("consumption_api", __name__, url_prefix=API_PREFIX + "/consumption")
 INGEST = OPERATOR  # the role of the MES's API token (an admin's passes too)
@@ -159,7 +160,7 @@ def close_plan(plan_id: int):
 
 def impact_out(impact: service.Impact) -> ImpactOut:
     def text(value):
-        return None if value is None else str(value.normalize())
+        return None if value is None else quantity_text(value)
 
     return ImpactOut(
         plan_id=impact.plan.id,

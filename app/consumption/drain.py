@@ -6,7 +6,7 @@ loses at most the batch it held (its rows were locked, not changed, and are due 
 An event counts once whatever happens: its actual carries its id, unique in the table."""
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -15,6 +15,7 @@ from sqlalchemy import insert, select, update
 from app.consumption import service, units
 from app.consumption.models import ConsumptionPlan, ConsumptionRecord, InboxEvent, InboxState, PlanState
 from app.core import audit
+from app.core.auth.roles import SYSTEM
 from app.core.timeutil import utcnow
 from app.extensions import db
 
@@ -30,9 +31,9 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=base * 2 ** (attempts - 1))
 
 
-def claim(limit: int) -> list[Any]:
-    """Due pending events, oldest first; on PostgreSQL locked until commit and skipped by other
-    drains (SQLite runs one writer at a time anyway)."""
+def claim(limit: int, due_by: datetime) -> list[Any]:
+    """Pending events due by `due_by`, oldest first; on PostgreSQL locked until commit and skipped
+    by other drains (SQLite runs one writer at a time anyway)."""
     return list(
         db.session.execute(
             select(
@@ -45,7 +46,7 @@ def claim(limit: int) -> list[Any]:
                 InboxEvent.recorded_at,
                 InboxEvent.attempts,
             )
-            .where(InboxEvent.state == InboxState.pending, InboxEvent.next_attempt_at <= utcnow())
+            .where(InboxEvent.state == InboxState.pending, InboxEvent.next_attempt_at <= due_by)
             .order_by(InboxEvent.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -117,7 +118,7 @@ def process(rows: list[Any]) -> dict[str, int]:
                 "plan_quantity": float(row.quantity * factor),
                 "recorded_at": row.recorded_at,
                 "inbox_event_id": row.id,
-                "created_by": audit.SYSTEM_ACTOR,
+                "created_by": SYSTEM,
                 "created_at": now,
             }
         )
@@ -148,9 +149,11 @@ def fail_batch(rows: list[Any], error: str) -> None:
 
 
 def drain(batch_size: int = BATCH) -> dict[str, int]:
-    """Process due events batch by batch until none is due; commits after each batch."""
+    """Process the events due when it starts, batch by batch; commits after each batch. An event
+    that fails here is due again later (its backoff), for the next drain: never twice in one."""
     totals = {"batches": 0, "events": 0, "records": 0, "retrying": 0, "dead": 0}
-    while rows := claim(batch_size):
+    started = utcnow()
+    while rows := claim(batch_size, started):
         try:
             summary = process(rows)
             db.session.commit()

@@ -9,6 +9,7 @@ from pydantic import AliasPath, AwareDatetime, BaseModel, ConfigDict, Field, Pla
 from app.consumption.models import Disposition, InboxState, PeriodUnit, PlanState, SourceType
 from app.consumption.units import UNIT_NAMES
 from app.core.api import Id, Out, PageMeta, Text, paging_query
+from app.items.structure import quantity_text
 
 MAX_QUANTITY = Decimal("999999999999")
 Quantity = Annotated[
@@ -16,9 +17,7 @@ Quantity = Annotated[
     Field(ge=0, le=MAX_QUANTITY, allow_inf_nan=False, max_digits=18, decimal_places=6),
     PlainSerializer(lambda d: str(d), return_type=str),
 ]
-DecimalText = Annotated[
-    Decimal, PlainSerializer(lambda d: str(d.normalize()) if d is not None else None, return_type=str)
-]
+DecimalText = Annotated[Decimal, PlainSerializer(quantity_text, return_type=str)]
 Unit = Annotated[str, Field(min_length=1, max_length=10, pattern=r"^[A-Za-z0-9]+$", description=", ".join(UNIT_NAMES))]
 
 
@@ -180,7 +179,7 @@ class MesEventIn(_In):
 
 
 class InboxIn(_In):
-    events: list[dict[str, Any]] = Field(
+    events: list[Any] = Field(
         min_length=1, max_length=10_000, description="MesEventIn objects; each is checked on its own"
     )
 
