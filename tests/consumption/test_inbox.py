@@ -108,7 +108,9 @@ def test_a_real_worker_drains_the_inbox_into_actuals(app, client, bearer, plans)
     run_worker(app, ["default"])
     db.session.expire_all()
     assert _count(InboxEvent, InboxEvent.state == InboxState.done) == 25
-    assert db.session.scalar(select(func.sum(ConsumptionRecord.plan_quantity))) == 12 * 24 + 13 * 2  # 12 odd events in dozen, 13 in ea
+    assert (
+        db.session.scalar(select(func.sum(ConsumptionRecord.plan_quantity))) == 12 * 24 + 13 * 2
+    )  # 12 odd events in dozen, 13 in ea
     assert _records_counted() - counted == 25
     job = db.session.scalar(select(JobRecord).where(JobRecord.kind == inbox.DRAIN_JOB))
     assert job.status == "finished" and job.queue == "default"
