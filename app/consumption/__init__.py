@@ -7,7 +7,7 @@ from app.core.capability import Access, Capability, NavEntry
 CAPABILITY = Capability(
     "consumption",
     nav=(NavEntry("Consumption", "consumption.dashboard", order=40),),
-    # plans, actuals and their live topics (`consumption:all|item-<id>|plan-<id>`) are for every signed-in user
+    # plans, actuals and their live topics (`consumption:all|item-<id>`) are for every signed-in user
     access=(Access("consumption"), Access("consumption_plan"), Access("consumption_inbox_batch")),
     queues=("default",),
     sweep="app.consumption.inbox.sweep",

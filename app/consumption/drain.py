@@ -90,7 +90,7 @@ def process(rows: list[Any]) -> dict[str, int]:
             select(ConsumptionRecord.inbox_event_id).where(ConsumptionRecord.inbox_event_id.in_([r.id for r in rows]))
         )
     )
-    now, records, errors, done = utcnow(), [], {}, []
+    now, records, errors, done, factors = utcnow(), [], {}, [], {}
     for row in rows:
         plan = plans.get(row.plan_id)
         if row.id in already:  # written before, whatever its row said: never a second time
@@ -103,7 +103,9 @@ def process(rows: list[Any]) -> dict[str, int]:
             errors[row.id] = f"plan {plan.id} is {plan.state}: only an active plan takes actuals"
             continue
         try:
-            factor = units.factor(row.unit, plan.unit)
+            factor = factors.get((row.unit, plan.unit)) or factors.setdefault(
+                (row.unit, plan.unit), units.factor(row.unit, plan.unit)
+            )
         except Exception as exc:  # noqa: BLE001 - InvalidInput: the plan's unit changed meanwhile
             errors[row.id] = getattr(exc, "message", str(exc))
             continue
@@ -124,7 +126,7 @@ def process(rows: list[Any]) -> dict[str, int]:
         )
         done.append(row.id)
     if records:
-        db.session.execute(insert(ConsumptionRecord), records)
+        db.session.connection().execute(insert(ConsumptionRecord.__table__), records)
     if done:
         db.session.execute(
             update(InboxEvent)

@@ -53,10 +53,10 @@ def _insert_new(rows: list[dict[str, Any]]) -> set[str]:
     make = postgresql.insert if dialect == "postgresql" else sqlite.insert
     inserted: set[str] = set()
     for chunk in _chunks(rows, 2_000):
-        statement = (
-            make(InboxEvent).on_conflict_do_nothing(index_elements=["event_key"]).returning(InboxEvent.event_key)
-        )
-        inserted.update(db.session.scalars(statement, chunk))
+        # Core on the table, not the ORM's bulk path: the rows need no objects, only their keys back
+        table = InboxEvent.__table__
+        statement = make(table).on_conflict_do_nothing(index_elements=["event_key"]).returning(table.c.event_key)
+        inserted.update(db.session.connection().execute(statement, chunk).scalars())
     return inserted
 
 

@@ -42,7 +42,7 @@ PLAN_SORTS = {
 
 
 def topic(scope: str) -> str:
-    """The live topic of actuals: `consumption:all`, `consumption:item-<id>`, `consumption:plan-<id>`."""
+    """The live topic of actuals: `consumption:all`, `consumption:item-<id>` (an item's dashboard, its plans)."""
     return f"consumption:{scope}"
 
 
@@ -465,7 +465,7 @@ def recorded(written: list[tuple[int, int, str]]) -> None:
             metrics.CONSUMPTION_RECORDS.labels(source).inc(n)
 
     txn.on_commit(count)
-    scopes = ["all", *sorted({f"item-{item}" for _, item, _ in written}), *sorted({f"plan-{p}" for p, _, _ in written})]
+    scopes = ["all", *sorted({f"item-{item}" for _, item, _ in written})]  # a plan's page listens to its item
     for scope in scopes:
         live.publish_on_commit(topic(scope), "actuals_recorded", {"count": len(written)})
 
