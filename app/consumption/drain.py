@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
-from app.consumption import service, units
+from app.consumption import bulk, service, units
 from app.consumption.models import ConsumptionPlan, ConsumptionRecord, InboxEvent, InboxState, PlanState
 from app.core import audit
 from app.core.auth.roles import SYSTEM
@@ -81,13 +81,15 @@ def process(rows: list[Any]) -> dict[str, int]:
         plan.id: plan
         for plan in db.session.execute(
             select(ConsumptionPlan.id, ConsumptionPlan.state, ConsumptionPlan.unit, ConsumptionPlan.item_id).where(
-                ConsumptionPlan.id.in_(plan_ids)
+                bulk.among(ConsumptionPlan.id, plan_ids)
             )
         )
     }
     already = set(
         db.session.scalars(
-            select(ConsumptionRecord.inbox_event_id).where(ConsumptionRecord.inbox_event_id.in_([r.id for r in rows]))
+            select(ConsumptionRecord.inbox_event_id).where(
+                bulk.among(ConsumptionRecord.inbox_event_id, [r.id for r in rows])
+            )
         )
     )
     now, records, errors, done, factors = utcnow(), [], {}, [], {}
@@ -126,11 +128,11 @@ def process(rows: list[Any]) -> dict[str, int]:
         )
         done.append(row.id)
     if records:
-        db.session.connection().execute(insert(ConsumptionRecord.__table__), records)
+        bulk.insert_rows(ConsumptionRecord.__table__, records)
     if done:
         db.session.execute(
             update(InboxEvent)
-            .where(InboxEvent.id.in_(done))
+            .where(bulk.among(InboxEvent.id, done))
             .values(state=InboxState.done, processed_at=now, attempts=InboxEvent.attempts + 1, last_error=None)
         )
     changes = _failures(rows, errors)

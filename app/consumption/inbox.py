@@ -7,9 +7,8 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
-from app.consumption import units
+from app.consumption import bulk, units
 from app.consumption.models import ConsumptionPlan, Disposition, InboxBatch, InboxEvent, InboxState, PlanState
 from app.consumption.schemas import MesEventIn
 from app.core import audit, metrics
@@ -47,17 +46,9 @@ def _chunks(values: list, size: int = LOOKUP_CHUNK):
 
 
 def _insert_new(rows: list[dict[str, Any]]) -> set[str]:
-    """Insert the rows whose event key is new, in one statement per chunk; a key a concurrent
-    batch stored meanwhile is skipped, not an error. Returns the keys inserted."""
-    dialect = db.session.get_bind().dialect.name
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    inserted: set[str] = set()
-    for chunk in _chunks(rows, 2_000):
-        # Core on the table, not the ORM's bulk path: the rows need no objects, only their keys back
-        table = InboxEvent.__table__
-        statement = make(table).on_conflict_do_nothing(index_elements=["event_key"]).returning(table.c.event_key)
-        inserted.update(db.session.connection().execute(statement, chunk).scalars())
-    return inserted
+    """Insert the rows whose event key is new, set-based; a key a concurrent batch stored
+    meanwhile is skipped, not an error. Returns the keys inserted."""
+    return set(bulk.insert_rows(InboxEvent.__table__, rows, skip_conflicts_on="event_key", returning="event_key"))
 
 
 def ingest(events: list[Any], actor: str | None = None) -> tuple[InboxBatch, list[Outcome]]:
@@ -83,13 +74,15 @@ def ingest(events: list[Any], actor: str | None = None) -> tuple[InboxBatch, lis
         plan_id: (state, unit)
         for chunk in _chunks(sorted({e.plan_id for _, e in parsed}))
         for plan_id, state, unit in db.session.execute(
-            select(ConsumptionPlan.id, ConsumptionPlan.state, ConsumptionPlan.unit).where(ConsumptionPlan.id.in_(chunk))
+            select(ConsumptionPlan.id, ConsumptionPlan.state, ConsumptionPlan.unit).where(
+                bulk.among(ConsumptionPlan.id, chunk)
+            )
         )
     }
     known = {
         key
         for chunk in _chunks([e.event_id for _, e in parsed])
-        for key in db.session.scalars(select(InboxEvent.event_key).where(InboxEvent.event_key.in_(chunk)))
+        for key in db.session.scalars(select(InboxEvent.event_key).where(bulk.among(InboxEvent.event_key, chunk)))
     }
     batch = InboxBatch(actor=actor or audit.current_actor())
     db.session.add(batch)
