@@ -92,6 +92,11 @@ class Config:
         self.DOCSYNC_BREAKER_THRESHOLD = int(os.environ.get("DOCSYNC_BREAKER_THRESHOLD", "3"))
         self.DOCSYNC_BREAKER_COOLDOWN = float(os.environ.get("DOCSYNC_BREAKER_COOLDOWN", "60"))
         self.DOCSYNC_RETRY_DELAYS = [float(d) for d in os.environ.get("DOCSYNC_RETRY_DELAYS", "0.5,2").split(",")]
+        # consumption (app/consumption): variance within ±this fraction is on target; inbox retries wait
+        # CONSUMPTION_RETRY_SECONDS doubled per attempt; a batch body over CONSUMPTION_INBOX_MAX_BYTES is refused (413)
+        self.CONSUMPTION_TOLERANCE = float(os.environ.get("CONSUMPTION_TOLERANCE", "0.05"))
+        self.CONSUMPTION_RETRY_SECONDS = float(os.environ.get("CONSUMPTION_RETRY_SECONDS", "5"))
+        self.CONSUMPTION_INBOX_MAX_BYTES = int(os.environ.get("CONSUMPTION_INBOX_MAX_BYTES", str(8 * 1024 * 1024)))
         # a running sync job with no progress for this long is taken as dead (its worker was killed)
 
 

@@ -3,11 +3,10 @@
 
 import csv
 import io
-from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select
 
+from app.core.csvrows import ImportCheck, ImportRow, read_rows
 from app.core.errors import DomainError, InvalidInput
 from app.extensions import db
 from app.items.models import Bom, Item
@@ -20,7 +19,6 @@ REQUIRED = ("child", "quantity")
 BOM_IMPORT_COLUMNS = (*COLUMNS, "name")
 ITEM_COLUMNS = ("number", "name", "item_type", "uom", "revision", "lifecycle", "description")
 ITEM_REQUIRED = ("number", "name")
-PREVIEW_ROWS = 100  # rows a preview lists (every bad one first); the file is checked whole
 MAX_ROWS = 20000
 MAX_BYTES = 5 * 1024 * 1024
 
@@ -43,35 +41,6 @@ def bom_csv(bom: Bom) -> bytes:
     return out.getvalue().encode()
 
 
-@dataclass
-class ImportRow:
-    number: int  # the row's line in the file (the header is line 1)
-    data: dict[str, str]
-    values: dict[str, Any] | None = None
-    error: str | None = None
-
-
-@dataclass
-class ImportCheck:
-    rows: list[ImportRow] = field(default_factory=list)
-    error: str | None = None  # about the file as a whole
-    new_items: list[dict[str, Any]] = field(default_factory=list)  # part items a BOM import creates
-
-    @property
-    def shown(self) -> list[ImportRow]:
-        """What the preview lists: the bad rows first, then the others, PREVIEW_ROWS at most."""
-        bad = [r for r in self.rows if r.error]
-        return (bad + [r for r in self.rows if not r.error])[:PREVIEW_ROWS]
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and bool(self.rows) and not any(r.error for r in self.rows)
-
-    @property
-    def error_count(self) -> int:
-        return sum(1 for r in self.rows if r.error) + (1 if self.error else 0)
-
-
 def check_import(bom: Bom, text: str) -> ImportCheck:
     """Validate every row (and the structure they make) without writing anything."""
     result = _read_rows(text, BOM_IMPORT_COLUMNS, REQUIRED)
@@ -83,38 +52,7 @@ def check_import(bom: Bom, text: str) -> ImportCheck:
 
 
 def _read_rows(text: str, columns: tuple[str, ...], required: tuple[str, ...]) -> ImportCheck:
-    """The file's rows, with the file's own error (size, header, row count) or a
-    row's (too many fields); the values are not looked at yet."""
-    if len(text.encode()) > MAX_BYTES:
-        return ImportCheck(error=f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB.")
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [h.strip() for h in reader.fieldnames or []]
-    error = _header_error(header, columns, required)
-    if error:
-        return ImportCheck(error=error)
-    reader.fieldnames = header
-    result = ImportCheck()
-    for raw in reader:
-        if len(result.rows) >= MAX_ROWS:
-            return ImportCheck(error=f"More than {MAX_ROWS} rows.")
-        data = {k: (v or "").strip() for k, v in raw.items() if k is not None}
-        if None in raw:
-            result.rows.append(ImportRow(reader.line_num, data, error="More fields than the header names."))
-            continue
-        result.rows.append(ImportRow(reader.line_num, data))
-    if not result.rows:
-        result.error = "The file has no rows."
-    return result
-
-
-def _header_error(header: list[str], columns: tuple[str, ...], required: tuple[str, ...]) -> str | None:
-    missing = [c for c in required if c not in header]
-    if missing:
-        return f"The header must name {', '.join(required)}; missing: {', '.join(missing)}."
-    unknown = [h for h in header if h not in columns]
-    if unknown:
-        return f"Unknown column(s): {', '.join(unknown)}. Known: {', '.join(columns)}."
-    return None
+    return read_rows(text, columns, required, MAX_ROWS, MAX_BYTES)
 
 
 def _existing(numbers: set[str]) -> dict[str, Item]:

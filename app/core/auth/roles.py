@@ -16,6 +16,7 @@ SIGNED_IN: tuple[Role, ...] = ()
 ENGINEER = (Role.engineer,)
 OPERATOR = (Role.operator,)
 ADMIN = (Role.admin,)
+RECORDERS = (Role.engineer, Role.operator)  # who records what was made or consumed
 # who may stand behind a write: a user's role, or "system" for work no user started (jobs, the CLI)
 SYSTEM = "system"
 ACTOR_ROLES = (*(role.value for role in Role), SYSTEM)
