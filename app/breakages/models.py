@@ -91,7 +91,17 @@ class CodeCounter(db.Model):
 class Incident(db.Model):
     __tablename__ = "breakage_incidents"
     __table_args__ = (
-        Index("ix_breakage_incidents_occurred", "occurred_at"),
+        # covers every figure of a window (figures.py): the rows of a time range read from the index alone
+        Index(
+            "ix_breakage_incidents_window",
+            "occurred_at",
+            "status",
+            "severity",
+            "responsibility",
+            "component_id",
+            "item_id",
+            "signature",
+        ),
         # the repeat-failure window function partitions by product and signature, in time order
         Index("ix_breakage_incidents_repeat", "item_id", "signature", "occurred_at"),
         Index("ix_breakage_incidents_status_severity", "status", "severity"),

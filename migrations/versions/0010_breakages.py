@@ -112,7 +112,11 @@ def upgrade():
         batch_op.create_index(batch_op.f("ix_breakage_incidents_component_id"), ["component_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_breakage_incidents_eco_id"), ["eco_id"], unique=False)
         batch_op.create_index("ix_breakage_incidents_helpdesk", ["helpdesk_status"], unique=False)
-        batch_op.create_index("ix_breakage_incidents_occurred", ["occurred_at"], unique=False)
+        batch_op.create_index(
+            "ix_breakage_incidents_window",
+            ["occurred_at", "status", "severity", "responsibility", "component_id", "item_id", "signature"],
+            unique=False,
+        )
         batch_op.create_index("ix_breakage_incidents_repeat", ["item_id", "signature", "occurred_at"], unique=False)
         batch_op.create_index("ix_breakage_incidents_status_severity", ["status", "severity"], unique=False)
 
@@ -170,7 +174,7 @@ def downgrade():
     with op.batch_alter_table("breakage_incidents", schema=None) as batch_op:
         batch_op.drop_index("ix_breakage_incidents_status_severity")
         batch_op.drop_index("ix_breakage_incidents_repeat")
-        batch_op.drop_index("ix_breakage_incidents_occurred")
+        batch_op.drop_index("ix_breakage_incidents_window")
         batch_op.drop_index("ix_breakage_incidents_helpdesk")
         batch_op.drop_index(batch_op.f("ix_breakage_incidents_eco_id"))
         batch_op.drop_index(batch_op.f("ix_breakage_incidents_component_id"))
