@@ -43,7 +43,7 @@ def window(days: int = DEFAULT_WINDOW_DAYS, end: datetime | None = None) -> Wind
     return Window(end - timedelta(days=days), end, days)
 
 
-def _epoch(column):
+def epoch(column):
     """Seconds since 1970 of a timestamp column, on SQLite (text) and PostgreSQL (timestamptz)."""
     if db.engine.dialect.name == "postgresql":
         return func.extract("epoch", column)
@@ -59,22 +59,11 @@ def _counted(w: Window):
 def repeat_rate(w: Window) -> dict[str, Any]:
     """An incident is a repeat when an earlier incident of the same product and signature (the
     component, else the normalised description) occurred within `w.days` before it; the rate is
-    repeats / incidents in the window. The earlier one may lie before the window's start."""
-    previous = func.lag(_epoch(Incident.occurred_at)).over(
-        partition_by=(Incident.item_id, Incident.signature), order_by=(Incident.occurred_at, Incident.id)
-    )
-    reach = and_(
-        Incident.occurred_at >= w.start - timedelta(days=w.days),
-        Incident.occurred_at < w.end,
-        Incident.status != IncidentStatus.canceled,
-    )
-    ranked = (
-        select(Incident.occurred_at.label("at"), (_epoch(Incident.occurred_at) - previous).label("gap"))
-        .where(reach)
-        .subquery()
-    )
-    repeats = func.coalesce(func.sum(case((ranked.c.gap <= w.seconds, 1), else_=0)), 0)
-    total, repeated = db.session.execute(select(func.count(), repeats).where(ranked.c.at >= w.start)).one()
+    repeats / incidents in the window. The earlier one may lie before the window's start.
+    The gap to that earlier incident is kept on each row (`repeat_gap_seconds`, service.relink()),
+    so this is one index-only pass over the window."""
+    repeats = func.coalesce(func.sum(case((Incident.repeat_gap_seconds <= w.seconds, 1), else_=0)), 0)
+    total, repeated = db.session.execute(select(func.count(), repeats).where(_counted(w))).one()
     return {"incidents": total, "repeats": int(repeated), "rate": round(repeated / total, 4) if total else 0.0}
 
 
@@ -146,7 +135,7 @@ def mean_time_to_resolve(w: Window) -> dict[str, Any]:
     """Mean hours from recording (created_at) to the last move to resolved, over the incidents
     resolved in the window that are still resolved or closed (a reopened one counts when it is
     resolved again)."""
-    hours = (_epoch(Incident.resolved_at) - _epoch(Incident.created_at)) / 3600.0
+    hours = (epoch(Incident.resolved_at) - epoch(Incident.created_at)) / 3600.0
     mean, resolved = db.session.execute(
         select(func.avg(cast(hours, Float)), func.count()).where(
             Incident.resolved_at >= w.start,
@@ -162,7 +151,7 @@ def weekly_trend(w: Window) -> list[dict[str, Any]]:
     overlaps the window, oldest first; weeks without incidents are there with 0."""
     first = (w.start - timedelta(days=w.start.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
     anchor = first.timestamp()
-    weeks_since = (_epoch(Incident.occurred_at) - anchor) / WEEK_SECONDS  # >= 0 for every counted incident
+    weeks_since = (epoch(Incident.occurred_at) - anchor) / WEEK_SECONDS  # >= 0 for every counted incident
     # PostgreSQL's cast rounds, SQLite's truncates (and has no floor() in every build)
     week = func.floor(weeks_since) if db.engine.dialect.name == "postgresql" else cast(weeks_since, Integer)
     severe = func.sum(case((Incident.severity.in_((Severity.high, Severity.critical)), 1), else_=0))

@@ -101,6 +101,7 @@ class Incident(db.Model):
             "component_id",
             "item_id",
             "signature",
+            "repeat_gap_seconds",
         ),
         # the repeat-failure window function partitions by product and signature, in time order
         Index("ix_breakage_incidents_repeat", "item_id", "signature", "occurred_at"),
@@ -125,6 +126,10 @@ class Incident(db.Model):
     # what makes two incidents of one product "the same failure" (figures.py): the component,
     # or the normalised description when no component is known
     signature: Mapped[str] = mapped_column(String(80))
+    # seconds since the previous incident of the same product and signature (canceled ones left
+    # out), kept by service.relink() on every write that can change it; None for the first of
+    # its kind and for a canceled one. figures.repeat_rate() compares it with the window.
+    repeat_gap_seconds: Mapped[float | None] = mapped_column(Float)
     root_cause: Mapped[str] = mapped_column(Text, default="")
     immediate_action: Mapped[str] = mapped_column(Text, default="")
     corrective_action: Mapped[str] = mapped_column(Text, default="")

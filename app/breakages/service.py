@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, or_, select
+from sqlalchemy import Select, and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 
 from app.breakages import metrics
+from app.breakages.figures import epoch
 from app.breakages.models import (
     FLOW,
     CodeCounter,
@@ -34,7 +36,7 @@ from app.core.timeutil import utcnow
 from app.docsync import documents
 from app.extensions import db
 from app.items import service as items
-from app.items.models import Bom, BomLine
+from app.items.models import Bom, BomLine, Item
 
 CODE_COUNTER = "incident"
 LIST_TOPIC = "breakage:list"  # the list page re-reads on every incident change
@@ -220,6 +222,42 @@ def _apply_placement(incident: Incident, values: dict[str, Any]) -> None:
     incident.bom, incident.bom_line, incident.component_id = place.bom, place.line, place.component_id
 
 
+def relink(item_id: int, signature: str) -> None:
+    """Recompute `repeat_gap_seconds` of every incident of one product and signature (a few rows:
+    the key is that narrow), after a write that adds one, moves one in time, changes its key or
+    cancels one. On PostgreSQL the product's row is locked first, so two writers of the same
+    product take turns and the second one's statement sees the first's incident."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(select(Item.id).where(Item.id == item_id).with_for_update())
+    earlier = aliased(Incident)
+    previous = (
+        select(func.max(epoch(earlier.occurred_at)))
+        .where(
+            earlier.item_id == Incident.item_id,
+            earlier.signature == Incident.signature,
+            earlier.status != IncidentStatus.canceled,
+            or_(
+                earlier.occurred_at < Incident.occurred_at,
+                and_(earlier.occurred_at == Incident.occurred_at, earlier.id < Incident.id),
+            ),
+        )
+        .correlate(Incident)
+        .scalar_subquery()
+    )
+    gap = case((Incident.status == IncidentStatus.canceled, None), else_=epoch(Incident.occurred_at) - previous)
+    db.session.execute(
+        update(Incident)
+        .where(Incident.item_id == item_id, Incident.signature == signature)
+        .values(repeat_gap_seconds=gap)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _relink_keys(*keys: tuple[int, str]) -> None:
+    for key in dict.fromkeys(keys):
+        relink(*key)
+
+
 def create_incident(values: dict[str, Any], *, document_ids: list[int] | None = None) -> Incident:
     """A new incident, `open`. Required: item_id, description, severity, occurred_at (default now)."""
     if not values.get("item_id"):
@@ -244,6 +282,7 @@ def create_incident(values: dict[str, Any], *, document_ids: list[int] | None = 
     incident.code = next_code()
     db.session.add(incident)
     db.session.flush()
+    relink(incident.item_id, incident.signature)
     for doc in documents_to_attach:
         db.session.add(IncidentDocument(incident_id=incident.id, document_id=doc.id, attached_by=current_actor()))
     db.session.flush()
@@ -260,9 +299,10 @@ def update_incident(incident_id: int, values: dict[str, Any]) -> Incident:
     incident = get_incident(incident_id)
     if incident.status == IncidentStatus.canceled:
         raise Conflict(f"{incident.code} is canceled; it can no longer be edited.", {"status": incident.status})
-    before = snapshot(incident)
+    before, old_key = snapshot(incident), (incident.item_id, incident.signature)
     _apply(incident, values)
     db.session.flush()
+    _relink_keys(old_key, (incident.item_id, incident.signature))
     after = snapshot(incident)
     changed = sorted(key for key in after if after[key] != before[key])
     if changed:
@@ -332,6 +372,8 @@ def move(incident_id: int, to_status: str, reason: str = "", verification_note: 
         incident.resolved_at = incident.closed_at = None  # reopened: time to resolve counts again
     incident.status = target
     db.session.flush()
+    if IncidentStatus.canceled in (before, target):
+        relink(incident.item_id, incident.signature)
     record_event(incident, "status", before, target, reason)
     audit.record(
         "breakage_incident", incident.id, "move", before={"status": before}, after={"status": target, "reason": reason}

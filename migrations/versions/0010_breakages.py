@@ -69,6 +69,7 @@ def upgrade():
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("signature", sa.String(length=80), nullable=False),
+        sa.Column("repeat_gap_seconds", sa.Float(), nullable=True),
         sa.Column("root_cause", sa.Text(), nullable=False),
         sa.Column("immediate_action", sa.Text(), nullable=False),
         sa.Column("corrective_action", sa.Text(), nullable=False),
@@ -114,7 +115,16 @@ def upgrade():
         batch_op.create_index("ix_breakage_incidents_helpdesk", ["helpdesk_status"], unique=False)
         batch_op.create_index(
             "ix_breakage_incidents_window",
-            ["occurred_at", "status", "severity", "responsibility", "component_id", "item_id", "signature"],
+            [
+                "occurred_at",
+                "status",
+                "severity",
+                "responsibility",
+                "component_id",
+                "item_id",
+                "signature",
+                "repeat_gap_seconds",
+            ],
             unique=False,
         )
         batch_op.create_index("ix_breakage_incidents_repeat", ["item_id", "signature", "occurred_at"], unique=False)

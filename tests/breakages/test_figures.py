@@ -70,3 +70,22 @@ def test_metrics_api_and_exports_match_the_definitions(app, client, bearer):
     assert "repeat,repeats,4" in csv and "hotspot,C-9,3,0.75,14" in csv
     md = client.get("/api/v1/breakages/metrics/export?export_format=md", headers=viewer).get_data(as_text=True)
     assert "| repeat | rate |" in md
+
+
+def test_the_repeat_gaps_follow_edits_and_cancels(app):
+    bom = factory.product()
+    older = factory.incident(bom, days_ago=30, component="C-9")
+    newer = factory.incident(bom, days_ago=10, component="C-9")
+    w = figures.window(90)
+    assert figures.repeat_rate(w)["repeats"] == 1
+    service.update_incident(newer.id, {"component_id": factory.part("R-9").id})  # another failure now
+    db.session.commit()
+    assert figures.repeat_rate(w)["repeats"] == 0
+    service.update_incident(
+        older.id, {"component_id": factory.part("R-9").id, "occurred_at": utcnow() - timedelta(days=40)}
+    )
+    db.session.commit()
+    assert figures.repeat_rate(w)["repeats"] == 1
+    service.move(older.id, "canceled")
+    db.session.commit()
+    assert figures.repeat_rate(w) == {"incidents": 1, "repeats": 0, "rate": 0.0}

@@ -41,12 +41,12 @@ def _seed() -> None:
     db.session.commit()
     product_ids, part_ids = [p.id for p in products], [p.id for p in parts]
     rng, now = random.Random(7), utcnow()
-    batch = []
+    rows = []
     for n in range(1, INCIDENTS + 1):
         component = rng.choice(part_ids) if rng.random() < 0.8 else None
         description = rng.choice(DESCRIPTIONS)
         occurred = now - timedelta(seconds=rng.uniform(0, SPAN_DAYS * 86400))
-        batch.append(
+        rows.append(
             {
                 "code": f"BRK-{n:07d}",
                 "status": rng.choice(STATUSES),
@@ -67,11 +67,17 @@ def _seed() -> None:
                 "helpdesk_attempts": 0,
             }
         )
-        if len(batch) == 20000:
-            db.session.execute(insert(Incident.__table__), batch)
-            batch.clear()
-    if batch:
-        db.session.execute(insert(Incident.__table__), batch)
+    # the gaps service.relink() keeps, computed here for the whole set at once
+    last: dict[tuple, float] = {}
+    for row in sorted(rows, key=lambda r: (r["item_id"], r["signature"], r["occurred_at"])):
+        key, at = (row["item_id"], row["signature"]), row["occurred_at"].timestamp()
+        if row["status"] == "canceled":
+            row["repeat_gap_seconds"] = None
+            continue
+        row["repeat_gap_seconds"] = at - last[key] if key in last else None
+        last[key] = at
+    for start in range(0, len(rows), 20000):
+        db.session.execute(insert(Incident.__table__), rows[start : start + 20000])
     db.session.commit()
     if db.engine.dialect.name == "postgresql":  # the visibility map, so the window index is read alone
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
