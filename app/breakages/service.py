@@ -254,7 +254,7 @@ def relink(item_id: int, signature: str) -> None:
 
 
 def _relink_keys(*keys: tuple[int, str]) -> None:
-    for key in dict.fromkeys(keys):
+    for key in sorted(set(keys)):  # in one order, so two edits never wait on each other's products
         relink(*key)
 
 
