@@ -80,19 +80,32 @@ def components(w: Window, top: int = DEFAULT_TOP, order: str = "score") -> list[
     if not 1 <= top <= 100:
         raise InvalidInput("top is 1 to 100.", {"field": "top"})
     with_component = and_(_counted(w), Incident.component_id.is_not(None))
-    total = db.session.scalar(select(func.count()).where(with_component)) or 0
-    count, score = func.count().label("count"), func.sum(_weight()).label("score")
-    ranking = (score.desc(), count.desc()) if order == "score" else (count.desc(), score.desc())
-    rows = db.session.execute(
-        select(Incident.component_id, Item.number, Item.name, count, score)
-        .join(Item, Item.id == Incident.component_id)
+    # grouped from the window index alone; the items are joined to the groups, not to every row
+    grouped = (
+        select(
+            Incident.component_id,
+            func.count().label("n"),
+            func.sum(_weight()).label("score"),
+            func.sum(func.count()).over().label("total"),
+        )
         .where(with_component)
-        .group_by(Incident.component_id, Item.number, Item.name)
+        .group_by(Incident.component_id)
+        .subquery()
+    )
+    ranking = (
+        (grouped.c.score.desc(), grouped.c.n.desc())
+        if order == "score"
+        else (grouped.c.n.desc(), grouped.c.score.desc())
+    )
+    rows = db.session.execute(
+        select(grouped.c.component_id, Item.number, Item.name, grouped.c.n, grouped.c.score, grouped.c.total)
+        .join(Item, Item.id == grouped.c.component_id)
         .order_by(*ranking, Item.number)
         .limit(top)
     ).all()
     out, running = [], 0
-    for component_id, number, name, n, weighted in rows:
+    for component_id, number, name, n, weighted, total in rows:
+        total = int(total)  # PostgreSQL's sum() of counts is numeric
         running += n
         out.append(
             {
