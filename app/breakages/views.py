@@ -36,15 +36,7 @@ def _form(model: type[BaseModel], **extra: Any) -> BaseModel:
     for key, value in request.form.items():
         if key in ("csrf_token", forms.FIELD, "document_ids"):
             continue
-        if value == "" and key not in (
-            "batch_code",
-            "production_order",
-            "customer",
-            "root_cause",
-            "immediate_action",
-            "corrective_action",
-            "preventive_action",
-        ):
+        if value == "" and key not in service.TEXT_FIELDS:  # a blank text clears it; a blank choice is left out
             continue
         data[key] = value
     if data.get("occurred_at") and len(data["occurred_at"]) == 16:  # <input type=datetime-local>, UTC
