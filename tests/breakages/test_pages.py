@@ -86,3 +86,27 @@ def test_helpdesk_page_keeps_secrets_hidden_and_failures_page(app, signed_in):
     assert "tok-secret-1" not in page and "hook-secret-1" not in page and "set" in page
     assert browser.get("/breakages/helpdesk/failures").status_code == 200
     assert db.session.scalar(select(func.count()).select_from(Incident)) == 0
+
+
+def test_the_edit_form_changes_fields_and_names_a_bad_one(app, signed_in):
+    browser, csrf = signed_in("engineer")
+    made = factory.incident(customer="Acme")
+    form = browser.get(f"/breakages/{made.id}/edit").get_data(as_text=True)
+    assert 'id="incident-form"' in form and "Acme" in form
+    changed = browser.post(
+        f"/breakages/{made.id}/edit",
+        data={
+            "csrf_token": csrf,
+            "item_id": made.item_id,
+            "description": "Cracked",
+            "customer": "",
+            "root_cause": "lot 7",
+        },
+    )
+    assert changed.status_code == 302
+    db.session.refresh(made)
+    assert (made.description, made.customer, made.root_cause) == ("Cracked", "", "lot 7")
+    bad = browser.post(
+        f"/breakages/{made.id}/edit", data={"csrf_token": csrf, "item_id": made.item_id, "severity": "huge"}
+    )
+    assert bad.status_code == 422 and "severity" in bad.get_data(as_text=True)
