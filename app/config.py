@@ -97,6 +97,17 @@ class Config:
         self.CONSUMPTION_TOLERANCE = float(os.environ.get("CONSUMPTION_TOLERANCE", "0.05"))
         self.CONSUMPTION_RETRY_SECONDS = float(os.environ.get("CONSUMPTION_RETRY_SECONDS", "5"))
         self.CONSUMPTION_INBOX_MAX_BYTES = int(os.environ.get("CONSUMPTION_INBOX_MAX_BYTES", str(8 * 1024 * 1024)))
+        # the breakages helpdesk (app.breakages.helpdesk): allow-list as for remote sites; RQ Retry
+        # intervals (seconds) for transient failures; the breaker; the webhook's timestamp tolerance
+        self.HELPDESK_ALLOWED_HOSTS = _hosts("HELPDESK_ALLOWED_HOSTS")
+        self.HELPDESK_HTTP_TIMEOUT = float(os.environ.get("HELPDESK_HTTP_TIMEOUT", "10"))
+        self.HELPDESK_HEALTH_TIMEOUT = float(os.environ.get("HELPDESK_HEALTH_TIMEOUT", "3"))
+        self.HELPDESK_RETRY_INTERVALS = [
+            int(d) for d in os.environ.get("HELPDESK_RETRY_INTERVALS", "10,60,300").split(",")
+        ]
+        self.HELPDESK_BREAKER_THRESHOLD = int(os.environ.get("HELPDESK_BREAKER_THRESHOLD", "5"))
+        self.HELPDESK_BREAKER_COOLDOWN = float(os.environ.get("HELPDESK_BREAKER_COOLDOWN", "120"))
+        self.HELPDESK_WEBHOOK_TOLERANCE = int(os.environ.get("HELPDESK_WEBHOOK_TOLERANCE", "300"))
         # a running sync job with no progress for this long is taken as dead (its worker was killed)
 
 

@@ -305,5 +305,7 @@ def running_instance(base: Path, extra_env: dict[str, str] | None = None) -> Ite
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory):
-    with running_instance(tmp_path_factory.mktemp("live")) as server:
+    # the breakages browser test's fake helpdesk listens on 127.0.0.1; a failed send retries after 1 s
+    helpdesk = {"HELPDESK_ALLOWED_HOSTS": "127.0.0.1", "HELPDESK_RETRY_INTERVALS": "1"}
+    with running_instance(tmp_path_factory.mktemp("live"), helpdesk) as server:
         yield server

@@ -123,6 +123,7 @@ class Operation:
     status: int
     path: type[BaseModel] | None = None
     tags: list[str] = field(default_factory=list)
+    signed: bool = False
 
 
 OPERATIONS: list[Operation] = []
@@ -216,8 +217,14 @@ def endpoint(
     body: type[BaseModel] | None = None,
     response: type[BaseModel] | None = None,
     status: int = 200,
+    signed: bool = False,
 ) -> Callable:
     """Register `view` on `bp` as a JSON API operation.
+
+    `signed`: the view authenticates each request itself (a webhook signed with a shared
+    secret): nobody signs in, so no role is checked and the sign-in gate lets it through, CSRF
+    included (it carries no cookie a browser could forge with). It takes no `body=`: the
+    signature covers the raw bytes, so the view parses them once they are verified.
 
     The view receives path parameters plus `query=` and/or `body=` (validated
     models) and returns a pydantic model, a dict, or `(model, status)`; or a
@@ -229,7 +236,8 @@ def endpoint(
 
         @wraps(view)
         def wrapper(**path_args: Any):
-            require_role(*roles)
+            if not signed:
+                require_role(*roles)
             if path is not None:
                 path_args = _path_values(path, path_args)
             if query is not None:
@@ -247,6 +255,7 @@ def endpoint(
             return jsonify(result), code
 
         name = f"{view.__name__}"
+        wrapper.signed_request = signed  # read by the sign-in gate (app.core.auth.views)
         bp.add_url_rule(rule, endpoint=name, view_func=wrapper, methods=[method])
         OPERATIONS.append(
             Operation(
@@ -262,6 +271,7 @@ def endpoint(
                 status=status,
                 path=path,
                 tags=[bp.name],
+                signed=signed,
             )
         )
         return wrapper
@@ -341,6 +351,9 @@ def openapi_document(app: Flask) -> dict[str, Any]:
         }
         if op.roles:
             operation["description"] = "Roles: " + ", ".join(op.roles) + " (admin always)."
+        if op.signed:
+            operation["security"] = []  # no user: the request carries its own signature
+            operation["description"] = "Signed by the caller (see its documentation); no sign-in."
         if op.body is not None:
             operation["requestBody"] = {
                 "required": body_required(op.body),

@@ -231,6 +231,43 @@ def origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, normalize_host(parts.hostname or ""), parts.port or default
 
 
+# --- base URLs, when they are saved -----------------------------------------------------------
+
+
+def check_base_url(url: str, allowed_hosts: Iterable[str], rules: Policy, setting: str) -> str:
+    """The normalised base URL of an endpoint (a remote site, the helpdesk), or InvalidInput naming
+    `base_url`: http(s), a host, no credentials, query or fragment; the host on `allowed_hosts`
+    (the capability's `setting`) when that list is not empty; an IP literal `rules` allow (a name
+    is checked on every call, when it is resolved)."""
+    from app.core.errors import InvalidInput
+
+    url = (url or "").strip()
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port  # raises on a bad port
+    except ValueError:
+        raise InvalidInput("Not a valid URL.", {"field": "base_url"}) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput("The base URL needs http:// or https:// and a host.", {"field": "base_url"})
+    if parts.username or parts.password:
+        raise InvalidInput("The base URL must not carry credentials; set the token instead.", {"field": "base_url"})
+    if parts.query or parts.fragment:
+        raise InvalidInput("The base URL takes no query or fragment.", {"field": "base_url"})
+    allowed = list(allowed_hosts)
+    if allowed and parts.hostname.lower() not in allowed:
+        raise InvalidInput(
+            f"Host {parts.hostname} is not on the allow-list ({setting}).", {"field": "base_url", "allowed": allowed}
+        )
+    try:
+        rules.check_literal(parts.hostname)
+    except Refused as exc:
+        raise InvalidInput(str(exc), {"field": "base_url", "address_kind": exc.kind}) from None
+    netloc = parts.hostname.lower() + (f":{port}" if port else "")
+    if ":" in parts.hostname:  # IPv6 literal
+        netloc = f"[{parts.hostname}]" + (f":{port}" if port else "")
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
 # --- the client ---------------------------------------------------------------------------------
 
 

@@ -2,10 +2,10 @@
 
 from rq import get_current_job
 
+from app.core.breaker import CircuitOpen
 from app.core.errors import DomainError
 from app.docsync import runner, sync
 from app.docsync.models import SyncJob
-from app.docsync.sites import CircuitOpen
 from app.extensions import db
 
 

@@ -1,14 +1,11 @@
 """Remote sites: URL checks, the encrypted token, the health probe and the
 circuit breaker that stops a job from hammering a site that does not answer."""
 
-import urllib.parse
-from datetime import timedelta
-
 from flask import current_app
 from sqlalchemy import select
 
-from app.core import audit, metrics, outbound, secrets
-from app.core.errors import Conflict, InvalidInput, Unavailable
+from app.core import audit, breaker, metrics, outbound, secrets
+from app.core.errors import Conflict, InvalidInput
 from app.core.records import get_or_404
 from app.core.timeutil import utcnow
 from app.docsync.models import RemoteSite, SiteStatus
@@ -18,10 +15,6 @@ from app.extensions import db
 MIN_TOKEN_LENGTH = 8
 
 
-class CircuitOpen(Unavailable):
-    code = "circuit_open"
-
-
 def rules() -> outbound.Policy:
     """The outbound rules for remote sites: hosts on DOCSYNC_ALLOWED_HOSTS are named explicitly, so
     they may be private or loopback too."""
@@ -29,34 +22,8 @@ def rules() -> outbound.Policy:
 
 
 def check_base_url(url: str) -> str:
-    """http(s), a host, no credentials, query or fragment; the host on the allow-list when there is
-    one; an IP literal the outbound rules allow (a name is checked on every call, when it is resolved)."""
-    url = (url or "").strip()
-    try:
-        parts = urllib.parse.urlsplit(url)
-        port = parts.port  # raises on a bad port
-    except ValueError:
-        raise InvalidInput("Not a valid URL.", {"field": "base_url"}) from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput("The base URL needs http:// or https:// and a host.", {"field": "base_url"})
-    if parts.username or parts.password:
-        raise InvalidInput("The base URL must not carry credentials; set the token instead.", {"field": "base_url"})
-    if parts.query or parts.fragment:
-        raise InvalidInput("The base URL takes no query or fragment.", {"field": "base_url"})
-    allowed = current_app.config["DOCSYNC_ALLOWED_HOSTS"]
-    if allowed and parts.hostname.lower() not in allowed:
-        raise InvalidInput(
-            f"Host {parts.hostname} is not on the allow-list (DOCSYNC_ALLOWED_HOSTS).",
-            {"field": "base_url", "allowed": allowed},
-        )
-    try:
-        rules().check_literal(parts.hostname)
-    except outbound.Refused as exc:
-        raise InvalidInput(str(exc), {"field": "base_url", "address_kind": exc.kind}) from None
-    netloc = parts.hostname.lower() + (f":{port}" if port else "")
-    if ":" in parts.hostname:  # IPv6 literal
-        netloc = f"[{parts.hostname}]" + (f":{port}" if port else "")
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+    """http(s), a host, no credentials, query or fragment; the host on DOCSYNC_ALLOWED_HOSTS when it is set."""
+    return outbound.check_base_url(url, current_app.config["DOCSYNC_ALLOWED_HOSTS"], rules(), "DOCSYNC_ALLOWED_HOSTS")
 
 
 def _snapshot(site: RemoteSite) -> dict:
@@ -160,28 +127,22 @@ def require_token(site: RemoteSite) -> None:
 
 
 def breaker_open(site: RemoteSite) -> bool:
-    return site.breaker_open_until is not None and site.breaker_open_until > utcnow()
+    return breaker.is_open(site)
 
 
 def check_breaker(site: RemoteSite) -> None:
-    if breaker_open(site):
-        raise CircuitOpen(
-            f"Site {site.name} failed {site.failures} times in a row; calls pause until "
-            f"{site.breaker_open_until:%H:%M:%S} UTC.",
-            {"site": site.name},
-        )
+    breaker.check(site, f"Site {site.name}", {"site": site.name})
 
 
 def record_failure(site: RemoteSite, detail: str) -> None:
     """A call to the site failed (after its retries): count it; enough in a row open the breaker."""
-    site.failures += 1
     site.status, site.status_detail, site.checked_at = SiteStatus.down, detail[:300], utcnow()
-    if site.failures >= current_app.config["DOCSYNC_BREAKER_THRESHOLD"]:
-        site.breaker_open_until = utcnow() + timedelta(seconds=current_app.config["DOCSYNC_BREAKER_COOLDOWN"])
+    config = current_app.config
+    breaker.failed(site, config["DOCSYNC_BREAKER_THRESHOLD"], config["DOCSYNC_BREAKER_COOLDOWN"])
 
 
 def record_success(site: RemoteSite) -> None:
-    site.failures, site.breaker_open_until = 0, None
+    breaker.succeeded(site)
 
 
 def probe(site: RemoteSite) -> RemoteSite:

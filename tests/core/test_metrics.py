@@ -33,6 +33,7 @@ from rq import Queue, Worker
 from rq.worker import WorkerStatus
 
 from app import create_app, gunicorn_conf
+from app.breakages.models import HelpdeskStatus
 from app.config import ROOT
 from app.core import audit, jobs
 from app.core.audit.models import AuditEntry
@@ -63,6 +64,7 @@ DOMAIN_STATUSES = {
     "optimization_tasks": TASK_OUTCOMES,
     "workflow_action_runs": ACTION_RUN_STATUSES,
     "doc_sync_jobs": tuple(SyncStatus),  # seen when docsync tests ran earlier in the same process
+    "breakage_helpdesk_sends": tuple(HelpdeskStatus),
 }
 
 WORKER_STATES = {status.value for status in WorkerStatus}  # RQ's own: started, idle, busy, suspended

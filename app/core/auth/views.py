@@ -95,6 +95,8 @@ def register_gate(app: Flask) -> None:
     def require_sign_in():
         if request.endpoint is None:
             return None  # 404/405: let the error handlers answer
+        if getattr(current_app.view_functions.get(request.endpoint), "signed_request", False):
+            return None  # it checks the request's own signature (app.core.api.endpoint(signed=True))
         # Browser sessions must carry the CSRF token; token clients send no cookie to forge.
         check_csrf = not _token_only()
         if request.endpoint in PUBLIC_ENDPOINTS:

@@ -1,0 +1,199 @@
+"""The breakage figures, one definition each, computed in SQL; the metrics page, the API, the
+exports (and the parallel-ops overview later) all read them from here. docs/breakages.md
+states each definition in words.
+
+Every figure is over a window of `days` ending at `end` (now): the incidents whose occurred_at
+falls in [end - days, end). Canceled incidents (recorded in error) count only in the by-status
+counts.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Float, Integer, and_, case, cast, func, select
+
+from app.breakages.models import SEVERITY_WEIGHT, Incident, IncidentStatus, Responsibility, Severity
+from app.core.errors import InvalidInput
+from app.core.timeutil import utcnow
+from app.extensions import db
+from app.items.models import Item
+
+DEFAULT_WINDOW_DAYS = 90
+MAX_WINDOW_DAYS = 3660
+DEFAULT_TOP = 10
+WEEK_SECONDS = 7 * 86400
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+    days: int
+
+    @property
+    def seconds(self) -> float:
+        return self.days * 86400.0
+
+
+def window(days: int = DEFAULT_WINDOW_DAYS, end: datetime | None = None) -> Window:
+    if not 1 <= days <= MAX_WINDOW_DAYS:
+        raise InvalidInput(f"The window is 1 to {MAX_WINDOW_DAYS} days.", {"field": "days"})
+    end = end or utcnow()
+    return Window(end - timedelta(days=days), end, days)
+
+
+def epoch(column):
+    """Seconds since 1970 of a timestamp column, on SQLite (text) and PostgreSQL (timestamptz)."""
+    if db.engine.dialect.name == "postgresql":
+        return func.extract("epoch", column)
+    return (func.julianday(column) - 2440587.5) * 86400.0
+
+
+def _counted(w: Window):
+    return and_(
+        Incident.occurred_at >= w.start, Incident.occurred_at < w.end, Incident.status != IncidentStatus.canceled
+    )
+
+
+def repeat_rate(w: Window) -> dict[str, Any]:
+    """An incident is a repeat when an earlier incident of the same product and signature (the
+    component, else the normalised description) occurred within `w.days` before it; the rate is
+    repeats / incidents in the window. The earlier one may lie before the window's start.
+    The gap to that earlier incident is kept on each row (`repeat_gap_seconds`, service.relink()),
+    so this is one index-only pass over the window."""
+    repeats = func.coalesce(func.sum(case((Incident.repeat_gap_seconds <= w.seconds, 1), else_=0)), 0)
+    total, repeated = db.session.execute(select(func.count(), repeats).where(_counted(w))).one()
+    return {"incidents": total, "repeats": int(repeated), "rate": round(repeated / total, 4) if total else 0.0}
+
+
+def _weight():
+    return case(
+        *((Incident.severity == severity.value, weight) for severity, weight in SEVERITY_WEIGHT.items()), else_=1
+    )
+
+
+def components(w: Window, top: int = DEFAULT_TOP, order: str = "score") -> list[dict[str, Any]]:
+    """Components by incidents in the window: count, share (of the incidents that name a
+    component), severity-weighted score (low 1, medium 2, high 4, critical 8), and the
+    cumulative share in this order (the Pareto line). `order` "score" ranks hotspots, "count" the Pareto."""
+    if not 1 <= top <= 100:
+        raise InvalidInput("top is 1 to 100.", {"field": "top"})
+    with_component = and_(_counted(w), Incident.component_id.is_not(None))
+    # grouped from the window index alone; the items are joined to the groups, not to every row
+    grouped = (
+        select(
+            Incident.component_id,
+            func.count().label("n"),
+            func.sum(_weight()).label("score"),
+            func.sum(func.count()).over().label("total"),
+        )
+        .where(with_component)
+        .group_by(Incident.component_id)
+        .subquery()
+    )
+    ranking = (
+        (grouped.c.score.desc(), grouped.c.n.desc())
+        if order == "score"
+        else (grouped.c.n.desc(), grouped.c.score.desc())
+    )
+    rows = db.session.execute(
+        select(grouped.c.component_id, Item.number, Item.name, grouped.c.n, grouped.c.score, grouped.c.total)
+        .join(Item, Item.id == grouped.c.component_id)
+        .order_by(*ranking, Item.number)
+        .limit(top)
+    ).all()
+    out, running = [], 0
+    for component_id, number, name, n, weighted, total in rows:
+        total = int(total)  # PostgreSQL's sum() of counts is numeric
+        running += n
+        out.append(
+            {
+                "component_id": component_id,
+                "number": number,
+                "name": name,
+                "count": n,
+                "share": round(n / total, 4),
+                "score": int(weighted),
+                "cumulative_share": round(running / total, 4),
+            }
+        )
+    return out
+
+
+def hotspots(w: Window, top: int = DEFAULT_TOP) -> list[dict[str, Any]]:
+    return components(w, top, "score")
+
+
+def pareto(w: Window, top: int = DEFAULT_TOP) -> list[dict[str, Any]]:
+    return components(w, top, "count")
+
+
+def counts(w: Window) -> dict[str, dict[str, int]]:
+    """Incidents in the window by status (canceled included), severity and responsibility."""
+    in_window = and_(Incident.occurred_at >= w.start, Incident.occurred_at < w.end)
+
+    def by(column, where, members) -> dict[str, int]:
+        found = dict(db.session.execute(select(column, func.count()).where(where).group_by(column)).all())
+        return {member.value: found.get(member.value, 0) for member in members}
+
+    return {
+        "status": by(Incident.status, in_window, IncidentStatus),
+        "severity": by(Incident.severity, _counted(w), Severity),
+        "responsibility": by(Incident.responsibility, _counted(w), Responsibility),
+    }
+
+
+def mean_time_to_resolve(w: Window) -> dict[str, Any]:
+    """Mean hours from recording (created_at) to the last move to resolved, over the incidents
+    resolved in the window that are still resolved or closed (a reopened one counts when it is
+    resolved again)."""
+    hours = (epoch(Incident.resolved_at) - epoch(Incident.created_at)) / 3600.0
+    mean, resolved = db.session.execute(
+        select(func.avg(cast(hours, Float)), func.count()).where(
+            Incident.resolved_at >= w.start,
+            Incident.resolved_at < w.end,
+            Incident.status.in_((IncidentStatus.resolved, IncidentStatus.closed)),
+        )
+    ).one()
+    return {"resolved": resolved, "hours": round(float(mean), 2) if mean is not None else None}
+
+
+def weekly_trend(w: Window) -> list[dict[str, Any]]:
+    """Incidents (and how many of them critical or high) per ISO week (Monday 00:00 UTC) that
+    overlaps the window, oldest first; weeks without incidents are there with 0."""
+    first = (w.start - timedelta(days=w.start.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    anchor = first.timestamp()
+    weeks_since = (epoch(Incident.occurred_at) - anchor) / WEEK_SECONDS  # >= 0 for every counted incident
+    # PostgreSQL's cast rounds, SQLite's truncates (and has no floor() in every build)
+    week = func.floor(weeks_since) if db.engine.dialect.name == "postgresql" else cast(weeks_since, Integer)
+    severe = func.sum(case((Incident.severity.in_((Severity.high, Severity.critical)), 1), else_=0))
+    rows = dict(
+        (int(index), (n, int(s or 0)))
+        for index, n, s in db.session.execute(
+            select(week.label("week"), func.count(), severe).where(_counted(w)).group_by("week")
+        ).all()
+    )
+    weeks = int((w.end - first).total_seconds() // WEEK_SECONDS) + 1
+    return [
+        {
+            "week": (first + timedelta(weeks=i)).date().isoformat(),
+            "incidents": rows.get(i, (0, 0))[0],
+            "severe": rows.get(i, (0, 0))[1],
+        }
+        for i in range(weeks)
+    ]
+
+
+def summary(days: int = DEFAULT_WINDOW_DAYS, top: int = DEFAULT_TOP, end: datetime | None = None) -> dict[str, Any]:
+    """Every figure of one window: what the page, the API and the exports show."""
+    w = window(days, end)
+    return {
+        "window": {"days": w.days, "start": w.start, "end": w.end},
+        "repeat": repeat_rate(w),
+        "hotspots": hotspots(w, top),
+        "pareto": pareto(w, top),
+        "counts": counts(w),
+        "mttr": mean_time_to_resolve(w),
+        "trend": weekly_trend(w),
+    }
