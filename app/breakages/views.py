@@ -41,13 +41,13 @@ def _form(model: type[BaseModel], **extra: Any) -> BaseModel:
         data[key] = value
     if data.get("occurred_at") and len(data["occurred_at"]) == 16:  # <input type=datetime-local>, UTC
         data["occurred_at"] += ":00Z"
-    return parse(model, {**data, **extra}, "form")
+    return parse(model, {**data, **extra})
 
 
 def _query_filters() -> tuple[IncidentQuery, dict[str, Any]]:
     raw = {k: v for k, v in request.args.items() if v != ""}
     try:
-        query = parse(IncidentQuery, raw, "filters")
+        query = parse(IncidentQuery, raw)
     except InvalidInput:
         query, raw = IncidentQuery(), {}
     shown = {k: v for k, v in raw.items() if k != "page"}
@@ -224,7 +224,7 @@ def open_eco(incident_id: int):
 @page_roles(SIGNED_IN)
 def metrics_page():
     try:
-        query = parse(MetricsQuery, {k: v for k, v in request.args.items() if v != ""}, "window")
+        query = parse(MetricsQuery, {k: v for k, v in request.args.items() if v != ""})
     except InvalidInput:
         query = MetricsQuery()
     summary = figures.summary(query.days, query.top)

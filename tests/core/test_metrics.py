@@ -35,6 +35,7 @@ from rq.worker import WorkerStatus
 from app import create_app, gunicorn_conf
 from app.breakages.models import HelpdeskStatus
 from app.config import ROOT
+from app.consumption.models import InboxState
 from app.core import audit, jobs
 from app.core.audit.models import AuditEntry
 from app.core.capability import queue_names
@@ -68,6 +69,8 @@ DOMAIN_STATUSES = {
 }
 
 WORKER_STATES = {status.value for status in WorkerStatus}  # RQ's own: started, idle, busy, suspended
+# the `state` label, per metric
+STATES = {"rq_workers": WORKER_STATES, "consumption_inbox_events": {state.value for state in InboxState}}
 HEX_ID = re.compile(r"[0-9a-f]{8,}|[0-9a-f]{8}-[0-9a-f]{4}-", re.IGNORECASE)
 
 
@@ -292,7 +295,6 @@ def test_every_label_takes_bounded_values(app, client, bearer):
         "endpoint": rules.__contains__,
         "method": {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}.__contains__,
         "queue": set(queue_names()).__contains__,
-        "state": WORKER_STATES.__contains__,
         "action": ACTIONS.__contains__,
         "result": ("moved", "blocked", "failed").__contains__,
     }
@@ -301,6 +303,8 @@ def test_every_label_takes_bounded_values(app, client, bearer):
             assert not HEX_ID.search(value), (name, key, value)
             if key in allowed:
                 assert allowed[key](value), (name, key, value)
+            if key == "state":
+                assert value in STATES[name], (name, value)
             if key == "status":
                 assert value in DOMAIN_STATUSES.get(re.sub(r"_(total|created)$", "", name), ()) or re.fullmatch(
                     r"[1-5]\d\d", value
