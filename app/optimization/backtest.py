@@ -109,7 +109,7 @@ def simulate(bars: Bars, signals: Signals, cash: float, commission: float = 0.0)
     fills = (signals.bars[acting] + 1).tolist()
     prices = bars.open[signals.bars[acting] + 1].tolist()
     money, size, entry, entry_bar, wins = float(cash), 0, 0.0, -1, 0
-    marks, bases, sizes, entries = [start], [money], [0], [0.0]  # per segment; base = cash - size * entry
+    marks, moneys, sizes, entries = [start], [money], [0], [0.0]  # per segment between fills
     trades: list[tuple] = []  # Trade fields
     for fill, price, action in zip(fills, prices, signals.actions[acting].tolist(), strict=True):
         if action == BUY_IF_FLAT and size:
@@ -123,24 +123,34 @@ def simulate(bars: Bars, signals: Signals, cash: float, commission: float = 0.0)
             wins += gain > fees
             size = 0
         if action != CLOSE:
-            units = int((money * FULL_EQUITY) // (price + price * commission))
+            units = _units(money, price, commission)
             if units:
                 size, entry, entry_bar = (-units if action == CLOSE_AND_SELL else units), price, fill
                 money -= units * price * commission
         marks.append(fill)
-        bases.append(money - size * entry)
+        moneys.append(money)
         sizes.append(size)
         entries.append(entry)
 
     lengths = np.diff(np.append(marks, n))
+    held = np.repeat(np.asarray(sizes, float), lengths)
+    cost = np.repeat(np.asarray(sizes, float) * np.asarray(entries), lengths)
     equity = np.empty(n)
     equity[:start] = cash
-    equity[start:] = np.repeat(bases, lengths) + bars.close[start:] * np.repeat(np.asarray(sizes, float), lengths)
+    # as backtesting.py's Broker.equity: cash + (close * size - size * entry), the same float operations
+    equity[start:] = np.repeat(moneys, lengths) + (bars.close[start:] * held - cost)
     broke = np.flatnonzero(equity[start:] <= 0)
     if len(broke):
         trades = _out_of_money(trades, start + int(broke[0]), equity, bars.close, commission, marks, sizes, entries)
         wins = sum(1 for t in trades if Trade(*t).pnl > 0)
     return Result(equity, trades, wins, start)
+
+
+def _units(money: float, price: float, commission: float) -> int:
+    """Whole units a relative-size order of FULL_EQUITY buys, as backtesting.py's broker works it out
+    (margin available = cash when flat; commission per unit = commission of the order / its size)."""
+    per_unit = price + FULL_EQUITY * price * commission / FULL_EQUITY  # not always price * (1 + commission)
+    return int(money * FULL_EQUITY // per_unit)
 
 
 def _out_of_money(trades, bar, equity, closes, commission, marks, sizes, entries) -> list[tuple]:
