@@ -107,11 +107,15 @@ def simulate(bars: Bars, signals: Signals, cash: float, commission: float = 0.0)
     n, start = len(bars), signals.start
     acting = signals.bars < n - 1  # an order placed on the last bar never fills
     fills = (signals.bars[acting] + 1).tolist()
-    prices = bars.open[signals.bars[acting] + 1].tolist()
+    fill_opens = bars.open[signals.bars[acting] + 1]
+    prices = fill_opens.tolist()
+    # what one unit costs with its commission, as backtesting.py's broker works it out for a
+    # relative-size order: price + commission of the order / its size (not always price * (1 + c))
+    unit_costs = (fill_opens + FULL_EQUITY * fill_opens * commission / FULL_EQUITY).tolist()
     money, size, entry, entry_bar, wins = float(cash), 0, 0.0, -1, 0
     marks, moneys, sizes, entries = [start], [money], [0], [0.0]  # per segment between fills
     trades: list[tuple] = []  # Trade fields
-    for fill, price, action in zip(fills, prices, signals.actions[acting].tolist(), strict=True):
+    for fill, price, unit_cost, action in zip(fills, prices, unit_costs, signals.actions[acting].tolist(), strict=True):
         if action == BUY_IF_FLAT and size:
             continue
         if size:
@@ -123,7 +127,7 @@ def simulate(bars: Bars, signals: Signals, cash: float, commission: float = 0.0)
             wins += gain > fees
             size = 0
         if action != CLOSE:
-            units = _units(money, price, commission)
+            units = int(money * FULL_EQUITY // unit_cost)  # margin available = cash when flat
             if units:
                 size, entry, entry_bar = (-units if action == CLOSE_AND_SELL else units), price, fill
                 money -= units * price * commission
@@ -144,13 +148,6 @@ def simulate(bars: Bars, signals: Signals, cash: float, commission: float = 0.0)
         trades = _out_of_money(trades, start + int(broke[0]), equity, bars.close, commission, marks, sizes, entries)
         wins = sum(1 for t in trades if Trade(*t).pnl > 0)
     return Result(equity, trades, wins, start)
-
-
-def _units(money: float, price: float, commission: float) -> int:
-    """Whole units a relative-size order of FULL_EQUITY buys, as backtesting.py's broker works it out
-    (margin available = cash when flat; commission per unit = commission of the order / its size)."""
-    per_unit = price + FULL_EQUITY * price * commission / FULL_EQUITY  # not always price * (1 + commission)
-    return int(money * FULL_EQUITY // per_unit)
 
 
 def _out_of_money(trades, bar, equity, closes, commission, marks, sizes, entries) -> list[tuple]:
