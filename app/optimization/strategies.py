@@ -86,6 +86,7 @@ class Strategy:
     params: tuple[Param, ...]
     constraint: Callable[[dict], bool]
     constraint_text: str
+    violation_text: str  # what a skipped point has, for "44,850 skipped (n1 ≥ n2)"
     signals: Callable[[Indicators, dict], Signals]
 
     def param(self, name: str) -> Param | None:
@@ -141,6 +142,7 @@ STRATEGIES = {
             (Param("n1", int, 1, 1000, "fast SMA window (bars)"), Param("n2", int, 2, 1000, "slow SMA window (bars)")),
             lambda p: p["n1"] < p["n2"],
             "n1 < n2",
+            "n1 ≥ n2",
             _sma_cross,
         ),
         Strategy(
@@ -153,6 +155,7 @@ STRATEGIES = {
             ),
             lambda p: p["lower"] < p["upper"],
             "lower < upper",
+            "lower ≥ upper",
             _rsi_reversion,
         ),
     )

@@ -42,7 +42,7 @@ def test_submit_form_then_detail_with_top_n_heatmap_and_plot(app, signed_in):
     response = client.post("/optimizations/", data=form(dataset.id, csrf), follow_redirects=True)
     html = response.get_data(as_text=True)
     job = db.session.query(Optimization).one()
-    assert f"Optimization {job.id} submitted: 5 grid points (3 skipped" in html
+    assert f"Optimization {job.id} submitted: 8 grid points: 3 skipped (n1 ≥ n2), 5 to run." in html
     assert 'id="top-empty"' in html and 'data-live-topic="optimization:' in html
     run_worker(app, ["optimize"])
     html = client.get(f"/optimizations/{job.id}").get_data(as_text=True)
