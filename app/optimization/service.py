@@ -469,6 +469,7 @@ def _build_export(optimization: Optimization) -> bytes:
             "topN": optimization.top_n,
             "cash": optimization.cash,
             "commission": optimization.commission,
+            "runOrderSeed": optimization.run_order_seed,
             "sourceJobId": optimization.source_id,
             "stopReason": optimization.stop_reason,
         },

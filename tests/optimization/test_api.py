@@ -165,6 +165,7 @@ def test_export_zip_is_built_from_stored_results(app, client, bearer, demo_datas
     manifest = json.loads(archive.read("manifest.json"))
     assert manifest["dataset"]["checksum"] == demo_dataset.checksum
     assert manifest["policy"]["metric"] == "return_pct" and manifest["optimization"]["id"] == job["id"]
+    assert manifest["optimization"]["runOrderSeed"] is None  # no early stop: grid order
     rows = list(csv.DictReader(io.StringIO(archive.read("results.csv").decode())))
     top = status(client, headers, job["id"])["summary"]["topN"]
     assert [int(r["taskId"]) for r in rows] == [t["taskId"] for t in top] and rows[0]["rank"] == "1"
