@@ -95,8 +95,9 @@ def _same_risk(ours: dict, theirs) -> bool:
 
 
 def compare(frame: pd.DataFrame, strategy: str, points: list[dict], cash: float, commission: float = 0.0) -> dict:
-    """The kernel and backtesting.py on every point: how many differ in trades or by 0.01 pp
-    or more in `Return [%]`, the first few of them, and the largest difference in pp."""
+    """The kernel and backtesting.py on every point: how many differ in their trades (entry bar,
+    exit bar, size of each), by 0.01 pp or more in `Return [%]`, or in max drawdown or win rate;
+    the first few of them, and the largest difference in pp."""
     import warnings
 
     from backtesting import Backtest
@@ -112,10 +113,13 @@ def compare(frame: pd.DataFrame, strategy: str, points: list[dict], cash: float,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # open trades at the end, insufficient margin
         for params in points:
-            ours = simulate(bars, STRATEGIES[strategy].signals(indicators, params), cash, commission).metrics()
-            theirs = reference.run(**params)
+            result = simulate(bars, STRATEGIES[strategy].signals(indicators, params), cash, commission)
+            ours, theirs = result.metrics(), reference.run(**params)
             diff = abs(ours["return_pct"] - theirs["Return [%]"])
             worst = max(worst, diff)
-            if diff >= 0.01 or ours["trades"] != theirs["# Trades"] or not _same_risk(ours, theirs):
+            same_trades = [(t.entry_bar, t.exit_bar, t.size) for t in result.trades] == [
+                tuple(row) for row in theirs["_trades"][["EntryBar", "ExitBar", "Size"]].itertuples(index=False)
+            ]
+            if diff >= 0.01 or not same_trades or not _same_risk(ours, theirs):
                 mismatches.append({**params, "trades": [ours["trades"], int(theirs["# Trades"])], "diff_pp": diff})
     return {"points": len(points), "mismatches": len(mismatches), "first": mismatches[:5], "max_diff_pp": worst}
