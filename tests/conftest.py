@@ -303,7 +303,7 @@ def start_workers(app, tmp_path):
     def start(n: int = 1, queues: str | None = None, database_url: str | None = None) -> list[subprocess.Popen]:
         processes = [spawn(queues, database_url) for _ in range(n)]
         started.extend(processes)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # a loaded 2-core machine takes 20 s to import the app twice
         while not {p.pid for p in started if p.poll() is None} <= {w.pid for w in Worker.all(connection=connection)}:
             failed = [p for p in processes if p.poll() is not None]
             if failed or time.monotonic() > deadline:

@@ -107,11 +107,15 @@ def simulate(bars: Bars, signals: Signals, cash: float, commission: float = 0.0)
     n, start = len(bars), signals.start
     acting = signals.bars < n - 1  # an order placed on the last bar never fills
     fills = (signals.bars[acting] + 1).tolist()
-    prices = bars.open[signals.bars[acting] + 1].tolist()
+    fill_opens = bars.open[signals.bars[acting] + 1]
+    prices = fill_opens.tolist()
+    # what one unit costs with its commission, as backtesting.py's broker works it out for a
+    # relative-size order: price + commission of the order / its size (not always price * (1 + c))
+    unit_costs = (fill_opens + FULL_EQUITY * fill_opens * commission / FULL_EQUITY).tolist()
     money, size, entry, entry_bar, wins = float(cash), 0, 0.0, -1, 0
-    marks, bases, sizes, entries = [start], [money], [0], [0.0]  # per segment; base = cash - size * entry
+    marks, moneys, sizes, entries = [start], [money], [0], [0.0]  # per segment between fills
     trades: list[tuple] = []  # Trade fields
-    for fill, price, action in zip(fills, prices, signals.actions[acting].tolist(), strict=True):
+    for fill, price, unit_cost, action in zip(fills, prices, unit_costs, signals.actions[acting].tolist(), strict=True):
         if action == BUY_IF_FLAT and size:
             continue
         if size:
@@ -123,19 +127,22 @@ def simulate(bars: Bars, signals: Signals, cash: float, commission: float = 0.0)
             wins += gain > fees
             size = 0
         if action != CLOSE:
-            units = int((money * FULL_EQUITY) // (price + price * commission))
+            units = int(money * FULL_EQUITY // unit_cost)  # margin available = cash when flat
             if units:
                 size, entry, entry_bar = (-units if action == CLOSE_AND_SELL else units), price, fill
                 money -= units * price * commission
         marks.append(fill)
-        bases.append(money - size * entry)
+        moneys.append(money)
         sizes.append(size)
         entries.append(entry)
 
     lengths = np.diff(np.append(marks, n))
+    held = np.repeat(np.asarray(sizes, float), lengths)
+    cost = np.repeat(np.asarray(sizes, float) * np.asarray(entries), lengths)
     equity = np.empty(n)
     equity[:start] = cash
-    equity[start:] = np.repeat(bases, lengths) + bars.close[start:] * np.repeat(np.asarray(sizes, float), lengths)
+    # as backtesting.py's Broker.equity: cash + (close * size - size * entry), the same float operations
+    equity[start:] = np.repeat(moneys, lengths) + (bars.close[start:] * held - cost)
     broke = np.flatnonzero(equity[start:] <= 0)
     if len(broke):
         trades = _out_of_money(trades, start + int(broke[0]), equity, bars.close, commission, marks, sizes, entries)

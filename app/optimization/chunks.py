@@ -153,7 +153,13 @@ def _store_tasks(optimization: Optimization, rows: list[dict[str, Any]], outcome
 def _update_top(optimization: Optimization, added: list[tuple[int, dict[str, Any], Outcome]]) -> None:
     sign = -1 if optimization.mode == "max" else 1
     candidates = optimization.top + [
-        {"taskId": task_id, "seq": row["seq"], "score": row["score"], "params": row["params"]}
+        {
+            "taskId": task_id,
+            "seq": row["seq"],
+            "score": row["score"],
+            "params": row["params"],
+            "trades": row["metrics"].get("trades"),
+        }
         for task_id, row, _ in added
         if row["score"] is not None
     ]

@@ -1,10 +1,13 @@
 """Parameter spaces: per parameter a list of values or {start, stop, step}
-(stop included); the grid is their product, in a fixed order, so a chunk of
-work is just a range of positions in it."""
+(stop included); the grid is their product, in a fixed order. The run order is
+that order, or a seeded shuffle of it (`in_run_order`): a task's `seq` is its
+position in the run order, so a chunk of work is just a range of seqs."""
 
 import itertools
 import math
 from typing import Any
+
+import numpy as np
 
 from app.core.errors import InvalidInput
 from app.core.validation import invalid
@@ -98,3 +101,11 @@ def expand(strategy: Strategy, space: dict[str, Any]) -> tuple[list[dict[str, An
     points = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes)]
     valid = [p for p in points if strategy.constraint(p)]
     return valid, len(points) - len(valid)
+
+
+def in_run_order(points: list[dict[str, Any]], seed: int | None) -> list[dict[str, Any]]:
+    """The points as the tasks run them: seq i is `result[i]`. Grid order without a seed; with one,
+    a permutation that only the seed decides (the same on every worker and on every re-run)."""
+    if seed is None:
+        return points
+    return [points[i] for i in np.random.default_rng(seed).permutation(len(points))]

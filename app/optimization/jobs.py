@@ -36,7 +36,8 @@ def run_chunk(optimization_id: int, first: int, last: int) -> dict:
     if chunks.halted(halt_key):
         return {"merged": 0}
     strategy = grid.strategy_named(optimization.strategy)
-    points = grid.expand(strategy, optimization.param_space)[0][first:last]
+    points = grid.in_run_order(grid.expand(strategy, optimization.param_space)[0], optimization.run_order_seed)
+    points = points[first:last]
     done = set(chunks.saved(optimization_id, list(range(first, last))))  # a requeued chunk skips what it saved
     todo = [(seq, params) for seq, params in enumerate(points, start=first) if seq not in done]
     bars = service.bars_of(optimization.dataset)

@@ -87,6 +87,9 @@ class Optimization(db.Model):
     chunks_total: Mapped[int] = mapped_column(default=0)
     chunks_done: Mapped[int] = mapped_column(default=0)
     revision: Mapped[int] = mapped_column(default=0)  # bumped by every merge: the row lock
+    # None: tasks run in grid order; else the seed of their shuffled order (grid.in_run_order), so an
+    # early stop has sampled the whole grid rather than one corner of it
+    run_order_seed: Mapped[int | None]
     # names the run's Redis keys (its halt flag): unlike the id, never reused by a recreated database
     run_token: Mapped[str] = mapped_column(String(32), default=lambda: secrets.token_hex(16))
 
@@ -108,6 +111,10 @@ class Optimization(db.Model):
     @property
     def done(self) -> int:
         return self.finished + self.failed
+
+    @property
+    def grid_size(self) -> int:
+        return self.total + self.skipped
 
 
 class OptimizationTask(db.Model):

@@ -5,7 +5,7 @@ from pydantic import AliasGenerator, AliasPath, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_snake
 
 from app.core.api import MAX_ID, Id, Out, PageMeta, Text, paging_query
-from app.optimization.service import METRICS
+from app.optimization.service import MAX_RUN_ORDER_SEED, METRICS
 
 Metric = Literal[METRICS]  # type: ignore[valid-type]
 Number = int | float
@@ -45,6 +45,13 @@ class OptimizationIn(BaseModel):
     topN: int = Field(10, ge=1, le=100, title="Top-N")
     cash: float = Field(10_000, gt=0, le=1e12)
     commission: float = Field(0.0, ge=0, lt=0.1, description="relative, charged on entry and on exit")
+    runOrderSeed: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_RUN_ORDER_SEED,
+        description="run the points in the shuffled order of this seed (with an early-stop policy a seed is"
+        " drawn when absent; without one the points run in grid order)",
+    )
 
 
 class RerunIn(BaseModel):
@@ -61,10 +68,12 @@ class TopEntry(BaseModel):
     taskId: int
     score: float
     params: dict[str, Number]
+    zeroTrades: bool = Field(description="its backtest made no trade: ranked, but its score means little")
 
 
 class SummaryOut(BaseModel):
-    total: int
+    gridSize: int = Field(description="points in the grid: skipped + total")
+    total: int = Field(description="points to run (those that meet the strategy's constraint)")
     finished: int
     failed: int
     skipped: int
@@ -93,6 +102,7 @@ class OptimizationOut(StatusOut, _Row):
     topN: int
     cash: float
     commission: float
+    runOrderSeed: int | None = Field(description="seed of the shuffled run order; null: grid order")
     owner: str = Field(validation_alias=AliasPath("owner", "username"))
     sourceJobId: int | None = Field(validation_alias="source_id")
     createdAt: datetime

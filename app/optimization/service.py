@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import math
+import secrets
 import zipfile
 from time import perf_counter
 from typing import Any
@@ -46,6 +47,7 @@ METRIC_LABELS = {
     "win_rate_pct": "Win rate %",
 }
 MODES = ("max", "min")
+MAX_RUN_ORDER_SEED = 2**31 - 1
 CHUNK_POINTS = 200  # grid points per RQ job
 HALT_TTL = 3600  # the flag outlives the run's end only as long as a last chunk may still be running
 ENTITY = "optimization"
@@ -120,8 +122,18 @@ def _check_policy(policy: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _run_order_seed(policy: dict[str, Any], asked: int | None) -> int | None:
+    """An early stop in grid order would judge one corner of the grid (patience 300 of 14,751 tasks
+    tried only n1 = 2-3): with a policy, or when asked, the points run in a seeded shuffled order."""
+    if asked is not None:
+        return asked
+    stops_early = policy["target"] is not None or policy["patience"] or policy["maxTasks"]
+    return secrets.randbelow(MAX_RUN_ORDER_SEED + 1) if stops_early else None
+
+
 def submit(owner: User, spec: dict[str, Any], source: Optimization | None = None) -> Optimization:
-    """spec: strategy, dataset, paramSpace, earlyStopPolicy, topN, cash, commission (validated shapes)."""
+    """spec: strategy, dataset, paramSpace, earlyStopPolicy, topN, cash, commission, optional runOrderSeed
+    (validated shapes)."""
     strategy = grid.strategy_named(spec["strategy"])
     policy = _check_policy(spec["earlyStopPolicy"])
     dataset = get_dataset(spec["dataset"])
@@ -144,6 +156,7 @@ def submit(owner: User, spec: dict[str, Any], source: Optimization | None = None
         status=OptimizationStatus.queued,
         total=len(points),
         skipped=skipped,
+        run_order_seed=_run_order_seed(policy, spec.get("runOrderSeed")),
         top=[],
         best_history=[],
         chunks_total=chunks,
@@ -164,6 +177,7 @@ def submit(owner: User, spec: dict[str, Any], source: Optimization | None = None
             "topN": spec["topN"],
             "total": len(points),
             "skipped": skipped,
+            "runOrderSeed": optimization.run_order_seed,
             "source": optimization.source_id,
         },
     )
@@ -180,7 +194,20 @@ def spec_of(optimization: Optimization) -> dict[str, Any]:
         "topN": optimization.top_n,
         "cash": optimization.cash,
         "commission": optimization.commission,
+        "runOrderSeed": optimization.run_order_seed,  # a re-run runs in the same order
     }
+
+
+def grid_text(optimization: Optimization) -> str:
+    """The grid's numbers, adding up: '99,900 grid points: 44,850 skipped (n1 ≥ n2), 55,050 to run'."""
+    violation = grid.strategy_named(optimization.strategy).violation_text
+    text = f"{optimization.grid_size:,} grid points: "
+    if optimization.skipped:
+        text += f"{optimization.skipped:,} skipped ({violation}), "
+    text += f"{optimization.total:,} to run"
+    if optimization.run_order_seed is not None:
+        text += f", in shuffled order (seed {optimization.run_order_seed})"
+    return text
 
 
 def rerun(optimization: Optimization, user: User, task_id: int | None = None) -> Optimization:
@@ -236,12 +263,19 @@ def history(user: User, page: int, per_page: int = 25) -> Page:
 
 
 def summary(optimization: Optimization) -> dict[str, Any]:
+    """Counts that add up (gridSize = skipped + total; total = to run = finished + failed + not yet run)
+    and the Top-N, each entry flagged when its backtest made no trade: its score then only says
+    that doing nothing scored so (ranked all the same; entries of older runs have no trade count)."""
     return {
+        "gridSize": optimization.grid_size,
         "total": optimization.total,
         "finished": optimization.finished,
         "failed": optimization.failed,
         "skipped": optimization.skipped,
-        "topN": [{"taskId": t["taskId"], "score": t["score"], "params": t["params"]} for t in optimization.top],
+        "topN": [
+            {"taskId": t["taskId"], "score": t["score"], "params": t["params"], "zeroTrades": t.get("trades") == 0}
+            for t in optimization.top
+        ],
     }
 
 
@@ -482,6 +516,7 @@ def _build_export(optimization: Optimization) -> bytes:
             "topN": optimization.top_n,
             "cash": optimization.cash,
             "commission": optimization.commission,
+            "runOrderSeed": optimization.run_order_seed,
             "sourceJobId": optimization.source_id,
             "stopReason": optimization.stop_reason,
         },

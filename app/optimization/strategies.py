@@ -2,13 +2,21 @@
 
 Indicators are cached per dataset (an SMA of 20 bars serves every grid point
 that uses it), and signals are found with array operations.
+
+The reference is backtesting.py, whose indicators are pandas' `rolling(n).mean()`
+and whose `crossover()` compares the floats it gets with strict `<` and `>`. Two
+averages that are equal in exact arithmetic come out equal, or a last bit apart,
+depending on how they were summed (pandas keeps an online sum with Kahan
+compensation), and that last bit decides whether a cross happened. So the
+averages are pandas' own, bit for bit, and the comparisons are the same strict
+ones: no tolerance.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+import pandas as pd
 
 from app.optimization.backtest import (
     BUY_IF_FLAT,
@@ -18,8 +26,6 @@ from app.optimization.backtest import (
     Bars,
     Signals,
 )
-
-TIE = 1e-9  # relative difference of two averages below which they count as equal
 
 
 class StrategyError(ValueError):
@@ -31,6 +37,7 @@ class Indicators:
 
     def __init__(self, bars: Bars) -> None:
         self.bars = bars
+        self._closes = pd.Series(bars.close)
         self._cache: dict[tuple, np.ndarray] = {}
 
     def _window(self, n: int) -> None:
@@ -38,27 +45,29 @@ class Indicators:
             raise StrategyError(f"A window of {n} bars does not fit {len(self.bars)} bars of data.")
 
     def sma(self, n: int) -> np.ndarray:
+        """backtesting.py's `SMA`: pandas' rolling mean of the closes (NaN on the first n - 1 bars)."""
         key = ("sma", n)
         if key not in self._cache:
             self._window(n)
-            out = np.full(len(self.bars), np.nan)
-            out[n - 1 :] = sliding_window_view(self.bars.close, n).mean(axis=1)
-            self._cache[key] = out
+            self._cache[key] = _rolling_mean(self._closes, n)
         return self._cache[key]
 
     def rsi(self, period: int) -> np.ndarray:
-        """Cutler's RSI: simple averages of gains and losses over `period` bars."""
+        """Cutler's RSI: pandas' rolling means of gains and losses over `period` bars
+        (100 where there was no loss; NaN on the first `period` bars)."""
         key = ("rsi", period)
         if key not in self._cache:
             self._window(period + 1)
-            change = np.diff(self.bars.close)
-            gains = sliding_window_view(np.clip(change, 0, None), period).mean(axis=1)
-            losses = sliding_window_view(np.clip(-change, 0, None), period).mean(axis=1)
-            out = np.full(len(self.bars), np.nan)
+            change = self._closes.diff()
+            gains = _rolling_mean(change.clip(lower=0), period)
+            losses = _rolling_mean((-change).clip(lower=0), period)
             with np.errstate(divide="ignore", invalid="ignore"):
-                out[period:] = np.where(losses == 0, 100.0, 100 - 100 / (1 + gains / losses))
-            self._cache[key] = out
+                self._cache[key] = np.where(losses == 0, 100.0, 100 - 100 / (1 + gains / losses))
         return self._cache[key]
+
+
+def _rolling_mean(series: pd.Series, n: int) -> np.ndarray:
+    return series.rolling(n).mean().to_numpy(dtype=float)
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,7 @@ class Strategy:
     params: tuple[Param, ...]
     constraint: Callable[[dict], bool]
     constraint_text: str
+    violation_text: str  # what a skipped point has, for "44,850 skipped (n1 ≥ n2)"
     signals: Callable[[Indicators, dict], Signals]
 
     def param(self, name: str) -> Param | None:
@@ -97,11 +107,18 @@ def _sma_cross(ind: Indicators, p: dict) -> Signals:
     under it, close and go short."""
     fast, slow = ind.sma(int(p["n1"])), ind.sma(int(p["n2"]))
     start = max(int(p["n1"]), int(p["n2"]))
-    diff = fast - slow
-    # averages equal but for rounding are a tie (no cross), however each library happens to sum them
-    diff[np.abs(diff) <= TIE * np.abs(slow)] = 0
-    before, now = diff[start - 1 : -1], diff[start:]
-    return _events(start, ((before < 0) & (now > 0), CLOSE_AND_BUY), ((before > 0) & (now < 0), CLOSE_AND_SELL))
+    # backtesting.lib.crossover(a, b): a[-2] < b[-2] and a[-1] > b[-1], on the floats themselves
+    fast_before, fast_now, slow_before, slow_now = (
+        fast[start - 1 : -1],
+        fast[start:],
+        slow[start - 1 : -1],
+        slow[start:],
+    )
+    return _events(
+        start,
+        ((fast_before < slow_before) & (fast_now > slow_now), CLOSE_AND_BUY),
+        ((slow_before < fast_before) & (slow_now > fast_now), CLOSE_AND_SELL),
+    )
 
 
 def _rsi_reversion(ind: Indicators, p: dict) -> Signals:
@@ -125,6 +142,7 @@ STRATEGIES = {
             (Param("n1", int, 1, 1000, "fast SMA window (bars)"), Param("n2", int, 2, 1000, "slow SMA window (bars)")),
             lambda p: p["n1"] < p["n2"],
             "n1 < n2",
+            "n1 ≥ n2",
             _sma_cross,
         ),
         Strategy(
@@ -137,6 +155,7 @@ STRATEGIES = {
             ),
             lambda p: p["lower"] < p["upper"],
             "lower < upper",
+            "lower ≥ upper",
             _rsi_reversion,
         ),
     )

@@ -107,8 +107,7 @@ def _form_context(_error=None) -> dict:
 def _submit(spec: dict) -> tuple[str, str]:
     optimization = service.submit(current_user, spec)
     return (
-        f"Optimization {optimization.id} submitted: {optimization.total} grid points"
-        f" ({optimization.skipped} skipped by the constraint).",
+        f"Optimization {optimization.id} submitted: {service.grid_text(optimization)}.",
         url_for("optimization.detail", optimization_id=optimization.id),
     )
 

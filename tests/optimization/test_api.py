@@ -37,6 +37,7 @@ def test_submit_run_and_status_match_the_kernel(app, client, bearer, demo_datase
     headers = bearer("engineer")
     job = submit(client, headers, submit_body(demo_dataset.id))
     assert (job["status"], job["summary"]["total"], job["summary"]["skipped"]) == ("queued", 21, 3)
+    assert (job["summary"]["gridSize"], job["runOrderSeed"]) == (24, None)  # no early stop: grid order
     run_worker(app, ["optimize"])
     result = status(client, headers, job["id"])
     assert result["status"] == "succeeded"
@@ -164,6 +165,7 @@ def test_export_zip_is_built_from_stored_results(app, client, bearer, demo_datas
     manifest = json.loads(archive.read("manifest.json"))
     assert manifest["dataset"]["checksum"] == demo_dataset.checksum
     assert manifest["policy"]["metric"] == "return_pct" and manifest["optimization"]["id"] == job["id"]
+    assert manifest["optimization"]["runOrderSeed"] is None  # no early stop: grid order
     rows = list(csv.DictReader(io.StringIO(archive.read("results.csv").decode())))
     top = status(client, headers, job["id"])["summary"]["topN"]
     assert [int(r["taskId"]) for r in rows] == [t["taskId"] for t in top] and rows[0]["rank"] == "1"
@@ -283,3 +285,17 @@ def test_dataset_upload_reports_bad_rows_and_lists_good_ones(app, client, bearer
     assert [d["name"] for d in listed] == ["walk"]
     strategies = client.get(f"{API}/strategies", headers=headers).json
     assert [s["name"] for s in strategies["strategies"]] == ["sma_cross", "rsi_reversion"]
+
+
+def test_the_run_order_seed_is_taken_checked_and_returned(app, client, bearer, demo_dataset):
+    headers = bearer("engineer")
+    policy = {"mode": "max", "metric": "return_pct", "patience": 4}
+    job = submit(client, headers, submit_body(demo_dataset.id, earlyStopPolicy=policy, runOrderSeed=11))
+    assert job["runOrderSeed"] == 11 and client.get(f"{API}/{job['id']}", headers=headers).json["runOrderSeed"] == 11
+    drawn = submit(client, headers, submit_body(demo_dataset.id, earlyStopPolicy=policy))
+    assert isinstance(drawn["runOrderSeed"], int)
+    count = db.session.query(Optimization).count()
+    for bad in (-1, 2**31, "x"):
+        response = client.post(API, json=submit_body(demo_dataset.id, runOrderSeed=bad), headers=headers)
+        assert response.status_code == 422 and response.json["error"]["details"], bad
+    assert db.session.query(Optimization).count() == count

@@ -51,7 +51,7 @@ def test_submit_form_then_detail_with_top_n_heatmap_and_plot(app, signed_in):
     response = client.post("/optimizations/", data=form(dataset.id, csrf), follow_redirects=True)
     html = response.get_data(as_text=True)
     job = db.session.query(Optimization).one()
-    assert f"Optimization {job.id} submitted: 5 grid points (3 skipped" in html
+    assert f"Optimization {job.id} submitted: 8 grid points: 3 skipped (n1 ≥ n2), 5 to run." in html
     assert 'id="top-empty"' in html and 'data-live-topic="optimization:' in html
     run_worker(app, ["optimize"])
     html = client.get(f"/optimizations/{job.id}").get_data(as_text=True)
@@ -213,3 +213,21 @@ def test_a_100000_task_optimization_page_stays_small(signed_in, app):
     # 100,000 distinct (n1, n2) cells drawn as at most HEATMAP_COLUMNS × HEATMAP_ROWS binned ones
     assert service.HEATMAP_COLUMNS * service.HEATMAP_ROWS * 0.9 < drawn.count("<rect ")
     assert drawn.count("<rect ") <= service.HEATMAP_COLUMNS * service.HEATMAP_ROWS and "share a cell" in drawn
+
+
+def test_detail_shows_the_run_order_and_flags_zero_trade_results(app, signed_in, demo_dataset):
+    from app.optimization import chunks
+    from app.optimization.chunks import Outcome
+    from tests.optimization.factory import submit_body
+
+    client, _ = signed_in("engineer")
+    owner = db.session.query(User).filter_by(username="engineer-user").one()
+    policy = {"mode": "max", "metric": "return_pct", "maxTasks": 50}
+    spec = submit_body(demo_dataset.id, earlyStopPolicy=policy, runOrderSeed=3, cash=10_000, commission=0.0)
+    job = service.submit(owner, spec)
+    db.session.commit()
+    chunks.merge(job.id, [Outcome(0, {"n1": 5, "n2": 20}, metrics={"return_pct": 0.0, "trades": 0})])
+    chunks.merge(job.id, [Outcome(1, {"n1": 5, "n2": 40}, metrics={"return_pct": -1.0, "trades": 7})])
+    html = client.get(f"/optimizations/{job.id}").get_data(as_text=True)
+    assert "shuffled, seed 3" in html.split('id="run-order"')[1].split("</dd>")[0]
+    assert html.count('data-role="zero-trades"') == 1

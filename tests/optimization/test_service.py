@@ -292,3 +292,60 @@ def test_a_chunk_that_loses_the_database_re_raises_without_failing_its_points(ap
     db.session.rollback()
     assert len(calls) == 1  # no chunk_failed() merge after it
     assert db.session.query(OptimizationTask).filter_by(optimization_id=job.id).count() == 0
+
+
+# --- run order, numbers that add up, zero-trade warnings --------------------------------------
+
+WIDE = {"paramSpace": {"n1": {"start": 2, "stop": 41, "step": 1}, "n2": [50, 60]}}  # 80 points
+
+
+def test_an_early_stop_policy_runs_the_grid_in_a_seeded_shuffled_order(app, make_user):
+    """In grid order, patience judges one corner (n1 = 2, 3 first); shuffled, the first tasks come
+    from all over the grid, seq i is point in_run_order(points, seed)[i], and a re-run keeps the order."""
+    from app.optimization import jobs
+
+    owner = make_user("eve", "engineer")
+    dataset = make_dataset()
+    policy = {"mode": "max", "metric": "return_pct", "patience": 5}
+    job = service.submit(owner, spec(dataset.id, earlyStopPolicy=policy, runOrderSeed=7, **WIDE))
+    drawn = service.submit(owner, spec(dataset.id, earlyStopPolicy=policy, **WIDE))
+    plain = service.submit(owner, spec(dataset.id, **WIDE))
+    db.session.commit()
+    assert job.run_order_seed == 7 and drawn.run_order_seed is not None and plain.run_order_seed is None
+    points = grid.expand(STRATEGIES["sma_cross"], WIDE["paramSpace"])[0]
+    order = grid.in_run_order(points, 7)
+    assert order == grid.in_run_order(points, 7) != points and sorted(map(str, order)) == sorted(map(str, points))
+    assert grid.in_run_order(points, None) is points
+
+    jobs.run_chunk(job.id, 0, job.total)
+    db.session.expire_all()
+    tasks = db.session.query(OptimizationTask).filter_by(optimization_id=job.id).order_by(OptimizationTask.seq).all()
+    assert job.status == "early-stopped" and len(tasks) < job.total
+    assert [t.params for t in tasks] == order[: len(tasks)]
+    assert max(t.params["n1"] for t in tasks) - min(t.params["n1"] for t in tasks) > 20  # not one corner
+    jobs.run_chunk(plain.id, 0, 6)
+    assert [t.params for t in db.session.query(OptimizationTask).filter_by(optimization_id=plain.id)] == points[:6]
+    assert service.rerun(job, owner).run_order_seed == 7
+
+
+def test_the_grid_numbers_add_up(app, make_user):
+    owner = make_user("eve", "engineer")
+    space = {"paramSpace": {"n1": {"start": 1, "stop": 50, "step": 1}, "n2": {"start": 2, "stop": 41, "step": 1}}}
+    job = service.submit(owner, spec(make_dataset().id, **space))
+    db.session.commit()
+    assert service.grid_text(job) == "2,000 grid points: 1,180 skipped (n1 ≥ n2), 820 to run"
+    numbers = service.summary(job)
+    assert numbers["gridSize"] == numbers["skipped"] + numbers["total"] == 2000
+    shuffled = service.submit(
+        owner, spec(make_dataset().id, earlyStopPolicy={"mode": "max", "metric": "sharpe", "maxTasks": 9}, **space)
+    )
+    assert service.grid_text(shuffled).endswith(f"820 to run, in shuffled order (seed {shuffled.run_order_seed})")
+
+
+def test_zero_trade_results_in_the_top_n_are_flagged(app, make_user):
+    owner, job = submitted(make_user)
+    idle = Outcome(0, {"n1": 5, "n2": 10}, metrics={"return_pct": 0.0, "trades": 0})
+    traded = Outcome(1, {"n1": 5, "n2": 20}, metrics={"return_pct": -2.0, "trades": 4})
+    chunks.merge(job.id, [idle, traded])
+    top = service.summary(service.get(job.id, owner))["topN"]
+    assert [(t["score"], t["zeroTrades"]) for t in top] == [(0.0, True), (-2.0, False)]
