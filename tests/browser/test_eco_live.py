@@ -33,6 +33,14 @@ def create_warning_rule(page, live_server) -> None:
     page.fill("input[name=priority]", "1")
     page.click("#save-rule")
     expect(page.locator("tr[data-rule='Keep urgent ECOs urgent']")).to_be_visible()
+    # editing it shows its params as saved, and saving the form unchanged keeps them (issue 14 point 2)
+    page.locator("tr[data-rule='Keep urgent ECOs urgent'] a", has_text="edit").click()
+    params = page.locator("input[name=params]")
+    assert json.loads(params.input_value()) == {"priority": "normal", "never_lower": True}
+    page.click("#save-rule")
+    expect(page.locator("tr[data-rule='Keep urgent ECOs urgent']")).to_be_visible()
+    page.locator("tr[data-rule='Keep urgent ECOs urgent'] a", has_text="edit").click()
+    assert json.loads(page.locator("input[name=params]").input_value()) == {"priority": "normal", "never_lower": True}
 
 
 def wait_until_delivered(page, live_server, frames: list[dict], topic: str) -> None:

@@ -45,6 +45,13 @@ def test_queue_bars_change_colour_live(page, live_server):
     expect(page.locator("#run-controls")).to_be_hidden()  # an ended run offers no controls
     expect(bar).to_have_class(re.compile(r"pressure-low"))
     expect(page.locator('[data-routine-row="archive"] .r-items')).to_have_text("30")
+    # the trace as the server renders it for an ended run shows item counts, not a method's repr (point 1)
+    page.reload()
+    trace = page.locator("#trace-body")
+    expect(trace.locator("tr").first).not_to_have_class("empty-row")
+    assert "built-in method" not in trace.inner_text()
+    expect(trace.locator("tr").first.locator("td").nth(3)).to_have_text(re.compile(r"^\d+$"))
+    expect(page.locator('[data-routine-row="archive"] .r-items')).to_have_text("30")
     pushed = {f["type"] for f in frames if f.get("topic", "").startswith("flow-run:")}
     assert {"slot_queue_update", "routine_completed", "job_completed"} <= pushed
 
