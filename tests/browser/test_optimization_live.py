@@ -34,7 +34,9 @@ def test_submit_watch_progress_early_stop_export_and_rerun(page, live_server):
     page.fill("input[name=top_n]", "5")
     page.click("#submit-optimization")
 
-    expect(page.locator(".flash-success")).to_contain_text("submitted: 21,771 grid points: 21,771 to run, in shuffled order")
+    expect(page.locator(".flash-success")).to_contain_text(
+        "submitted: 21,771 grid points: 21,771 to run, in shuffled order"
+    )
     job_id = int(re.search(r"/optimizations/(\d+)$", page.url).group(1))
     expect(page.locator("#live-status")).to_have_text("live")
     page.evaluate("window.__notReloaded = true")
