@@ -71,6 +71,8 @@ class Config:
         self.LIVE_ALLOWED_ORIGINS = [
             o.strip().rstrip("/").lower() for o in os.environ.get("LIVE_ALLOWED_ORIGINS", "").split(",") if o.strip()
         ]
+        # werkzeug's password hash method; the default (scrypt) costs ~0.15 s per sign-in by design
+        self.PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)

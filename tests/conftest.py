@@ -114,6 +114,7 @@ def app_config(database_url: str, redis_url: str, **extra) -> dict:
         "REDIS_URL": redis_url,
         "RATELIMIT_STORAGE_URI": "memory://",
         "SECRET_KEY": "test-secret",
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # scrypt's 0.3 s per user and sign-in, times a thousand tests
         # the remote sites the tests run are on 127.0.0.1, which production defaults refuse
         "OUTBOUND_ALLOWED_HOSTS": ["127.0.0.1"],
         # real workers (start_workers) find a dead job within seconds, not minutes

@@ -198,3 +198,12 @@ def test_a_valid_bearer_without_a_session_needs_no_csrf_and_gets_no_cookie(clien
     assert db.session.query(ApiToken).filter_by(name="by-api").count() == 1
     junk = client.post("/account/tokens", data={"name": "junk"}, headers={"Authorization": "Bearer nope"})
     assert junk.status_code == 302 and "/login" in junk.headers["Location"]  # not signed in at all
+
+
+def test_passwords_are_hashed_with_the_configured_method_scrypt_unless_told(app, make_user, client):
+    from app.config import Config
+
+    assert Config().PASSWORD_HASH_METHOD == "scrypt"  # what a deployment gets
+    user = make_user("hashed", "viewer", "a-long-password")
+    assert user.password_hash.startswith("pbkdf2:sha256:1000$")  # the tests' cheap one, as configured
+    assert sign_in(client, "hashed", "a-long-password").status_code == 302

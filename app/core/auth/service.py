@@ -3,6 +3,7 @@
 import hashlib
 import secrets
 
+from flask import current_app
 from flask_login import current_user
 from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
@@ -21,6 +22,10 @@ MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256  # hashing is deliberately slow; a megabyte of password would be slower
 MAX_USERNAME_LENGTH = 80  # the column's
 PASSWORD_RULES = f"A password has {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters and is not the username."
+
+
+def _hash(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
 def require_role(*roles: str) -> None:
@@ -62,7 +67,7 @@ def create_user(username: str, password: str, role: str = "viewer") -> User:
     _check_password(password, username)
     if db.session.scalar(select(User).where(User.username == username)):
         raise Conflict(f"User {username!r} already exists.", {"field": "username"})
-    user = User(username=username, password_hash=generate_password_hash(password), role=role)
+    user = User(username=username, password_hash=_hash(password), role=role)
     db.session.add(user)
     db.session.flush()
     audit.record("user", user.id, "create", after=_user_snapshot(user))
@@ -162,7 +167,7 @@ def change_password(user: User, current: str, new: str, confirm: str) -> User:
         raise InvalidInput("The new password is the current one; choose another.", {"field": "new_password"})
     if new != confirm:
         raise InvalidInput("The two new passwords differ.", {"field": "confirm_password"})
-    user.password_hash = generate_password_hash(new)
+    user.password_hash = _hash(new)
     audit.record("user", user.id, "change_password", after={"other_sessions": "signed out"})
     return user
 
