@@ -268,3 +268,17 @@ def test_documents_metadata_travels_with_a_push(app, site, remote):
             "spec.txt",
             "forgeline",
         )
+
+
+def test_an_interrupted_job_has_a_replay_button_with_a_confirmation(app, site, remote, signed_in):
+    make_doc("INT-1", b"%PDF interrupted")
+    job = push(site, "interrupted-1")
+    job.status = "interrupted"
+    job.ended_at = job.created_at
+    db.session.commit()
+    browser, csrf = signed_in("operator")
+    page = browser.get(f"/doc-sync/jobs/{job.id}").get_data(as_text=True)
+    assert 'id="replay"' in page and f'hx-confirm="Replay sync job #{job.id}?' in page
+    replayed = browser.post(f"/doc-sync/jobs/{job.id}/replay", data={"csrf_token": csrf})
+    assert replayed.status_code in (302, 303)
+    assert db.session.query(SyncJob).filter_by(replay_of_id=job.id).count() == 1
