@@ -322,3 +322,13 @@ def test_a_double_submit_of_a_large_compare_export_queues_one_export(signed_in, 
     assert first.status_code == second.status_code == 302 and first.location == second.location
     assert db.session.scalar(select(func.count(BomExport.id))) == 1
     assert "already sent" in client.get(second.location).get_data(as_text=True)
+
+
+def test_both_csv_imports_share_one_form_and_one_preview_partial(app):
+    """The items import and the BOM-lines import carry no copy of the upload form or the preview table:
+    each includes the same two partials, so a change to one import's form or preview reaches both."""
+    for name in ("items/import_items.html", "items/import.html"):
+        source, _, _ = app.jinja_env.loader.get_source(app.jinja_env, name)
+        assert '{% include "items/_import_form.html" %}' in source, name
+        assert '{% include "items/_import_check.html" %}' in source, name
+        assert "<form" not in source and "<table" not in source, name
