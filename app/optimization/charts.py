@@ -3,23 +3,12 @@ templates only draw what is computed here)."""
 
 from typing import Any
 
+from app.core.charts import Frame, colour, evenly, every, polyline
+from app.core.charts import label as _label
+
 WIDTH, HEIGHT, MARGIN = 640, 260, 48
+FRAME = Frame(WIDTH, HEIGHT, MARGIN, 8, 8, MARGIN)
 MAX_STEPS, MAX_DOTS = 1000, 200  # improvements drawn as steps of the best-score line, and marked as dots
-# from worst to best: a red-to-green scale that reads the same in either mode
-WORST, MIDDLE, BEST = (200, 60, 50), (240, 220, 120), (40, 150, 80)
-
-
-def _mix(a: tuple[int, int, int], b: tuple[int, int, int], t: float) -> str:
-    return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(a, b, strict=True))
-
-
-def colour(fraction: float) -> str:
-    """0 = worst, 1 = best."""
-    return _mix(WORST, MIDDLE, fraction * 2) if fraction < 0.5 else _mix(MIDDLE, BEST, fraction * 2 - 1)
-
-
-def _label(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _run_label(run: list[Any]) -> str:
@@ -36,7 +25,7 @@ def heatmap(data: dict[str, Any], mode: str) -> dict[str, Any] | None:
     low, high = min(cells.values()), max(cells.values())
     span = (high - low) or 1.0
     columns, rows = len(x_labels), len(y_labels)
-    width, height = (WIDTH - MARGIN - 8) / columns, (HEIGHT - MARGIN - 8) / rows
+    width, height = FRAME.band(columns), FRAME.plot_h / rows
     drawn = []
     for (column, row), score in cells.items():
         fraction = (score - low) / span
@@ -50,7 +39,7 @@ def heatmap(data: dict[str, Any], mode: str) -> dict[str, Any] | None:
                 "title": f"{data['x']}={x_labels[column]}, {data['y']}={y_labels[row]}: {score:.4g}",
             }
         )
-    every_x, every_y = max(1, columns // 10), max(1, rows // 8)
+    every_x, every_y = every(columns, 10), every(rows, 8)
     return {
         "width": WIDTH,
         "height": HEIGHT,
@@ -73,30 +62,19 @@ def heatmap(data: dict[str, Any], mode: str) -> dict[str, Any] | None:
     }
 
 
-def _evenly(points: list, limit: int) -> list:
-    """At most `limit` of `points`, evenly spread, the first and the last always kept."""
-    if len(points) <= limit:
-        return points
-    step = (len(points) - 1) / (limit - 1)
-    return [points[round(i * step)] for i in range(limit)]
-
-
 def best_over_time(history: list[list[float]], done: int, elapsed: float | None) -> dict[str, Any] | None:
     """A step line of the best score against seconds since the start; None before the first score."""
     if not history:
         return None
-    improvements, history = len(history), _evenly(history, MAX_STEPS)
+    improvements, history = len(history), evenly(history, MAX_STEPS)
     points = [(seconds, best) for _, seconds, best in history]
     end = max(elapsed or 0.0, points[-1][0])
     points.append((end, points[-1][1]))
     low, high = min(p[1] for p in points), max(p[1] for p in points)
-    span, duration = (high - low) or 1.0, end or 1.0
+    x, y = FRAME.x_linear(0.0, end), FRAME.y_linear(low, high)
 
     def at(seconds: float, best: float) -> tuple[float, float]:
-        return (
-            MARGIN + seconds / duration * (WIDTH - MARGIN - 8),
-            8 + (1 - (best - low) / span) * (HEIGHT - MARGIN - 8),
-        )
+        return x(seconds), y(best)
 
     steps: list[tuple[float, float]] = []
     for i, (seconds, best) in enumerate(points):
@@ -106,10 +84,10 @@ def best_over_time(history: list[list[float]], done: int, elapsed: float | None)
     return {
         "width": WIDTH,
         "height": HEIGHT,
-        "polyline": " ".join(f"{x:.1f},{y:.1f}" for x, y in steps),
+        "polyline": polyline(steps),
         "dots": [
             {"x": at(s, b)[0], "y": at(s, b)[1], "title": f"{b:.4g} after {s:.1f} s (task {n})"}
-            for n, s, b in _evenly(history, MAX_DOTS)
+            for n, s, b in evenly(history, MAX_DOTS)
         ],
         "low": low,
         "high": high,
