@@ -64,6 +64,47 @@ class HistoryQuery(paging_query()):
     """Paging of the optimization history."""
 
 
+class TrialsQuery(paging_query(50)):
+    """The trials table: every task, sorted and filtered in SQL."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sort: str = Field("seq", max_length=40, description="seq, score, a metric or a parameter name")
+    order: Literal["asc", "desc"] = "asc"
+    ranges: str | None = Field(
+        None, max_length=400, description="parameter ranges, inclusive, either bound open: n1:5:20,n2::100"
+    )
+    status: Literal["finished", "failed"] | None = None
+
+
+class TrialOut(BaseModel):
+    taskId: int
+    seq: int = Field(description="the task number: its position in the run order")
+    status: str
+    score: float | None
+    params: dict[str, Number]
+    metrics: dict | None
+    error: str | None
+
+
+class TrialList(BaseModel):
+    trials: list[TrialOut]
+    paging: PageMeta
+
+
+class GridSizeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: Text = Field(max_length=40)
+    paramSpace: dict[Text, list[Number] | RangeIn] = Field(min_length=1, title="Parameters")
+
+
+class GridSizeOut(BaseModel):
+    size: int = Field(description="points in the grid")
+    skipped: int = Field(description="points that break the strategy's constraint")
+    toRun: int = Field(description="points a submit would queue")
+
+
 class TopEntry(BaseModel):
     taskId: int
     score: float

@@ -9,8 +9,8 @@ from app.core.pages import form_action, form_page, page_roles
 from app.core.records import id_from_text
 from app.core.timeutil import utcnow
 from app.extensions import db
-from app.optimization import charts, service
-from app.optimization.schemas import OptimizationIn
+from app.optimization import analysis, charts, service
+from app.optimization.schemas import GridSizeIn, OptimizationIn
 from app.optimization.strategies import STRATEGIES
 
 bp = Blueprint("optimization", __name__, url_prefix="/optimizations")
@@ -130,6 +130,21 @@ def params_partial():
     return render_template("optimization/_params.html", chosen=strategy, defaults=DEFAULT_SPACES, form={})
 
 
+@bp.get("/new/panel/grid-size")
+@page_roles(SIGNED_IN)
+def grid_size_partial():
+    """The grid size, skipped and to-run points of the form's parameter space as typed, computed by the
+    function the submit uses (htmx reloads it on every change of the form); a bad space says why."""
+    strategy = STRATEGIES.get(request.args.get("strategy", ""), STRATEGIES["sma_cross"])
+    try:
+        space = {p.name: _space_field(p.name, request.args.get(f"param_{p.name}", "")) for p in strategy.params}
+        space = parse(GridSizeIn, {"strategy": strategy.name, "paramSpace": space}).model_dump()["paramSpace"]
+        size, problem = analysis.grid_size(strategy.name, space), None
+    except InvalidInput as error:
+        size, problem = None, error.message
+    return render_template("optimization/_grid_size.html", size=size, problem=problem, chosen=strategy)
+
+
 @bp.post("/")
 @page_roles(ENGINEER)
 def create():
@@ -209,6 +224,42 @@ def detail(optimization_id: int):
             **_heatmap_context(optimization, pending=optimization.done > HEATMAP_INLINE_TASKS),
         },
     )
+
+
+@bp.get("/<int:optimization_id>/trials")
+@page_roles(SIGNED_IN)
+def trials(optimization_id: int):
+    """Every task: sorted by any column, filtered by parameter ranges, paged in SQL."""
+    optimization = service.get(optimization_id, current_user)
+    names = [p.name for p in STRATEGIES[optimization.strategy].params]
+    ranges = ",".join(
+        f"{n}:{request.args.get(f'{n}_min', '').strip()}:{request.args.get(f'{n}_max', '').strip()}"
+        for n in names
+        if request.args.get(f"{n}_min", "").strip() or request.args.get(f"{n}_max", "").strip()
+    )
+    args = {
+        "sort": request.args.get("sort", "seq"),
+        "order": request.args.get("order", "asc"),
+        "status": request.args.get("status") or None,
+    }
+    try:
+        page, problem = (
+            analysis.trials(optimization, **args, ranges=ranges, page=request.args.get("page", 1, type=int)),
+            None,
+        )
+    except InvalidInput as error:
+        page, problem = None, error.message
+    return render_template(
+        "optimization/trials.html",
+        job=optimization,
+        names=names,
+        page=page,
+        problem=problem,
+        args=args,
+        sort_keys=analysis.sort_keys(optimization),
+        metrics=service.METRIC_LABELS,
+        query={k: v for k, v in request.args.items() if k != "page"},
+    ), (422 if problem else 200)
 
 
 @bp.get("/<int:optimization_id>/panel")
