@@ -62,36 +62,37 @@ def heatmap(data: dict[str, Any], mode: str) -> dict[str, Any] | None:
     }
 
 
-def best_over_time(history: list[list[float]], done: int, elapsed: float | None) -> dict[str, Any] | None:
-    """A step line of the best score against seconds since the start; None before the first score."""
+def best_by_task(history: list[list[float]], done: int) -> dict[str, Any] | None:
+    """A step line of the best score against the task number (tasks done when it improved), not the
+    wall clock, which on a fast run draws a vertical line at 0 s; None before the first score."""
     if not history:
         return None
     improvements, history = len(history), evenly(history, MAX_STEPS)
-    points = [(seconds, best) for _, seconds, best in history]
-    end = max(elapsed or 0.0, points[-1][0])
+    points = [(n, best) for n, _, best in history]
+    end = max(done, points[-1][0])
     points.append((end, points[-1][1]))
     low, high = min(p[1] for p in points), max(p[1] for p in points)
     x, y = FRAME.x_linear(0.0, end), FRAME.y_linear(low, high)
 
-    def at(seconds: float, best: float) -> tuple[float, float]:
-        return x(seconds), y(best)
+    def at(task: float, best: float) -> tuple[float, float]:
+        return x(task), y(best)
 
     steps: list[tuple[float, float]] = []
-    for i, (seconds, best) in enumerate(points):
+    for i, (task, best) in enumerate(points):
         if i:
-            steps.append(at(seconds, points[i - 1][1]))
-        steps.append(at(seconds, best))
+            steps.append(at(task, points[i - 1][1]))
+        steps.append(at(task, best))
     return {
         "width": WIDTH,
         "height": HEIGHT,
         "polyline": polyline(steps),
         "dots": [
-            {"x": at(s, b)[0], "y": at(s, b)[1], "title": f"{b:.4g} after {s:.1f} s (task {n})"}
+            {"x": at(n, b)[0], "y": at(n, b)[1], "title": f"{b:.4g} at task {n:,.0f} ({s:.1f} s)"}
             for n, s, b in evenly(history, MAX_DOTS)
         ],
         "low": low,
         "high": high,
-        "duration": end,
+        "tasks": end,
         "improvements": improvements,
         "done": done,
     }

@@ -7,7 +7,6 @@ from app.core.auth.roles import ENGINEER, SIGNED_IN
 from app.core.errors import InvalidInput
 from app.core.pages import form_action, form_page, page_roles
 from app.core.records import id_from_text
-from app.core.timeutil import utcnow
 from app.extensions import db
 from app.optimization import analysis, charts, service
 from app.optimization.schemas import GridSizeIn, OptimizationIn
@@ -176,9 +175,6 @@ def upload_dataset():
 
 
 def _detail_context(optimization) -> dict:
-    elapsed = None
-    if optimization.started_at:
-        elapsed = ((optimization.ended_at or utcnow()) - optimization.started_at).total_seconds()
     tasks = service.tasks_of(optimization, [t["taskId"] for t in optimization.top])
     return {
         "job": optimization,
@@ -186,7 +182,7 @@ def _detail_context(optimization) -> dict:
         "tasks": tasks,
         "metric_label": service.METRIC_LABELS[optimization.metric],
         "metrics": service.METRIC_LABELS,
-        "plot": charts.best_over_time(optimization.best_history, optimization.done, elapsed),
+        "plot": charts.best_by_task(optimization.best_history, optimization.done),
         "source": optimization.source_id and db.session.get(type(optimization), optimization.source_id),
     }
 

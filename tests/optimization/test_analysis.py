@@ -164,3 +164,19 @@ def test_a_100000_task_trials_page_stays_small_and_quick(signed_in, app):
         assert html.count("<tr data-seq=") == 50
     scores = [float(cell.split(">")[1].split("<")[0]) for cell in html.split('data-role="score"')[1:]]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_best_score_is_drawn_by_task_number_not_wall_clock(app, signed_in, demo_dataset):
+    from app.optimization import charts
+
+    # three improvements, all within the first 0.01 s: by time they would stand on one vertical line
+    plot = charts.best_by_task([[1, 0.0, 1.0], [50, 0.005, 2.0], [400, 0.01, 3.0]], 1000)
+    xs = [float(point.split(",")[0]) for point in plot["polyline"].split()]
+    left, width = charts.FRAME.left, charts.FRAME.plot_w
+    assert xs[0] == round(left + width * 1 / 1000, 1) and xs[-1] == left + width  # ends at task 1,000
+    assert abs(plot["dots"][2]["x"] - (left + width * 0.4)) < 0.01 and "at task 400" in plot["dots"][2]["title"]
+    client, _ = signed_in("engineer")
+    owner = db.session.query(User).filter_by(username="engineer-user").one()
+    job = _merged(owner, demo_dataset.id)
+    html = client.get(f"/optimizations/{job.id}").get_data(as_text=True)
+    assert "by task number" in html and f">task {job.done}</text>" in html
