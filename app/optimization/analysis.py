@@ -5,10 +5,11 @@ It only reads; the pipeline (service writes, jobs, runner) lives elsewhere."""
 import math
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.core.paging import Page, paginate
 from app.core.validation import invalid
+from app.extensions import db
 from app.optimization import grid
 from app.optimization.models import Optimization, OptimizationTask
 from app.optimization.service import METRICS
@@ -116,4 +117,75 @@ def trial_out(task: OptimizationTask) -> dict[str, Any]:
         "params": task.params,
         "metrics": task.metrics,
         "error": task.error,
+    }
+
+
+def slices(optimization: Optimization) -> dict[str, Any]:
+    """Per parameter, the scored tasks grouped by its value in SQL (count, mean and best score per value:
+    the slice plot), and its importance: the share of the scores' variance that its value explains
+    (between-group sum of squares over the total, a one-way ANOVA's eta squared). Rows read: one per
+    distinct value of each parameter, whatever the number of tasks."""
+    names = [p.name for p in STRATEGIES[optimization.strategy].params]
+    scored = (OptimizationTask.optimization_id == optimization.id, OptimizationTask.score.is_not(None))
+    best = func.max if optimization.mode == "max" else func.min
+    out: dict[str, Any] = {"params": {}, "mode": optimization.mode}
+    for name in names:
+        value = OptimizationTask.params[name].as_float()
+        rows = db.session.execute(
+            select(value, func.count(), func.avg(OptimizationTask.score), best(OptimizationTask.score))
+            .where(*scored)
+            .group_by(value)
+            .order_by(value)
+        ).all()
+        out["params"][name] = [
+            {"value": v, "count": n, "mean": float(mean), "best": float(top)} for v, n, mean, top in rows
+        ]
+    groups = next(iter(out["params"].values()), [])
+    total_n = sum(g["count"] for g in groups)
+    mean = sum(g["mean"] * g["count"] for g in groups) / total_n if total_n else 0.0
+    squares = db.session.scalar(
+        select(func.sum((OptimizationTask.score - mean) * (OptimizationTask.score - mean))).where(*scored)
+    )
+    total_ss = float(squares or 0.0)
+    out["count"] = total_n
+    out["importance"] = {
+        name: (sum(g["count"] * (g["mean"] - mean) ** 2 for g in rows) / total_ss if total_ss > 0 else 0.0)
+        for name, rows in out["params"].items()
+    }
+    return out
+
+
+def compare(first: Optimization, second: Optimization) -> dict[str, Any]:
+    """Two optimizations of one strategy on one dataset (the same bars: the same checksum), side by
+    side: their Top-N and best-by-task histories. A different strategy or dataset is refused."""
+    if first.id == second.id:
+        raise invalid("b", f"Choose two different optimizations; both are {first.id}.")
+    if first.strategy != second.strategy:
+        raise invalid(
+            "b",
+            f"Optimizations {first.id} and {second.id} cannot be compared: they run different strategies"
+            f" ({first.strategy} and {second.strategy}).",
+        )
+    if first.dataset.checksum != second.dataset.checksum:
+        raise invalid(
+            "b",
+            f"Optimizations {first.id} and {second.id} cannot be compared: they run on different datasets"
+            f" ({first.dataset.name} and {second.dataset.name}).",
+        )
+    return {
+        "strategy": first.strategy,
+        "dataset": first.dataset.name,
+        "optimizations": [
+            {
+                "id": o.id,
+                "status": o.status,
+                "metric": o.metric,
+                "mode": o.mode,
+                "done": o.done,
+                "bestScore": o.best_score,
+                "topN": o.top,
+                "bestByTask": [[n, best] for n, _, best in o.best_history],
+            }
+            for o in (first, second)
+        ],
     }

@@ -7,6 +7,8 @@ from app.extensions import db
 from app.optimization import analysis, service
 from app.optimization.models import Optimization
 from app.optimization.schemas import (
+    CompareOut,
+    CompareQuery,
     DatasetIn,
     DatasetList,
     DatasetOut,
@@ -150,6 +152,18 @@ def list_trials(optimization_id: str, query: TrialsQuery):
 )
 def grid_size(body: GridSizeIn):
     return GridSizeOut(**analysis.grid_size(body.strategy, body.model_dump()["paramSpace"]))
+
+
+@endpoint(
+    bp,
+    "/optimizations/compare",
+    summary="Two optimizations of one strategy on one dataset side by side: Top-N and best score by task",
+    query=CompareQuery,
+    response=CompareOut,
+)
+def compare(query: CompareQuery):
+    first, second = (service.get(i, current_user) for i in (query.a, query.b))
+    return CompareOut(**analysis.compare(first, second))
 
 
 @endpoint(bp, "/optimizations/datasets", summary="OHLCV datasets", response=DatasetList)

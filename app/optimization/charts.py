@@ -96,3 +96,64 @@ def best_by_task(history: list[list[float]], done: int) -> dict[str, Any] | None
         "improvements": improvements,
         "done": done,
     }
+
+
+SLICE_W, SLICE_H = 300, 160
+SLICE = Frame(SLICE_W, SLICE_H, 44, 8, 8, 26)
+MAX_SLICE_POINTS = 200  # values drawn per slice plot, whatever the grid
+
+
+def slice_plots(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """One small plot per parameter: the best and the mean score at each of its values (at most
+    MAX_SLICE_POINTS of them, evenly picked), and its importance as a bar."""
+    plots = []
+    for name, rows in data["params"].items():
+        if not rows:
+            continue
+        shown = evenly(rows, MAX_SLICE_POINTS)
+        low = min(min(r["mean"], r["best"]) for r in shown)
+        high = max(max(r["mean"], r["best"]) for r in shown)
+        x = SLICE.x_linear(shown[0]["value"], shown[-1]["value"])
+        y = SLICE.y_linear(low, high)
+        plots.append(
+            {
+                "name": name,
+                "width": SLICE_W,
+                "height": SLICE_H,
+                "frame": SLICE.axes(),
+                "best": polyline((x(r["value"]), y(r["best"])) for r in shown),
+                "mean": polyline((x(r["value"]), y(r["mean"])) for r in shown),
+                "low": low,
+                "high": high,
+                "first": _label(shown[0]["value"]),
+                "last": _label(shown[-1]["value"]),
+                "values": len(rows),
+                "importance": data["importance"][name],
+            }
+        )
+    return plots
+
+
+COMPARE_COLOURS = ("#2457c5", "#c5502b")
+
+
+def compare_by_task(histories: list[tuple[int, list[list[float]], int]]) -> dict[str, Any] | None:
+    """Best-by-task step lines of several optimizations on one chart: (id, [[task, best]], done) each,
+    one shared x (task number) and y scale."""
+    drawn = [(oid, evenly(h, MAX_STEPS), done) for oid, h, done in histories if h]
+    if not drawn:
+        return None
+    end = max(max(done, h[-1][0]) for _, h, done in drawn)
+    values = [b for _, h, _ in drawn for _, b in h]
+    low, high = min(values), max(values)
+    x, y = FRAME.x_linear(0.0, end), FRAME.y_linear(low, high)
+    lines = []
+    for i, (oid, history, done) in enumerate(drawn):
+        points = [*history, [max(done, history[-1][0]), history[-1][1]]]
+        steps: list[tuple[float, float]] = []
+        for j, (task, best) in enumerate(points):
+            if j:
+                steps.append((x(task), y(points[j - 1][1])))
+            steps.append((x(task), y(best)))
+        lines.append({"id": oid, "polyline": polyline(steps), "colour": COMPARE_COLOURS[i % 2]})
+    return {"width": WIDTH, "height": HEIGHT, "lines": lines, "low": low, "high": high, "tasks": end}

@@ -105,6 +105,30 @@ class GridSizeOut(BaseModel):
     toRun: int = Field(description="points a submit would queue")
 
 
+class CompareQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    a: Id = Field(description="one optimization's id")
+    b: Id = Field(description="the other's: the same strategy, on the same dataset")
+
+
+class ComparedOut(BaseModel):
+    id: int
+    status: str
+    metric: str
+    mode: str
+    done: int
+    bestScore: float | None
+    topN: list[dict]
+    bestByTask: list[list[float]] = Field(description="[task number, best score] at each improvement")
+
+
+class CompareOut(BaseModel):
+    strategy: str
+    dataset: str
+    optimizations: list[ComparedOut]
+
+
 class TopEntry(BaseModel):
     taskId: int
     score: float

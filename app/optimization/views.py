@@ -222,6 +222,24 @@ def detail(optimization_id: int):
     )
 
 
+@bp.get("/compare")
+@page_roles(SIGNED_IN)
+def compare():
+    """Two optimizations side by side (`?a=&b=`): their Top-N tables and best-by-task curves on one chart."""
+    a, b = request.args.get("a", type=int), request.args.get("b", type=int)
+    if not a or not b:
+        return render_template("optimization/compare.html", data=None, plot=None, problem=None, a=a, b=b)
+    first, second = service.get(a, current_user), service.get(b, current_user)
+    try:
+        data, problem = analysis.compare(first, second), None
+    except InvalidInput as error:
+        data, problem = None, error.message
+    plot = data and charts.compare_by_task([(o["id"], o["bestByTask"], o["done"]) for o in data["optimizations"]])
+    return render_template("optimization/compare.html", data=data, plot=plot, problem=problem, a=a, b=b), (
+        422 if problem else 200
+    )
+
+
 @bp.get("/<int:optimization_id>/trials")
 @page_roles(SIGNED_IN)
 def trials(optimization_id: int):
@@ -253,6 +271,7 @@ def trials(optimization_id: int):
         problem=problem,
         args=args,
         sort_keys=analysis.sort_keys(optimization),
+        slices=charts.slice_plots(analysis.slices(optimization)),
         metrics=service.METRIC_LABELS,
         query={k: v for k, v in request.args.items() if k != "page"},
     ), (422 if problem else 200)

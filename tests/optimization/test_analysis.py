@@ -11,7 +11,7 @@ from app.optimization import analysis, chunks, service
 from app.optimization.chunks import Outcome
 from app.optimization.models import OptimizationTask
 from tests.bigdata import big_optimization
-from tests.optimization.factory import submit_body
+from tests.optimization.factory import submit_body, submitted
 
 API = "/api/v1/optimizations"
 PAGE_BUDGET = 300 * 1024
@@ -180,3 +180,53 @@ def test_best_score_is_drawn_by_task_number_not_wall_clock(app, signed_in, demo_
     job = _merged(owner, demo_dataset.id)
     html = client.get(f"/optimizations/{job.id}").get_data(as_text=True)
     assert "by task number" in html and f">task {job.done}</text>" in html
+
+
+@pytest.mark.dialects  # grouped by a JSON value in SQL
+def test_slices_and_importance_grouped_in_sql(app, signed_in, demo_dataset):
+    client, _ = signed_in("engineer")
+    owner = db.session.query(User).filter_by(username="engineer-user").one()
+    job = _merged(owner, demo_dataset.id)  # return_pct = n1 - n2/10: n1 spans 25, n2 spans 6
+    data = analysis.slices(job)
+    assert data["count"] == 8
+    n1 = {row["value"]: row for row in data["params"]["n1"]}
+    assert n1[5]["count"] == 2 and n1[5]["mean"] == pytest.approx(2.0) and n1[5]["best"] == pytest.approx(3.0)
+    importance = data["importance"]
+    assert importance["n1"] > 0.8 and importance["n2"] < importance["n1"] and 0 <= importance["n2"] <= 1
+    html = client.get(f"/optimizations/{job.id}/trials").get_data(as_text=True)
+    assert html.count('<figure class="slice"') == 2 and 'data-param="n1"' in html
+
+
+def test_compare_two_optimizations_and_refuse_another_strategy_or_dataset(client, bearer, signed_in, demo_dataset):
+    web, _ = signed_in("engineer")
+    owner = db.session.query(User).filter_by(username="engineer-user").one()
+    first, second = _merged(owner, demo_dataset.id), _merged(owner, demo_dataset.id)
+    rsi = service.submit(
+        owner,
+        submit_body(
+            demo_dataset.id,
+            strategy="rsi_reversion",
+            paramSpace={"period": [5], "lower": [30], "upper": [70]},
+            cash=10_000,
+            commission=0.0,
+        ),
+    )
+    db.session.commit()
+    html = web.get("/optimizations/compare", query_string={"a": first.id, "b": second.id}).get_data(as_text=True)
+    assert html.count("<polyline data-optimization=") == 2 and html.count('<tr data-task="') == 6
+    refused = web.get("/optimizations/compare", query_string={"a": first.id, "b": rsi.id})
+    assert refused.status_code == 422 and "different strategies" in refused.get_data(as_text=True)
+    assert "compare-plot" not in refused.get_data(as_text=True)
+    admin = bearer("admin")
+    body = client.get(f"{API}/compare", query_string={"a": first.id, "b": second.id}, headers=admin).json
+    assert [o["id"] for o in body["optimizations"]] == [first.id, second.id]
+    assert (
+        body["optimizations"][0]["bestByTask"][-1][1] == first.best_score and len(body["optimizations"][1]["topN"]) == 3
+    )
+    bad = client.get(f"{API}/compare", query_string={"a": first.id, "b": rsi.id}, headers=admin)
+    assert bad.status_code == 422 and "different strategies" in bad.json["error"]["message"]
+    other_bars = submitted(owner, 80, {"n1": [5], "n2": [20]})  # a dataset of other bars
+    apart = client.get(f"{API}/compare", query_string={"a": first.id, "b": other_bars.id}, headers=admin)
+    assert apart.status_code == 422 and "different datasets" in apart.json["error"]["message"]
+    missing = client.get(f"{API}/compare", query_string={"a": first.id}, headers=admin)
+    assert missing.status_code == 422 and set(missing.json["error"]) == {"code", "message", "details"}
