@@ -69,9 +69,9 @@ class TrialsQuery(paging_query(50)):
 
     model_config = ConfigDict(extra="forbid")
 
-    sort: str = Field("seq", max_length=40, description="seq, score, a metric or a parameter name")
+    sort: Text = Field("seq", max_length=40, description="seq, score, a metric or a parameter name")
     order: Literal["asc", "desc"] = "asc"
-    ranges: str | None = Field(
+    ranges: Text | None = Field(
         None, max_length=400, description="parameter ranges, inclusive, either bound open: n1:5:20,n2::100"
     )
     status: Literal["finished", "failed"] | None = None
