@@ -2,16 +2,20 @@
 
 from typing import Any
 
+from app.core.charts import Frame, every, polyline
+
 WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 640, 260, 44, 56, 12
+PARETO = Frame(WIDTH, HEIGHT, LEFT, 44, TOP, BOTTOM)  # a right axis for the cumulative share
+TREND = Frame(WIDTH, HEIGHT, LEFT, 16, TOP, BOTTOM)
 
 
 def pareto(components: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Bars of each component's count (largest first) and the cumulative-share line (0..100 %)."""
     if not components:
         return None
-    plot_w, plot_h = WIDTH - LEFT - 44, HEIGHT - BOTTOM - TOP
+    plot_h = PARETO.plot_h
     highest = max(c["count"] for c in components)
-    step = plot_w / len(components)
+    step = PARETO.band(len(components))
     bars, points = [], []
     for i, c in enumerate(components):
         h = plot_h * c["count"] / highest
@@ -31,11 +35,11 @@ def pareto(components: list[dict[str, Any]]) -> dict[str, Any] | None:
         "width": WIDTH,
         "height": HEIGHT,
         "bars": bars,
-        "line": " ".join(f"{x:.1f},{y:.1f}" for x, y in points),
+        "line": polyline(points),
         "dots": [
             {"x": x, "y": y, "share": c["cumulative_share"]} for (x, y), c in zip(points, components, strict=True)
         ],
-        "axis": {"left": LEFT, "right": WIDTH - 44, "top": TOP, "bottom": TOP + plot_h, "max": highest},
+        "axis": {**PARETO.axes(), "max": highest},
     }
 
 
@@ -43,9 +47,9 @@ def trend(weeks: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Incidents per week as a line, the severe ones as bars beneath it."""
     if not weeks or not any(w["incidents"] for w in weeks):
         return None
-    plot_w, plot_h = WIDTH - LEFT - 16, HEIGHT - BOTTOM - TOP
+    plot_h = TREND.plot_h
     highest = max(w["incidents"] for w in weeks)
-    step = plot_w / len(weeks)
+    step = TREND.band(len(weeks))
     points, bars = [], []
     for i, w in enumerate(weeks):
         x = LEFT + i * step + step / 2
@@ -55,13 +59,13 @@ def trend(weeks: list[dict[str, Any]]) -> dict[str, Any] | None:
     labels = [
         {"x": LEFT + i * step + step / 2, "text": w["week"][5:]}
         for i, w in enumerate(weeks)
-        if i % max(1, len(weeks) // 8) == 0
+        if i % every(len(weeks), 8) == 0
     ]
     return {
         "width": WIDTH,
         "height": HEIGHT,
-        "line": " ".join(f"{x:.1f},{y:.1f}" for x, y in points),
+        "line": polyline(points),
         "bars": bars,
         "labels": labels,
-        "axis": {"left": LEFT, "right": WIDTH - 16, "top": TOP, "bottom": TOP + plot_h, "max": highest},
+        "axis": {**TREND.axes(), "max": highest},
     }

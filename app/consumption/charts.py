@@ -4,38 +4,39 @@ vs actual per bucket, and the burn-up of the current bucket."""
 from typing import Any
 
 from app.consumption.variance import Bucket, BurnUp
+from app.core.charts import Frame, every_ceil, nice_ticks, polyline
 
 WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 640, 240, 56, 28, 10
-PLOT_W, PLOT_H = WIDTH - LEFT - 10, HEIGHT - BOTTOM - TOP
+FRAME = Frame(WIDTH, HEIGHT, LEFT, 10, TOP, BOTTOM)
+PLOT_W, PLOT_H = FRAME.plot_w, FRAME.plot_h
 MAX_LABELS = 12
 
 
 def _scale(top: float):
-    top = top or 1.0
-    return lambda value: TOP + PLOT_H * (1 - value / top)
+    return FRAME.y_linear(0.0, top)
 
 
 def _ticks(top: float, y) -> list[dict[str, Any]]:
-    return [{"y": y(top * i / 4), "label": f"{top * i / 4:.4g}"} for i in range(5)]
+    return [{"y": y(value), "label": f"{value:.4g}"} for value in nice_ticks(top)]
 
 
 def bars(spans: list[Bucket], tolerance: float) -> dict[str, Any]:
     """Two bars per bucket: planned (grey) and actual (coloured by the bucket's status)."""
     top = max((max(b.variance.planned, b.variance.actual) for b in spans), default=0) * 1.1
     y = _scale(top)
-    slot = PLOT_W / max(1, len(spans))
+    slot = FRAME.band(len(spans))
     width = max(1.0, slot * 0.38)
-    every = max(1, -(-len(spans) // MAX_LABELS))
+    stride = every_ceil(len(spans), MAX_LABELS)
     drawn = []
     for i, bucket in enumerate(spans):
         x = LEFT + i * slot + slot * 0.1
         v = bucket.variance
         drawn.append(
             {
-                "planned": {"x": x, "y": y(v.planned), "w": width, "h": TOP + PLOT_H - y(v.planned)},
-                "actual": {"x": x + width, "y": y(v.actual), "w": width, "h": TOP + PLOT_H - y(v.actual)},
+                "planned": {"x": x, "y": y(v.planned), "w": width, "h": FRAME.base - y(v.planned)},
+                "actual": {"x": x + width, "y": y(v.actual), "w": width, "h": FRAME.base - y(v.actual)},
                 "status": v.status(tolerance),
-                "label": f"{bucket.start:%m-%d}" if i % every == 0 else "",
+                "label": f"{bucket.start:%m-%d}" if i % stride == 0 else "",
                 "label_x": x + width,
                 "title": f"{bucket.start:%Y-%m-%d}: planned {v.planned:.6g}, actual {v.actual:.6g}",
             }
@@ -46,7 +47,7 @@ def bars(spans: list[Bucket], tolerance: float) -> dict[str, Any]:
         "bars": drawn,
         "ticks": _ticks(top, y),
         "left": LEFT,
-        "base": TOP + PLOT_H,
+        "base": FRAME.base,
         "right": LEFT + PLOT_W,
     }
 
@@ -59,8 +60,7 @@ def burn_up(chart: BurnUp) -> dict[str, Any]:
     y = _scale(top)
     n = max(1, len(chart.steps))
 
-    def x(i: int) -> float:
-        return LEFT + PLOT_W * i / n
+    x = FRAME.x_linear(0, n)
 
     actual = [(x(0), y(0))] + [(x(i + 1), y(v)) for i, (_, v) in enumerate(chart.steps) if v is not None]
     return {
@@ -68,10 +68,10 @@ def burn_up(chart: BurnUp) -> dict[str, Any]:
         "height": HEIGHT,
         "left": LEFT,
         "right": LEFT + PLOT_W,
-        "base": TOP + PLOT_H,
+        "base": FRAME.base,
         "target_y": y(planned),
-        "pace": f"{x(0):.1f},{y(0):.1f} {x(n):.1f},{y(planned):.1f}",
-        "actual": " ".join(f"{px:.1f},{py:.1f}" for px, py in actual),
+        "pace": polyline([(x(0), y(0)), (x(n), y(planned))]),
+        "actual": polyline(actual),
         "reached": reached[-1] if reached else 0.0,
         "planned": planned,
         "ticks": _ticks(top, y),

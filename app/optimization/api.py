@@ -4,12 +4,16 @@ from flask_login import current_user
 from app.core.api import API_PREFIX, endpoint, page_out, read
 from app.core.auth.roles import ENGINEER
 from app.extensions import db
-from app.optimization import service
+from app.optimization import analysis, service
 from app.optimization.models import Optimization
 from app.optimization.schemas import (
+    CompareOut,
+    CompareQuery,
     DatasetIn,
     DatasetList,
     DatasetOut,
+    GridSizeIn,
+    GridSizeOut,
     HistoryQuery,
     OptimizationIn,
     OptimizationList,
@@ -17,6 +21,9 @@ from app.optimization.schemas import (
     RerunIn,
     StatusOut,
     StrategyList,
+    TrialList,
+    TrialOut,
+    TrialsQuery,
 )
 from app.optimization.strategies import STRATEGIES
 
@@ -112,6 +119,51 @@ def export(optimization_id: str):
         mimetype="application/zip",
         headers={"Content-Disposition": f'attachment; filename="optimization-{optimization.id}.zip"'},
     )
+
+
+@endpoint(
+    bp,
+    "/optimizations/<optimization_id>/trials",
+    summary="Every task of an optimization, paged, sorted by any metric, filtered by parameter ranges",
+    query=TrialsQuery,
+    response=TrialList,
+)
+def list_trials(optimization_id: str, query: TrialsQuery):
+    optimization = service.get_by_ref(optimization_id, current_user)
+    page = analysis.trials(
+        optimization,
+        sort=query.sort,
+        order=query.order,
+        ranges=query.ranges,
+        status=query.status,
+        page=query.page,
+        per_page=query.per_page,
+    )
+    return page_out(TrialList, page, lambda task: TrialOut(**analysis.trial_out(task)))
+
+
+@endpoint(
+    bp,
+    "/optimizations/grid-size",
+    "POST",
+    summary="The grid size, skipped and to-run points a submit of this space would queue (nothing written)",
+    body=GridSizeIn,
+    response=GridSizeOut,
+)
+def grid_size(body: GridSizeIn):
+    return GridSizeOut(**analysis.grid_size(body.strategy, body.model_dump()["paramSpace"]))
+
+
+@endpoint(
+    bp,
+    "/optimizations/compare",
+    summary="Two optimizations of one strategy on one dataset side by side: Top-N and best score by task",
+    query=CompareQuery,
+    response=CompareOut,
+)
+def compare(query: CompareQuery):
+    first, second = (service.get(i, current_user) for i in (query.a, query.b))
+    return CompareOut(**analysis.compare(first, second))
 
 
 @endpoint(bp, "/optimizations/datasets", summary="OHLCV datasets", response=DatasetList)

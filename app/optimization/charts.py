@@ -3,23 +3,12 @@ templates only draw what is computed here)."""
 
 from typing import Any
 
+from app.core.charts import Frame, colour, evenly, every, polyline
+from app.core.charts import label as _label
+
 WIDTH, HEIGHT, MARGIN = 640, 260, 48
+FRAME = Frame(WIDTH, HEIGHT, MARGIN, 8, 8, MARGIN)
 MAX_STEPS, MAX_DOTS = 1000, 200  # improvements drawn as steps of the best-score line, and marked as dots
-# from worst to best: a red-to-green scale that reads the same in either mode
-WORST, MIDDLE, BEST = (200, 60, 50), (240, 220, 120), (40, 150, 80)
-
-
-def _mix(a: tuple[int, int, int], b: tuple[int, int, int], t: float) -> str:
-    return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(a, b, strict=True))
-
-
-def colour(fraction: float) -> str:
-    """0 = worst, 1 = best."""
-    return _mix(WORST, MIDDLE, fraction * 2) if fraction < 0.5 else _mix(MIDDLE, BEST, fraction * 2 - 1)
-
-
-def _label(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _run_label(run: list[Any]) -> str:
@@ -36,7 +25,7 @@ def heatmap(data: dict[str, Any], mode: str) -> dict[str, Any] | None:
     low, high = min(cells.values()), max(cells.values())
     span = (high - low) or 1.0
     columns, rows = len(x_labels), len(y_labels)
-    width, height = (WIDTH - MARGIN - 8) / columns, (HEIGHT - MARGIN - 8) / rows
+    width, height = FRAME.band(columns), FRAME.plot_h / rows
     drawn = []
     for (column, row), score in cells.items():
         fraction = (score - low) / span
@@ -50,7 +39,7 @@ def heatmap(data: dict[str, Any], mode: str) -> dict[str, Any] | None:
                 "title": f"{data['x']}={x_labels[column]}, {data['y']}={y_labels[row]}: {score:.4g}",
             }
         )
-    every_x, every_y = max(1, columns // 10), max(1, rows // 8)
+    every_x, every_y = every(columns, 10), every(rows, 8)
     return {
         "width": WIDTH,
         "height": HEIGHT,
@@ -73,47 +62,98 @@ def heatmap(data: dict[str, Any], mode: str) -> dict[str, Any] | None:
     }
 
 
-def _evenly(points: list, limit: int) -> list:
-    """At most `limit` of `points`, evenly spread, the first and the last always kept."""
-    if len(points) <= limit:
-        return points
-    step = (len(points) - 1) / (limit - 1)
-    return [points[round(i * step)] for i in range(limit)]
-
-
-def best_over_time(history: list[list[float]], done: int, elapsed: float | None) -> dict[str, Any] | None:
-    """A step line of the best score against seconds since the start; None before the first score."""
+def best_by_task(history: list[list[float]], done: int) -> dict[str, Any] | None:
+    """A step line of the best score against the task number (tasks done when it improved), not the
+    wall clock, which on a fast run draws a vertical line at 0 s; None before the first score."""
     if not history:
         return None
-    improvements, history = len(history), _evenly(history, MAX_STEPS)
-    points = [(seconds, best) for _, seconds, best in history]
-    end = max(elapsed or 0.0, points[-1][0])
+    improvements, history = len(history), evenly(history, MAX_STEPS)
+    points = [(n, best) for n, _, best in history]
+    end = max(done, points[-1][0])
     points.append((end, points[-1][1]))
     low, high = min(p[1] for p in points), max(p[1] for p in points)
-    span, duration = (high - low) or 1.0, end or 1.0
+    x, y = FRAME.x_linear(0.0, end), FRAME.y_linear(low, high)
 
-    def at(seconds: float, best: float) -> tuple[float, float]:
-        return (
-            MARGIN + seconds / duration * (WIDTH - MARGIN - 8),
-            8 + (1 - (best - low) / span) * (HEIGHT - MARGIN - 8),
-        )
+    def at(task: float, best: float) -> tuple[float, float]:
+        return x(task), y(best)
 
     steps: list[tuple[float, float]] = []
-    for i, (seconds, best) in enumerate(points):
+    for i, (task, best) in enumerate(points):
         if i:
-            steps.append(at(seconds, points[i - 1][1]))
-        steps.append(at(seconds, best))
+            steps.append(at(task, points[i - 1][1]))
+        steps.append(at(task, best))
     return {
         "width": WIDTH,
         "height": HEIGHT,
-        "polyline": " ".join(f"{x:.1f},{y:.1f}" for x, y in steps),
+        "polyline": polyline(steps),
         "dots": [
-            {"x": at(s, b)[0], "y": at(s, b)[1], "title": f"{b:.4g} after {s:.1f} s (task {n})"}
-            for n, s, b in _evenly(history, MAX_DOTS)
+            {"x": at(n, b)[0], "y": at(n, b)[1], "title": f"{b:.4g} at task {n:,.0f} ({s:.1f} s)"}
+            for n, s, b in evenly(history, MAX_DOTS)
         ],
         "low": low,
         "high": high,
-        "duration": end,
+        "tasks": end,
         "improvements": improvements,
         "done": done,
     }
+
+
+SLICE_W, SLICE_H = 300, 160
+SLICE = Frame(SLICE_W, SLICE_H, 44, 8, 8, 26)
+MAX_SLICE_POINTS = 200  # values drawn per slice plot, whatever the grid
+
+
+def slice_plots(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """One small plot per parameter: the best and the mean score at each of its values (at most
+    MAX_SLICE_POINTS of them, evenly picked), and its importance as a bar."""
+    plots = []
+    for name, rows in data["params"].items():
+        if not rows:
+            continue
+        shown = evenly(rows, MAX_SLICE_POINTS)
+        low = min(min(r["mean"], r["best"]) for r in shown)
+        high = max(max(r["mean"], r["best"]) for r in shown)
+        x = SLICE.x_linear(shown[0]["value"], shown[-1]["value"])
+        y = SLICE.y_linear(low, high)
+        plots.append(
+            {
+                "name": name,
+                "width": SLICE_W,
+                "height": SLICE_H,
+                "frame": SLICE.axes(),
+                "best": polyline((x(r["value"]), y(r["best"])) for r in shown),
+                "mean": polyline((x(r["value"]), y(r["mean"])) for r in shown),
+                "low": low,
+                "high": high,
+                "first": _label(shown[0]["value"]),
+                "last": _label(shown[-1]["value"]),
+                "values": len(rows),
+                "importance": data["importance"][name],
+            }
+        )
+    return plots
+
+
+COMPARE_COLOURS = ("#2457c5", "#c5502b")
+
+
+def compare_by_task(histories: list[tuple[int, list[list[float]], int]]) -> dict[str, Any] | None:
+    """Best-by-task step lines of several optimizations on one chart: (id, [[task, best]], done) each,
+    one shared x (task number) and y scale."""
+    drawn = [(oid, evenly(h, MAX_STEPS), done) for oid, h, done in histories if h]
+    if not drawn:
+        return None
+    end = max(max(done, h[-1][0]) for _, h, done in drawn)
+    values = [b for _, h, _ in drawn for _, b in h]
+    low, high = min(values), max(values)
+    x, y = FRAME.x_linear(0.0, end), FRAME.y_linear(low, high)
+    lines = []
+    for i, (oid, history, done) in enumerate(drawn):
+        points = [*history, [max(done, history[-1][0]), history[-1][1]]]
+        steps: list[tuple[float, float]] = []
+        for j, (task, best) in enumerate(points):
+            if j:
+                steps.append((x(task), y(points[j - 1][1])))
+            steps.append((x(task), y(best)))
+        lines.append({"id": oid, "polyline": polyline(steps), "colour": COMPARE_COLOURS[i % 2]})
+    return {"width": WIDTH, "height": HEIGHT, "lines": lines, "low": low, "high": high, "tasks": end}

@@ -64,6 +64,71 @@ class HistoryQuery(paging_query()):
     """Paging of the optimization history."""
 
 
+class TrialsQuery(paging_query(50)):
+    """The trials table: every task, sorted and filtered in SQL."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sort: Text = Field("seq", max_length=40, description="seq, score, a metric or a parameter name")
+    order: Literal["asc", "desc"] = "asc"
+    ranges: Text | None = Field(
+        None, max_length=400, description="parameter ranges, inclusive, either bound open: n1:5:20,n2::100"
+    )
+    status: Literal["finished", "failed"] | None = None
+
+
+class TrialOut(BaseModel):
+    taskId: int
+    seq: int = Field(description="the task number: its position in the run order")
+    status: str
+    score: float | None
+    params: dict[str, Number]
+    metrics: dict | None
+    error: str | None
+
+
+class TrialList(BaseModel):
+    trials: list[TrialOut]
+    paging: PageMeta
+
+
+class GridSizeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: Text = Field(max_length=40)
+    paramSpace: dict[Text, list[Number] | RangeIn] = Field(min_length=1, title="Parameters")
+
+
+class GridSizeOut(BaseModel):
+    size: int = Field(description="points in the grid")
+    skipped: int = Field(description="points that break the strategy's constraint")
+    toRun: int = Field(description="points a submit would queue")
+
+
+class CompareQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    a: Id = Field(description="one optimization's id")
+    b: Id = Field(description="the other's: the same strategy, on the same dataset")
+
+
+class ComparedOut(BaseModel):
+    id: int
+    status: str
+    metric: str
+    mode: str
+    done: int
+    bestScore: float | None
+    topN: list[dict]
+    bestByTask: list[list[float]] = Field(description="[task number, best score] at each improvement")
+
+
+class CompareOut(BaseModel):
+    strategy: str
+    dataset: str
+    optimizations: list[ComparedOut]
+
+
 class TopEntry(BaseModel):
     taskId: int
     score: float

@@ -7,10 +7,9 @@ from app.core.auth.roles import ENGINEER, SIGNED_IN
 from app.core.errors import InvalidInput
 from app.core.pages import form_action, form_page, page_roles
 from app.core.records import id_from_text
-from app.core.timeutil import utcnow
 from app.extensions import db
-from app.optimization import charts, service
-from app.optimization.schemas import OptimizationIn
+from app.optimization import analysis, charts, service
+from app.optimization.schemas import GridSizeIn, OptimizationIn
 from app.optimization.strategies import STRATEGIES
 
 bp = Blueprint("optimization", __name__, url_prefix="/optimizations")
@@ -130,6 +129,21 @@ def params_partial():
     return render_template("optimization/_params.html", chosen=strategy, defaults=DEFAULT_SPACES, form={})
 
 
+@bp.get("/new/panel/grid-size")
+@page_roles(SIGNED_IN)
+def grid_size_partial():
+    """The grid size, skipped and to-run points of the form's parameter space as typed, computed by the
+    function the submit uses (htmx reloads it on every change of the form); a bad space says why."""
+    strategy = STRATEGIES.get(request.args.get("strategy", ""), STRATEGIES["sma_cross"])
+    try:
+        space = {p.name: _space_field(p.name, request.args.get(f"param_{p.name}", "")) for p in strategy.params}
+        space = parse(GridSizeIn, {"strategy": strategy.name, "paramSpace": space}).model_dump()["paramSpace"]
+        size, problem = analysis.grid_size(strategy.name, space), None
+    except InvalidInput as error:
+        size, problem = None, error.message
+    return render_template("optimization/_grid_size.html", size=size, problem=problem, chosen=strategy)
+
+
 @bp.post("/")
 @page_roles(ENGINEER)
 def create():
@@ -161,9 +175,6 @@ def upload_dataset():
 
 
 def _detail_context(optimization) -> dict:
-    elapsed = None
-    if optimization.started_at:
-        elapsed = ((optimization.ended_at or utcnow()) - optimization.started_at).total_seconds()
     tasks = service.tasks_of(optimization, [t["taskId"] for t in optimization.top])
     return {
         "job": optimization,
@@ -171,7 +182,7 @@ def _detail_context(optimization) -> dict:
         "tasks": tasks,
         "metric_label": service.METRIC_LABELS[optimization.metric],
         "metrics": service.METRIC_LABELS,
-        "plot": charts.best_over_time(optimization.best_history, optimization.done, elapsed),
+        "plot": charts.best_by_task(optimization.best_history, optimization.done),
         "source": optimization.source_id and db.session.get(type(optimization), optimization.source_id),
     }
 
@@ -209,6 +220,61 @@ def detail(optimization_id: int):
             **_heatmap_context(optimization, pending=optimization.done > HEATMAP_INLINE_TASKS),
         },
     )
+
+
+@bp.get("/compare")
+@page_roles(SIGNED_IN)
+def compare():
+    """Two optimizations side by side (`?a=&b=`): their Top-N tables and best-by-task curves on one chart."""
+    a, b = request.args.get("a", type=int), request.args.get("b", type=int)
+    if not a or not b:
+        return render_template("optimization/compare.html", data=None, plot=None, problem=None, a=a, b=b)
+    first, second = service.get(a, current_user), service.get(b, current_user)
+    try:
+        data, problem = analysis.compare(first, second), None
+    except InvalidInput as error:
+        data, problem = None, error.message
+    plot = data and charts.compare_by_task([(o["id"], o["bestByTask"], o["done"]) for o in data["optimizations"]])
+    return render_template("optimization/compare.html", data=data, plot=plot, problem=problem, a=a, b=b), (
+        422 if problem else 200
+    )
+
+
+@bp.get("/<int:optimization_id>/trials")
+@page_roles(SIGNED_IN)
+def trials(optimization_id: int):
+    """Every task: sorted by any column, filtered by parameter ranges, paged in SQL."""
+    optimization = service.get(optimization_id, current_user)
+    names = [p.name for p in STRATEGIES[optimization.strategy].params]
+    ranges = ",".join(
+        f"{n}:{request.args.get(f'{n}_min', '').strip()}:{request.args.get(f'{n}_max', '').strip()}"
+        for n in names
+        if request.args.get(f"{n}_min", "").strip() or request.args.get(f"{n}_max", "").strip()
+    )
+    args = {
+        "sort": request.args.get("sort", "seq"),
+        "order": request.args.get("order", "asc"),
+        "status": request.args.get("status") or None,
+    }
+    try:
+        page, problem = (
+            analysis.trials(optimization, **args, ranges=ranges, page=request.args.get("page", 1, type=int)),
+            None,
+        )
+    except InvalidInput as error:
+        page, problem = None, error.message
+    return render_template(
+        "optimization/trials.html",
+        job=optimization,
+        names=names,
+        page=page,
+        problem=problem,
+        args=args,
+        sort_keys=analysis.sort_keys(optimization),
+        slices=charts.slice_plots(analysis.slices(optimization)),
+        metrics=service.METRIC_LABELS,
+        query={k: v for k, v in request.args.items() if k != "page"},
+    ), (422 if problem else 200)
 
 
 @bp.get("/<int:optimization_id>/panel")
