@@ -195,6 +195,8 @@ def test_slices_and_importance_grouped_in_sql(app, signed_in, demo_dataset):
     assert importance["n1"] > 0.8 and importance["n2"] < importance["n1"] and 0 <= importance["n2"] <= 1
     html = client.get(f"/optimizations/{job.id}/trials").get_data(as_text=True)
     assert html.count('<figure class="slice"') == 2 and 'data-param="n1"' in html
+    # each caption counts the parameter's distinct values (a dict key Jinja's `.values` would shadow)
+    assert f"· {len(n1)} value(s)" in html and "built-in method" not in html
 
 
 def test_compare_two_optimizations_and_refuse_another_strategy_or_dataset(client, bearer, signed_in, demo_dataset):
