@@ -10,7 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app.config import PROXY_FIX_HEADERS, ROOT, Config
 from app.core import capability
 from app.core.auth.roles import ADMIN, OPERATOR
-from app.core.capability import Access, Capability, NavEntry
+from app.core.capability import OPERATIONS, Access, Capability, NavEntry
 from app.extensions import csrf, db, htmx, limiter, login, migrate, sock
 
 # The capability packages, in dependency order (demo seeds run in it; workers take their queues
@@ -24,8 +24,8 @@ CAPABILITIES = ("dashboard", "queues", "items", "docsync", "eco", "breakages", "
 CORE = Capability(
     "core",
     nav=(
-        NavEntry("Audit log", "audit.index", OPERATOR, order=90),
-        NavEntry("Users", "auth.users_page", ADMIN, order=95),
+        NavEntry("Audit log", "audit.index", OPERATOR, order=90, group=OPERATIONS),
+        NavEntry("Users", "auth.users_page", ADMIN, order=95, group=OPERATIONS),
     ),
     access=(Access("job", OPERATOR, may_see="app.core.jobs.history.may_see"),),
 )

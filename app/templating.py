@@ -66,9 +66,5 @@ def register_templating(app: Flask) -> None:
         home = capability.registry().home
         if not current_user.is_authenticated:
             return {"navigation": [], "home_endpoint": home}
-        items = [
-            (entry.label, entry.endpoint)
-            for entry in capability.registry().nav
-            if not entry.roles or current_user.has_role(*entry.roles)
-        ]
-        return {"navigation": items, "home_endpoint": home}
+        entries = [e for e in capability.registry().nav if not e.roles or current_user.has_role(*e.roles)]
+        return {"navigation": capability.menus(entries), "home_endpoint": home}

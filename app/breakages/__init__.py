@@ -4,11 +4,11 @@ the helpdesk hand-over on the `sync` queue (helpdesk.py, sender.py, jobs.py) and
 into design through an ECO (loopback.py)."""
 
 from app.core.auth.roles import OPERATOR
-from app.core.capability import Access, Capability, NavEntry
+from app.core.capability import PRODUCTION, Access, Capability, NavEntry
 
 CAPABILITY = Capability(
     "breakages",
-    nav=(NavEntry("Breakages", "breakages.index", order=30),),
+    nav=(NavEntry("Breakages", "breakages.index", order=30, group=PRODUCTION),),
     # every signed-in user reads incidents (topic breakage:<id>, breakage:list) and their audit rows;
     # the helpdesk endpoint is an operator's page, as remote sites are
     access=(Access("breakage"), Access("breakage_incident"), Access("helpdesk_endpoint", OPERATOR)),

@@ -130,18 +130,25 @@ def pareto(w: Window, top: int = DEFAULT_TOP) -> list[dict[str, Any]]:
 
 
 def counts(w: Window) -> dict[str, dict[str, int]]:
-    """Incidents in the window by status (canceled included), severity and responsibility."""
+    """Incidents in the window by status (canceled included), severity and responsibility: one
+    pass over the window index, grouped by all three (at most 120 groups), summed here."""
     in_window = and_(Incident.occurred_at >= w.start, Incident.occurred_at < w.end)
-
-    def by(column, where, members) -> dict[str, int]:
-        found = dict(db.session.execute(select(column, func.count()).where(where).group_by(column)).all())
-        return {member.value: found.get(member.value, 0) for member in members}
-
-    return {
-        "status": by(Incident.status, in_window, IncidentStatus),
-        "severity": by(Incident.severity, _counted(w), Severity),
-        "responsibility": by(Incident.responsibility, _counted(w), Responsibility),
+    groups = db.session.execute(
+        select(Incident.status, Incident.severity, Incident.responsibility, func.count())
+        .where(in_window)
+        .group_by(Incident.status, Incident.severity, Incident.responsibility)
+    ).all()
+    out = {
+        "status": dict.fromkeys((m.value for m in IncidentStatus), 0),
+        "severity": dict.fromkeys((m.value for m in Severity), 0),
+        "responsibility": dict.fromkeys((m.value for m in Responsibility), 0),
     }
+    for status, severity, responsibility, n in groups:
+        out["status"][status] += n
+        if status != IncidentStatus.canceled:
+            out["severity"][severity] += n
+            out["responsibility"][responsibility] += n
+    return out
 
 
 def mean_time_to_resolve(w: Window) -> dict[str, Any]:

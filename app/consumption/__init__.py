@@ -2,11 +2,11 @@
 template), actuals recorded by hand, by CSV or by the MES through its inbox (drained by a job
 on `default`), and the variance between them."""
 
-from app.core.capability import Access, Capability, NavEntry
+from app.core.capability import PRODUCTION, Access, Capability, NavEntry
 
 CAPABILITY = Capability(
     "consumption",
-    nav=(NavEntry("Consumption", "consumption.dashboard", order=40),),
+    nav=(NavEntry("Consumption", "consumption.dashboard", order=40, group=PRODUCTION),),
     # plans, actuals and their live topics (`consumption:all|item-<id>`) are for every signed-in user
     access=(Access("consumption"), Access("consumption_plan"), Access("consumption_inbox_batch")),
     queues=("default",),

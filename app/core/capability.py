@@ -15,6 +15,10 @@ from werkzeug.utils import import_string
 
 DEFAULT_QUEUE = "default"  # core's own queue, always there, last in priority
 
+# the top bar's menus: every entry names one (or none, a link of its own), so the bar stays one
+# line at 1,366 px however many capabilities there are
+ENGINEERING, PRODUCTION, AUTOMATION, OPERATIONS = "Engineering", "Production", "Automation", "Operations"
+
 
 @dataclass(frozen=True)
 class NavEntry:
@@ -22,6 +26,27 @@ class NavEntry:
     endpoint: str
     roles: tuple[str, ...] = ()  # roles that see it; empty = everyone signed in
     order: int = 50  # position in the top bar (lower first); equal ones keep registration order
+    group: str = ""  # the menu it sits in (ENGINEERING, ...); a menu stands where its first entry would
+
+    @property
+    def blueprint(self) -> str:
+        return self.endpoint.partition(".")[0]
+
+
+def menus(entries: list[NavEntry]) -> list[tuple[str, list[NavEntry]]]:
+    """Entries (in order) as the top bar shows them: (menu label, its entries), or ("", [entry])
+    for an entry of its own."""
+    out: list[tuple[str, list[NavEntry]]] = []
+    where: dict[str, list[NavEntry]] = {}
+    for entry in entries:
+        if not entry.group:
+            out.append(("", [entry]))
+        elif entry.group in where:
+            where[entry.group].append(entry)
+        else:
+            where[entry.group] = [entry]
+            out.append((entry.group, where[entry.group]))
+    return out
 
 
 @dataclass(frozen=True)

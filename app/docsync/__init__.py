@@ -7,13 +7,13 @@ plans and runs push and pull jobs (jobs.py on the `sync` queue).
 """
 
 from app.core.auth.roles import OPERATOR
-from app.core.capability import Access, Capability, NavEntry
+from app.core.capability import ENGINEERING, OPERATIONS, Access, Capability, NavEntry
 
 CAPABILITY = Capability(
     "docsync",
     nav=(
-        NavEntry("Documents", "docsync.documents_page", order=50),
-        NavEntry("Sites & sync", "docsync.sites_page", OPERATOR, order=51),
+        NavEntry("Documents", "docsync.documents_page", order=50, group=ENGINEERING),
+        NavEntry("Sites & sync", "docsync.sites_page", OPERATOR, order=51, group=OPERATIONS),
     ),
     # sync jobs are operators' pages: the topic `doc-sync:<id>` and the job history's link
     access=(

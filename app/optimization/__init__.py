@@ -1,10 +1,10 @@
 """Grid optimization of trading-strategy backtests on RQ workers."""
 
-from app.core.capability import Access, Capability, NavEntry
+from app.core.capability import AUTOMATION, Access, Capability, NavEntry
 
 CAPABILITY = Capability(
     "optimization",
-    nav=(NavEntry("Optimizations", "optimization.index", order=40),),
+    nav=(NavEntry("Optimizations", "optimization.index", order=40, group=AUTOMATION),),
     # the rule of the pages and the API (owner or admin) for `optimization:<id>` and the audit log
     access=(
         Access(

@@ -1,8 +1,18 @@
-// Two small controls of every page, delegated so that htmx-swapped content gets them too:
-// the top bar's menu button (narrow screens show the navigation only when it is open) and
-// copy buttons (`data-copy="<selector>"` copies that element's text, e.g. a new API token).
+// Small controls of every page, delegated so that htmx-swapped content gets them too:
+// the top bar's menus (one open at a time, closed by a click elsewhere or Escape), its menu
+// button (narrow screens show the navigation only when it is open) and copy buttons
+// (`data-copy="<selector>"` copies that element's text, e.g. a new API token).
 (function () {
+  function closeMenus(except) {
+    document.querySelectorAll(".topbar details[open]").forEach(function (menu) {
+      if (menu !== except) menu.removeAttribute("open");
+    });
+  }
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape") closeMenus(null);
+  });
   document.addEventListener("click", function (e) {
+    closeMenus(e.target.closest(".topbar details"));
     var toggle = e.target.closest("#menu-toggle");
     if (toggle) {
       var open = toggle.getAttribute("aria-expanded") !== "true";

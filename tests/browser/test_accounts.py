@@ -21,6 +21,7 @@ def sign_in(page, url: str, username: str, password: str) -> None:
 def test_admin_creates_a_user_who_changes_their_password(browser, page, live_server):
     username = f"casey-{uuid.uuid4().hex[:6]}"
     sign_in(page, live_server.url, *live_server.admin)
+    page.click(".topbar nav >> text=Operations")
     page.click(".topbar nav >> text=Users")
     expect(page.locator("h1")).to_have_text("Users")
     form = page.locator("#new-user-form")
