@@ -21,3 +21,24 @@ def expand(row) -> None:
     button = row.locator("button.toggle")
     button.click()
     expect(button).to_have_attribute("aria-expanded", "true")
+
+
+# A numeric column (its cells `td.num`, right-aligned) has its heading right-aligned too, above the numbers.
+_MISALIGNED_HEADINGS = """() => {
+  const bad = [];
+  for (const table of document.querySelectorAll('table')) {
+    const heads = table.querySelectorAll('thead th');
+    const row = table.querySelector('tbody tr');
+    if (!row || !heads.length) continue;
+    [...row.children].forEach((cell, i) => {
+      if (cell.classList.contains('num') && heads[i] && getComputedStyle(heads[i]).textAlign !== 'right')
+        bad.push((table.id || table.className) + ': ' + heads[i].textContent.trim());
+    });
+  }
+  return bad;
+}"""
+
+
+def misaligned_headings(page) -> list[str]:
+    """The headings of the page's numeric columns that are not right-aligned ("table: heading")."""
+    return page.evaluate(_MISALIGNED_HEADINGS)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from playwright.sync_api import expect
 
+from tests.browser.helpers import misaligned_headings
 from tests.browser.test_eco_live import settled, sign_in, wait_until_delivered
 
 
@@ -87,5 +88,6 @@ def test_plan_mes_actuals_live_variance_and_a_replay(page, live_server):
     # the live server is shared (the demo seed has inbox events of its own): look at this event only
     page.goto(f"{live_server.url}/consumption/inbox?state=done")
     expect(page.locator("tr[data-event='live-dead']")).to_have_count(1)
+    assert misaligned_headings(page) == []
     page.goto(f"{live_server.url}/consumption/inbox?state=dead")
     expect(page.locator("tr[data-event='live-dead']")).to_have_count(0)

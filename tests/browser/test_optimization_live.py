@@ -8,6 +8,7 @@ import zipfile
 from playwright.sync_api import expect
 
 from app.optimization.demo import DEMO_NAME
+from tests.browser.helpers import misaligned_headings
 
 
 def sign_in(page, live_server, path):
@@ -47,6 +48,7 @@ def test_submit_watch_progress_early_stop_export_and_rerun(page, live_server):
     assert progress and any(f["type"] == "optimization_final" for f in frames if f["topic"] == topic)
     expect(page.locator("#counts [data-count=done]")).to_have_text("1500")
     expect(page.locator("#top-n tbody tr")).to_have_count(5)
+    assert misaligned_headings(page) == []
     expect(page.locator("#heatmap rect").first).to_be_visible()
     expect(page.locator("#best-plot polyline")).to_be_visible()
 

@@ -16,6 +16,7 @@ from app.core import jobs
 from app.core.jobs.models import JobRecord
 from app.core.timeutil import utcnow
 from app.extensions import db
+from tests.browser.helpers import misaligned_headings
 from tests.conftest import app_config, wait_for
 
 SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
@@ -141,29 +142,13 @@ def test_screenshots_of_the_queue_and_worker_pages(page, live_server):
         page.request.post(f"{live_server.url}/api/v1/jobs/{running}/stop", headers={"X-CSRFToken": csrf})
 
 
-# A numeric column (its cells `td.num`, right-aligned) has its heading right-aligned too, above the numbers.
-JS_MISALIGNED_HEADINGS = """() => {
-  const bad = [];
-  for (const table of document.querySelectorAll('table')) {
-    const heads = table.querySelectorAll('thead th');
-    const row = table.querySelector('tbody tr');
-    if (!row || !heads.length) continue;
-    [...row.children].forEach((cell, i) => {
-      if (cell.classList.contains('num') && heads[i] && getComputedStyle(heads[i]).textAlign !== 'right')
-        bad.push((table.id || table.className) + ': ' + heads[i].textContent.trim());
-    });
-  }
-  return bad;
-}"""
-
-
 def test_numeric_headings_sit_above_their_right_aligned_numbers(page, live_server):
     sign_in(page, live_server)
     page.goto(f"{live_server.url}/queues/workers/{live_server.worker_name}")
     expect(page.locator("#worker-queues tbody tr").first).to_be_visible()
-    assert page.evaluate(JS_MISALIGNED_HEADINGS) == []
+    assert misaligned_headings(page) == []
     misaligned = {}
     for path in ("/queues", "/queues/default?registry=finished", "/queues/recent", "/docsync", "/optimization"):
         page.goto(f"{live_server.url}{path}")
-        misaligned[path] = page.evaluate(JS_MISALIGNED_HEADINGS)
+        misaligned[path] = misaligned_headings(page)
     assert misaligned == {path: [] for path in misaligned}
