@@ -20,6 +20,7 @@ from rq.registry import (
     ScheduledJobRegistry,
     StartedJobRegistry,
 )
+from rq.results import Result
 from rq.worker import WorkerStatus
 
 from app.core import audit, jobs, metrics, txn
@@ -229,30 +230,50 @@ def error_line(traceback: str) -> str:
     return lines[-1] if lines else ""
 
 
-def _failed_at(job: Job) -> float:
-    moment = job.ended_at or job.enqueued_at
-    return moment.timestamp() if moment else 0.0
+def _failed_index(names: list[str], text: str | None) -> list[tuple[str, str]]:
+    """(failed at, job id) of every job in the named queues' failed registries, from two fields
+    of each job's hash read in one pipeline, not the jobs themselves: a page of 10,000 failed
+    jobs fetches and decodes only the jobs it shows. With `text`, only the jobs whose latest
+    traceback or description (function and arguments) contain it, case-folded."""
+    connection = redis_client()
+    ids = [job_id for name in names for job_id in FailedJobRegistry(queue=get_queue(name)).get_job_ids()]
+    pipe = connection.pipeline(transaction=False)
+    for job_id in ids:
+        pipe.hmget(Job.key_for(job_id), "ended_at", "enqueued_at", "description")
+    fields = pipe.execute()
+    if text:
+        for job_id in ids:
+            pipe.xrevrange(Result.get_key(job_id), "+", "-", count=1)
+        latest = pipe.execute()
+    index = []
+    for n, (job_id, (ended, enqueued, description)) in enumerate(zip(ids, fields, strict=True)):
+        if ended is None and enqueued is None:
+            continue  # expired since the registry was read
+        if text:
+            haystack = (description or b"").decode()
+            if latest[n]:
+                result_id, payload = latest[n][0]
+                result = Result.restore(job_id, result_id.decode(), payload, connection=connection)
+                haystack += result.exc_string or ""
+            if text.lower() not in haystack.lower():
+                continue
+        # RQ's ISO timestamps (…T…Z, microseconds) sort as text in time order
+        index.append(((ended or enqueued).decode(), job_id))
+    return index
 
 
 def failed_jobs(queue: str | None, text: str | None, sort: str, page: int, per_page: int) -> Page:
     if sort not in FAILED_SORTS:
         raise InvalidInput(f"Unknown sort {sort!r}.", {"allowed": list(FAILED_SORTS)})
     names = [get_queue(queue).name] if queue else list(queue_names())
-    rows: list[dict[str, Any]] = []
-    for name in names:
-        registry = FailedJobRegistry(queue=get_queue(name))
-        for job in Job.fetch_many(registry.get_job_ids(), connection=redis_client()):
-            if job is not None:
-                rows.append({"job": job, "traceback": traceback_of(job)})
-    if text:
-        needle = text.lower()
-        rows = [r for r in rows if needle in r["traceback"].lower() or needle in (r["job"].func_name or "").lower()]
-    rows.sort(key=lambda r: _failed_at(r["job"]), reverse=(sort == "newest"))
-    for row in rows:
-        row["error"] = error_line(row.pop("traceback"))
-    shown = paginate_list(rows, page, per_page)
-    for row in shown.items:
-        row["refusal"] = requeue_refusal(row["job"].id)
+    index = sorted(_failed_index(names, text), reverse=(sort == "newest"))
+    shown = paginate_list(index, page, per_page)
+    jobs_shown = Job.fetch_many([job_id for _, job_id in shown.items], connection=redis_client())
+    shown.items = [
+        {"job": job, "error": error_line(traceback_of(job)), "refusal": requeue_refusal(job.id)}
+        for job in jobs_shown
+        if job is not None
+    ]
     return shown
 
 

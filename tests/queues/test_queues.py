@@ -1,8 +1,11 @@
 """Queues and workers: RQ registries, workers and the operator's actions, through
 the API and the pages, on real Redis with real workers."""
 
+from datetime import UTC, datetime, timedelta
+
 from rq import Queue, Retry
 from rq.job import Job
+from rq.registry import FailedJobRegistry
 
 from app.core import jobs
 from app.core.audit.models import AuditEntry
@@ -90,6 +93,39 @@ def test_failed_list_filters_sorts_and_pages(app, client, bearer):
     assert client.get("/api/v1/queues/failed?q=ASKED", headers=headers).json["paging"]["total"] == 4
     bad = client.get("/api/v1/queues/failed?sort=sideways", headers=headers)
     assert bad.status_code == 422
+
+
+def test_failed_list_pages_a_big_registry_reading_only_the_jobs_it_shows(app, client, bearer, monkeypatch):
+    """500 failed jobs, 100 of them within one second: pages in exact failure order (RQ's
+    registry scores are whole seconds), and a page decodes only its own 20 jobs."""
+    connection = app.extensions["redis"]
+    registry = FailedJobRegistry(queue=Queue("sync", connection=connection))
+    first = datetime(2026, 1, 1, tzinfo=UTC)
+    failed_at = {}
+    pipe = connection.pipeline()
+    for n in range(500):
+        job = Job.create(DEMO_JOB, args=(0, True), connection=connection, origin="sync")
+        job.ended_at = first + timedelta(seconds=n // 100, microseconds=(n * 7919) % 100 * 1000)
+        failed_at[job.id] = job.ended_at
+        job.save(pipeline=pipe)
+        registry.add(job, ttl=3600, pipeline=pipe)
+    pipe.execute()
+    fetched = []
+    fetch_many = Job.fetch_many
+    monkeypatch.setattr(Job, "fetch_many", lambda ids, **kw: fetched.append(len(ids)) or fetch_many(ids, **kw))
+    oldest = sorted(failed_at, key=lambda i: (failed_at[i], i))
+    headers = bearer("operator")
+    for page, sort, expected in (
+        (1, "oldest", oldest[:20]),
+        (3, "newest", oldest[::-1][40:60]),
+        (25, "oldest", oldest[480:]),
+    ):
+        answer = client.get(
+            f"/api/v1/queues/failed?queue=sync&sort={sort}&page={page}&per_page=20", headers=headers
+        ).json
+        assert [j["id"] for j in answer["jobs"]] == expected
+        assert answer["paging"]["total"] == 500
+    assert fetched == [20, 20, 20]
 
 
 def test_job_detail_has_args_meta_timings_traceback_and_history(app, client, bearer):
