@@ -125,3 +125,14 @@ def requested_page() -> int:
 def paginate_request(query: Select, per_page: int) -> Page:
     """paginate() at the page the request asks for: what every list page and htmx "more" partial calls."""
     return paginate(query, requested_page(), per_page)
+
+
+def distinct_values(column: Any, *where: Any) -> list[Any]:
+    """The distinct values of an indexed column (of the rows matching `where`), ascending, for a
+    filter's drop-down: a loose index scan (a recursive CTE, one index seek per value) where
+    DISTINCT reads every index entry on PostgreSQL (1,000,000 job-history rows with 20 kinds:
+    90-120 ms that way)."""
+    found = select(func.min(column).label("value")).where(*where).cte("found", recursive=True)
+    after = select(func.min(column)).where(column > found.c.value, *where).scalar_subquery()
+    found = found.union_all(select(after).where(found.c.value.is_not(None)))
+    return list(db.session.scalars(select(found.c.value).where(found.c.value.is_not(None)).order_by(found.c.value)))

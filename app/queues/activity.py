@@ -12,7 +12,7 @@ from sqlalchemy.orm import aliased
 from app.core.capability import queue_names
 from app.core.errors import InvalidInput
 from app.core.jobs.models import JobRecord, JobState
-from app.core.paging import Page, paginate
+from app.core.paging import Page, distinct_values, paginate
 from app.core.timeutil import utcnow
 from app.extensions import db
 
@@ -142,7 +142,7 @@ def group_jobs(kind: str, entity: str, entity_id: str, page: int = 1, per_page: 
 
 
 def all_kinds() -> list[str]:
-    return list(db.session.scalars(select(JobRecord.kind).distinct().order_by(JobRecord.kind)))
+    return distinct_values(JobRecord.kind)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from app.core import audit
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.jobs import history
 from app.core.jobs.models import ACTIVE_STATUSES, JobRecord, JobState
-from app.core.paging import MAX_PAGE, MAX_PER_PAGE, Page
+from app.core.paging import MAX_PAGE, MAX_PER_PAGE, Page, distinct_values
 from app.extensions import db, redis_client
 from app.queues import service
 
@@ -131,7 +131,7 @@ def jobs(
 
 def kinds(queue: str) -> list[str]:
     """The kinds of job the history knows on this queue, for the filter."""
-    return list(db.session.scalars(select(JobRecord.kind).where(JobRecord.queue == queue).distinct().order_by("kind")))
+    return distinct_values(JobRecord.kind, JobRecord.queue == queue)
 
 
 def _rows(ids: list[str], registry: str) -> list[dict[str, Any]]:

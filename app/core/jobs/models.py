@@ -39,6 +39,7 @@ class JobRecord(db.Model):
     __table_args__ = (
         Index("ix_job_history_queue_ended", "queue", "ended_at"),
         Index("ix_job_history_entity", "entity", "entity_id"),
+        Index("ix_job_history_queue_kind", "queue", "kind"),  # the kinds of one queue (paging.distinct_values)
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the RQ job id
