@@ -64,6 +64,22 @@ def axis(strategy: Strategy, space: dict[str, Any], name: str) -> list[float | i
     return sorted(_values(param, space[name]))
 
 
+def describe(strategy: Strategy, space: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each parameter of a (validated) space as people read it: "5 to 50 by 5" or its values
+    (the first eight, then how many more), and how many values it takes."""
+    rows = []
+    for param in strategy.params:
+        spec, values = space[param.name], axis(strategy, space, param.name)
+        if isinstance(spec, dict):
+            text = f"{float(spec['start']):g} to {float(spec['stop']):g} by {float(spec['step']):g}"
+        else:
+            text = ", ".join(f"{v:g}" for v in values[:8]) + (
+                f" and {len(values) - 8:,} more" if len(values) > 8 else ""
+            )
+        rows.append({"name": param.name, "text": text, "count": len(values)})
+    return rows
+
+
 def groups(values: list[Any], limit: int) -> list[list[Any]]:
     """`values` in at most `limit` runs of neighbours (one value each when they are few)."""
     size = max(1, -(-len(values) // limit))

@@ -8,7 +8,7 @@ from app.core.errors import InvalidInput
 from app.core.pages import form_action, form_page, page_roles
 from app.core.records import id_from_text
 from app.extensions import db
-from app.optimization import analysis, charts, service
+from app.optimization import analysis, charts, grid, service
 from app.optimization.schemas import GridSizeIn, OptimizationIn
 from app.optimization.strategies import STRATEGIES
 
@@ -178,6 +178,7 @@ def _detail_context(optimization) -> dict:
     tasks = service.tasks_of(optimization, [t["taskId"] for t in optimization.top])
     return {
         "job": optimization,
+        "space": grid.describe(STRATEGIES[optimization.strategy], optimization.param_space),
         "summary": service.summary(optimization),
         "tasks": tasks,
         "metric_label": service.METRIC_LABELS[optimization.metric],

@@ -56,6 +56,8 @@ def test_submit_form_then_detail_with_top_n_heatmap_and_plot(app, signed_in):
     run_worker(app, ["optimize"])
     html = client.get(f"/optimizations/{job.id}").get_data(as_text=True)
     assert "badge-succeeded" in html and "highest first" in html and html.count("data-task=") == 3
+    space = re.sub(r"<[^>]+>", "", re.search(r'<dd id="param-space">(.*?)</dd>', html).group(1))
+    assert space == "n1 5 to 20 by 5 (4 values) × n2 10, 40 (2 values) = 8 points, 3 skipped by the constraint"
     assert '<svg id="heatmap"' in html and html.count("<rect") == 5 and '<svg id="best-plot"' in html
     assert 'id="stop-banner"' not in html and 'id="cancel-optimization"' not in html
     swapped = client.get(f"/optimizations/{job.id}/panel/heatmap?x=n2&y=n1").get_data(as_text=True)
