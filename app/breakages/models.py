@@ -5,6 +5,7 @@ from typing import Any
 from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.timeline import TimelineEvent
 from app.core.timeutil import UTCDateTime, utcnow
 from app.docsync.models import Document
 from app.eco.models import Eco
@@ -178,20 +179,16 @@ class IncidentDocument(db.Model):
     attached_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class IncidentEvent(db.Model):
+class IncidentEvent(TimelineEvent, db.Model):
     """The incident's timeline: created, status moves (from, to, reason), edits, attachments,
-    helpdesk hand-over and ticket updates, the ECO opened."""
+    helpdesk hand-over and ticket updates, the ECO opened (`kind`: created / status / edit /
+    document / helpdesk / ticket / eco)."""
 
     __tablename__ = "breakage_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("breakage_incidents.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(20))  # created / status / edit / document / helpdesk / ticket / eco
-    from_value: Mapped[str | None] = mapped_column(String(40))
-    to_value: Mapped[str | None] = mapped_column(String(100))
-    reason: Mapped[str] = mapped_column(Text, default="")
-    actor: Mapped[str] = mapped_column(String(80))
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    to_value: Mapped[str | None] = mapped_column(String(100))  # a ticket id or URL, longer than a status
 
 
 class HelpdeskEndpoint(db.Model):

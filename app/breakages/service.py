@@ -27,7 +27,7 @@ from app.breakages.models import (
     Responsibility,
     Severity,
 )
-from app.core import audit, live, txn
+from app.core import audit, live, timeline, txn
 from app.core.audit.service import current_actor
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.paging import Page, paginate
@@ -392,16 +392,7 @@ def record_event(
     reason: str = "",
     actor: str | None = None,
 ) -> IncidentEvent:
-    event = IncidentEvent(
-        incident_id=incident.id,
-        kind=kind,
-        from_value=from_value,
-        to_value=to_value,
-        reason=reason,
-        actor=actor or current_actor(),
-        at=utcnow(),
-    )
-    db.session.add(event)
+    event = timeline.record(IncidentEvent, kind, from_value, to_value, reason, actor, incident_id=incident.id)
     data = {"code": incident.code, "kind": kind, "from": from_value, "to": to_value, "status": incident.status}
     live.publish_on_commit(topic(incident.id), "breakage_event", data)
     live.publish_on_commit(LIST_TOPIC, "breakage_event", data)

@@ -16,6 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.timeline import TimelineEvent
 from app.core.timeutil import UTCDateTime, utcnow
 from app.extensions import db
 from app.items.models import Bom, Item
@@ -132,21 +133,15 @@ class EcoActivity(db.Model):
         return self.status in OPEN_STATUSES
 
 
-class EcoEvent(db.Model):
-    """Everything that happened to an ECO: stage moves, activity status changes,
-    priority changes by rules, apply. `kind` says which; from/to what."""
+class EcoEvent(TimelineEvent, db.Model):
+    """Everything that happened to an ECO: stage moves, activity status changes, priority
+    changes by rules, apply. `kind` (stage / activity / priority / apply / created) says which."""
 
     __tablename__ = "eco_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     eco_id: Mapped[int] = mapped_column(ForeignKey("ecos.id", ondelete="CASCADE"), index=True)
     activity_id: Mapped[int | None] = mapped_column(ForeignKey("eco_activities.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(20))  # stage / activity / priority / apply / created
-    from_value: Mapped[str | None] = mapped_column(String(40))
-    to_value: Mapped[str | None] = mapped_column(String(40))
-    reason: Mapped[str] = mapped_column(Text, default="")
-    actor: Mapped[str] = mapped_column(String(80))
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     eco: Mapped[Eco] = relationship()
     activity: Mapped[EcoActivity | None] = relationship()

@@ -12,7 +12,7 @@ from flask import has_request_context
 from flask_login import current_user
 from sqlalchemy import or_, select
 
-from app.core import audit, live
+from app.core import audit, live, timeline
 from app.core.audit.service import current_actor
 from app.core.errors import Conflict, InvalidInput
 from app.core.paging import Page, paginate
@@ -197,17 +197,7 @@ def record_event(
     activity: EcoActivity | None = None,
     actor: str | None = None,
 ) -> EcoEvent:
-    event = EcoEvent(
-        eco=eco,
-        activity=activity,
-        kind=kind,
-        from_value=from_value,
-        to_value=to_value,
-        reason=reason,
-        actor=actor or current_actor(),
-        at=utcnow(),
-    )
-    db.session.add(event)
+    event = timeline.record(EcoEvent, kind, from_value, to_value, reason, actor, eco=eco, activity=activity)
     data = {
         "eco": eco.number,
         "kind": kind,
