@@ -155,6 +155,51 @@ def slices(optimization: Optimization) -> dict[str, Any]:
     return out
 
 
+PARALLEL_BEST, PARALLEL_SAMPLE = 50, 250  # lines of a parallel-coordinates plot, whatever the number of tasks
+
+
+def parallel(optimization: Optimization) -> dict[str, Any]:
+    """The tasks a parallel-coordinates plot draws: the PARALLEL_BEST best scored ones and about
+    PARALLEL_SAMPLE more spread evenly over the run order (so every region of the grid shows),
+    each with its parameters and score; and each axis's range: the grid's values for the
+    parameters, the scores of every scored task. Two indexed reads of at most 300 rows."""
+    names = [p.name for p in STRATEGIES[optimization.strategy].params]
+    strategy = STRATEGIES[optimization.strategy]
+    mine = (OptimizationTask.optimization_id == optimization.id, OptimizationTask.score.is_not(None))
+    low, high, scored = db.session.execute(
+        select(func.min(OptimizationTask.score), func.max(OptimizationTask.score), func.count()).where(*mine)
+    ).one()
+    if not scored:
+        return {"names": names, "lines": [], "count": 0}
+    best_first = OptimizationTask.score.desc() if optimization.mode == "max" else OptimizationTask.score.asc()
+    best = db.session.execute(
+        select(OptimizationTask.seq, OptimizationTask.params, OptimizationTask.score)
+        .where(*mine)
+        .order_by(best_first, OptimizationTask.seq)
+        .limit(PARALLEL_BEST)
+    ).all()
+    last_seq = db.session.scalar(select(func.max(OptimizationTask.seq)).where(*mine))
+    stride = max(1, -(-(last_seq + 1) // PARALLEL_SAMPLE))
+    taken = {seq for seq, _, _ in best}
+    sample = db.session.execute(
+        select(OptimizationTask.seq, OptimizationTask.params, OptimizationTask.score)
+        .where(*mine, OptimizationTask.seq.in_([s for s in range(0, last_seq + 1, stride) if s not in taken]))
+        .order_by(OptimizationTask.seq)
+    ).all()
+    axes = {name: grid.axis(strategy, optimization.param_space, name) for name in names}
+    return {
+        "names": names,
+        "mode": optimization.mode,
+        "axes": {name: (values[0], values[-1]) for name, values in axes.items()},
+        "score": (float(low), float(high)),
+        "count": scored,
+        "lines": [
+            {"seq": seq, "params": params, "score": score, "best": rank < len(best)}
+            for rank, (seq, params, score) in enumerate([*best, *sample])
+        ],
+    }
+
+
 def compare(first: Optimization, second: Optimization) -> dict[str, Any]:
     """Two optimizations of one strategy on one dataset (the same bars: the same checksum), side by
     side: their Top-N and best-by-task histories. A different strategy or dataset is refused."""

@@ -134,6 +134,54 @@ def slice_plots(data: dict[str, Any]) -> list[dict[str, Any]]:
     return plots
 
 
+PARALLEL = Frame(WIDTH, HEIGHT, 40, 56, 14, 28)
+
+
+def parallel_coordinates(data: dict[str, Any]) -> dict[str, Any] | None:
+    """One vertical axis per parameter and one for the score (right); each task of
+    `analysis.parallel()` a line across them, coloured by its score (green best). The best tasks
+    are drawn last, on top. None when no task is scored."""
+    if not data["lines"]:
+        return None
+    names = data["names"]
+    columns = [*names, "score"]
+    gap = PARALLEL.plot_w / (len(columns) - 1)
+    xs = [PARALLEL.left + i * gap for i in range(len(columns))]
+    ranges = {**data["axes"], "score": data["score"]}
+    ys = {name: PARALLEL.y_linear(*ranges[name]) for name in columns}
+    low, high = data["score"]
+    span = (high - low) or 1.0
+
+    def fraction(score: float) -> float:
+        share = (score - low) / span
+        return share if data["mode"] == "max" else 1 - share
+
+    lines = []
+    for line in sorted(data["lines"], key=lambda row: (row["best"], fraction(row["score"]))):
+        values = {**line["params"], "score": line["score"]}
+        lines.append(
+            {
+                "points": polyline((x, ys[name](values[name])) for x, name in zip(xs, columns, strict=True)),
+                "colour": colour(fraction(line["score"])),
+                "best": line["best"],
+                "title": ", ".join(f"{n}={_label(line['params'][n])}" for n in names) + f": {line['score']:.4g}",
+            }
+        )
+    return {
+        "width": WIDTH,
+        "height": HEIGHT,
+        "top": PARALLEL.top,
+        "bottom": PARALLEL.base,
+        "axes": [
+            {"x": x, "name": name, "low": _label(ranges[name][0]), "high": _label(ranges[name][1])}
+            for x, name in zip(xs, columns, strict=True)
+        ],
+        "lines": lines,
+        "drawn": len(lines),
+        "count": data["count"],
+    }
+
+
 COMPARE_COLOURS = ("#2457c5", "#c5502b")
 
 

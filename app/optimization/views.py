@@ -273,6 +273,7 @@ def trials(optimization_id: int):
         args=args,
         sort_keys=analysis.sort_keys(optimization),
         slices=charts.slice_plots(analysis.slices(optimization)),
+        parallel=charts.parallel_coordinates(analysis.parallel(optimization)),
         metrics=service.METRIC_LABELS,
         query={k: v for k, v in request.args.items() if k != "page"},
     ), (422 if problem else 200)

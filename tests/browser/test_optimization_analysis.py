@@ -46,6 +46,14 @@ def test_grid_size_on_the_form_then_trials_sort_and_filter(page, live_server):
     expect(page.locator("a[data-sort=score]")).to_have_attribute("aria-sort", "descending")
     scores = [float(s) for s in page.locator("#trials [data-role=score]").all_inner_texts()]
     assert scores == sorted(scores, reverse=True) and len(scores) == 21
+    # parallel coordinates: a line per task across n1, n2 and the score; the best on top, drawn in view
+    lines = page.locator("#parallel polyline")
+    expect(lines).to_have_count(21)
+    expect(page.locator("#parallel [data-axis]")).to_have_text(["n1", "n2", "score"])
+    top = lines.last
+    assert top.get_attribute("data-role") == "best" and top.locator("title").text_content().endswith(f"{scores[0]:.4g}")
+    box = top.bounding_box()
+    assert box and box["width"] > 200  # spans the three axes on screen
     page.fill("input[name=n1_min]", "10")
     page.fill("input[name=n1_max]", "15")
     page.click("#apply-filter")

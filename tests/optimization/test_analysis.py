@@ -162,6 +162,13 @@ def test_a_100000_task_trials_page_stays_small_and_quick(signed_in, app):
         assert response.status_code == 200 and len(response.data) < PAGE_BUDGET, len(response.data)
         assert elapsed < 2.0, elapsed
         assert html.count("<tr data-seq=") == 50
+    # the parallel-coordinates plot draws the 50 best and about 250 spread tasks, not 100,000
+    drawn = html.count("<polyline", html.index('id="parallel"'), html.index("</svg>", html.index('id="parallel"')))
+    assert (
+        analysis.PARALLEL_BEST + analysis.PARALLEL_SAMPLE - 10
+        <= drawn
+        <= analysis.PARALLEL_BEST + analysis.PARALLEL_SAMPLE
+    )
     scores = [float(cell.split(">")[1].split("<")[0]) for cell in html.split('data-role="score"')[1:]]
     assert scores == sorted(scores, reverse=True)
 
@@ -180,6 +187,29 @@ def test_best_score_is_drawn_by_task_number_not_wall_clock(app, signed_in, demo_
     job = _merged(owner, demo_dataset.id)
     html = client.get(f"/optimizations/{job.id}").get_data(as_text=True)
     assert "by task number" in html and f">task {job.done}</text>" in html
+
+
+def test_parallel_coordinates_draw_the_best_tasks_on_top_in_their_score_colour(app, signed_in, demo_dataset):
+    from app.core.charts import BEST, colour
+    from app.optimization import charts
+
+    client, _ = signed_in("engineer")
+    owner = db.session.query(User).filter_by(username="engineer-user").one()
+    job = _merged(owner, demo_dataset.id)  # 8 scored (return_pct = n1 - n2/10), 1 failed
+    data = analysis.parallel(job)
+    assert data["count"] == 8 and len(data["lines"]) == 8 and all(line["best"] for line in data["lines"])
+    assert data["score"] == (pytest.approx(5 - 40 / 10), pytest.approx(30 - 60 / 10))  # (5, 40) worst, (30, 60) best
+    assert data["axes"] == {"n1": (5, 30), "n2": (20, 80)}  # the grid's ranges, not just the tasks'
+    plot = charts.parallel_coordinates(data)
+    assert [a["name"] for a in plot["axes"]] == ["n1", "n2", "score"]
+    top = plot["lines"][-1]  # drawn last: on top
+    assert top["title"] == "n1=30, n2=60: 24" and top["colour"] == colour(1) == "#%02x%02x%02x" % BEST
+    n1_axis_x = plot["axes"][0]["x"]
+    first_point = top["points"].split()[0]
+    assert first_point == f"{n1_axis_x:.1f},{charts.PARALLEL.top:.1f}"  # n1=30 sits at the top of its axis
+    html = client.get(f"/optimizations/{job.id}/trials").get_data(as_text=True)
+    assert '<svg id="parallel"' in html and html.count('data-role="best"') == 8
+    assert 'data-axis="score"' in html and "n1=30, n2=60: 24</title>" in html
 
 
 @pytest.mark.dialects  # grouped by a JSON value in SQL
