@@ -9,7 +9,6 @@ from app.breakages.schemas import (
     EndpointOut,
     EndpointPatch,
     EventList,
-    EventOut,
     FailureQuery,
     IncidentExportQuery,
     IncidentIn,
@@ -26,7 +25,7 @@ from app.breakages.schemas import (
     SendOut,
     WebhookOut,
 )
-from app.core.api import API_PREFIX, endpoint, page_out
+from app.core.api import API_PREFIX, TimelineEventOut, endpoint, page_out
 from app.core.auth.roles import ENGINEER, OPERATOR
 from app.core.errors import NotFound
 from app.extensions import db
@@ -109,7 +108,7 @@ def move_incident(incident_id: int, body: MoveIn):
     response=EventList,
 )
 def incident_events(incident_id: int, query: PageQuery):
-    return page_out(EventList, service.events(incident_id, query.page, query.per_page), EventOut.model_validate)
+    return page_out(EventList, service.events(incident_id, query.page, query.per_page), TimelineEventOut.model_validate)
 
 
 @endpoint(

@@ -8,7 +8,7 @@ from pydantic import AliasPath, AwareDatetime, BaseModel, BeforeValidator, Confi
 from app.breakages.figures import DEFAULT_TOP, DEFAULT_WINDOW_DAYS, MAX_WINDOW_DAYS
 from app.breakages.models import HelpdeskStatus, IncidentStatus, Responsibility, Severity
 from app.breakages.service import SORTS
-from app.core.api import Id, Out, PageMeta, Text, paging_query
+from app.core.api import Id, Out, PageMeta, Text, TimelineEventOut, paging_query
 
 
 class _In(BaseModel):
@@ -127,18 +127,8 @@ class MoveIn(_In):
     verification_note: LongText = Field("", description="required to close (the 8D effectiveness check)")
 
 
-class EventOut(Out):
-    id: int
-    kind: str
-    from_value: str | None
-    to_value: str | None
-    reason: str
-    actor: str
-    at: datetime
-
-
 class EventList(BaseModel):
-    events: list[EventOut]
+    events: list[TimelineEventOut]
     paging: PageMeta
 
 

@@ -6,6 +6,7 @@ the document is generated from the very schemas that validate requests.
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache, wraps
 from typing import Annotated, Any, TypeVar, get_type_hints
 
@@ -61,6 +62,18 @@ class Out(BaseModel):
     """
 
     model_config = ConfigDict(from_attributes=True)
+
+
+class TimelineEventOut(Out):
+    """One entry of a record's timeline (core.timeline.TimelineEvent)."""
+
+    id: int
+    kind: str
+    from_value: str | None
+    to_value: str | None
+    reason: str
+    actor: str
+    at: datetime
 
 
 class _With:

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AliasPath, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
-from app.core.api import Id, Out, PageMeta, Text, paging_query
+from app.core.api import Id, Out, PageMeta, Text, TimelineEventOut, paging_query
 from app.eco import stages as eco_stages
 from app.eco.models import (
     ACTIONS,
@@ -139,16 +139,9 @@ class BlockerQuery(_In):
     to_stage: Text = Field(min_length=1, max_length=40, description="the stage a move would go to")
 
 
-class EventOut(Out):
-    id: int
+class EventOut(TimelineEventOut):
     eco_id: int
     activity_id: int | None
-    kind: str
-    from_value: str | None
-    to_value: str | None
-    reason: str
-    actor: str
-    at: datetime
 
 
 class EventList(BaseModel):
