@@ -3,6 +3,7 @@ lives on, is listed again within one heartbeat, and takes new jobs."""
 
 import time
 
+import pytest
 from rq import Worker
 
 from app.core.jobs.models import JobRecord
@@ -59,6 +60,7 @@ def test_a_busy_worker_survives_a_redis_restart_and_takes_the_next_job(app, redi
     wait_for(lambda: _status(job_id) == "finished", timeout=20, interval=0.2)
 
 
+@pytest.mark.config(WORKER_TTL=6)  # the wait is WORKER_TTL: the shortest the fault suite runs with
 def test_a_killed_worker_leaves_the_worker_list_within_worker_ttl(app, worker_process):
     from app.queues.service import worker_counts
     from tests.faults.conftest import kill_worker
