@@ -61,11 +61,10 @@ chromium:
 	  || { echo "apt-get install chromium failed (run as root?)" >&2; exit 1; }; }
 
 # Two pytest-xdist processes (each with its own Redis server and databases): CI mode took
-# 9:21 instead of 12:34 on 2 cores. `--dist loadgroup`: the tests of one shared live site run in one
-# process (tests/conftest.py SHARED_SITES), which starts it once. TEST_PROCESSES=0: one process.
+# 9:21 instead of 12:34 on 2 cores. TEST_PROCESSES=0 runs the suite in one process.
 TEST_PROCESSES ?= 2
 test: lint chromium
-	$(BIN)/pytest $(if $(filter-out 0,$(TEST_PROCESSES)),-n $(TEST_PROCESSES) --dist loadgroup,) $(if $(CI),-p no:cacheprovider,) $(PYTEST_ARGS)
+	$(BIN)/pytest $(if $(filter-out 0,$(TEST_PROCESSES)),-n $(TEST_PROCESSES),) $(if $(CI),-p no:cacheprovider,) $(PYTEST_ARGS)
 
 # Lint runs first in `make test`; `make format` rewrites what `ruff format --check` refuses.
 LINTED := app tests migrations wsgi.py

@@ -144,13 +144,6 @@ def _postgresql_twin(item) -> bool:
     return not BOTH_DATABASES or any(folder in Path(item.fspath).parents for folder in ONE_DATABASE)
 
 
-# Session fixtures that start whole sites (gunicorn, a worker, Redis: 10-30 s each on a loaded
-# machine): under xdist's `--dist loadgroup` (make test) the tests that share one run in the same
-# process, so each is started once per run rather than once per process.
-SHARED_SITES = ("sync_sites", "live_server")
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (its own hook, in each process)
 def pytest_collection_modifyitems(config, items):
     keep, drop = [], []
     for item in items:
@@ -158,10 +151,6 @@ def pytest_collection_modifyitems(config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
-    for item in items:
-        shared = next((name for name in SHARED_SITES if name in getattr(item, "fixturenames", ())), None)
-        if shared:
-            item.add_marker(pytest.mark.xdist_group(shared))
 
 
 def pytest_terminal_summary(terminalreporter):

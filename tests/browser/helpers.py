@@ -10,12 +10,17 @@ from playwright.sync_api import expect
 from app.core.live import make_event
 
 
-def submit_sign_in(page, live_server, username: str, password: str, path: str = "/login") -> None:
-    """Fill in and send the sign-in form reached at `path`, without waiting: the answer may be a refusal."""
-    page.goto(f"{live_server.url}{path}")
+def fill_sign_in(page, username: str, password: str) -> None:
+    """Fill in and send the sign-in form the page shows, without waiting: the answer may be a refusal."""
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
+
+
+def submit_sign_in(page, live_server, username: str, password: str, path: str = "/login") -> None:
+    """Open `path` (the sign-in form, or a page that redirects to it) and send the form, without waiting."""
+    page.goto(f"{live_server.url}{path}")
+    fill_sign_in(page, username, password)
 
 
 def sign_in(page, live_server, path: str = "/", credentials: tuple[str, str] | None = None) -> None:
