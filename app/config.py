@@ -94,6 +94,9 @@ class Config:
         self.DOCSYNC_BREAKER_THRESHOLD = int(os.environ.get("DOCSYNC_BREAKER_THRESHOLD", "3"))
         self.DOCSYNC_BREAKER_COOLDOWN = float(os.environ.get("DOCSYNC_BREAKER_COOLDOWN", "60"))
         self.DOCSYNC_RETRY_DELAYS = [float(d) for d in os.environ.get("DOCSYNC_RETRY_DELAYS", "0.5,2").split(",")]
+        # whole-job retries by RQ (one per delay, whole seconds): 0 enqueues again at once, a delay waits
+        # for RQ's scheduler (whose lock a killed worker holds for a minute)
+        self.DOCSYNC_JOB_RETRY_DELAYS = [int(d) for d in os.environ.get("DOCSYNC_JOB_RETRY_DELAYS", "5,30").split(",")]
         # consumption (app/consumption): variance within ±this fraction is on target; inbox retries wait
         # CONSUMPTION_RETRY_SECONDS doubled per attempt; a batch body over CONSUMPTION_INBOX_MAX_BYTES is refused (413)
         self.CONSUMPTION_TOLERANCE = float(os.environ.get("CONSUMPTION_TOLERANCE", "0.05"))

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask import current_app
 from rq import Retry
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -52,7 +53,6 @@ ACTIVE = (SyncStatus.queued, SyncStatus.running)
 REPLAYABLE = (SyncOutcome.failed, SyncOutcome.pending)
 CHUNK = 500  # numbers or sha256s per protocol call
 ENTITY = "doc_sync_job"
-JOB_RETRY = Retry(max=2, interval=[5, 30])  # whole-job retries (e.g. the manifest call failed)
 
 
 def topic(job_id: int) -> str:
@@ -195,6 +195,12 @@ def _create(
     return job
 
 
+def _job_retry() -> Retry:
+    """Whole-job retries (e.g. the manifest call failed, or the worker died mid-job)."""
+    delays = current_app.config["DOCSYNC_JOB_RETRY_DELAYS"]
+    return Retry(max=len(delays), interval=delays)
+
+
 def _enqueue(job: SyncJob) -> JobRecord:
     return jobs.enqueue(
         f"doc-sync-{job.direction}",
@@ -202,7 +208,7 @@ def _enqueue(job: SyncJob) -> JobRecord:
         job.id,
         queue="sync",
         link=(ENTITY, job.id),
-        retry=JOB_RETRY,
+        retry=_job_retry(),
         description=f"{job.direction} documents {'to' if job.direction == 'push' else 'from'} {job.site.name} "
         f"(sync job {job.id})",
     )

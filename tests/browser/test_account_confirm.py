@@ -6,15 +6,15 @@ import re
 
 from playwright.sync_api import expect
 
+from tests.browser.helpers import fill_sign_in
+
 NAME = "x'+alert(1)+'"
 
 
 def test_revoking_a_crafted_token_name_asks_once_and_runs_nothing(page, live_server):
     page.goto(f"{live_server.url}/account")
     expect(page).to_have_url(re.compile(r"/login"))
-    page.fill("input[name=username]", live_server.admin.username)
-    page.fill("input[name=password]", live_server.admin.password)
-    page.click("button[type=submit]")
+    fill_sign_in(page, *live_server.admin)
     page.goto(f"{live_server.url}/account")
     page.fill("input[name=name]", NAME)
     page.click("text=Create token")

@@ -8,19 +8,14 @@ import uuid
 
 from playwright.sync_api import expect
 
+from tests.browser.helpers import csrf_token, sign_in, submit_sign_in
+
 SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
-
-
-def sign_in(page, url: str, username: str, password: str) -> None:
-    page.goto(f"{url}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
 
 
 def test_admin_creates_a_user_who_changes_their_password(browser, page, live_server):
     username = f"casey-{uuid.uuid4().hex[:6]}"
-    sign_in(page, live_server.url, *live_server.admin)
+    sign_in(page, live_server)
     page.click(".topbar nav >> text=Operations")
     page.click(".topbar nav >> text=Users")
     expect(page.locator("h1")).to_have_text("Users")
@@ -39,7 +34,7 @@ def test_admin_creates_a_user_who_changes_their_password(browser, page, live_ser
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
     user_page = context.new_page()
     try:
-        sign_in(user_page, live_server.url, username, "first-password")
+        sign_in(user_page, live_server, "/login", (username, "first-password"))
         user_page.goto(f"{live_server.url}/account")
         expect(user_page.locator("#password .hint")).to_contain_text("A password has 8 to 256 characters")
         password_form = user_page.locator("#password-form")
@@ -65,9 +60,9 @@ def test_admin_creates_a_user_who_changes_their_password(browser, page, live_ser
             user_page.screenshot(path=os.path.join(SCREENSHOTS, "account.png"), full_page=True)
 
         user_page.click("text=Sign out")
-        sign_in(user_page, live_server.url, username, "first-password")
+        submit_sign_in(user_page, live_server, username, "first-password")
         expect(user_page.locator(".flash-error")).to_have_text("Wrong username or password.")
-        sign_in(user_page, live_server.url, username, "second-password")
+        submit_sign_in(user_page, live_server, username, "second-password")
         expect(user_page).not_to_have_url(re.compile(r"/login"))
     finally:
         context.close()
@@ -78,7 +73,7 @@ def test_admin_creates_a_user_who_changes_their_password(browser, page, live_ser
     row.locator("select[name=role]").select_option("operator")
     row.locator("text=Save role").click()
     expect(page.locator(".flash-success")).to_have_text(f"{username}: operator, active.")
-    csrf = page.locator("meta[name=csrf-token]").get_attribute("content")
+    csrf = csrf_token(page)
     item = page.request.post(
         f"{live_server.url}/api/v1/items",
         data={"number": f"AUD-{username}", "name": "Bracket"},

@@ -5,13 +5,7 @@ without a reload, then opens the ECO, whose page lists the incident."""
 from playwright.sync_api import expect
 
 from tests.breakages.conftest import TOKEN, FakeHelpdesk
-
-
-def sign_in(page, live_server) -> None:
-    page.goto(f"{live_server.url}/login")
-    page.fill("input[name=username]", live_server.admin.username)
-    page.fill("input[name=password]", live_server.admin.password)
-    page.click("button[type=submit]")
+from tests.browser.helpers import sign_in
 
 
 def test_record_resolve_send_and_loop_back(page, live_server):

@@ -7,13 +7,7 @@ import uuid
 
 from playwright.sync_api import expect
 
-
-def sign_in(page, live_server) -> None:
-    page.goto(f"{live_server.url}/login")
-    page.fill("input[name=username]", live_server.admin.username)
-    page.fill("input[name=password]", live_server.admin.password)
-    page.click("button[type=submit]")
-    expect(page).not_to_have_url(re.compile(r"/login"))
+from tests.browser.helpers import settled, sign_in
 
 
 class Dialogs:
@@ -26,10 +20,6 @@ class Dialogs:
     def _answer(self, dialog) -> None:
         self.questions.append(dialog.message)
         dialog.accept() if self.accept else dialog.dismiss()
-
-
-def settled(page) -> None:
-    page.wait_for_function("!document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping')")
 
 
 def test_eco_cancel_and_apply_ask_and_a_double_click_opens_one_eco(page, live_server):

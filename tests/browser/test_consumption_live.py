@@ -6,31 +6,18 @@ replayed from the inbox page and counted once."""
 import json
 import re
 import sqlite3
-import urllib.request
 from datetime import UTC, datetime, timedelta
 
 from playwright.sync_api import expect
 
-from tests.browser.helpers import misaligned_headings
-from tests.browser.test_eco_live import settled, sign_in, wait_until_delivered
-
-
-def _api(live_server, token: str, method: str, path: str, body: dict | None = None) -> dict:
-    request = urllib.request.Request(
-        f"{live_server.url}/api/v1{path}",
-        data=json.dumps(body).encode() if body is not None else None,
-        method=method,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
+from tests.browser.helpers import api, misaligned_headings, settled, sign_in, wait_until_delivered
 
 
 def test_plan_mes_actuals_live_variance_and_a_replay(page, live_server):
     made = live_server.flask("tokens", "create", live_server.admin.username, "--name", "mes")
     assert made.returncode == 0, made.stderr
     token = made.stdout.strip().splitlines()[-1]
-    item = _api(live_server, token, "POST", "/items", {"number": "PCB-LIVE", "name": "Live board"})
+    item = api(live_server, token, "POST", "/items", {"number": "PCB-LIVE", "name": "Live board"})
     now = datetime.now(UTC)
     monday = (now - timedelta(days=now.weekday())).date()
 
@@ -60,7 +47,7 @@ def test_plan_mes_actuals_live_variance_and_a_replay(page, live_server):
         {"event_id": f"live-{n}", "plan_id": plan_id, "quantity": q, "unit": u, "recorded_at": now.isoformat()}
         for n, (q, u) in enumerate([("2", "dozen"), ("6", "ea"), ("1", "kg")])
     ]
-    answer = _api(live_server, token, "POST", "/consumption/mes-inbox", {"events": events})
+    answer = api(live_server, token, "POST", "/consumption/mes-inbox", {"events": events})
     assert [d["disposition"] for d in answer["dispositions"]] == ["accepted", "accepted", "rejected"]
     expect(row.locator("[data-role=actual]")).to_have_text("30", timeout=15_000)  # 24 + 6, drained by the worker
     expect(row.locator("[data-role=ratio]")).to_have_attribute("data-status", "under")

@@ -8,6 +8,8 @@ import re
 
 from playwright.sync_api import expect
 
+from tests.browser.helpers import fill_sign_in
+
 SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
 DOCUMENTS = 80
 
@@ -31,9 +33,7 @@ def test_add_site_check_health_push_live_and_replay(page, sync_sites):
     page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
 
     page.goto(f"{a.server.url}/doc-sync/sites")
-    page.fill("input[name=username]", a.server.admin.username)
-    page.fill("input[name=password]", a.server.admin.password)
-    page.click("button[type=submit]")
+    fill_sign_in(page, *a.server.admin)
     expect(page.locator("h1")).to_have_text("Remote sites")
 
     page.fill("input[name=name]", "plant-b-ui")

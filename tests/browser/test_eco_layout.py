@@ -2,28 +2,15 @@
 names and long links in the reasons, stay inside the page (tables scroll inside their cards,
 long text wraps), and events numbered 10 and above read whole."""
 
-import json
 import os
-import urllib.request
 
 from playwright.sync_api import expect
 
-from tests.browser.helpers import sign_in
+from tests.browser.helpers import api, sign_in
 
 VIEWPORT = 1366
 LONG_NAME = "NotifyTheEngineeringDistributionListAboutEveryStageChangeOfThisChangeOrderInclBackwardMoves"
 LONG_REASON = "see https://plm.example.com/changes/attachments/" + "x" * 120 + "/drawing-rev-b.pdf"
-
-
-def api(live_server, token: str, method: str, path: str, body: dict | None = None) -> dict:
-    request = urllib.request.Request(
-        f"{live_server.url}/api/v1{path}",
-        data=json.dumps(body).encode() if body is not None else None,
-        method=method,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
 
 
 def test_a_busy_eco_page_fits_1366_px_and_numbers_its_events_whole(page, live_server):

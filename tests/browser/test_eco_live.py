@@ -7,19 +7,11 @@ import json
 import os
 import re
 
-import redis
 from playwright.sync_api import expect
 
-from app.core.live import make_event
+from tests.browser.helpers import settled, sign_in, wait_until_delivered
 
 SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
-
-
-def sign_in(page, live_server) -> None:
-    page.goto(f"{live_server.url}/login")
-    page.fill("input[name=username]", live_server.admin.username)
-    page.fill("input[name=password]", live_server.admin.password)
-    page.click("button[type=submit]")
 
 
 def create_warning_rule(page, live_server) -> None:
@@ -41,23 +33,6 @@ def create_warning_rule(page, live_server) -> None:
     expect(page.locator("tr[data-rule='Keep urgent ECOs urgent']")).to_be_visible()
     page.locator("tr[data-rule='Keep urgent ECOs urgent'] a", has_text="edit").click()
     assert json.loads(page.locator("input[name=params]").input_value()) == {"priority": "normal", "never_lower": True}
-
-
-def wait_until_delivered(page, live_server, frames: list[dict], topic: str) -> None:
-    """The socket's web process may still be subscribing to Redis when the page opens: ping the topic
-    until a ping comes back through /ws, so what follows cannot be published into the void."""
-    bus = redis.Redis.from_url(live_server.redis_url)
-    for _ in range(50):
-        bus.publish("forgeline:events", json.dumps(make_event(topic, "ping", {})))  # the default REDIS_NAMESPACE
-        page.wait_for_timeout(200)  # (Playwright delivers frames to the handler only while it is called)
-        if any(f.get("topic") == topic and f["type"] == "ping" for f in frames):
-            return
-    raise AssertionError(f"nothing published on {topic} reached the page")
-
-
-def settled(page) -> None:
-    """Wait until no htmx request or swap is under way: the live panel replaces its buttons when it re-reads."""
-    page.wait_for_function("!document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping')")
 
 
 def move(page, stage: str) -> None:

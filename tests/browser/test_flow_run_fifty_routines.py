@@ -11,6 +11,8 @@ from itertools import pairwise
 
 from playwright.sync_api import expect
 
+from tests.browser.helpers import fill_sign_in
+
 SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
 CHAINS, STAGES, ITEMS = 8, 6, 4000  # source -> 8 chains of 6 mappers -> sink: 50 routines
 
@@ -62,9 +64,7 @@ PROBE = """topic => {
 
 def test_fifty_routines_stream_coalesced_and_the_page_stays_responsive(page, live_server):
     page.goto(f"{live_server.url}/flows/")
-    page.fill("input[name=username]", live_server.admin.username)
-    page.fill("input[name=password]", live_server.admin.password)
-    page.click("button[type=submit]")
+    fill_sign_in(page, *live_server.admin)
     page.fill("#flow-document", fifty_routine_flow())
     page.click("#create-flow")
     expect(page.locator("h1")).to_have_text("fifty-routines")

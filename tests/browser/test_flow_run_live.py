@@ -8,6 +8,8 @@ import re
 
 from playwright.sync_api import expect
 
+from tests.browser.helpers import fill_sign_in
+
 SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
 
 
@@ -18,9 +20,7 @@ def test_queue_bars_change_colour_live(page, live_server):
     page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(json.loads(payload))))
 
     page.goto(f"{live_server.url}/flows/")
-    page.fill("input[name=username]", live_server.admin[0])
-    page.fill("input[name=password]", live_server.admin[1])
-    page.click("button[type=submit]")
+    fill_sign_in(page, *live_server.admin)
     page.click("#flow-table >> text=slow-consumer")
     expect(page.locator("h1")).to_have_text("slow-consumer")
     page.click("#start-run")

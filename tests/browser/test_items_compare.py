@@ -9,7 +9,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from tests.browser.helpers import expand, sign_in
+from tests.browser.helpers import expand, fill_sign_in, sign_in
 
 SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
 GREEN, RED, AMBER = "rgb(230, 246, 236)", "rgb(253, 232, 230)", "rgb(255, 244, 220)"
@@ -21,9 +21,7 @@ def test_compare_two_revisions_and_export_the_delta(page, live_server):
 
     page.goto(f"{live_server.url}/items/compare")
     expect(page).to_have_url(re.compile(r"/login"))
-    page.fill("input[name=username]", live_server.admin.username)
-    page.fill("input[name=password]", live_server.admin.password)
-    page.click("button[type=submit]")
+    fill_sign_in(page, *live_server.admin)
     expect(page.locator("h1")).to_have_text("Compare BOMs")
 
     page.fill("#compare-left", "ASM-1000@A")

@@ -6,7 +6,7 @@ import re
 from playwright.sync_api import expect
 
 from app.optimization.demo import DEMO_NAME
-from tests.browser.test_optimization_live import sign_in
+from tests.browser.helpers import sign_in
 
 
 def test_grid_size_on_the_form_then_trials_sort_and_filter(page, live_server):

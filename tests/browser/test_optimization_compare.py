@@ -6,7 +6,7 @@ import re
 from playwright.sync_api import expect
 
 from app.optimization.demo import DEMO_NAME
-from tests.browser.test_optimization_live import sign_in
+from tests.browser.helpers import sign_in
 
 
 def _submit(page, live_server, strategy, params):

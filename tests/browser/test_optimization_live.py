@@ -8,14 +8,7 @@ import zipfile
 from playwright.sync_api import expect
 
 from app.optimization.demo import DEMO_NAME
-from tests.browser.helpers import misaligned_headings
-
-
-def sign_in(page, live_server, path):
-    page.goto(f"{live_server.url}{path}")
-    page.fill("input[name=username]", live_server.admin[0])
-    page.fill("input[name=password]", live_server.admin[1])
-    page.click("button[type=submit]")
+from tests.browser.helpers import misaligned_headings, sign_in
 
 
 def test_submit_watch_progress_early_stop_export_and_rerun(page, live_server):

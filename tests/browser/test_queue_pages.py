@@ -16,19 +16,17 @@ from app.core import jobs
 from app.core.jobs.models import JobRecord
 from app.core.timeutil import utcnow
 from app.extensions import db
-from tests.browser.helpers import misaligned_headings
+from tests.browser.helpers import csrf_token, misaligned_headings, sign_in
 from tests.conftest import app_config, wait_for
 
 SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
 
 
-def sign_in(page, live_server) -> str:
-    page.goto(f"{live_server.url}/login")
-    page.fill("input[name=username]", live_server.admin.username)
-    page.fill("input[name=password]", live_server.admin.password)
-    page.click("button[type=submit]")
+def signed_in(page, live_server) -> str:
+    """Sign in as the admin; returns the CSRF token of the page signed in to."""
+    sign_in(page, live_server)
     expect(page.locator("h1")).to_be_visible()
-    return page.locator("meta[name=csrf-token]").get_attribute("content")
+    return csrf_token(page)
 
 
 def demo(page, live_server, csrf: str, seconds: int, fail: bool = False) -> str:
@@ -40,7 +38,7 @@ def demo(page, live_server, csrf: str, seconds: int, fail: bool = False) -> str:
 
 
 def test_queue_and_worker_pages_follow_a_job_live(page, live_server):
-    csrf = sign_in(page, live_server)
+    csrf = signed_in(page, live_server)
     page.goto(f"{live_server.url}/queues/default?registry=started")
     expect(page.locator("#live-status")).to_have_text("live")
     page.evaluate("window.__notReloaded = true")
@@ -115,7 +113,7 @@ def _seed(live_server, csrf: str, page) -> str:
 
 @pytest.mark.skipif(not SCREENSHOTS, reason="screenshots only when SCREENSHOT_DIR is set")
 def test_screenshots_of_the_queue_and_worker_pages(page, live_server):
-    csrf = sign_in(page, live_server)
+    csrf = signed_in(page, live_server)
     running = _seed(live_server, csrf, page)
     try:
         page.goto(f"{live_server.url}/queues/optimize?window=day")

@@ -10,6 +10,7 @@ import redis
 from playwright.sync_api import expect
 from rq.job import Job
 
+from tests.browser.helpers import fill_sign_in, sign_in
 from tests.conftest import wait_for
 
 SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
@@ -21,9 +22,7 @@ def test_demo_job_status_changes_live(page, live_server):
 
     page.goto(f"{live_server.url}/queues/")
     expect(page).to_have_url(re.compile(r"/login\?next=/queues/"))
-    page.fill("input[name=username]", live_server.admin[0])
-    page.fill("input[name=password]", live_server.admin[1])
-    page.click("button[type=submit]")
+    fill_sign_in(page, *live_server.admin)
     expect(page.locator("h1")).to_have_text("Queues & workers")
     expect(page.locator("#live-status")).to_have_text("live")
     expect(page.locator("#worker-table")).to_contain_text("idle")
@@ -76,10 +75,7 @@ def test_a_slow_partial_still_ends_on_the_last_event(page, live_server):
             time.sleep(0.5)  # and job_completed has reached the page
         route.fulfill(response=answer)
 
-    page.goto(f"{live_server.url}/login")
-    page.fill("input[name=username]", live_server.admin.username)
-    page.fill("input[name=password]", live_server.admin.password)
-    page.click("button[type=submit]")
+    sign_in(page, live_server, "/login")
     page.goto(f"{live_server.url}/queues/")
     page.fill("input[name=seconds]", "5")
     page.click("#enqueue-demo")

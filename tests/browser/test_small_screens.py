@@ -2,21 +2,14 @@
 than the screen: wide tables scroll inside their cards (issue 14 point 15)."""
 
 import os
-import re
 
 from playwright.sync_api import expect
+
+from tests.browser.helpers import csrf_token, sign_in
 
 SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
 PHONE = {"width": 390, "height": 844}
 PAGES = ["/", "/audit/", "/admin/users", "/queues/", "/items/", "/account"]
-
-
-def sign_in(page, live_server) -> None:
-    page.goto(f"{live_server.url}/login")
-    page.fill("input[name=username]", live_server.admin.username)
-    page.fill("input[name=password]", live_server.admin.password)
-    page.click("button[type=submit]")
-    expect(page).not_to_have_url(re.compile(r"/login"))
 
 
 def test_at_390_px_the_menu_toggles_and_no_page_is_wider_than_the_screen(browser, live_server):
@@ -29,7 +22,7 @@ def test_at_390_px_the_menu_toggles_and_no_page_is_wider_than_the_screen(browser
             page.request.post(
                 f"{live_server.url}/api/v1/items",
                 data={"number": f"PHONE-{n}-{'X' * 30}", "name": "A rather long item name " * 4},
-                headers={"X-CSRFToken": page.locator("meta[name=csrf-token]").get_attribute("content")},
+                headers={"X-CSRFToken": csrf_token(page)},
             )
         for path in PAGES:
             page.goto(f"{live_server.url}{path}")

@@ -44,6 +44,7 @@ def plans(app):
     return active, draft
 
 
+@pytest.mark.dialects  # bulk.py: unnest() INSERT ... ON CONFLICT on PostgreSQL
 def test_a_batch_gets_a_disposition_per_event_and_only_accepted_ones_are_stored(client, bearer, plans):
     active, draft = plans
     events = [
@@ -100,6 +101,7 @@ def test_a_batch_over_the_body_limit_is_refused_before_it_is_read(client, bearer
     assert _count(InboxEvent) == 0 and _count(InboxBatch) == 0
 
 
+@pytest.mark.dialects  # the drain's FOR UPDATE SKIP LOCKED and set-based INSERT ... SELECT
 def test_a_real_worker_drains_the_inbox_into_actuals(app, client, bearer, plans):
     active, _ = plans
     counted = _records_counted()
@@ -121,6 +123,7 @@ def test_a_real_worker_drains_the_inbox_into_actuals(app, client, bearer, plans)
     )
 
 
+@pytest.mark.dialects  # SKIP LOCKED claims, executemany UPDATEs, date arithmetic of the back-off
 @pytest.mark.config(CONSUMPTION_RETRY_SECONDS=0)
 def test_a_failing_event_backs_off_dies_after_five_attempts_and_a_replay_counts_it_once(app, client, bearer, plans):
     active, _ = plans

@@ -13,6 +13,7 @@ def _count(model) -> int:
     return db.session.scalar(select(func.count()).select_from(model))
 
 
+@pytest.mark.dialects  # coalesce(sum()) GROUP BY and variance buckets
 def test_the_dashboard_colours_variance_by_tolerance_and_draws_both_charts(signed_in):
     client, _ = signed_in("viewer")
     on_target = factory.plan("ON-1", quantity="7")

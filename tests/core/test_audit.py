@@ -65,6 +65,7 @@ def _ids(html: str) -> list[int]:
     return [int(n) for n in re.findall(r'id="audit-(\d+)"', html)]
 
 
+@pytest.mark.dialects  # row-value comparisons of the keyset
 def test_keyset_pages_walk_older_and_back_newer_without_gaps(signed_in):
     _many(120, actor="robot")
     client, _ = signed_in("operator")
@@ -119,6 +120,7 @@ def test_a_bad_date_is_a_400_that_names_the_field(signed_in, query, field):
     assert 'name="actor" value="x"' in html and '<tr id="audit-' not in html
 
 
+@pytest.mark.dialects  # bulk INSERT of JSON before/after
 def test_changes_are_shown_field_by_field_and_records_link_to_their_page(signed_in):
     entry = audit.record(
         "eco",

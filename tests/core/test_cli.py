@@ -1,9 +1,12 @@
 """`flask seed-demo`, which `make run` calls on every start."""
 
+import pytest
+
 from app.core.auth.models import User
 from app.extensions import db
 
 
+@pytest.mark.dialects  # the demo seed's bulk INSERTs of every capability
 def test_seed_demo_prints_the_admin_password_once_and_can_run_again(app):
     runner = app.test_cli_runner()
     first = runner.invoke(args=["seed-demo"])

@@ -121,6 +121,7 @@ def test_bad_metadata_is_refused(app):
         make_doc()
 
 
+@pytest.mark.dialects  # lower() LIKE search, JSON item_refs
 def test_api_upload_download_and_roles(app, client, bearer):
     engineer, viewer = bearer("engineer"), bearer("viewer")
     item("A-1")

@@ -112,6 +112,7 @@ def test_bytes_move_only_when_the_remote_lacks_them(app, site, remote):
     assert remote.latest("DWG-1")[:2] == (sha(PDF), 1)
 
 
+@pytest.mark.dialects  # latest versions by GROUP BY max()
 def test_a_change_on_both_sides_is_a_conflict_and_is_not_overwritten(app, site, remote):
     doc = make_doc("DWG-1")
     run(app, push(site, "first"))
@@ -185,6 +186,7 @@ def test_a_wrong_token_fails_the_job_and_shows_on_the_site(app, site, remote, si
     assert "unauthorized" in page and "401 from" in page
 
 
+@pytest.mark.dialects  # bulk INSERT of the job's items (insertmanyvalues)
 @pytest.mark.config(DOCSYNC_RETRY_DELAYS=[0.01], DOCSYNC_BREAKER_THRESHOLD=1)
 def test_a_dead_site_opens_the_breaker_and_later_jobs_do_not_call_it(app, site, remote):
     from tests.conftest import free_port

@@ -174,6 +174,9 @@ def sync_sites(tmp_path_factory):
         WORKER_TTL=str(WORKER_TTL),
         SWEEP_SECONDS="1",
         DOCSYNC_RETRY_DELAYS="0.2,0.5",
+        # a job abandoned by a killed worker runs again at once: a delayed retry waits for RQ's
+        # scheduler, whose lock the killed worker holds for a minute (its TTL)
+        DOCSYNC_JOB_RETRY_DELAYS="0,0",
     ) as pair:
         yield pair
 

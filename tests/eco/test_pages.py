@@ -8,6 +8,7 @@ from datetime import timedelta
 from html import unescape
 from html.parser import HTMLParser
 
+import pytest
 from sqlalchemy import func, select
 
 from app.core.timeutil import utcnow
@@ -23,6 +24,7 @@ def post(client, path, csrf, headers=None, **data):
     return client.post(path, data={"csrf_token": csrf, **data}, headers=headers or {})
 
 
+@pytest.mark.dialects  # ILIKE search
 def test_list_filters_and_empty_states(signed_in):
     client, _ = signed_in("viewer")
     assert "No ECOs yet" in client.get("/ecos/").get_data(as_text=True)

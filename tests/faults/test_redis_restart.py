@@ -3,12 +3,14 @@ lives on, is listed again within one heartbeat, and takes new jobs."""
 
 import time
 
+import pytest
 from rq import Worker
 
 from app.core.jobs.models import JobRecord
 from app.extensions import db
 from app.queues import service
 from tests.conftest import wait_for
+from tests.faults.conftest import horse
 
 
 def _demo(seconds: int) -> str:
@@ -50,13 +52,15 @@ def test_a_busy_worker_survives_a_redis_restart_and_takes_the_next_job(app, redi
     busy = _demo(3)
     wait_for(lambda: _status(busy) == "started", timeout=20, interval=0.1)
     _restart(redis_server)
-    time.sleep(4)  # the job has ended (or failed to report) meanwhile
+    # the job has ended (or failed to report) meanwhile: its work horse is gone
+    wait_for(lambda: horse(worker_process) is None, timeout=20, interval=0.1)
     assert worker_process.poll() is None, worker_process.stderr.read().decode()[-2000:]
     wait_for(lambda: _listed(app) == 1, timeout=_heartbeat(app) + 5, interval=0.5)
     job_id = _demo(1)
     wait_for(lambda: _status(job_id) == "finished", timeout=20, interval=0.2)
 
 
+@pytest.mark.config(WORKER_TTL=6)  # the wait is WORKER_TTL: the shortest the fault suite runs with
 def test_a_killed_worker_leaves_the_worker_list_within_worker_ttl(app, worker_process):
     from app.queues.service import worker_counts
     from tests.faults.conftest import kill_worker

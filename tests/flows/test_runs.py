@@ -28,6 +28,7 @@ def start(client, bearer, document=EXAMPLE, wait_for_input=0):
     return flow_id, response.json["job_id"]
 
 
+@pytest.mark.dialects  # the run's JSON state written and read back
 def test_a_run_on_a_worker_ends_with_its_state_persisted(app, client, bearer):
     _, job_id = start(client, bearer)
     viewer = bearer("viewer")

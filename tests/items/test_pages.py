@@ -32,6 +32,7 @@ def post(client, path, csrf, **data):
     return client.post(path, data={"csrf_token": csrf, **data})
 
 
+@pytest.mark.dialects  # ILIKE search
 def test_item_list_searches_filters_and_pages(signed_in, product):
     client, _ = signed_in("viewer")
     page = client.get("/items/?q=P-&item_type=part").get_data(as_text=True)
@@ -256,6 +257,7 @@ def test_the_items_import_names_bad_rows_and_writes_nothing_until_all_are_good(s
     assert viewer.get("/items/import").status_code == 403
 
 
+@pytest.mark.dialects  # the import's bulk INSERT (executemany) and its audit rows
 def test_3000_items_import_at_once_and_are_audited(signed_in, app):
     client, csrf = signed_in("engineer")
     text = items_csv(3000)

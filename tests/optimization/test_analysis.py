@@ -81,6 +81,7 @@ def test_bad_trials_queries_are_refused_in_the_one_shape(client, bearer, make_us
     assert field in [f["field"] for f in response.json["error"]["details"]["fields"]]
 
 
+@pytest.mark.dialects  # JSON extraction, NULLS LAST
 def test_trials_api_pages_sorts_filters_and_hides_others(client, bearer, make_user, demo_dataset):
     job = _merged(make_user("owner", "engineer"), demo_dataset.id)
     admin = bearer("admin")
@@ -134,6 +135,7 @@ def test_the_form_shows_the_grid_size_from_the_submit_function(app, signed_in, d
     assert 'data-count="to-run">4<' in rsi
 
 
+@pytest.mark.dialects  # JSON extraction, NULLS LAST, the count in SQL
 def test_trials_page_sorts_filters_and_refuses_bad_input(app, signed_in, demo_dataset):
     client, _ = signed_in("engineer")
     owner = db.session.query(User).filter_by(username="engineer-user").one()
@@ -173,6 +175,7 @@ def test_a_100000_task_trials_page_stays_small_and_quick(signed_in, app):
     assert scores == sorted(scores, reverse=True)
 
 
+@pytest.mark.dialects  # the heatmap's CTE, CASE binning and max()
 def test_best_score_is_drawn_by_task_number_not_wall_clock(app, signed_in, demo_dataset):
     from app.optimization import charts
 

@@ -61,6 +61,7 @@ def test_submit_run_and_status_match_the_kernel(app, client, bearer, demo_datase
     assert result["bestScore"] == pytest.approx(expected[0][0])
 
 
+@pytest.mark.dialects  # two workers merge chunks into one row at once (locking)
 @pytest.mark.config(OPTIMIZATION_CHUNK_POINTS=40)
 def test_two_workers_share_the_chunks(app, client, bearer, demo_dataset, start_workers):
     headers = bearer("engineer")

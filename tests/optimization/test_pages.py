@@ -110,6 +110,7 @@ def test_each_form_error_names_its_field_and_what_it_allows_beside_it(app, signe
     assert db.session.query(Optimization).count() == 0
 
 
+@pytest.mark.dialects  # the heatmap's CTE and min() of a min-mode run
 def test_cancel_banner_and_rerun_from_a_top_n_row(app, signed_in, demo_dataset):
     client, csrf = signed_in("engineer", "erin")
     erin = db.session.query(User).filter_by(username="erin").one()

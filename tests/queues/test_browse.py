@@ -5,6 +5,7 @@ import time
 import uuid
 from datetime import timedelta
 
+import pytest
 from rq import Queue
 from rq.job import Job, JobStatus
 from sqlalchemy import insert
@@ -193,6 +194,7 @@ def test_an_admin_empties_a_queue(app, client, bearer):
 # --- pages -----------------------------------------------------------------------------------
 
 
+@pytest.mark.dialects  # ILIKE with ESCAPE (icontains autoescape)
 def test_queue_page_tabs_filters_and_paging(app, signed_in):
     client, _ = signed_in("operator")
     for _ in range(30):
