@@ -688,3 +688,8 @@ def get_workorder_operation(wo: WorkOrder, operation_id: int, field: str = "oper
     if op is None or op.workorder_id != wo.id:
         raise invalid(field, f"{wo.number} has no operation with id {operation_id}.")
     return op
+
+
+def links_of(routing_id: int, page: int = 1, per_page: int = 50) -> Page:
+    query = select(DocumentLink).where(DocumentLink.routing_id == routing_id).order_by(DocumentLink.id)
+    return paginate(query, page, per_page)

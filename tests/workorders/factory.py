@@ -7,7 +7,7 @@ from app.docsync import documents
 from app.docsync.documents import Metadata
 from app.extensions import db
 from app.workorders import service
-from tests.items import factory as item_factory
+from tests.items import factory as item_factory  # noqa: F401 - also for the tests
 
 PDF = b"%PDF-1.7\n"
 
