@@ -14,6 +14,7 @@ CAPABILITY = Capability(
         Access("workorder", page="workorders.detail", page_arg="workorder_id"),
         Access("routing", page="workorders.routing", page_arg="routing_id"),
         Access("workorder_link"),
+        Access("routing_operation"),
         Access("workorder_pack", page="workorders.pack_page", page_arg="pack_id"),
     ),
     queues=("exports",),
