@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from app.core import audit
 from app.core.errors import Conflict
 from app.core.paging import Page, paginate
-from app.core.records import get_or_404
+from app.core.records import flush_unique, get_or_404
 from app.core.timeutil import utcnow
 from app.core.validation import invalid, not_one_of
 from app.docsync.models import Document, DocumentVersion
@@ -85,7 +85,7 @@ def create_routing(item_id: int, name: str, is_default: bool = False) -> Routing
     first = db.session.scalar(select(Routing.id).where(Routing.item_id == item.id).limit(1)) is None
     routing = Routing(item_id=item.id, name=name, is_default=False)
     db.session.add(routing)
-    db.session.flush()
+    flush_unique(f"{item.number} has a routing {name!r} already.", {"field": "name"}, code="duplicate")
     if is_default or first:  # an item's first routing is its default
         _make_default(routing)
     audit.record("routing", routing.id, "create", after=routing_snapshot(routing))
@@ -105,7 +105,7 @@ def update_routing(routing_id: int, changes: dict[str, Any]) -> Routing:
         routing.name = name
     if changes.get("is_default"):
         _make_default(routing)
-    db.session.flush()
+    flush_unique(f"The item has a routing {routing.name!r} already.", {"field": "name"}, code="duplicate")
     if routing_snapshot(routing) != before:
         audit.record("routing", routing.id, "update", before=before, after=routing_snapshot(routing))
     return routing
@@ -174,9 +174,17 @@ def add_operation(routing_id: int, values: dict[str, Any]) -> Operation:
     _check_unique(routing, clean, None)
     op = Operation(routing=routing, **{"work_centre": "", "setup_minutes": 0, "run_minutes": 0, **clean})
     db.session.add(op)
-    db.session.flush()
+    _flush_operations(routing)
     audit.record("routing_operation", op.id, "create", after=operation_snapshot(op))
     return op
+
+
+def _flush_operations(routing: Routing) -> None:
+    flush_unique(
+        f"Routing {routing.name!r} was changed by someone else meanwhile (a sequence or code is taken); reload.",
+        {"field": "sequence"},
+        code="concurrent_change",
+    )
 
 
 def get_operation(routing: Routing, operation_id: int, field: str = "operation_id") -> Operation:
@@ -194,7 +202,7 @@ def update_operation(routing_id: int, operation_id: int, values: dict[str, Any])
     _check_unique(routing, clean, op)
     for key, value in clean.items():
         setattr(op, key, value)
-    db.session.flush()
+    _flush_operations(routing)
     if operation_snapshot(op) != before:
         audit.record("routing_operation", op.id, "update", before=before, after=operation_snapshot(op))
     return op
@@ -233,10 +241,10 @@ def reorder(routing_id: int, order: list[dict[str, int]]) -> Routing:
     before = {op.code: op.sequence for op in routing.operations}
     for op in routing.operations:  # out of the way first: the unique (routing, sequence) holds at every flush
         op.sequence = -op.id
-    db.session.flush()
+    _flush_operations(routing)
     for op in routing.operations:
         op.sequence = after[op.id]
-    db.session.flush()
+    _flush_operations(routing)
     routing.operations.sort(key=lambda o: o.sequence)
     audit.record(
         "routing", routing.id, "reorder", before=before, after={op.code: op.sequence for op in routing.operations}
@@ -291,7 +299,9 @@ def link_document(
         created_at=utcnow(),
     )
     db.session.add(link)
-    db.session.flush()
+    flush_unique(
+        f"{document.number} was just linked there by someone else.", {"field": "document_id"}, code="duplicate"
+    )
     audit.record("workorder_link", link.id, "create", after=link_snapshot(link))
     return link
 
@@ -615,13 +625,30 @@ def move(workorder_id: int, to_state: str) -> WorkOrder:
             {"field": "to_state", "from": wo.state, "to": to_state, "allowed": allowed},
             code="transition_not_allowed",
         )
+    before = wo.state
+    _claim(wo, before, to_state)
     if to_state == WorkOrderState.released:
         _release(wo)
-    before = wo.state
-    wo.state = to_state
-    db.session.flush()
     audit.record("workorder", wo.id, "move", before={"state": before}, after={"state": to_state})
     return wo
+
+
+def _claim(wo: WorkOrder, before: str, to_state: str) -> None:
+    """Compare-and-set of the state: of two concurrent moves of one order exactly one wins (the
+    other waits for the row lock, PostgreSQL, or the write lock, SQLite, then finds it changed)."""
+    claimed = db.session.execute(
+        update(WorkOrder)
+        .where(WorkOrder.id == wo.id, WorkOrder.state == before)
+        .values(state=to_state, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        raise Conflict(
+            f"{wo.number} was moved by someone else meanwhile; reload and try again.",
+            {"field": "to_state"},
+            code="concurrent_change",
+        )
+    db.session.refresh(wo)
 
 
 def _release(wo: WorkOrder) -> None:
@@ -669,7 +696,9 @@ def filtered(filters: Filters) -> Select:
         query = query.join(Item, Item.id == WorkOrder.item_id).where(
             or_(func.lower(WorkOrder.number).like(like), func.lower(Item.number).like(like))
         )
-    return query.options(selectinload(WorkOrder.item))
+    return query.options(
+        selectinload(WorkOrder.item), selectinload(WorkOrder.routing), selectinload(WorkOrder.operations)
+    )
 
 
 def search(filters: Filters, page: int = 1, per_page: int = 25) -> Page:

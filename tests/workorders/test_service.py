@@ -1,3 +1,5 @@
+import threading
+
 import pytest
 from sqlalchemy import select
 
@@ -170,3 +172,45 @@ def test_an_applied_eco_moves_the_locks_of_its_items_routing_links(app):
     assert unlocked.locked_version_id is None
     assert elsewhere.locked_version.version == 1  # another item's routing keeps its lock
     assert audited("workorder_link", "eco_apply") == 1
+
+
+def test_concurrent_releases_of_one_order_exactly_one_wins(app, monkeypatch):
+    from app.core.errors import DomainError, settle
+
+    routing = factory.routing()
+    factory.doc("DWG-1")
+    wo_id = factory.workorder(routing).id
+    contenders = 4
+    start, read_all, outcomes = threading.Barrier(contenders), threading.Barrier(contenders), []
+    get_workorder = service.get_workorder
+
+    def get_then_wait(workorder_id: int):
+        found = get_workorder(workorder_id)  # every contender holds the draft before any claims it
+        read_all.wait(10)
+        return found
+
+    monkeypatch.setattr(service, "get_workorder", get_then_wait)
+
+    def contend() -> None:
+        with app.app_context():
+            start.wait()
+            try:
+                service.move(wo_id, "released")
+                db.session.commit()
+                outcomes.append("moved")
+            except DomainError as exc:
+                settle(exc)
+                outcomes.append(exc.code)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=contend) for _ in range(contenders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert outcomes.count("moved") == 1 and set(outcomes) - {"moved"} == {"concurrent_change"}, outcomes
+    monkeypatch.undo()
+    db.session.expire_all()
+    assert [op.code for op in service.get_workorder(wo_id).operations] == ["CUT", "WELD", "PAINT"]  # copied once
+    assert audited("workorder", "move") == 1
