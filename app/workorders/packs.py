@@ -4,7 +4,7 @@ The pack holds `manifest.json` (the work order, its operations and, for each doc
 title, version, lock source, sha256, size, path in the zip), `documents.csv` (one row per
 operation × document, the same fields) and the files under `ops/<seq>-<code>/` (documents of the
 whole order under `order/`). Only links visible in production are packed, at their locked
-version (the latest when not locked).
+version (the latest when not locked); the manifest names the hidden ones it left out.
 
 The same inputs give the same bytes: entries in a fixed order with a fixed timestamp and
 attributes, the manifest as canonical JSON. The manifest's sha256 names the file
@@ -88,7 +88,11 @@ def _entry(row: service.Effective, folder: str) -> dict[str, Any]:
 def manifest(wo: WorkOrder, operation_id: int | None = None) -> dict[str, Any]:
     """What the pack holds, with nothing that changes when its inputs do not (no time of export)."""
     general, ops = service.workorder_documents(wo, operation_id)
-    shown = [row for row in general if not row.hidden] if operation_id is None else []
+    general = general if operation_id is None else []
+    shown = [row for row in general if not row.hidden]
+    # hidden links are not packed, but named, so that none is dropped without a trace
+    left_out = [(None, row) for row in general if row.hidden]
+    left_out += [(op.code, row) for op in ops for row in op.documents if row.hidden]
     return {
         "format": FORMAT,
         "workorder": {
@@ -113,6 +117,9 @@ def manifest(wo: WorkOrder, operation_id: int | None = None) -> dict[str, Any]:
                 "documents": [_entry(row, op.folder) for row in op.documents if not row.hidden],
             }
             for op in ops
+        ],
+        "hidden": [
+            {"operation": code, "number": row.document.number, "version": row.version.version} for code, row in left_out
         ],
     }
 
@@ -255,10 +262,17 @@ def build(pack: Pack, on_progress: Callable[[float, str], None]) -> None:
     pack.size = target.stat().st_size
     pack.documents = len(rows_of(data))
     pack.status, pack.finished_at = PackStatus.done, utcnow()
+    audit.record(
+        "workorder_pack",
+        pack.id,
+        "done",
+        after={"manifest_sha256": digest, "size": pack.size, "documents": pack.documents, "cached": pack.cached},
+    )
 
 
 def fail(pack: Pack, error: str) -> None:
     pack.status, pack.error, pack.finished_at = PackStatus.failed, error[:2000], utcnow()
+    audit.record("workorder_pack", pack.id, "failed", after={"error": pack.error})
 
 
 def get_pack(pack_id: int) -> Pack:

@@ -75,6 +75,7 @@ def test_the_pack_holds_manifest_csv_and_the_files_under_their_operations(app, c
         ("INS-CUT", 1, "release", "operation"),
     ]
     assert [d["number"] for d in manifest["operations"][1]["documents"]] == ["DWG-GEN"]  # the hidden one is left out
+    assert manifest["hidden"] == [{"operation": "WELD", "number": "DWG-HID", "version": 1}]  # but named
     assert [d["path"] for d in manifest["order_documents"]] == ["order/SPEC-ORD-v1-SPEC-ORD.pdf"]
     for _, doc in packs.rows_of(manifest):
         data = archive.read(doc["path"])
