@@ -21,14 +21,16 @@ import io
 import json
 import os
 import re
+import time
 import uuid
 import zipfile
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from app.core import audit, jobs
 from app.core.errors import Conflict, NotFound
@@ -302,9 +304,39 @@ def packs_of(workorder_id: int, page: int = 1, per_page: int = 10) -> Page:
 
 
 def sweep() -> int:
-    """The sweeper's hook: a pack whose job ended without making it fails, saying why."""
+    """The sweeper's hook: a pack whose job ended without making it fails, saying why; then the
+    files nobody needs any more are deleted (prune_files)."""
     waiting = (PackStatus.queued, PackStatus.running)
     stalled = sweeper.stalled(select(Pack).where(Pack.status.in_(waiting)), Pack.job_id)
     for pack, record in stalled:
         fail(pack, sweeper.why(record))
-    return len(stalled)
+    return len(stalled) + prune_files()
+
+
+def prune_files() -> int:
+    """Delete the pack files no pack asked for within WORKORDER_PACK_RETENTION_HOURS (and none
+    waiting or running would write), and temporary files older than an export may take (a
+    worker killed mid-write leaves one). Returns how many files went."""
+    now = time.time()
+    retention = current_app.config["WORKORDER_PACK_RETENTION_HOURS"] * 3600
+    cutoff = utcnow() - timedelta(seconds=retention)
+    waiting = (PackStatus.queued, PackStatus.running)
+    wanted = set(
+        db.session.scalars(
+            select(Pack.manifest_sha256)
+            .where(Pack.manifest_sha256.is_not(None), or_(Pack.created_at >= cutoff, Pack.status.in_(waiting)))
+            .distinct()
+        )
+    )
+    deleted = 0
+    folder = pack_dir()
+    for path in folder.glob("*.zip") if folder.is_dir() else ():
+        if path.stem not in wanted and now - path.stat().st_mtime > retention:
+            path.unlink(missing_ok=True)
+            deleted += 1
+    tmp = folder / "tmp"
+    for path in tmp.iterdir() if tmp.is_dir() else ():
+        if now - path.stat().st_mtime > EXPORT_TIMEOUT + 60:
+            path.unlink(missing_ok=True)
+            deleted += 1
+    return deleted

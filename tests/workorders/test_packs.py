@@ -164,3 +164,28 @@ def test_demo_seed_makes_a_routing_and_orders_once(app):
     assert demo.seed() is None
     states = sorted(wo.state for wo in db.session.query(WorkOrder))
     assert states == ["draft", "released"]
+
+
+def test_the_sweep_deletes_pack_files_nobody_asked_for_lately_and_stale_temporary_files(app, client, bearer):
+    import os
+    import time
+    from datetime import timedelta
+
+    from app.core.timeutil import utcnow
+
+    headers = bearer("engineer")
+    wo = released_order()
+    old = export(client, headers, wo)
+    path = packs.pack_path(old["manifest_sha256"])
+    tmp = path.parent / "tmp" / "left-by-a-killed-worker.zip"
+    tmp.write_bytes(b"PK partial")
+    long_ago = time.time() - 8 * 24 * 3600
+    for each in (path, tmp):
+        os.utime(each, (long_ago, long_ago))
+    assert packs.prune_files() == 1 and path.is_file() and not tmp.exists()  # asked for just now: kept
+    db.session.get(Pack, old["id"]).created_at = utcnow() - timedelta(days=8)
+    db.session.commit()
+    assert packs.sweep() == 1 and not path.exists()
+    gone = client.get(f"{API}/workorder-docs/packs/{old['id']}/download", headers=headers)
+    assert gone.status_code == 409 and gone.get_json()["error"]["code"] == "file_missing"
+    assert export(client, headers, wo)["cached"] is False and path.is_file()  # written anew
