@@ -1,13 +1,12 @@
 """The pack export on the `exports` queue: build the zip (packs.py), record how it ended, count
-it, and announce a ready pack on the work order's live topic. Progress reaches the pack page on
-the job's own topic (`job:<id>`), which the job history publishes."""
+it, and announce it on the work order's live topic (`pack_ready` / `pack_failed`). Progress
+reaches the pack page on the job's own topic (`job:<id>`), which the job history publishes."""
 
 import time
 
-from app.core import live
 from app.core.jobs import progress
 from app.extensions import db
-from app.workorders import metrics, packs
+from app.workorders import packs
 from app.workorders.models import PackStatus
 
 
@@ -24,14 +23,11 @@ def build_pack(pack_id: int) -> dict:
     except Exception as exc:
         db.session.rollback()  # no half-made pack: it is failed, with the reason (and no file)
         packs.fail(pack, f"{exc.__class__.__name__}: {exc}")
+        outcome = packs.announcement(pack, time.monotonic() - started)
         db.session.commit()
-        metrics.PACK_EXPORTS.labels("failed").inc()
-        metrics.PACK_EXPORT_SECONDS.observe(time.monotonic() - started)
-        live.publish(f"workorder:{pack.workorder_id}", "pack_failed", {"pack": pack.id, "error": pack.error})
+        packs.announce(*outcome)
         raise
-    metrics.PACK_EXPORTS.labels("cached" if pack.cached else "done").inc()
-    metrics.PACK_EXPORT_SECONDS.observe(time.monotonic() - started)
+    outcome = packs.announcement(pack, time.monotonic() - started)
     progress(1.0, "ready to download")
-    data = {"pack": pack.id, "size": pack.size, "documents": pack.documents, "cached": pack.cached}
-    live.publish(f"workorder:{pack.workorder_id}", "pack_ready", data)
-    return data
+    packs.announce(*outcome)
+    return outcome[1]

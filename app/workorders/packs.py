@@ -32,7 +32,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import or_, select
 
-from app.core import audit, jobs
+from app.core import audit, jobs, live, txn
 from app.core.errors import Conflict, NotFound
 from app.core.jobs import sweeper
 from app.core.paging import Page, paginate
@@ -40,7 +40,7 @@ from app.core.records import get_or_404
 from app.core.timeutil import utcnow
 from app.docsync.store import CHUNK, store
 from app.extensions import db
-from app.workorders import service
+from app.workorders import metrics, service
 from app.workorders.models import Pack, PackStatus, WorkOrder
 
 FORMAT = 1
@@ -203,8 +203,10 @@ def write_zip(data: dict[str, Any], target: Path, on_progress: Callable[[float, 
 
 
 def start(workorder_id: int, operation_id: int | None = None, *, require_locked: bool = False) -> Pack:
-    """A pack row and its job on `exports`. 409 for a canceled order, or, with `require_locked`,
-    naming the links still following their latest version."""
+    """A pack row, done at once when a file of the same manifest exists (an unchanged pack is not
+    rebuilt, nor queued), else with its job on `exports`. 409 for a canceled order, or, with
+    `require_locked`, naming the links still following their latest version."""
+    started = time.monotonic()
     wo = service.get_workorder(workorder_id)
     service.check_exportable(wo)
     if operation_id is not None:
@@ -228,6 +230,19 @@ def start(workorder_id: int, operation_id: int | None = None, *, require_locked:
     )
     db.session.add(pack)
     db.session.flush()
+    audit.record(
+        "workorder_pack",
+        pack.id,
+        "start",
+        after={"workorder": wo.number, "operation_id": operation_id, "require_locked": require_locked},
+    )
+    data = manifest(wo, operation_id)
+    digest = hashlib.sha256(canonical(data)).hexdigest()
+    if pack_path(digest).is_file():
+        _done(pack, data, digest, cached=True)
+        outcome = announcement(pack, time.monotonic() - started)
+        txn.on_commit(lambda: announce(*outcome))
+        return pack
     record = jobs.enqueue(
         "workorder_pack",
         "app.workorders.jobs.build_pack",
@@ -238,12 +253,6 @@ def start(workorder_id: int, operation_id: int | None = None, *, require_locked:
         description=f"document pack of {wo.number}" + (f" (operation {operation_id})" if operation_id else ""),
     )
     pack.job_id = record.id
-    audit.record(
-        "workorder_pack",
-        pack.id,
-        "start",
-        after={"workorder": wo.number, "operation_id": operation_id, "require_locked": require_locked},
-    )
     return pack
 
 
@@ -257,11 +266,16 @@ def build(pack: Pack, on_progress: Callable[[float, str], None]) -> None:
             raise PackFailed("not locked any more: " + ", ".join(row["document"] for row in unlocked))
     digest = hashlib.sha256(canonical(data)).hexdigest()
     target = pack_path(digest)
-    pack.cached = target.is_file()
-    if not pack.cached:
+    cached = target.is_file()
+    if not cached:
         write_zip(data, target, on_progress)
+    _done(pack, data, digest, cached=cached)
+
+
+def _done(pack: Pack, data: dict[str, Any], digest: str, *, cached: bool) -> None:
+    pack.cached = cached
     pack.manifest_sha256 = digest
-    pack.size = target.stat().st_size
+    pack.size = pack_path(digest).stat().st_size
     pack.documents = len(rows_of(data))
     pack.status, pack.finished_at = PackStatus.done, utcnow()
     audit.record(
@@ -270,6 +284,21 @@ def build(pack: Pack, on_progress: Callable[[float, str], None]) -> None:
         "done",
         after={"manifest_sha256": digest, "size": pack.size, "documents": pack.documents, "cached": pack.cached},
     )
+
+
+def announcement(pack: Pack, seconds: float) -> tuple[int, dict[str, Any], str, float]:
+    """What announce() says of a pack that has ended, read now (after the commit its row is expired)."""
+    if pack.status == PackStatus.failed:
+        return pack.workorder_id, {"pack": pack.id, "error": pack.error}, "failed", seconds
+    data = {"pack": pack.id, "size": pack.size, "documents": pack.documents, "cached": pack.cached}
+    return pack.workorder_id, data, "cached" if pack.cached else "done", seconds
+
+
+def announce(workorder_id: int, data: dict[str, Any], status: str, seconds: float) -> None:
+    """Count an ended export and tell the order's page: `pack_ready` or `pack_failed` on workorder:<id>."""
+    metrics.PACK_EXPORTS.labels(status).inc()
+    metrics.PACK_EXPORT_SECONDS.observe(seconds)
+    live.publish(f"workorder:{workorder_id}", "pack_failed" if status == "failed" else "pack_ready", data)
 
 
 def fail(pack: Pack, error: str) -> None:

@@ -97,6 +97,7 @@ def test_same_inputs_same_bytes_an_unchanged_pack_is_reused_and_a_change_rebuild
     reused = counter("workorder_pack_exports_total", status="cached")
     cached = export(client, headers, wo)
     assert cached["cached"] is True and cached["manifest_sha256"] == first["manifest_sha256"]
+    assert cached["job_id"] is None and cached["status"] == "done"  # done at the request: nothing queued
     assert counter("workorder_pack_exports_total", status="cached") == reused + 1
     general = service.load_routing(wo.routing_id).links[0]
     factory.revise(general.document)
