@@ -160,3 +160,39 @@ def test_release_of_a_routing_without_operations_is_refused_naming_the_field(app
     assert answer.status_code == 422 and error_of(answer)["details"]["field"] == "routing_id"
     db.session.expire_all()
     assert db.session.get(WorkOrder, wo.id).state == "draft"
+
+
+def test_applying_an_eco_through_the_api_moves_the_locks_and_a_blocked_apply_moves_none(app, client, engineer):
+    from app.workorders.models import LockSource
+    from tests.eco import factory as eco_factory
+
+    eco = eco_factory.eco(number="ASM-1")
+    blocked = eco_factory.eco(number="ASM-2")
+    routing, other = factory.routing("ASM-1"), factory.routing("ASM-2")
+    drawing = factory.doc("DWG-1")
+    link = factory.service.link_document(routing.id, drawing.id)
+    kept = factory.service.link_document(other.id, drawing.id)
+    for each in (link, kept):
+        factory.service.lock(each.id)
+    eco_factory.rule(
+        "refuse",
+        "set_eco_priority",
+        phase="after",
+        params={"priority": "low", "never_lower": True},
+        fail_strategy="block",
+        match={"item_ids": [other.item_id]},
+    )
+    db.session.commit()
+    factory.revise(drawing)
+    blocked_apply = client.post(f"{API}/ecos/{blocked.id}/apply", json={}, headers=engineer)
+    assert blocked_apply.status_code == 409 and error_of(blocked_apply)["code"] == "rule_blocked"
+    still = client.get(f"{API}/workorder-docs/links/{kept.id}", headers=engineer).get_json()
+    assert (still["locked_version"], still["stale"]) == (1, True)  # the refused apply moved nothing
+    applied = client.post(f"{API}/ecos/{eco.id}/apply", json={"reason": "go"}, headers=engineer)
+    assert applied.status_code == 200, applied.get_json()
+    answer = client.get(f"{API}/workorder-docs/links/{link.id}", headers=engineer).get_json()
+    assert (answer["locked_version"], answer["version_lock_source"], answer["stale"]) == (
+        2,
+        LockSource.eco_apply,
+        False,
+    )
