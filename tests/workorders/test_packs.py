@@ -190,3 +190,20 @@ def test_the_sweep_deletes_pack_files_nobody_asked_for_lately_and_stale_temporar
     gone = client.get(f"{API}/workorder-docs/packs/{old['id']}/download", headers=headers)
     assert gone.status_code == 409 and gone.get_json()["error"]["code"] == "file_missing"
     assert export(client, headers, wo)["cached"] is False and path.is_file()  # written anew
+
+
+def test_the_sweep_fails_a_pack_whose_job_ended_without_saying_so(app, client, bearer):
+    from app.core.jobs.models import JobRecord, JobState
+    from app.core.timeutil import utcnow
+
+    headers = bearer("engineer")
+    wo = released_order()
+    started = client.post(f"{API}/workorder-docs/{wo.id}/pack", json={}, headers=headers).get_json()
+    record = db.session.get(JobRecord, started["job_id"])
+    record.status, record.ended_at, record.error = JobState.failed, utcnow(), "work horse killed"
+    db.session.commit()
+    assert packs.sweep() == 1
+    db.session.commit()
+    pack = db.session.get(Pack, started["id"])
+    assert pack.status == "failed" and "work horse killed" in pack.error
+    assert not list((Path(app.config["DOCUMENT_STORE"]) / "packs").glob("*.zip"))
