@@ -30,7 +30,8 @@ INLINE_TYPES = ("application/pdf", "image/png", "image/jpeg", "image/gif")  # wh
 
 
 def _form(model: type[BaseModel], *, checkboxes: tuple[str, ...] = (), **extra: Any) -> BaseModel:
-    data: dict[str, Any] = {k: v for k, v in request.form.items() if k not in ("csrf_token", "form_token") and v != ""}
+    skip = ("csrf_token", "form_token", "document_number")
+    data: dict[str, Any] = {k: v for k, v in request.form.items() if k not in skip and v != ""}
     for box in checkboxes:
         data[box] = box in request.form
     return parse(model, {**data, **extra})
@@ -301,7 +302,14 @@ def reorder(routing_id: int):
 @page_roles(ENGINEER)
 def add_link(routing_id: int):
     def act() -> str:
-        body = _form(LinkIn, checkboxes=("inherit_to_operations", "visible_in_production"), routing_id=routing_id)
+        extra: dict[str, Any] = {"routing_id": routing_id}
+        number = request.form.get("document_number", "").strip()
+        if number:  # typed: any document, not only the ones the list offers
+            found = documents.find(number)
+            if found is None:
+                raise invalid("document_id", f"No document {number}.")
+            extra["document_id"] = found.id
+        body = _form(LinkIn, checkboxes=("inherit_to_operations", "visible_in_production"), **extra)
         link = service.link_document(
             routing_id,
             body.document_id,

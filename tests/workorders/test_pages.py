@@ -15,7 +15,7 @@ def test_routing_editor_adds_reorders_removes_and_links(app, signed_in):
     browser, csrf = signed_in("engineer")
     item = factory.item_factory.item("ASM-1", "assembly")
     drawing = factory.doc("DWG-1")
-    db.session.commit()
+    factory.doc("DWG-2")
     made = browser.post("/workorders/routings/", data={"csrf_token": csrf, "item_id": item.id, "name": "Standard"})
     assert made.status_code == 302
     routing = db.session.scalar(select(Routing))
@@ -58,6 +58,18 @@ def test_routing_editor_adds_reorders_removes_and_links(app, signed_in):
         follow_redirects=True,
     )
     assert "No document with id 999999" in foreign.get_data(as_text=True)
+    typed = browser.post(
+        f"/workorders/routings/{routing.id}/links",
+        data={"csrf_token": csrf, "document_number": "DWG-2", "inherit_to_operations": "on"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "DWG-2 linked to the routing" in typed and 'data-link="DWG-2@routing"' in typed
+    unknown = browser.post(
+        f"/workorders/routings/{routing.id}/links",
+        data={"csrf_token": csrf, "document_number": "NOPE-1"},
+        follow_redirects=True,
+    )
+    assert "No document NOPE-1" in unknown.get_data(as_text=True)
     db.session.expire_all()
     assert [o.code for o in service.get_routing(routing.id).operations] == ["PAINT", "CUT"]
 
