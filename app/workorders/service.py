@@ -517,14 +517,14 @@ def _op_docs(ident: int | None, op: Any, docs: list[Effective]) -> OperationDocu
     )
 
 
-def unlocked_links(
-    wo: WorkOrder, operation_id: int | None = None, *, production_only: bool = True
-) -> list[dict[str, Any]]:
+def unlocked_links(wo: WorkOrder, operation_id: int | None = None) -> list[dict[str, Any]]:
+    """The links a pack would show that still follow their document's latest version."""
     general, ops = workorder_documents(wo, operation_id)
+    general = general if operation_id is None else []  # an operation's pack has no order documents
     rows = [(None, e) for e in general] + [(op, e) for op in ops for e in op.documents]
     seen: dict[int, dict[str, Any]] = {}
     for op, row in rows:
-        if row.locked or (production_only and row.hidden) or row.link.id in seen:
+        if row.locked or row.hidden or row.link.id in seen:
             continue
         seen[row.link.id] = {
             "link_id": row.link.id,

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from app.core.api import parse
 from app.core.auth.roles import ENGINEER, RECORDERS, SIGNED_IN
-from app.core.errors import InvalidInput
+from app.core.errors import InvalidInput, NotFound
 from app.core.jobs import progress_of
 from app.core.pages import form_action, form_page, page_roles
 from app.core.records import id_from_text
@@ -203,7 +203,7 @@ def floor_file(workorder_id: int, operation_id: int, link_id: int):
     _, ops = service.workorder_documents(wo, op.id)
     row = next((r for r in (ops[0].documents if ops else []) if r.link.id == link_id and not r.hidden), None)
     if row is None:
-        raise InvalidInput(f"Document link {link_id} is not shown for operation {op.code}.", {"field": "link_id"})
+        raise NotFound(f"Document link {link_id} is not shown for operation {op.code}.")
     version = row.version
     response = send_file(
         store().open(version.sha256),

@@ -142,7 +142,7 @@ def test_create_form_and_detail_with_sources_hidden_and_stale_locks(app, signed_
     floor = browser.get(f"/workorders/{wo.id}/floor/{floor_op.id}").get_data(as_text=True)
     assert 'data-document="DWG-GEN" data-version="2"' in floor and "DWG-HID" not in floor and "<iframe" in floor
     hidden_link = next(link for link in service.load_routing(routing.id).links if link.document_id == hidden.id)
-    assert browser.get(f"/workorders/{wo.id}/floor/{floor_op.id}/files/{hidden_link.id}").status_code == 422
+    assert browser.get(f"/workorders/{wo.id}/floor/{floor_op.id}/files/{hidden_link.id}").status_code == 404
     shown = next(link for link in service.load_routing(routing.id).links if link.document_id == own.id)
     inline = browser.get(f"/workorders/{wo.id}/floor/{floor_op.id}/files/{shown.id}")
     assert inline.status_code == 200 and inline.mimetype == "application/pdf"

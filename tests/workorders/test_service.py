@@ -214,3 +214,22 @@ def test_concurrent_releases_of_one_order_exactly_one_wins(app, monkeypatch):
     db.session.expire_all()
     assert [op.code for op in service.get_workorder(wo_id).operations] == ["CUT", "WELD", "PAINT"]  # copied once
     assert audited("workorder", "move") == 1
+
+
+def test_unlocked_links_are_those_a_pack_would_show(app):
+    routing = factory.routing()
+    cut, weld, _ = routing.operations
+    spec = service.link_document(routing.id, factory.doc("SPEC-ORD").id, inherit_to_operations=False)
+    service.link_document(routing.id, factory.doc("INS-CUT").id, cut.id)
+    service.link_document(routing.id, factory.doc("DWG-HID").id, weld.id, visible_in_production=False)
+    wo = factory.workorder(routing)
+    service.move(wo.id, "released")
+    db.session.commit()
+    assert service.unlocked_links(wo) == []
+    service.unlock(spec.id)
+    for link in service.load_routing(routing.id).links:
+        if link.document.number == "DWG-HID":
+            service.unlock(link.id)  # hidden: not packed, so not asked to be locked
+    db.session.commit()
+    assert [row["document"] for row in service.unlocked_links(wo)] == ["SPEC-ORD"]
+    assert service.unlocked_links(wo, wo.operations[0].id) == []  # an operation's pack has no order documents
