@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
-from app.core import audit
+from app.core import audit, live
 from app.core.errors import Conflict
 from app.core.paging import Page, paginate
 from app.core.records import flush_unique, get_or_404
@@ -630,6 +630,7 @@ def move(workorder_id: int, to_state: str) -> WorkOrder:
     if to_state == WorkOrderState.released:
         _release(wo)
     audit.record("workorder", wo.id, "move", before={"state": before}, after={"state": to_state})
+    live.publish_on_commit(f"workorder:{wo.id}", "workorder_state", {"id": wo.id, "from": before, "to": to_state})
     return wo
 
 

@@ -207,3 +207,17 @@ def test_the_sweep_fails_a_pack_whose_job_ended_without_saying_so(app, client, b
     pack = db.session.get(Pack, started["id"])
     assert pack.status == "failed" and "work horse killed" in pack.error
     assert not list((Path(app.config["DOCUMENT_STORE"]) / "packs").glob("*.zip"))
+
+
+def test_a_state_move_is_published_on_the_order_once_committed(app, connect):
+    routing = factory.routing()
+    wo = factory.workorder(routing)
+    ws = connect()
+    send(ws, "subscribe", f"workorder:{wo.id}")
+    until_live(ws, f"workorder:{wo.id}")
+    service.move(wo.id, "canceled")
+    db.session.rollback()  # not committed: nothing published
+    service.move(wo.id, "released")
+    db.session.commit()
+    event = next_event(ws)
+    assert (event["type"], event["data"]["from"], event["data"]["to"]) == ("workorder_state", "draft", "released")
