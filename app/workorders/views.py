@@ -22,7 +22,7 @@ from app.extensions import db
 from app.items.models import Item
 from app.workorders import packs, service
 from app.workorders.models import PackStatus, WorkOrderState
-from app.workorders.schemas import LinkIn, OperationIn, RoutingIn, WorkOrderIn, WorkOrderQuery
+from app.workorders.schemas import LinkIn, OperationIn, OperationPatch, RoutingIn, WorkOrderIn, WorkOrderQuery
 
 bp = Blueprint("workorders", __name__, url_prefix="/workorders")
 
@@ -267,6 +267,19 @@ def add_operation(routing_id: int):
     def act() -> str:
         op = service.add_operation(routing_id, _form(OperationIn).model_dump(exclude_none=True))
         return f"Operation {op.sequence} {op.code} added."
+
+    return form_action(act, _routing_back(routing_id))
+
+
+@bp.post("/routings/<int:routing_id>/operations/<int:operation_id>/edit")
+@page_roles(ENGINEER)
+def edit_operation(routing_id: int, operation_id: int):
+    def act() -> str:
+        changes = _form(OperationPatch).model_dump(exclude_unset=True)
+        if request.form.get("work_centre", None) == "":  # a blank clears it
+            changes["work_centre"] = ""
+        op = service.update_operation(routing_id, operation_id, changes)
+        return f"Operation {op.sequence} {op.code} saved."
 
     return form_action(act, _routing_back(routing_id))
 

@@ -40,6 +40,21 @@ def test_routing_editor_adds_reorders_removes_and_links(app, signed_in):
     )
     db.session.expire_all()
     assert [o.code for o in service.get_routing(routing.id).operations] == ["PAINT", "WELD", "CUT"]
+    edited = browser.post(
+        f"/workorders/routings/{routing.id}/operations/{paint.id}/edit",
+        data={"csrf_token": csrf, "code": "PAINT", "name": "Powder coat", "work_centre": "", "run_minutes": "7.5"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Operation 10 PAINT saved." in edited and "Powder coat" in edited
+    db.session.expire_all()
+    saved = db.session.get(type(paint), paint.id)
+    assert (saved.name, saved.work_centre, saved.run_minutes, saved.sequence) == ("Powder coat", "", 7.5, 10)
+    clash = browser.post(
+        f"/workorders/routings/{routing.id}/operations/{paint.id}/edit",
+        data={"csrf_token": csrf, "code": "CUT", "name": "Paint"},
+        follow_redirects=True,
+    )
+    assert "with code CUT already" in clash.get_data(as_text=True)
     browser.post(f"/workorders/routings/{routing.id}/operations/{weld.id}/remove", data={"csrf_token": csrf})
     linked = browser.post(
         f"/workorders/routings/{routing.id}/links",
