@@ -22,7 +22,15 @@ from app.extensions import db
 from app.items.models import Item
 from app.workorders import packs, service
 from app.workorders.models import PackStatus, WorkOrderState
-from app.workorders.schemas import LinkIn, OperationIn, OperationPatch, RoutingIn, WorkOrderIn, WorkOrderQuery
+from app.workorders.schemas import (
+    LinkIn,
+    OperationIn,
+    OperationPatch,
+    RoutingIn,
+    RoutingPatch,
+    WorkOrderIn,
+    WorkOrderQuery,
+)
 
 bp = Blueprint("workorders", __name__, url_prefix="/workorders")
 
@@ -259,6 +267,17 @@ def routing(routing_id: int):
 
 def _routing_back(routing_id: int) -> str:
     return url_for("workorders.routing", routing_id=routing_id)
+
+
+@bp.post("/routings/<int:routing_id>/edit")
+@page_roles(ENGINEER)
+def edit_routing(routing_id: int):
+    def act() -> str:
+        changes = _form(RoutingPatch, checkboxes=("is_default",)).model_dump(exclude_unset=True)
+        routing = service.update_routing(routing_id, changes)
+        return f"Routing {routing.name!r} saved" + (" (the item's default)." if routing.is_default else ".")
+
+    return form_action(act, _routing_back(routing_id))
 
 
 @bp.post("/routings/<int:routing_id>/operations")

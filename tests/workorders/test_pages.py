@@ -1,6 +1,7 @@
 """The pages: routing editor (add, reorder, remove, link), work-order list (filter, paging), the
 create form, the detail page (sources, hidden and stale flags, lock moved forward), shop floor."""
 
+import html
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -25,6 +26,15 @@ def test_routing_editor_adds_reorders_removes_and_links(app, signed_in):
             f"/workorders/routings/{routing.id}/operations",
             data={"csrf_token": csrf, "code": code, "name": code.title()},
         )
+    second = browser.post("/workorders/routings/", data={"csrf_token": csrf, "item_id": item.id, "name": "Rework"})
+    renamed = browser.post(
+        second.headers["Location"] + "/edit",
+        data={"csrf_token": csrf, "name": "Rework line", "is_default": "on"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Routing 'Rework line' saved (the item's default)." in html.unescape(renamed)
+    db.session.expire_all()
+    assert service.default_routing(item.id).name == "Rework line"
     page = browser.get(url).get_data(as_text=True)
     assert 'id="reorder-form"' in page and 'data-operation="PAINT"' in page
     cut, weld, paint = service.get_routing(routing.id).operations
