@@ -81,6 +81,9 @@ class Config:
         # documents (app.docsync): content-addressed file store; the database holds metadata only
         self.DOCUMENT_STORE = os.environ.get("DOCUMENT_STORE") or str(ROOT / "instance" / "documents")
         self.DOCUMENT_MAX_BYTES = int(os.environ.get("DOCUMENT_MAX_BYTES", str(100 * 1024 * 1024)))
+        # work-order document packs (app/workorders/packs.py): a pack file no pack asked for within
+        # this many hours is deleted by the sweeper (exporting again writes it anew)
+        self.WORKORDER_PACK_RETENTION_HOURS = float(os.environ.get("WORKORDER_PACK_RETENTION_HOURS", "168"))
         self.SITE_NAME = os.environ.get("SITE_NAME", "forgeline")  # recorded as the origin of versions it sends
         # outbound HTTP (app.core.outbound): public addresses only, except hosts named here; private
         # ranges (not loopback/link-local) too with OUTBOUND_ALLOW_PRIVATE

@@ -101,6 +101,10 @@ class Capability:
     # (entity, dotted path of `(entity_id: str) -> str | None`): before a failed job linked to a record
     # of that entity is requeued, why it must not run again (e.g. the record has ended), or None
     requeue_check: tuple[tuple[str, str], ...] = ()
+    # (event, dotted path of a function): called by `notify(event, ...)` inside the transaction of
+    # the capability that announces the event (e.g. "eco_applied" with the ECO), so another
+    # capability reacts to it without the announcer knowing who listens
+    hooks: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,14 @@ class Registry:
         return {a.kind: a for c in self.capabilities for a in c.access}
 
     @cached_property
+    def hooks(self) -> dict[str, tuple[str, ...]]:
+        found: dict[str, list[str]] = {}
+        for c in self.capabilities:
+            for event, path in c.hooks:
+                found.setdefault(event, []).append(path)
+        return {event: tuple(paths) for event, paths in found.items()}
+
+    @cached_property
     def requeue_checks(self) -> dict[str, str]:
         return {entity: path for c in self.capabilities for entity, path in c.requeue_check}
 
@@ -156,6 +168,13 @@ def why_not_requeued(entity: str | None, entity_id: str | None) -> str | None:
     """The reason the capability owning `entity` gives for not running its job again, or None."""
     path = registry().requeue_checks.get(entity or "")
     return _rule(path)(entity_id or "") if path else None
+
+
+def notify(event: str, *args: Any) -> None:
+    """Call every hook a capability declared for `event`, in registration order; a hook that
+    raises aborts the announcer's transaction, as its own code would."""
+    for path in registry().hooks.get(event, ()):
+        _rule(path)(*args)
 
 
 def queue_names() -> tuple[str, ...]:

@@ -3,7 +3,9 @@
 import re
 from typing import Any, TypeVar
 
-from app.core.errors import NotFound
+from sqlalchemy.exc import IntegrityError
+
+from app.core.errors import Conflict, NotFound
 from app.extensions import db
 
 Row = TypeVar("Row")
@@ -26,3 +28,12 @@ def get_or_404(model: type[Row], ident: Any, what: str, details: dict[str, Any] 
     if row is None:
         raise NotFound(f"No {what} with id {ident}.", details)
     return row
+
+
+def flush_unique(message: str, details: dict[str, Any] | None = None, *, code: str | None = None) -> None:
+    """Flush in a savepoint: a unique key taken meanwhile by a concurrent request is a 409, not a 500."""
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        raise Conflict(message, details, code=code) from None

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import update
 
-from app.core import audit, txn
+from app.core import audit, capability, txn
 from app.core.audit.service import current_actor
 from app.core.errors import Conflict, InvalidInput
 from app.core.timeutil import utcnow
@@ -127,6 +127,7 @@ def _move(eco: Eco, to_stage: str | None, reason: str, applying: bool) -> Outcom
         bom = items.release_bom_revision(eco.target_bom_id)
         eco.applied_at = utcnow()
         service.record_event(eco, "apply", None, bom.ref, f"released {bom.ref}")
+        capability.notify("eco_applied", eco)  # other capabilities' after-apply hooks, in this savepoint
     outcome.runs += rules.run_phase("after", ctx)
     return outcome
 

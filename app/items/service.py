@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from app.core import audit
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.paging import Page, paginate, paginate_request
-from app.core.records import get_or_404
+from app.core.records import flush_unique, get_or_404
 from app.core.timeutil import utcnow
 from app.core.validation import invalid, not_one_of
 from app.extensions import db
@@ -80,21 +80,12 @@ def _number_free(number: str, item_id: int | None = None) -> None:
         raise Conflict(f"Item number {number!r} is already used.", {"field": "number"})
 
 
-def _flush_unique(message: str, details: dict | None = None) -> None:
-    """Flush in a savepoint; a unique key taken meanwhile by a concurrent request is a 409, not a 500."""
-    try:
-        with db.session.begin_nested():
-            db.session.flush()
-    except IntegrityError:
-        raise Conflict(message, details) from None
-
-
 def create_item(data: dict[str, Any]) -> Item:
     values = item_values(data)
     _number_free(values["number"])
     item = Item(**values)
     db.session.add(item)
-    _flush_unique(f"Item number {values['number']!r} is already used.", {"field": "number"})
+    flush_unique(f"Item number {values['number']!r} is already used.", {"field": "number"})
     audit.record("item", item.id, "create", after=item_snapshot(item))
     return item
 
@@ -123,7 +114,7 @@ def update_item(item_id: int, data: dict[str, Any]) -> Item:
         raise Conflict(f"{item.number} has a BOM, so it stays an assembly.", {"field": "item_type"})
     for key, value in values.items():
         setattr(item, key, value)
-    _flush_unique(f"Item number {values['number']!r} is already used.", {"field": "number"})
+    flush_unique(f"Item number {values['number']!r} is already used.", {"field": "number"})
     audit.record("item", item.id, "update", before=before, after=item_snapshot(item))
     return item
 
@@ -221,7 +212,7 @@ def create_bom(item_id: int) -> Bom:
         raise Conflict(f"{item.number} already has a BOM; edit it, or release it to start a new revision.")
     bom = Bom(item=item, revision=item.revision, state=BomState.draft)
     db.session.add(bom)
-    _flush_unique(f"{item.number} revision {item.revision} was just started by someone else; reload.")
+    flush_unique(f"{item.number} revision {item.revision} was just started by someone else; reload.")
     audit.record("bom", bom.id, "create", after={"ref": bom.ref, "state": bom.state})
     return bom
 
@@ -266,7 +257,7 @@ def new_revision(bom: Bom) -> tuple[Bom, LineCopies]:
     copy = Bom(item=item, revision=revision, state=BomState.draft)
     db.session.add(copy)
     item.revision = revision
-    _flush_unique(f"{item.number} revision {revision} was just started by someone else; reload.")
+    flush_unique(f"{item.number} revision {revision} was just started by someone else; reload.")
     columns = [getattr(BomLine, c) for c in COPIED]
     db.session.execute(
         insert(BomLine).from_select(
