@@ -4,11 +4,11 @@ level (inheritance, override, hidden), version locks (manual, on release, moved 
 ECO through the ECO capability's after-apply hook), the shop-floor view, and the pack export
 (a deterministic zip streamed from the document store) on the `exports` queue."""
 
-from app.core.capability import Access, Capability, NavEntry
+from app.core.capability import PRODUCTION, Access, Capability, NavEntry
 
 CAPABILITY = Capability(
     "workorders",
-    nav=(NavEntry("Work orders", "workorders.index", order=35),),
+    nav=(NavEntry("Work orders", "workorders.index", order=35, group=PRODUCTION),),
     # every signed-in user reads work orders and routings (topic workorder:<id>) and their audit rows
     access=(
         Access("workorder", page="workorders.detail", page_arg="workorder_id"),

@@ -1,8 +1,8 @@
 """workorders: routings and their operations, work orders and their copied operations, document
 links with version locks, and pack exports (app/workorders/models.py)
 
-Revision ID: 0014_workorders
-Revises: 0013_optimization_run_order_seed
+Revision ID: 0015_workorders
+Revises: 0014_job_history_queue_kind
 Create Date: 2026-12-04 20:11:40.186350
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0014_workorders'
-down_revision = '0013_optimization_run_order_seed'
+revision = '0015_workorders'
+down_revision = "0014_job_history_queue_kind"
 branch_labels = None
 depends_on = None
 
