@@ -17,7 +17,18 @@ from app.extensions import csrf, db, htmx, limiter, login, migrate, sock
 # in it). Each declares CAPABILITY in its __init__.py (navigation, queues, home page), has
 # views.py and api.py with a blueprint `bp` each, and may have demo.py with an idempotent seed()
 # that `flask seed-demo` calls. Adding a capability means adding its name here, nothing else.
-CAPABILITIES = ("dashboard", "queues", "items", "docsync", "eco", "breakages", "optimization", "flows", "consumption")
+CAPABILITIES = (
+    "dashboard",
+    "queues",
+    "items",
+    "docsync",
+    "eco",
+    "breakages",
+    "overlays",
+    "optimization",
+    "flows",
+    "consumption",
+)
 
 # core's own entries: the audit log, the users' page, the queue every job may use, and the
 # `job:<id>` topics (operators see every job; others a job of a record they may see, or one they started)
