@@ -149,25 +149,21 @@ def compute(overlay: Overlay, refs: list[str], role: str) -> dict[str, dict[str,
     return found
 
 
-def lookup_many(overlay: Overlay, refs: list[str], role: str) -> list[dict[str, Any]]:
-    """The lookups of `refs` in their order, through the cache. A ref not in the model is refused
-    (404 for one, 422 listing them for a batch): nothing is computed for it."""
+def lookup_json(overlay: Overlay, refs: list[str], role: str) -> list[str]:
+    """The lookups of `refs` in their order as JSON texts, through the cache: a cached one is sent
+    as Redis holds it, never parsed. A ref not in the model is refused (404 for one, 422 listing
+    them for a batch): nothing is computed for it."""
     refs = list(dict.fromkeys(refs))
     cached = cache.get_many(overlay.token, overlay.revision, role, refs)
-    answers: dict[str, dict[str, Any]] = {}
-    misses = []
-    for ref, raw in zip(refs, cached, strict=True):
-        if raw is None:
-            misses.append(ref)
-        else:
-            answers[ref] = json.loads(raw)
+    answers = {ref: raw.decode() for ref, raw in zip(refs, cached, strict=True) if raw is not None}
+    misses = [ref for ref in refs if ref not in answers]
     if misses:
         known = service.known_refs(overlay.model, misses)
         unknown = [r for r in misses if r not in known]
         if unknown:
             raise _unknown(refs, unknown)
-        computed = compute(overlay, misses, role)
-        cache.put_many(overlay.token, overlay.revision, role, {r: json.dumps(v) for r, v in computed.items()})
+        computed = {r: json.dumps(v, separators=(",", ":")) for r, v in compute(overlay, misses, role).items()}
+        cache.put_many(overlay.token, overlay.revision, role, computed)
         answers.update(computed)
     hits = len(refs) - len(misses)
     if hits:
@@ -175,6 +171,10 @@ def lookup_many(overlay: Overlay, refs: list[str], role: str) -> list[dict[str, 
     if misses:
         metrics.CACHE_REQUESTS.labels(metrics.MISS).inc(len(misses))
     return [answers[r] for r in refs]
+
+
+def lookup_many(overlay: Overlay, refs: list[str], role: str) -> list[dict[str, Any]]:
+    return [json.loads(raw) for raw in lookup_json(overlay, refs, role)]
 
 
 def _unknown(refs: list[str], unknown: list[str]):

@@ -238,12 +238,11 @@ def resolve(user: Any, document_id: int, version: int | None = None) -> Overlay:
     """The overlay of the document this user sees: of `version`, or of the newest version with
     one the user may see (a viewer: the newest published one). 404 otherwise: a draft is not
     there for a viewer."""
-    doc = documents.get(document_id)
     query = (
         select(Overlay)
         .join(Model3D, Model3D.id == Overlay.model_id)
         .join(DocumentVersion, DocumentVersion.id == Model3D.version_id)
-        .where(DocumentVersion.document_id == doc.id)
+        .where(DocumentVersion.document_id == document_id)
         .order_by(DocumentVersion.version.desc())
     )
     if version is not None:
@@ -252,6 +251,7 @@ def resolve(user: Any, document_id: int, version: int | None = None) -> Overlay:
         query = query.where(Overlay.status == OverlayStatus.published)
     overlay = db.session.scalars(query.limit(1)).first()
     if overlay is None:
+        doc = documents.get(document_id)  # 404 naming the document when there is none
         where = f" version {version}" if version is not None else ""
         raise NotFound(f"Document {doc.number}{where} has no overlay you can see.", {"field": "document_id"})
     return overlay
