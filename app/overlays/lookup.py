@@ -144,7 +144,10 @@ def compute(overlay: Overlay, refs: list[str], role: str) -> dict[str, dict[str,
             "bom_lines": lines[entry.item_id],
             "ecos": ecos[entry.item_id],
             "incidents": incidents[entry.item_id],
-            "fields": [{"key": f.key, "value": f.value} for f in service.visible(fields[entry.id], role)],
+            "fields": [
+                {"key": f.key, "value": f.value, "roles": list(f.roles)}
+                for f in service.visible(fields[entry.id], role)
+            ],
         }
     return found
 

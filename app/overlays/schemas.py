@@ -161,6 +161,7 @@ class IncidentOut(BaseModel):
 class ShownField(BaseModel):
     key: str
     value: str
+    roles: list[str] = Field(description="who may see it; empty: every role")
 
 
 class ComponentOut(BaseModel):

@@ -84,8 +84,57 @@ function renderPanel(found) {
       list("Open incidents", found.incidents, (i) => el("li", `${i.code} · ${i.severity} · ${i.status} · ${i.description}`, { "data-incident": i.code }), "None."),
     );
   }
+  if (root.dataset.entriesUrl) panelBody.append(editor(found));
   panelEmpty.hidden = true;
   panelBody.hidden = false;
+}
+
+// an engineer maps the part to an item and adds a field; the fields shown are sent back as they
+// are (the server keeps those the engineer cannot see)
+function editor(found) {
+  const form = el("form", null, { id: "entry-form", class: "entry-form" });
+  const item = el("input", null, { name: "item", required: "", maxlength: "40", placeholder: "item number", "aria-label": "Item number" });
+  item.value = found.item ? found.item.number : found.ref;
+  const key = el("input", null, { name: "key", maxlength: "80", placeholder: "new field", "aria-label": "Field" });
+  const value = el("input", null, { name: "value", maxlength: "2000", placeholder: "value", "aria-label": "Value" });
+  const roles = el("input", null, { name: "roles", placeholder: "roles (empty: all)", "aria-label": "Roles" });
+  const save = el("button", found.mapped ? "Save" : "Map", { type: "submit", id: "entry-save" });
+  const said = el("p", null, { class: "field-error", id: "entry-error", hidden: "" });
+  form.append(el("h3", found.mapped ? "Edit" : "Map this part"), item, key, value, roles, save, said);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const fields = found.fields.map((f) => ({ key: f.key, value: f.value, roles: f.roles }));
+    if (key.value.trim()) {
+      fields.push({ key: key.value.trim(), value: value.value, roles: roles.value.split(/[\s,]+/).filter(Boolean) });
+    }
+    save.disabled = true;
+    const response = await fetch(root.dataset.entriesUrl, {
+      method: "PUT",
+      credentials: "same-origin",
+      headers: {
+        "Content-Type": "application/json",
+        Accept: "application/json",
+        "X-CSRFToken": document.querySelector("meta[name=csrf-token]").content,
+      },
+      body: JSON.stringify({ replace: false, entries: [{ ref: found.ref, item: item.value.trim(), fields }] }),
+    });
+    save.disabled = false;
+    if (!response.ok) {
+      const body = await response.json().catch(() => ({}));
+      said.textContent = body.error ? body.error.message : `Error ${response.status}`;
+      said.hidden = false;
+      return;
+    }
+    const li = rows.get(found.ref);
+    if (li) {
+      li.dataset.item = item.value.trim();
+      li.classList.replace("unmapped", "mapped");
+    }
+    (state.meshes.get(found.ref) || []).forEach((mesh) => { if (mesh.userData.base) mesh.material.color.copy(mesh.userData.base); });
+    draw();
+    loadPanel(found.ref);
+  });
+  return form;
 }
 
 function renderPanelError(ref, message) {
@@ -262,6 +311,7 @@ function index(gltf) {
       if (owner !== object) return;
       child.material = child.material.clone();
       child.userData.ref = ref;
+      child.userData.base = child.material.color.clone();
       if (!rows.get(ref).dataset.item) child.material.color.lerp(UNMAPPED, 0.65);
       own.push(child);
     });

@@ -178,3 +178,30 @@ def test_without_webgl_the_page_says_so_and_the_tree_and_panel_work(webgl_browse
     page.click(f"#part-tree li[data-ref='{names['chip']}'] .part-pick")
     expect(page.locator("#panel-item")).to_contain_text(names["chip"])
     context.close()
+
+
+def test_an_engineer_maps_an_unmapped_part_in_the_panel(webgl_browser, live_server, board):
+    context = webgl_browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    doc, names = board["doc"], board["names"]
+    _sign_in(page, live_server, live_server.admin.username, live_server.admin.password, f"/cad-3d/{doc['id']}")
+    page.wait_for_function("window.overlay3d && window.overlay3d.ready", timeout=30_000)
+    page.click(f"#part-tree li[data-ref='{board['boss']}'] .part-pick")
+    expect(page.locator("#panel-unmapped")).to_be_visible()
+    page.fill("#entry-form input[name=item]", "NO-SUCH-ITEM")
+    page.click("#entry-save")
+    expect(page.locator("#entry-error")).to_contain_text("NO-SUCH-ITEM")
+    page.fill("#entry-form input[name=item]", names["res"])
+    page.fill("#entry-form input[name=key]", "Torque")
+    page.fill("#entry-form input[name=value]", "0.6 Nm")
+    page.fill("#entry-form input[name=roles]", "operator")
+    page.click("#entry-save")
+    expect(page.locator("#panel-item")).to_contain_text(names["res"])
+    expect(page.locator("#part-panel [data-field='Torque']")).to_contain_text("0.6 Nm")
+    expect(page.locator(f"#part-tree li[data-ref='{board['boss']}']")).to_have_class("mapped selected")
+    overlay = _api(live_server, board["token"], "GET", f"/cad-3d/overlays/{doc['id']}")
+    boss = next(e for e in overlay["entries"] if e["ref"] == board["boss"])
+    assert boss["item"] == names["res"] and boss["fields"] == [
+        {"key": "Torque", "value": "0.6 Nm", "roles": ["operator"]}
+    ]
+    context.close()
