@@ -163,8 +163,11 @@ def parts(model: Model3D) -> list[ModelPart]:
     return list(db.session.scalars(query))
 
 
-def model_refs(model: Model3D) -> set[str]:
-    return set(db.session.scalars(select(ModelPart.ref).where(ModelPart.model_id == model.id)))
+def tree(model: Model3D) -> list[Any]:
+    """The parts as rows of their columns (the page's tree of thousands: no ORM objects)."""
+    columns = (ModelPart.ref, ModelPart.node, ModelPart.depth, ModelPart.parent_ref, ModelPart.has_mesh)
+    query = select(*columns).where(ModelPart.model_id == model.id).order_by(ModelPart.position)
+    return list(db.session.execute(query))
 
 
 def known_refs(model: Model3D, refs: list[str]) -> set[str]:

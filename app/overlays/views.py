@@ -13,7 +13,7 @@ from app.core.pages import form_action, form_page, page_roles
 from app.docsync import documents
 from app.docsync.documents import Metadata
 from app.overlays import service
-from app.overlays.api import model_out, overlay_out
+from app.overlays.api import model_out
 from app.overlays.models import FLOW, OverlayStatus
 
 bp = Blueprint("overlays", __name__, url_prefix="/cad-3d")
@@ -69,14 +69,13 @@ def _page_context(document_id: int) -> dict[str, Any]:
     except NotFound:
         pass
     items = service.entry_items(overlay) if overlay is not None else {}
-    parts = service.parts(model) if model is not None else []
+    parts = service.tree(model) if model is not None else []
     return {
         "doc": doc,
         "version": version,
         "model": model,
         "model_info": model_out(model, overlay) if model is not None else None,
         "overlay": overlay,
-        "overlay_info": overlay_out(overlay) if overlay is not None else None,
         "parts": parts,
         "items": items,
         "tree": [
