@@ -12,7 +12,7 @@ from app.core.errors import NotFound
 from app.core.pages import form_action, form_page, page_roles
 from app.docsync import documents
 from app.docsync.documents import Metadata
-from app.overlays import service
+from app.overlays import gltf, service
 from app.overlays.api import model_out
 from app.overlays.models import FLOW, OverlayStatus
 
@@ -47,7 +47,7 @@ def upload():
             doc = documents.create(number, Metadata(values.get("title", "").strip() or number, "model", ()))
         upload = request.files.get("file")
         if upload is None or not upload.filename:
-            raise service.gltf.refused("Choose a .glb or .gltf file to upload.")
+            raise gltf.refused("Choose a .glb or .gltf file to upload.")
         data = service.read_upload(upload.stream)
         model, created = service.upload(doc, data, upload.filename)
         said = f"{doc.number} v{model.version.version}: {model.part_count} parts read."
