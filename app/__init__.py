@@ -24,6 +24,7 @@ CAPABILITIES = (
     "docsync",
     "eco",
     "breakages",
+    "overlays",
     "optimization",
     "flows",
     "consumption",

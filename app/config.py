@@ -84,6 +84,11 @@ class Config:
         # work-order document packs (app/workorders/packs.py): a pack file no pack asked for within
         # this many hours is deleted by the sweeper (exporting again writes it anew)
         self.WORKORDER_PACK_RETENTION_HOURS = float(os.environ.get("WORKORDER_PACK_RETENTION_HOURS", "168"))
+        # the largest glTF model the overlays read (a 3D model is also a document version)
+        self.OVERLAY_MODEL_MAX_BYTES = int(os.environ.get("OVERLAY_MODEL_MAX_BYTES", str(50 * 1024 * 1024)))
+        # how long a component lookup stays cached (overlay writes drop it at once; item, ECO and
+        # incident changes show within this time)
+        self.OVERLAY_CACHE_SECONDS = int(os.environ.get("OVERLAY_CACHE_SECONDS", "60"))
         self.SITE_NAME = os.environ.get("SITE_NAME", "forgeline")  # recorded as the origin of versions it sends
         # outbound HTTP (app.core.outbound): public addresses only, except hosts named here; private
         # ranges (not loopback/link-local) too with OUTBOUND_ALLOW_PRIVATE
