@@ -204,8 +204,9 @@ def _variance(v: variance.Variance, tolerance: float) -> dict:
 def plan_variance(plan_id: int, query: ToleranceQuery):
     plan = service.get_plan(plan_id)
     tolerance = variance.tolerance(query.tolerance)
-    buckets = [BucketOut(start=b.start, end=b.end, **_variance(b.variance, tolerance)) for b in variance.buckets(plan)]
-    total = variance.of_plan(plan)
+    spans = variance.buckets(plan)
+    buckets = [BucketOut(start=b.start, end=b.end, **_variance(b.variance, tolerance)) for b in spans]
+    total = variance.of_buckets(plan, spans)
     return PlanVarianceOut(
         plan_id=plan.id, unit=plan.unit, tolerance=tolerance, buckets=buckets, **_variance(total, tolerance)
     )
