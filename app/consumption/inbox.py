@@ -45,11 +45,12 @@ def _chunks(values: list, size: int = LOOKUP_CHUNK):
         yield values[start : start + size]
 
 
-def _insert_new(rows: list[dict[str, Any]]) -> set[str]:
+def _insert_new(batch_id: int, rows: list[dict[str, Any]]) -> set[str]:
     """Insert the rows whose event key is new, set-based: a key stored before (by an earlier or a
-    concurrent batch) is skipped, not an error. Returns the keys inserted: the others are
-    duplicates, told without a lookup of their own."""
-    return set(bulk.insert_rows(InboxEvent.__table__, rows, skip_conflicts_on="event_key", returning="event_key"))
+    concurrent batch) is skipped, not an error. Returns the keys inserted (the batch's rows): the
+    others are duplicates, told without a lookup of their own."""
+    bulk.insert_rows(InboxEvent.__table__, rows, skip_conflicts_on="event_key")
+    return set(db.session.scalars(select(InboxEvent.event_key).where(InboxEvent.batch_id == batch_id)))
 
 
 def ingest(events: list[Any], actor: str | None = None) -> tuple[InboxBatch, list[Outcome]]:
@@ -107,7 +108,7 @@ def ingest(events: list[Any], actor: str | None = None) -> tuple[InboxBatch, lis
                     "received_at": now,
                 }
             )
-    inserted = _insert_new(rows) if rows else set()
+    inserted = _insert_new(batch.id, rows) if rows else set()
     for index, event in candidates:
         if event.event_id in inserted:
             outcomes.append(Outcome(index, event.event_id, Disposition.accepted))
