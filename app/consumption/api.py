@@ -38,6 +38,7 @@ from app.consumption.schemas import (
 from app.core.api import API_PREFIX, endpoint, page_out, read
 from app.core.auth.roles import ENGINEER, OPERATOR, RECORDERS
 from app.core.errors import DomainError
+from app.engine.heap import long_lived_objects_frozen
 from app.extensions import db
 from app.items.structure import quantity_text
 
@@ -203,8 +204,9 @@ def _variance(v: variance.Variance, tolerance: float) -> dict:
 def plan_variance(plan_id: int, query: ToleranceQuery):
     plan = service.get_plan(plan_id)
     tolerance = variance.tolerance(query.tolerance)
-    buckets = [BucketOut(start=b.start, end=b.end, **_variance(b.variance, tolerance)) for b in variance.buckets(plan)]
-    total = variance.of_plan(plan)
+    spans = variance.buckets(plan)
+    buckets = [BucketOut(start=b.start, end=b.end, **_variance(b.variance, tolerance)) for b in spans]
+    total = variance.of_buckets(plan, spans)
     return PlanVarianceOut(
         plan_id=plan.id, unit=plan.unit, tolerance=tolerance, buckets=buckets, **_variance(total, tolerance)
     )
@@ -343,6 +345,11 @@ def create_record(body: RecordIn):
     status=202,
 )
 def ingest_mes_events(body: InboxIn):
+    with long_lived_objects_frozen():  # 10,000 events: many full GC passes over the app's heap otherwise
+        return _ingest(body)
+
+
+def _ingest(body: InboxIn) -> InboxOut:
     batch, outcomes = inbox.ingest(body.events)
     db.session.commit()
     return InboxOut(

@@ -170,7 +170,8 @@ class InboxBatch(db.Model):
 class InboxEvent(db.Model):
     __tablename__ = "consumption_inbox_events"
     __table_args__ = (
-        Index("ix_consumption_inbox_events_due", "state", "next_attempt_at"),
+        # a drain's claim reads the due events in this index's order: no sort of every pending row
+        Index("ix_consumption_inbox_events_due", "state", "next_attempt_at", "id"),
         Index("ix_consumption_inbox_events_batch", "batch_id"),
     )
 

@@ -2,6 +2,7 @@
 within its dimension only; across dimensions is an error naming both units."""
 
 from decimal import Decimal
+from functools import lru_cache
 
 from app.core.errors import InvalidInput
 
@@ -45,6 +46,7 @@ def dimension(unit: str) -> str:
     return UNITS[normalize(unit)][0]
 
 
+@lru_cache(maxsize=1024)  # the inbox asks per event; a refusal is not cached: it raises each time
 def factor(from_unit: str, to_unit: str, field: str = "unit") -> Decimal:
     """What one `from_unit` is in `to_unit`; InvalidInput when they measure different things."""
     source, target = normalize(from_unit, field), normalize(to_unit, field)

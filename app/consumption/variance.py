@@ -2,6 +2,7 @@
 Python loop over records. Buckets are calendar periods in UTC (a week starts on Monday); the
 plan's quantity is spread over its buckets in proportion to the time each covers."""
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -172,6 +173,14 @@ def buckets(plan: ConsumptionPlan) -> list[Bucket]:
         )
         for start, end in spans
     ]
+
+
+def of_buckets(plan: ConsumptionPlan, spans: list[Bucket]) -> Variance:
+    """The plan's variance from its buckets when they cover its whole period (the index scanned
+    once, not twice); from its own sum when MAX_BUCKETS cut them short."""
+    if spans and spans[-1].end >= plan.period_end:
+        return Variance(float(plan.planned_quantity), math.fsum(b.variance.actual for b in spans))
+    return of_plan(plan)
 
 
 def current(plan: ConsumptionPlan, spans: list[Bucket], now: datetime | None = None) -> Bucket:

@@ -39,7 +39,7 @@ def _charts(plan: ConsumptionPlan | None, tolerance: float) -> dict:
     spans = variance.buckets(plan)
     return {
         "focus": plan,
-        "focus_variance": variance.of_plan(plan),
+        "focus_variance": variance.of_buckets(plan, spans),
         "bars": charts.bars(spans, tolerance),
         "burn": charts.burn_up(variance.burn_up(plan, variance.current(plan, spans))),
     }
@@ -149,7 +149,7 @@ def _plan_context(plan: ConsumptionPlan) -> dict:
     return {
         "plan": plan,
         "tolerance": tolerance,
-        "total": variance.of_plan(plan),
+        "total": variance.of_buckets(plan, spans),
         "spans": spans,
         "bars": charts.bars(spans, tolerance),
         "burn": charts.burn_up(variance.burn_up(plan, variance.current(plan, spans))),

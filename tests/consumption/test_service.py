@@ -188,6 +188,17 @@ def test_variance_sums_the_period_in_the_plans_unit_by_bucket(app):
     assert len(spans) == 7 and all(b.variance.planned == pytest.approx(1) for b in spans)
     assert [round(b.variance.actual, 4) for b in spans] == [1.5, 0, 0, 0.9072, 0, 0, 0]
     assert spans[0].variance.status(0.05) == "over" and spans[1].variance.status(0.05) == "under"
+    assert variance.of_buckets(plan, spans).actual == pytest.approx(total.actual)  # one scan, same sum
+
+
+def test_a_plan_with_more_buckets_than_shown_sums_its_whole_period(app):
+    plan = factory.plan(quantity="10", period_start="2025-10-01", period_end="2026-12-07")  # 432 days
+    factory.record(plan.id, "2", day=-420)  # 2025-10-06: in the first buckets
+    factory.record(plan.id, "3", day=0)  # 2026-11-30: past the MAX_BUCKETS shown
+    db.session.commit()
+    spans = variance.buckets(plan)
+    assert len(spans) == variance.MAX_BUCKETS and sum(b.variance.actual for b in spans) == 2
+    assert variance.of_buckets(plan, spans).actual == variance.of_plan(plan).actual == 5
 
 
 @pytest.mark.dialects
