@@ -23,7 +23,7 @@ def _insert_scale_factor() -> str | None:
 def test_the_consumption_perf_migration_downgrades_and_upgrades(app):
     db.session.remove()
     try:
-        downgrade(revision="0013_optimization_run_order_seed")
+        downgrade(revision="0016_overlays")
         assert _due_columns() == ["state", "next_attempt_at"] and _insert_scale_factor() is None
     finally:
         upgrade()

@@ -12,7 +12,7 @@ TABLES = {"overlay_models", "overlay_model_parts", "overlays", "overlay_entries"
 def test_the_overlays_migration_downgrades_and_upgrades(app):
     db.session.remove()
     try:
-        downgrade(revision="0013_optimization_run_order_seed")
+        downgrade(revision="0015_workorders")
         assert not TABLES & set(inspect(db.engine).get_table_names())
     finally:
         upgrade()

@@ -19,7 +19,7 @@ TABLES = {
 def test_the_workorders_migration_downgrades_and_upgrades(app):
     db.session.remove()
     try:
-        downgrade(revision="0013_optimization_run_order_seed")
+        downgrade(revision="0014_job_history_queue_kind")
         assert not TABLES & set(inspect(db.engine).get_table_names())
     finally:
         upgrade()

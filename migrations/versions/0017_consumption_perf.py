@@ -8,16 +8,16 @@ where PostgreSQL's visibility map says the pages are all-visible; the newest row
 period's, are the ones it does not cover until a vacuum, so autovacuum comes after 1 % of new
 rows instead of 20 %.
 
-Revision ID: 0014_consumption_perf
-Revises: 0013_optimization_run_order_seed
+Revision ID: 0017_consumption_perf
+Revises: 0016_overlays
 Create Date: 2026-12-04 20:45:00.000000
 
 """
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0014_consumption_perf"
-down_revision = "0013_optimization_run_order_seed"
+revision = "0017_consumption_perf"
+down_revision = "0016_overlays"
 branch_labels = None
 depends_on = None
 
