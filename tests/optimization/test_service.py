@@ -189,17 +189,24 @@ def test_only_the_top_n_keep_artifacts(app, make_user):
     _, job = submitted(make_user, top_n=1)
     bars = datasets.demo_series(300)
     result = simulate(bars, STRATEGIES["sma_cross"].signals(Indicators(bars), {"n1": 5, "n2": 20}), 10_000)
+    rebuilt = []
+
+    def artifacts(outcome):  # the chunk runs the backtest of a result entering the Top-N again
+        rebuilt.append(outcome.seq)
+        return chunks.artifacts_of(result, bars.dates)
 
     def real(seq, score):
-        return Outcome(seq, {"n1": 5, "n2": 20}, metrics={"return_pct": score}, result=result, dates=bars.dates)
+        return Outcome(seq, {"n1": 5, "n2": 20}, metrics={"return_pct": score})
 
-    chunks.merge(job.id, [real(0, 1.0)])
+    chunks.merge(job.id, [real(0, 1.0)], artifacts=artifacts)
     first = db.session.query(OptimizationTask).filter_by(seq=0).one()
     assert len(first.artifacts["equity"]["values"]) == 300 and first.artifacts["trades"]
-    chunks.merge(job.id, [real(1, 2.0)])
+    chunks.merge(job.id, [real(1, 2.0), real(2, 0.5)], artifacts=artifacts)
     db.session.expire_all()
     assert first.artifacts is None
     assert db.session.query(OptimizationTask).filter_by(seq=1).one().artifacts["trades"][0]["entryDate"]
+    assert db.session.query(OptimizationTask).filter_by(seq=2).one().artifacts is None
+    assert rebuilt == [0, 1]  # only what entered the Top-N was run again
 
 
 def test_cancel_freezes_and_rerun_records_its_source(app, make_user):
