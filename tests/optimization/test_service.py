@@ -12,6 +12,7 @@ from app.optimization import chunks, datasets, grid, service
 from app.optimization.chunks import Outcome
 from app.optimization.models import OptimizationTask
 from app.optimization.strategies import STRATEGIES
+from tests.conftest import run_worker
 
 
 def make_dataset(n: int = 300):
@@ -149,6 +150,8 @@ def test_early_stop_by_target_freezes_the_summary(app, make_user):
     assert not chunks.merge(job.id, [outcome(0, 5.0), outcome(1, 9.0), outcome(2, 12.0)])
     job = service.get(job.id, owner)
     assert (job.status, job.finished, job.stop_reason) == ("early-stopped", 2, "target 8 reached")
+    # the batch was saved before the lock: the result past the stop is deleted with it
+    assert sorted(t.seq for t in db.session.query(OptimizationTask).filter_by(optimization_id=job.id)) == [0, 1]
     assert not chunks.merge(job.id, [outcome(3, 50.0)], chunk_finished=True)  # frozen: dropped
     db.session.expire_all()
     assert (job.finished, job.best_score, job.chunks_done) == (2, 9.0, 0)
@@ -167,6 +170,16 @@ def test_early_stop_by_patience_counts_finished_tasks_without_a_better_best(app,
     assert (job.status, job.done, job.best_score) == ("early-stopped", 7, 2.0)
     assert job.stop_reason == "no better score in 3 finished tasks"
     assert [point[0] for point in job.best_history] == [1, 3]
+
+
+def test_a_merge_skips_points_saved_meanwhile_by_another_run_of_the_chunk(app, make_user):
+    owner, job = submitted(make_user)
+    assert chunks.merge(job.id, [outcome(0, 1.0), outcome(1, 2.0)])
+    assert chunks.merge(job.id, [outcome(1, 7.0), outcome(2, 3.0)])  # seq 1 again: skipped, not counted
+    job = service.get(job.id, owner)
+    assert (job.finished, job.best_score) == (3, 3.0)
+    saved = {t.seq: t.score for t in db.session.query(OptimizationTask).filter_by(optimization_id=job.id)}
+    assert saved == {0: 1.0, 1: 2.0, 2: 3.0}
 
 
 def test_early_stop_by_max_tasks_and_completion_without_a_stop(app, make_user):
@@ -356,3 +369,26 @@ def test_zero_trade_results_in_the_top_n_are_flagged(app, make_user):
     chunks.merge(job.id, [idle, traded])
     top = service.summary(service.get(job.id, owner))["topN"]
     assert [(t["score"], t["zeroTrades"]) for t in top] == [(0.0, True), (-2.0, False)]
+
+
+def test_chunks_are_sized_by_the_backtest_time_the_workers_measured(app, make_user):
+    owner = make_user("eve", "engineer")
+    dataset = make_dataset()
+    space = {"n1": {"start": 2, "stop": 60, "step": 1}, "n2": {"start": 10, "stop": 200, "step": 2}}
+    before = service.submit(owner, spec(dataset.id, paramSpace=space))
+    db.session.commit()
+    fixed, per_bar = service.DEFAULT_SECONDS_PER_POINT
+    expected = int(service.CHUNK_SECONDS / (fixed + per_bar * 300))
+    assert before.chunks_total == -(-before.total // expected)  # no measurement yet: the default
+    run_worker(app, ["optimize"])  # the chunks record what their backtests took
+    measured = float(app.extensions["redis"].get(service._rate_key("sma_cross", dataset.checksum)))
+    assert 0 < measured < 0.1
+    assert service.chunk_points("sma_cross", dataset) == max(
+        service.MIN_CHUNK_POINTS, min(service.MAX_CHUNK_POINTS, int(service.CHUNK_SECONDS / measured))
+    )
+    service.record_rate("sma_cross", dataset.checksum, 1000, 1.0)  # 1 ms a point: 1,500 points a chunk
+    after = service.submit(owner, spec(dataset.id, paramSpace=space))
+    db.session.commit()
+    assert after.chunks_total == -(-after.total // 1500)
+    service.record_rate("sma_cross", dataset.checksum, 1000, 100.0)  # slow: the smallest chunks
+    assert service.chunk_points("sma_cross", dataset) == service.MIN_CHUNK_POINTS
