@@ -19,6 +19,7 @@ from typing import Any
 
 from flask import current_app
 from redis.exceptions import RedisError
+from rq import Queue, Worker
 from rq.exceptions import InvalidJobOperation
 from rq.job import Job, JobStatus
 from sqlalchemy import case, func, literal, select, update
@@ -148,7 +149,7 @@ def submit(owner: User, spec: dict[str, Any], source: Optimization | None = None
         raise invalid(
             "paramSpace", f"Every grid point breaks the constraint {strategy.constraint_text}.", skipped=skipped
         )
-    chunks = math.ceil(len(points) / chunk_points(strategy.name, dataset))
+    chunks = chunk_count(len(points), strategy.name, dataset)
     optimization = Optimization(
         owner=owner,
         strategy=strategy.name,
@@ -390,6 +391,22 @@ def chunk_points(strategy: str, dataset: Dataset) -> int:
     if fixed:
         return fixed
     return max(MIN_CHUNK_POINTS, min(MAX_CHUNK_POINTS, int(CHUNK_SECONDS / seconds_per_point(strategy, dataset))))
+
+
+def chunk_count(points: int, strategy: str, dataset: Dataset) -> int:
+    """Chunks of `chunk_points()`; sized by time, their number is rounded up to a multiple of the
+    workers on `optimize` now, so that none idles while another runs a last chunk alone (RQ's
+    worker registry says how many)."""
+    chunks = math.ceil(points / chunk_points(strategy, dataset))
+    if current_app.config.get("OPTIMIZATION_CHUNK_POINTS"):
+        return chunks
+    try:
+        workers = Worker.count(queue=Queue("optimize", connection=redis_client()))
+    except RedisError:
+        workers = 0
+    if workers > 1 and chunks < points:
+        chunks = min(points, math.ceil(chunks / workers) * workers)
+    return chunks
 
 
 def record_rate(strategy: str, checksum: str, points: int, seconds: float) -> None:

@@ -392,3 +392,25 @@ def test_chunks_are_sized_by_the_backtest_time_the_workers_measured(app, make_us
     assert after.chunks_total == -(-after.total // 1500)
     service.record_rate("sma_cross", dataset.checksum, 1000, 100.0)  # slow: the smallest chunks
     assert service.chunk_points("sma_cross", dataset) == service.MIN_CHUNK_POINTS
+
+
+def test_time_sized_chunks_come_in_a_multiple_of_the_optimize_workers(app, make_user):
+    from rq import Worker
+
+    owner, dataset = make_user("eve", "engineer"), make_dataset()
+    connection = app.extensions["redis"]
+    service.record_rate("sma_cross", dataset.checksum, 1000, 1.0)  # 1,500 points a chunk
+    space = {"n1": {"start": 2, "stop": 60, "step": 1}, "n2": {"start": 10, "stop": 200, "step": 2}}
+    alone = service.submit(owner, spec(dataset.id, paramSpace=space))
+    assert alone.chunks_total == -(-alone.total // 1500) == 4  # no worker registered: as sized (4,988 points)
+    workers = [Worker([Queue("optimize", connection=connection)], connection=connection) for _ in range(3)]
+    for worker in workers:
+        worker.register_birth()
+    try:
+        shared = service.submit(owner, spec(dataset.id, paramSpace=space))
+    finally:
+        for worker in workers:
+            worker.register_death()
+    assert shared.chunks_total == 6  # 4 rounded up to a multiple of 3 workers
+    assert [last - first for first, last in service.chunk_ranges(shared)][0] <= 1500
+    db.session.commit()
