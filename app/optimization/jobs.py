@@ -84,11 +84,12 @@ def _prepare(optimization_id: int, first: int, last: int) -> _Chunk | None:
     points = _points(strategy.name, space, optimization.run_order_seed)[first:last]
     done = set(chunks.saved(optimization_id, list(range(first, last))))  # a requeued chunk skips what it saved
     dataset = optimization.dataset
+    indicators = _indicators(dataset.id, dataset.checksum)
     chunk = _Chunk(
         optimization_id,
         halt_key,
         strategy,
-        _indicators(dataset.id, dataset.checksum),
+        indicators,
         dataset.checksum,
         optimization.cash,
         optimization.commission,
