@@ -4,6 +4,7 @@ and the worker goes on, a killed worker's chunk is found abandoned and resumed b
 worker, a Redis restart under a busy worker ends the optimization final without duplicates. The
 sweeper's job runs on `default`, so those tests keep a worker there too, as a deployment does."""
 
+import os
 import time
 
 import pytest
@@ -20,14 +21,10 @@ from tests.faults.test_killed_jobs import _assert_every_point_once, _final, _set
 
 def _no_horse(worker) -> bool:
     """No child leads a process group of its own: the jobs ran in the worker itself."""
-    import os
-
     return all(os.getpgid(pid) != pid for pid in children(worker.pid) if _alive(pid))
 
 
 def _alive(pid: int) -> bool:
-    import os
-
     try:
         os.getpgid(pid)
     except ProcessLookupError:
