@@ -54,7 +54,8 @@ class _Chunk:
     commission: float
     todo: list[tuple[int, dict]]  # (seq, params) of the points not saved yet
     merged: int = 0  # points already handed to the service
-    kernel_seconds: float = 0.0  # spent backtesting, for the rate the next submit sizes its chunks by
+    backtested: int = 0  # points backtested, merged or not (a halt drops what was pending)
+    kernel_seconds: float = 0.0  # spent backtesting them, for the rate the next submit sizes its chunks by
 
     def backtest(self, seq: int, params: dict) -> Outcome:
         try:
@@ -110,6 +111,7 @@ def _work(chunk: _Chunk, flush_every: float) -> None:
                 return
         pending.append(chunk.backtest(seq, params))
         chunk.kernel_seconds += time.monotonic() - now
+        chunk.backtested += 1
         if now - last_flush >= flush_every:
             keep_going = chunks.merge(chunk.optimization_id, pending, artifacts=chunk.artifacts)
             chunk.merged, pending = chunk.merged + len(pending), []
@@ -141,7 +143,7 @@ def run_chunk(optimization_id: int, first: int, last: int) -> dict:
             [Outcome(seq, params, error=error) for seq, params in chunk.todo[chunk.merged :]],
         )
         raise
-    service.record_rate(chunk.strategy.name, chunk.checksum, chunk.merged, chunk.kernel_seconds)
+    service.record_rate(chunk.strategy.name, chunk.checksum, chunk.backtested, chunk.kernel_seconds)
     return {
         "merged": chunk.merged,
         "seconds": round(time.monotonic() - started, 4),
