@@ -12,7 +12,7 @@ export FLASK_APP := app
 export REDIS_URL
 METRICS_DIR   ?= $(CURDIR)/instance/prometheus
 
-.PHONY: run test install install-dev migrate seed redis chromium lint format clean
+.PHONY: run test install install-dev install-perf migrate seed redis chromium lint format clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,13 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.lock
 	$(BIN)/pip install -q -r requirements-dev.lock
 	touch $@
 
+$(VENV)/.installed-perf: $(VENV)/.installed-dev requirements-perf.lock
+	$(BIN)/pip install -q -r requirements-perf.lock
+	touch $@
+
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
+install-perf: $(VENV)/.installed-perf
 
 migrate: install
 	$(BIN)/flask db upgrade

@@ -81,6 +81,7 @@ def create_token(username: str, name: str) -> None:
 @click.option("--name", default=None, help="Worker name (default: RQ's).")
 def worker(queues: str | None, burst: bool, name: str | None) -> None:
     """Run an RQ worker (with RQ's scheduler, so Retry intervals work)."""
+    from app.core.capability import registry
     from app.core.jobs.worker import work_forever
 
     known = queue_names()
@@ -88,7 +89,14 @@ def worker(queues: str | None, burst: bool, name: str | None) -> None:
     unknown = sorted(set(names) - set(known))
     if unknown:
         raise click.BadParameter(f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(known)}")
-    work_forever(names, current_app.extensions["redis"], current_app.config, name=name, burst=burst)
+    work_forever(
+        names,
+        current_app.extensions["redis"],
+        current_app.config,
+        name=name,
+        burst=burst,
+        inprocess=registry().inprocess_queues,
+    )
 
 
 @click.command("seed-demo")

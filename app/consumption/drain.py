@@ -12,9 +12,9 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select, text, update
 
-from app.consumption import bulk, service, units
+from app.consumption import service, units
 from app.consumption.models import ConsumptionPlan, ConsumptionRecord, InboxEvent, InboxState, PlanState
-from app.core import audit
+from app.core import audit, bulk
 from app.core.auth.roles import SYSTEM
 from app.core.timeutil import utcnow
 from app.engine.heap import long_lived_objects_frozen

@@ -8,10 +8,10 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import func, select, update
 
-from app.consumption import bulk, units
+from app.consumption import units
 from app.consumption.models import ConsumptionPlan, Disposition, InboxBatch, InboxEvent, InboxState, PlanState
 from app.consumption.schemas import MesEventIn
-from app.core import audit, metrics
+from app.core import audit, bulk, metrics
 from app.core.errors import Conflict
 from app.core.jobs import enqueue
 from app.core.jobs.models import JobRecord, JobState

@@ -94,6 +94,9 @@ class Capability:
     access: tuple[Access, ...] = ()  # who may subscribe to its topics and read its audit rows
     queues: tuple[str, ...] = ()  # RQ queues its jobs go to
     queue_priority: int = 50  # workers take queues of lower numbers first; "default" always last
+    # of its queues, those whose jobs are short CPU work that gains from a warm process (caches, no
+    # fork per job): a worker listening to these alone runs its jobs in-process (app/core/jobs/worker.py)
+    inprocess_queues: tuple[str, ...] = ()
     home: str | None = None  # endpoint of the home page, if this capability provides it
     # dotted path of a function the sweeper calls (no arguments, app context, it commits after):
     # close or resume this capability's rows whose job has ended without saying so
@@ -117,6 +120,10 @@ class Registry:
         ranked = sorted(self.capabilities, key=lambda c: c.queue_priority)
         declared = (q for c in ranked for q in c.queues if q != DEFAULT_QUEUE)
         return (*dict.fromkeys(declared), DEFAULT_QUEUE)
+
+    @cached_property
+    def inprocess_queues(self) -> frozenset[str]:
+        return frozenset(q for c in self.capabilities for q in c.inprocess_queues)
 
     @cached_property
     def nav(self) -> tuple[NavEntry, ...]:

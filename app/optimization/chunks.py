@@ -1,16 +1,20 @@
-"""What only the chunk jobs run (the web never does): fold a batch of results
-into the optimization's summary under its row lock, apply the early-stop
-policy, finish the optimization, and look for the halt flag. Chunks are
-idempotent: a requeued chunk skips the points already saved, and a merge drops
-results of points saved meanwhile; the sweeper's hook resumes the chunks an
+"""What only the chunk jobs run (the web never does): save a batch of results in
+one set-based INSERT, fold it into the optimization's summary under its row
+lock (taken after the insert, so workers write their rows side by side and hold
+the lock only for the counting), apply the early-stop policy, finish the
+optimization, and look for the halt flag. Chunks are idempotent: a requeued
+chunk skips the points already saved, and a merge skips (ON CONFLICT) results
+of points saved meanwhile; the sweeper's hook resumes the chunks an
 optimization lost (work horse killed, job lost with Redis)."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, select, update
 
+from app.core import bulk
 from app.core.jobs import sweeper
 from app.core.timeutil import utcnow
 from app.extensions import db, redis_client
@@ -28,8 +32,11 @@ class Outcome:
     params: dict[str, Any]
     metrics: dict[str, Any] | None = None
     error: str | None = None
-    result: Result | None = None  # for the artifacts, should the task enter the Top-N
-    dates: list[str] | None = None
+
+
+# the artifacts of a result entering the Top-N: the chunk runs its backtest again (it is
+# deterministic), so no chunk keeps an equity curve per point in memory
+Artifacts = Callable[[Outcome], dict[str, Any]]
 
 
 def _better(mode: str, score: float, than: float | None) -> bool:
@@ -40,8 +47,8 @@ def _reached(mode: str, score: float, target: float) -> bool:
     return score >= target if mode == "max" else score <= target
 
 
-def _artifacts(outcome: Outcome) -> dict[str, Any]:
-    result, dates = outcome.result, outcome.dates
+def artifacts_of(result: Result, dates: list[str]) -> dict[str, Any]:
+    """What export reads of a Top-N task: its equity curve and trade list."""
     return {
         "equity": {"dates": dates, "values": [round(v, 4) for v in result.equity.tolist()]},
         "trades": [
@@ -61,33 +68,54 @@ def _artifacts(outcome: Outcome) -> dict[str, Any]:
     }
 
 
-def _stop_reason(optimization: Optimization, score: float | None) -> str | None:
-    policy = optimization.policy
-    if policy["target"] is not None and score is not None and _reached(optimization.mode, score, policy["target"]):
+def _stop_reason(policy: dict[str, Any], mode: str, score: float | None, since_best: int, done: int) -> str | None:
+    if policy["target"] is not None and score is not None and _reached(mode, score, policy["target"]):
         return f"target {policy['target']:g} reached"
-    if policy["patience"] and optimization.since_best >= policy["patience"]:
+    if policy["patience"] and since_best >= policy["patience"]:
         return f"no better score in {policy['patience']} finished tasks"
-    if policy["maxTasks"] and optimization.done >= policy["maxTasks"]:
+    if policy["maxTasks"] and done >= policy["maxTasks"]:
         return f"maxTasks {policy['maxTasks']} reached"
     return None
 
 
-def merge(optimization_id: int, outcomes: list[Outcome], chunk_finished: bool = False) -> bool:
-    """Fold results into the summary, in order, applying the early-stop policy after each.
+def merge(
+    optimization_id: int, outcomes: list[Outcome], chunk_finished: bool = False, artifacts: Artifacts | None = None
+) -> bool:
+    """Save results and fold them into the summary, in order, applying the early-stop policy after
+    each; `artifacts` rebuilds those of a result entering the Top-N.
 
     Returns False once the optimization is final: the caller stops working on it.
     """
+    optimization = db.session.get(Optimization, optimization_id)
+    if optimization is None or optimization.is_final:  # a look before writing anything; the lock decides
+        db.session.rollback()
+        return False
+    now = utcnow()
+    rows = [_task_row(optimization_id, outcome, optimization.metric, now) for outcome in outcomes]
+    # one INSERT of them all before the lock; points saved meanwhile (a chunk run twice) are skipped
+    saved_ids = dict(
+        (seq, task_id)
+        for task_id, seq in bulk.insert_rows(
+            OptimizationTask.__table__, rows, skip_conflicts_on=("optimization_id", "seq"), returning=("id", "seq")
+        )
+    )
     optimization = service.locked(optimization_id)
     if optimization.is_final:
         db.session.rollback()
         return False
-    known = set(saved(optimization_id, [o.seq for o in outcomes]))
-    outcomes = [o for o in outcomes if o.seq not in known]
-    now = utcnow()
     if optimization.status == OptimizationStatus.queued:
         optimization.status, optimization.started_at = OptimizationStatus.running, now
-    rows, reason = _count(optimization, outcomes, now)
-    _store_tasks(optimization, rows, outcomes)
+    added = [
+        (saved_ids[row["seq"]], row, outcome)
+        for row, outcome in zip(rows, outcomes, strict=True)
+        if row["seq"] in saved_ids
+    ]
+    counted, reason = _count(optimization, added, now)
+    if counted < len(added):  # the policy stopped the optimization: what came after its stop is not kept
+        past = [task_id for task_id, _, _ in added[counted:]]
+        db.session.execute(delete(OptimizationTask).where(bulk.among(OptimizationTask.id, past)))
+    added = added[:counted]
+    _update_top(optimization, added, artifacts)
     if chunk_finished:
         optimization.chunks_done += 1
     finalized = bool(reason) or optimization.chunks_done >= optimization.chunks_total
@@ -95,19 +123,19 @@ def merge(optimization_id: int, outcomes: list[Outcome], chunk_finished: bool = 
         _finish(optimization, reason)
     db.session.commit()
     for state in TaskStatus:
-        OPTIMIZATION_TASKS.labels(state).inc(sum(1 for row in rows if row["status"] == state))
+        OPTIMIZATION_TASKS.labels(state).inc(sum(1 for _, row, _ in added if row["status"] == state))
     service.announce(optimization, finalized)
     db.session.commit()
     return not finalized
 
 
-def _task_row(optimization_id: int, outcome: Outcome, score: float | None, now: datetime) -> dict[str, Any]:
+def _task_row(optimization_id: int, outcome: Outcome, metric: str, now: datetime) -> dict[str, Any]:
     return {
         "optimization_id": optimization_id,
         "seq": outcome.seq,
         "params": outcome.params,
-        "status": TaskStatus.failed if outcome.error else TaskStatus.finished,
-        "score": score,
+        "status": (TaskStatus.failed if outcome.error else TaskStatus.finished).value,
+        "score": outcome.metrics.get(metric) if outcome.metrics else None,
         "metrics": outcome.metrics,
         "error": outcome.error,
         "finished_at": now,
@@ -115,42 +143,43 @@ def _task_row(optimization_id: int, outcome: Outcome, score: float | None, now: 
 
 
 def _count(
-    optimization: Optimization, outcomes: list[Outcome], now: datetime
-) -> tuple[list[dict[str, Any]], str | None]:
-    """Counts, best score and its history, outcome by outcome until the policy stops the optimization:
-    the task rows to insert and the stop reason (None while it goes on)."""
+    optimization: Optimization, added: list[tuple[int, dict[str, Any], Outcome]], now: datetime
+) -> tuple[int, str | None]:
+    """Counts, best score and its history, result by result until the policy stops the optimization:
+    how many results count and the stop reason (None while it goes on). Counted in locals and set
+    on the row once: an ORM attribute set per result cost more than the backtest."""
     elapsed = (now - optimization.started_at).total_seconds()
-    rows: list[dict[str, Any]] = []
-    best_history, reason = list(optimization.best_history), None
-    for outcome in outcomes:
-        score = outcome.metrics.get(optimization.metric) if outcome.metrics else None
-        rows.append(_task_row(optimization.id, outcome, score, now))
+    policy, mode = optimization.policy, optimization.mode
+    finished, failed, best, since_best = (
+        optimization.finished,
+        optimization.failed,
+        optimization.best_score,
+        optimization.since_best,
+    )
+    best_history, reason, counted = list(optimization.best_history), None, 0
+    for _, row, outcome in added:
+        counted += 1
+        score = row["score"]
         if outcome.error:
-            optimization.failed += 1
+            failed += 1
         else:
-            optimization.finished += 1
-            if score is not None and _better(optimization.mode, score, optimization.best_score):
-                optimization.best_score, optimization.since_best = score, 0
-                best_history.append([optimization.done, round(elapsed, 3), score])
+            finished += 1
+            if score is not None and _better(mode, score, best):
+                best, since_best = score, 0
+                best_history.append([finished + failed, round(elapsed, 3), score])
             else:
-                optimization.since_best += 1
-        reason = _stop_reason(optimization, score)
+                since_best += 1
+        reason = _stop_reason(policy, mode, score, since_best, finished + failed)
         if reason:
             break
-    optimization.best_history = best_history
-    return rows, reason
+    optimization.finished, optimization.failed, optimization.since_best = finished, failed, since_best
+    optimization.best_score, optimization.best_history = best, best_history
+    return counted, reason
 
 
-def _store_tasks(optimization: Optimization, rows: list[dict[str, Any]], outcomes: list[Outcome]) -> None:
-    if rows:  # one multi-row INSERT; the ids come back in order
-        ids = db.session.scalars(
-            insert(OptimizationTask).returning(OptimizationTask.id, sort_by_parameter_order=True), rows
-        ).all()
-        # an early stop leaves outcomes past the last saved row: zip() stops at the rows
-        _update_top(optimization, list(zip(ids, rows, outcomes, strict=False)))
-
-
-def _update_top(optimization: Optimization, added: list[tuple[int, dict[str, Any], Outcome]]) -> None:
+def _update_top(
+    optimization: Optimization, added: list[tuple[int, dict[str, Any], Outcome]], artifacts: Artifacts | None
+) -> None:
     sign = -1 if optimization.mode == "max" else 1
     candidates = optimization.top + [
         {
@@ -165,11 +194,12 @@ def _update_top(optimization: Optimization, added: list[tuple[int, dict[str, Any
     ]
     top = sorted(candidates, key=lambda t: (sign * t["score"], t["seq"]))[: optimization.top_n]
     kept = {t["taskId"] for t in top}
-    for task_id, _, outcome in added:
-        if task_id in kept and outcome.result is not None:
-            db.session.execute(
-                update(OptimizationTask).where(OptimizationTask.id == task_id).values(artifacts=_artifacts(outcome))
-            )
+    if artifacts is not None:
+        for task_id, _, outcome in added:
+            if task_id in kept:
+                db.session.execute(
+                    update(OptimizationTask).where(OptimizationTask.id == task_id).values(artifacts=artifacts(outcome))
+                )
     dropped = [t["taskId"] for t in optimization.top if t["taskId"] not in kept]
     if dropped:  # only the Top-N keep their artifacts
         db.session.execute(update(OptimizationTask).where(OptimizationTask.id.in_(dropped)).values(artifacts=None))

@@ -1,71 +1,136 @@
 """The chunk job: backtests a range of grid points and hands the results to
-the service in small batches, so the summary moves while the chunk runs and
-a cancel or early stop takes effect within a moment."""
+the service in batches (one set-based write each, at most every FLUSH_SECONDS),
+so the summary moves while the chunk runs and a cancel or early stop takes
+effect within a moment.
 
+What a chunk needs of its optimization and never changes, the dataset's bars
+and indicators and the expanded grid in run order, is cached per process: an
+in-process worker (`optimize` is an in-process queue) computes them once for
+all the chunks of an optimization."""
+
+import json
 import time
+from dataclasses import dataclass
+from functools import lru_cache
 
 from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from app.core.jobs import worker
 from app.extensions import db
 from app.optimization import chunks, grid, service
 from app.optimization.backtest import simulate
 from app.optimization.chunks import Outcome
-from app.optimization.models import Optimization
-from app.optimization.strategies import Indicators, StrategyError
+from app.optimization.models import Dataset, Optimization
+from app.optimization.strategies import Indicators, Strategy, StrategyError
 
-FLUSH_SECONDS = 0.5  # how often a chunk merges what it has
+FLUSH_SECONDS = 0.5  # how often a chunk saves and merges what it has (a time-sized chunk: about 3 times)
 HALT_CHECK_SECONDS = 0.2  # how often it looks for a cancel or early stop
 
 
-def _backtest(seq: int, params: dict, strategy, indicators: Indicators, cash: float, commission: float) -> Outcome:
-    bars = indicators.bars
-    try:
-        result = simulate(bars, strategy.signals(indicators, params), cash, commission)
-    except (StrategyError, ArithmeticError, ValueError) as exc:
-        return Outcome(seq, params, error=f"{type(exc).__name__}: {exc}")
-    return Outcome(seq, params, metrics=result.metrics(), result=result, dates=bars.dates)
+@lru_cache(maxsize=4)
+def _indicators(dataset_id: int, checksum: str) -> Indicators:
+    """A dataset's bars and their indicators (each computed on first use); datasets never change,
+    the checksum in the key says so."""
+    return Indicators(service.bars_of(db.session.get(Dataset, dataset_id)))
+
+
+@lru_cache(maxsize=2)
+def _points(strategy_name: str, space: str, seed: int | None) -> list[dict]:
+    """The grid in run order: seq i is item i."""
+    strategy = grid.strategy_named(strategy_name)
+    return grid.in_run_order(grid.expand(strategy, json.loads(space))[0], seed)
+
+
+@dataclass
+class _Chunk:
+    optimization_id: int
+    halt_key: str
+    strategy: Strategy
+    indicators: Indicators
+    checksum: str
+    cash: float
+    commission: float
+    todo: list[tuple[int, dict]]  # (seq, params) of the points not saved yet
+    merged: int = 0  # points already handed to the service
+    backtested: int = 0  # points backtested, merged or not (a halt drops what was pending)
+    kernel_seconds: float = 0.0  # spent backtesting them, for the rate the next submit sizes its chunks by
+
+    def backtest(self, seq: int, params: dict) -> Outcome:
+        try:
+            result = simulate(
+                self.indicators.bars, self.strategy.signals(self.indicators, params), self.cash, self.commission
+            )
+        except (StrategyError, ArithmeticError, ValueError) as exc:
+            return Outcome(seq, params, error=f"{type(exc).__name__}: {exc}")
+        return Outcome(seq, params, metrics=result.metrics())
+
+    def artifacts(self, outcome: Outcome) -> dict:
+        """A result entering the Top-N: its backtest again (deterministic), for its equity and trades."""
+        bars = self.indicators.bars
+        result = simulate(bars, self.strategy.signals(self.indicators, outcome.params), self.cash, self.commission)
+        return chunks.artifacts_of(result, bars.dates)
+
+
+def _prepare(optimization_id: int, first: int, last: int) -> _Chunk | None:
+    optimization = db.session.get(Optimization, optimization_id)
+    if optimization is None or optimization.is_final:
+        return None
+    halt_key = service.halt_key(optimization)
+    if chunks.halted(halt_key):
+        return None
+    strategy = grid.strategy_named(optimization.strategy)
+    space = json.dumps(optimization.param_space, sort_keys=True)
+    points = _points(strategy.name, space, optimization.run_order_seed)[first:last]
+    done = set(chunks.saved(optimization_id, list(range(first, last))))  # a requeued chunk skips what it saved
+    dataset = optimization.dataset
+    indicators = _indicators(dataset.id, dataset.checksum)
+    chunk = _Chunk(
+        optimization_id,
+        halt_key,
+        strategy,
+        indicators,
+        dataset.checksum,
+        optimization.cash,
+        optimization.commission,
+        [(seq, params) for seq, params in enumerate(points, start=first) if seq not in done],
+    )
+    db.session.commit()  # no transaction stays open while backtests run
+    return chunk
+
+
+def _work(chunk: _Chunk, flush_every: float) -> None:
+    pending: list[Outcome] = []
+    last_flush = last_check = time.monotonic()
+    for seq, params in chunk.todo:
+        now = time.monotonic()
+        if now - last_check >= HALT_CHECK_SECONDS:
+            last_check = now
+            if chunks.halted(chunk.halt_key):
+                return
+        pending.append(chunk.backtest(seq, params))
+        chunk.kernel_seconds += time.monotonic() - now
+        chunk.backtested += 1
+        if now - last_flush >= flush_every:
+            keep_going = chunks.merge(chunk.optimization_id, pending, artifacts=chunk.artifacts)
+            chunk.merged, pending = chunk.merged + len(pending), []
+            last_flush = time.monotonic()
+            worker.beat()
+            if not keep_going:
+                return
+    chunks.merge(chunk.optimization_id, pending, chunk_finished=True, artifacts=chunk.artifacts)
+    chunk.merged += len(pending)
 
 
 def run_chunk(optimization_id: int, first: int, last: int) -> dict:
-    optimization = db.session.get(Optimization, optimization_id)
-    if optimization is None or optimization.is_final:
+    """The job. Its result: points merged, seconds of the whole job and of its backtests alone."""
+    started = time.monotonic()
+    chunk = _prepare(optimization_id, first, last)
+    if chunk is None:
         return {"merged": 0}
-    halt_key = service.halt_key(optimization)
-    if chunks.halted(halt_key):
-        return {"merged": 0}
-    strategy = grid.strategy_named(optimization.strategy)
-    points = grid.in_run_order(grid.expand(strategy, optimization.param_space)[0], optimization.run_order_seed)
-    points = points[first:last]
-    done = set(chunks.saved(optimization_id, list(range(first, last))))  # a requeued chunk skips what it saved
-    todo = [(seq, params) for seq, params in enumerate(points, start=first) if seq not in done]
-    bars = service.bars_of(optimization.dataset)
-    indicators = Indicators(bars)
-    cash, commission = optimization.cash, optimization.commission
-    flush_every = current_app.config.get("OPTIMIZATION_FLUSH_SECONDS", FLUSH_SECONDS)
-    db.session.commit()  # no transaction stays open while backtests run
-
-    pending: list[Outcome] = []
-    merged = 0  # points of this chunk already handed to the service
-    last_flush = last_check = time.monotonic()
     try:
-        for seq, params in todo:
-            now = time.monotonic()
-            if now - last_check >= HALT_CHECK_SECONDS:
-                last_check = now
-                if chunks.halted(halt_key):
-                    break
-            pending.append(_backtest(seq, params, strategy, indicators, cash, commission))
-            if now - last_flush >= flush_every:
-                last_flush = now
-                keep_going = chunks.merge(optimization_id, pending)
-                merged, pending = merged + len(pending), []
-                if not keep_going:
-                    break
-        else:
-            chunks.merge(optimization_id, pending, chunk_finished=True)
-            merged, pending = merged + len(pending), []
+        _work(chunk, current_app.config.get("OPTIMIZATION_FLUSH_SECONDS", FLUSH_SECONDS))
     except (RedisError, OperationalError, InterfaceError):
         # Redis or the database went away (a restart, a network cut): not the points' fault, and a
         # chunk_failed() that reached a database back up meanwhile would save the rest as failed
@@ -75,7 +140,12 @@ def run_chunk(optimization_id: int, first: int, last: int) -> dict:
         error = f"chunk failed: {type(exc).__name__}: {exc}"
         chunks.chunk_failed(
             optimization_id,
-            [Outcome(seq, params, error=error) for seq, params in todo[merged:]],
+            [Outcome(seq, params, error=error) for seq, params in chunk.todo[chunk.merged :]],
         )
         raise
-    return {"merged": merged}
+    service.record_rate(chunk.strategy.name, chunk.checksum, chunk.backtested, chunk.kernel_seconds)
+    return {
+        "merged": chunk.merged,
+        "seconds": round(time.monotonic() - started, 4),
+        "backtestSeconds": round(chunk.kernel_seconds, 4),
+    }

@@ -12,6 +12,7 @@ from app.optimization import chunks, datasets, grid, service
 from app.optimization.chunks import Outcome
 from app.optimization.models import OptimizationTask
 from app.optimization.strategies import STRATEGIES
+from tests.conftest import run_worker
 
 
 def make_dataset(n: int = 300):
@@ -149,6 +150,8 @@ def test_early_stop_by_target_freezes_the_summary(app, make_user):
     assert not chunks.merge(job.id, [outcome(0, 5.0), outcome(1, 9.0), outcome(2, 12.0)])
     job = service.get(job.id, owner)
     assert (job.status, job.finished, job.stop_reason) == ("early-stopped", 2, "target 8 reached")
+    # the batch was saved before the lock: the result past the stop is deleted with it
+    assert sorted(t.seq for t in db.session.query(OptimizationTask).filter_by(optimization_id=job.id)) == [0, 1]
     assert not chunks.merge(job.id, [outcome(3, 50.0)], chunk_finished=True)  # frozen: dropped
     db.session.expire_all()
     assert (job.finished, job.best_score, job.chunks_done) == (2, 9.0, 0)
@@ -167,6 +170,16 @@ def test_early_stop_by_patience_counts_finished_tasks_without_a_better_best(app,
     assert (job.status, job.done, job.best_score) == ("early-stopped", 7, 2.0)
     assert job.stop_reason == "no better score in 3 finished tasks"
     assert [point[0] for point in job.best_history] == [1, 3]
+
+
+def test_a_merge_skips_points_saved_meanwhile_by_another_run_of_the_chunk(app, make_user):
+    owner, job = submitted(make_user)
+    assert chunks.merge(job.id, [outcome(0, 1.0), outcome(1, 2.0)])
+    assert chunks.merge(job.id, [outcome(1, 7.0), outcome(2, 3.0)])  # seq 1 again: skipped, not counted
+    job = service.get(job.id, owner)
+    assert (job.finished, job.best_score) == (3, 3.0)
+    saved = {t.seq: t.score for t in db.session.query(OptimizationTask).filter_by(optimization_id=job.id)}
+    assert saved == {0: 1.0, 1: 2.0, 2: 3.0}
 
 
 def test_early_stop_by_max_tasks_and_completion_without_a_stop(app, make_user):
@@ -189,17 +202,24 @@ def test_only_the_top_n_keep_artifacts(app, make_user):
     _, job = submitted(make_user, top_n=1)
     bars = datasets.demo_series(300)
     result = simulate(bars, STRATEGIES["sma_cross"].signals(Indicators(bars), {"n1": 5, "n2": 20}), 10_000)
+    rebuilt = []
+
+    def artifacts(outcome):  # the chunk runs the backtest of a result entering the Top-N again
+        rebuilt.append(outcome.seq)
+        return chunks.artifacts_of(result, bars.dates)
 
     def real(seq, score):
-        return Outcome(seq, {"n1": 5, "n2": 20}, metrics={"return_pct": score}, result=result, dates=bars.dates)
+        return Outcome(seq, {"n1": 5, "n2": 20}, metrics={"return_pct": score})
 
-    chunks.merge(job.id, [real(0, 1.0)])
+    chunks.merge(job.id, [real(0, 1.0)], artifacts=artifacts)
     first = db.session.query(OptimizationTask).filter_by(seq=0).one()
     assert len(first.artifacts["equity"]["values"]) == 300 and first.artifacts["trades"]
-    chunks.merge(job.id, [real(1, 2.0)])
+    chunks.merge(job.id, [real(1, 2.0), real(2, 0.5)], artifacts=artifacts)
     db.session.expire_all()
     assert first.artifacts is None
     assert db.session.query(OptimizationTask).filter_by(seq=1).one().artifacts["trades"][0]["entryDate"]
+    assert db.session.query(OptimizationTask).filter_by(seq=2).one().artifacts is None
+    assert rebuilt == [0, 1]  # only what entered the Top-N was run again
 
 
 def test_cancel_freezes_and_rerun_records_its_source(app, make_user):
@@ -349,3 +369,48 @@ def test_zero_trade_results_in_the_top_n_are_flagged(app, make_user):
     chunks.merge(job.id, [idle, traded])
     top = service.summary(service.get(job.id, owner))["topN"]
     assert [(t["score"], t["zeroTrades"]) for t in top] == [(0.0, True), (-2.0, False)]
+
+
+def test_chunks_are_sized_by_the_backtest_time_the_workers_measured(app, make_user):
+    owner = make_user("eve", "engineer")
+    dataset = make_dataset()
+    space = {"n1": {"start": 2, "stop": 60, "step": 1}, "n2": {"start": 10, "stop": 200, "step": 2}}
+    before = service.submit(owner, spec(dataset.id, paramSpace=space))
+    db.session.commit()
+    fixed, per_bar = service.DEFAULT_SECONDS_PER_POINT
+    expected = int(service.CHUNK_SECONDS / (fixed + per_bar * 300))
+    assert before.chunks_total == -(-before.total // expected)  # no measurement yet: the default
+    run_worker(app, ["optimize"])  # the chunks record what their backtests took
+    measured = float(app.extensions["redis"].get(service._rate_key("sma_cross", dataset.checksum)))
+    assert 0 < measured < 0.1
+    assert service.chunk_points("sma_cross", dataset) == max(
+        service.MIN_CHUNK_POINTS, min(service.MAX_CHUNK_POINTS, int(service.CHUNK_SECONDS / measured))
+    )
+    service.record_rate("sma_cross", dataset.checksum, 1000, 1.0)  # 1 ms a point: 1,500 points a chunk
+    after = service.submit(owner, spec(dataset.id, paramSpace=space))
+    db.session.commit()
+    assert after.chunks_total == -(-after.total // 1500)
+    service.record_rate("sma_cross", dataset.checksum, 1000, 100.0)  # slow: the smallest chunks
+    assert service.chunk_points("sma_cross", dataset) == service.MIN_CHUNK_POINTS
+
+
+def test_time_sized_chunks_come_in_a_multiple_of_the_optimize_workers(app, make_user):
+    from rq import Worker
+
+    owner, dataset = make_user("eve", "engineer"), make_dataset()
+    connection = app.extensions["redis"]
+    service.record_rate("sma_cross", dataset.checksum, 1000, 1.0)  # 1,500 points a chunk
+    space = {"n1": {"start": 2, "stop": 60, "step": 1}, "n2": {"start": 10, "stop": 200, "step": 2}}
+    alone = service.submit(owner, spec(dataset.id, paramSpace=space))
+    assert alone.chunks_total == -(-alone.total // 1500) == 4  # no worker registered: as sized (4,988 points)
+    workers = [Worker([Queue("optimize", connection=connection)], connection=connection) for _ in range(3)]
+    for worker in workers:
+        worker.register_birth()
+    try:
+        shared = service.submit(owner, spec(dataset.id, paramSpace=space))
+    finally:
+        for worker in workers:
+            worker.register_death()
+    assert shared.chunks_total == 6  # 4 rounded up to a multiple of 3 workers
+    assert [last - first for first, last in service.chunk_ranges(shared)][0] <= 1500
+    db.session.commit()

@@ -24,8 +24,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app.consumption import bulk
 from app.consumption.models import ConsumptionRecord, InboxEvent, InboxState
+from app.core import bulk
 from app.extensions import db
 from tests.conftest import wait_for
 from tests.consumption import factory

@@ -8,6 +8,7 @@ backoff and starts the worker again, and every heartbeat puts a worker that
 fell out of the list back in. Jobs that Redis lost meanwhile are closed by the
 sweeper (app/core/jobs/sweeper.py)."""
 
+import gc
 import logging
 import os
 import time
@@ -55,8 +56,8 @@ class _Tracking:
             live.publish(f"queue:{queue.name}", "worker_idle", {"worker": self.name, "job": job.id})
 
 
-class ForgelineWorker(_Tracking, Worker):
-    """Forks a work horse per job (RQ's default); production uses this one."""
+class _Production:
+    """What every worker the `flask worker` command runs shares: RQ's timings from the app's TTL."""
 
     def __init__(self, *args, ttl: int, sweep_seconds: int, **kwargs):
         """`ttl`: a worker or job silent this long is gone. An idle worker heartbeats every
@@ -80,14 +81,18 @@ class ForgelineWorker(_Tracking, Worker):
         sweeper.offer(self.connection, self.maintenance_interval)
 
     def wait_for_orphan(self) -> None:
-        """After RQ quit mid-job: let the work horse end its job (it has its own timeout) before
+        """After RQ quit mid-job: let a work horse end its job (it has its own timeout) before
         this process works again; what the horse could not report to Redis, the sweeper closes."""
-        if self._horse_pid:
+        if getattr(self, "_horse_pid", 0):
             try:
                 os.waitpid(self._horse_pid, 0)
             except ChildProcessError:
                 pass
             self._horse_pid = 0
+
+
+class ForgelineWorker(_Production, _Tracking, Worker):
+    """Forks a work horse per job (RQ's default); production uses this one."""
 
     def handle_work_horse_killed(self, job, retpid, ret_val, rusage):
         # killed by the OS (e.g. out of memory): no RQ callback runs, so close the history row here
@@ -106,8 +111,50 @@ class ForgelineWorker(_Tracking, Worker):
         return super().main_work_horse(job, queue)
 
 
+_running: "ForgelineInProcessWorker | None" = None  # the in-process worker running a job in this process
+
+
+class ForgelineInProcessWorker(_Production, _Tracking, SimpleWorker):
+    """Runs each job in the worker's own process: no fork, so what a job caches (a dataset's
+    arrays, an expanded grid) serves the next one. For queues of short CPU jobs only
+    (`Capability.inprocess_queues`): RQ's job timeout still holds (SIGALRM in this process), a
+    killed worker's job is found abandoned after `ttl` and resumed by its sweeper, but nobody
+    heartbeats while the job runs unless it calls `beat()`, and a job's memory is the worker's."""
+
+    def perform_job(self, job, queue):
+        global _running
+        _running, self._job, self._last_beat = self, job, time.monotonic()
+        try:
+            return super().perform_job(job, queue)
+        finally:
+            _running = None
+            db.session.remove()  # the next job starts on a fresh session, as in a new work horse
+            # what outlived the job (caches it filled) leaves the cyclic GC's view: full collections
+            # scanning 100,000 cached grid points cost the next job more than its database writes;
+            # collected first, so no garbage of the job is frozen (refcounting still frees the rest)
+            gc.collect()
+            gc.freeze()
+
+    def beat(self) -> None:
+        if time.monotonic() - self._last_beat >= self.job_monitoring_interval:
+            self._last_beat = time.monotonic()
+            self.maintain_heartbeats(self._job)
+
+
+def beat() -> None:
+    """Called by a long job between steps: under an in-process worker, the worker's and the job's
+    heartbeats (at most every ttl / 3 s), which a forking worker sends on its own while it waits."""
+    if _running is not None:
+        _running.beat()
+
+
 class ForgelineSimpleWorker(_Tracking, SimpleWorker):
     """Runs jobs in-process: for tests (burst mode) only, as it sends no heartbeat mid-job."""
+
+
+def worker_class(queue_names: list[str], inprocess: frozenset[str]) -> type:
+    """In-process when every queue it listens to is an in-process queue, else forking."""
+    return ForgelineInProcessWorker if set(queue_names) <= inprocess else ForgelineWorker
 
 
 def wait_for_redis(connection: Redis) -> None:
@@ -121,11 +168,20 @@ def wait_for_redis(connection: Redis) -> None:
             time.sleep(delay)
 
 
-def work_forever(queue_names: list[str], connection: Redis, config, name: str | None = None, burst: bool = False):
+def work_forever(
+    queue_names: list[str],
+    connection: Redis,
+    config,
+    name: str | None = None,
+    burst: bool = False,
+    inprocess: frozenset[str] = frozenset(),
+):
     """Run a worker until it is asked to stop (SIGTERM/SIGINT) or, in burst mode, runs out of jobs;
-    when Redis goes away, even mid-job, wait for it and start again under the same name."""
+    when Redis goes away, even mid-job, wait for it and start again under the same name. On
+    `inprocess` queues alone it runs jobs in its own process (`worker_class`)."""
+    kind = worker_class(queue_names, inprocess)
     while True:
-        worker = ForgelineWorker(
+        worker = kind(
             [Queue(n, connection=connection) for n in queue_names],
             connection=connection,
             name=name,
