@@ -16,14 +16,40 @@ FLAGS = [
 ]
 
 
+# a page that draws with WebGL: software GL through ANGLE's SwiftShader, the GPU flag left out
+WEBGL_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--use-gl=angle",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
 @pytest.fixture(scope="session")
-def browser():
+def playwright():
+    """One Playwright per process: a second sync_playwright() inside the first refuses to start."""
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"Chromium not found at {CHROMIUM}: run `make chromium` (apt-get install chromium)")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="module")
+def webgl_browser(playwright):
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=WEBGL_FLAGS)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture

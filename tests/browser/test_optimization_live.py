@@ -24,7 +24,9 @@ def test_submit_watch_progress_early_stop_export_and_rerun(page, live_server):
     page.fill("input[name=param_period]", "2:60:1")
     page.fill("input[name=param_lower]", "5:45:1")
     page.fill("input[name=param_upper]", "55:95:5")
-    page.fill("input[name=max_tasks]", "1500")
+    # chunks are sized by time (at most 20,000 points): stopping at 21,000 of 21,771 takes two or
+    # more chunks, so progress comes in before the stop
+    page.fill("input[name=max_tasks]", "21000")
     page.fill("input[name=top_n]", "5")
     page.click("#submit-optimization")
 
@@ -34,12 +36,12 @@ def test_submit_watch_progress_early_stop_export_and_rerun(page, live_server):
     job_id = int(re.search(r"/optimizations/(\d+)$", page.url).group(1))
     expect(page.locator("#live-status")).to_have_text("live")
     page.evaluate("window.__notReloaded = true")
-    expect(page.locator("#stop-banner")).to_contain_text("Early-stopped: maxTasks 1500 reached", timeout=60_000)
+    expect(page.locator("#stop-banner")).to_contain_text("Early-stopped: maxTasks 21000 reached", timeout=60_000)
     assert page.evaluate("window.__notReloaded") is True  # progress and the banner came in place
     topic = f"optimization:{job_id}"
     progress = [f for f in frames if f["topic"] == topic and f["type"] == "optimization_progress"]
     assert progress and any(f["type"] == "optimization_final" for f in frames if f["topic"] == topic)
-    expect(page.locator("#counts [data-count=done]")).to_have_text("1500")
+    expect(page.locator("#counts [data-count=done]")).to_have_text("21000")
     expect(page.locator("#top-n tbody tr")).to_have_count(5)
     assert misaligned_headings(page) == []
     expect(page.locator("#heatmap rect").first).to_be_visible()
@@ -49,7 +51,7 @@ def test_submit_watch_progress_early_stop_export_and_rerun(page, live_server):
         page.click("#export-link")
     archive = zipfile.ZipFile(download.value.path())
     manifest = json.loads(archive.read("manifest.json"))
-    assert manifest["optimization"]["id"] == job_id and manifest["policy"]["maxTasks"] == 1500
+    assert manifest["optimization"]["id"] == job_id and manifest["policy"]["maxTasks"] == 21000
     assert len(archive.read("results.csv").decode().splitlines()) == 6
 
     best_task = page.locator("#top-n tbody tr").first.get_attribute("data-task")

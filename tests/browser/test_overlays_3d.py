@@ -10,30 +10,10 @@ import urllib.request
 import uuid
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from app.overlays.modelgen import Box, glb
-from tests.browser.conftest import CHROMIUM
-from tests.browser.test_eco_live import wait_until_delivered
-
-WEBGL_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--use-gl=angle",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def webgl_browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=WEBGL_FLAGS)
-        yield browser
-        browser.close()
+from tests.browser.helpers import wait_until_delivered
 
 
 def _api(live_server, token: str, method: str, path: str, body=None, raw: bytes | None = None) -> dict:

@@ -360,7 +360,9 @@ def test_live_request_counts_are_summed_over_web_processes(live_server, tmp_path
     by_process_before = _health_count_by_process(live_server.metrics_dir, tmp_path / "before")
     made = 0
     with ThreadPoolExecutor(8) as pool:
-        for attempt in range(10):  # until both web processes have answered some (usually at once)
+        # until both web processes have answered some: usually at once, but which process accepts a
+        # connection is the kernel's choice, and under load one can win 160 in a row
+        for attempt in range(60):
             codes = list(pool.map(lambda _: live_get(f"{live_server.url}/health")[0], range(16)))
             assert codes == [200] * 16
             made += 16
