@@ -30,7 +30,7 @@ from app.breakages.models import (
 from app.core import audit, live, timeline, txn
 from app.core.audit.service import current_actor
 from app.core.errors import Conflict, InvalidInput, NotFound
-from app.core.paging import Page, paginate
+from app.core.paging import Page, containing, paginate
 from app.core.records import get_or_404
 from app.core.timeutil import utcnow
 from app.docsync import documents
@@ -475,15 +475,15 @@ def filtered(filters: Filters) -> Select:
         if value:
             query = query.where(column == value)
     if filters.q and filters.q.strip():
-        pattern = f"%{filters.q.strip()}%"
         query = query.where(
-            or_(
-                Incident.code.ilike(pattern),
-                Incident.description.ilike(pattern),
-                Incident.customer.ilike(pattern),
-                Incident.root_cause.ilike(pattern),
-                Incident.production_order.ilike(pattern),
-                Incident.batch_code.ilike(pattern),
+            containing(
+                filters.q.strip(),
+                Incident.code,
+                Incident.description,
+                Incident.customer,
+                Incident.root_cause,
+                Incident.production_order,
+                Incident.batch_code,
             )
         )
     column = SORTS[filters.sort]

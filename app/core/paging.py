@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import request
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import ColumnElement, Select, func, or_, select, tuple_
 
 from app.extensions import db
 
@@ -136,3 +136,10 @@ def distinct_values(column: Any, *where: Any) -> list[Any]:
     after = select(func.min(column)).where(column > found.c.value, *where).scalar_subquery()
     found = found.union_all(select(after).where(found.c.value.is_not(None)))
     return list(db.session.scalars(select(found.c.value).where(found.c.value.is_not(None)).order_by(found.c.value)))
+
+
+def containing(text: str, *columns: Any) -> ColumnElement[bool]:
+    """Rows where any of `columns` contains `text`, case-folded by the database on both sides,
+    `%`, `_` and the escape character taken literally (a search for "50%" is not "50 and
+    anything"): every list's search box filters through this."""
+    return or_(*(column.icontains(text, autoescape=True) for column in columns))

@@ -12,11 +12,11 @@ from datetime import datetime
 from typing import BinaryIO
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from app.core import audit
 from app.core.errors import Conflict, InvalidInput, NotFound
-from app.core.paging import Page, paginate
+from app.core.paging import Page, containing, paginate
 from app.core.records import get_or_404
 from app.core.timeutil import utcnow
 from app.core.validation import invalid, not_one_of
@@ -120,8 +120,7 @@ def get_by_number(number: str) -> Document:
 def search(q: str | None = None, doc_type: str | None = None, page: int = 1, per_page: int = 25) -> Page:
     query = select(Document).order_by(Document.updated_at.desc(), Document.id.desc())
     if q:
-        like = f"%{q.lower()}%"
-        query = query.where(or_(func.lower(Document.number).like(like), func.lower(Document.title).like(like)))
+        query = query.where(containing(q, Document.number, Document.title))
     if doc_type:
         query = query.where(Document.doc_type == doc_type)
     return paginate(query, page, per_page)

@@ -10,12 +10,12 @@ from typing import Any
 
 from flask import has_request_context
 from flask_login import current_user
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from app.core import audit, live, timeline
 from app.core.audit.service import current_actor
 from app.core.errors import Conflict, InvalidInput
-from app.core.paging import Page, paginate
+from app.core.paging import Page, containing, paginate
 from app.core.records import get_or_404
 from app.core.timeutil import utcnow
 from app.core.validation import not_one_of
@@ -158,8 +158,7 @@ def search_ecos(
 ) -> Page:
     query = select(Eco).order_by(Eco.id.desc())
     if q:
-        pattern = f"%{q.strip()}%"
-        query = query.where(or_(Eco.number.ilike(pattern), Eco.title.ilike(pattern)))
+        query = query.where(containing(q.strip(), Eco.number, Eco.title))
     for column, value in (
         (Eco.stage, stage),
         (Eco.eco_type, eco_type),

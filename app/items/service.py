@@ -10,12 +10,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal, or_, select
+from sqlalchemy import delete, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 
 from app.core import audit
 from app.core.errors import Conflict, InvalidInput, NotFound
-from app.core.paging import Page, paginate, paginate_request
+from app.core.paging import Page, containing, paginate, paginate_request
 from app.core.records import flush_unique, get_or_404
 from app.core.timeutil import utcnow
 from app.core.validation import invalid, not_one_of
@@ -142,8 +142,7 @@ def search_items(
 ) -> Page:
     query = select(Item).order_by(Item.number)
     if q:
-        pattern = f"%{q.strip()}%"
-        query = query.where(or_(Item.number.ilike(pattern), Item.name.ilike(pattern)))
+        query = query.where(containing(q.strip(), Item.number, Item.name))
     if item_type:
         query = query.where(Item.item_type == _choice(item_type, "item_type", ITEM_TYPES))
     if lifecycle:

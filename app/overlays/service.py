@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import selectinload
 
 from app.core import audit, live, txn
 from app.core.auth.roles import ENGINEER, ROLES, Role
 from app.core.errors import Conflict, NotFound
-from app.core.paging import Page, paginate
+from app.core.paging import Page, containing, paginate
 from app.core.records import id_from_text
 from app.core.timeutil import utcnow
 from app.core.validation import invalid
@@ -190,8 +190,7 @@ def models(q: str | None = None, page: int = 1, per_page: int = 25) -> Page:
         .order_by(Model3D.id.desc())
     )
     if q:
-        like = f"%{q.lower()}%"
-        query = query.where(func.lower(Document.number).like(like) | func.lower(Document.title).like(like))
+        query = query.where(containing(q, Document.number, Document.title))
     return paginate(query, page, per_page, rows=True)
 
 

@@ -12,13 +12,13 @@ from typing import Any
 
 from rq import Queue
 from rq.job import Job
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from app.core import audit
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.jobs import history
 from app.core.jobs.models import ACTIVE_STATUSES, JobRecord, JobState
-from app.core.paging import MAX_PAGE, MAX_PER_PAGE, Page, distinct_values
+from app.core.paging import MAX_PAGE, MAX_PER_PAGE, Page, containing, distinct_values
 from app.extensions import db, redis_client
 from app.queues import service
 
@@ -76,12 +76,7 @@ def _matching(ids: list[str], kind: str | None, text: str | None) -> set[str]:
         query = query.where(JobRecord.kind == kind)
     if text:
         query = query.where(
-            or_(
-                *(
-                    column.icontains(text, autoescape=True)
-                    for column in (JobRecord.id, JobRecord.kind, JobRecord.entity_id, JobRecord.actor, JobRecord.error)
-                )
-            )
+            containing(text, JobRecord.id, JobRecord.kind, JobRecord.entity_id, JobRecord.actor, JobRecord.error)
         )
     return set(db.session.scalars(query))
 

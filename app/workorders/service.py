@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import selectinload
 
 from app.core import audit, live
 from app.core.errors import Conflict
-from app.core.paging import Page, paginate
+from app.core.paging import Page, containing, paginate
 from app.core.records import flush_unique, get_or_404
 from app.core.timeutil import utcnow
 from app.core.validation import invalid, not_one_of
@@ -693,9 +693,8 @@ def filtered(filters: Filters) -> Select:
     if filters.due_to:
         query = query.where(WorkOrder.due_date <= filters.due_to)
     if filters.q:
-        like = f"%{filters.q.lower()}%"
         query = query.join(Item, Item.id == WorkOrder.item_id).where(
-            or_(func.lower(WorkOrder.number).like(like), func.lower(Item.number).like(like))
+            containing(filters.q, WorkOrder.number, Item.number)
         )
     return query.options(
         selectinload(WorkOrder.item), selectinload(WorkOrder.routing), selectinload(WorkOrder.operations)

@@ -25,3 +25,22 @@ def test_distinct_values_match_distinct_on_both_databases(app):
         expected = sorted({r["kind"] for r in rows if r["queue"] == queue})
         assert distinct_values(JobRecord.kind, JobRecord.queue == queue) == expected
     assert distinct_values(JobRecord.kind, JobRecord.queue == "nowhere") == []
+
+
+@pytest.mark.dialects  # LIKE escaping and case folding are the database's
+def test_search_boxes_take_wildcards_and_backslashes_literally(app):
+    from app.items.models import Item
+    from app.items.service import search_items
+
+    names = ["50% off", "50 pieces", "a_b joint", "axb joint", "back\\slash", "Plain"]
+    db.session.add_all(Item(number=f"LIT-{n}", name=name) for n, name in enumerate(names))
+    db.session.commit()
+
+    def found(text: str) -> list[str]:
+        return [item.name for item in search_items(q=text).items]
+
+    assert found("50%") == ["50% off"]
+    assert found("a_b") == ["a_b joint"]
+    assert found("\\") == ["back\\slash"]
+    assert found("PLAIN") == ["Plain"] and found("lit-") == names
+    assert found("%") == ["50% off"] and found("_") == ["a_b joint"]
