@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
+from flask import current_app
 from flask_migrate import upgrade
 from simple_websocket import Client, ConnectionClosed
 from sqlalchemy import text
@@ -198,6 +199,20 @@ def app(database_url, redis_server, request):
         with each.app_context():
             db.engine.dispose()
     redis.Redis.from_url(redis_server.url).flushdb()
+
+
+@pytest.fixture(autouse=True)
+def document_store(request, tmp_path):
+    """Each test that builds the app its own document file store, seen by the app under test and
+    by the test body's twin (the config is put back after the test)."""
+    if "app" not in request.fixturenames:
+        yield None
+        return
+    app = request.getfixturevalue("app")
+    path = str(tmp_path / "store")
+    app.config["DOCUMENT_STORE"] = path
+    current_app.config["DOCUMENT_STORE"] = path
+    yield path
 
 
 def _empty_tables() -> None:

@@ -1,6 +1,6 @@
 """JSON API of routings, work orders, their document links and locks, and document packs."""
 
-from flask import Blueprint, send_file
+from flask import Blueprint
 
 from app.core.api import API_PREFIX, endpoint, page_out, read
 from app.core.auth.roles import ENGINEER, RECORDERS, SIGNED_IN
@@ -394,11 +394,4 @@ def get_pack(pack_id: int):
 
 @endpoint(bp, "/workorder-docs/packs/<int:pack_id>/download", summary="The pack's zip (409 until it is done)")
 def download_pack(pack_id: int):
-    pack, path = packs.download(pack_id)
-    return send_file(
-        path,
-        mimetype="application/zip",
-        as_attachment=True,
-        download_name=packs.filename(pack),
-        etag=pack.manifest_sha256,
-    )
+    return packs.download(pack_id)

@@ -29,7 +29,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import current_app
+from flask import Response, current_app, send_file
 from sqlalchemy import or_, select
 
 from app.core import audit, jobs, live, txn
@@ -310,7 +310,8 @@ def get_pack(pack_id: int) -> Pack:
     return get_or_404(Pack, pack_id, "pack")
 
 
-def download(pack_id: int) -> tuple[Pack, Path]:
+def download(pack_id: int) -> Response:
+    """The pack's zip as an attachment (its ETag the manifest's sha256): 409 until it is done."""
     pack = get_pack(pack_id)
     if pack.status != PackStatus.done or not pack.manifest_sha256:
         raise Conflict(
@@ -319,7 +320,9 @@ def download(pack_id: int) -> tuple[Pack, Path]:
     path = pack_path(pack.manifest_sha256)
     if not path.is_file():
         raise Conflict(f"The file of pack {pack.id} is gone from the store; export it again.", code="file_missing")
-    return pack, path
+    return send_file(
+        path, mimetype="application/zip", as_attachment=True, download_name=filename(pack), etag=pack.manifest_sha256
+    )
 
 
 def filename(pack: Pack) -> str:

@@ -179,14 +179,7 @@ def pack_panel(pack_id: int):
 @bp.get("/packs/<int:pack_id>/download")
 @page_roles(SIGNED_IN)
 def pack_download(pack_id: int):
-    pack, path = packs.download(pack_id)
-    return send_file(
-        path,
-        mimetype="application/zip",
-        as_attachment=True,
-        download_name=packs.filename(pack),
-        etag=pack.manifest_sha256,
-    )
+    return packs.download(pack_id)
 
 
 # ---- shop floor ------------------------------------------------------------------------------------
