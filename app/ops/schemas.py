@@ -16,7 +16,12 @@ def _one_of_windows(days: int) -> int:
 
 WindowDays = Annotated[
     int,
-    Field(description="the window in days, ending now", json_schema_extra={"enum": list(WINDOWS)}),
+    Field(
+        ge=min(WINDOWS),
+        le=max(WINDOWS),
+        description="the window in days, ending now",
+        json_schema_extra={"enum": list(WINDOWS)},
+    ),
     AfterValidator(_one_of_windows),
 ]
 
