@@ -67,6 +67,18 @@ class WorkflowRunsOut(BaseModel):
     warning_rate: Rate
 
 
+class StatusCountsOut(BaseModel):
+    total: int
+    by_status: dict[str, int]
+    failed: int
+    failed_rate: Rate
+
+
+class ExportsOut(BaseModel):
+    bom_delta: StatusCountsOut
+    workorder_packs: StatusCountsOut
+
+
 class BreakagesOut(BaseModel):
     total: int
     by_status: dict[str, int]
@@ -92,5 +104,8 @@ class SummaryOut(BaseModel):
     window: WindowOut
     doc_sync: DocSyncOut
     workflow_runs: WorkflowRunsOut
+    flow_runs: StatusCountsOut
+    optimizations: StatusCountsOut
+    exports: ExportsOut
     breakages: BreakagesOut
     job_history: list[QueueOut]

@@ -12,6 +12,10 @@ from app.core.rates import ratio
 from app.core.timeutil import utcnow
 from app.docsync import figures as docsync_figures
 from app.eco import figures as eco_figures
+from app.flows import figures as flow_figures
+from app.items import figures as item_figures
+from app.optimization import figures as optimization_figures
+from app.workorders import figures as workorder_figures
 
 WINDOWS = (1, 7, 14, 30, 90)
 DEFAULT_WINDOW = 7
@@ -45,6 +49,12 @@ def summary(window_days: int = DEFAULT_WINDOW, end: datetime | None = None) -> d
         "window": {"days": window_days, "start": start, "end": end},
         "doc_sync": docsync_figures.jobs(start, end),
         "workflow_runs": eco_figures.runs(start, end),
+        "flow_runs": flow_figures.runs(start, end),
+        "optimizations": optimization_figures.optimizations(start, end),
+        "exports": {
+            "bom_delta": item_figures.exports(start, end),
+            "workorder_packs": workorder_figures.packs(start, end),
+        },
         "breakages": breakages(window_days, end),
         "job_history": history.queue_figures(start, end),
     }

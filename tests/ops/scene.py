@@ -10,8 +10,15 @@ from app.core.timeutil import utcnow
 from app.docsync.models import RemoteSite, SyncItem, SyncJob
 from app.eco.models import WorkflowRun
 from app.extensions import db
+from app.flows.models import FlowDefinition, FlowRun
+from app.items.models import BomExport
+from app.optimization import datasets
+from app.optimization import service as optimization_service
+from app.optimization.models import Optimization
+from app.workorders.models import Pack
 from tests.breakages import factory as breakage_factory
 from tests.eco import factory as eco_factory
+from tests.workorders import factory as workorder_factory
 
 
 def sync_job(site, days_ago: float, status: str, direction: str, attempts=(), replay_of=None) -> SyncJob:
@@ -114,4 +121,56 @@ def job_history() -> None:
             id="waiting", queue="exports", kind="bom_delta", status="queued", enqueued_at=now - timedelta(hours=1)
         )
     )
+    db.session.commit()
+
+
+def _ago(days: float):
+    return utcnow() - timedelta(days=days)
+
+
+def flow_runs() -> None:
+    flow = FlowDefinition(name="ops-flow", document="{}", created_by="tester")
+    db.session.add(flow)
+    db.session.flush()
+    for days, status in ((0.5, "completed"), (2, "failed"), (3, "running"), (20, "failed")):
+        db.session.add(FlowRun(flow_id=flow.id, status=status, actor="tester", created_at=_ago(days)))
+    db.session.commit()
+
+
+def optimizations(owner) -> None:
+    dataset = optimization_service.create_dataset("ops", datasets.to_csv(datasets.demo_series(50)), owner.username)
+    for days, status in ((1, "succeeded"), (2, "early-stopped"), (3, "failed"), (4, "failed"), (40, "canceled")):
+        db.session.add(
+            Optimization(
+                owner_id=owner.id,
+                strategy="sma_cross",
+                dataset_id=dataset.id,
+                param_space={},
+                policy={},
+                top_n=3,
+                cash=10_000,
+                commission=0.0,
+                status=status,
+                created_at=_ago(days),
+            )
+        )
+    db.session.commit()
+
+
+def exports() -> None:
+    for days, status in ((1, "done"), (2, "failed"), (3, "queued"), (10, "failed")):
+        db.session.add(
+            BomExport(
+                left_ref="A@A",
+                right_ref="A@B",
+                mode="summary",
+                max_levels=1,
+                export_format="csv",
+                status=status,
+                created_at=_ago(days),
+            )
+        )
+    order = workorder_factory.workorder(workorder_factory.routing())
+    for days, status in ((0.5, "done"), (0.5, "done"), (6, "failed")):
+        db.session.add(Pack(workorder_id=order.id, status=status, created_by="tester", created_at=_ago(days)))
     db.session.commit()

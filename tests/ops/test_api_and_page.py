@@ -14,7 +14,16 @@ def test_the_summary_answers_for_every_window_and_defaults_to_seven_days(app, cl
     assert answer.status_code == 200, answer.json
     body = answer.json
     assert body["window"]["days"] == 7 and body["doc_sync"]["total"] == 5 and body["doc_sync"]["success_rate"] == 0.5
-    assert set(body) == {"window", "doc_sync", "workflow_runs", "breakages", "job_history"}
+    assert set(body) == {
+        "window",
+        "doc_sync",
+        "workflow_runs",
+        "flow_runs",
+        "optimizations",
+        "exports",
+        "breakages",
+        "job_history",
+    }
     assert body["workflow_runs"]["failed_rate"] is None  # nothing to divide: null, not 0
     for days in (1, 7, 14, 30, 90):
         assert client.get(f"{API}?window_days={days}", headers=operator).json["window"]["days"] == days
@@ -52,7 +61,8 @@ def test_the_page_shows_a_card_per_area_with_the_window_in_the_url(app, signed_i
     scene.incidents()
     client, _ = signed_in("operator")
     html = client.get("/parallel-ops/").get_data(as_text=True)
-    for card in ("card-doc-sync", "card-workflow-runs", "card-breakages", "card-job-history"):
+    cards = ("doc-sync", "workflow-runs", "flow-runs", "optimizations", "exports", "breakages", "job-history")
+    for card in (f"card-{name}" for name in cards):
         assert f'id="{card}"' in html
     assert "last 7 days" in html and "50.0 %" in html  # doc sync success rate
     assert "75.0 %" in html  # breakages open rate

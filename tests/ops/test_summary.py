@@ -84,3 +84,36 @@ def test_job_history_per_queue(app):
         "wait_p95": None,
     }
     assert summary(90)["job_history"][1]["total"] == 21
+
+
+def test_flow_runs_optimizations_and_exports(app, make_user):
+    scene.flow_runs()
+    scene.optimizations(make_user("ops-owner", "engineer"))
+    scene.exports()
+    week = summary(7)
+    flows = week["flow_runs"]
+    assert (flows["total"], flows["failed"], flows["failed_rate"]) == (3, 1, 0.3333)
+    assert flows["by_status"] == {
+        "pending": 0,
+        "running": 1,
+        "idle": 0,
+        "paused": 0,
+        "completed": 1,
+        "failed": 1,
+        "canceled": 0,
+    }
+    runs = week["optimizations"]
+    assert (runs["total"], runs["failed"], runs["failed_rate"]) == (4, 2, 0.5)
+    assert runs["by_status"]["early-stopped"] == 1 and runs["by_status"]["canceled"] == 0
+    delta, packs = week["exports"]["bom_delta"], week["exports"]["workorder_packs"]
+    assert delta == {
+        "total": 3,
+        "by_status": {"queued": 1, "running": 0, "done": 1, "failed": 1},
+        "failed": 1,
+        "failed_rate": 0.3333,
+    }
+    assert (packs["total"], packs["failed"], packs["failed_rate"]) == (3, 1, 0.3333)
+    assert summary(1)["exports"]["workorder_packs"]["failed_rate"] == 0.0
+    assert summary(90)["optimizations"]["by_status"]["canceled"] == 1
+    empty = summary(1)["flow_runs"]
+    assert (empty["total"], empty["failed_rate"]) == (1, 0.0)
