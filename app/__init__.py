@@ -29,6 +29,7 @@ CAPABILITIES = (
     "flows",
     "consumption",
     "workorders",
+    "ops",
 )
 
 # core's own entries: the audit log, the users' page, the queue every job may use, and the

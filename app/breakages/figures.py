@@ -13,8 +13,9 @@ from typing import Any
 
 from sqlalchemy import Float, Integer, and_, case, cast, func, select
 
-from app.breakages.models import SEVERITY_WEIGHT, Incident, IncidentStatus, Responsibility, Severity
+from app.breakages.models import SEVERITY_WEIGHT, HelpdeskStatus, Incident, IncidentStatus, Responsibility, Severity
 from app.core.errors import InvalidInput
+from app.core.rates import ratio
 from app.core.timeutil import utcnow
 from app.extensions import db
 from app.items.models import Item
@@ -204,3 +205,18 @@ def summary(days: int = DEFAULT_WINDOW_DAYS, top: int = DEFAULT_TOP, end: dateti
         "mttr": mean_time_to_resolve(w),
         "trend": weekly_trend(w),
     }
+
+
+def helpdesk_sends(w: Window) -> dict[str, Any]:
+    """The helpdesk hand-overs of the incidents in the window (canceled ones too: a send is a
+    send), by helpdesk status; the failed rate is (failed + dead) / ended sends (sent, failed,
+    dead), None with no ended send."""
+    in_window = and_(Incident.occurred_at >= w.start, Incident.occurred_at < w.end)
+    counted = dict(
+        db.session.execute(
+            select(Incident.helpdesk_status, func.count()).where(in_window).group_by(Incident.helpdesk_status)
+        ).all()
+    )
+    by_status = {status.value: counted.get(status, 0) for status in HelpdeskStatus}
+    bad = by_status[HelpdeskStatus.failed] + by_status[HelpdeskStatus.dead]
+    return {"by_status": by_status, "failed_rate": ratio(bad, bad + by_status[HelpdeskStatus.sent])}

@@ -3,6 +3,7 @@ RQ's callbacks mark it finished / failed / stopped; every change is also
 published on the live channel (topics `job:<id>` and `queue:<name>`)."""
 
 import traceback as tb
+from datetime import datetime
 from typing import Any
 
 from rq.job import Job
@@ -10,6 +11,7 @@ from sqlalchemy import case, func, select, update
 
 from app.core import capability, live
 from app.core.jobs.models import JobRecord, JobState
+from app.core.rates import ratio
 from app.core.timeutil import utcnow
 from app.extensions import db
 
@@ -140,3 +142,52 @@ def histogram(column: str, buckets: tuple[float, ...]) -> list[tuple[str, list[i
         .order_by(JobRecord.queue)
     )
     return [(row[0], [int(c or 0) for c in row[1:-1]], float(row[-1] or 0)) for row in rows]
+
+
+FAILED_STATUSES = (JobState.failed, JobState.stopped, JobState.lost)  # ended without finishing, not canceled
+
+
+def _percentile(column, p: float, start: datetime, end: datetime) -> dict[str, float]:
+    """Per queue, the nearest-rank `p` percentile of `column` over the jobs enqueued in
+    [start, end) that have it: the smallest value whose rank (1-based, ascending) is >= p * n.
+    Window functions (SQLite 3.25+ and PostgreSQL) rank within each queue in one pass."""
+    ranked = (
+        select(
+            JobRecord.queue,
+            column.label("v"),
+            func.row_number().over(partition_by=JobRecord.queue, order_by=column).label("rn"),
+            func.count().over(partition_by=JobRecord.queue).label("n"),
+        )
+        .where(JobRecord.enqueued_at >= start, JobRecord.enqueued_at < end, column.is_not(None))
+        .subquery()
+    )
+    picked = func.min(case((ranked.c.rn >= p * ranked.c.n, ranked.c.v)))
+    return dict(db.session.execute(select(ranked.c.queue, picked).group_by(ranked.c.queue)).all())
+
+
+def queue_figures(start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Per queue, over the jobs enqueued in [start, end): total, failed (failed, stopped or
+    lost), failed rate, p50 and p95 of the duration of the last attempt, p95 of the wait from
+    enqueue to the last start (seconds; None when no job has the value)."""
+    failed = func.sum(case((JobRecord.status.in_(FAILED_STATUSES), 1), else_=0))
+    rows = db.session.execute(
+        select(JobRecord.queue, func.count(), failed)
+        .where(JobRecord.enqueued_at >= start, JobRecord.enqueued_at < end)
+        .group_by(JobRecord.queue)
+        .order_by(JobRecord.queue)
+    ).all()
+    p50 = _percentile(JobRecord.duration, 0.5, start, end)
+    p95 = _percentile(JobRecord.duration, 0.95, start, end)
+    wait95 = _percentile(JobRecord.wait, 0.95, start, end)
+    return [
+        {
+            "queue": queue,
+            "total": n,
+            "failed": int(f or 0),
+            "failed_rate": ratio(int(f or 0), n),
+            "duration_p50": p50.get(queue),
+            "duration_p95": p95.get(queue),
+            "wait_p95": wait95.get(queue),
+        }
+        for queue, n, f in rows
+    ]

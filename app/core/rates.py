@@ -1,0 +1,21 @@
+"""The one rule for a rate in a figure (part / whole to 4 places, None when there is nothing to
+divide) and the windowed count by status most capabilities' figures are made of."""
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+
+
+def ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def by_status(status, at, start, end, statuses, failed) -> dict:
+    """Rows whose `at` column falls in [start, end), counted by their `status` column in one
+    grouped query: total, every status of `statuses` (0 when none), how many are in `failed`
+    and their share of the total (None when there is none)."""
+    counted = dict(db.session.execute(select(status, func.count()).where(at >= start, at < end).group_by(status)).all())
+    out = {str(s): counted.get(s, 0) for s in statuses}
+    total = sum(counted.values())
+    bad = sum(counted.get(s, 0) for s in failed)
+    return {"total": total, "by_status": out, "failed": bad, "failed_rate": ratio(bad, total)}

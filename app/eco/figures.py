@@ -1,0 +1,33 @@
+"""Workflow action run figures over a window, computed in SQL (the parallel-ops overview reads
+them from here; docs/ops.md states each in words). A run counts when it started in [start, end)."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from app.core.rates import ratio
+from app.eco.models import ActionRunStatus, WorkflowRun
+from app.extensions import db
+
+
+def runs(start: datetime, end: datetime) -> dict[str, Any]:
+    """Runs in the window: total, by status, by result code; failed and warning rates over the total."""
+    groups = db.session.execute(
+        select(WorkflowRun.status, WorkflowRun.result_code, func.count())
+        .where(WorkflowRun.started_at >= start, WorkflowRun.started_at < end)
+        .group_by(WorkflowRun.status, WorkflowRun.result_code)
+    ).all()
+    by_status = dict.fromkeys((s.value for s in ActionRunStatus), 0)
+    by_result: dict[str, int] = {}
+    for status, code, n in groups:
+        by_status[status] = by_status.get(status, 0) + n
+        by_result[code] = by_result.get(code, 0) + n
+    total = sum(by_status.values())
+    return {
+        "total": total,
+        "by_status": by_status,
+        "by_result_code": dict(sorted(by_result.items())),
+        "failed_rate": ratio(by_status[ActionRunStatus.failed], total),
+        "warning_rate": ratio(by_status[ActionRunStatus.warning], total),
+    }
