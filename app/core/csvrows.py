@@ -45,21 +45,26 @@ def read_rows(
     """The file's rows, with the file's own error or a row's (too many fields); the values are not looked at yet."""
     if len(text.encode()) > max_bytes:
         return ImportCheck(error=f"The file is larger than {max_bytes // (1024 * 1024)} MB.")
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [h.strip() for h in reader.fieldnames or []]
-    error = _header_error(header, columns, required)
-    if error:
-        return ImportCheck(error=error)
-    reader.fieldnames = header
-    result = ImportCheck()
-    for raw in reader:
-        if len(result.rows) >= max_rows:
-            return ImportCheck(error=f"More than {max_rows} rows.")
-        data = {k: (v or "").strip() for k, v in raw.items() if k is not None}
-        if None in raw:
-            result.rows.append(ImportRow(reader.line_num, data, error="More fields than the header names."))
-            continue
-        result.rows.append(ImportRow(reader.line_num, data))
+    # newline="": the csv module splits lines itself, so a lone CR (old Mac files) ends a line
+    # instead of raising "new-line character seen in unquoted field"
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    try:
+        header = [h.strip() for h in reader.fieldnames or []]
+        error = _header_error(header, columns, required)
+        if error:
+            return ImportCheck(error=error)
+        reader.fieldnames = header
+        result = ImportCheck()
+        for raw in reader:
+            if len(result.rows) >= max_rows:
+                return ImportCheck(error=f"More than {max_rows} rows.")
+            data = {k: (v or "").strip() for k, v in raw.items() if k is not None}
+            if None in raw:
+                result.rows.append(ImportRow(reader.line_num, data, error="More fields than the header names."))
+                continue
+            result.rows.append(ImportRow(reader.line_num, data))
+    except csv.Error as exc:  # e.g. a field over the csv module's size limit
+        return ImportCheck(error=f"Line {reader.reader.line_num} cannot be read as CSV: {exc}.")
     if not result.rows:
         result.error = "The file has no rows."
     return result

@@ -47,7 +47,16 @@ def _row(fields: dict[str, str]) -> tuple[str, list[float]]:
 def parse_csv(text: str) -> Bars:
     """Bars from CSV text with a header naming Date, Open, High, Low, Close, Volume
     (any order and case; other columns are ignored). Raises InvalidInput listing the bad rows."""
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))  # a lone CR ends a line
+    try:
+        return _bars(reader)
+    except csv.Error as exc:  # e.g. a field over the csv module's size limit
+        raise InvalidInput(
+            f"Line {reader.line_num} of the CSV file cannot be read: {exc}.", {"line": reader.line_num}
+        ) from None
+
+
+def _bars(reader) -> Bars:
     header = next(reader, None)
     if not header:
         raise InvalidInput("The CSV file is empty.")

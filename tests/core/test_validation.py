@@ -88,3 +88,12 @@ def test_a_huge_bad_list_is_told_by_its_first_problems_quickly():
     assert refused.value.message.startswith(
         f"{validation.MAX_PROBLEMS} fields need a change: Values #1 must be a number."
     )
+
+
+def test_csv_imports_read_lone_cr_line_ends_and_refuse_what_the_csv_module_cannot_read():
+    from app.core.csvrows import read_rows
+
+    check = read_rows("number,name\rA-1,one\rA-2,two", ("number", "name"), ("number",), 10, 10**6)
+    assert check.error is None and [r.data["number"] for r in check.rows] == ["A-1", "A-2"]
+    huge = read_rows("number,name\nA-1," + "x" * 200_000 + "\n", ("number", "name"), ("number",), 10, 10**7)
+    assert huge.error == "Line 2 cannot be read as CSV: field larger than field limit (131072)." and not huge.rows

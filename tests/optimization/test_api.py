@@ -288,6 +288,23 @@ def test_dataset_upload_reports_bad_rows_and_lists_good_ones(app, client, bearer
     assert [s["name"] for s in strategies["strategies"]] == ["sma_cross", "rsi_reversion"]
 
 
+def test_dataset_csv_the_csv_module_refuses_is_a_422_and_a_lone_cr_ends_a_line(app, client, bearer):
+    """Found by the API fuzz (a random seed): a CR inside an unquoted field was a 500."""
+    headers = bearer("engineer")
+    good = datasets.to_csv(datasets.demo_series(50))
+    mac = good.replace("\n", "\r")  # old Mac line ends: the same file
+    created = client.post(f"{API}/datasets", json={"name": "mac", "csv": mac}, headers=headers)
+    assert created.status_code == 201 and created.json["rows"] == 50
+    stray = good.replace("2019-01-03,", "2019-01-03\rx,", 1)  # a CR in a field: one more (bad) line
+    answer = client.post(f"{API}/datasets", json={"name": "stray", "csv": stray}, headers=headers)
+    assert answer.status_code == 422 and answer.json["error"]["details"]["bad_rows"]
+    huge = good + "2030-01-01," + "9" * 200_000 + ",1,1,1,1\n"  # over the csv module's field limit
+    answer = client.post(f"{API}/datasets", json={"name": "huge", "csv": huge}, headers=headers)
+    assert answer.status_code == 422, answer.json
+    assert answer.json["error"]["details"]["line"] == 52 and "field limit" in answer.json["error"]["message"]
+    assert [d["name"] for d in client.get(f"{API}/datasets", headers=headers).json["datasets"]] == ["mac"]
+
+
 def test_the_run_order_seed_is_taken_checked_and_returned(app, client, bearer, demo_dataset):
     headers = bearer("engineer")
     policy = {"mode": "max", "metric": "return_pct", "patience": 4}
