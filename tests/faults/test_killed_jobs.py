@@ -213,10 +213,10 @@ def test_an_optimization_busy_through_a_redis_restart_ends_final_without_duplica
     assert worker_process.poll() is None
     _assert_every_point_once(optimization_id)
     statuses = _settled("optimization", optimization_id)
-    # the chunks Redis forgot say lost (after the sweeper's grace), each resumed once and finished
-    lost = statuses.count("lost")
-    assert (
-        lost >= 1 and statuses.count("finished") == len(statuses) - lost == optimization(optimization_id).chunks_total
-    )
+    # the chunk jobs Redis forgot say lost (after the sweeper's grace); the sweeper resumed, once,
+    # each lost chunk that still had points to run (one whose points were all saved needs none)
+    lost, finished = statuses.count("lost"), statuses.count("finished")
+    chunks = optimization(optimization_id).chunks_total
+    assert lost >= 1 and lost + finished == len(statuses) and chunks - lost <= finished <= chunks
     assert not {"queued", "started", "retrying"} & set(statuses)
     assert time.monotonic() - started < 60
