@@ -53,6 +53,17 @@ class PackStatus(StrEnum):
     failed = "failed"
 
 
+class OperationColumns:
+    """What a routing's operation and the work order's copy of it both have (service.OPERATION_FIELDS)."""
+
+    sequence: Mapped[int] = mapped_column(Integer)
+    code: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(120))
+    work_centre: Mapped[str] = mapped_column(String(60), default="")
+    setup_minutes: Mapped[float] = mapped_column(Float, default=0)
+    run_minutes: Mapped[float] = mapped_column(Float, default=0)
+
+
 class Routing(db.Model):
     """How an item is made: ordered operations. One routing of an item may be its default."""
 
@@ -75,7 +86,7 @@ class Routing(db.Model):
     )
 
 
-class Operation(db.Model):
+class Operation(OperationColumns, db.Model):
     __tablename__ = "workorder_routing_operations"
     __table_args__ = (
         UniqueConstraint("routing_id", "sequence", name="uq_workorder_routing_operations_sequence"),
@@ -84,12 +95,6 @@ class Operation(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     routing_id: Mapped[int] = mapped_column(ForeignKey("workorder_routings.id", ondelete="CASCADE"), index=True)
-    sequence: Mapped[int] = mapped_column(Integer)
-    code: Mapped[str] = mapped_column(String(20))
-    name: Mapped[str] = mapped_column(String(120))
-    work_centre: Mapped[str] = mapped_column(String(60), default="")
-    setup_minutes: Mapped[float] = mapped_column(Float, default=0)
-    run_minutes: Mapped[float] = mapped_column(Float, default=0)
 
     routing: Mapped[Routing] = relationship(back_populates="operations")
 
@@ -162,7 +167,7 @@ class WorkOrder(db.Model):
         return [target.value for target in FLOW[WorkOrderState(self.state)]]
 
 
-class WorkOrderOperation(db.Model):
+class WorkOrderOperation(OperationColumns, db.Model):
     """An operation of a work order, copied from its routing at release (the routing may change later)."""
 
     __tablename__ = "workorder_operations"
@@ -174,12 +179,6 @@ class WorkOrderOperation(db.Model):
     source_operation_id: Mapped[int | None] = mapped_column(
         ForeignKey("workorder_routing_operations.id", ondelete="SET NULL")
     )
-    sequence: Mapped[int] = mapped_column(Integer)
-    code: Mapped[str] = mapped_column(String(20))
-    name: Mapped[str] = mapped_column(String(120))
-    work_centre: Mapped[str] = mapped_column(String(60), default="")
-    setup_minutes: Mapped[float] = mapped_column(Float, default=0)
-    run_minutes: Mapped[float] = mapped_column(Float, default=0)
 
     workorder: Mapped[WorkOrder] = relationship(back_populates="operations")
 

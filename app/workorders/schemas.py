@@ -174,14 +174,8 @@ class WorkOrderQuery(_In, paging_query()):
     q: Text | None = Field(None, max_length=100, description="work-order or item number contains")
 
 
-class WorkOrderOperationOut(Out):
-    id: int
-    sequence: int
-    code: str
-    name: str
-    work_centre: str
-    setup_minutes: float
-    run_minutes: float
+class WorkOrderOperationOut(OperationOut):
+    """A work order's copy of a routing operation (the same fields)."""
 
 
 class WorkOrderOut(Out):
