@@ -58,7 +58,7 @@ class BurnUp:
     steps: list[tuple[datetime, float | None]] = field(default_factory=list)  # None: still to come
 
 
-def _in_period(plan: Any = ConsumptionPlan) -> ColumnElement[bool]:
+def in_period(plan: Any = ConsumptionPlan) -> ColumnElement[bool]:
     return and_(
         ConsumptionRecord.plan_id == plan.id,
         ConsumptionRecord.recorded_at >= plan.period_start,
@@ -72,7 +72,7 @@ def actuals(plan_ids: list[int]) -> dict[int, float]:
         return {}
     rows = db.session.execute(
         select(ConsumptionPlan.id, func.coalesce(func.sum(ConsumptionRecord.plan_quantity), 0.0))
-        .join(ConsumptionRecord, _in_period())
+        .join(ConsumptionRecord, in_period())
         .where(ConsumptionPlan.id.in_(plan_ids))
         .group_by(ConsumptionPlan.id)
     ).all()

@@ -90,6 +90,21 @@ class BreakagesOut(BaseModel):
     helpdesk_failed_rate: Rate
 
 
+class ConsumptionOut(BaseModel):
+    templates_without_active: int = Field(description="now: templates none of whose versions is active")
+    inbox_dead: int = Field(description="now: MES inbox events dead, waiting for a replay")
+    plans_ended: int = Field(description="active or closed plans whose period ended in the window")
+    plans_out_of_tolerance: int = Field(description="of those, the ones whose variance is out of tolerance")
+    out_of_tolerance_rate: Rate
+
+
+class OverlayCacheOut(BaseModel):
+    requests: int = Field(description="component lookups (one per ref) over the UTC days of the window")
+    hits: int
+    hit_rate: Rate
+    available: bool = Field(description="false when Redis, which keeps the counts, did not answer")
+
+
 class QueueOut(BaseModel):
     queue: str
     total: int
@@ -108,4 +123,6 @@ class SummaryOut(BaseModel):
     optimizations: StatusCountsOut
     exports: ExportsOut
     breakages: BreakagesOut
+    consumption: ConsumptionOut
+    overlay_cache: OverlayCacheOut
     job_history: list[QueueOut]

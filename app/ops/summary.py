@@ -7,6 +7,7 @@ from typing import Any
 
 from app.breakages import figures as breakage_figures
 from app.breakages.models import UNRESOLVED, IncidentStatus
+from app.consumption import figures as consumption_figures
 from app.core.jobs import history
 from app.core.rates import ratio
 from app.core.timeutil import utcnow
@@ -15,6 +16,7 @@ from app.eco import figures as eco_figures
 from app.flows import figures as flow_figures
 from app.items import figures as item_figures
 from app.optimization import figures as optimization_figures
+from app.overlays import figures as overlay_figures
 from app.workorders import figures as workorder_figures
 
 WINDOWS = (1, 7, 14, 30, 90)
@@ -56,5 +58,7 @@ def summary(window_days: int = DEFAULT_WINDOW, end: datetime | None = None) -> d
             "workorder_packs": workorder_figures.packs(start, end),
         },
         "breakages": breakages(window_days, end),
+        "consumption": consumption_figures.consumption(start, end),
+        "overlay_cache": overlay_figures.cache_requests(start, end),
         "job_history": history.queue_figures(start, end),
     }

@@ -9,10 +9,13 @@ expire after OVERLAY_CACHE_SECONDS, which bounds how long an item, ECO or incide
 takes to show. Without Redis every lookup is computed (and counted a miss): never an error.
 """
 
+from datetime import date
+
 from flask import current_app
 from redis.exceptions import RedisError
 
 from app.core import rediskeys
+from app.core.timeutil import utcnow
 from app.extensions import redis_client
 
 
@@ -49,5 +52,29 @@ def forget(token: str) -> None:
         keys = list(client.scan_iter(match=_key(token, "*", "*"), count=500))
         if keys:
             client.delete(*keys)
+    except RedisError:
+        pass
+
+
+STATS_TTL_SECONDS = 100 * 86400  # past the overview's longest window (90 days)
+
+
+def stats_key(day: date) -> str:
+    """The day's lookup counts (UTC), fields `hits` and `misses`: the overview sums a window of them."""
+    return rediskeys.key("overlay-cache-stats", day.isoformat())
+
+
+def count_requests(hits: int, misses: int) -> None:
+    """Adds one lookup batch's hits and misses to today's counts; without Redis they are lost
+    (the lookups themselves never fail for it)."""
+    key = stats_key(utcnow().date())
+    try:
+        pipe = redis_client().pipeline(transaction=False)
+        if hits:
+            pipe.hincrby(key, "hits", hits)
+        if misses:
+            pipe.hincrby(key, "misses", misses)
+        pipe.expire(key, STATS_TTL_SECONDS)
+        pipe.execute()
     except RedisError:
         pass

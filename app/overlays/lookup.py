@@ -169,6 +169,7 @@ def lookup_json(overlay: Overlay, refs: list[str], role: str) -> list[str]:
         cache.put_many(overlay.token, overlay.revision, role, computed)
         answers.update(computed)
     hits = len(refs) - len(misses)
+    cache.count_requests(hits, len(misses))
     if hits:
         metrics.CACHE_REQUESTS.labels(metrics.HIT).inc(hits)
     if misses:

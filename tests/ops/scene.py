@@ -5,19 +5,28 @@ import uuid
 from datetime import timedelta
 
 from app.breakages import service as breakages
+from app.consumption.models import (
+    ConsumptionPlan,
+    ConsumptionRecord,
+    ConsumptionTemplate,
+    InboxBatch,
+    InboxEvent,
+)
 from app.core.jobs.models import JobRecord
 from app.core.timeutil import utcnow
 from app.docsync.models import RemoteSite, SyncItem, SyncJob
 from app.eco.models import WorkflowRun
-from app.extensions import db
+from app.extensions import db, redis_client
 from app.flows.models import FlowDefinition, FlowRun
 from app.items.models import BomExport
 from app.optimization import datasets
 from app.optimization import service as optimization_service
 from app.optimization.models import Optimization
+from app.overlays import cache
 from app.workorders.models import Pack
 from tests.breakages import factory as breakage_factory
 from tests.eco import factory as eco_factory
+from tests.items import factory as items_factory
 from tests.workorders import factory as workorder_factory
 
 
@@ -174,3 +183,75 @@ def exports() -> None:
     for days, status in ((0.5, "done"), (0.5, "done"), (6, "failed")):
         db.session.add(Pack(workorder_id=order.id, status=status, created_by="tester", created_at=_ago(days)))
     db.session.commit()
+
+
+def consumption() -> None:
+    """Two templates without an active version (one with a draft, one with none), two dead inbox
+    events, and plans ending in the window: within tolerance, exactly at it, over, with no actual,
+    a draft (not counted), one 20 days ago and one still running."""
+    product = items_factory.item("OPS-PCB")
+    now = utcnow()
+
+    def plan(ended_days_ago: float, state: str, actual: float | None, template=None, version=None):
+        end = now - timedelta(days=ended_days_ago)
+        made = ConsumptionPlan(
+            item_id=product.id,
+            period_unit="day",
+            period_start=end - timedelta(days=7),
+            period_end=end,
+            planned_quantity=100,
+            unit="ea",
+            state=state,
+            template_id=template.id if template else None,
+            version=version,
+        )
+        db.session.add(made)
+        db.session.flush()
+        if actual is not None:
+            db.session.add(
+                ConsumptionRecord(
+                    plan_id=made.id,
+                    source_type="manual",
+                    quantity=actual,
+                    unit="ea",
+                    factor=1.0,
+                    plan_quantity=actual,
+                    recorded_at=end - timedelta(days=1),
+                )
+            )
+
+    live, drafted, bare = (ConsumptionTemplate(key=k) for k in ("ops-live", "ops-drafted", "ops-bare"))
+    db.session.add_all([live, drafted, bare])
+    db.session.flush()
+    plan(0.5, "active", 100.0, live, 1)  # within tolerance
+    plan(2, "closed", 105.0)  # exactly at 5 %: within
+    plan(3, "active", 110.0)  # 10 % over
+    plan(3, "active", None)  # nothing recorded: 100 % under
+    plan(2, "draft", 500.0, drafted, 1)  # a draft never counts
+    plan(20, "closed", 50.0)  # out, in 30 days only
+    plan(-3, "active", 0.0)  # still running
+    batch = InboxBatch(actor="mes")
+    db.session.add(batch)
+    db.session.flush()
+    for i, state in enumerate(("dead", "dead", "pending", "done")):
+        db.session.add(
+            InboxEvent(
+                batch_id=batch.id,
+                event_key=f"ops-{i}",
+                plan_id=0,
+                source_type="mes",
+                quantity=1,
+                unit="ea",
+                recorded_at=now,
+                state=state,
+            )
+        )
+    db.session.commit()
+
+
+def overlay_cache() -> None:
+    """Lookup counts of today (3 hits, 1 miss), 3 days ago (4 misses) and 20 days ago (10 hits)."""
+    today = utcnow().date()
+    cache.count_requests(3, 1)
+    redis_client().hset(cache.stats_key(today - timedelta(days=3)), mapping={"misses": 4})
+    redis_client().hset(cache.stats_key(today - timedelta(days=20)), mapping={"hits": 10})

@@ -22,6 +22,8 @@ def test_the_summary_answers_for_every_window_and_defaults_to_seven_days(app, cl
         "optimizations",
         "exports",
         "breakages",
+        "consumption",
+        "overlay_cache",
         "job_history",
     }
     assert body["workflow_runs"]["failed_rate"] is None  # nothing to divide: null, not 0
@@ -61,7 +63,17 @@ def test_the_page_shows_a_card_per_area_with_the_window_in_the_url(app, signed_i
     scene.incidents()
     client, _ = signed_in("operator")
     html = client.get("/parallel-ops/").get_data(as_text=True)
-    cards = ("doc-sync", "workflow-runs", "flow-runs", "optimizations", "exports", "breakages", "job-history")
+    cards = (
+        "doc-sync",
+        "workflow-runs",
+        "flow-runs",
+        "optimizations",
+        "exports",
+        "breakages",
+        "consumption",
+        "overlay-cache",
+        "job-history",
+    )
     for card in (f"card-{name}" for name in cards):
         assert f'id="{card}"' in html
     assert "last 7 days" in html and "50.0 %" in html  # doc sync success rate

@@ -2,10 +2,16 @@
 figure is the owning capability's (the breakage repeat rate is breakages' own)."""
 
 import pytest
+import redis
 
 from app.breakages import figures as breakage_figures
+from app.core.timeutil import utcnow
+from app.extensions import redis_client
 from app.ops.summary import summary
+from app.overlays import cache, lookup
+from app.overlays import figures as overlay_figures
 from tests.ops import scene
+from tests.overlays import factory as overlay_factory
 
 pytestmark = pytest.mark.dialects  # window functions, EXISTS and grouped sums on both databases
 
@@ -117,3 +123,54 @@ def test_flow_runs_optimizations_and_exports(app, make_user):
     assert summary(90)["optimizations"]["by_status"]["canceled"] == 1
     empty = summary(1)["flow_runs"]
     assert (empty["total"], empty["failed_rate"]) == (1, 0.0)
+
+
+def test_consumption(app):
+    scene.consumption()
+    week = summary(7)["consumption"]
+    assert week == {
+        "templates_without_active": 2,  # ops-drafted (a draft only) and ops-bare (no version)
+        "inbox_dead": 2,
+        "plans_ended": 4,  # the draft and the running plan are not counted
+        "plans_out_of_tolerance": 2,  # 10 % over and nothing recorded; exactly 5 % is within
+        "out_of_tolerance_rate": 0.5,
+    }
+    month = summary(30)["consumption"]
+    assert (month["plans_ended"], month["plans_out_of_tolerance"], month["out_of_tolerance_rate"]) == (5, 3, 0.6)
+    day = summary(1)["consumption"]
+    assert (day["plans_ended"], day["plans_out_of_tolerance"], day["out_of_tolerance_rate"]) == (1, 0, 0.0)
+    assert day["inbox_dead"] == 2  # a state: the same in every window
+
+
+def test_consumption_on_an_empty_product(app):
+    assert summary(7)["consumption"] == {
+        "templates_without_active": 0,
+        "inbox_dead": 0,
+        "plans_ended": 0,
+        "plans_out_of_tolerance": 0,
+        "out_of_tolerance_rate": None,
+    }
+
+
+def test_overlay_cache_sums_the_days_of_the_window(app):
+    assert summary(7)["overlay_cache"] == {"requests": 0, "hits": 0, "hit_rate": None, "available": True}
+    scene.overlay_cache()
+    assert summary(1)["overlay_cache"] == {"requests": 4, "hits": 3, "hit_rate": 0.75, "available": True}
+    assert summary(7)["overlay_cache"] == {"requests": 8, "hits": 3, "hit_rate": 0.375, "available": True}
+    assert summary(30)["overlay_cache"] == {"requests": 18, "hits": 13, "hit_rate": 0.7222, "available": True}
+
+
+def test_overlay_lookups_count_their_hits_and_misses_per_day(app):
+    doc, overlay = overlay_factory.overlay(publish=True)
+    lookup.lookup_many(overlay, ["U-8", "BOSS-8"], "viewer")  # both computed
+    lookup.lookup_many(overlay, ["U-8", "BOSS-8"], "viewer")  # both cached
+    key = cache.stats_key(utcnow().date())
+    assert redis_client().hgetall(key) == {b"hits": b"2", b"misses": b"2"}
+    assert 0 < redis_client().ttl(key) <= cache.STATS_TTL_SECONDS
+    assert summary(1)["overlay_cache"]["hit_rate"] == 0.5
+
+
+def test_without_redis_the_overlay_section_says_so(app, monkeypatch):
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    monkeypatch.setattr(overlay_figures, "redis_client", lambda: dead)
+    assert summary(7)["overlay_cache"] == {"requests": 0, "hits": 0, "hit_rate": None, "available": False}
