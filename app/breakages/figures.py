@@ -13,7 +13,16 @@ from typing import Any
 
 from sqlalchemy import Float, Integer, and_, case, cast, func, select
 
-from app.breakages.models import SEVERITY_WEIGHT, HelpdeskStatus, Incident, IncidentStatus, Responsibility, Severity
+from app.breakages.models import (
+    SEVERITY_WEIGHT,
+    UNRESOLVED,
+    HelpdeskStatus,
+    Incident,
+    IncidentStatus,
+    Responsibility,
+    Severity,
+)
+from app.core.buckets import Buckets, epoch
 from app.core.errors import InvalidInput
 from app.core.rates import ratio
 from app.core.timeutil import utcnow
@@ -42,13 +51,6 @@ def window(days: int = DEFAULT_WINDOW_DAYS, end: datetime | None = None) -> Wind
         raise InvalidInput(f"The window is 1 to {MAX_WINDOW_DAYS} days.", {"field": "days"})
     end = end or utcnow()
     return Window(end - timedelta(days=days), end, days)
-
-
-def epoch(column):
-    """Seconds since 1970 of a timestamp column, on SQLite (text) and PostgreSQL (timestamptz)."""
-    if db.engine.dialect.name == "postgresql":
-        return func.extract("epoch", column)
-    return (func.julianday(column) - 2440587.5) * 86400.0
 
 
 def _counted(w: Window):
@@ -220,3 +222,21 @@ def helpdesk_sends(w: Window) -> dict[str, Any]:
     by_status = {status.value: counted.get(status, 0) for status in HelpdeskStatus}
     bad = by_status[HelpdeskStatus.failed] + by_status[HelpdeskStatus.dead]
     return {"by_status": by_status, "failed_rate": ratio(bad, bad + by_status[HelpdeskStatus.sent])}
+
+
+def by_bucket(buckets: Buckets) -> list[dict[str, int]]:
+    """Per bucket: incidents that occurred in it (canceled ones apart), how many of them are
+    unresolved now, and their helpdesk sends that failed (failed or dead, canceled incidents
+    too, as helpdesk_sends counts them), in one grouped query."""
+    total = func.sum(case((Incident.status != IncidentStatus.canceled, 1), else_=0))
+    open_ = func.sum(case((Incident.status.in_(UNRESOLVED), 1), else_=0))
+    failed = func.sum(case((Incident.helpdesk_status.in_((HelpdeskStatus.failed, HelpdeskStatus.dead)), 1), else_=0))
+    rows = db.session.execute(
+        select(buckets.index(Incident.occurred_at).label("bucket"), total, open_, failed)
+        .where(Incident.occurred_at >= buckets.start, Incident.occurred_at < buckets.end)
+        .group_by("bucket")
+    ).all()
+    return buckets.spread(
+        ((i, {"total": int(t or 0), "open": int(o or 0), "helpdesk_failed": int(f or 0)}) for i, t, o, f in rows),
+        lambda: {"total": 0, "open": 0, "helpdesk_failed": 0},
+    )

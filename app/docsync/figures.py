@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.orm import aliased
 
+from app.core.buckets import Buckets
 from app.core.rates import ratio
 from app.docsync.models import RemoteSite, SyncItem, SyncJob, SyncStatus
 from app.extensions import db
@@ -72,3 +73,19 @@ def jobs(start: datetime, end: datetime) -> dict[str, Any]:
             for name, n, ok, f, e in sites
         ],
     }
+
+
+def jobs_by_bucket(buckets: Buckets) -> list[dict[str, int]]:
+    """Per bucket: jobs created in it (total), how many failed and how many of those are dead
+    letters, in one grouped query."""
+    failed = func.sum(case((SyncJob.status == SyncStatus.failed, 1), else_=0))
+    dead = func.sum(case((dead_letter(), 1), else_=0))
+    rows = db.session.execute(
+        select(buckets.index(SyncJob.created_at).label("bucket"), func.count(), failed, dead)
+        .where(_in(buckets.start, buckets.end))
+        .group_by("bucket")
+    ).all()
+    return buckets.spread(
+        ((i, {"total": n, "failed": int(f or 0), "dead_letter": int(d or 0)}) for i, n, f, d in rows),
+        lambda: {"total": 0, "failed": 0, "dead_letter": 0},
+    )

@@ -6,7 +6,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from app.core.rates import ratio
+from app.core.buckets import Buckets
+from app.core.rates import by_status_per_bucket, ratio
 from app.eco.models import ActionRunStatus, WorkflowRun
 from app.extensions import db
 
@@ -31,3 +32,8 @@ def runs(start: datetime, end: datetime) -> dict[str, Any]:
         "failed_rate": ratio(by_status[ActionRunStatus.failed], total),
         "warning_rate": ratio(by_status[ActionRunStatus.warning], total),
     }
+
+
+def runs_by_bucket(buckets: Buckets) -> list[dict[str, int]]:
+    """Per bucket: runs started in it (total) and how many failed."""
+    return by_status_per_bucket(WorkflowRun.status, WorkflowRun.started_at, buckets, (ActionRunStatus.failed,))

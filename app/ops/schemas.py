@@ -3,9 +3,10 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from app.ops.summary import DEFAULT_WINDOW, WINDOWS
+from app.ops.trends import BUCKETS, DEFAULT_BUCKET
 
 
 def _one_of_windows(days: int) -> int:
@@ -30,6 +31,36 @@ class SummaryQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     window_days: WindowDays = DEFAULT_WINDOW
+
+
+def _one_of_buckets(days: int) -> int:
+    if days not in BUCKETS:
+        raise ValueError(f"bucket_days is one of {', '.join(map(str, BUCKETS))}")
+    return days
+
+
+BucketDays = Annotated[
+    int,
+    Field(
+        ge=min(BUCKETS),
+        le=max(BUCKETS),
+        description="the length of each bucket in days, never above the window",
+        json_schema_extra={"enum": list(BUCKETS)},
+    ),
+    AfterValidator(_one_of_buckets),
+]
+
+
+class TrendsQuery(SummaryQuery):
+    bucket_days: BucketDays = DEFAULT_BUCKET
+
+    @field_validator("bucket_days")
+    @classmethod
+    def _within_the_window(cls, days: int, info: ValidationInfo) -> int:
+        window = info.data.get("window_days")
+        if window is not None and days > window:
+            raise ValueError(f"bucket_days ({days}) is above window_days ({window})")
+        return days
 
 
 Rate = Annotated[float | None, Field(description="0..1; null when there is nothing to divide")]
@@ -126,3 +157,41 @@ class SummaryOut(BaseModel):
     consumption: ConsumptionOut
     overlay_cache: OverlayCacheOut
     job_history: list[QueueOut]
+
+
+class CountsOut(BaseModel):
+    total: int
+    failed: int
+
+
+class DocSyncBucketOut(CountsOut):
+    dead_letter: int = Field(description="of the failed jobs, those no replay has been made of")
+
+
+class ExportsBucketOut(BaseModel):
+    bom_delta: CountsOut
+    workorder_packs: CountsOut
+
+
+class BreakagesBucketOut(BaseModel):
+    total: int = Field(description="incidents that occurred in the bucket, canceled ones apart")
+    open: int = Field(description="of them, unresolved now")
+    helpdesk_failed: int = Field(description="their helpdesk sends failed or dead")
+
+
+class BucketOut(BaseModel):
+    start: datetime
+    end: datetime
+    doc_sync: DocSyncBucketOut
+    workflow_runs: CountsOut
+    flow_runs: CountsOut
+    optimizations: CountsOut
+    exports: ExportsBucketOut
+    breakages: BreakagesBucketOut
+    job_history: dict[str, CountsOut] = Field(description="per queue with a job in the window")
+
+
+class TrendsOut(BaseModel):
+    window: WindowOut
+    bucket_days: int
+    buckets: list[BucketOut] = Field(description="oldest first; every bucket, empty ones with zeros")

@@ -4,10 +4,18 @@ here; docs/ops.md). A pack counts when it was requested (created) in [start, end
 from datetime import datetime
 from typing import Any
 
-from app.core.rates import by_status
+from app.core.buckets import Buckets
+from app.core.rates import by_status, by_status_per_bucket
 from app.workorders.models import Pack, PackStatus
+
+FAILED = (PackStatus.failed,)
 
 
 def packs(start: datetime, end: datetime) -> dict[str, Any]:
     """Pack exports in the window: total, by status, failed and the failed rate over the total."""
-    return by_status(Pack.status, Pack.created_at, start, end, PackStatus, (PackStatus.failed,))
+    return by_status(Pack.status, Pack.created_at, start, end, PackStatus, FAILED)
+
+
+def packs_by_bucket(buckets: Buckets) -> list[dict[str, int]]:
+    """Per bucket: work-order packs requested in it (total) and how many failed."""
+    return by_status_per_bucket(Pack.status, Pack.created_at, buckets, FAILED)
