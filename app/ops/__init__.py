@@ -4,9 +4,10 @@ figure read from the capability that owns it; its API and a page of cards. Trend
 failures, exports, gauges and live refresh come in later slices (docs/ops.md)."""
 
 from app.core.auth.roles import OPERATOR
-from app.core.capability import OPERATIONS, Capability, NavEntry
+from app.core.capability import OPERATIONS, Access, Capability, NavEntry
 
 CAPABILITY = Capability(
     "ops",
     nav=(NavEntry("Overview", "ops.index", OPERATOR, order=50, group=OPERATIONS),),
+    access=(Access("ops", OPERATOR),),  # `ops:jobs`, the end of every job (history.OPS_TOPIC)
 )

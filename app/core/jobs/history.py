@@ -1,6 +1,6 @@
 """Keeps the job history table true to RQ: the worker marks a job started,
 RQ's callbacks mark it finished / failed / stopped; every change is also
-published on the live channel (topics `job:<id>` and `queue:<name>`)."""
+published on the live channel (topics `job:<id>` and `queue:<name>`; an end also on `ops:jobs`)."""
 
 import traceback as tb
 from datetime import datetime
@@ -17,6 +17,9 @@ from app.core.timeutil import utcnow
 from app.extensions import db
 
 ERROR_SUMMARY_LENGTH = 2000
+# every job's end is also told on the overview's topic (Access kind "ops" in app/ops): a light
+# event (queue and status) on which its cards re-read themselves
+OPS_TOPIC = "ops:jobs"
 
 
 def _update(job_id: str, **values: Any) -> JobRecord | None:
@@ -89,6 +92,7 @@ def _finish(job: Job, status: JobState, kind: str, error: str | None = None) -> 
     record.duration = _duration(record)
     db.session.commit()
     announce(job, kind, record)
+    live.publish(OPS_TOPIC, "job_ended", {"queue": job.origin, "status": status})
 
 
 def on_success(job: Job, connection, result, *args, **kwargs) -> None:
