@@ -108,6 +108,8 @@ class Incident(db.Model):
         Index("ix_breakage_incidents_repeat", "item_id", "signature", "occurred_at"),
         Index("ix_breakage_incidents_status_severity", "status", "severity"),
         Index("ix_breakage_incidents_helpdesk", "helpdesk_status"),
+        # the overview's helpdesk sends and trends (app/ops) of a window
+        Index("ix_breakage_incidents_window_helpdesk", "occurred_at", "status", "helpdesk_status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -96,6 +96,7 @@ class ConsumptionPlan(db.Model):
         ),
         Index("ix_consumption_plans_item_state", "item_id", "state"),
         Index("ix_consumption_plans_period", "period_start", "period_end"),
+        Index("ix_consumption_plans_ended", "period_end", "state"),  # the overview's plans ended in a window
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

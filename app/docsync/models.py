@@ -1,7 +1,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.timeutil import UTCDateTime, utcnow
@@ -138,6 +138,11 @@ class SyncedDocument(db.Model):
 
 class SyncJob(db.Model):
     __tablename__ = "doc_sync_jobs"
+    __table_args__ = (
+        # the overview's window and trends (app/ops) read only this index; a dead letter looks up its replay
+        Index("ix_doc_sync_jobs_window", "created_at", "status", "direction", "site_id"),
+        Index("ix_doc_sync_jobs_replay_of", "replay_of_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("remote_sites.id", ondelete="CASCADE"), index=True)

@@ -174,7 +174,10 @@ class WorkflowRule(db.Model):
 
 class WorkflowRun(db.Model):
     __tablename__ = "workflow_runs"
-    __table_args__ = (Index("ix_workflow_runs_status_started", "status", "started_at"),)
+    __table_args__ = (
+        Index("ix_workflow_runs_status_started", "status", "started_at"),
+        Index("ix_workflow_runs_window", "started_at", "status", "result_code"),  # the overview's window (app/ops)
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     rule_id: Mapped[int] = mapped_column(ForeignKey("workflow_rules.id", ondelete="CASCADE"), index=True)

@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.timeutil import UTCDateTime, utcnow
@@ -33,6 +33,7 @@ class FlowRun(db.Model):
     """One run of a flow = one RQ job on the `flows` queue; `state` is the final snapshot."""
 
     __tablename__ = "flow_runs"
+    __table_args__ = (Index("ix_flow_runs_window", "created_at", "status"),)  # the overview's window (app/ops)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     flow_id: Mapped[int] = mapped_column(ForeignKey("flows.id", ondelete="CASCADE"), index=True)

@@ -58,7 +58,10 @@ class Optimization(db.Model):
     """One grid search; its summary columns are kept up to date as results arrive."""
 
     __tablename__ = "optimization"
-    __table_args__ = (Index("ix_optimization_owner_created", "owner_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_optimization_owner_created", "owner_id", "created_at"),
+        Index("ix_optimization_window", "created_at", "status"),  # the overview's window (app/ops)
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

@@ -188,6 +188,7 @@ class Pack(db.Model):
     document store under packs/<manifest_sha256>.zip: the same inputs are the same file."""
 
     __tablename__ = "workorder_packs"
+    __table_args__ = (Index("ix_workorder_packs_window", "created_at", "status"),)  # the overview's window (app/ops)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workorder_id: Mapped[int] = mapped_column(ForeignKey("workorders.id", ondelete="CASCADE"), index=True)

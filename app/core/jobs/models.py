@@ -40,6 +40,8 @@ class JobRecord(db.Model):
         Index("ix_job_history_queue_ended", "queue", "ended_at"),
         Index("ix_job_history_entity", "entity", "entity_id"),
         Index("ix_job_history_queue_kind", "queue", "kind"),  # the kinds of one queue (paging.distinct_values)
+        # the overview's window, trends and percentiles (app/ops) read only this index
+        Index("ix_job_history_window", "enqueued_at", "queue", "status", "duration", "wait"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the RQ job id
