@@ -152,10 +152,17 @@ def histogram(column: str, buckets: tuple[float, ...]) -> list[tuple[str, list[i
 FAILED_STATUSES = (JobState.failed, JobState.stopped, JobState.lost)  # ended without finishing, not canceled
 
 
-def _percentile(column, p: float, start: datetime, end: datetime) -> dict[str, float]:
-    """Per queue, the nearest-rank `p` percentile of `column` over the jobs enqueued in
-    [start, end) that have it: the smallest value whose rank (1-based, ascending) is >= p * n.
-    Window functions (SQLite 3.25+ and PostgreSQL) rank within each queue in one pass."""
+def _percentiles(column, ps: tuple[float, ...], start: datetime, end: datetime) -> dict[str, tuple]:
+    """Per queue, the nearest-rank percentiles `ps` of `column` over the jobs enqueued in
+    [start, end) that have it: for each p the smallest value whose rank (1-based, ascending) is
+    >= p * n. On PostgreSQL `percentile_disc`, which is that definition, every p of one column
+    sharing the group's sort; on SQLite (no ordered-set aggregate) window functions rank within
+    each queue in one pass."""
+    window = (JobRecord.enqueued_at >= start, JobRecord.enqueued_at < end, column.is_not(None))
+    if db.engine.dialect.name == "postgresql":
+        picked = [func.percentile_disc(p).within_group(column) for p in ps]
+        rows = db.session.execute(select(JobRecord.queue, *picked).where(*window).group_by(JobRecord.queue))
+        return {queue: tuple(values) for queue, *values in rows}
     ranked = (
         select(
             JobRecord.queue,
@@ -163,11 +170,12 @@ def _percentile(column, p: float, start: datetime, end: datetime) -> dict[str, f
             func.row_number().over(partition_by=JobRecord.queue, order_by=column).label("rn"),
             func.count().over(partition_by=JobRecord.queue).label("n"),
         )
-        .where(JobRecord.enqueued_at >= start, JobRecord.enqueued_at < end, column.is_not(None))
+        .where(*window)
         .subquery()
     )
-    picked = func.min(case((ranked.c.rn >= p * ranked.c.n, ranked.c.v)))
-    return dict(db.session.execute(select(ranked.c.queue, picked).group_by(ranked.c.queue)).all())
+    picked = [func.min(case((ranked.c.rn >= p * ranked.c.n, ranked.c.v))) for p in ps]
+    rows = db.session.execute(select(ranked.c.queue, *picked).group_by(ranked.c.queue))
+    return {queue: tuple(values) for queue, *values in rows}
 
 
 def queue_figures(start: datetime, end: datetime) -> list[dict[str, Any]]:
@@ -181,18 +189,17 @@ def queue_figures(start: datetime, end: datetime) -> list[dict[str, Any]]:
         .group_by(JobRecord.queue)
         .order_by(JobRecord.queue)
     ).all()
-    p50 = _percentile(JobRecord.duration, 0.5, start, end)
-    p95 = _percentile(JobRecord.duration, 0.95, start, end)
-    wait95 = _percentile(JobRecord.wait, 0.95, start, end)
+    durations = _percentiles(JobRecord.duration, (0.5, 0.95), start, end)
+    waits = _percentiles(JobRecord.wait, (0.95,), start, end)
     return [
         {
             "queue": queue,
             "total": n,
             "failed": int(f or 0),
             "failed_rate": ratio(int(f or 0), n),
-            "duration_p50": p50.get(queue),
-            "duration_p95": p95.get(queue),
-            "wait_p95": wait95.get(queue),
+            "duration_p50": durations.get(queue, (None, None))[0],
+            "duration_p95": durations.get(queue, (None, None))[1],
+            "wait_p95": waits.get(queue, (None,))[0],
         }
         for queue, n, f in rows
     ]
