@@ -157,7 +157,7 @@ def _percentiles(column, ps: tuple[float, ...], start: datetime, end: datetime) 
     [start, end) that have it: for each p the smallest value whose rank (1-based, ascending) is
     >= p * n. On PostgreSQL `percentile_disc`, which is that definition, every p of one column
     sharing the group's sort; on SQLite (no ordered-set aggregate) window functions rank within
-    each queue in one pass."""
+    each queue, the rank and the queue's count over one window so that one sort serves both."""
     window = (JobRecord.enqueued_at >= start, JobRecord.enqueued_at < end, column.is_not(None))
     if db.engine.dialect.name == "postgresql":
         picked = [func.percentile_disc(p).within_group(column) for p in ps]
@@ -168,7 +168,7 @@ def _percentiles(column, ps: tuple[float, ...], start: datetime, end: datetime) 
             JobRecord.queue,
             column.label("v"),
             func.row_number().over(partition_by=JobRecord.queue, order_by=column).label("rn"),
-            func.count().over(partition_by=JobRecord.queue).label("n"),
+            func.count().over(partition_by=JobRecord.queue, order_by=column, rows=(None, None)).label("n"),
         )
         .where(*window)
         .subquery()
