@@ -9,4 +9,5 @@ from app.core.capability import OPERATIONS, Capability, NavEntry
 CAPABILITY = Capability(
     "ops",
     nav=(NavEntry("Overview", "ops.index", OPERATOR, order=50, group=OPERATIONS),),
+    hooks=(("job_enqueue", "app.ops.switches.on_job_enqueue"),),
 )

@@ -4,7 +4,10 @@ tests) read the same table. Each can be overridden by configuration (`OPS_THRESH
 object in the environment) and per request (`?<name>=`)."""
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+from flask import current_app
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 
 @dataclass(frozen=True)
@@ -30,3 +33,39 @@ THRESHOLDS = {
         Threshold("worker_heartbeat_seconds", 120, 1, None, "above", "silence after which a worker is missing"),
     )
 }
+
+
+def _field(t: Threshold) -> Any:
+    bounds = {"ge": t.minimum} | ({"le": t.maximum} if t.maximum is not None else {})
+    fires = "strictly above" if t.fires == "above" else "strictly below"
+    return (
+        float | None,
+        Field(
+            None, allow_inf_nan=False, description=f"{t.description}; fires {fires}; default {t.default:g}", **bounds
+        ),
+    )
+
+
+# every threshold as an optional number within its range: the per-request overrides
+# (schemas.AlertsQuery) and OPS_THRESHOLDS
+Overrides = create_model(
+    "ThresholdOverrides", __config__=ConfigDict(extra="forbid"), **{name: _field(t) for name, t in THRESHOLDS.items()}
+)
+
+
+def configured() -> dict[str, float]:
+    """The defaults with `OPS_THRESHOLDS` (a JSON object, or a dict given to create_app) over
+    them. A wrong name or value there is a configuration error, said with the setting's name."""
+    raw = current_app.config.get("OPS_THRESHOLDS") or {}
+    try:
+        given = Overrides.model_validate_json(raw) if isinstance(raw, str) else Overrides.model_validate(raw)
+    except ValidationError as exc:
+        raise ValueError(f"OPS_THRESHOLDS: {exc}") from None
+    return effective(given, {name: t.default for name, t in THRESHOLDS.items()})
+
+
+def effective(overrides: BaseModel, base: dict[str, float] | None = None) -> dict[str, float]:
+    """`base` (the configured values) with the thresholds `overrides` sets over them."""
+    values = dict(base if base is not None else configured())
+    values.update({name: getattr(overrides, name) for name in THRESHOLDS if getattr(overrides, name) is not None})
+    return values

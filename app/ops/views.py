@@ -1,12 +1,14 @@
-"""Pages of the parallel-ops overview: the summary as cards per area (window in the URL)."""
+"""Pages of the parallel-ops overview: the alerts, the ops switches and the summary as cards per
+area (window in the URL); the switch forms (admins)."""
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template, request, url_for
 
 from app.core.api import parse
-from app.core.auth.roles import OPERATOR
+from app.core.auth.roles import ADMIN, OPERATOR
 from app.core.errors import InvalidInput
-from app.core.pages import page_roles
-from app.ops.schemas import SummaryQuery
+from app.core.pages import form_action, page_roles
+from app.ops import alerts, switches, thresholds
+from app.ops.schemas import SummaryQuery, SwitchBody
 from app.ops.summary import WINDOWS, summary
 
 bp = Blueprint("ops", __name__, url_prefix="/parallel-ops")
@@ -19,4 +21,49 @@ def index():
         query = parse(SummaryQuery, {k: v for k, v in request.args.items() if v != ""})
     except InvalidInput:
         query = SummaryQuery()
-    return render_template("ops/index.html", figures=summary(query.window_days), query=query, windows=WINDOWS)
+    return render_template(
+        "ops/index.html",
+        figures=summary(query.window_days),
+        query=query,
+        windows=WINDOWS,
+        alerts=alerts.alerts(query.window_days, thresholds.configured()),
+        intake=switches.intake(),
+        breakers=switches.breakers(),
+    )
+
+
+def _reason() -> str:
+    return parse(SwitchBody, {"reason": request.form.get("reason", "")}).reason
+
+
+@bp.post("/switches/intake/<kind>/<any(pause, resume):action>")
+@page_roles(ADMIN)
+def switch_intake(kind: str, action: str):
+    def act() -> str:
+        if action == "pause":
+            switches.pause(kind, _reason())
+            return f"New {kind} jobs are paused."
+        switches.resume(kind)
+        return f"New {kind} jobs are taken again."
+
+    return form_action(act, url_for("ops.index") + "#switches")
+
+
+@bp.post("/switches/sites/<int:site_id>/breaker/<any(open, close):action>")
+@page_roles(ADMIN)
+def switch_site(site_id: int, action: str):
+    def act() -> str:
+        site = switches.switch_site(site_id, action == "open", _reason() if action == "open" else "")
+        return f"The breaker of site {site['name']} is {'open' if site['open'] else 'closed'}."
+
+    return form_action(act, url_for("ops.index") + "#switches")
+
+
+@bp.post("/switches/helpdesk/breaker/<any(open, close):action>")
+@page_roles(ADMIN)
+def switch_helpdesk(action: str):
+    def act() -> str:
+        endpoint = switches.switch_helpdesk(action == "open", _reason() if action == "open" else "")
+        return f"The helpdesk's breaker is {'open' if endpoint['open'] else 'closed'}."
+
+    return form_action(act, url_for("ops.index") + "#switches")
