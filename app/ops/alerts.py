@@ -2,7 +2,7 @@
 Redis and the breaker rows say now (queue backlog, stuck jobs, missing workers, remote sites and
 the helpdesk endpoint). Each alert links to the rows behind it. Codes and levels: docs/ops.md."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -41,31 +41,45 @@ class Alert:
 
 @dataclass(frozen=True)
 class RateCheck:
-    """A summary rate against its threshold (fires strictly above, or strictly below for a hit rate)."""
+    """A summary rate against its threshold (fires strictly above)."""
 
     threshold: str  # the threshold's name, also the alert's code
     level: str
-    section: tuple[str, ...]  # the path to the rate in summary()
+    section: tuple[str, str]  # where the rate is in summary(): section, figure
     says: str
-    link: str  # a failure page path, or an endpoint to url_for
+    link: Callable[[], str]  # the page of the rows behind it (called in a request)
+
+
+def _failures(area: str) -> Callable[[], str]:
+    return lambda: FAILURES.format(area)
 
 
 RATES = (
-    RateCheck("dead_letter_rate", CRITICAL, ("doc_sync", "dead_letter_rate"), "Doc-sync dead letters", "doc-sync"),
     RateCheck(
-        "workflow_failed_rate", WARN, ("workflow_runs", "failed_rate"), "Failed workflow action runs", "workflow"
+        "dead_letter_rate", CRITICAL, ("doc_sync", "dead_letter_rate"), "Doc-sync dead letters", _failures("doc-sync")
     ),
-    RateCheck("breakage_open_rate", WARN, ("breakages", "open_rate"), "Unresolved incidents", "breakages.index"),
     RateCheck(
-        "helpdesk_failed_rate", CRITICAL, ("breakages", "helpdesk_failed_rate"), "Failed helpdesk sends", "helpdesk"
+        "workflow_failed_rate",
+        WARN,
+        ("workflow_runs", "failed_rate"),
+        "Failed workflow action runs",
+        _failures("workflow"),
+    ),
+    RateCheck(
+        "breakage_open_rate",
+        WARN,
+        ("breakages", "open_rate"),
+        "Unresolved incidents",
+        lambda: url_for("breakages.index", status="open"),
+    ),
+    RateCheck(
+        "helpdesk_failed_rate",
+        CRITICAL,
+        ("breakages", "helpdesk_failed_rate"),
+        "Failed helpdesk sends",
+        _failures("helpdesk"),
     ),
 )
-
-
-def _rate_link(check: RateCheck) -> str:
-    if "." in check.link:
-        return url_for(check.link, status="open")
-    return FAILURES.format(check.link)
 
 
 def _pct(value: float) -> str:
@@ -74,9 +88,8 @@ def _pct(value: float) -> str:
 
 def rate_alerts(figures: dict[str, Any], values: dict[str, float]) -> Iterator[Alert]:
     for check in RATES:
-        rate: Any = figures
-        for key in check.section:
-            rate = rate[key]
+        section, figure = check.section
+        rate = figures[section][figure]
         limit = values[check.threshold]
         if rate is not None and rate > limit:
             yield Alert(
@@ -85,7 +98,7 @@ def rate_alerts(figures: dict[str, Any], values: dict[str, float]) -> Iterator[A
                 f"{check.says}: {_pct(rate)} of the last {figures['window']['days']} d, above {_pct(limit)}.",
                 rate,
                 limit,
-                _rate_link(check),
+                check.link(),
             )
     # added by the overlay capability's figures; read so that it works with and without them
     cache = figures.get("overlay_cache") or {}

@@ -19,6 +19,8 @@ from app.ops.schemas import (
 from app.ops.summary import summary
 
 bp = Blueprint("ops_api", __name__, url_prefix=API_PREFIX)
+# a wrong OPS_THRESHOLDS stops the app at start, naming the setting, instead of failing each request
+bp.record_once(lambda state: thresholds.parse_config(state.app.config.get("OPS_THRESHOLDS")))
 
 
 @endpoint(

@@ -53,19 +53,25 @@ Overrides = create_model(
 )
 
 
-def configured() -> dict[str, float]:
-    """The defaults with `OPS_THRESHOLDS` (a JSON object, or a dict given to create_app) over
-    them. A wrong name or value there is a configuration error, said with the setting's name."""
-    raw = current_app.config.get("OPS_THRESHOLDS") or {}
+def parse_config(raw: str | dict | None) -> BaseModel:
+    """`OPS_THRESHOLDS` (a JSON object, or a dict given to create_app) as overrides; a wrong name
+    or value is a configuration error naming the setting (checked when the app starts, api.py)."""
     try:
-        given = Overrides.model_validate_json(raw) if isinstance(raw, str) else Overrides.model_validate(raw)
+        if isinstance(raw, str):
+            return Overrides.model_validate_json(raw or "{}")
+        return Overrides.model_validate(raw or {})
     except ValidationError as exc:
         raise ValueError(f"OPS_THRESHOLDS: {exc}") from None
-    return effective(given, {name: t.default for name, t in THRESHOLDS.items()})
+
+
+def configured() -> dict[str, float]:
+    """The defaults with `OPS_THRESHOLDS` over them."""
+    defaults = {name: t.default for name, t in THRESHOLDS.items()}
+    return effective(parse_config(current_app.config.get("OPS_THRESHOLDS")), defaults)
 
 
 def effective(overrides: BaseModel, base: dict[str, float] | None = None) -> dict[str, float]:
-    """`base` (the configured values) with the thresholds `overrides` sets over them."""
+    """`base` (default: the configured values) with the thresholds `overrides` sets over them."""
     values = dict(base if base is not None else configured())
     values.update({name: getattr(overrides, name) for name in THRESHOLDS if getattr(overrides, name) is not None})
     return values

@@ -11,6 +11,7 @@ from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.utils import utcformat
 
+from app import create_app
 from app.breakages.models import HelpdeskEndpoint
 from app.core.timeutil import utcnow
 from app.docsync.models import RemoteSite, SiteStatus
@@ -18,6 +19,7 @@ from app.extensions import db, redis_client
 from app.ops import alerts as alerts_module
 from app.ops import thresholds
 from app.ops.alerts import alerts
+from tests.conftest import app_config
 from tests.ops import scene
 
 API = "/api/v1/parallel-ops/alerts"
@@ -275,11 +277,12 @@ def test_ops_thresholds_configures_them_and_a_request_still_overrides(app, clien
     assert [a["code"] for a in body["alerts"]] == ["dead_letter_rate"]
 
 
-@pytest.mark.parametrize("raw", ['{"dead_letter_rate": 2}', '{"nope": 1}', "[1]", "not json"])
-def test_a_wrong_ops_thresholds_is_a_configuration_error_naming_it(app, raw):
-    current_app.config["OPS_THRESHOLDS"] = raw
+@pytest.mark.parametrize(
+    "raw", ['{"dead_letter_rate": 2}', '{"nope": 1}', "[1]", "not json", {"queue_backlog_minutes": -1}]
+)
+def test_a_wrong_ops_thresholds_stops_the_app_naming_it(sqlite_database, redis_server, raw):
     with pytest.raises(ValueError, match="OPS_THRESHOLDS"):
-        thresholds.configured()
+        create_app(app_config(sqlite_database, redis_server.url, OPS_THRESHOLDS=raw))
 
 
 @pytest.mark.parametrize(
