@@ -14,22 +14,37 @@ from app.ops.summary import WINDOWS, summary
 bp = Blueprint("ops", __name__, url_prefix="/parallel-ops")
 
 
+def _query() -> SummaryQuery:
+    try:
+        return parse(SummaryQuery, {k: v for k, v in request.args.items() if v != ""})
+    except InvalidInput:
+        return SummaryQuery()
+
+
+def _alerts(query: SummaryQuery) -> list[dict]:
+    return alerts.alerts(query.window_days, thresholds.configured())
+
+
 @bp.get("/")
 @page_roles(OPERATOR)
 def index():
-    try:
-        query = parse(SummaryQuery, {k: v for k, v in request.args.items() if v != ""})
-    except InvalidInput:
-        query = SummaryQuery()
+    query = _query()
     return render_template(
         "ops/index.html",
         figures=summary(query.window_days),
         query=query,
         windows=WINDOWS,
-        alerts=alerts.alerts(query.window_days, thresholds.configured()),
+        alerts=_alerts(query),
         intake=switches.intake(),
         breakers=switches.breakers(),
     )
+
+
+@bp.get("/panel/alerts")
+@page_roles(OPERATOR)
+def alerts_panel():
+    """The alert list alone, for a live or polling refresh of the page's list."""
+    return render_template("ops/_alerts.html", alerts=_alerts(_query()))
 
 
 def _reason() -> str:

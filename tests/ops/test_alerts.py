@@ -337,3 +337,14 @@ def test_the_page_lists_the_alerts_critical_first_with_their_links(app, signed_i
 def test_the_page_says_when_nothing_fires(app, signed_in, client):
     signed_in("operator")
     assert "No alert" in client.get("/parallel-ops/").get_data(as_text=True)
+
+
+def test_the_alerts_panel_is_the_list_alone(app, signed_in, client):
+    scene.doc_sync()
+    signed_in("operator")
+    panel = client.get("/parallel-ops/panel/alerts?window_days=1")
+    assert panel.status_code == 200
+    html = panel.get_data(as_text=True)
+    assert 'id="alerts"' in html and "<html" not in html
+    assert 'data-alert="dead_letter_rate"' not in html  # no dead letter in the last day
+    assert 'data-alert="dead_letter_rate"' in client.get("/parallel-ops/panel/alerts").get_data(as_text=True)
