@@ -83,7 +83,7 @@ RATES = (
 
 
 def _pct(value: float) -> str:
-    return f"{value * 100:.1f} %"
+    return f"{value * 100:.4g} %"
 
 
 def rate_alerts(figures: dict[str, Any], values: dict[str, float]) -> Iterator[Alert]:

@@ -56,7 +56,7 @@ def test_dead_letter_rate_fires_strictly_above(fire):
     alert = only(fire(dead_letter_rate=0.1999), "dead_letter_rate")
     assert (alert["level"], alert["figure"], alert["threshold"]) == ("critical", 0.2, 0.1999)
     assert alert["link"] == "/parallel-ops/doc-sync/failures"
-    assert "20.0 %" in alert["message"]
+    assert "20 % of the last 7 d, above 19.99 %" in alert["message"]
     assert only(fire(), "dead_letter_rate")["threshold"] == 0.05  # the default
     assert "dead_letter_rate" not in codes(fire(window_days=1))  # no dead letter in the last day: rate 0
 
