@@ -121,6 +121,8 @@ class Config:
         self.HELPDESK_BREAKER_THRESHOLD = int(os.environ.get("HELPDESK_BREAKER_THRESHOLD", "5"))
         self.HELPDESK_BREAKER_COOLDOWN = float(os.environ.get("HELPDESK_BREAKER_COOLDOWN", "120"))
         self.HELPDESK_WEBHOOK_TOLERANCE = int(os.environ.get("HELPDESK_WEBHOOK_TOLERANCE", "300"))
+        # the overview's alert thresholds over their defaults: a JSON object name -> number (app/ops/thresholds.py)
+        self.OPS_THRESHOLDS = os.environ.get("OPS_THRESHOLDS", "")
         # a running sync job with no progress for this long is taken as dead (its worker was killed)
 
 

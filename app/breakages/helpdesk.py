@@ -140,6 +140,11 @@ def client(endpoint: HelpdeskEndpoint, timeout: float | None = None) -> outbound
     )
 
 
+def switch_breaker(endpoint_id: int, open_: bool, reason: str = "") -> HelpdeskEndpoint:
+    """An admin opens (and holds) or closes the helpdesk's breaker by hand (an ops switch)."""
+    return breaker.switch(get_endpoint(endpoint_id), "helpdesk_endpoint", "The helpdesk", open_, reason)
+
+
 def probe(endpoint_id: int) -> HelpdeskEndpoint:
     """GET /health with a short timeout: status and latency. An answer closes the breaker (half-open step)."""
     endpoint = get_endpoint(endpoint_id)

@@ -5,6 +5,7 @@ from typing import Any
 from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.breaker import BreakerColumns
 from app.core.timeline import TimelineEvent
 from app.core.timeutil import UTCDateTime, utcnow
 from app.docsync.models import Document
@@ -193,7 +194,7 @@ class IncidentEvent(TimelineEvent, db.Model):
     to_value: Mapped[str | None] = mapped_column(String(100))  # a ticket id or URL, longer than a status
 
 
-class HelpdeskEndpoint(db.Model):
+class HelpdeskEndpoint(BreakerColumns, db.Model):
     """The customer helpdesk, configured like a remote site: its token (sent as a bearer token)
     and its webhook secret are Fernet-encrypted and never shown again."""
 
@@ -209,8 +210,6 @@ class HelpdeskEndpoint(db.Model):
     status_detail: Mapped[str | None] = mapped_column(String(300))
     latency_ms: Mapped[float | None] = mapped_column(Float)
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    failures: Mapped[int] = mapped_column(default=0)  # consecutive transient failures (circuit breaker)
-    breaker_open_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property

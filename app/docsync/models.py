@@ -4,6 +4,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.breaker import BreakerColumns
 from app.core.timeutil import UTCDateTime, utcnow
 from app.extensions import db
 
@@ -84,7 +85,7 @@ class DocumentVersion(db.Model):
     document: Mapped[Document] = relationship(back_populates="versions")
 
 
-class RemoteSite(db.Model):
+class RemoteSite(BreakerColumns, db.Model):
     """Another Forgeline; its API token is stored Fernet-encrypted and never shown again."""
 
     __tablename__ = "remote_sites"
@@ -99,8 +100,6 @@ class RemoteSite(db.Model):
     status_detail: Mapped[str | None] = mapped_column(String(300))
     latency_ms: Mapped[float | None] = mapped_column(Float)
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    failures: Mapped[int] = mapped_column(default=0)  # consecutive network failures (circuit breaker)
-    breaker_open_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property

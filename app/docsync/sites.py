@@ -134,6 +134,12 @@ def check_breaker(site: RemoteSite) -> None:
     breaker.check(site, f"Site {site.name}", {"site": site.name})
 
 
+def switch_breaker(site_id: int, open_: bool, reason: str = "") -> RemoteSite:
+    """An admin opens (and holds) or closes the site's breaker by hand (an ops switch)."""
+    site = get(site_id)
+    return breaker.switch(site, "remote_site", f"Site {site.name}", open_, reason)
+
+
 def record_failure(site: RemoteSite, detail: str) -> None:
     """A call to the site failed (after its retries): count it; enough in a row open the breaker."""
     site.status, site.status_detail, site.checked_at = SiteStatus.down, detail[:300], utcnow()

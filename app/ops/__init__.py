@@ -10,4 +10,5 @@ CAPABILITY = Capability(
     "ops",
     nav=(NavEntry("Overview", "ops.index", OPERATOR, order=50, group=OPERATIONS),),
     access=(Access("ops", OPERATOR),),  # `ops:jobs`, the end of every job (history.OPS_TOPIC)
+    hooks=(("job_enqueue", "app.ops.switches.on_job_enqueue"),),
 )

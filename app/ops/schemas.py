@@ -1,12 +1,14 @@
 """Request and response schemas of the parallel-ops API (they also feed OpenAPI)."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
+from app.core.api import Text
 from app.ops.summary import DEFAULT_WINDOW, WINDOWS
 from app.ops.trends import BUCKETS, DEFAULT_BUCKET
+from app.ops.thresholds import Overrides
 
 
 def _one_of_windows(days: int) -> int:
@@ -195,3 +197,65 @@ class TrendsOut(BaseModel):
     window: WindowOut
     bucket_days: int
     buckets: list[BucketOut] = Field(description="oldest first; every bucket, empty ones with zeros")
+
+
+# ---- alerts -----------------------------------------------------------------------------------
+
+
+class AlertsQuery(Overrides):
+    """The window of the summary's rates, one level or both, and any threshold for this request."""
+
+    level: Literal["warn", "critical"] | None = Field(None, description="only alerts of this level")
+    window_days: WindowDays = DEFAULT_WINDOW
+
+
+class AlertOut(BaseModel):
+    code: str
+    level: Literal["warn", "critical"]
+    message: str
+    figure: float | None = Field(description="the value that fired (a rate, minutes, seconds, a failure count)")
+    threshold: float | None = Field(description="the threshold it passed; null for a state (a site down)")
+    link: str = Field(description="the page of the rows behind it")
+
+
+class AlertsOut(BaseModel):
+    window_days: int
+    thresholds: dict[str, float] = Field(description="the thresholds in force: defaults, OPS_THRESHOLDS, this request")
+    alerts: list[AlertOut]
+
+
+# ---- ops switches -----------------------------------------------------------------------------
+
+Reason = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+
+
+class SwitchBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Reason = Field(description="why: shown with the switch and to whoever is refused")
+
+
+class IntakeOut(BaseModel):
+    kind: str
+    paused: bool
+    paused_by: str | None
+    paused_at: datetime | None
+    reason: str | None
+
+
+class BreakerSwitchOut(BaseModel):
+    target: Literal["site", "helpdesk"]
+    id: int
+    name: str
+    open: bool
+    held: bool = Field(description="opened by hand: stays open until closed by hand")
+    held_by: str | None
+    held_at: datetime | None
+    reason: str | None
+    failures: int
+    open_until: datetime | None = Field(description="end of the cooldown after failures")
+
+
+class SwitchesOut(BaseModel):
+    intake: list[IntakeOut]
+    breakers: list[BreakerSwitchOut]

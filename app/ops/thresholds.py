@@ -4,7 +4,10 @@ tests) read the same table. Each can be overridden by configuration (`OPS_THRESH
 object in the environment) and per request (`?<name>=`)."""
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+from flask import current_app
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 
 @dataclass(frozen=True)
@@ -30,3 +33,45 @@ THRESHOLDS = {
         Threshold("worker_heartbeat_seconds", 120, 1, None, "above", "silence after which a worker is missing"),
     )
 }
+
+
+def _field(t: Threshold) -> Any:
+    bounds = {"ge": t.minimum} | ({"le": t.maximum} if t.maximum is not None else {})
+    fires = "strictly above" if t.fires == "above" else "strictly below"
+    return (
+        float | None,
+        Field(
+            None, allow_inf_nan=False, description=f"{t.description}; fires {fires}; default {t.default:g}", **bounds
+        ),
+    )
+
+
+# every threshold as an optional number within its range: the per-request overrides
+# (schemas.AlertsQuery) and OPS_THRESHOLDS
+Overrides = create_model(
+    "ThresholdOverrides", __config__=ConfigDict(extra="forbid"), **{name: _field(t) for name, t in THRESHOLDS.items()}
+)
+
+
+def parse_config(raw: str | dict | None) -> BaseModel:
+    """`OPS_THRESHOLDS` (a JSON object, or a dict given to create_app) as overrides; a wrong name
+    or value is a configuration error naming the setting (checked when the app starts, api.py)."""
+    try:
+        if isinstance(raw, str):
+            return Overrides.model_validate_json(raw or "{}")
+        return Overrides.model_validate(raw or {})
+    except ValidationError as exc:
+        raise ValueError(f"OPS_THRESHOLDS: {exc}") from None
+
+
+def configured() -> dict[str, float]:
+    """The defaults with `OPS_THRESHOLDS` over them."""
+    defaults = {name: t.default for name, t in THRESHOLDS.items()}
+    return effective(parse_config(current_app.config.get("OPS_THRESHOLDS")), defaults)
+
+
+def effective(overrides: BaseModel, base: dict[str, float] | None = None) -> dict[str, float]:
+    """`base` (default: the configured values) with the thresholds `overrides` sets over them."""
+    values = dict(base if base is not None else configured())
+    values.update({name: getattr(overrides, name) for name in THRESHOLDS if getattr(overrides, name) is not None})
+    return values

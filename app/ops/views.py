@@ -1,14 +1,15 @@
-"""Pages of the parallel-ops overview: the summary as cards per area with sparklines and the
-trend charts (window and bucket in the URL), and the partial of both the page re-reads live."""
+"""Pages of the parallel-ops overview: the alerts, the ops switches, the summary as cards per area
+with sparklines and the trend charts (window and bucket in the URL); the partial of alerts, cards
+and charts the page re-reads live; the switch forms (admins)."""
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template, request, url_for
 
 from app.core.api import parse
-from app.core.auth.roles import OPERATOR
+from app.core.auth.roles import ADMIN, OPERATOR
 from app.core.errors import InvalidInput
-from app.core.pages import page_roles
-from app.ops import charts
-from app.ops.schemas import TrendsQuery
+from app.core.pages import form_action, page_roles
+from app.ops import alerts, charts, switches, thresholds
+from app.ops.schemas import SwitchBody, TrendsQuery
 from app.ops.summary import DEFAULT_WINDOW, WINDOWS, summary
 from app.ops.trends import BUCKETS, trends
 
@@ -30,16 +31,65 @@ def _query() -> TrendsQuery:
 def _context() -> dict:
     query = _query()
     trend = trends(query.window_days, query.bucket_days)
-    return {"figures": summary(query.window_days), "charts": charts.charts(trend), "query": query}
+    return {
+        "figures": summary(query.window_days),
+        "charts": charts.charts(trend),
+        "alerts": alerts.alerts(query.window_days, thresholds.configured()),
+        "query": query,
+    }
 
 
 @bp.get("/")
 @page_roles(OPERATOR)
 def index():
-    return render_template("ops/index.html", windows=WINDOWS, buckets=BUCKETS, **_context())
+    return render_template(
+        "ops/index.html",
+        windows=WINDOWS,
+        buckets=BUCKETS,
+        intake=switches.intake(),
+        breakers=switches.breakers(),
+        **_context(),
+    )
 
 
 @bp.get("/partials/live")
 @page_roles(OPERATOR)
 def live_partial():
     return render_template("ops/_live.html", **_context())
+
+
+def _reason() -> str:
+    return parse(SwitchBody, {"reason": request.form.get("reason", "")}).reason
+
+
+@bp.post("/switches/intake/<kind>/<any(pause, resume):action>")
+@page_roles(ADMIN)
+def switch_intake(kind: str, action: str):
+    def act() -> str:
+        if action == "pause":
+            switches.pause(kind, _reason())
+            return f"New {kind} jobs are paused."
+        switches.resume(kind)
+        return f"New {kind} jobs are taken again."
+
+    return form_action(act, url_for("ops.index") + "#switches")
+
+
+@bp.post("/switches/sites/<int:site_id>/breaker/<any(open, close):action>")
+@page_roles(ADMIN)
+def switch_site(site_id: int, action: str):
+    def act() -> str:
+        site = switches.switch_site(site_id, action == "open", _reason() if action == "open" else "")
+        return f"The breaker of site {site['name']} is {'open' if site['open'] else 'closed'}."
+
+    return form_action(act, url_for("ops.index") + "#switches")
+
+
+@bp.post("/switches/helpdesk/breaker/<any(open, close):action>")
+@page_roles(ADMIN)
+def switch_helpdesk(action: str):
+    def act() -> str:
+        endpoint = switches.switch_helpdesk(action == "open", _reason() if action == "open" else "")
+        return f"The helpdesk's breaker is {'open' if endpoint['open'] else 'closed'}."
+
+    return form_action(act, url_for("ops.index") + "#switches")

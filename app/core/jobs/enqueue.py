@@ -14,7 +14,7 @@ from rq.job import Job
 from sqlalchemy import update
 
 from app.core import txn
-from app.core.capability import queue_names
+from app.core.capability import notify, queue_names
 from app.core.errors import InvalidInput
 from app.core.jobs import history
 from app.core.jobs.models import JobRecord, JobState
@@ -48,6 +48,7 @@ def enqueue(
         raise TypeError(f"enqueue() takes the job function's dotted path, not {func!r}")
     if queue not in queue_names():
         raise InvalidInput(f"Unknown queue {queue!r}.", {"allowed": list(queue_names())})
+    notify("job_enqueue", kind)  # e.g. the ops switches refuse a paused kind (503 `paused`)
     actor = current_user.username if has_request_context() and current_user.is_authenticated else "system"
     record = JobRecord(
         id=uuid.uuid4().hex,
