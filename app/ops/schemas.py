@@ -7,8 +7,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from app.core.api import Text
 from app.ops.summary import DEFAULT_WINDOW, WINDOWS
-from app.ops.trends import BUCKETS, DEFAULT_BUCKET
 from app.ops.thresholds import Overrides
+from app.ops.trends import BUCKETS, DEFAULT_BUCKET
 
 
 def _one_of_windows(days: int) -> int:
