@@ -1,7 +1,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.timeutil import UTCDateTime, utcnow
@@ -138,6 +138,8 @@ class SyncedDocument(db.Model):
 
 class SyncJob(db.Model):
     __tablename__ = "doc_sync_jobs"
+    # the failure table of the overview: failed jobs of a window, newest first (app/ops/failures.py)
+    __table_args__ = (Index("ix_doc_sync_jobs_status_created", "status", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("remote_sites.id", ondelete="CASCADE"), index=True)
@@ -145,8 +147,9 @@ class SyncJob(db.Model):
     idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
     payload_sha256: Mapped[str] = mapped_column(String(64))
     selection: Mapped[dict] = mapped_column(JSON)  # {"numbers": [...]} or {"filter": {...}}
-    replay_of_id: Mapped[int | None] = mapped_column(ForeignKey("doc_sync_jobs.id", ondelete="SET NULL"))
-    status: Mapped[str] = mapped_column(String(20), default=SyncStatus.queued, index=True)
+    # indexed: "has it been replayed" (a dead letter's NOT EXISTS) is asked of every failed job
+    replay_of_id: Mapped[int | None] = mapped_column(ForeignKey("doc_sync_jobs.id", ondelete="SET NULL"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=SyncStatus.queued)
     rq_job_id: Mapped[str | None] = mapped_column(String(64))
     total: Mapped[int] = mapped_column(default=0)
     sent: Mapped[int] = mapped_column(default=0)
