@@ -32,6 +32,15 @@ def _since(window_days: int) -> tuple[datetime, datetime]:
     return end - timedelta(days=window_days), end
 
 
+def _by_ids(model: Any, query: Select, page: int, per_page: int) -> Page:
+    """`query` (rows of `model`, ordered) paged on its ids alone, which the (status, time) index
+    answers without reading the table, even far down the list; then the page's rows by id."""
+    found = paginate(query.with_only_columns(model.id), page, per_page)
+    rows = {row.id: row for row in db.session.scalars(select(model).where(model.id.in_(found.items)))}
+    found.items = [rows[ident] for ident in found.items]
+    return found
+
+
 def _attempts(job_ids: list[str | None]) -> dict[str, int]:
     """The attempts of RQ jobs as the job history recorded them (a job with no record is left out),
     read for the page's rows only, after paging: the count of all rows never computes them."""
@@ -87,7 +96,7 @@ def doc_sync(
         query = query.where(SyncJob.direction == direction)
     if dead_letter:
         query = query.where(docsync_figures.dead_letter())
-    found = paginate(query, page, per_page)
+    found = _by_ids(SyncJob, query, page, per_page)
     ids = [job.id for job in found.items]
     replays = (
         dict(db.session.execute(select(SyncJob.replay_of_id, SyncJob.id).where(SyncJob.replay_of_id.in_(ids))).all())
@@ -136,7 +145,7 @@ def workflow(
         query = query.where(WorkflowRun.rule_id == rule)
     if phase is not None:
         query = query.where(WorkflowRun.phase == phase)
-    return paginate(query, page, per_page)
+    return _by_ids(WorkflowRun, query, page, per_page)
 
 
 def rules() -> list[tuple[int, str]]:
@@ -159,7 +168,7 @@ def helpdesk(window_days: int, page: int = 1, per_page: int = 20, *, status: str
         )
         .order_by(Incident.occurred_at.desc(), Incident.id.desc())
     )
-    return paginate(query, page, per_page)
+    return _by_ids(Incident, query, page, per_page)
 
 
 # --- exports -------------------------------------------------------------------------------------

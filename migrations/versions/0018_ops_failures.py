@@ -21,7 +21,12 @@ depends_on = None
 
 # (table, the index it replaces and its columns or None, the new index, its columns)
 CHANGES = (
-    ("doc_sync_jobs", ("ix_doc_sync_jobs_status", ["status"]), "ix_doc_sync_jobs_status_created", ["status", "created_at"]),
+    (
+        "doc_sync_jobs",
+        ("ix_doc_sync_jobs_status", ["status"]),
+        "ix_doc_sync_jobs_status_created",
+        ["status", "created_at", "site_id", "direction"],  # its filters too: paged from the index alone
+    ),
     ("doc_sync_jobs", None, "ix_doc_sync_jobs_replay_of_id", ["replay_of_id"]),
     (
         "breakage_incidents",
