@@ -1,13 +1,19 @@
 """The overview's failure tables: per area the failed rows of a window, newest first, filtered
-and paged in SQL on the (status, time) index of the owning table. Each row is read as the
-capability keeps it; replay is the capability's own (its page's form), never re-made here."""
+and paged in SQL. Each row is read as the capability keeps it; replay is the capability's own
+(its page's form), never re-made here.
+
+Every table is one `UNION ALL` of (kind, id, time) with one side per failed status (and per
+model for exports), each side on its (status, time) index: for one status the index is in
+(time, id) order, so the database merges the sides in order and a page deep in the list reads
+index entries only (`status IN (a, b) ORDER BY time` would sort, or walk the time index and the
+table instead). The page's rows are then read by id."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import url_for
-from sqlalchemy import Select, literal, select, union_all
+from sqlalchemy import ColumnElement, literal, select, union_all
 
 from app.breakages.models import REPLAYABLE, Incident
 from app.core.errors import InvalidInput
@@ -26,30 +32,47 @@ DOC_SYNC_FAILED = (SyncStatus.failed, SyncStatus.interrupted)
 EXPORT_KINDS = ("bom_delta", "workorder_pack")
 
 
-def _since(window_days: int) -> tuple[datetime, datetime]:
-    """The window as the summary has it: [now - window_days, now)."""
+@dataclass(frozen=True)
+class Side:
+    """One side of a table's UNION ALL: the rows of `model` whose `status` column is `value` and
+    whose `time` falls in the window, with the area's filters."""
+
+    kind: str
+    model: Any
+    status: Any
+    value: str
+    time: Any
+    filters: tuple[ColumnElement[bool], ...] = ()
+
+
+def _newest_first(sides: list[Side], window_days: int, page: int, per_page: int) -> Page:
+    """The page of the sides' rows, newest first: items are (side kind, row)."""
     end = utcnow()
-    return end - timedelta(days=window_days), end
-
-
-def _by_ids(model: Any, query: Select, page: int, per_page: int) -> Page:
-    """`query` (rows of `model`, ordered) paged on its ids alone, which the (status, time) index
-    answers without reading the table, even far down the list; then the page's rows by id."""
-    found = paginate(query.with_only_columns(model.id), page, per_page)
-    rows = {row.id: row for row in db.session.scalars(select(model).where(model.id.in_(found.items)))}
-    found.items = [rows[ident] for ident in found.items]
+    start = end - timedelta(days=window_days)  # the window as the summary has it: [now - days, now)
+    selects = [
+        select(literal(s.kind).label("kind"), s.model.id.label("id"), s.time.label("at")).where(
+            s.status == s.value, s.time >= start, s.time < end, *s.filters
+        )
+        for s in sides
+    ]
+    rows = (union_all(*selects) if len(selects) > 1 else selects[0]).subquery()
+    found = paginate(select(rows).order_by(rows.c.at.desc(), rows.c.id.desc(), rows.c.kind), page, per_page, rows=True)
+    models = {s.kind: s.model for s in sides}
+    loaded: dict[tuple[Any, int], Any] = {}
+    for model in set(models.values()):
+        if ids := [r.id for r in found.items if models[r.kind] is model]:
+            loaded |= {(model, row.id): row for row in db.session.scalars(select(model).where(model.id.in_(ids)))}
+    found.items = [(r.kind, loaded[models[r.kind], r.id]) for r in found.items]
     return found
 
 
 def _attempts(job_ids: list[str | None]) -> dict[str, int]:
-    """The attempts of RQ jobs as the job history recorded them (a job with no record is left out),
-    read for the page's rows only, after paging: the count of all rows never computes them."""
+    """The attempts of RQ jobs as the job history recorded them (a job with no record is left
+    out), for the page's rows only."""
     wanted = [i for i in job_ids if i]
-    return (
-        dict(db.session.execute(select(JobRecord.id, JobRecord.attempts).where(JobRecord.id.in_(wanted))).all())
-        if wanted
-        else {}
-    )
+    if not wanted:
+        return {}
+    return dict(db.session.execute(select(JobRecord.id, JobRecord.attempts).where(JobRecord.id.in_(wanted))).all())
 
 
 # --- doc sync ------------------------------------------------------------------------------------
@@ -82,29 +105,27 @@ def doc_sync(
     direction: str | None = None,
     dead_letter: bool = False,
 ) -> Page:
-    """Failed and interrupted sync jobs of the window; `dead_letter`: only the failed ones no
-    replay has been made of (the summary's definition, app/docsync/figures.py)."""
-    start, end = _since(window_days)
-    query = (
-        select(SyncJob)
-        .where(SyncJob.status.in_(DOC_SYNC_FAILED), SyncJob.created_at >= start, SyncJob.created_at < end)
-        .order_by(SyncJob.created_at.desc(), SyncJob.id.desc())
-    )
+    """Failed and interrupted sync jobs of the window (by `created_at`); `dead_letter`: only the
+    failed ones no replay has been made of (the summary's definition, app/docsync/figures.py)."""
+    filters = []
     if site is not None:
-        query = query.where(SyncJob.site_id == _site_id(site))
+        filters.append(SyncJob.site_id == _site_id(site))
     if direction is not None:
-        query = query.where(SyncJob.direction == direction)
+        filters.append(SyncJob.direction == direction)
     if dead_letter:
-        query = query.where(docsync_figures.dead_letter())
-    found = _by_ids(SyncJob, query, page, per_page)
-    ids = [job.id for job in found.items]
+        filters.append(docsync_figures.dead_letter())
+    statuses = (SyncStatus.failed,) if dead_letter else DOC_SYNC_FAILED
+    sides = [Side(status, SyncJob, SyncJob.status, status, SyncJob.created_at, tuple(filters)) for status in statuses]
+    found = _newest_first(sides, window_days, page, per_page)
+    jobs = [job for _, job in found.items]
+    ids = [job.id for job in jobs]
     replays = (
         dict(db.session.execute(select(SyncJob.replay_of_id, SyncJob.id).where(SyncJob.replay_of_id.in_(ids))).all())
         if ids
         else {}
     )
-    attempts = _attempts([job.rq_job_id for job in found.items])
-    found.items = [DocSyncFailure(job, replays.get(job.id), attempts.get(job.rq_job_id)) for job in found.items]
+    attempts = _attempts([job.rq_job_id for job in jobs])
+    found.items = [DocSyncFailure(job, replays.get(job.id), attempts.get(job.rq_job_id)) for job in jobs]
     return found
 
 
@@ -115,37 +136,22 @@ def site_names() -> list[str]:
 # --- workflow ----------------------------------------------------------------------------------
 
 
-def _rule_exists(rule_id: int) -> None:
-    if db.session.get(WorkflowRule, rule_id) is None:
-        raise InvalidInput(f"No workflow rule has id {rule_id}.", {"field": "rule"})
-
-
 def workflow(
-    window_days: int,
-    page: int = 1,
-    per_page: int = 20,
-    *,
-    rule: int | None = None,
-    phase: str | None = None,
+    window_days: int, page: int = 1, per_page: int = 20, *, rule: int | None = None, phase: str | None = None
 ) -> Page:
     """Failed workflow action runs of the window (by `started_at`); the ECO capability has no
     replay of a run (a run is re-made by moving the ECO again), so the rows only link."""
-    start, end = _since(window_days)
-    query = (
-        select(WorkflowRun)
-        .where(
-            WorkflowRun.status == ActionRunStatus.failed,
-            WorkflowRun.started_at >= start,
-            WorkflowRun.started_at < end,
-        )
-        .order_by(WorkflowRun.started_at.desc(), WorkflowRun.id.desc())
-    )
+    filters = []
     if rule is not None:
-        _rule_exists(rule)
-        query = query.where(WorkflowRun.rule_id == rule)
+        if db.session.get(WorkflowRule, rule) is None:
+            raise InvalidInput(f"No workflow rule has id {rule}.", {"field": "rule"})
+        filters.append(WorkflowRun.rule_id == rule)
     if phase is not None:
-        query = query.where(WorkflowRun.phase == phase)
-    return _by_ids(WorkflowRun, query, page, per_page)
+        filters.append(WorkflowRun.phase == phase)
+    side = Side("run", WorkflowRun, WorkflowRun.status, ActionRunStatus.failed, WorkflowRun.started_at, tuple(filters))
+    found = _newest_first([side], window_days, page, per_page)
+    found.items = [run for _, run in found.items]
+    return found
 
 
 def rules() -> list[tuple[int, str]]:
@@ -158,17 +164,11 @@ def rules() -> list[tuple[int, str]]:
 def helpdesk(window_days: int, page: int = 1, per_page: int = 20, *, status: str | None = None) -> Page:
     """Incidents of the window (by `occurred_at`, as the summary counts them) whose helpdesk send
     is failed (refused) or dead (retries spent): the ones the breakage capability replays."""
-    start, end = _since(window_days)
-    query = (
-        select(Incident)
-        .where(
-            Incident.helpdesk_status.in_((status,) if status else REPLAYABLE),
-            Incident.occurred_at >= start,
-            Incident.occurred_at < end,
-        )
-        .order_by(Incident.occurred_at.desc(), Incident.id.desc())
-    )
-    return _by_ids(Incident, query, page, per_page)
+    statuses = (status,) if status else REPLAYABLE
+    sides = [Side(s, Incident, Incident.helpdesk_status, s, Incident.occurred_at) for s in statuses]
+    found = _newest_first(sides, window_days, page, per_page)
+    found.items = [incident for _, incident in found.items]
+    return found
 
 
 # --- exports -------------------------------------------------------------------------------------
@@ -187,32 +187,22 @@ class ExportFailure:
         return f"{self.kind}-{self.row.id}"
 
 
-def _export_rows(model: Any, kind: str, done: Any, start: datetime, end: datetime) -> Select:
-    return select(literal(kind).label("kind"), model.id.label("id"), model.created_at.label("created_at")).where(
-        model.status == done, model.created_at >= start, model.created_at < end
-    )
+EXPORT_SIDES = {
+    "bom_delta": (BomExport, ExportStatus.failed),
+    "workorder_pack": (Pack, PackStatus.failed),
+}
 
 
 def exports(window_days: int, page: int = 1, per_page: int = 20, *, kind: str | None = None) -> Page:
-    """Failed BOM-delta exports and work-order packs of the window (by `created_at`), newest
-    first: one UNION ALL of (kind, id, created_at), each side on its (status,
-    created_at) index, paged; then the page's rows are read by id."""
-    start, end = _since(window_days)
-    models = {"bom_delta": BomExport, "workorder_pack": Pack}
-    sides = {
-        "bom_delta": _export_rows(BomExport, "bom_delta", ExportStatus.failed, start, end),
-        "workorder_pack": _export_rows(Pack, "workorder_pack", PackStatus.failed, start, end),
-    }
-    rows = union_all(*([sides[kind]] if kind else sides.values())).subquery()
-    found = paginate(
-        select(rows).order_by(rows.c.created_at.desc(), rows.c.kind, rows.c.id.desc()), page, per_page, rows=True
-    )
-    loaded: dict[tuple[str, int], Any] = {}
-    for name, model in models.items():
-        if ids := [r.id for r in found.items if r.kind == name]:
-            loaded |= {(name, row.id): row for row in db.session.scalars(select(model).where(model.id.in_(ids)))}
-    attempts = _attempts([row.job_id for row in loaded.values()])
-    found.items = [ExportFailure(r.kind, row := loaded[r.kind, r.id], attempts.get(row.job_id)) for r in found.items]
+    """Failed BOM-delta exports and work-order packs of the window (by `created_at`)."""
+    sides = [
+        Side(name, model, model.status, failed, model.created_at)
+        for name, (model, failed) in EXPORT_SIDES.items()
+        if kind in (None, name)
+    ]
+    found = _newest_first(sides, window_days, page, per_page)
+    attempts = _attempts([row.job_id for _, row in found.items])
+    found.items = [ExportFailure(name, row, attempts.get(row.job_id)) for name, row in found.items]
     return found
 
 

@@ -232,9 +232,27 @@ class SummaryExportQuery(SummaryQuery):
 BUCKETS = (1, 7, 14, 30)
 
 
+def _one_of_buckets(days: int) -> int:
+    if days not in BUCKETS:
+        raise ValueError(f"bucket_days is one of {', '.join(map(str, BUCKETS))}")
+    return days
+
+
+BucketDays = Annotated[
+    int,
+    Field(
+        ge=min(BUCKETS),
+        le=max(BUCKETS),
+        description="the bucket in days, never above the window",
+        json_schema_extra={"enum": list(BUCKETS)},
+    ),
+    AfterValidator(_one_of_buckets),
+]
+
+
 class TrendsExportQuery(SummaryQuery):
     format: Literal["csv", "md"] = "csv"
-    bucket_days: Literal[BUCKETS] = Field(1, description="the bucket in days, never above the window")
+    bucket_days: BucketDays = 1
 
     @model_validator(mode="after")
     def _bucket_within_window(self) -> "TrendsExportQuery":

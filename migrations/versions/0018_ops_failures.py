@@ -1,8 +1,9 @@
 """ops failures: the failed rows of a window, newest first, read from an index
 
 The overview's failure tables (app/ops/failures.py) page the failed rows of a window newest first
-and count them: `status = 'failed' AND <time> >= :start ORDER BY <time> DESC`. A (status, time)
-index answers both from one range; it replaces the status-only indexes, its prefix. A doc-sync
+and count them: `status = 'failed' AND <time> >= :start ORDER BY <time> DESC, id DESC`. A (status,
+time) index answers both from one range, in that order; it replaces the status-only indexes, its
+prefix. A doc-sync
 job's "replayed or not" (and the dead letter's NOT EXISTS) looks up `replay_of_id`, which had no
 index: a scan of every job per failed job.
 
@@ -21,12 +22,7 @@ depends_on = None
 
 # (table, the index it replaces and its columns or None, the new index, its columns)
 CHANGES = (
-    (
-        "doc_sync_jobs",
-        ("ix_doc_sync_jobs_status", ["status"]),
-        "ix_doc_sync_jobs_status_created",
-        ["status", "created_at", "site_id", "direction"],  # its filters too: paged from the index alone
-    ),
+    ("doc_sync_jobs", ("ix_doc_sync_jobs_status", ["status"]), "ix_doc_sync_jobs_status_created", ["status", "created_at"]),
     ("doc_sync_jobs", None, "ix_doc_sync_jobs_replay_of_id", ["replay_of_id"]),
     (
         "breakage_incidents",
