@@ -2,6 +2,7 @@
 swapped in place and the filters land in the URL), follows a link with a row's fragment, and
 replays a dead letter from its row: the row leaves the dead-letter view and shows "replayed"."""
 
+import os
 import re
 import uuid
 from datetime import timedelta
@@ -12,6 +13,8 @@ from sqlalchemy import create_engine, insert
 from app.core.timeutil import utcnow
 from app.docsync.models import RemoteSite, SyncJob
 from tests.browser.helpers import settled, sign_in
+
+SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
 
 
 def _failed_jobs(database_url: str) -> tuple[str, int, int]:
@@ -77,4 +80,6 @@ def test_filter_open_by_fragment_and_replay_a_dead_letter(page, live_server):
     expect(rows).to_have_count(1)
     page.select_option("select[name=dead_letter]", "")
     expect(row.locator("[data-role=replayed]")).to_have_text("replayed")
+    if SCREENSHOTS:
+        page.screenshot(path=os.path.join(SCREENSHOTS, "ops-failures.png"), full_page=True)
     assert page.evaluate("window.__notReloaded") is True

@@ -198,6 +198,10 @@ def test_filters_are_kept_in_the_url_and_htmx_gets_the_table_alone(app, signed_i
     assert table.lstrip().startswith('<div id="failures-table"') and "<html" not in table
     assert f'id="failure-doc-sync-{made["alpha_failed_2"]}"' in table
     assert 'hx-get="/parallel-ops/doc-sync/failures?page=1&amp;dead_letter=true"' in table
+    month = client.get("/parallel-ops/doc-sync/failures?window_days=30", headers=HTMX).get_data(as_text=True)
+    assert (
+        "In the last 30 days" in month and 'href="/parallel-ops/?window_days=30"' in month
+    )  # the window swaps with it
 
 
 def test_empty_states_say_what_is_empty(app, signed_in):
