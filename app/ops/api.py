@@ -47,9 +47,8 @@ def get_summary(query: SummaryQuery):
 # --- failures -----------------------------------------------------------------------------------
 
 
-def _failures(area: str, query: BaseModel, model: type[BaseModel], out) -> BaseModel:
-    filters = query.model_dump(exclude={"window_days", "page", "per_page"})
-    page = failures.read(area, query.window_days, query.page, query.per_page, filters)
+def _failures(area: str, query: Any, model: type[BaseModel], out) -> BaseModel:
+    page = failures.read(area, query.window_days, query.page, query.per_page, query.filters())
     return page_out(model, page, lambda item: out(item, Links(**failures.links(area, item))))
 
 

@@ -1,7 +1,7 @@
 """Request and response schemas of the parallel-ops API (they also feed OpenAPI)."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -121,6 +121,10 @@ class _FailuresQuery(paging_query(20)):
     model_config = ConfigDict(extra="forbid")
 
     window_days: WindowDays = DEFAULT_WINDOW
+
+    def filters(self) -> dict[str, Any]:
+        """The area's own filters (None: not filtered)."""
+        return self.model_dump(exclude={"window_days", "page", "per_page"})
 
 
 class DocSyncFailuresQuery(_FailuresQuery):

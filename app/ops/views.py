@@ -71,8 +71,7 @@ def failures_page(area: str):
     query, page, error = None, None, None
     try:
         query = parse(QUERIES[area], {**args, "page": request.args.get("page") or 1})
-        filters = query.model_dump(exclude={"window_days", "page", "per_page"})
-        page = failures.read(area, query.window_days, query.page, query.per_page, filters)
+        page = failures.read(area, query.window_days, query.page, query.per_page, query.filters())
     except InvalidInput as exc:  # not from the selects: a hand-made URL, or a site deleted meanwhile
         error = exc
     context = {
