@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import url_for
 from sqlalchemy import ColumnElement, literal, select, union_all
+from sqlalchemy.orm import selectinload
 
 from app.breakages.models import REPLAYABLE, Incident
 from app.core.errors import InvalidInput
@@ -43,6 +44,7 @@ class Side:
     value: str
     time: Any
     filters: tuple[ColumnElement[bool], ...] = ()
+    related: tuple[Any, ...] = ()  # the relationships the table shows, read with the page's rows
 
 
 def _newest_first(sides: list[Side], window_days: int, page: int, per_page: int) -> Page:
@@ -58,10 +60,12 @@ def _newest_first(sides: list[Side], window_days: int, page: int, per_page: int)
     rows = (union_all(*selects) if len(selects) > 1 else selects[0]).subquery()
     found = paginate(select(rows).order_by(rows.c.at.desc(), rows.c.id.desc(), rows.c.kind), page, per_page, rows=True)
     models = {s.kind: s.model for s in sides}
+    related = {s.model: s.related for s in sides}
     loaded: dict[tuple[Any, int], Any] = {}
     for model in set(models.values()):
         if ids := [r.id for r in found.items if models[r.kind] is model]:
-            loaded |= {(model, row.id): row for row in db.session.scalars(select(model).where(model.id.in_(ids)))}
+            query = select(model).where(model.id.in_(ids)).options(*(selectinload(r) for r in related[model]))
+            loaded |= {(model, row.id): row for row in db.session.scalars(query)}
     found.items = [(r.kind, loaded[models[r.kind], r.id]) for r in found.items]
     return found
 
@@ -115,7 +119,10 @@ def doc_sync(
     if dead_letter:
         filters.append(docsync_figures.dead_letter())
     statuses = (SyncStatus.failed,) if dead_letter else DOC_SYNC_FAILED
-    sides = [Side(status, SyncJob, SyncJob.status, status, SyncJob.created_at, tuple(filters)) for status in statuses]
+    sides = [
+        Side(status, SyncJob, SyncJob.status, status, SyncJob.created_at, tuple(filters), (SyncJob.site,))
+        for status in statuses
+    ]
     found = _newest_first(sides, window_days, page, per_page)
     jobs = [job for _, job in found.items]
     ids = [job.id for job in jobs]
@@ -148,7 +155,15 @@ def workflow(
         filters.append(WorkflowRun.rule_id == rule)
     if phase is not None:
         filters.append(WorkflowRun.phase == phase)
-    side = Side("run", WorkflowRun, WorkflowRun.status, ActionRunStatus.failed, WorkflowRun.started_at, tuple(filters))
+    side = Side(
+        "run",
+        WorkflowRun,
+        WorkflowRun.status,
+        ActionRunStatus.failed,
+        WorkflowRun.started_at,
+        tuple(filters),
+        (WorkflowRun.rule, WorkflowRun.eco),
+    )
     found = _newest_first([side], window_days, page, per_page)
     found.items = [run for _, run in found.items]
     return found
@@ -188,16 +203,16 @@ class ExportFailure:
 
 
 EXPORT_SIDES = {
-    "bom_delta": (BomExport, ExportStatus.failed),
-    "workorder_pack": (Pack, PackStatus.failed),
+    "bom_delta": (BomExport, ExportStatus.failed, ()),
+    "workorder_pack": (Pack, PackStatus.failed, (Pack.workorder,)),
 }
 
 
 def exports(window_days: int, page: int = 1, per_page: int = 20, *, kind: str | None = None) -> Page:
     """Failed BOM-delta exports and work-order packs of the window (by `created_at`)."""
     sides = [
-        Side(name, model, model.status, failed, model.created_at)
-        for name, (model, failed) in EXPORT_SIDES.items()
+        Side(name, model, model.status, failed, model.created_at, related=related)
+        for name, (model, failed, related) in EXPORT_SIDES.items()
         if kind in (None, name)
     ]
     found = _newest_first(sides, window_days, page, per_page)
