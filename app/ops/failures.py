@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import url_for
-from sqlalchemy import ColumnElement, literal, select, union_all
+from sqlalchemy import ColumnElement, String, literal, select, union_all
 from sqlalchemy.orm import selectinload
 
 from app.breakages.models import REPLAYABLE, Incident
@@ -52,7 +52,7 @@ def _newest_first(sides: list[Side], window_days: int, page: int, per_page: int)
     end = utcnow()
     start = end - timedelta(days=window_days)  # the window as the summary has it: [now - days, now)
     selects = [
-        select(literal(s.kind).label("kind"), s.model.id.label("id"), s.time.label("at")).where(
+        select(literal(s.kind, String).label("kind"), s.model.id.label("id"), s.time.label("at")).where(
             s.status == s.value, s.time >= start, s.time < end, *s.filters
         )
         for s in sides
