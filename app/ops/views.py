@@ -84,8 +84,10 @@ def failures_page(area: str):
         "key": failures.key,
         "links": failures.links,
     }
-    status = 422 if error else 200
     if request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request"):
-        return render_template("ops/_failures_table.html", **context), status
-    page_context = {"title": TITLES[area], "filters": _filters(area), "windows": WINDOWS}
-    return render_template("ops/failures.html", **page_context, **context), status
+        body = render_template("ops/_failures_table.html", **context)
+    else:
+        page_context = {"title": TITLES[area], "filters": _filters(area), "windows": WINDOWS}
+        body = render_template("ops/failures.html", **page_context, **context)
+    # one URL, two answers (the table alone for htmx): a cache must not hand one for the other
+    return body, 422 if error else 200, {"Vary": "HX-Request"}

@@ -194,7 +194,9 @@ def test_filters_are_kept_in_the_url_and_htmx_gets_the_table_alone(app, signed_i
     client, _ = signed_in("operator")
     page = client.get("/parallel-ops/doc-sync/failures?site=beta&direction=&window_days=14").get_data(as_text=True)
     assert '<option value="beta" selected>beta</option>' in page and '<option value="14" selected>14 d</option>' in page
-    table = client.get("/parallel-ops/doc-sync/failures?dead_letter=true", headers=HTMX).get_data(as_text=True)
+    answer = client.get("/parallel-ops/doc-sync/failures?dead_letter=true", headers=HTMX)
+    assert "HX-Request" in answer.headers["Vary"]
+    table = answer.get_data(as_text=True)
     assert table.lstrip().startswith('<div id="failures-table"') and "<html" not in table
     assert f'id="failure-doc-sync-{made["alpha_failed_2"]}"' in table
     assert 'hx-get="/parallel-ops/doc-sync/failures?page=1&amp;dead_letter=true"' in table
