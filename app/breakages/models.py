@@ -108,9 +108,10 @@ class Incident(db.Model):
         # the repeat-failure window function partitions by product and signature, in time order
         Index("ix_breakage_incidents_repeat", "item_id", "signature", "occurred_at"),
         Index("ix_breakage_incidents_status_severity", "status", "severity"),
-        Index("ix_breakage_incidents_helpdesk", "helpdesk_status"),
         # the overview's helpdesk sends and trends (app/ops) of a window
         Index("ix_breakage_incidents_window_helpdesk", "occurred_at", "status", "helpdesk_status"),
+        # failed sends of a window, newest first (the overview's failure table)
+        Index("ix_breakage_incidents_helpdesk", "helpdesk_status", "occurred_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

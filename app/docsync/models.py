@@ -138,9 +138,10 @@ class SyncedDocument(db.Model):
 class SyncJob(db.Model):
     __tablename__ = "doc_sync_jobs"
     __table_args__ = (
-        # the overview's window and trends (app/ops) read only this index; a dead letter looks up its replay
+        # the overview's window and trends (app/ops) read only this index
         Index("ix_doc_sync_jobs_window", "created_at", "status", "direction", "site_id"),
-        Index("ix_doc_sync_jobs_replay_of", "replay_of_id"),
+        # the overview's failure table: the failed jobs of a window, newest first (app/ops/failures.py)
+        Index("ix_doc_sync_jobs_status_created", "status", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -149,8 +150,9 @@ class SyncJob(db.Model):
     idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
     payload_sha256: Mapped[str] = mapped_column(String(64))
     selection: Mapped[dict] = mapped_column(JSON)  # {"numbers": [...]} or {"filter": {...}}
-    replay_of_id: Mapped[int | None] = mapped_column(ForeignKey("doc_sync_jobs.id", ondelete="SET NULL"))
-    status: Mapped[str] = mapped_column(String(20), default=SyncStatus.queued, index=True)
+    # indexed: "has it been replayed" (a dead letter's NOT EXISTS) is asked of every failed job
+    replay_of_id: Mapped[int | None] = mapped_column(ForeignKey("doc_sync_jobs.id", ondelete="SET NULL"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=SyncStatus.queued)
     rq_job_id: Mapped[str | None] = mapped_column(String(64))
     total: Mapped[int] = mapped_column(default=0)
     sent: Mapped[int] = mapped_column(default=0)

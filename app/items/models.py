@@ -108,7 +108,10 @@ class BomExport(db.Model):
     """A compare export made in the background; the bytes live here, so web and worker share no disk."""
 
     __tablename__ = "bom_exports"
-    __table_args__ = (Index("ix_bom_exports_created_at", "created_at"),)
+    __table_args__ = (
+        Index("ix_bom_exports_created_at", "created_at"),
+        Index("ix_bom_exports_status_created", "status", "created_at"),  # failed ones of a window
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     left_ref: Mapped[str] = mapped_column(String(60))

@@ -1,11 +1,12 @@
 """Request and response schemas of the parallel-ops API (they also feed OpenAPI)."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
-from app.core.api import Text
+from app.core.api import NO_NUL, Id, PageMeta, Text, paging_query
+from app.ops.failures import EXPORT_KINDS
 from app.ops.summary import DEFAULT_WINDOW, WINDOWS
 from app.ops.thresholds import Overrides
 from app.ops.trends import BUCKETS, DEFAULT_BUCKET
@@ -259,3 +260,126 @@ class BreakerSwitchOut(BaseModel):
 class SwitchesOut(BaseModel):
     intake: list[IntakeOut]
     breakers: list[BreakerSwitchOut]
+
+
+# --- failures (docs/ops.md "Failure tables") ---------------------------------------------------
+
+
+class _FailuresQuery(paging_query(20)):
+    model_config = ConfigDict(extra="forbid")
+
+    window_days: WindowDays = DEFAULT_WINDOW
+
+    def filters(self) -> dict[str, Any]:
+        """The area's own filters (None: not filtered)."""
+        return self.model_dump(exclude={"window_days", "page", "per_page"})
+
+
+class DocSyncFailuresQuery(_FailuresQuery):
+    site: Annotated[str, Field(min_length=1, max_length=80, pattern=NO_NUL)] | None = Field(
+        None, description="a remote site's name"
+    )
+    direction: Literal["push", "pull"] | None = None
+    dead_letter: bool = Field(False, description="only failed jobs no replay has been made of yet")
+
+
+class WorkflowFailuresQuery(_FailuresQuery):
+    rule: Id | None = Field(None, description="a workflow rule's id")
+    phase: Literal["before", "after"] | None = None
+
+
+class HelpdeskFailuresQuery(_FailuresQuery):
+    status: Literal["failed", "dead"] | None = None
+
+
+class ExportFailuresQuery(_FailuresQuery):
+    kind: Literal[EXPORT_KINDS] | None = None
+
+
+class Links(BaseModel):
+    """Where a failure's row leads: its page, its RQ job on the queues pages (when it had one)."""
+
+    page: str
+    job: str | None
+
+
+class DocSyncFailureOut(BaseModel):
+    id: int
+    site: str
+    direction: str
+    status: str
+    created_at: datetime
+    ended_at: datetime | None
+    error: str | None
+    attempts: int | None = Field(description="the RQ job's attempts; null when the job history has no record")
+    replayed: bool
+    replay_id: int | None = Field(description="the sync job that replayed it")
+    links: Links
+
+
+class WorkflowFailureOut(BaseModel):
+    id: int
+    eco_id: int
+    eco: str = Field(description="the ECO's number")
+    rule_id: int
+    rule: str
+    phase: str
+    action: str
+    from_stage: str
+    to_stage: str
+    result_code: str
+    started_at: datetime
+    error: str | None
+    attempts: int
+    links: Links
+
+
+class HelpdeskFailureOut(BaseModel):
+    id: int
+    code: str
+    helpdesk_status: str
+    occurred_at: datetime
+    error: str | None
+    error_category: str | None
+    attempts: int
+    links: Links
+
+
+class ExportFailureOut(BaseModel):
+    kind: str
+    id: int
+    created_at: datetime
+    error: str | None
+    attempts: int | None
+    links: Links
+
+
+class DocSyncFailureList(BaseModel):
+    failures: list[DocSyncFailureOut]
+    paging: PageMeta
+
+
+class WorkflowFailureList(BaseModel):
+    failures: list[WorkflowFailureOut]
+    paging: PageMeta
+
+
+class HelpdeskFailureList(BaseModel):
+    failures: list[HelpdeskFailureOut]
+    paging: PageMeta
+
+
+class ExportFailureList(BaseModel):
+    failures: list[ExportFailureOut]
+    paging: PageMeta
+
+
+# --- exports ---------------------------------------------------------------------------------------
+
+
+class SummaryExportQuery(SummaryQuery):
+    format: Literal["json", "csv", "md"] = Field(description="json: the rows; csv and md: the same rows as a table")
+
+
+class TrendsExportQuery(TrendsQuery):
+    format: Literal["csv", "md"] = "csv"

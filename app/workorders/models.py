@@ -188,13 +188,16 @@ class Pack(db.Model):
     document store under packs/<manifest_sha256>.zip: the same inputs are the same file."""
 
     __tablename__ = "workorder_packs"
-    __table_args__ = (Index("ix_workorder_packs_window", "created_at", "status"),)  # the overview's window (app/ops)
+    __table_args__ = (
+        Index("ix_workorder_packs_window", "created_at", "status"),  # the overview's window (app/ops)
+        Index("ix_workorder_packs_status_created", "status", "created_at"),  # failed ones of a window
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workorder_id: Mapped[int] = mapped_column(ForeignKey("workorders.id", ondelete="CASCADE"), index=True)
     operation_id: Mapped[int | None] = mapped_column(ForeignKey("workorder_operations.id", ondelete="CASCADE"))
     require_locked: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(20), default=PackStatus.queued, index=True)
+    status: Mapped[str] = mapped_column(String(20), default=PackStatus.queued)
     job_id: Mapped[str | None] = mapped_column(String(64))
     manifest_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     size: Mapped[int | None] = mapped_column(BigInteger)

@@ -3,7 +3,7 @@
 Each area's window is a range of one time column; these indexes start with it and carry the
 columns the grouped counts read, so a window (and its buckets) is read from the index alone:
 job_history by enqueued_at (queue, status and the percentiles' duration and wait), doc sync jobs
-by created_at (and the replay lookup of a dead letter, which had no index), workflow runs by
+by created_at, workflow runs by
 started_at, flow runs, work-order packs and optimizations by created_at, incidents' helpdesk
 sends by occurred_at, consumption plans by the end of their period. docs/ops.md has the plans.
 
@@ -23,7 +23,6 @@ depends_on = None
 INDEXES = (
     ("ix_job_history_window", "job_history", ["enqueued_at", "queue", "status", "duration", "wait"]),
     ("ix_doc_sync_jobs_window", "doc_sync_jobs", ["created_at", "status", "direction", "site_id"]),
-    ("ix_doc_sync_jobs_replay_of", "doc_sync_jobs", ["replay_of_id"]),
     ("ix_workflow_runs_window", "workflow_runs", ["started_at", "status", "result_code"]),
     ("ix_flow_runs_window", "flow_runs", ["created_at", "status"]),
     ("ix_workorder_packs_window", "workorder_packs", ["created_at", "status"]),

@@ -3,8 +3,8 @@
 `ops_intake_pauses` has one row per paused job kind (who, when, why); remote sites and the
 helpdesk endpoint get the three columns of a breaker opened by hand (app/core/breaker.py).
 
-Revision ID: 0019_ops_switches
-Revises: 0018_ops_indexes
+Revision ID: 0020_ops_switches
+Revises: 0019_ops_failures
 Create Date: 2026-12-06 22:10:00.000000
 
 """
@@ -13,8 +13,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = "0019_ops_switches"
-down_revision = "0018_ops_indexes"
+revision = "0020_ops_switches"
+down_revision = "0019_ops_failures"
 branch_labels = None
 depends_on = None
 
