@@ -4,6 +4,7 @@ from flask import Blueprint
 
 from app.core.api import API_PREFIX, endpoint
 from app.core.auth.roles import OPERATOR
+from app.ops import gauges  # noqa: F401  (registers the ops_* scrape-time gauges)
 from app.ops.schemas import SummaryOut, SummaryQuery
 from app.ops.summary import summary
 
