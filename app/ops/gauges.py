@@ -14,6 +14,7 @@ from flask import g
 
 from app.core.capability import queue_names
 from app.core.metrics import Rows, scrape_gauge
+from app.extensions import db
 from app.ops.summary import summary
 from app.queues import service as queues
 
@@ -33,7 +34,15 @@ JOB_AREAS = {
 
 def _summaries() -> dict[int, Summary]:
     if "ops_summaries" not in g:
-        g.ops_summaries = {days: summary(days) for days in WINDOWS}
+        try:
+            g.ops_summaries = {days: summary(days) for days in WINDOWS}
+        except Exception as exc:  # noqa: BLE001 - re-raised below, in every ops gauge of this scrape
+            # kept, so the other ops gauges of this scrape fail at once instead of querying again;
+            # rolled back, so the gauges read after these do not meet an aborted transaction
+            db.session.rollback()
+            g.ops_summaries = exc
+    if isinstance(g.ops_summaries, Exception):
+        raise g.ops_summaries
     return g.ops_summaries
 
 

@@ -137,6 +137,20 @@ def test_one_scrape_computes_one_summary_per_window(app, client, monkeypatch):
     assert sorted(calls) == [1, 1, 7, 7, 30, 30]
 
 
+def test_a_failing_summary_is_tried_once_per_scrape_and_spares_the_other_gauges(app, client, monkeypatch):
+    calls = []
+
+    def broken(days):
+        calls.append(days)
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(gauges, "summary", broken)
+    found = scrape(client)
+    assert calls == [1]
+    assert found.types["ops_jobs"] == "gauge" and not found.series("ops_jobs")  # the family, no samples
+    assert found.series("ops_queue_oldest_job_age_seconds") and found.series("breakage_open_incidents")
+
+
 def test_the_overlay_cache_gauges_read_its_section(app, client, monkeypatch):
     # the overlay cache section of the summary comes from the trends slice; its shape is fixed
     real = gauges.summary
