@@ -19,7 +19,7 @@ from app.extensions import db
 from app.ops import gauges
 from app.ops.thresholds import THRESHOLDS
 from app.queues import service as queues
-from tests.core.test_metrics import DEMO_JOB, scrape
+from tests.core.test_metrics import DEMO_JOB, live_get, scrape
 from tests.ops import scene
 
 RULES = ROOT / "docs" / "prometheus" / "alerts.yml"
@@ -270,6 +270,15 @@ def test_promtool_finds_nothing_in_a_live_scrape_of_the_whole_app(app, client, m
     for family in ("ops_jobs", "ops_queue_oldest_job_age_seconds", "rq_jobs", "breakage_open_incidents"):
         assert found.series(family), family
     assert found.series("remote_site_up") and found.series("http_requests_total")
+    linted = promtool("check", "metrics", stdin=body)
+    findings = (linted.stdout + linted.stderr).decode()
+    assert linted.returncode == 0 and not findings.strip(), findings
+
+
+def test_promtool_finds_nothing_in_the_merged_scrape_of_gunicorn_and_a_worker(live_server):
+    # multiprocess mode: the families merged from the processes' files, without *_created samples
+    status, body = live_get(f"{live_server.url}/metrics")
+    assert status == 200 and b"ops_queue_jobs{" in body
     linted = promtool("check", "metrics", stdin=body)
     findings = (linted.stdout + linted.stderr).decode()
     assert linted.returncode == 0 and not findings.strip(), findings
