@@ -12,7 +12,7 @@ export FLASK_APP := app
 export REDIS_URL
 METRICS_DIR   ?= $(CURDIR)/instance/prometheus
 
-.PHONY: run test install install-dev install-perf migrate seed redis chromium lint format clean
+.PHONY: run test install install-dev install-perf migrate seed redis chromium promtool lint format clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -65,10 +65,21 @@ chromium:
 	  apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } \
 	  || { echo "apt-get install chromium failed (run as root?)" >&2; exit 1; }; }
 
+# promtool checks docs/prometheus/ (tests/ops/test_prometheus.py): Debian's prometheus package,
+# without its recommends (node exporter). No service is started: policy-rc.d or the absence of
+# an init system blocks it, and the target stops one that a systemd host would have started.
+promtool:
+	@command -v promtool >/dev/null || { echo "Installing Debian's prometheus for promtool"; \
+	  apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1 \
+	  || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends prometheus >/dev/null; } \
+	  || { echo "apt-get install prometheus failed (run as root?)" >&2; exit 1; }; \
+	  if command -v systemctl >/dev/null && systemctl is-active -q prometheus 2>/dev/null; then \
+	    systemctl disable --now -q prometheus; fi; }
+
 # Two pytest-xdist processes (each with its own Redis server and databases): CI mode took
 # 9:21 instead of 12:34 on 2 cores. TEST_PROCESSES=0 runs the suite in one process.
 TEST_PROCESSES ?= 2
-test: lint chromium
+test: lint chromium promtool
 	$(BIN)/pytest $(if $(filter-out 0,$(TEST_PROCESSES)),-n $(TEST_PROCESSES),) $(if $(CI),-p no:cacheprovider,) $(PYTEST_ARGS)
 
 # Lint runs first in `make test`; `make format` rewrites what `ruff format --check` refuses.

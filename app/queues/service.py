@@ -62,6 +62,20 @@ def queue_counts() -> list[dict[str, Any]]:
     return result
 
 
+def oldest_queued_ages(now: datetime | None = None) -> list[tuple[str, float]]:
+    """Per queue, seconds since the job at its head (the oldest waiting one: jobs go in at the
+    tail and workers take the head) was enqueued; 0 for an empty queue. Deferred and scheduled
+    jobs are not in the queue yet, so they are no backlog."""
+    now = now or utcnow()
+    ages = []
+    for name in queue_names():
+        head = get_queue(name).get_job_ids(0, 1)
+        job = fetch_job(head[0]) if head else None
+        age = (now - _aware(job.enqueued_at)).total_seconds() if job and job.enqueued_at else 0.0
+        ages.append((name, max(0.0, age)))
+    return ages
+
+
 class Heartbeat(StrEnum):
     healthy = "healthy"  # heartbeat on time
     late = "late"  # overdue by more than half the way from its due time to WORKER_TTL
@@ -111,6 +125,14 @@ def live_workers() -> list[Worker]:
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def heartbeat_ages(now: datetime | None = None) -> list[float]:
+    """Seconds since each worker Redis still lists last heartbeat (a silent one stays listed
+    WORKER_TTL + 60 s, so its age grows that long before it drops out)."""
+    now = now or utcnow()
+    workers = Worker.all(connection=redis_client())
+    return [max(0.0, (now - _aware(w.last_heartbeat)).total_seconds()) for w in workers if w.last_heartbeat]
 
 
 def workers() -> list[dict[str, Any]]:

@@ -33,7 +33,7 @@ from rq import Queue, Worker
 from rq.worker import WorkerStatus
 
 from app import create_app, gunicorn_conf
-from app.breakages.models import HelpdeskStatus
+from app.breakages.models import HelpdeskStatus, IncidentStatus
 from app.config import ROOT
 from app.consumption.models import InboxState
 from app.core import audit, jobs
@@ -47,9 +47,13 @@ from app.eco.models import ACTIONS
 from app.eco.models import RUN_STATUSES as ACTION_RUN_STATUSES
 from app.extensions import db
 from app.flows.models import RUN_STATUSES
+from app.items.models import ExportStatus
+from app.ops.gauges import JOB_AREAS, WINDOWS
 from app.optimization.metrics import TASK_OUTCOMES
+from app.optimization.models import OptimizationStatus
 from app.queues.jobs import demo_job
 from app.queues.service import STATUSES
+from app.workorders.models import PackStatus
 from tests.conftest import app_config, run_worker
 from tests.httprecorder import recording
 
@@ -66,6 +70,10 @@ DOMAIN_STATUSES = {
     "workflow_action_runs": ACTION_RUN_STATUSES,
     "doc_sync_jobs": tuple(SyncStatus),  # seen when docsync tests ran earlier in the same process
     "breakage_helpdesk_sends": tuple(HelpdeskStatus),
+    # the parallel-ops gauges: each area's own set (app/ops/gauges.py)
+    "ops_jobs": (*SyncStatus, *ACTION_RUN_STATUSES, *RUN_STATUSES, *OptimizationStatus, *ExportStatus, *PackStatus),
+    "ops_breakage_incidents": tuple(IncidentStatus),
+    "ops_breakage_helpdesk_sends": tuple(HelpdeskStatus),
 }
 
 WORKER_STATES = {status.value for status in WorkerStatus}  # RQ's own: started, idle, busy, suspended
@@ -296,7 +304,10 @@ def test_every_label_takes_bounded_values(app, client, bearer):
         "method": {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}.__contains__,
         "queue": set(queue_names()).__contains__,
         "action": ACTIONS.__contains__,
-        "result": ("moved", "blocked", "failed").__contains__,
+        "result": ("moved", "blocked", "failed", "hit", "miss").__contains__,  # ECO moves, overlay cache lookups
+        "area": JOB_AREAS.__contains__,
+        "direction": ("push", "pull").__contains__,
+        "window_days": {str(days) for days in WINDOWS}.__contains__,
     }
     for name, labels, _ in found.samples:
         for key, value in labels.items():
