@@ -8,8 +8,14 @@ from pydantic import BaseModel
 from app.core.api import API_PREFIX, endpoint, page_out
 from app.core.auth.roles import ADMIN, OPERATOR
 from app.extensions import db
-from app.ops import alerts, export, failures, switches, thresholds
-from app.ops import gauges  # noqa: F401  (registers the ops_* scrape-time gauges)
+from app.ops import (
+    alerts,
+    export,
+    failures,
+    gauges,  # noqa: F401  (registers the ops_* scrape-time gauges)
+    switches,
+    thresholds,
+)
 from app.ops.schemas import (
     AlertsOut,
     AlertsQuery,
