@@ -65,6 +65,8 @@ def trends_rows(trends: dict[str, Any]) -> list[Row]:
 
 
 def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return json.dumps(value)  # true / false, as JSON spells them
     return "" if value is None else str(value)  # str(float) reads back as the same float
 
 

@@ -17,9 +17,11 @@ API = "/api/v1/parallel-ops"
 
 
 def typed(cell: str):
-    """A value cell of CSV or Markdown as JSON has it: empty is null, then int, float, or text."""
+    """A value cell of CSV or Markdown as JSON has it: empty is null, true/false, then int, float, or text."""
     if cell == "":
         return None
+    if cell in ("true", "false"):
+        return cell == "true"
     for kind in (int, float):
         try:
             return kind(cell)

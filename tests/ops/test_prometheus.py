@@ -24,7 +24,7 @@ from tests.ops import scene
 
 RULES = ROOT / "docs" / "prometheus" / "alerts.yml"
 RULE_TESTS = ROOT / "docs" / "prometheus" / "alerts_test.yml"
-LABELS = {"window_days", "area", "status", "direction", "queue"}
+LABELS = {"kind", "window_days", "area", "status", "direction", "queue"}
 # how each kind of threshold reads in PromQL: failure rates fire strictly above, hit rates strictly
 # below, and the minimum number of lookups counts from that number on
 COMPARISON = {"above": ">", "below": "<"}
