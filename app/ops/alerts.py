@@ -26,8 +26,6 @@ from app.ops.summary import summary
 CRITICAL, WARN = "critical", "warn"
 LEVELS = (CRITICAL, WARN)  # the order alerts are listed in
 
-FAILURES = "/parallel-ops/{}/failures"  # the failure tables (issue 19 point 4), one per area
-
 
 @dataclass(frozen=True)
 class Alert:
@@ -47,16 +45,21 @@ class RateCheck:
     level: str
     section: tuple[str, str]  # where the rate is in summary(): section, figure
     says: str
-    link: Callable[[], str]  # the page of the rows behind it (called in a request)
+    link: Callable[[int], str]  # the page of the rows behind it, given the window (called in a request)
 
 
-def _failures(area: str) -> Callable[[], str]:
-    return lambda: FAILURES.format(area)
+def _failures(area: str, **filters: str) -> Callable[[int], str]:
+    """The failure table of an area (issue 19 point 4) over the alert's window, with its filters."""
+    return lambda days: url_for("ops.failures_page", area=area, window_days=days, **filters)
 
 
 RATES = (
     RateCheck(
-        "dead_letter_rate", CRITICAL, ("doc_sync", "dead_letter_rate"), "Doc-sync dead letters", _failures("doc-sync")
+        "dead_letter_rate",
+        CRITICAL,
+        ("doc_sync", "dead_letter_rate"),
+        "Doc-sync dead letters",
+        _failures("doc-sync", dead_letter="true"),
     ),
     RateCheck(
         "workflow_failed_rate",
@@ -70,7 +73,7 @@ RATES = (
         WARN,
         ("breakages", "open_rate"),
         "Unresolved incidents",
-        lambda: url_for("breakages.index", status="open"),
+        lambda _days: url_for("breakages.index", status="open"),
     ),
     RateCheck(
         "helpdesk_failed_rate",
@@ -98,7 +101,7 @@ def rate_alerts(figures: dict[str, Any], values: dict[str, float]) -> Iterator[A
                 f"{check.says}: {_pct(rate)} of the last {figures['window']['days']} d, above {_pct(limit)}.",
                 rate,
                 limit,
-                check.link(),
+                check.link(figures["window"]["days"]),
             )
     # added by the overlay capability's figures; read so that it works with and without them
     cache = figures.get("overlay_cache") or {}
@@ -188,7 +191,7 @@ def endpoint_alerts() -> Iterator[Alert]:
                 f"Site {site.name} is down: {site.status_detail or 'its health probe failed'}.",
                 site.failures,
                 None,
-                FAILURES.format("doc-sync") + f"?site={site.name}",
+                url_for("ops.failures_page", area="doc-sync", site=site.name),
             )
     endpoint = helpdesk.configured()
     if endpoint is None:

@@ -55,7 +55,7 @@ def test_dead_letter_rate_fires_strictly_above(fire):
     assert "dead_letter_rate" not in codes(fire(dead_letter_rate=0.2))
     alert = only(fire(dead_letter_rate=0.1999), "dead_letter_rate")
     assert (alert["level"], alert["figure"], alert["threshold"]) == ("critical", 0.2, 0.1999)
-    assert alert["link"] == "/parallel-ops/doc-sync/failures"
+    assert alert["link"] == "/parallel-ops/doc-sync/failures?window_days=7&dead_letter=true"
     assert "20 % of the last 7 d, above 19.99 %" in alert["message"]
     assert only(fire(), "dead_letter_rate")["threshold"] == 0.05  # the default
     assert "dead_letter_rate" not in codes(fire(window_days=1))  # no dead letter in the last day: rate 0
@@ -66,7 +66,11 @@ def test_workflow_failed_rate_fires_strictly_above(fire):
     scene.workflow_runs()  # 7 days: 2 failed of 6 runs = 0.3333
     assert "workflow_failed_rate" not in codes(fire(workflow_failed_rate=0.3333))
     alert = only(fire(workflow_failed_rate=0.3332), "workflow_failed_rate")
-    assert (alert["level"], alert["figure"], alert["link"]) == ("warn", 0.3333, "/parallel-ops/workflow/failures")
+    assert (alert["level"], alert["figure"], alert["link"]) == (
+        "warn",
+        0.3333,
+        "/parallel-ops/workflow/failures?window_days=7",
+    )
 
 
 @pytest.mark.dialects
@@ -78,7 +82,7 @@ def test_breakage_open_and_helpdesk_failed_rates(fire):
     opened, helpdesk = only(found, "breakage_open_rate"), only(found, "helpdesk_failed_rate")
     assert (opened["level"], opened["figure"], opened["link"]) == ("warn", 0.75, "/breakages/?status=open")
     assert (helpdesk["level"], helpdesk["figure"]) == ("critical", 0.6667)
-    assert helpdesk["link"] == "/parallel-ops/helpdesk/failures"
+    assert helpdesk["link"].startswith("/parallel-ops/helpdesk/failures?window_days=")
     assert codes(found).index("helpdesk_failed_rate") < codes(found).index("breakage_open_rate")  # critical first
     assert {"breakage_open_rate", "helpdesk_failed_rate"} <= set(codes(fire()))  # 0.75 > 0.5, 0.6667 > 0.5
 
@@ -330,8 +334,8 @@ def test_the_page_lists_the_alerts_critical_first_with_their_links(app, signed_i
     page = client.get("/parallel-ops/").get_data(as_text=True)
     alerts_html = page[page.index('id="alerts"') : page.index('id="switches"')]
     assert alerts_html.index('data-alert="dead_letter_rate"') < alerts_html.index('data-alert="workflow_failed_rate"')
-    assert 'href="/parallel-ops/doc-sync/failures"' in alerts_html
-    assert 'href="/parallel-ops/workflow/failures"' in alerts_html
+    assert 'href="/parallel-ops/doc-sync/failures?window_days=7&amp;dead_letter=true"' in alerts_html
+    assert 'href="/parallel-ops/workflow/failures?window_days=7"' in alerts_html
 
 
 def test_the_page_says_when_nothing_fires(app, signed_in, client):
