@@ -206,11 +206,14 @@ def endpoint_alerts() -> Iterator[Alert]:
         yield Alert("helpdesk_down", CRITICAL, f"The helpdesk is down: {detail}.", endpoint.failures, None, link)
 
 
-def alerts(window_days: int, values: dict[str, float], level: str | None = None) -> list[dict[str, Any]]:
+def alerts(
+    window_days: int, values: dict[str, float], level: str | None = None, figures: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Every alert firing now, critical first; `values` are the thresholds in force
-    (thresholds.effective()), `level` keeps one level only."""
+    (thresholds.effective()), `level` keeps one level only; `figures` is the window's summary when
+    the caller has it already."""
     now = utcnow()
-    found = [*rate_alerts(summary(window_days, now), values), *endpoint_alerts()]
+    found = [*rate_alerts(figures or summary(window_days, now), values), *endpoint_alerts()]
     try:
         found += queue_alerts(values, now)
     except RedisError as exc:

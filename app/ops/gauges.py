@@ -3,22 +3,24 @@
 Each windowed gauge carries `window_days` (1, 7 or 30) and reads the summary of that window; the
 three summaries are computed once per scrape, on first use, and kept on the scrape's app context
 (ClusterCollector pushes one per scrape), so a scrape costs three summary() calls however many
-gauges read them. Labels come from fixed sets only (window_days, area, status, direction, queue):
+gauges read them. Labels come from fixed sets only (window_days, area, status, direction, queue, level):
 per-site doc-sync figures and workflow result codes stay out (site names are user data, result
 codes open-ended). A rate with nothing to divide (null in the summary) gives no sample."""
 
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import g
+from flask import current_app, g
 
 from app.core.capability import queue_names
 from app.core.metrics import Rows, scrape_gauge
 from app.extensions import db
+from app.ops import alerts, thresholds
 from app.ops.summary import summary
 from app.queues import service as queues
 
 WINDOWS = (1, 7, 30)
+ALERT_WINDOW = 7  # the window of ops_alerts, as the page's default and the rules' series
 
 Summary = dict[str, Any]
 # area label -> the path of its section in the summary: the areas counted by status
@@ -237,3 +239,11 @@ def oldest_job_ages() -> Rows:
 def heartbeat_age() -> Rows:
     ages = queues.heartbeat_ages()
     return [(max(ages),)] if ages else []
+
+
+@scrape_gauge("ops_alerts", "Alerts of the overview firing now (7-day window, configured thresholds)", ("level",))
+def alerts_by_level() -> Rows:
+    # the alerts' links are URLs: built in a request context of their own (a scrape has none)
+    with current_app.test_request_context():
+        fired = alerts.alerts(ALERT_WINDOW, thresholds.configured(), figures=_summaries()[ALERT_WINDOW])
+    return [(level, sum(a["level"] == level for a in fired)) for level in alerts.LEVELS]

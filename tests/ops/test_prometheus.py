@@ -24,7 +24,7 @@ from tests.ops import scene
 
 RULES = ROOT / "docs" / "prometheus" / "alerts.yml"
 RULE_TESTS = ROOT / "docs" / "prometheus" / "alerts_test.yml"
-LABELS = {"kind", "window_days", "area", "status", "direction", "queue"}
+LABELS = {"kind", "level", "window_days", "area", "status", "direction", "queue"}
 # how each kind of threshold reads in PromQL: failure rates fire strictly above, hit rates strictly
 # below, and the minimum number of lookups counts from that number on
 COMPARISON = {"above": ">", "below": "<"}
@@ -135,6 +135,19 @@ def test_one_scrape_computes_one_summary_per_window(app, client, monkeypatch):
     assert sorted(calls) == [1, 7, 30]
     scrape(client)  # the memo lives for one scrape only
     assert sorted(calls) == [1, 1, 7, 7, 30, 30]
+
+
+@pytest.mark.dialects
+def test_the_alerts_gauge_counts_the_overviews_alerts_by_level(app, client, monkeypatch):
+    scene.doc_sync()  # 7 days: 1 dead letter of 5 jobs, a critical alert
+    scene.workflow_runs()  # 2 failed runs of 6, a warning
+    calls = []
+    real = gauges.summary
+    monkeypatch.setattr(gauges, "summary", lambda days: calls.append(days) or real(days))
+    found = scrape(client)
+    assert sample(found, "ops_alerts", level="critical") == 1.0
+    assert sample(found, "ops_alerts", level="warn") == 1.0
+    assert sorted(calls) == [1, 7, 30]  # the alerts read the scrape's 7-day summary, not a fourth one
 
 
 def test_a_failing_summary_is_tried_once_per_scrape_and_spares_the_other_gauges(app, client, monkeypatch):
