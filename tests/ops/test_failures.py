@@ -272,3 +272,13 @@ def test_the_overview_links_the_four_tables_with_their_counts(app, signed_in):
     assert '<span data-figure="helpdesk-failed">2</span>' in html
     assert '<span data-figure="exports-failed">3</span>' in html
     assert '<span data-figure="workflow-failed">0</span>' in html
+
+
+def test_the_workflow_page_links_each_run_to_its_eco_and_rule(app, signed_in):
+    scene.workflow_runs()
+    client, _ = signed_in("operator")
+    html = client.get("/parallel-ops/workflow/failures").get_data(as_text=True)
+    rule = db.session.scalar(db.select(WorkflowRule))
+    assert html.count('<tr id="failure-workflow-') == 2 and "RETRY_EXHAUSTED" in html
+    assert f'<option value="{rule.id}" >Notify</option>' in html and 'href="/ecos/rules"' in html
+    assert 'data-role="replay"' not in html  # the ECO capability has no replay of a run
