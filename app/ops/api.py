@@ -341,8 +341,6 @@ def export_summary(query: SummaryExportQuery):
     query=TrendsExportQuery,
 )
 def export_trends(query: TrendsExportQuery):
-    from app.ops.trends import trends  # trends.py comes from its own branch (issue 19, point 2)
-
     rows = export.trends_rows(trends(query.window_days, query.bucket_days))
     return _file(
         export.render(export.TRENDS_COLUMNS, rows, query.format),

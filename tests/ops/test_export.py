@@ -166,12 +166,31 @@ def test_exports_are_for_operators_and_admins(app, client, bearer):
     assert client.get(f"{API}/summary/export?format=csv", headers=bearer("viewer")).status_code == 403
 
 
-def test_the_trends_export_answers_once_trends_are_in(app, client, bearer):
-    pytest.importorskip("app.ops.trends", reason="trends.py comes from its own branch (issue 19 point 2)")
-    answer = client.get(f"{API}/trends/export?format=csv&window_days=14&bucket_days=7", headers=bearer("operator"))
+@pytest.mark.dialects
+def test_the_trends_export_carries_the_trends_figures(app, client, bearer, monkeypatch):
+    now = utcnow()
+    monkeypatch.setattr("app.ops.trends.utcnow", lambda: now)  # one window for the three requests
+    scene.doc_sync()
+    scene.job_history()
+    operator = bearer("operator")
+    answer = client.get(f"{API}/trends/export?format=csv&window_days=14&bucket_days=7", headers=operator)
     assert answer.status_code == 200
     assert answer.headers["Content-Disposition"] == 'attachment; filename="parallel-ops-trends-14d-by-7d.csv"'
-    assert answer.get_data(as_text=True).startswith("bucket_start,area,figure,key,value")
+    header, *rows = csv.reader(io.StringIO(answer.get_data(as_text=True)))
+    assert tuple(header) == export.TRENDS_COLUMNS == ("bucket_start", "area", "figure", "key", "value")
+    md = client.get(f"{API}/trends/export?format=md&window_days=14&bucket_days=7", headers=operator)
+    md_rows = [[c.strip() for c in row.strip("|").split(" | ")] for row in md.get_data(as_text=True).splitlines()[2:]]
+    assert md_rows == rows
+    trend = client.get(f"{API}/trends?window_days=14&bucket_days=7", headers=operator).json
+    assert len({start for start, *_ in rows}) == len(trend["buckets"]) == 2
+    got = {(start, area, figure): typed(value) for start, area, figure, key, value in rows if not key}
+    for bucket in trend["buckets"]:
+        start = datetime.fromisoformat(bucket["start"]).isoformat()
+        assert got[(start, "doc_sync", "total")] == bucket["doc_sync"]["total"]
+        assert got[(start, "doc_sync", "dead_letter")] == bucket["doc_sync"]["dead_letter"]
+    assert sum(got[(s, "doc_sync", "failed")] for s in {r[0] for r in rows}) == sum(
+        b["doc_sync"]["failed"] for b in trend["buckets"]
+    )
 
 
 def test_the_overview_offers_the_exports_for_its_window(app, signed_in):
