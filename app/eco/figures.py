@@ -18,8 +18,6 @@ def runs(start: datetime, end: datetime) -> dict[str, Any]:
         select(WorkflowRun.status, WorkflowRun.result_code, func.count())
         .where(WorkflowRun.started_at >= start, WorkflowRun.started_at < end)
         .group_by(WorkflowRun.status, WorkflowRun.result_code)
-        # SQLite's planner prefers (status, started_at), which lacks result_code: a table read per run
-        .with_hint(WorkflowRun, "INDEXED BY ix_workflow_runs_window", "sqlite")
     ).all()
     by_status = dict.fromkeys((s.value for s in ActionRunStatus), 0)
     by_result: dict[str, int] = {}

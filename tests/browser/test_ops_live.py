@@ -3,11 +3,14 @@ changes the job-history card without a reload (topic ops:jobs), and the window a
 in the page land in the URL and survive a reload."""
 
 import json
+import os
 import re
 
 from playwright.sync_api import expect
 
 from tests.browser.helpers import api, settled, sign_in, wait_until_delivered
+
+SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
 
 
 def _failed(page) -> int:
@@ -48,3 +51,5 @@ def test_a_failing_job_changes_the_card_live_and_the_range_is_kept_in_the_url(pa
     assert page.evaluate("window.__notReloaded") is True
     assert any(f.get("topic") == "ops:jobs" and f["type"] == "job_ended" for f in frames)
     assert page.url.endswith("?window_days=1&bucket_days=1")
+    if SCREENSHOTS:
+        page.screenshot(path=os.path.join(SCREENSHOTS, "ops.png"), full_page=True)

@@ -1,12 +1,15 @@
 """The summary, section by section, on hand-made rows whose answers are computed by hand; each
 figure is the owning capability's (the breakage repeat rate is breakages' own)."""
 
+from datetime import timedelta
+
 import pytest
 import redis
 
 from app.breakages import figures as breakage_figures
+from app.core.jobs.models import JobRecord
 from app.core.timeutil import utcnow
-from app.extensions import redis_client
+from app.extensions import db, redis_client
 from app.ops.summary import summary
 from app.overlays import cache, lookup
 from app.overlays import figures as overlay_figures
@@ -174,3 +177,24 @@ def test_without_redis_the_overlay_section_says_so(app, monkeypatch):
     dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
     monkeypatch.setattr(overlay_figures, "redis_client", lambda: dead)
     assert summary(7)["overlay_cache"] == {"requests": 0, "hits": 0, "hit_rate": None, "available": False}
+
+
+def test_percentiles_are_the_nearest_rank_with_ties_and_gaps_on_both_databases(app):
+    now = utcnow()
+    for i, (duration, wait) in enumerate(((5.0, None), (1.0, 2.0), (1.0, 3.0))):
+        db.session.add(
+            JobRecord(
+                id=f"tie-{i}",
+                queue="ties",
+                kind="k",
+                status="finished",
+                enqueued_at=now - timedelta(hours=1),
+                duration=duration,
+                wait=wait,
+            )
+        )
+    db.session.commit()
+    (ties,) = summary(1)["job_history"]
+    # durations 1, 1, 5: p50 is rank >= 1.5 (the 2nd, a tie), p95 rank >= 2.85 (the 3rd);
+    # waits 2, 3 (one job has none): p95 is rank >= 1.9 (the 2nd)
+    assert (ties["duration_p50"], ties["duration_p95"], ties["wait_p95"]) == (1.0, 5.0, 3.0)
