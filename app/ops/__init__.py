@@ -1,7 +1,7 @@
 """Parallel-ops overview (the operator's home): one place that says whether background work
-across the product is healthy. Slice 1: the summary (summary.py), one section per area, each
-figure read from the capability that owns it; its API and a page of cards. Trends, alerts,
-failures, exports, gauges and live refresh come in later slices (docs/ops.md)."""
+across the product is healthy. Summary and trends (each figure read from the capability that owns
+it), alerts from a thresholds table, failure tables with replay, exports, `ops_*` gauges and the
+ops switches; docs/ops.md."""
 
 from app.core.auth.roles import OPERATOR
 from app.core.capability import OPERATIONS, Access, Capability, NavEntry
