@@ -12,46 +12,29 @@ from app.ops.thresholds import Overrides
 from app.ops.trends import BUCKETS, DEFAULT_BUCKET
 
 
-def _one_of_windows(days: int) -> int:
-    if days not in WINDOWS:
-        raise ValueError(f"window_days is one of {', '.join(map(str, WINDOWS))}")
-    return days
+def _days(name: str, allowed: tuple[int, ...], description: str) -> Any:
+    """An int of days that must be one of `allowed` (a 422 naming `name` otherwise)."""
+
+    def one_of(days: int) -> int:
+        if days not in allowed:
+            raise ValueError(f"{name} is one of {', '.join(map(str, allowed))}")
+        return days
+
+    return Annotated[
+        int,
+        Field(ge=min(allowed), le=max(allowed), description=description, json_schema_extra={"enum": list(allowed)}),
+        AfterValidator(one_of),
+    ]
 
 
-WindowDays = Annotated[
-    int,
-    Field(
-        ge=min(WINDOWS),
-        le=max(WINDOWS),
-        description="the window in days, ending now",
-        json_schema_extra={"enum": list(WINDOWS)},
-    ),
-    AfterValidator(_one_of_windows),
-]
+WindowDays = _days("window_days", WINDOWS, "the window in days, ending now")
+BucketDays = _days("bucket_days", BUCKETS, "the length of each bucket in days, never above the window")
 
 
 class SummaryQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     window_days: WindowDays = DEFAULT_WINDOW
-
-
-def _one_of_buckets(days: int) -> int:
-    if days not in BUCKETS:
-        raise ValueError(f"bucket_days is one of {', '.join(map(str, BUCKETS))}")
-    return days
-
-
-BucketDays = Annotated[
-    int,
-    Field(
-        ge=min(BUCKETS),
-        le=max(BUCKETS),
-        description="the length of each bucket in days, never above the window",
-        json_schema_extra={"enum": list(BUCKETS)},
-    ),
-    AfterValidator(_one_of_buckets),
-]
 
 
 class TrendsQuery(SummaryQuery):
