@@ -15,7 +15,7 @@ CAPABILITY = Capability(
         ),
     ),
     queues=("optimize",),
-    # chunks are seconds of NumPy work on cached arrays: a worker on `optimize` alone keeps its caches
+    # chunks are seconds of compiled backtests on cached arrays: a worker on `optimize` alone keeps its caches
     inprocess_queues=("optimize",),
     queue_priority=40,
     sweep="app.optimization.chunks.sweep",
