@@ -19,16 +19,24 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from app.core.jobs import worker
 from app.extensions import db
-from app.optimization import chunks, grid, service
+from app.optimization import chunks, datasets, grid, service
 from app.optimization.chunks import Outcome
 from app.optimization.models import Dataset, Optimization
-from app.optimization.strategies import Indicators, Strategy
+from app.optimization.strategies import STRATEGIES, Indicators, Strategy
 
 FLUSH_SECONDS = 0.5  # how often a chunk saves and merges what it has (a time-sized chunk: about 3 times)
 HALT_CHECK_SECONDS = 0.2  # how often it looks for a cancel or early stop
 # points per kernel call: about BATCH_SECONDS of backtests (from the last call's rate), so the checks above
 # keep their pace on any dataset; the first call takes FIRST_BATCH points
 BATCH_SECONDS, FIRST_BATCH = 0.05, 64
+
+
+def warm() -> None:
+    """Load the compiled kernel (from numba's cache, or compile it) before the first chunk: a worker
+    on `optimize` calls this when it starts (Capability.warm). Both strategies' batch and single
+    backtests share its one compiled signature."""
+    bars = datasets.demo_series(60)
+    STRATEGIES["sma_cross"].metrics(Indicators(bars), [{"n1": 2, "n2": 5}], 1.0)
 
 
 @lru_cache(maxsize=4)

@@ -155,3 +155,21 @@ def test_canonical_csv_round_trips_and_demo_series_is_seeded():
     demo = datasets.demo_series()
     assert datasets.to_csv(demo) == datasets.to_csv(datasets.demo_series())
     datasets.parse_csv(datasets.to_csv(demo))  # the demo series passes its own validation
+
+
+def test_a_worker_on_optimize_warms_the_one_compiled_kernel_when_it_starts(app):
+    from app.core.capability import registry
+    from app.optimization import backtest, jobs
+
+    assert (
+        registry().warmers(["optimize"])
+        == registry().warmers(["default", "optimize"])
+        == ("app.optimization.jobs.warm",)
+    )
+    assert registry().warmers(["default"]) == ()
+    jobs.warm()
+    bars = datasets.demo_series(300)
+    indicators = Indicators(bars)
+    STRATEGIES["rsi_reversion"].metrics(indicators, [{"period": 14, "lower": 30, "upper": 70}], 10_000, 0.001)
+    STRATEGIES["sma_cross"].backtest(indicators, {"n1": 5, "n2": 20}, 10_000)
+    assert len(backtest._batch.signatures) == 1  # batches and single runs of both strategies: one compile
