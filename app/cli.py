@@ -81,6 +81,8 @@ def create_token(username: str, name: str) -> None:
 @click.option("--name", default=None, help="Worker name (default: RQ's).")
 def worker(queues: str | None, burst: bool, name: str | None) -> None:
     """Run an RQ worker (with RQ's scheduler, so Retry intervals work)."""
+    from werkzeug.utils import import_string
+
     from app.core.capability import registry
     from app.core.jobs.worker import work_forever
 
@@ -89,6 +91,8 @@ def worker(queues: str | None, burst: bool, name: str | None) -> None:
     unknown = sorted(set(names) - set(known))
     if unknown:
         raise click.BadParameter(f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    for warm in registry().warmers(names):
+        import_string(warm)()
     work_forever(
         names,
         current_app.extensions["redis"],

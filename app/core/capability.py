@@ -97,6 +97,10 @@ class Capability:
     # of its queues, those whose jobs are short CPU work that gains from a warm process (caches, no
     # fork per job): a worker listening to these alone runs its jobs in-process (app/core/jobs/worker.py)
     inprocess_queues: tuple[str, ...] = ()
+    # dotted path of a function (no arguments, app context) a worker on any of its queues calls once
+    # when it starts, before its first job: e.g. compiled code its jobs share, which then costs the
+    # first job nothing and which every work horse the worker forks inherits
+    warm: str | None = None
     home: str | None = None  # endpoint of the home page, if this capability provides it
     # dotted path of a function the sweeper calls (no arguments, app context, it commits after):
     # close or resume this capability's rows whose job has ended without saying so
@@ -124,6 +128,10 @@ class Registry:
     @cached_property
     def inprocess_queues(self) -> frozenset[str]:
         return frozenset(q for c in self.capabilities for q in c.inprocess_queues)
+
+    def warmers(self, queues: list[str]) -> tuple[str, ...]:
+        """The `warm` hooks of the capabilities with a queue among these."""
+        return tuple(c.warm for c in self.capabilities if c.warm and set(c.queues) & set(queues))
 
     @cached_property
     def nav(self) -> tuple[NavEntry, ...]:

@@ -15,8 +15,9 @@ CAPABILITY = Capability(
         ),
     ),
     queues=("optimize",),
-    # chunks are seconds of NumPy work on cached arrays: a worker on `optimize` alone keeps its caches
+    # chunks are seconds of compiled backtests on cached arrays: a worker on `optimize` alone keeps its caches
     inprocess_queues=("optimize",),
+    warm="app.optimization.jobs.warm",  # the compiled kernel, loaded from numba's cache or compiled
     queue_priority=40,
     sweep="app.optimization.chunks.sweep",
 )

@@ -19,14 +19,24 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from app.core.jobs import worker
 from app.extensions import db
-from app.optimization import chunks, grid, service
-from app.optimization.backtest import simulate
+from app.optimization import chunks, datasets, grid, service
 from app.optimization.chunks import Outcome
 from app.optimization.models import Dataset, Optimization
-from app.optimization.strategies import Indicators, Strategy, StrategyError
+from app.optimization.strategies import STRATEGIES, Indicators, Strategy
 
 FLUSH_SECONDS = 0.5  # how often a chunk saves and merges what it has (a time-sized chunk: about 3 times)
 HALT_CHECK_SECONDS = 0.2  # how often it looks for a cancel or early stop
+# points per kernel call: about BATCH_SECONDS of backtests (from the last call's rate), so the checks above
+# keep their pace on any dataset; the first call takes FIRST_BATCH points
+BATCH_SECONDS, FIRST_BATCH = 0.05, 64
+
+
+def warm() -> None:
+    """Load the compiled kernel (from numba's cache, or compile it) before the first chunk: a worker
+    on `optimize` calls this when it starts (Capability.warm). Both strategies' batch and single
+    backtests share its one compiled signature."""
+    bars = datasets.demo_series(60)
+    STRATEGIES["sma_cross"].metrics(Indicators(bars), [{"n1": 2, "n2": 5}], 1.0)
 
 
 @lru_cache(maxsize=4)
@@ -57,20 +67,20 @@ class _Chunk:
     backtested: int = 0  # points backtested, merged or not (a halt drops what was pending)
     kernel_seconds: float = 0.0  # spent backtesting them, for the rate the next submit sizes its chunks by
 
-    def backtest(self, seq: int, params: dict) -> Outcome:
-        try:
-            result = simulate(
-                self.indicators.bars, self.strategy.signals(self.indicators, params), self.cash, self.commission
-            )
-        except (StrategyError, ArithmeticError, ValueError) as exc:
-            return Outcome(seq, params, error=f"{type(exc).__name__}: {exc}")
-        return Outcome(seq, params, metrics=result.metrics())
+    def backtest(self, batch: list[tuple[int, dict]]) -> list[Outcome]:
+        """The points' backtests in one kernel call; a point the strategy cannot run fails alone."""
+        results = self.strategy.metrics(self.indicators, [params for _, params in batch], self.cash, self.commission)
+        return [
+            Outcome(seq, params, error=f"{type(result).__name__}: {result}")
+            if isinstance(result, Exception)
+            else Outcome(seq, params, metrics=result)
+            for (seq, params), result in zip(batch, results, strict=True)
+        ]
 
     def artifacts(self, outcome: Outcome) -> dict:
         """A result entering the Top-N: its backtest again (deterministic), for its equity and trades."""
-        bars = self.indicators.bars
-        result = simulate(bars, self.strategy.signals(self.indicators, outcome.params), self.cash, self.commission)
-        return chunks.artifacts_of(result, bars.dates)
+        result = self.strategy.backtest(self.indicators, outcome.params, self.cash, self.commission)
+        return chunks.artifacts_of(result, self.indicators.bars.dates)
 
 
 def _prepare(optimization_id: int, first: int, last: int) -> _Chunk | None:
@@ -103,16 +113,21 @@ def _prepare(optimization_id: int, first: int, last: int) -> _Chunk | None:
 def _work(chunk: _Chunk, flush_every: float) -> None:
     pending: list[Outcome] = []
     last_flush = last_check = time.monotonic()
-    for seq, params in chunk.todo:
+    done, size = 0, FIRST_BATCH
+    while done < len(chunk.todo):
         now = time.monotonic()
         if now - last_check >= HALT_CHECK_SECONDS:
             last_check = now
             if chunks.halted(chunk.halt_key):
                 return
-        pending.append(chunk.backtest(seq, params))
-        chunk.kernel_seconds += time.monotonic() - now
-        chunk.backtested += 1
-        if now - last_flush >= flush_every:
+        batch = chunk.todo[done : done + size]
+        pending.extend(chunk.backtest(batch))
+        took = time.monotonic() - now
+        chunk.kernel_seconds += took
+        chunk.backtested += len(batch)
+        done += len(batch)
+        size = max(1, min(2 * len(batch), int(len(batch) * BATCH_SECONDS / took))) if took > 0 else 2 * len(batch)
+        if now - last_flush >= flush_every and done < len(chunk.todo):
             keep_going = chunks.merge(chunk.optimization_id, pending, artifacts=chunk.artifacts)
             chunk.merged, pending = chunk.merged + len(pending), []
             last_flush = time.monotonic()

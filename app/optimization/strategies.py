@@ -1,7 +1,8 @@
-"""Built-in strategies: each turns bars and parameters into Signals for the kernel.
+"""Built-in strategies: each names the kernel's rule it follows and, per grid point,
+the indicator series and thresholds the rule reads (backtest.Inputs).
 
 Indicators are cached per dataset (an SMA of 20 bars serves every grid point
-that uses it), and signals are found with array operations.
+that uses it); the kernel compares them bar by bar in compiled code.
 
 The reference is backtesting.py, whose indicators are pandas' `rolling(n).mean()`
 and whose `crossover()` compares the floats it gets with strict `<` and `>`. Two
@@ -18,52 +19,93 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from app.optimization.backtest import (
-    BUY_IF_FLAT,
-    CLOSE,
-    CLOSE_AND_BUY,
-    CLOSE_AND_SELL,
-    Bars,
-    Signals,
-)
+from app.optimization import backtest
+from app.optimization.backtest import BANDS, CROSS, Bars, Inputs, Result
 
 
 class StrategyError(ValueError):
     """Parameters this strategy cannot run with on these bars (the task fails with this message)."""
 
 
+@dataclass(frozen=True)
+class Rows:
+    """Each point's rows of `Indicators.table` per column (-1 for a window that does not fit)."""
+
+    columns: list[np.ndarray]
+    errors: dict[int, str]  # point -> why it cannot run
+
+
 class Indicators:
-    """Indicator arrays of one dataset, computed once each."""
+    """Indicator series of one dataset, each computed once, as the rows of one table (the kernel
+    reads them there: a batch of points passes row numbers, never copies of the series)."""
 
     def __init__(self, bars: Bars) -> None:
         self.bars = bars
         self._closes = pd.Series(bars.close)
-        self._cache: dict[tuple, np.ndarray] = {}
+        self._rows: dict[tuple, int] = {}
+        self.table = np.empty((0, len(bars)))  # grows by doubling; a row never changes once written
 
-    def _window(self, n: int) -> None:
-        if not 1 <= n < len(self.bars):
-            raise StrategyError(f"A window of {n} bars does not fit {len(self.bars)} bars of data.")
+    def misfit(self, n: int) -> str | None:
+        """Why a window of n bars cannot run on these bars, or None."""
+        return None if 1 <= n < len(self.bars) else f"A window of {n} bars does not fit {len(self.bars)} bars of data."
 
-    def sma(self, n: int) -> np.ndarray:
+    def _row(self, key: tuple, window: int, compute: Callable[[], np.ndarray]) -> int:
+        row = self._rows.get(key)
+        if row is None:
+            why = self.misfit(window)
+            if why:
+                raise StrategyError(why)
+            row = len(self._rows)
+            if row == len(self.table):
+                grown = np.empty((max(8, 2 * row), len(self.bars)))
+                grown[:row] = self.table[:row]
+                self.table = grown
+            self.table[row] = compute()
+            self._rows[key] = row
+        return row
+
+    def sma_row(self, n: int) -> int:
         """backtesting.py's `SMA`: pandas' rolling mean of the closes (NaN on the first n - 1 bars)."""
-        key = ("sma", n)
-        if key not in self._cache:
-            self._window(n)
-            self._cache[key] = _rolling_mean(self._closes, n)
-        return self._cache[key]
+        return self._row(("sma", n), n, lambda: _rolling_mean(self._closes, n))
 
-    def rsi(self, period: int) -> np.ndarray:
+    def rsi_row(self, period: int) -> int:
         """Cutler's RSI: pandas' rolling means of gains and losses over `period` bars
         (100 where there was no loss; NaN on the first `period` bars)."""
-        key = ("rsi", period)
-        if key not in self._cache:
-            self._window(period + 1)
+
+        def compute() -> np.ndarray:
             change = self._closes.diff()
             gains = _rolling_mean(change.clip(lower=0), period)
             losses = _rolling_mean((-change).clip(lower=0), period)
             with np.errstate(divide="ignore", invalid="ignore"):
-                self._cache[key] = np.where(losses == 0, 100.0, 100 - 100 / (1 + gains / losses))
-        return self._cache[key]
+                return np.where(losses == 0, 100.0, 100 - 100 / (1 + gains / losses))
+
+        return self._row(("rsi", period), period + 1, compute)
+
+    def sma(self, n: int) -> np.ndarray:
+        row = self.sma_row(n)  # first: it may grow the table
+        return self.table[row]
+
+    def rsi(self, period: int) -> np.ndarray:
+        row = self.rsi_row(period)
+        return self.table[row]
+
+    def rows(self, row: Callable[[int], int], *columns: np.ndarray, reach: int = 0) -> Rows:
+        """The rows `row` (self.sma_row, self.rsi_row) gives each distinct window of the columns (one
+        window per point each); -1 and the reason for the points of a window that does not fit (a
+        window w needs w + reach bars)."""
+        windows, inverse = np.unique(np.concatenate(columns), return_inverse=True)
+        misfits = [self.misfit(w + reach) for w in windows.tolist()]
+        numbers = np.array([-1 if why else row(w) for w, why in zip(windows.tolist(), misfits, strict=True)])
+        table = numbers[inverse].reshape(len(columns), -1)
+        errors = {}
+        for point in np.flatnonzero((table < 0).any(axis=0)).tolist():
+            column = int(np.argmax(table[:, point] < 0))  # the first window that does not fit
+            errors[point] = misfits[int(inverse[column * table.shape[1] + point])]
+        return Rows(list(table), errors)
+
+
+def _column(points: list[dict], name: str, kind: type) -> np.ndarray:
+    return np.array([p[name] for p in points], dtype=float).astype(np.int64 if kind is int else float)
 
 
 def _rolling_mean(series: pd.Series, n: int) -> np.ndarray:
@@ -87,49 +129,49 @@ class Strategy:
     constraint: Callable[[dict], bool]
     constraint_text: str
     violation_text: str  # what a skipped point has, for "44,850 skipped (n1 ≥ n2)"
-    signals: Callable[[Indicators, dict], Signals]
+    rule: int  # backtest.CROSS or backtest.BANDS
+    inputs: Callable[[Indicators, list[dict]], Inputs]  # of a batch of points
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
 
+    def backtest(self, indicators: Indicators, params: dict, cash: float, commission: float = 0.0) -> Result:
+        """One point with its equity curve and trades."""
+        inputs = self.inputs(indicators, [params])
+        if inputs.errors:
+            raise StrategyError(inputs.errors[0])
+        return backtest.simulate(indicators.bars, self.rule, inputs, cash, commission)
 
-def _events(start: int, *marked: tuple[np.ndarray, int]) -> Signals:
-    """Signals from boolean arrays over bars[start:], each with its (nonzero) action code."""
-    codes = np.zeros(len(marked[0][0]), dtype=np.int8)
-    for mask, action in marked:
-        codes[mask] = action
-    bars = np.flatnonzero(codes)
-    return Signals(start, bars + start, codes[bars])
+    def metrics(
+        self, indicators: Indicators, points: list[dict], cash: float, commission: float = 0.0
+    ) -> list[dict | StrategyError]:
+        """The metrics of each point (one compiled call for them all), or why it cannot run."""
+        inputs = self.inputs(indicators, points)
+        results = backtest.metrics(indicators.bars, self.rule, inputs, cash, commission)
+        for point, why in inputs.errors.items():
+            results[point] = StrategyError(why)
+        return results
 
 
-def _sma_cross(ind: Indicators, p: dict) -> Signals:
+def _sma_cross(ind: Indicators, points: list[dict]) -> Inputs:
     """backtesting.py's SmaCross: on a cross of the fast SMA over the slow one, close and go long;
     under it, close and go short."""
-    fast, slow = ind.sma(int(p["n1"])), ind.sma(int(p["n2"]))
-    start = max(int(p["n1"]), int(p["n2"]))
-    # backtesting.lib.crossover(a, b): a[-2] < b[-2] and a[-1] > b[-1], on the floats themselves
-    fast_before, fast_now, slow_before, slow_now = (
-        fast[start - 1 : -1],
-        fast[start:],
-        slow[start - 1 : -1],
-        slow[start:],
-    )
-    return _events(
-        start,
-        ((fast_before < slow_before) & (fast_now > slow_now), CLOSE_AND_BUY),
-        ((slow_before < fast_before) & (slow_now > fast_now), CLOSE_AND_SELL),
-    )
+    n1, n2 = _column(points, "n1", int), _column(points, "n2", int)
+    rows = ind.rows(ind.sma_row, n1, n2)
+    return Inputs(ind.table, np.maximum(n1, n2), *rows.columns, errors=rows.errors)
 
 
-def _rsi_reversion(ind: Indicators, p: dict) -> Signals:
+def _rsi_reversion(ind: Indicators, points: list[dict]) -> Inputs:
     """Long only: buy when RSI falls below `lower` (if flat), close when it rises above `upper`."""
-    rsi = ind.rsi(int(p["period"]))
-    start = int(p["period"]) + 1
-    before, now = rsi[start - 1 : -1], rsi[start:]
-    return _events(
-        start,
-        ((before >= p["lower"]) & (now < p["lower"]), BUY_IF_FLAT),
-        ((before <= p["upper"]) & (now > p["upper"]), CLOSE),
+    period = _column(points, "period", int)
+    rows = ind.rows(ind.rsi_row, period, reach=1)
+    return Inputs(
+        ind.table,
+        period + 1,
+        *rows.columns,
+        lower=_column(points, "lower", float),
+        upper=_column(points, "upper", float),
+        errors=rows.errors,
     )
 
 
@@ -143,6 +185,7 @@ STRATEGIES = {
             lambda p: p["n1"] < p["n2"],
             "n1 < n2",
             "n1 ≥ n2",
+            CROSS,
             _sma_cross,
         ),
         Strategy(
@@ -156,6 +199,7 @@ STRATEGIES = {
             lambda p: p["lower"] < p["upper"],
             "lower < upper",
             "lower ≥ upper",
+            BANDS,
             _rsi_reversion,
         ),
     )

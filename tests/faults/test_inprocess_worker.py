@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app.core.jobs.models import JobRecord
 from app.extensions import db
 from tests.conftest import wait_for
-from tests.faults.conftest import POINTS, children, kill_worker, mid_chunk, optimization, task_count
+from tests.faults.conftest import CHUNK_POINTS, POINTS, children, kill_worker, mid_chunk, optimization, task_count
 from tests.faults.test_killed_jobs import _assert_every_point_once, _final, _settled
 
 
@@ -32,7 +32,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-@pytest.mark.config(OPTIMIZATION_CHUNK_POINTS=1500, SWEEP_SECONDS=1)
+@pytest.mark.config(OPTIMIZATION_CHUNK_POINTS=CHUNK_POINTS, SWEEP_SECONDS=1)
 def test_a_job_past_its_timeout_fails_and_the_in_process_worker_takes_the_next(app, start_workers, big_optimization):
     worker = start_workers(1, queues="optimize")[0]
     connection = app.extensions["redis"]
@@ -47,7 +47,7 @@ def test_a_job_past_its_timeout_fails_and_the_in_process_worker_takes_the_next(a
     _assert_every_point_once(optimization_id)
 
 
-@pytest.mark.config(OPTIMIZATION_CHUNK_POINTS=1500, WORKER_TTL=6, SWEEP_SECONDS=1)
+@pytest.mark.config(OPTIMIZATION_CHUNK_POINTS=CHUNK_POINTS, WORKER_TTL=6, SWEEP_SECONDS=1)
 def test_a_chunk_abandoned_by_a_killed_in_process_worker_is_resumed_by_the_next(app, start_workers, big_optimization):
     started = time.monotonic()
     start_workers(1, queues="default")  # the sweeper's job runs on `default`, as in a real deployment
@@ -66,7 +66,7 @@ def test_a_chunk_abandoned_by_a_killed_in_process_worker_is_resumed_by_the_next(
     assert time.monotonic() - started < 60
 
 
-@pytest.mark.config(OPTIMIZATION_CHUNK_POINTS=1500, SWEEP_SECONDS=1)
+@pytest.mark.config(OPTIMIZATION_CHUNK_POINTS=CHUNK_POINTS, SWEEP_SECONDS=1)
 def test_an_optimization_on_an_in_process_worker_through_a_redis_restart_ends_final_once(
     app, redis_server, start_workers, big_optimization
 ):

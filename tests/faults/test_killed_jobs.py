@@ -15,6 +15,7 @@ from app.core.timeutil import utcnow
 from app.extensions import db
 from tests.conftest import wait_for
 from tests.faults.conftest import (
+    CHUNK_POINTS,
     POINTS,
     flow_run,
     history,
@@ -48,7 +49,7 @@ def _assert_every_point_once(optimization_id: int) -> None:
 # --- the work horse killed, the worker lives on ---------------------------------------------
 
 
-@pytest.mark.config(OPTIMIZATION_CHUNK_POINTS=1500, SWEEP_SECONDS=1)
+@pytest.mark.config(OPTIMIZATION_CHUNK_POINTS=CHUNK_POINTS, SWEEP_SECONDS=1)
 def test_a_chunk_whose_horse_is_killed_is_resumed_and_every_point_is_saved_once(app, worker_process, big_optimization):
     started = time.monotonic()
     optimization_id = big_optimization()
@@ -176,7 +177,7 @@ def test_close_lost_jobs_trusts_rq_and_leaves_young_rows_alone(app):
 # --- the whole worker killed, a new one takes over ------------------------------------------
 
 
-@pytest.mark.config(OPTIMIZATION_CHUNK_POINTS=1500, WORKER_TTL=6, SWEEP_SECONDS=1)
+@pytest.mark.config(OPTIMIZATION_CHUNK_POINTS=CHUNK_POINTS, WORKER_TTL=6, SWEEP_SECONDS=1)
 def test_a_chunk_abandoned_by_a_killed_worker_is_resumed_by_the_next_worker(app, start_workers, big_optimization):
     started = time.monotonic()
     first = start_workers(1)[0]
@@ -199,7 +200,7 @@ def test_a_chunk_abandoned_by_a_killed_worker_is_resumed_by_the_next_worker(app,
 # --- Redis restarted under a busy worker -------------------------------------------------------
 
 
-@pytest.mark.config(OPTIMIZATION_CHUNK_POINTS=1500, SWEEP_SECONDS=1)
+@pytest.mark.config(OPTIMIZATION_CHUNK_POINTS=CHUNK_POINTS, SWEEP_SECONDS=1)
 def test_an_optimization_busy_through_a_redis_restart_ends_final_without_duplicates(
     app, redis_server, worker_process, big_optimization
 ):

@@ -13,6 +13,7 @@ from app.extensions import db
 from app.optimization.models import Optimization
 from tests.conftest import wait_for
 from tests.faults.conftest import (
+    CHUNK_POINTS,
     POINTS,
     flow_run,
     history,
@@ -34,7 +35,7 @@ def _active(optimization_id: int) -> set[str]:
 
 @pytest.mark.dialects
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-@pytest.mark.config(OPTIMIZATION_CHUNK_POINTS=1500, WORKER_TTL=6, SWEEP_SECONDS=1)
+@pytest.mark.config(OPTIMIZATION_CHUNK_POINTS=CHUNK_POINTS, WORKER_TTL=6, SWEEP_SECONDS=1)
 def test_an_optimization_busy_while_the_database_is_unreachable_ends_with_every_point_once(
     app, start_workers, db_forwarder, big_optimization
 ):

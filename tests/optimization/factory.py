@@ -16,9 +16,10 @@ def submit_body(dataset_id: int, **overrides) -> dict:
     return {**body, **overrides}
 
 
-def submitted(owner, bars: int, space: dict) -> Optimization:
+def submitted(owner, bars: int, space: dict, strategy: str = "sma_cross") -> Optimization:
     """An optimization of `space` over `bars` demo bars, submitted by `owner` and committed."""
     dataset = service.create_dataset("demo", datasets.to_csv(datasets.demo_series(bars)), owner.username)
-    row = service.submit(owner, submit_body(dataset.id, paramSpace=space, cash=10_000, commission=0.0))
+    body = submit_body(dataset.id, strategy=strategy, paramSpace=space, cash=10_000, commission=0.0)
+    row = service.submit(owner, body)
     db.session.commit()
     return row

@@ -96,30 +96,32 @@ def _same_risk(ours: dict, theirs) -> bool:
 
 def compare(frame: pd.DataFrame, strategy: str, points: list[dict], cash: float, commission: float = 0.0) -> dict:
     """The kernel and backtesting.py on every point: how many differ in their trades (entry bar,
-    exit bar, size of each), by 0.01 pp or more in `Return [%]`, or in max drawdown or win rate;
-    the first few of them, and the largest difference in pp."""
+    exit bar, size of each), by 0.01 pp or more in `Return [%]`, or in max drawdown or win rate, or
+    whose metrics from the batch call (the chunks' path) are not those of the single backtest with
+    its trades; the first few of them, and the largest difference in pp."""
     import warnings
 
     from backtesting import Backtest
 
     from app.optimization import datasets
-    from app.optimization.backtest import simulate
     from app.optimization.strategies import STRATEGIES, Indicators
 
     bars = datasets.parse_csv(frame.to_csv(index_label="Date"))
     indicators = Indicators(bars)
+    # the chunks' path: every point's metrics in one kernel call, no equity curve or trades
+    batch = STRATEGIES[strategy].metrics(indicators, points, cash, commission)
     reference = Backtest(frame, ORACLES[strategy], cash=cash, commission=commission)
     mismatches, worst = [], 0.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # open trades at the end, insufficient margin
-        for params in points:
-            result = simulate(bars, STRATEGIES[strategy].signals(indicators, params), cash, commission)
-            ours, theirs = result.metrics(), reference.run(**params)
+        for params, batched in zip(points, batch, strict=True):
+            result = STRATEGIES[strategy].backtest(indicators, params, cash, commission)
+            ours, theirs = result.metrics, reference.run(**params)
             diff = abs(ours["return_pct"] - theirs["Return [%]"])
             worst = max(worst, diff)
             same_trades = [(t.entry_bar, t.exit_bar, t.size) for t in result.trades] == [
                 tuple(row) for row in theirs["_trades"][["EntryBar", "ExitBar", "Size"]].itertuples(index=False)
             ]
-            if diff >= 0.01 or not same_trades or not _same_risk(ours, theirs):
+            if diff >= 0.01 or not same_trades or not _same_risk(ours, theirs) or batched != ours:
                 mismatches.append({**params, "trades": [ours["trades"], int(theirs["# Trades"])], "diff_pp": diff})
     return {"points": len(points), "mismatches": len(mismatches), "first": mismatches[:5], "max_diff_pp": worst}

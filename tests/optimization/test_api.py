@@ -14,7 +14,6 @@ from rq.job import Job
 from app.core.jobs.models import JobRecord
 from app.extensions import db
 from app.optimization import datasets
-from app.optimization.backtest import simulate
 from app.optimization.models import Optimization, OptimizationTask
 from app.optimization.strategies import STRATEGIES, Indicators
 from tests.conftest import run_worker, wait_for
@@ -50,7 +49,7 @@ def test_submit_run_and_status_match_the_kernel(app, client, bearer, demo_datase
     bars = datasets.demo_series(400)
     sma = STRATEGIES["sma_cross"]
     expected = sorted(
-        (simulate(bars, sma.signals(Indicators(bars), {"n1": a, "n2": b}), 10_000).metrics()["return_pct"], (a, b))
+        (sma.backtest(Indicators(bars), {"n1": a, "n2": b}, 10_000).metrics["return_pct"], (a, b))
         for a in range(5, 31, 5)
         for b in (20, 40, 60, 80)
         if a < b

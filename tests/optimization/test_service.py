@@ -196,12 +196,11 @@ def test_early_stop_by_max_tasks_and_completion_without_a_stop(app, make_user):
 
 
 def test_only_the_top_n_keep_artifacts(app, make_user):
-    from app.optimization.backtest import simulate
     from app.optimization.strategies import Indicators
 
     _, job = submitted(make_user, top_n=1)
     bars = datasets.demo_series(300)
-    result = simulate(bars, STRATEGIES["sma_cross"].signals(Indicators(bars), {"n1": 5, "n2": 20}), 10_000)
+    result = STRATEGIES["sma_cross"].backtest(Indicators(bars), {"n1": 5, "n2": 20}, 10_000)
     rebuilt = []
 
     def artifacts(outcome):  # the chunk runs the backtest of a result entering the Top-N again

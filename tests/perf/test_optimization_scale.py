@@ -2,8 +2,8 @@
 n2 10..509, n1 < n2) on backtesting.py's GOOG, end to end through the API and two workers.
 
 Figures of one run, printed as one JSON line:
-- the kernel alone: signals, simulation and the five metrics of every point, in this process;
-  two workers' kernel capacity is twice that;
+- the kernel alone, warm: indicators, signals, simulation and the five metrics of every point, in
+  calls of 2,000 points, in this process; two workers' kernel capacity is twice that;
 - vectorbt's warm `Portfolio.from_signals` on the same grid (when vectorbt, the `perf` extra, is
   installed: `make install-perf`): the same crossovers as entries and short entries, after calls
   that compile it; only from_signals and total_return are timed, not the signals. Twice: one call
@@ -34,7 +34,6 @@ from rq.job import Job
 
 from app.extensions import db
 from app.optimization import datasets, grid, service
-from app.optimization.backtest import simulate
 from app.optimization.models import Optimization, OptimizationTask
 from app.optimization.strategies import STRATEGIES, Indicators
 
@@ -45,19 +44,25 @@ VBT_COLUMNS = 2_000  # columns per from_signals call: 2,148 bars × 2,000 stay s
 SINGLE_STEP = 40  # one from_signals call per point over every 40th point (2,037 calls)
 
 
-def kernel(bars, points) -> tuple[float, dict]:
+def kernel(bars, points) -> tuple[float, float, dict]:
+    """Seconds (wall clock, CPU) of the warm kernel over the grid in calls of VBT_COLUMNS points (as
+    vectorbt gets its columns; a chunk's calls are of about the same size), indicators included; every
+    point's return."""
     sma = STRATEGIES["sma_cross"]
-    started = time.perf_counter()
-    indicators = Indicators(bars)
-    returns = {
-        (p["n1"], p["n2"]): simulate(bars, sma.signals(indicators, p), 10_000).metrics()["return_pct"] for p in points
-    }
-    return time.perf_counter() - started, returns
+    sma.metrics(Indicators(bars), points[:10], 10_000)  # loads (or compiles) the kernel: what follows is warm
+    started, cpu = time.perf_counter(), time.process_time()
+    indicators, metrics = Indicators(bars), []
+    for first in range(0, len(points), VBT_COLUMNS):
+        metrics += sma.metrics(indicators, points[first : first + VBT_COLUMNS], 10_000)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return seconds, cpu, {(p["n1"], p["n2"]): m["return_pct"] for p, m in zip(points, metrics, strict=True)}
 
 
-def vectorbt(bars, points) -> tuple[float, float] | None:
+def vectorbt(bars, points) -> tuple[float, float, float] | None:
     """Seconds of warm from_signals (+ total_return): one call per grid point, over every SINGLE_STEP-th
-    point and scaled to the grid; and over the whole grid in batches of columns. None without vectorbt."""
+    point and scaled to the grid; and over the whole grid in batches of columns (wall clock, and CPU:
+    the steadier figure when the machine's load changes between the kernel's run and this one). None
+    without vectorbt."""
     if importlib.util.find_spec("vectorbt") is None:
         return None
     import vectorbt as vbt
@@ -95,13 +100,14 @@ def vectorbt(bars, points) -> tuple[float, float] | None:
         started = time.perf_counter()
         run(up, down)
         single += time.perf_counter() - started
-    batched = 0.0
+    batched = batched_cpu = 0.0
     for first in range(0, len(points), VBT_COLUMNS):
         up, down = crossings(first, min(first + VBT_COLUMNS, len(points)))
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         run(up, down)
         batched += time.perf_counter() - started
-    return single * len(points) / len(sample), batched
+        batched_cpu += time.process_time() - cpu
+    return single * len(points) / len(sample), batched, batched_cpu
 
 
 def rss_mb(pid: int) -> float:
@@ -118,9 +124,9 @@ def test_81472_point_grid_end_to_end(app, client, bearer, start_workers, databas
     points, skipped = grid.expand(STRATEGIES["sma_cross"], SPACE)
     assert (len(points), skipped) == (POINTS, 100_000 - POINTS)
 
-    kernel_seconds, returns = kernel(bars, points)
+    kernel_seconds, kernel_cpu, returns = kernel(bars, points)
     peer = vectorbt(bars, points)
-    vbt_single, vbt_batched = peer if peer else (None, None)
+    vbt_single, vbt_batched, vbt_batched_cpu = peer if peer else (None, None, None)
 
     headers = bearer("engineer")
     dataset = service.create_dataset("GOOG", text, "bench")
@@ -187,6 +193,9 @@ def test_81472_point_grid_end_to_end(app, client, bearer, start_workers, databas
         "kernel_to_vectorbt_per_point_calls": round(vbt_single / kernel_seconds, 2) if peer else None,
         "vectorbt_batched_columns_per_s": round(POINTS / vbt_batched, 1) if peer else None,
         "kernel_to_vectorbt_batched": round(vbt_batched / kernel_seconds, 2) if peer else None,
+        "kernel_per_cpu_s": round(POINTS / kernel_cpu, 1),
+        "vectorbt_batched_columns_per_cpu_s": round(POINTS / vbt_batched_cpu, 1) if peer else None,
+        "kernel_to_vectorbt_batched_cpu": round(vbt_batched_cpu / kernel_cpu, 2) if peer else None,
         "end_to_end_per_s": round(end_to_end_rate, 1),
         "end_to_end_seconds": round(end_to_end_seconds, 2),
         "end_to_end_to_capacity": round(end_to_end_rate / (WORKERS * kernel_rate), 3),
