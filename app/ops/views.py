@@ -39,10 +39,11 @@ def _query() -> TrendsQuery:
 def _context() -> dict:
     query = _query()
     trend = trends(query.window_days, query.bucket_days)
+    figures = summary(query.window_days)
     return {
-        "figures": summary(query.window_days),
+        "figures": figures,
         "charts": charts.charts(trend),
-        "alerts": alerts.alerts(query.window_days, thresholds.configured()),
+        "alerts": alerts.alerts(query.window_days, thresholds.configured(), figures=figures),
         "query": query,
     }
 
