@@ -22,6 +22,7 @@ from app.breakages.models import (
     Responsibility,
     Severity,
 )
+from app.core import rollup
 from app.core.buckets import Buckets, epoch
 from app.core.errors import InvalidInput
 from app.core.rates import ratio
@@ -33,6 +34,21 @@ DEFAULT_WINDOW_DAYS = 90
 MAX_WINDOW_DAYS = 3660
 DEFAULT_TOP = 10
 WEEK_SECONDS = 7 * 86400
+# The overview's rollup (app/core/rollup.py): incidents per hour of occurrence, status, helpdesk
+# status and the shortest of these windows (days) their repeat gap fits in (0: none), so that the
+# repeat rate of such a window is a sum.
+REPEAT_WINDOWS = (1, 7, 14, 30, 90)
+_REPEAT_DAYS = " ".join(f"WHEN {{r}}.repeat_gap_seconds <= {d * 86400} THEN {d}" for d in REPEAT_WINDOWS)
+INCIDENTS = rollup.Rollup(
+    "rollup_breakage_incidents",
+    "breakage_incidents",
+    "occurred_at",
+    dims=(
+        ("status", "{r}.status", "text"),
+        ("helpdesk_status", "{r}.helpdesk_status", "text"),
+        ("repeat_days", f"CASE {_REPEAT_DAYS} ELSE 0 END", "int"),
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -224,19 +240,45 @@ def helpdesk_sends(w: Window) -> dict[str, Any]:
     return {"by_status": by_status, "failed_rate": ratio(bad, bad + by_status[HelpdeskStatus.sent])}
 
 
+def rolled_up(w: Window) -> dict[str, Any]:
+    """What the overview shows of a window (days one of REPEAT_WINDOWS), from the rollup: the
+    incidents by status, the repeat counts (repeat_rate's definition: canceled ones apart, a
+    repeat when its gap is within the window's days) and the helpdesk sends (helpdesk_sends)."""
+    if w.days not in REPEAT_WINDOWS:
+        raise ValueError(f"the rollup answers windows of {REPEAT_WINDOWS} days")
+    by_status = dict.fromkeys((m.value for m in IncidentStatus), 0)
+    helpdesk = dict.fromkeys((m.value for m in HelpdeskStatus), 0)
+    incidents = repeats = 0
+    for status, helpdesk_status, repeat_days, n in rollup.grouped(INCIDENTS, w.start, w.end):
+        by_status[status] += n
+        helpdesk[helpdesk_status] += n
+        if status != IncidentStatus.canceled:
+            incidents += n
+            repeats += n if 0 < repeat_days <= w.days else 0
+    bad = helpdesk[HelpdeskStatus.failed] + helpdesk[HelpdeskStatus.dead]
+    return {
+        "by_status": by_status,
+        "repeat": {
+            "incidents": incidents,
+            "repeats": repeats,
+            "rate": round(repeats / incidents, 4) if incidents else 0.0,
+        },
+        "helpdesk": {"by_status": helpdesk, "failed_rate": ratio(bad, bad + helpdesk[HelpdeskStatus.sent])},
+    }
+
+
 def by_bucket(buckets: Buckets) -> list[dict[str, int]]:
     """Per bucket: incidents that occurred in it (canceled ones apart), how many of them are
     unresolved now, and their helpdesk sends that failed (failed or dead, canceled incidents
-    too, as helpdesk_sends counts them), in one grouped query."""
-    total = func.sum(case((Incident.status != IncidentStatus.canceled, 1), else_=0))
-    open_ = func.sum(case((Incident.status.in_(UNRESOLVED), 1), else_=0))
-    failed = func.sum(case((Incident.helpdesk_status.in_((HelpdeskStatus.failed, HelpdeskStatus.dead)), 1), else_=0))
-    rows = db.session.execute(
-        select(buckets.index(Incident.occurred_at).label("bucket"), total, open_, failed)
-        .where(Incident.occurred_at >= buckets.start, Incident.occurred_at < buckets.end)
-        .group_by("bucket")
-    ).all()
-    return buckets.spread(
-        ((i, {"total": int(t or 0), "open": int(o or 0), "helpdesk_failed": int(f or 0)}) for i, t, o, f in rows),
-        lambda: {"total": 0, "open": 0, "helpdesk_failed": 0},
-    )
+    too, as helpdesk_sends counts them), from the rollup."""
+    found: dict[int, dict[str, int]] = {}
+    for i, status, helpdesk_status, n in rollup.grouped_by_bucket(INCIDENTS, buckets, ("status", "helpdesk_status")):
+        counts = found.setdefault(i, _zero_bucket())
+        counts["total"] += n if status != IncidentStatus.canceled else 0
+        counts["open"] += n if status in UNRESOLVED else 0
+        counts["helpdesk_failed"] += n if helpdesk_status in (HelpdeskStatus.failed, HelpdeskStatus.dead) else 0
+    return buckets.spread(found.items(), _zero_bucket)
+
+
+def _zero_bucket() -> dict[str, int]:
+    return {"total": 0, "open": 0, "helpdesk_failed": 0}

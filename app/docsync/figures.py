@@ -7,9 +7,10 @@ nothing to divide."""
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import aliased
 
+from app.core import rollup
 from app.core.buckets import Buckets
 from app.core.rates import ratio
 from app.docsync.models import RemoteSite, SyncItem, SyncJob, SyncStatus
@@ -17,6 +18,19 @@ from app.extensions import db
 
 ENDED = (SyncStatus.finished, SyncStatus.failed, SyncStatus.interrupted)
 DIRECTIONS = ("push", "pull")
+# the overview's rollup (app/core/rollup.py): jobs per creation hour, site, status, direction and
+# whether a replay was made of them (a failed one without is a dead letter)
+JOBS = rollup.Rollup(
+    "rollup_doc_sync_jobs",
+    "doc_sync_jobs",
+    "created_at",
+    dims=(
+        ("site_id", "{r}.site_id", "int"),
+        ("status", "{r}.status", "text"),
+        ("direction", "{r}.direction", "text"),
+        ("replayed", "CASE WHEN {r}.replayed THEN 1 ELSE 0 END", "int"),
+    ),
+)
 
 
 def _in(start: datetime, end: datetime):
@@ -33,14 +47,12 @@ def jobs(start: datetime, end: datetime) -> dict[str, Any]:
     """Jobs in the window: total, by status, by direction; success rate = finished / ended
     (finished, failed, interrupted); dead letters and their rate over the total; mean attempts
     per document over the documents of those jobs; and per site the same total, failed and
-    success rate. One pass over the window grouped by site, status and direction (at most a
-    few rows per site) gives all but the mean attempts."""
-    dead = func.sum(case((dead_letter(), 1), else_=0))
-    groups = db.session.execute(
-        select(SyncJob.site_id, SyncJob.status, SyncJob.direction, func.count(), dead)
-        .where(_in(start, end))
-        .group_by(SyncJob.site_id, SyncJob.status, SyncJob.direction)
-    ).all()
+    success rate. The rollup's groups of the window (at most a few per site) give all but the
+    mean attempts."""
+    groups = [
+        (site_id, status, direction, n, n if status == SyncStatus.failed and not replayed else 0)
+        for site_id, status, direction, replayed, n in rollup.grouped(JOBS, start, end)
+    ]
     by_status = dict.fromkeys((s.value for s in SyncStatus), 0)
     by_direction = dict.fromkeys(DIRECTIONS, 0)
     per_site: dict[int, dict[str, int]] = {}
@@ -82,15 +94,16 @@ def jobs(start: datetime, end: datetime) -> dict[str, Any]:
 
 def jobs_by_bucket(buckets: Buckets) -> list[dict[str, int]]:
     """Per bucket: jobs created in it (total), how many failed and how many of those are dead
-    letters, in one grouped query."""
-    failed = func.sum(case((SyncJob.status == SyncStatus.failed, 1), else_=0))
-    dead = func.sum(case((dead_letter(), 1), else_=0))
-    rows = db.session.execute(
-        select(buckets.index(SyncJob.created_at).label("bucket"), func.count(), failed, dead)
-        .where(_in(buckets.start, buckets.end))
-        .group_by("bucket")
-    ).all()
-    return buckets.spread(
-        ((i, {"total": n, "failed": int(f or 0), "dead_letter": int(d or 0)}) for i, n, f, d in rows),
-        lambda: {"total": 0, "failed": 0, "dead_letter": 0},
-    )
+    letters, from the rollup."""
+    found: dict[int, dict[str, int]] = {}
+    for i, status, replayed, n in rollup.grouped_by_bucket(JOBS, buckets, ("status", "replayed")):
+        counts = found.setdefault(i, _zero_bucket())
+        counts["total"] += n
+        if status == SyncStatus.failed:
+            counts["failed"] += n
+            counts["dead_letter"] += 0 if replayed else n
+    return buckets.spread(found.items(), _zero_bucket)
+
+
+def _zero_bucket() -> dict[str, int]:
+    return {"total": 0, "failed": 0, "dead_letter": 0}

@@ -1,7 +1,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.breaker import BreakerColumns
@@ -152,6 +152,9 @@ class SyncJob(db.Model):
     selection: Mapped[dict] = mapped_column(JSON)  # {"numbers": [...]} or {"filter": {...}}
     # indexed: "has it been replayed" (a dead letter's NOT EXISTS) is asked of every failed job
     replay_of_id: Mapped[int | None] = mapped_column(ForeignKey("doc_sync_jobs.id", ondelete="SET NULL"), index=True)
+    # kept by the database: a trigger sets it when a replay of this job is inserted and clears it
+    # when the last one is deleted (migration 0021), so the overview's rollup sees dead letters
+    replayed: Mapped[bool] = mapped_column(default=False, server_default=false())
     status: Mapped[str] = mapped_column(String(20), default=SyncStatus.queued)
     rq_job_id: Mapped[str | None] = mapped_column(String(64))
     total: Mapped[int] = mapped_column(default=0)

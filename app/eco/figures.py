@@ -4,21 +4,23 @@ them from here; docs/ops.md states each in words). A run counts when it started 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-
+from app.core import rollup
 from app.core.buckets import Buckets
 from app.core.rates import by_status_per_bucket, ratio
-from app.eco.models import ActionRunStatus, WorkflowRun
-from app.extensions import db
+from app.eco.models import ActionRunStatus
+
+# the overview's rollup (app/core/rollup.py): runs per start hour, status and result code
+RUNS = rollup.Rollup(
+    "rollup_workflow_runs",
+    "workflow_runs",
+    "started_at",
+    dims=(("status", "{r}.status", "text"), ("result_code", "{r}.result_code", "text")),
+)
 
 
 def runs(start: datetime, end: datetime) -> dict[str, Any]:
     """Runs in the window: total, by status, by result code; failed and warning rates over the total."""
-    groups = db.session.execute(
-        select(WorkflowRun.status, WorkflowRun.result_code, func.count())
-        .where(WorkflowRun.started_at >= start, WorkflowRun.started_at < end)
-        .group_by(WorkflowRun.status, WorkflowRun.result_code)
-    ).all()
+    groups = rollup.grouped(RUNS, start, end)
     by_status = dict.fromkeys((s.value for s in ActionRunStatus), 0)
     by_result: dict[str, int] = {}
     for status, code, n in groups:
@@ -36,4 +38,4 @@ def runs(start: datetime, end: datetime) -> dict[str, Any]:
 
 def runs_by_bucket(buckets: Buckets) -> list[dict[str, int]]:
     """Per bucket: runs started in it (total) and how many failed."""
-    return by_status_per_bucket(WorkflowRun.status, WorkflowRun.started_at, buckets, (ActionRunStatus.failed,))
+    return by_status_per_bucket(RUNS, buckets, (ActionRunStatus.failed,))

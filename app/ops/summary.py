@@ -26,12 +26,10 @@ DEFAULT_WINDOW = 7
 def breakages(days: int, end: datetime) -> dict[str, Any]:
     """Incidents in the window (canceled ones apart), how many are still unresolved and their
     share, the breakage capability's own repeat rate, and the helpdesk sends."""
-    w = breakage_figures.window(days, end)
-    by_status = breakage_figures.counts(w)["status"]
-    repeat = breakage_figures.repeat_rate(w)
+    figures = breakage_figures.rolled_up(breakage_figures.window(days, end))
+    by_status, repeat, helpdesk = figures["by_status"], figures["repeat"], figures["helpdesk"]
     total = sum(n for status, n in by_status.items() if status != IncidentStatus.canceled)
     open_ = sum(by_status[status] for status in UNRESOLVED)
-    helpdesk = breakage_figures.helpdesk_sends(w)
     return {
         "total": total,
         "by_status": by_status,

@@ -465,9 +465,10 @@ def test_live_jobs_move_through_the_metrics(live_server):
             lambda f: (
                 delta(f, "rq_jobs", queue="default", status="failed") == 1
                 and delta(f, "rq_jobs", queue="default", status="finished") == 1
+                # nothing left started: the sweeper's job (same queue, every few seconds) may be
+                and f.value("rq_jobs", queue="default", status="started") == 0
             ),
         )
-        assert done.value("rq_jobs", queue="default", status="started") == 0
         assert delta(done, "job_exec_seconds_count", queue="default") == 2
         assert delta(done, "job_exec_seconds_bucket", queue="default", le="1.0") == 1  # the failing one
         assert delta(done, "queue_wait_seconds_count", queue="default") == 2

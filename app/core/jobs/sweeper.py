@@ -12,7 +12,9 @@ Redis lock lets one through). It
    whose job RQ ended without our callback running takes RQ's final status;
 3. calls each capability's `sweep` hook (its Capability descriptor names it),
    which closes or resumes that capability's rows whose job has ended without
-   saying so (a killed work horse, a lost job), committing after each.
+   saying so (a killed work horse, a lost job), committing after each;
+4. folds the rollups' pending rows (app/core/rollup.py), so that the overview's
+   long windows sum settled hours.
 
 Rows younger than GRACE are left alone: their job may still be on its way to Redis.
 """
@@ -29,7 +31,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import InstrumentedAttribute
 from werkzeug.utils import import_string
 
-from app.core import rediskeys
+from app.core import rediskeys, rollup
 from app.core.capability import DEFAULT_QUEUE, queue_names, registry
 from app.core.jobs.models import ACTIVE_STATUSES, FINAL_STATUSES, JobRecord, JobState
 from app.core.timeutil import utcnow
@@ -67,6 +69,7 @@ def sweep() -> dict[str, int]:
         except Exception:  # one capability's trouble must not stop the others' sweep
             db.session.rollback()
             log.exception("sweep %s failed", path)
+    closed["rollups"] = sum(rollup.compact_all().values())
     return closed
 
 
