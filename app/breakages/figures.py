@@ -49,6 +49,20 @@ INCIDENTS = rollup.Rollup(
         ("repeat_days", f"CASE {_REPEAT_DAYS} ELSE 0 END", "int"),
     ),
 )
+# the trends' hours (their buckets start anywhere): only what a bucket counts
+_UNRESOLVED_SQL = rollup.quoted(status.value for status in UNRESOLVED)
+_HELPDESK_FAILED_SQL = rollup.quoted(status.value for status in (HelpdeskStatus.failed, HelpdeskStatus.dead))
+INCIDENT_TRENDS = rollup.Rollup(
+    "rollup_breakage_trends",
+    "breakage_incidents",
+    "occurred_at",
+    dims=(
+        ("counted", f"CASE WHEN {{r}}.status = '{IncidentStatus.canceled.value}' THEN 0 ELSE 1 END", "int"),
+        ("open", f"CASE WHEN {{r}}.status IN ({_UNRESOLVED_SQL}) THEN 1 ELSE 0 END", "int"),
+        ("helpdesk_failed", f"CASE WHEN {{r}}.helpdesk_status IN ({_HELPDESK_FAILED_SQL}) THEN 1 ELSE 0 END", "int"),
+    ),
+    grains=(rollup.HOUR,),
+)
 
 
 @dataclass(frozen=True)
@@ -270,13 +284,13 @@ def rolled_up(w: Window) -> dict[str, Any]:
 def by_bucket(buckets: Buckets) -> list[dict[str, int]]:
     """Per bucket: incidents that occurred in it (canceled ones apart), how many of them are
     unresolved now, and their helpdesk sends that failed (failed or dead, canceled incidents
-    too, as helpdesk_sends counts them), from the rollup."""
+    too, as helpdesk_sends counts them), from the trends' rollup."""
     found: dict[int, dict[str, int]] = {}
-    for i, status, helpdesk_status, n in rollup.grouped_by_bucket(INCIDENTS, buckets, ("status", "helpdesk_status")):
+    for i, counted, open_, helpdesk_failed, n in rollup.grouped_by_bucket(INCIDENT_TRENDS, buckets):
         counts = found.setdefault(i, _zero_bucket())
-        counts["total"] += n if status != IncidentStatus.canceled else 0
-        counts["open"] += n if status in UNRESOLVED else 0
-        counts["helpdesk_failed"] += n if helpdesk_status in (HelpdeskStatus.failed, HelpdeskStatus.dead) else 0
+        counts["total"] += n * counted
+        counts["open"] += n * open_
+        counts["helpdesk_failed"] += n * helpdesk_failed
     return buckets.spread(found.items(), _zero_bucket)
 
 

@@ -153,7 +153,7 @@ class ClusterCollector:
         ):
             family = HistogramMetricFamily(name, doc, labels=["queue"])
             try:
-                rows = {queue: (cumulative, total) for queue, cumulative, total in history.histogram(column, buckets)}
+                rows = {queue: (cumulative, total) for queue, cumulative, total in history.histogram(column)}
             except Exception:  # database down: no samples (metrics-check fails) rather than a failed scrape
                 current_app.logger.warning("metrics: database unavailable during scrape", exc_info=True)
                 yield family

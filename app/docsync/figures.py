@@ -31,6 +31,18 @@ JOBS = rollup.Rollup(
         ("replayed", "CASE WHEN {r}.replayed THEN 1 ELSE 0 END", "int"),
     ),
 )
+# the trends' hours (their buckets start anywhere): only whether a job failed, and if so whether
+# it is a dead letter (0 not failed, 1 failed and replayed, 2 a dead letter)
+FAILED, DEAD = 1, 2
+JOB_TRENDS = rollup.Rollup(
+    "rollup_doc_sync_trends",
+    "doc_sync_jobs",
+    "created_at",
+    dims=(
+        ("failure", "CASE WHEN {r}.status = 'failed' THEN CASE WHEN {r}.replayed THEN 1 ELSE 2 END ELSE 0 END", "int"),
+    ),
+    grains=(rollup.HOUR,),
+)
 
 
 def _in(start: datetime, end: datetime):
@@ -96,12 +108,11 @@ def jobs_by_bucket(buckets: Buckets) -> list[dict[str, int]]:
     """Per bucket: jobs created in it (total), how many failed and how many of those are dead
     letters, from the rollup."""
     found: dict[int, dict[str, int]] = {}
-    for i, status, replayed, n in rollup.grouped_by_bucket(JOBS, buckets, ("status", "replayed")):
+    for i, failure, n in rollup.grouped_by_bucket(JOB_TRENDS, buckets):
         counts = found.setdefault(i, _zero_bucket())
         counts["total"] += n
-        if status == SyncStatus.failed:
-            counts["failed"] += n
-            counts["dead_letter"] += 0 if replayed else n
+        counts["failed"] += n if failure else 0
+        counts["dead_letter"] += n if failure == DEAD else 0
     return buckets.spread(found.items(), _zero_bucket)
 
 

@@ -1,6 +1,6 @@
 """ops rollups: grouped counts per hour kept by triggers, for the overview's long windows
 
-Eight rollup tables (app/core/rollup.py) with their triggers and the counts of the rows already
+The rollups (app/core/rollup.py: a table per grain) with their triggers and the counts of the rows already
 there; doc_sync_jobs.replayed, kept by a trigger when a replay is inserted or deleted, so that a
 dead letter is a column the rollup can group by.
 
@@ -12,9 +12,10 @@ Create Date: 2026-12-07 15:40:00.000000
 import sqlalchemy as sa
 from alembic import op
 
-from app.breakages.figures import INCIDENTS
+from app.breakages.figures import INCIDENT_TRENDS, INCIDENTS
 from app.core import rollup
 from app.core.jobs.history import ROLLUPS as JOB_ROLLUPS
+from app.docsync.figures import JOB_TRENDS as SYNC_TRENDS
 from app.docsync.figures import JOBS as SYNC_JOBS
 from app.eco.figures import RUNS as WORKFLOW_RUNS
 from app.flows.figures import ROLLUP as FLOW_RUNS
@@ -28,7 +29,13 @@ down_revision = "0020_ops_switches"
 branch_labels = None
 depends_on = None
 
-SPECS = (*JOB_ROLLUPS, SYNC_JOBS, WORKFLOW_RUNS, INCIDENTS, FLOW_RUNS, BOM_EXPORTS, WORKORDER_PACKS, OPTIMIZATIONS)
+SPECS = (
+    *JOB_ROLLUPS,
+    SYNC_JOBS,
+    SYNC_TRENDS,
+    WORKFLOW_RUNS,
+    INCIDENTS,
+    INCIDENT_TRENDS, FLOW_RUNS, BOM_EXPORTS, WORKORDER_PACKS, OPTIMIZATIONS)
 
 REPLAYED_SQLITE = (
     "CREATE TRIGGER doc_sync_jobs_replayed AFTER INSERT ON doc_sync_jobs FOR EACH ROW "
@@ -67,9 +74,9 @@ def upgrade():
     for statement in REPLAYED_POSTGRESQL if dialect == "postgresql" else REPLAYED_SQLITE:
         op.execute(statement)
     for spec in SPECS:
-        spec.table.create(bind)
-        op.execute(rollup.backfill_sql(spec, dialect))
-        for statement in rollup.trigger_ddl(spec, dialect):
+        for table in spec.tables.values():
+            table.create(bind)
+        for statement in (*rollup.backfill_sql(spec, dialect), *rollup.trigger_ddl(spec, dialect)):
             op.execute(statement)
 
 
@@ -79,7 +86,8 @@ def downgrade():
     for spec in SPECS:
         for statement in rollup.drop_ddl(spec, dialect):
             op.execute(statement)
-        spec.table.drop(bind)
+        for table in spec.tables.values():
+            table.drop(bind)
     if dialect == "postgresql":
         op.execute("DROP TRIGGER doc_sync_jobs_replayed ON doc_sync_jobs")
         op.execute("DROP FUNCTION doc_sync_jobs_replayed()")

@@ -39,6 +39,16 @@ def _rolled(buckets: Buckets) -> dict[tuple, int]:
     return {(i, q, s): n for i, q, s, n in rollup.grouped_by_bucket(history.JOBS, buckets)}
 
 
+def _trends_agree(buckets: Buckets) -> None:
+    """The trends' own rollup (queue, failed) against the same rows."""
+    expected: dict[str, list[dict[str, int]]] = {}
+    for (i, queue, status), n in _raw(buckets).items():
+        counts = expected.setdefault(queue, [{"total": 0, "failed": 0} for _ in range(buckets.count)])[i]
+        counts["total"] += n
+        counts["failed"] += n if status in history.FAILED_STATUSES else 0
+    assert history.queue_figures_by_bucket(buckets) == dict(sorted(expected.items())), buckets
+
+
 def _seed(rng: random.Random, now: datetime, n: int) -> None:
     """Jobs over 20 days, some on whole hours and on the exact edges the checks use."""
     edges = [now - timedelta(days=d) for d in (1, 7, 14)] + [now.replace(minute=0, second=0, microsecond=0)]
@@ -83,12 +93,13 @@ def test_every_write_counts_and_every_window_agrees_with_the_rows(app, seed):
     db.session.rollback()
     for buckets in _windows(now):
         assert _rolled(buckets) == _raw(buckets), buckets
-    pending = db.session.scalar(select(func.count()).select_from(history.JOBS.table))
-    rollup.compact(history.JOBS)
-    db.session.commit()
-    settled = db.session.scalars(select(history.JOBS.table.c.pending).distinct()).all()
-    assert settled == [rollup.SETTLED]
-    assert db.session.scalar(select(func.count()).select_from(history.JOBS.table)) < pending
+        _trends_agree(buckets)
+    for table in history.JOBS.tables.values():
+        pending = db.session.scalar(select(func.count()).select_from(table))
+        rollup.compact(history.JOBS, table)
+        db.session.commit()
+        assert db.session.scalars(select(table.c.pending).distinct()).all() == [rollup.SETTLED]
+        assert db.session.scalar(select(func.count()).select_from(table)) < pending
     for buckets in _windows(now):
         assert _rolled(buckets) == _raw(buckets), buckets
 
@@ -100,15 +111,16 @@ def test_compaction_leaves_one_row_per_key_and_drops_keys_that_came_to_nothing(a
     for status in ("started", "finished", "failed", "finished"):
         db.session.execute(update(JobRecord).values(status=status))
         db.session.commit()
-    table = history.JOBS.table
-    assert db.session.scalar(select(func.count()).select_from(table)) == 9  # +1, then -1/+1 four times
-    assert rollup.compact_all()[history.JOBS.name] == 9
-    rows = db.session.execute(select(table.c.unit, table.c.queue, table.c.status, table.c.n, table.c.pending)).all()
-    assert rows == [(int(at.timestamp()) // 3600, "q", "finished", 1, rollup.SETTLED)]
+    folded = rollup.compact_all()
+    for grain, table in history.JOBS.tables.items():
+        assert folded[table.name] == 9  # +1, then -1/+1 four times
+        rows = db.session.execute(select(table.c.unit, table.c.queue, table.c.status, table.c.n, table.c.pending))
+        assert rows.all() == [(int(at.timestamp()) // grain, "q", "finished", 1, rollup.SETTLED)]
     db.session.execute(delete(JobRecord))
     db.session.commit()
     rollup.compact_all()
-    assert db.session.scalar(select(func.count()).select_from(table)) == 0
+    for table in history.JOBS.tables.values():
+        assert db.session.scalar(select(func.count()).select_from(table)) == 0
 
 
 def test_a_window_inside_one_hour_and_rows_on_its_edges(app):
@@ -136,7 +148,8 @@ def test_every_rollup_has_its_triggers(app):
         names = set(db.session.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
         expected = {f"{spec.name}_{op}" for spec in rollup.REGISTRY for op in ("insert", "delete", "update")}
     assert expected <= names
-    assert {spec.name for spec in rollup.REGISTRY} <= set(inspect(db.engine).get_table_names())
+    tables = {table.name for spec in rollup.REGISTRY for table in spec.tables.values()}
+    assert tables <= set(inspect(db.engine).get_table_names())
 
 
 def test_a_replay_marks_its_job_replayed_and_deleting_it_unmarks(app):
@@ -173,3 +186,19 @@ def test_the_rolled_up_repeat_rate_is_the_breakage_capabilitys_own(app):
         assert breakage_figures.rolled_up(w)["repeat"] == breakage_figures.repeat_rate(w), days
         assert breakage_figures.rolled_up(w)["helpdesk"] == breakage_figures.helpdesk_sends(w), days
         assert breakage_figures.rolled_up(w)["by_status"] == breakage_figures.counts(w)["status"], days
+
+
+def test_the_prometheus_histograms_count_every_job_as_the_rows_do(app):
+    rng = random.Random(9)
+    _seed(rng, utcnow(), 300)
+    db.session.execute(update(JobRecord).where(JobRecord.status == "queued").values(duration=None))
+    db.session.execute(update(JobRecord).where(JobRecord.status == "failed").values(duration=JobRecord.duration * 3))
+    db.session.commit()
+    for column, bounds in history.TIMING_BOUNDS.items():
+        value = getattr(JobRecord, column)
+        expected = []
+        for queue in sorted(QUEUES):
+            values = db.session.scalars(select(value).where(JobRecord.queue == queue, value.is_not(None))).all()
+            cumulative = [sum(v <= b for v in values) for b in bounds] + [len(values)]
+            expected.append((queue, cumulative, pytest.approx(sum(values), rel=1e-9)))
+        assert history.histogram(column) == expected, column

@@ -13,6 +13,7 @@ from sqlalchemy import case, func, select, update
 from app.core import capability, live, rollup
 from app.core.buckets import Buckets
 from app.core.jobs.models import JobRecord, JobState
+from app.core.metrics import JOB_EXEC_BUCKETS, QUEUE_WAIT_BUCKETS
 from app.core.rates import ratio, zero_counts
 from app.core.timeutil import utcnow
 from app.extensions import db
@@ -137,17 +138,19 @@ def recent(limit: int = 20) -> list[JobRecord]:
     return list(db.session.scalars(select(JobRecord).order_by(JobRecord.enqueued_at.desc()).limit(limit)))
 
 
-def histogram(column: str, buckets: tuple[float, ...]) -> list[tuple[str, list[int], float]]:
-    """Per queue: cumulative bucket counts (with +Inf last) and the sum, in one SQL query."""
-    value = getattr(JobRecord, column)
-    counts = [func.sum(case((value <= bound, 1), else_=0)) for bound in buckets]
-    rows = db.session.execute(
-        select(JobRecord.queue, *counts, func.count(), func.sum(value))
-        .where(value.is_not(None))
-        .group_by(JobRecord.queue)
-        .order_by(JobRecord.queue)
-    )
-    return [(row[0], [int(c or 0) for c in row[1:-1]], float(row[-1] or 0)) for row in rows]
+def histogram(column: str) -> list[tuple[str, list[int], float]]:
+    """Prometheus' histogram of `column` over the whole history (TIMINGS): per queue the
+    cumulative bucket counts (with +Inf last) and the sum, from the rollup."""
+    bounds = len(TIMING_BOUNDS[column])
+    per_queue: dict[str, tuple[list[int], list[float]]] = {}
+    for queue, le, n, total in rollup.all_time(TIMINGS[column]):
+        counts, summed = per_queue.setdefault(queue, ([0] * (bounds + 1), [0.0]))
+        counts[int(le)] += n
+        summed[0] += total
+    return [
+        (queue, [sum(counts[: i + 1]) for i in range(bounds + 1)], summed[0])
+        for queue, (counts, summed) in sorted(per_queue.items())
+    ]
 
 
 FAILED_STATUSES = (JobState.failed, JobState.stopped, JobState.lost)  # ended without finishing, not canceled
@@ -171,7 +174,7 @@ def _histogram(column: str) -> rollup.Rollup:
         "job_history",
         "enqueued_at",
         dims=(("queue", "{r}.queue", "text"), ("bin", _bin_sql(column), "int")),
-        grain=rollup.DAY,
+        grains=(rollup.DAY, rollup.WEEK),
         where=f"{{r}}.{column} IS NOT NULL",
     )
 
@@ -182,8 +185,42 @@ JOBS = rollup.Rollup(
     "enqueued_at",
     dims=(("queue", "{r}.queue", "text"), ("status", "{r}.status", "text")),
 )
+# the trends' buckets are as long as days but start anywhere, so they read hours: of as few keys
+# as they need (queue, and whether the job failed), a tenth of JOBS' rows
+_FAILED_SQL = rollup.quoted(status.value for status in FAILED_STATUSES)
+JOB_TRENDS = rollup.Rollup(
+    "rollup_job_trends",
+    "job_history",
+    "enqueued_at",
+    dims=(
+        ("queue", "{r}.queue", "text"),
+        ("failed", f"CASE WHEN {{r}}.status IN ({_FAILED_SQL}) THEN 1 ELSE 0 END", "int"),
+    ),
+    grains=(rollup.HOUR,),
+)
 HISTOGRAMS = {column: _histogram(column) for column in ("duration", "wait")}
-ROLLUPS = (JOBS, *HISTOGRAMS.values())
+
+
+def _timing(column: str) -> rollup.Rollup:
+    """Prometheus' job_exec_seconds and queue_wait_seconds (app/core/metrics.py) count every job
+    of the history: per enqueue day and queue, the first of the bounds the value is within
+    (len(bounds): +Inf), with the values' sum."""
+    bounds = TIMING_BOUNDS[column]
+    within = " ".join(f"WHEN {{r}}.{column} <= {bound} THEN {i}" for i, bound in enumerate(bounds))
+    return rollup.Rollup(
+        f"rollup_job_{column}_le",
+        "job_history",
+        "enqueued_at",
+        dims=(("queue", "{r}.queue", "text"), ("le", f"CASE {within} ELSE {len(bounds)} END", "int")),
+        grains=(rollup.WEEK,),  # read whole (all_time)
+        where=f"{{r}}.{column} IS NOT NULL",
+        sums=(("total", f"{{r}}.{column}"),),
+    )
+
+
+TIMING_BOUNDS = {"duration": JOB_EXEC_BUCKETS, "wait": QUEUE_WAIT_BUCKETS}
+TIMINGS = {column: _timing(column) for column in TIMING_BOUNDS}
+ROLLUPS = (JOBS, JOB_TRENDS, *HISTOGRAMS.values(), *TIMINGS.values())
 # up to this many values of a column in the window the percentiles are exact (nearest rank over
 # the rows, one sort); past it they come from the histogram
 EXACT_PERCENTILES_UP_TO = 20_000
@@ -268,10 +305,10 @@ def queue_figures(start: datetime, end: datetime) -> list[dict[str, Any]]:
 
 def queue_figures_by_bucket(buckets: Buckets) -> dict[str, list[dict[str, int]]]:
     """Per queue with a job enqueued in the window, per bucket: jobs enqueued in it (total) and
-    how many failed (failed, stopped or lost), from the rollup."""
+    how many failed (failed, stopped or lost), from the trends' rollup."""
     per_queue: dict[str, dict[int, dict[str, int]]] = {}
-    for i, queue, status, n in rollup.grouped_by_bucket(JOBS, buckets):
+    for i, queue, failed, n in rollup.grouped_by_bucket(JOB_TRENDS, buckets):
         counts = per_queue.setdefault(queue, {}).setdefault(i, zero_counts())
         counts["total"] += n
-        counts["failed"] += n if status in FAILED_STATUSES else 0
+        counts["failed"] += n if failed else 0
     return {queue: buckets.spread(found.items(), zero_counts) for queue, found in sorted(per_queue.items())}
