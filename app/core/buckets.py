@@ -2,20 +2,23 @@
 period) group rows by `Buckets.index(column)`, a portable expression of the bucket a timestamp
 falls in, and `Buckets.spread` lays the grouped counts over every bucket, empty ones as zeros.
 
-Buckets start at the window's start and are `days` long; the last one ends at the window's end
-(shorter when the window is not a multiple of the bucket, e.g. 90 days by 7)."""
+The first bucket starts at the window's start; the edges between buckets fall on whole hours
+(UTC), `days` apart from the first whole hour after the start: the first bucket is longer than
+`days` by the part-hour it starts in, the last one ends at the window's end (shorter when the
+window is not a multiple of the bucket, e.g. 90 days by 7). Whole hours are what the rollups
+hold (app/core/rollup.py), so a bucket is read from them and never from the rows of its edges."""
 
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Integer, cast, func
+from sqlalchemy import Integer, case, cast, func
 
 from app.extensions import db
 
-DAY = 86400
+HOUR, DAY = 3600, 86400
 T = TypeVar("T")
 
 
@@ -39,19 +42,32 @@ class Buckets:
         return self.days * DAY
 
     @property
+    def anchor(self) -> float:
+        """The first whole hour at or after the start (seconds since 1970): edge i is anchor + i buckets."""
+        return math.ceil(self.start.timestamp() / HOUR) * HOUR
+
+    @property
     def count(self) -> int:
-        return max(1, math.ceil((self.end - self.start).total_seconds() / self.seconds))
+        return max(1, math.ceil((self.end.timestamp() - self.anchor) / self.seconds))
 
     def bounds(self) -> list[tuple[datetime, datetime]]:
-        step = timedelta(days=self.days)
-        return [(self.start + i * step, min(self.start + (i + 1) * step, self.end)) for i in range(self.count)]
+        edges = [self.start] + [
+            datetime.fromtimestamp(self.anchor + i * self.seconds, UTC) for i in range(1, self.count)
+        ]
+        return list(zip(edges, [*edges[1:], self.end], strict=True))
+
+    def index_of(self, seconds):
+        """The 0-based bucket of a time in seconds since 1970 (an SQL expression of a moment
+        inside the window): floor of the seconds since the anchor over the bucket's seconds, 0
+        for the part-hour before the anchor. PostgreSQL's cast rounds, so it floors; SQLite's
+        cast truncates, the same for these non-negative values."""
+        since = (seconds - self.anchor) / self.seconds
+        floored = func.floor(since) if db.engine.dialect.name == "postgresql" else cast(since, Integer)
+        return case((seconds < self.anchor, 0), else_=floored)
 
     def index(self, column):
-        """The 0-based bucket of `column` (a row inside the window): floor of the seconds since
-        the window's start over the bucket's seconds. PostgreSQL's cast rounds, so it floors;
-        SQLite's cast truncates, the same for these non-negative values."""
-        since = (epoch(column) - self.start.timestamp()) / self.seconds
-        return func.floor(since) if db.engine.dialect.name == "postgresql" else cast(since, Integer)
+        """The bucket of a timestamp column's rows."""
+        return self.index_of(epoch(column))
 
     def spread(self, rows: Iterable[tuple[Any, T]], empty: Callable[[], T]) -> list[T]:
         """(bucket index, value) rows as one value per bucket, `empty()` where no row is."""

@@ -1,16 +1,18 @@
-"""Rollups: the grouped counts of a table kept per hour (or day) by the database itself, so that
-a figure over a long window sums a few thousand rolled-up rows instead of scanning a million.
+"""Rollups: the grouped counts of a table kept per hour and per day by the database itself, so
+that a figure over a long window sums a few thousand rolled-up rows instead of scanning a million.
 
-A `Rollup` names a source table, its time column, a grain (seconds) and the dimensions it groups
-by (SQL over the row, never NULL). Triggers on the source (SQLite triggers; a PL/pgSQL function
-on PostgreSQL) add a row of +1 under the new key and -1 under the old one whenever a row is
-inserted, deleted or changes its key, so every write counts, whatever made it (the ORM, a bulk
-insert, an UPDATE statement), in the writer's own transaction. Writers only ever insert: no row
-lock is shared between them. `compact` (the sweeper) folds those rows into one per key.
+A `Rollup` names a source table, its time column, its grains (seconds: a table for each) and the
+dimensions it groups by (SQL over the row, never NULL). Triggers on the source (SQLite triggers;
+a PL/pgSQL function on PostgreSQL) add a row of +1 under the new key and -1 under the old one
+whenever a row is inserted, deleted or changes its key, so every write counts, whatever made it
+(the ORM, a bulk insert, an UPDATE statement), in the writer's own transaction. Writers only
+ever insert: no row lock is shared between them. `compact` (the sweeper) folds those rows into
+one per key.
 
-Reading: the units (hours) wholly inside a window, or a time bucket of it, come from the rollup;
-the partial units at its edges are counted from the source rows, so a figure is exact at any
-edge. docs/ops.md says which figures read which rollup."""
+Reading: the coarse units (days) wholly inside a window, or a time bucket of it, come from the
+coarse table, the fine units (hours) left at its edges from the fine one, and what is left of
+the edges from the source rows, so a figure is exact at any edge. docs/ops.md, Rollups, says
+which figures read which rollup."""
 
 import math
 from collections.abc import Sequence
@@ -27,7 +29,6 @@ from sqlalchemy import (
     String,
     Table,
     and_,
-    cast,
     func,
     literal_column,
     or_,
@@ -240,10 +241,6 @@ def compact_all() -> dict[str, int]:
 # --- reading --------------------------------------------------------------------------------------
 
 
-def _floor(expr):
-    return func.floor(expr) if db.engine.dialect.name == "postgresql" else cast(expr, Integer)
-
-
 def _at(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
@@ -278,7 +275,7 @@ def grouped_by_bucket(spec: Rollup, buckets: Buckets, dims: Sequence[str] | None
         if not ranges:
             continue
         t = spec.tables[grain]
-        bucket = _floor((t.c.unit * grain - buckets.start.timestamp()) / buckets.seconds).label("bucket")
+        bucket = buckets.index_of(t.c.unit * grain).label("bucket")
         keys = [bucket, *(t.c[d] for d in dims)]
         rows = db.session.execute(
             select(*keys, *(func.sum(t.c[m]) for m in spec.measures))

@@ -66,7 +66,7 @@ def get_summary(query: SummaryQuery):
 @endpoint(
     bp,
     "/parallel-ops/trends",
-    summary="Per time bucket of a window, the totals and failures of each area",
+    summary="Per time bucket of a window, the totals and failures of each area (edges between buckets on whole hours)",
     roles=OPERATOR,
     query=TrendsQuery,
     response=TrendsOut,
