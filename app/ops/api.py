@@ -17,6 +17,7 @@ from app.ops import (
     thresholds,
 )
 from app.ops.schemas import (
+    AlertOut,
     AlertsOut,
     AlertsQuery,
     BreakerSwitchOut,
@@ -87,7 +88,7 @@ def get_alerts(query: AlertsQuery):
     return AlertsOut(
         window_days=query.window_days,
         thresholds=values,
-        alerts=alerts.alerts(query.window_days, values, query.level),
+        alerts=[AlertOut(**a, link=alerts.link(a)) for a in alerts.alerts(query.window_days, values, query.level)],
     )
 
 
