@@ -1,11 +1,10 @@
 """CSV and Markdown of the incident list (its filters, every page) and of the figures."""
 
-import csv
-import io
 from collections.abc import Iterator
 from typing import Any
 
 from app.breakages import service
+from app.core.textrows import to_csv, to_markdown
 from app.extensions import db
 
 MAX_ROWS = 100_000
@@ -62,31 +61,6 @@ def metrics_rows(figures: dict[str, Any]) -> list[list[str]]:
         rows.append(["pareto", p["number"], str(p["count"]), str(p["cumulative_share"])])
     rows += [["week", t["week"], str(t["incidents"]), str(t["severe"])] for t in figures["trend"]]
     return rows
-
-
-def to_csv(header: list[str], rows) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([_safe_cell(cell) for cell in row])
-    return out.getvalue()
-
-
-def _safe_cell(value: str) -> str:
-    """A cell a spreadsheet would run as a formula gets a leading quote."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-def to_markdown(header: list[str], rows) -> str:
-    def cell(value: str) -> str:
-        return value.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
-
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in rows:
-        padded = list(row) + [""] * (len(header) - len(row))
-        lines.append("| " + " | ".join(cell(v) for v in padded) + " |")
-    return "\n".join(lines) + "\n"
 
 
 METRICS_HEADER = ["section", "key", "value", "share_or_cumulative", "score"]

@@ -1,9 +1,11 @@
 """The overview's alerts: the summary's rates against the thresholds (thresholds.py), and what
 Redis and the breaker rows say now (queue backlog, stuck jobs, missing workers, remote sites and
-the helpdesk endpoint). Each alert links to the rows behind it. Codes and levels: docs/ops.md."""
+the helpdesk endpoint). Each alert links to the rows behind it: an endpoint and its arguments,
+made a URL only where there is a request (link(): the API's answer; the page's template), so the
+Prometheus scrape counts alerts without one. Codes and levels: docs/ops.md."""
 
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +28,13 @@ from app.ops.summary import summary
 CRITICAL, WARN = "critical", "warn"
 LEVELS = (CRITICAL, WARN)  # the order alerts are listed in
 
+Link = dict[str, Any]  # an alert's link_endpoint and link_args
+
+
+def to(endpoint: str, **args: Any) -> Link:
+    """An alert's link: `Alert(..., **to("queues.queue", name=name))`."""
+    return {"link_endpoint": endpoint, "link_args": args}
+
 
 @dataclass(frozen=True)
 class Alert:
@@ -34,7 +43,13 @@ class Alert:
     message: str
     figure: float | None
     threshold: float | None
-    link: str
+    link_endpoint: str  # the page of the rows behind it: url_for(link_endpoint, **link_args)
+    link_args: dict[str, Any] = field(default_factory=dict)
+
+
+def link(alert: dict[str, Any]) -> str:
+    """An alert's link as a URL (in a request)."""
+    return url_for(alert["link_endpoint"], **alert["link_args"])
 
 
 @dataclass(frozen=True)
@@ -45,12 +60,12 @@ class RateCheck:
     level: str
     section: tuple[str, str]  # where the rate is in summary(): section, figure
     says: str
-    link: Callable[[int], str]  # the page of the rows behind it, given the window (called in a request)
+    link: Callable[[int], Link]  # the page of the rows behind it, given the window
 
 
-def _failures(area: str, **filters: str) -> Callable[[int], str]:
+def _failures(area: str, **filters: str) -> Callable[[int], Link]:
     """The failure table of an area (issue 19 point 4) over the alert's window, with its filters."""
-    return lambda days: url_for("ops.failures_page", area=area, window_days=days, **filters)
+    return lambda days: to("ops.failures_page", area=area, window_days=days, **filters)
 
 
 RATES = (
@@ -73,7 +88,7 @@ RATES = (
         WARN,
         ("breakages", "open_rate"),
         "Unresolved incidents",
-        lambda _days: url_for("breakages.index", status="open"),
+        lambda _days: to("breakages.index", status="open"),
     ),
     RateCheck(
         "helpdesk_failed_rate",
@@ -101,7 +116,7 @@ def rate_alerts(figures: dict[str, Any], values: dict[str, float]) -> Iterator[A
                 f"{check.says}: {_pct(rate)} of the last {figures['window']['days']} d, above {_pct(limit)}.",
                 rate,
                 limit,
-                check.link(figures["window"]["days"]),
+                **check.link(figures["window"]["days"]),
             )
     # added by the overlay capability's figures; read so that it works with and without them
     cache = figures.get("overlay_cache") or {}
@@ -113,7 +128,7 @@ def rate_alerts(figures: dict[str, Any], values: dict[str, float]) -> Iterator[A
             f"Overlay cache hit rate {_pct(rate)} over {cache['requests']} lookups, below {_pct(limit)}.",
             rate,
             limit,
-            url_for("ops.index", window_days=figures["window"]["days"]) + "#card-overlay-cache",
+            **to("ops.index", window_days=figures["window"]["days"], _anchor="card-overlay-cache"),
         )
 
 
@@ -142,7 +157,7 @@ def queue_alerts(values: dict[str, float], now: datetime) -> Iterator[Alert]:
                 f"above {backlog:g} min.",
                 round(age / 60, 2),
                 backlog,
-                url_for("queues.queue", name=name),
+                **to("queues.queue", name=name),
             )
         started = StartedJobRegistry(queue=queue).get_job_ids(
             cleanup=False
@@ -157,7 +172,7 @@ def queue_alerts(values: dict[str, float], now: datetime) -> Iterator[Alert]:
                     f"past its timeout of {job.timeout} s.",
                     round(running, 1),
                     float(job.timeout),
-                    url_for("queues.job", job_id=job.id),
+                    **to("queues.job", job_id=job.id),
                 )
     silence = values["worker_heartbeat_seconds"]
     for worker in sorted(Worker.all(connection=connection), key=lambda w: w.name):
@@ -169,7 +184,7 @@ def queue_alerts(values: dict[str, float], now: datetime) -> Iterator[Alert]:
                 f"Worker {worker.name} has not sent a heartbeat for {age:.0f} s, above {silence:g} s.",
                 round(age, 1),
                 silence,
-                url_for("queues.worker", name=worker.name),
+                **to("queues.worker", name=worker.name),
             )
 
 
@@ -179,11 +194,9 @@ def endpoint_alerts() -> Iterator[Alert]:
     for site in sites.all_sites():
         if not site.enabled:
             continue
-        link = url_for("docsync.site", site_id=site.id)
         if breaker.is_open(site):
-            yield Alert(
-                "site_breaker_open", CRITICAL, breaker.why_open(site, f"Site {site.name}"), site.failures, None, link
-            )
+            why = breaker.why_open(site, f"Site {site.name}")
+            yield Alert("site_breaker_open", CRITICAL, why, site.failures, None, **to("docsync.site", site_id=site.id))
         elif site.status == SiteStatus.down:
             yield Alert(
                 "site_down",
@@ -191,19 +204,18 @@ def endpoint_alerts() -> Iterator[Alert]:
                 f"Site {site.name} is down: {site.status_detail or 'its health probe failed'}.",
                 site.failures,
                 None,
-                url_for("ops.failures_page", area="doc-sync", site=site.name),
+                **to("ops.failures_page", area="doc-sync", site=site.name),
             )
     endpoint = helpdesk.configured()
     if endpoint is None:
         return
-    link = url_for("breakages.helpdesk_page")
+    page = to("breakages.helpdesk_page")
     if breaker.is_open(endpoint):
-        yield Alert(
-            "helpdesk_breaker_open", CRITICAL, breaker.why_open(endpoint, "The helpdesk"), endpoint.failures, None, link
-        )
+        why = breaker.why_open(endpoint, "The helpdesk")
+        yield Alert("helpdesk_breaker_open", CRITICAL, why, endpoint.failures, None, **page)
     elif endpoint.status == EndpointStatus.down:
         detail = endpoint.status_detail or "its health probe failed"
-        yield Alert("helpdesk_down", CRITICAL, f"The helpdesk is down: {detail}.", endpoint.failures, None, link)
+        yield Alert("helpdesk_down", CRITICAL, f"The helpdesk is down: {detail}.", endpoint.failures, None, **page)
 
 
 def alerts(
@@ -218,7 +230,7 @@ def alerts(
         found += queue_alerts(values, now)
     except RedisError as exc:
         found.append(
-            Alert("redis_unavailable", CRITICAL, f"Redis does not answer: {exc}", None, None, url_for("queues.index"))
+            Alert("redis_unavailable", CRITICAL, f"Redis does not answer: {exc}", None, None, **to("queues.index"))
         )
     ranked = sorted(found, key=lambda a: LEVELS.index(a.level))  # stable: each level keeps the checks' order
     return [asdict(a) for a in ranked if level in (None, a.level)]

@@ -5,7 +5,7 @@ from typing import Any
 from flask import Blueprint, Response
 from pydantic import BaseModel
 
-from app.core.api import API_PREFIX, endpoint, page_out
+from app.core.api import API_PREFIX, endpoint, page_out, read
 from app.core.auth.roles import ADMIN, OPERATOR
 from app.extensions import db
 from app.ops import (
@@ -17,6 +17,7 @@ from app.ops import (
     thresholds,
 )
 from app.ops.schemas import (
+    AlertOut,
     AlertsOut,
     AlertsQuery,
     BreakerSwitchOut,
@@ -30,7 +31,6 @@ from app.ops.schemas import (
     HelpdeskFailureOut,
     HelpdeskFailuresQuery,
     IntakeOut,
-    Links,
     SummaryExportQuery,
     SummaryOut,
     SummaryQuery,
@@ -88,7 +88,7 @@ def get_alerts(query: AlertsQuery):
     return AlertsOut(
         window_days=query.window_days,
         thresholds=values,
-        alerts=alerts.alerts(query.window_days, values, query.level),
+        alerts=[AlertOut(**a, link=alerts.link(a)) for a in alerts.alerts(query.window_days, values, query.level)],
     )
 
 
@@ -193,69 +193,10 @@ def close_helpdesk_breaker():
 # --- failures -----------------------------------------------------------------------------------
 
 
-def _failures(area: str, query: Any, model: type[BaseModel], out) -> BaseModel:
+def _failures(area: str, query: Any, model: type[BaseModel], item: type[BaseModel]) -> BaseModel:
+    """A page of an area's failure table, each row `item` read from the row failures.read() gives, with its links."""
     page = failures.read(area, query.window_days, query.page, query.per_page, query.filters())
-    return page_out(model, page, lambda item: out(item, Links(**failures.links(area, item))))
-
-
-def _doc_sync_out(f: failures.DocSyncFailure, links: Links) -> DocSyncFailureOut:
-    job = f.job
-    return DocSyncFailureOut(
-        id=job.id,
-        site=job.site.name,
-        direction=job.direction,
-        status=job.status,
-        created_at=job.created_at,
-        ended_at=job.ended_at,
-        error=job.error,
-        attempts=f.attempts,
-        replayed=f.replayed,
-        replay_id=f.replay_id,
-        links=links,
-    )
-
-
-def _workflow_out(run: Any, links: Links) -> WorkflowFailureOut:
-    return WorkflowFailureOut(
-        id=run.id,
-        eco_id=run.eco_id,
-        eco=run.eco.number,
-        rule_id=run.rule_id,
-        rule=run.rule.name,
-        phase=run.phase,
-        action=run.action,
-        from_stage=run.from_stage,
-        to_stage=run.to_stage,
-        result_code=run.result_code,
-        started_at=run.started_at,
-        error=run.error,
-        attempts=run.attempts,
-        links=links,
-    )
-
-
-def _helpdesk_out(incident: Any, links: Links) -> HelpdeskFailureOut:
-    return HelpdeskFailureOut(
-        id=incident.id,
-        code=incident.code,
-        helpdesk_status=incident.helpdesk_status,
-        occurred_at=incident.occurred_at,
-        error=incident.helpdesk_error,
-        error_category=incident.helpdesk_error_category,
-        attempts=incident.helpdesk_attempts,
-        links=links,
-    )
-
-
-def _export_out(f: failures.ExportFailure, links: Links) -> ExportFailureOut:
-    return ExportFailureOut(
-        kind=f.kind,
-        id=f.row.id,
-        created_at=f.row.created_at,
-        error=f.row.error,
-        attempts=f.attempts,
-        links=links,
-    )
+    return page_out(model, page, lambda row: read(item, row, links=failures.links(area, row)))
 
 
 @endpoint(
@@ -267,7 +208,7 @@ def _export_out(f: failures.ExportFailure, links: Links) -> ExportFailureOut:
     response=DocSyncFailureList,
 )
 def doc_sync_failures(query: DocSyncFailuresQuery):
-    return _failures("doc-sync", query, DocSyncFailureList, _doc_sync_out)
+    return _failures("doc-sync", query, DocSyncFailureList, DocSyncFailureOut)
 
 
 @endpoint(
@@ -279,7 +220,7 @@ def doc_sync_failures(query: DocSyncFailuresQuery):
     response=WorkflowFailureList,
 )
 def workflow_failures(query: WorkflowFailuresQuery):
-    return _failures("workflow", query, WorkflowFailureList, _workflow_out)
+    return _failures("workflow", query, WorkflowFailureList, WorkflowFailureOut)
 
 
 @endpoint(
@@ -291,7 +232,7 @@ def workflow_failures(query: WorkflowFailuresQuery):
     response=HelpdeskFailureList,
 )
 def helpdesk_failures(query: HelpdeskFailuresQuery):
-    return _failures("helpdesk", query, HelpdeskFailureList, _helpdesk_out)
+    return _failures("helpdesk", query, HelpdeskFailureList, HelpdeskFailureOut)
 
 
 @endpoint(
@@ -303,7 +244,7 @@ def helpdesk_failures(query: HelpdeskFailuresQuery):
     response=ExportFailureList,
 )
 def export_failures(query: ExportFailuresQuery):
-    return _failures("exports", query, ExportFailureList, _export_out)
+    return _failures("exports", query, ExportFailureList, ExportFailureOut)
 
 
 # --- exports ------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from app.breakages.exports import to_csv, to_markdown
+from app.core.textrows import to_csv, to_markdown
 
 SUMMARY_COLUMNS = ("area", "figure", "key", "value")
 TRENDS_COLUMNS = ("bucket_start", "area", "figure", "key", "value")

@@ -10,7 +10,7 @@ codes open-ended). A rate with nothing to divide (null in the summary) gives no 
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import current_app, g
+from flask import g
 
 from app.core.capability import queue_names
 from app.core.metrics import Rows, scrape_gauge
@@ -243,7 +243,5 @@ def heartbeat_age() -> Rows:
 
 @scrape_gauge("ops_alerts", "Alerts of the overview firing now (7-day window, configured thresholds)", ("level",))
 def alerts_by_level() -> Rows:
-    # the alerts' links are URLs: built in a request context of their own (a scrape has none)
-    with current_app.test_request_context():
-        fired = alerts.alerts(ALERT_WINDOW, thresholds.configured(), figures=_summaries()[ALERT_WINDOW])
+    fired = alerts.alerts(ALERT_WINDOW, thresholds.configured(), figures=_summaries()[ALERT_WINDOW])
     return [(level, sum(a["level"] == level for a in fired)) for level in alerts.LEVELS]

@@ -3,9 +3,18 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    AliasPath,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
-from app.core.api import NO_NUL, Id, PageMeta, Text, paging_query
+from app.core.api import NO_NUL, Id, Out, PageMeta, Text, paging_query
 from app.ops.failures import EXPORT_KINDS
 from app.ops.summary import DEFAULT_WINDOW, WINDOWS
 from app.ops.thresholds import Overrides
@@ -286,26 +295,39 @@ class Links(BaseModel):
     job: str | None
 
 
-class DocSyncFailureOut(BaseModel):
-    id: int
-    site: str
-    direction: str
-    status: str
-    created_at: datetime
-    ended_at: datetime | None
-    error: str | None
+def _job(*path: str) -> AliasPath:
+    """A doc-sync failure's field read from its sync job (failures.DocSyncFailure.job)."""
+    return AliasPath("job", *path)
+
+
+def _row(name: str) -> AliasPath:
+    """An export failure's field read from its export or pack (failures.ExportFailure.row)."""
+    return AliasPath("row", name)
+
+
+# The four failure rows are read from failures.read()'s items (app.core.api.read), one path for all.
+
+
+class DocSyncFailureOut(Out):
+    id: int = Field(validation_alias=_job("id"))
+    site: str = Field(validation_alias=_job("site", "name"))
+    direction: str = Field(validation_alias=_job("direction"))
+    status: str = Field(validation_alias=_job("status"))
+    created_at: datetime = Field(validation_alias=_job("created_at"))
+    ended_at: datetime | None = Field(validation_alias=_job("ended_at"))
+    error: str | None = Field(validation_alias=_job("error"))
     attempts: int | None = Field(description="the RQ job's attempts; null when the job history has no record")
     replayed: bool
     replay_id: int | None = Field(description="the sync job that replayed it")
     links: Links
 
 
-class WorkflowFailureOut(BaseModel):
+class WorkflowFailureOut(Out):
     id: int
     eco_id: int
-    eco: str = Field(description="the ECO's number")
+    eco: str = Field(validation_alias=AliasPath("eco", "number"), description="the ECO's number")
     rule_id: int
-    rule: str
+    rule: str = Field(validation_alias=AliasPath("rule", "name"))
     phase: str
     action: str
     from_stage: str
@@ -317,22 +339,22 @@ class WorkflowFailureOut(BaseModel):
     links: Links
 
 
-class HelpdeskFailureOut(BaseModel):
+class HelpdeskFailureOut(Out):
     id: int
     code: str
     helpdesk_status: str
     occurred_at: datetime
-    error: str | None
-    error_category: str | None
-    attempts: int
+    error: str | None = Field(validation_alias="helpdesk_error")
+    error_category: str | None = Field(validation_alias="helpdesk_error_category")
+    attempts: int = Field(validation_alias="helpdesk_attempts")
     links: Links
 
 
-class ExportFailureOut(BaseModel):
+class ExportFailureOut(Out):
     kind: str
-    id: int
-    created_at: datetime
-    error: str | None
+    id: int = Field(validation_alias=_row("id"))
+    created_at: datetime = Field(validation_alias=_row("created_at"))
+    error: str | None = Field(validation_alias=_row("error"))
     attempts: int | None
     links: Links
 

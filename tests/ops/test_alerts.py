@@ -27,11 +27,13 @@ API = "/api/v1/parallel-ops/alerts"
 
 @pytest.fixture
 def fire(app):
-    """alerts() of a window with some thresholds changed; the codes (or the alerts) that fire."""
+    """alerts() of a window with some thresholds changed; the codes (or the alerts, each with its
+    link made a URL in a request, as the API's answer has it) that fire."""
 
     def run(window_days: int = 7, level: str | None = None, **changed: float) -> list[dict]:
+        found = alerts(window_days, {**thresholds.configured(), **changed}, level)  # needs no request
         with current_app.test_request_context():
-            return alerts(window_days, {**thresholds.configured(), **changed}, level)
+            return [{**a, "link": alerts_module.link(a)} for a in found]
 
     return run
 
@@ -85,6 +87,17 @@ def test_breakage_open_and_helpdesk_failed_rates(fire):
     assert helpdesk["link"].startswith("/parallel-ops/helpdesk/failures?window_days=")
     assert codes(found).index("helpdesk_failed_rate") < codes(found).index("breakage_open_rate")  # critical first
     assert {"breakage_open_rate", "helpdesk_failed_rate"} <= set(codes(fire()))  # 0.75 > 0.5, 0.6667 > 0.5
+
+
+def test_an_alert_carries_its_link_as_an_endpoint_and_arguments(app):
+    """No URL is made without a request (the Prometheus scrape counts alerts in an app context only)."""
+    scene.doc_sync()
+    [alert] = alerts(7, {**thresholds.configured(), "dead_letter_rate": 0.1})
+    assert (alert["link_endpoint"], alert["link_args"]) == (
+        "ops.failures_page",
+        {"area": "doc-sync", "window_days": 7, "dead_letter": "true"},
+    )
+    assert "link" not in alert
 
 
 def test_a_null_rate_never_fires(fire):

@@ -2,8 +2,11 @@
 422s, paging, links, the capability's replay, the page (htmx partial, row ids, empty states)
 and the overview's block of counts. Rows made by hand (tests/ops/scene.py), answers counted by hand."""
 
+from datetime import datetime
+
 import pytest
 
+from app.breakages.models import Incident
 from app.core.jobs.models import JobRecord
 from app.docsync.models import RemoteSite
 from app.eco.models import WorkflowRule
@@ -170,6 +173,29 @@ def test_export_failures_of_both_kinds_newest_first(app, client, bearer):
         "workorder_pack"
     ]
     assert listed(client, operator, "exports", "window_days=14&kind=bom_delta")["paging"]["total"] == 2
+
+
+def test_the_rows_read_their_fields_from_the_records(app, client, bearer):
+    """The helpdesk and export rows name some fields otherwise than the records (schemas' aliases)."""
+    scene.incidents()
+    scene.exports()
+    failed = db.session.scalar(db.select(Incident).where(Incident.helpdesk_status == "failed"))
+    failed.helpdesk_error, failed.helpdesk_error_category, failed.helpdesk_attempts = "HTTP 422", "refused", 2
+    pack = db.session.scalar(db.select(Pack).where(Pack.status == "failed"))
+    pack.error = "lock broken"
+    db.session.commit()
+    operator = bearer("operator")
+    [row] = [r for r in listed(client, operator, "helpdesk")["failures"] if r["id"] == failed.id]
+    assert (row["code"], row["error"], row["error_category"], row["attempts"]) == (
+        failed.code,
+        "HTTP 422",
+        "refused",
+        2,
+    )
+    assert datetime.fromisoformat(row["occurred_at"]).replace(tzinfo=None) == failed.occurred_at.replace(tzinfo=None)
+    [row] = listed(client, operator, "exports", "kind=workorder_pack")["failures"]
+    assert (row["id"], row["error"]) == (pack.id, "lock broken")
+    assert datetime.fromisoformat(row["created_at"]).replace(tzinfo=None) == pack.created_at.replace(tzinfo=None)
 
 
 # --- the pages -------------------------------------------------------------------------------------
