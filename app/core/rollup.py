@@ -36,7 +36,7 @@ from sqlalchemy import (
     text,
 )
 
-from app.core.buckets import Buckets
+from app.core.buckets import Buckets, epoch
 from app.extensions import db
 
 HOUR, DAY, WEEK = 3600, 86400, 7 * 86400
@@ -275,20 +275,19 @@ def grouped_by_bucket(spec: Rollup, buckets: Buckets, dims: Sequence[str] | None
         if not ranges:
             continue
         t = spec.tables[grain]
-        bucket = buckets.index_of(t.c.unit * grain).label("bucket")
-        keys = [bucket, *(t.c[d] for d in dims)]
+        keys = [*_bucket(buckets, t.c.unit * grain), *(t.c[d] for d in dims)]
         rows = db.session.execute(
             select(*keys, *(func.sum(t.c[m]) for m in spec.measures))
             .where(or_(*(and_(t.c.unit >= first, t.c.unit < last) for first, last in ranges)))
             .group_by(*keys)
         )
-        _fold(totals, rows, width)
+        _fold(totals, _numbered(rows, buckets), width)
     if left:
         source = db.metadata.tables[spec.source].alias("t")
         at = source.c[spec.at]
         sql = {name: sql for name, sql, _ in spec.dims}
         keys = [
-            buckets.index(at).label("bucket"),
+            *_bucket(buckets, epoch(at)),
             *(literal_column(sql[d].format(r="t")).label(f"d_{d}") for d in dims),
         ]
         sums = (func.sum(literal_column(sql)) for sql in spec.sum_sql("t"))
@@ -300,8 +299,17 @@ def grouped_by_bucket(spec: Rollup, buckets: Buckets, dims: Sequence[str] | None
             )
             .group_by(*keys)
         )
-        _fold(totals, rows, width)
+        _fold(totals, _numbered(rows, buckets), width)
     return [(int(key[0]), *key[1:], int(m[0]), *m[1:]) for key, m in totals.items() if m[0]]
+
+
+def _bucket(buckets: Buckets, seconds) -> list:
+    """The bucket column of a grouped read; none when there is one bucket (a window's figures)."""
+    return [buckets.index_of(seconds).label("bucket")] if buckets.count > 1 else []
+
+
+def _numbered(rows, buckets: Buckets):
+    return rows if buckets.count > 1 else ((0, *row) for row in rows)
 
 
 def _fold(totals: dict[tuple, list], rows, width: int) -> None:

@@ -221,8 +221,8 @@ def _timing(column: str) -> rollup.Rollup:
 TIMING_BOUNDS = {"duration": JOB_EXEC_BUCKETS, "wait": QUEUE_WAIT_BUCKETS}
 TIMINGS = {column: _timing(column) for column in TIMING_BOUNDS}
 ROLLUPS = (JOBS, JOB_TRENDS, *HISTOGRAMS.values(), *TIMINGS.values())
-# up to this many values of a column in the window the percentiles are exact (nearest rank over
-# the rows, one sort); past it they come from the histogram
+# up to this many jobs in the window the percentiles are exact (nearest rank over the rows, one
+# sort); past it they come from the histogram
 EXACT_PERCENTILES_UP_TO = 20_000
 
 
@@ -257,14 +257,14 @@ def _bin_value(b: int) -> float:
     return 0.0 if b == ZERO_BIN else round(math.exp((b + 0.5) / BINS_PER_E), 6)
 
 
-def _percentiles(column: str, ps: tuple[float, ...], start: datetime, end: datetime) -> dict[str, tuple]:
-    """The same nearest-rank percentiles, exact when the window holds few values, else from the
-    rolled-up histogram (the bin holding the rank, read as its middle)."""
+def _percentiles(column: str, ps: tuple[float, ...], start: datetime, end: datetime, exact: bool) -> dict[str, tuple]:
+    """The same nearest-rank percentiles, exact (over the rows) or from the rolled-up histogram
+    (the bin holding the rank, read as its middle)."""
+    if exact:
+        return _exact_percentiles(getattr(JobRecord, column), ps, start, end)
     bins: dict[str, dict[int, int]] = {}
     for queue, b, n in rollup.grouped(HISTOGRAMS[column], start, end):
         bins.setdefault(queue, {})[int(b)] = n
-    if sum(sum(counts.values()) for counts in bins.values()) <= EXACT_PERCENTILES_UP_TO:
-        return _exact_percentiles(getattr(JobRecord, column), ps, start, end)
     out = {}
     for queue, counts in bins.items():
         total, ranked, picked = sum(counts.values()), 0, []
@@ -287,8 +287,9 @@ def queue_figures(start: datetime, end: datetime) -> list[dict[str, Any]]:
         totals = counts.setdefault(queue, [0, 0])
         totals[0] += n
         totals[1] += n if status in FAILED_STATUSES else 0
-    durations = _percentiles("duration", (0.5, 0.95), start, end)
-    waits = _percentiles("wait", (0.95,), start, end)
+    exact = sum(n for n, _ in counts.values()) <= EXACT_PERCENTILES_UP_TO
+    durations = _percentiles("duration", (0.5, 0.95), start, end, exact)
+    waits = _percentiles("wait", (0.95,), start, end, exact)
     return [
         {
             "queue": queue,
