@@ -37,9 +37,15 @@ from app.extensions import db, redis_client
 from app.optimization import datasets, grid
 from app.optimization.backtest import Bars
 from app.optimization.metrics import OPTIMIZATION_EXPORT_SECONDS, OPTIMIZATION_TASKS
-from app.optimization.models import Dataset, Optimization, OptimizationStatus, OptimizationTask
+from app.optimization.models import (
+    METRICS,
+    Dataset,
+    Optimization,
+    OptimizationStatus,
+    OptimizationTask,
+    param_column,
+)
 
-METRICS = ("return_pct", "sharpe", "max_drawdown_pct", "trades", "win_rate_pct")
 METRIC_LABELS = {
     "return_pct": "Return %",
     "sharpe": "Sharpe",
@@ -340,11 +346,11 @@ def _heatmap(optimization: Optimization, x: str, y: str) -> dict[str, Any]:
     x_groups = grid.groups(grid.axis(strategy, optimization.param_space, x), HEATMAP_COLUMNS)
     y_groups = grid.groups(grid.axis(strategy, optimization.param_space, y), HEATMAP_ROWS)
 
-    # materialized, so each task's JSON is read once, not once per CASE branch below
+    # materialized, so each task is read once, not once per CASE branch below
     scored = (
         select(
-            OptimizationTask.params[x].as_float().label("x"),
-            OptimizationTask.params[y].as_float().label("y"),
+            param_column(optimization.strategy, x).label("x"),
+            param_column(optimization.strategy, y).label("y"),
             OptimizationTask.score,
         )
         .where(OptimizationTask.optimization_id == optimization.id, OptimizationTask.score.is_not(None))
