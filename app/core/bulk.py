@@ -46,20 +46,16 @@ def _names(columns: str | tuple[str, ...]) -> tuple[str, ...]:
 _UNSET = object()
 
 
-def _bound(table: Table, names: list[str], rows: list[dict[str, Any]]) -> list:
-    """The rows as SQLAlchemy would bind them (UTCDateTime's UTC check and SQLite text, Decimal
-    as SQLite's float, a StrEnum's text, JSON as text), for the driver's own bulk call: a tuple
-    per row (taken in C) when no column needs processing, else a list."""
+def _bound(table: Table, names: list[str], rows: list) -> list:
+    """The rows (sequences of values in `names` order) as SQLAlchemy would bind them (UTCDateTime's
+    UTC check and SQLite text, Decimal as SQLite's float, a StrEnum's text, JSON as text), for the
+    driver's own bulk call: the rows themselves when no column needs processing."""
     dialect = db.session.get_bind().dialect
     processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
-    take = operator.itemgetter(*names)
-    if len(names) == 1:
-        return [[take(row)] for row in rows]
-    bound = [take(row) for row in rows]
     processed = [(i, process) for i, process in enumerate(processors) if process]
     if not processed:
-        return bound
-    bound = [list(values) for values in bound]
+        return rows
+    bound = [list(values) for values in rows]
     for i, process in processed:
         last = out = _UNSET  # a column of one value (a batch's timestamp) is processed once
         for values in bound:
@@ -97,10 +93,9 @@ def _binary_types(table: Table, names: list[str]) -> list[str] | None:
     return types
 
 
-def _copy_rows(table: Table, rows: list[dict[str, Any]], conflict: tuple[str, ...], back: tuple[str, ...] = ()):
+def _copy_rows(table: Table, names: list[str], rows: list, conflict: tuple[str, ...], back: tuple[str, ...] = ()):
     """COPY the rows in (through a temporary table when conflicts are skipped or columns returned);
     returns the `back` columns of the rows inserted, if any were asked for."""
-    names = list(rows[0])
     columns = ", ".join(names)
     staged = bool(conflict or back)
     target = f"_bulk_{table.name}" if staged else table.name
@@ -128,12 +123,11 @@ def _copy_rows(table: Table, rows: list[dict[str, Any]], conflict: tuple[str, ..
         return returned
 
 
-def _insert_returning(table: Table, rows: list[dict[str, Any]], conflict: tuple[str, ...], back: tuple[str, ...]):
+def _insert_returning(table: Table, names: list[str], rows: list, conflict: tuple[str, ...], back: tuple[str, ...]):
     """PostgreSQL: COPY through a temporary table, then one INSERT ... SELECT ... RETURNING; SQLite:
     multi-row VALUES statements with RETURNING, the values bound as SQLAlchemy binds them."""
     if _postgresql():
-        return _copy_rows(table, rows, conflict, back)
-    names = list(rows[0])
+        return _copy_rows(table, names, rows, conflict, back)
     bound = _bound(table, names, rows)
     per = max(1, _sqlite_variables() // len(names))
     head = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES "
@@ -163,11 +157,10 @@ def _sqlite_variables() -> int:
         return 999
 
 
-def _insert(table: Table, rows: list[dict[str, Any]], conflict: tuple[str, ...]) -> None:
+def _insert(table: Table, names: list[str], rows: list, conflict: tuple[str, ...]) -> None:
     if _postgresql():
-        _copy_rows(table, rows, conflict)
+        _copy_rows(table, names, rows, conflict)
         return
-    names = list(rows[0])
     sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
     if conflict:
         sql += f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING"
@@ -176,14 +169,16 @@ def _insert(table: Table, rows: list[dict[str, Any]], conflict: tuple[str, ...])
 
 def insert_rows(
     table: Table,
-    rows: list[dict[str, Any]],
+    rows: list[dict[str, Any]] | list[tuple],
     *,
+    columns: tuple[str, ...] | None = None,
     skip_conflicts_on: str | tuple[str, ...] | None = None,
     returning: str | tuple[str, ...] | None = None,
 ) -> list:
-    """Insert `rows` (dicts of the same keys); with `skip_conflicts_on` (a unique column, or the
-    columns of a unique constraint), rows whose value there is taken are skipped; returns the
-    `returning` column of the rows inserted (a tuple of columns: a row of them each), else [].
+    """Insert `rows`: dicts of the same keys, or with `columns` tuples of values in that order (no
+    dict per row to build); with `skip_conflicts_on` (a unique column, or the columns of a unique
+    constraint), rows whose value there is taken are skipped; returns the `returning` column of
+    the rows inserted (a tuple of columns: a row of them each), else [].
 
     When conflicts are skipped and every returned column is one of the rows' own (the key, say),
     the rows go first to the fast bulk call (COPY, executemany) with no conflict clause, in a
@@ -191,20 +186,28 @@ def insert_rows(
     is taken is that undone and the rows inserted again, skipping conflicts, with RETURNING."""
     if not rows:
         return []
+    if columns is None:
+        names = list(rows[0])
+        take = operator.itemgetter(*names)
+        rows = [take(row) for row in rows] if len(names) > 1 else [(take(row),) for row in rows]
+    else:
+        names = list(columns)
     conflict = _names(skip_conflicts_on) if skip_conflicts_on else ()
     if not returning:
-        _insert(table, rows, conflict)
+        _insert(table, names, rows, conflict)
         return []
     back = _names(returning)
-    if conflict and set(back) <= set(rows[0]):
+    if conflict and set(back) <= set(names):
         try:
             with db.session.begin_nested():
-                _insert(table, rows, ())
+                _insert(table, names, rows, ())
         except (sqlite3.IntegrityError, psycopg.errors.UniqueViolation):
             pass  # a key was taken: the savepoint is rolled back, and the rows go in below
         else:
             if isinstance(returning, str):
-                return [row[returning] for row in rows]
-            return [tuple(row[name] for name in back) for row in rows]
-    result = _insert_returning(table, rows, conflict, back)
+                at = names.index(returning)
+                return [row[at] for row in rows]
+            take = operator.itemgetter(*(names.index(name) for name in back))
+            return [take(row) if len(back) > 1 else (take(row),) for row in rows]
+    result = _insert_returning(table, names, rows, conflict, back)
     return [row[0] for row in result] if isinstance(returning, str) else [tuple(row) for row in result]

@@ -103,7 +103,11 @@ def merge(
     # one bulk INSERT of them all before the lock (COPY on PostgreSQL); points saved meanwhile (a
     # chunk run twice) are skipped
     saved = bulk.insert_rows(
-        OptimizationTask.__table__, rows, skip_conflicts_on=("optimization_id", "seq"), returning="seq"
+        OptimizationTask.__table__,
+        rows,
+        columns=_COLUMNS,
+        skip_conflicts_on=("optimization_id", "seq"),
+        returning="seq",
     )
     optimization = service.locked(optimization_id)
     if optimization.is_final:
@@ -114,10 +118,10 @@ def merge(
     added = list(zip(rows, outcomes, strict=True))
     if len(saved) < len(rows):
         kept = set(saved)
-        added = [(row, outcome) for row, outcome in added if row["seq"] in kept]
+        added = [(row, outcome) for row, outcome in added if row[_SEQ] in kept]
     counted, reason = _count(optimization, added, now)
     if counted < len(added):  # the policy stopped the optimization: what came after its stop is not kept
-        past = [row["seq"] for row, _ in added[counted:]]
+        past = [row[_SEQ] for row, _ in added[counted:]]
         db.session.execute(
             delete(OptimizationTask).where(
                 OptimizationTask.optimization_id == optimization_id, bulk.among(OptimizationTask.seq, past)
@@ -131,7 +135,7 @@ def merge(
     if finalized:
         _finish(optimization, reason)
     db.session.commit()
-    failed = sum(1 for row, _ in added if row["status"] == _FAILED)
+    failed = sum(1 for row, _ in added if row[_STATUS] == _FAILED)
     OPTIMIZATION_TASKS.labels(TaskStatus.finished).inc(len(added) - failed)
     OPTIMIZATION_TASKS.labels(TaskStatus.failed).inc(failed)
     service.announce(optimization, finalized)
@@ -140,25 +144,37 @@ def merge(
 
 
 _FINISHED, _FAILED = TaskStatus.finished.value, TaskStatus.failed.value  # an enum member's .value per row is slow
-_NO_METRICS = dict.fromkeys(METRICS)
+# a task row as the bulk insert takes it: a tuple of these columns (no dict per row)
+_COLUMNS = ("optimization_id", "seq", "status", "score", *PARAM_COLUMNS, *METRICS, "error", "finished_at")
+_SEQ, _STATUS, _SCORE, _TRADES = 1, 2, 3, _COLUMNS.index("trades")
+_NONE = (None,) * max(len(PARAM_COLUMNS), len(METRICS))
 
 
-def _task_rows(optimization_id: int, outcomes: list[Outcome], metric: str, now: datetime) -> list[dict[str, Any]]:
-    """The rows of the outcomes: numbers in typed columns, nothing to encode."""
+def _task_rows(optimization_id: int, outcomes: list[Outcome], metric: str, now: datetime) -> list[tuple]:
+    """The rows of the outcomes (`_COLUMNS`): numbers in typed columns, nothing to encode."""
     rows = []
+    slots, failed_metrics = len(PARAM_COLUMNS), _NONE[: len(METRICS)]
     for outcome in outcomes:
-        metrics = outcome.metrics
-        row = dict(zip(PARAM_COLUMNS, map(float, outcome.params.values()), strict=False))
-        row.update(_NO_METRICS if metrics is None else {name: metrics.get(name) for name in METRICS})
-        row["optimization_id"], row["seq"], row["finished_at"] = optimization_id, outcome.seq, now
-        row["error"] = outcome.error
-        row["status"] = _FAILED if outcome.error else _FINISHED
-        row["score"] = metrics.get(metric) if metrics else None
-        rows.append(row)
+        metrics, error = outcome.metrics, outcome.error
+        params = tuple(map(float, outcome.params.values()))
+        if len(params) < slots:
+            params += _NONE[: slots - len(params)]
+        rows.append(
+            (
+                optimization_id,
+                outcome.seq,
+                _FAILED if error else _FINISHED,
+                metrics.get(metric) if metrics else None,
+                *params,
+                *(map(metrics.get, METRICS) if metrics else failed_metrics),
+                error,
+                now,
+            )
+        )
     return rows
 
 
-Added = list[tuple[dict[str, Any], Outcome]]  # the rows a merge saved, with their outcomes
+Added = list[tuple[tuple, Outcome]]  # the rows a merge saved, with their outcomes
 
 
 def _count(optimization: Optimization, added: Added, now: datetime) -> tuple[int, str | None]:
@@ -176,7 +192,7 @@ def _count(optimization: Optimization, added: Added, now: datetime) -> tuple[int
     best_history, reason, counted = list(optimization.best_history), None, 0
     for row, outcome in added:
         counted += 1
-        score = row["score"]
+        score = row[_SCORE]
         if outcome.error:
             failed += 1
         else:
@@ -199,17 +215,17 @@ def _update_top(optimization: Optimization, added: Added, artifacts: Artifacts |
     # only the best top_n of the batch can enter the Top-N: entries (and their task ids) for them alone
     best = heapq.nsmallest(
         optimization.top_n,
-        (entry for entry in added if entry[0]["score"] is not None),
-        key=lambda entry: (sign * entry[0]["score"], entry[0]["seq"]),
+        (entry for entry in added if entry[0][_SCORE] is not None),
+        key=lambda entry: (sign * entry[0][_SCORE], entry[0][_SEQ]),
     )
-    ids = _task_ids(optimization.id, [row["seq"] for row, _ in best])
+    ids = _task_ids(optimization.id, [row[_SEQ] for row, _ in best])
     candidates = optimization.top + [
         {
-            "taskId": ids[row["seq"]],
-            "seq": row["seq"],
-            "score": row["score"],
+            "taskId": ids[row[_SEQ]],
+            "seq": row[_SEQ],
+            "score": row[_SCORE],
             "params": outcome.params,
-            "trades": row["trades"],
+            "trades": row[_TRADES],
         }
         for row, outcome in best
     ]
@@ -217,10 +233,10 @@ def _update_top(optimization: Optimization, added: Added, artifacts: Artifacts |
     kept = {t["taskId"] for t in top}
     if artifacts is not None:
         for row, outcome in best:
-            if ids[row["seq"]] in kept:
+            if ids[row[_SEQ]] in kept:
                 db.session.execute(
                     update(OptimizationTask)
-                    .where(OptimizationTask.id == ids[row["seq"]])
+                    .where(OptimizationTask.id == ids[row[_SEQ]])
                     .values(artifacts=artifacts(outcome))
                 )
     dropped = [t["taskId"] for t in optimization.top if t["taskId"] not in kept]
