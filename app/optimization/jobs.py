@@ -8,6 +8,7 @@ and indicators and the expanded grid in run order, is cached per process: an
 in-process worker (`optimize` is an in-process queue) computes them once for
 all the chunks of an optimization."""
 
+import gc
 import json
 import time
 from dataclasses import dataclass
@@ -92,10 +93,15 @@ def _prepare(optimization_id: int, first: int, last: int) -> _Chunk | None:
         return None
     strategy = grid.strategy_named(optimization.strategy)
     space = json.dumps(optimization.param_space, sort_keys=True)
+    cached = _points.cache_info().misses + _indicators.cache_info().misses
     points = _points(strategy.name, space, optimization.run_order_seed)[first:last]
     done = set(chunks.saved(optimization_id, list(range(first, last))))  # a requeued chunk skips what it saved
     dataset = optimization.dataset
     indicators = _indicators(dataset.id, dataset.checksum)
+    if _points.cache_info().misses + _indicators.cache_info().misses > cached:
+        # a cache just filled (the grid: 100,000 dicts) leaves the cyclic GC's view now, not after
+        # this job (as an in-process worker does): each full collection of the job scanned it
+        gc.freeze()
     chunk = _Chunk(
         optimization_id,
         halt_key,
