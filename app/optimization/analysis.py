@@ -19,10 +19,10 @@ TRIAL_STATUSES = ("finished", "failed")
 
 def grid_size(strategy_name: str, space: dict[str, Any]) -> dict[str, int]:
     """What submitting this space would queue: the grid's size, the points the strategy's constraint
-    skips and those left to run. `grid.expand` is what `service.submit` calls, so the numbers are
+    skips and those left to run. `grid.count` is what `service.submit` calls, so the numbers are
     the ones the submit flash will say; a bad space raises the same InvalidInput."""
-    points, skipped = grid.expand(grid.strategy_named(strategy_name), space)
-    return {"size": len(points) + skipped, "skipped": skipped, "toRun": len(points)}
+    points, skipped = grid.count(grid.strategy_named(strategy_name), space)
+    return {"size": points + skipped, "skipped": skipped, "toRun": points}
 
 
 def sort_keys(optimization: Optimization) -> list[str]:

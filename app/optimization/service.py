@@ -150,12 +150,12 @@ def submit(owner: User, spec: dict[str, Any], source: Optimization | None = None
     strategy = grid.strategy_named(spec["strategy"])
     policy = _check_policy(spec["earlyStopPolicy"])
     dataset = get_dataset(spec["dataset"])
-    points, skipped = grid.expand(strategy, spec["paramSpace"])
+    points, skipped = grid.count(strategy, spec["paramSpace"])
     if not points:
         raise invalid(
             "paramSpace", f"Every grid point breaks the constraint {strategy.constraint_text}.", skipped=skipped
         )
-    chunks = chunk_count(len(points), strategy.name, dataset)
+    chunks = chunk_count(points, strategy.name, dataset)
     optimization = Optimization(
         owner=owner,
         strategy=strategy.name,
@@ -167,7 +167,7 @@ def submit(owner: User, spec: dict[str, Any], source: Optimization | None = None
         commission=spec["commission"],
         source_id=source.id if source else None,
         status=OptimizationStatus.queued,
-        total=len(points),
+        total=points,
         skipped=skipped,
         run_order_seed=_run_order_seed(policy, spec.get("runOrderSeed")),
         top=[],
@@ -188,7 +188,7 @@ def submit(owner: User, spec: dict[str, Any], source: Optimization | None = None
             "paramSpace": spec["paramSpace"],
             "policy": policy,
             "topN": spec["topN"],
-            "total": len(points),
+            "total": points,
             "skipped": skipped,
             "runOrderSeed": optimization.run_order_seed,
             "source": optimization.source_id,
