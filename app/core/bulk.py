@@ -67,7 +67,9 @@ def _bound(table: Table, names: list[str], rows: list) -> list:
 
 
 # PostgreSQL types COPY sends in binary (psycopg's C dumpers, half the time of text per row); a
-# table with another type in the rows (JSON, NUMERIC, dates...) is copied as text
+# table with another type in the rows (JSON, NUMERIC, dates...) is copied as text. In binary the
+# values must be of the column's Python type (ints for an integer column, floats or ints for a
+# float one, str for text, aware datetimes, bools): the server no longer parses text
 _BINARY_COPY = {
     "INTEGER": "int4",
     "BIGINT": "int8",
