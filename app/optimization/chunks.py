@@ -47,10 +47,6 @@ class Outcome:
 Artifacts = Callable[[Outcome], dict[str, Any]]
 
 
-def _better(mode: str, score: float, than: float | None) -> bool:
-    return than is None or (score > than if mode == "max" else score < than)
-
-
 def _reached(mode: str, score: float, target: float) -> bool:
     return score >= target if mode == "max" else score <= target
 
@@ -190,21 +186,25 @@ def _count(optimization: Optimization, added: Added, now: datetime) -> tuple[int
         optimization.since_best,
     )
     best_history, reason, counted = list(optimization.best_history), None, 0
-    for row, outcome in added:
+    stops = policy["target"] is not None or policy["patience"] or policy["maxTasks"]
+    sign = 1 if mode == "max" else -1  # compared as sign * score: larger is better
+    signed_best = None if best is None else sign * best
+    for row, _ in added:
         counted += 1
         score = row[_SCORE]
-        if outcome.error:
+        if row[_STATUS] == _FAILED:
             failed += 1
         else:
             finished += 1
-            if score is not None and _better(mode, score, best):
-                best, since_best = score, 0
+            if score is not None and (signed_best is None or sign * score > signed_best):
+                best, signed_best, since_best = score, sign * score, 0
                 best_history.append([finished + failed, round(elapsed, 3), score])
             else:
                 since_best += 1
-        reason = _stop_reason(policy, mode, score, since_best, finished + failed)
-        if reason:
-            break
+        if stops:
+            reason = _stop_reason(policy, mode, score, since_best, finished + failed)
+            if reason:
+                break
     optimization.finished, optimization.failed, optimization.since_best = finished, failed, since_best
     optimization.best_score, optimization.best_history = best, best_history
     return counted, reason
@@ -212,12 +212,13 @@ def _count(optimization: Optimization, added: Added, now: datetime) -> tuple[int
 
 def _update_top(optimization: Optimization, added: Added, artifacts: Artifacts | None) -> None:
     sign = -1 if optimization.mode == "max" else 1
-    # only the best top_n of the batch can enter the Top-N: entries (and their task ids) for them alone
-    best = heapq.nsmallest(
-        optimization.top_n,
-        (entry for entry in added if entry[0][_SCORE] is not None),
-        key=lambda entry: (sign * entry[0][_SCORE], entry[0][_SEQ]),
-    )
+    # only the best top_n of the batch can enter the Top-N: entries (and their task ids) for them alone;
+    # with a full Top-N, only a score at least as good as its last one can
+    scored = [entry for entry in added if entry[0][_SCORE] is not None]
+    if len(optimization.top) >= optimization.top_n and optimization.top:
+        bar = sign * optimization.top[-1]["score"]
+        scored = [entry for entry in scored if sign * entry[0][_SCORE] <= bar]
+    best = heapq.nsmallest(optimization.top_n, scored, key=lambda entry: (sign * entry[0][_SCORE], entry[0][_SEQ]))
     ids = _task_ids(optimization.id, [row[_SEQ] for row, _ in best])
     candidates = optimization.top + [
         {

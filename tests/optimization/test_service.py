@@ -434,3 +434,15 @@ def test_time_sized_chunks_come_in_a_multiple_of_the_optimize_workers(app, make_
     assert shared.chunks_total == 6  # 4 rounded up to a multiple of 3 workers
     assert [last - first for first, last in service.chunk_ranges(shared)][0] <= 1500
     db.session.commit()
+
+
+@pytest.mark.parametrize("mode", ["max", "min"])
+def test_a_full_top_n_takes_only_what_beats_its_last_entry_ties_by_task_number(app, make_user, mode):
+    owner, job = submitted(make_user, {"mode": mode})
+    better = 1 if mode == "max" else -1
+    assert chunks.merge(job.id, [outcome(4, 5.0 * better), outcome(5, 4.0 * better), outcome(6, 3.0 * better)])
+    # seq 1 ties the last entry (3) and comes first in task order; seq 2 and 3 do not make it
+    assert chunks.merge(job.id, [outcome(1, 3.0 * better), outcome(2, 2.0 * better), outcome(3, 2.9 * better)])
+    job = service.get(job.id, owner)
+    assert [(t["seq"], t["score"]) for t in job.top] == [(4, 5.0 * better), (5, 4.0 * better), (1, 3.0 * better)]
+    assert job.best_score == 5.0 * better and [point[0] for point in job.best_history] == [1]
