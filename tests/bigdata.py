@@ -98,16 +98,21 @@ def big_optimization(connection: Connection, owner_id: int, tasks: int = OPTIMIZ
             {
                 "optimization_id": optimization_id,
                 "seq": seq,
-                "params": {"n1": 1 + seq % side, "n2": 2 + seq // side},
+                "param_1": 1 + seq % side,  # n1
+                "param_2": 2 + seq // side,  # n2
                 "status": "finished",
                 "score": (seq * 7919 % tasks) / tasks,
-                "metrics": {"return_pct": 1.0, "sharpe": 0.5, "max_drawdown_pct": 3.0, "trades": 4, "win_rate_pct": 50},
+                "return_pct": 1.0,
+                "sharpe": 0.5,
+                "max_drawdown_pct": 3.0,
+                "trades": 4,
+                "win_rate_pct": 50,
             }
             for seq in range(tasks)
         ],
     )
     best = connection.execute(
-        select(OptimizationTask.id, OptimizationTask.score, OptimizationTask.params)
+        select(OptimizationTask.id, OptimizationTask.score, OptimizationTask.param_1, OptimizationTask.param_2)
         .where(OptimizationTask.optimization_id == optimization_id)
         .order_by(OptimizationTask.score.desc())
         .limit(10)
@@ -117,7 +122,10 @@ def big_optimization(connection: Connection, owner_id: int, tasks: int = OPTIMIZ
         .where(Optimization.id == optimization_id)
         .values(
             best_score=best[0].score,
-            top=[{"taskId": row.id, "score": row.score, "params": row.params} for row in best],
+            top=[
+                {"taskId": row.id, "score": row.score, "params": {"n1": int(row.param_1), "n2": int(row.param_2)}}
+                for row in best
+            ],
         )
     )
     return optimization_id

@@ -11,8 +11,7 @@ from app.core.paging import Page, paginate
 from app.core.validation import invalid
 from app.extensions import db
 from app.optimization import grid
-from app.optimization.models import Optimization, OptimizationTask
-from app.optimization.service import METRICS
+from app.optimization.models import METRICS, PARAM_COLUMNS, Optimization, OptimizationTask, param_column, params_of
 from app.optimization.strategies import STRATEGIES
 
 TRIAL_STATUSES = ("finished", "failed")
@@ -20,10 +19,10 @@ TRIAL_STATUSES = ("finished", "failed")
 
 def grid_size(strategy_name: str, space: dict[str, Any]) -> dict[str, int]:
     """What submitting this space would queue: the grid's size, the points the strategy's constraint
-    skips and those left to run. `grid.expand` is what `service.submit` calls, so the numbers are
+    skips and those left to run. `grid.count` is what `service.submit` calls, so the numbers are
     the ones the submit flash will say; a bad space raises the same InvalidInput."""
-    points, skipped = grid.expand(grid.strategy_named(strategy_name), space)
-    return {"size": len(points) + skipped, "skipped": skipped, "toRun": len(points)}
+    points, skipped = grid.count(grid.strategy_named(strategy_name), space)
+    return {"size": points + skipped, "skipped": skipped, "toRun": points}
 
 
 def sort_keys(optimization: Optimization) -> list[str]:
@@ -69,8 +68,8 @@ def _column(optimization: Optimization, key: str):
     if key == "score":
         return OptimizationTask.score
     if key in METRICS:
-        return OptimizationTask.metrics[key].as_float()
-    return OptimizationTask.params[key].as_float()
+        return getattr(OptimizationTask, key)
+    return param_column(optimization.strategy, key)
 
 
 def trials(
@@ -95,7 +94,7 @@ def trials(
         raise invalid("status", f"Status is finished or failed; {status!r} is neither.", allowed=list(TRIAL_STATUSES))
     query = select(OptimizationTask).where(OptimizationTask.optimization_id == optimization.id)
     for name, (low, high) in parse_ranges(optimization, ranges).items():
-        column = OptimizationTask.params[name].as_float()
+        column = param_column(optimization.strategy, name)
         if low is not None:
             query = query.where(column >= low)
         if high is not None:
@@ -130,7 +129,7 @@ def slices(optimization: Optimization) -> dict[str, Any]:
     best = func.max if optimization.mode == "max" else func.min
     out: dict[str, Any] = {"params": {}, "mode": optimization.mode}
     for name in names:
-        value = OptimizationTask.params[name].as_float()
+        value = param_column(optimization.strategy, name)
         rows = db.session.execute(
             select(value, func.count(), func.avg(OptimizationTask.score), best(OptimizationTask.score))
             .where(*scored)
@@ -172,17 +171,18 @@ def parallel(optimization: Optimization) -> dict[str, Any]:
     if not scored:
         return {"names": names, "lines": [], "count": 0}
     best_first = OptimizationTask.score.desc() if optimization.mode == "max" else OptimizationTask.score.asc()
+    columns = [getattr(OptimizationTask, c) for c in PARAM_COLUMNS[: len(names)]]
     best = db.session.execute(
-        select(OptimizationTask.seq, OptimizationTask.params, OptimizationTask.score)
+        select(OptimizationTask.seq, OptimizationTask.score, *columns)
         .where(*mine)
         .order_by(best_first, OptimizationTask.seq)
         .limit(PARALLEL_BEST)
     ).all()
     last_seq = db.session.scalar(select(func.max(OptimizationTask.seq)).where(*mine))
     stride = max(1, -(-(last_seq + 1) // PARALLEL_SAMPLE))
-    taken = {seq for seq, _, _ in best}
+    taken = {seq for seq, *_ in best}
     sample = db.session.execute(
-        select(OptimizationTask.seq, OptimizationTask.params, OptimizationTask.score)
+        select(OptimizationTask.seq, OptimizationTask.score, *columns)
         .where(*mine, OptimizationTask.seq.in_([s for s in range(0, last_seq + 1, stride) if s not in taken]))
         .order_by(OptimizationTask.seq)
     ).all()
@@ -194,8 +194,8 @@ def parallel(optimization: Optimization) -> dict[str, Any]:
         "score": (float(low), float(high)),
         "count": scored,
         "lines": [
-            {"seq": seq, "params": params, "score": score, "best": rank < len(best)}
-            for rank, (seq, params, score) in enumerate([*best, *sample])
+            {"seq": seq, "params": params_of(strategy.name, values), "score": score, "best": rank < len(best)}
+            for rank, (seq, score, *values) in enumerate([*best, *sample])
         ],
     }
 

@@ -7,6 +7,7 @@ chunk skips the points already saved, and a merge skips (ON CONFLICT) results
 of points saved meanwhile; the sweeper's hook resumes the chunks an
 optimization lost (work horse killed, job lost with Redis)."""
 
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +22,14 @@ from app.extensions import db, redis_client
 from app.optimization import service
 from app.optimization.backtest import Result
 from app.optimization.metrics import OPTIMIZATION_TASKS
-from app.optimization.models import Optimization, OptimizationStatus, OptimizationTask, TaskStatus
+from app.optimization.models import (
+    METRICS,
+    PARAM_COLUMNS,
+    Optimization,
+    OptimizationStatus,
+    OptimizationTask,
+    TaskStatus,
+)
 
 
 @dataclass
@@ -37,10 +45,6 @@ class Outcome:
 # the artifacts of a result entering the Top-N: the chunk runs its backtest again (it is
 # deterministic), so no chunk keeps an equity curve per point in memory
 Artifacts = Callable[[Outcome], dict[str, Any]]
-
-
-def _better(mode: str, score: float, than: float | None) -> bool:
-    return than is None or (score > than if mode == "max" else score < than)
 
 
 def _reached(mode: str, score: float, target: float) -> bool:
@@ -91,13 +95,15 @@ def merge(
         db.session.rollback()
         return False
     now = utcnow()
-    rows = [_task_row(optimization_id, outcome, optimization.metric, now) for outcome in outcomes]
-    # one INSERT of them all before the lock; points saved meanwhile (a chunk run twice) are skipped
-    saved_ids = dict(
-        (seq, task_id)
-        for task_id, seq in bulk.insert_rows(
-            OptimizationTask.__table__, rows, skip_conflicts_on=("optimization_id", "seq"), returning=("id", "seq")
-        )
+    rows = _task_rows(optimization_id, outcomes, optimization.metric, now)
+    # one bulk INSERT of them all before the lock (COPY on PostgreSQL); points saved meanwhile (a
+    # chunk run twice) are skipped
+    saved = bulk.insert_rows(
+        OptimizationTask.__table__,
+        rows,
+        columns=_COLUMNS,
+        skip_conflicts_on=("optimization_id", "seq"),
+        returning="seq",
     )
     optimization = service.locked(optimization_id)
     if optimization.is_final:
@@ -105,15 +111,18 @@ def merge(
         return False
     if optimization.status == OptimizationStatus.queued:
         optimization.status, optimization.started_at = OptimizationStatus.running, now
-    added = [
-        (saved_ids[row["seq"]], row, outcome)
-        for row, outcome in zip(rows, outcomes, strict=True)
-        if row["seq"] in saved_ids
-    ]
+    added = list(zip(rows, outcomes, strict=True))
+    if len(saved) < len(rows):
+        kept = set(saved)
+        added = [(row, outcome) for row, outcome in added if row[_SEQ] in kept]
     counted, reason = _count(optimization, added, now)
     if counted < len(added):  # the policy stopped the optimization: what came after its stop is not kept
-        past = [task_id for task_id, _, _ in added[counted:]]
-        db.session.execute(delete(OptimizationTask).where(bulk.among(OptimizationTask.id, past)))
+        past = [row[_SEQ] for row, _ in added[counted:]]
+        db.session.execute(
+            delete(OptimizationTask).where(
+                OptimizationTask.optimization_id == optimization_id, bulk.among(OptimizationTask.seq, past)
+            )
+        )
     added = added[:counted]
     _update_top(optimization, added, artifacts)
     if chunk_finished:
@@ -122,29 +131,49 @@ def merge(
     if finalized:
         _finish(optimization, reason)
     db.session.commit()
-    for state in TaskStatus:
-        OPTIMIZATION_TASKS.labels(state).inc(sum(1 for _, row, _ in added if row["status"] == state))
+    failed = sum(1 for row, _ in added if row[_STATUS] == _FAILED)
+    OPTIMIZATION_TASKS.labels(TaskStatus.finished).inc(len(added) - failed)
+    OPTIMIZATION_TASKS.labels(TaskStatus.failed).inc(failed)
     service.announce(optimization, finalized)
     db.session.commit()
     return not finalized
 
 
-def _task_row(optimization_id: int, outcome: Outcome, metric: str, now: datetime) -> dict[str, Any]:
-    return {
-        "optimization_id": optimization_id,
-        "seq": outcome.seq,
-        "params": outcome.params,
-        "status": (TaskStatus.failed if outcome.error else TaskStatus.finished).value,
-        "score": outcome.metrics.get(metric) if outcome.metrics else None,
-        "metrics": outcome.metrics,
-        "error": outcome.error,
-        "finished_at": now,
-    }
+_FINISHED, _FAILED = TaskStatus.finished.value, TaskStatus.failed.value  # an enum member's .value per row is slow
+# a task row as the bulk insert takes it: a tuple of these columns (no dict per row)
+_COLUMNS = ("optimization_id", "seq", "status", "score", *PARAM_COLUMNS, *METRICS, "error", "finished_at")
+_SEQ, _STATUS, _SCORE, _TRADES = 1, 2, 3, _COLUMNS.index("trades")
+_NONE = (None,) * max(len(PARAM_COLUMNS), len(METRICS))
 
 
-def _count(
-    optimization: Optimization, added: list[tuple[int, dict[str, Any], Outcome]], now: datetime
-) -> tuple[int, str | None]:
+def _task_rows(optimization_id: int, outcomes: list[Outcome], metric: str, now: datetime) -> list[tuple]:
+    """The rows of the outcomes (`_COLUMNS`): numbers in typed columns, nothing to encode."""
+    rows = []
+    slots, failed_metrics = len(PARAM_COLUMNS), _NONE[: len(METRICS)]
+    for outcome in outcomes:
+        metrics, error = outcome.metrics, outcome.error
+        params = tuple(map(float, outcome.params.values()))
+        if len(params) < slots:
+            params += _NONE[: slots - len(params)]
+        rows.append(
+            (
+                optimization_id,
+                outcome.seq,
+                _FAILED if error else _FINISHED,
+                metrics.get(metric) if metrics else None,
+                *params,
+                *(map(metrics.get, METRICS) if metrics else failed_metrics),
+                error,
+                now,
+            )
+        )
+    return rows
+
+
+Added = list[tuple[tuple, Outcome]]  # the rows a merge saved, with their outcomes
+
+
+def _count(optimization: Optimization, added: Added, now: datetime) -> tuple[int, str | None]:
     """Counts, best score and its history, result by result until the policy stops the optimization:
     how many results count and the stop reason (None while it goes on). Counted in locals and set
     on the row once: an ORM attribute set per result cost more than the backtest."""
@@ -157,53 +186,76 @@ def _count(
         optimization.since_best,
     )
     best_history, reason, counted = list(optimization.best_history), None, 0
-    for _, row, outcome in added:
+    stops = policy["target"] is not None or policy["patience"] or policy["maxTasks"]
+    sign = 1 if mode == "max" else -1  # compared as sign * score: larger is better
+    signed_best = None if best is None else sign * best
+    for row, _ in added:
         counted += 1
-        score = row["score"]
-        if outcome.error:
+        score = row[_SCORE]
+        if row[_STATUS] == _FAILED:
             failed += 1
         else:
             finished += 1
-            if score is not None and _better(mode, score, best):
-                best, since_best = score, 0
+            if score is not None and (signed_best is None or sign * score > signed_best):
+                best, signed_best, since_best = score, sign * score, 0
                 best_history.append([finished + failed, round(elapsed, 3), score])
             else:
                 since_best += 1
-        reason = _stop_reason(policy, mode, score, since_best, finished + failed)
-        if reason:
-            break
+        if stops:
+            reason = _stop_reason(policy, mode, score, since_best, finished + failed)
+            if reason:
+                break
     optimization.finished, optimization.failed, optimization.since_best = finished, failed, since_best
     optimization.best_score, optimization.best_history = best, best_history
     return counted, reason
 
 
-def _update_top(
-    optimization: Optimization, added: list[tuple[int, dict[str, Any], Outcome]], artifacts: Artifacts | None
-) -> None:
+def _update_top(optimization: Optimization, added: Added, artifacts: Artifacts | None) -> None:
     sign = -1 if optimization.mode == "max" else 1
+    # only the best top_n of the batch can enter the Top-N: entries (and their task ids) for them alone;
+    # with a full Top-N, only a score at least as good as its last one can
+    scored = [entry for entry in added if entry[0][_SCORE] is not None]
+    if len(optimization.top) >= optimization.top_n and optimization.top:
+        bar = sign * optimization.top[-1]["score"]
+        scored = [entry for entry in scored if sign * entry[0][_SCORE] <= bar]
+    best = heapq.nsmallest(optimization.top_n, scored, key=lambda entry: (sign * entry[0][_SCORE], entry[0][_SEQ]))
+    ids = _task_ids(optimization.id, [row[_SEQ] for row, _ in best])
     candidates = optimization.top + [
         {
-            "taskId": task_id,
-            "seq": row["seq"],
-            "score": row["score"],
-            "params": row["params"],
-            "trades": row["metrics"].get("trades"),
+            "taskId": ids[row[_SEQ]],
+            "seq": row[_SEQ],
+            "score": row[_SCORE],
+            "params": outcome.params,
+            "trades": row[_TRADES],
         }
-        for task_id, row, _ in added
-        if row["score"] is not None
+        for row, outcome in best
     ]
     top = sorted(candidates, key=lambda t: (sign * t["score"], t["seq"]))[: optimization.top_n]
     kept = {t["taskId"] for t in top}
     if artifacts is not None:
-        for task_id, _, outcome in added:
-            if task_id in kept:
+        for row, outcome in best:
+            if ids[row[_SEQ]] in kept:
                 db.session.execute(
-                    update(OptimizationTask).where(OptimizationTask.id == task_id).values(artifacts=artifacts(outcome))
+                    update(OptimizationTask)
+                    .where(OptimizationTask.id == ids[row[_SEQ]])
+                    .values(artifacts=artifacts(outcome))
                 )
     dropped = [t["taskId"] for t in optimization.top if t["taskId"] not in kept]
     if dropped:  # only the Top-N keep their artifacts
         db.session.execute(update(OptimizationTask).where(OptimizationTask.id.in_(dropped)).values(artifacts=None))
     optimization.top = top
+
+
+def _task_ids(optimization_id: int, seqs: list[int]) -> dict[int, int]:
+    """seq -> task id of these saved points (the bulk insert returns none: COPY cannot)."""
+    if not seqs:
+        return {}
+    rows = db.session.execute(
+        select(OptimizationTask.seq, OptimizationTask.id).where(
+            OptimizationTask.optimization_id == optimization_id, OptimizationTask.seq.in_(seqs)
+        )
+    )
+    return {seq: task_id for seq, task_id in rows}
 
 
 def _finish(optimization: Optimization, reason: str | None) -> None:

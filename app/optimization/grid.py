@@ -3,7 +3,6 @@
 that order, or a seeded shuffle of it (`in_run_order`): a task's `seq` is its
 position in the run order, so a chunk of work is just a range of seqs."""
 
-import itertools
 import math
 from typing import Any
 
@@ -86,8 +85,8 @@ def groups(values: list[Any], limit: int) -> list[list[Any]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
-def expand(strategy: Strategy, space: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
-    """(the points that satisfy the strategy's constraint, how many were skipped)."""
+def _axes(strategy: Strategy, space: dict[str, Any]) -> list[list[float | int]]:
+    """Each parameter's values, validated, and the grid no larger than MAX_POINTS."""
     names = [p.name for p in strategy.params]
     unknown, missing = sorted(set(space) - set(names)), [n for n in names if n not in space]
     if unknown or missing:
@@ -114,9 +113,42 @@ def expand(strategy: Strategy, space: dict[str, Any]) -> tuple[list[dict[str, An
             points=size,
             limit=MAX_POINTS,
         )
-    points = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes)]
-    valid = [p for p in points if strategy.constraint(p)]
-    return valid, len(points) - len(valid)
+    return axes
+
+
+def _columns(strategy: Strategy, axes: list[list[float | int]]) -> tuple[list[np.ndarray], np.ndarray]:
+    """The grid as one array per parameter, in grid order (itertools.product's: the last parameter
+    varies fastest), and the mask of the points that satisfy the constraint. The constraint is
+    evaluated once on the arrays (a comparison of parameters works elementwise); one that cannot be
+    is evaluated point by point."""
+    kinds = [np.int64 if p.kind is int else np.float64 for p in strategy.params]
+    arrays = [np.asarray(a, dtype=kind) for a, kind in zip(axes, kinds, strict=True)]
+    columns = [c.ravel() for c in np.meshgrid(*arrays, indexing="ij")] if arrays else []
+    names = [p.name for p in strategy.params]
+    try:
+        verdict = strategy.constraint(dict(zip(names, columns, strict=True)))
+        mask = np.broadcast_to(np.asarray(verdict), columns[0].shape)
+        if mask.dtype != bool:
+            raise TypeError(mask.dtype)
+    except (TypeError, ValueError):  # not elementwise: one point at a time
+        points = zip(*(c.tolist() for c in columns), strict=True)
+        mask = np.fromiter((bool(strategy.constraint(dict(zip(names, p, strict=True)))) for p in points), bool)
+    return columns, mask
+
+
+def expand(strategy: Strategy, space: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+    """(the points that satisfy the strategy's constraint, in grid order, how many were skipped)."""
+    columns, mask = _columns(strategy, _axes(strategy, space))
+    names = [p.name for p in strategy.params]
+    values = [c[mask].tolist() for c in columns]  # Python ints and floats, as the JSON space gave them
+    return [dict(zip(names, point, strict=True)) for point in zip(*values, strict=True)], int(mask.size - mask.sum())
+
+
+def count(strategy: Strategy, space: dict[str, Any]) -> tuple[int, int]:
+    """(how many points `expand` gives, how many it skips), without building them."""
+    _, mask = _columns(strategy, _axes(strategy, space))
+    kept = int(mask.sum())
+    return kept, int(mask.size) - kept
 
 
 def in_run_order(points: list[dict[str, Any]], seed: int | None) -> list[dict[str, Any]]:
@@ -125,3 +157,21 @@ def in_run_order(points: list[dict[str, Any]], seed: int | None) -> list[dict[st
     if seed is None:
         return points
     return [points[i] for i in np.random.default_rng(seed).permutation(len(points))]
+
+
+def columns_in_run_order(strategy: Strategy, space: dict[str, Any], seed: int | None) -> list[np.ndarray]:
+    """`in_run_order(expand(strategy, space)[0], seed)` as one array per parameter: what a worker
+    keeps of a grid, making dicts of a chunk's own points only (`points`)."""
+    columns, mask = _columns(strategy, _axes(strategy, space))
+    kept = [c[mask] for c in columns]
+    if seed is None:
+        return kept
+    order = np.random.default_rng(seed).permutation(int(mask.sum()))
+    return [c[order] for c in kept]
+
+
+def points(strategy: Strategy, columns: list[np.ndarray], first: int, last: int) -> list[dict[str, Any]]:
+    """Points first..last - 1 of `columns_in_run_order()` as dicts of Python ints and floats."""
+    names = [p.name for p in strategy.params]
+    values = [c[first:last].tolist() for c in columns]
+    return [dict(zip(names, point, strict=True)) for point in zip(*values, strict=True)]

@@ -8,11 +8,13 @@ and indicators and the expanded grid in run order, is cached per process: an
 in-process worker (`optimize` is an in-process queue) computes them once for
 all the chunks of an optimization."""
 
+import gc
 import json
 import time
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -47,10 +49,10 @@ def _indicators(dataset_id: int, checksum: str) -> Indicators:
 
 
 @lru_cache(maxsize=2)
-def _points(strategy_name: str, space: str, seed: int | None) -> list[dict]:
-    """The grid in run order: seq i is item i."""
+def _grid(strategy_name: str, space: str, seed: int | None) -> list[np.ndarray]:
+    """The grid in run order, one array per parameter: seq i is row i (a chunk makes dicts of its own)."""
     strategy = grid.strategy_named(strategy_name)
-    return grid.in_run_order(grid.expand(strategy, json.loads(space))[0], seed)
+    return grid.columns_in_run_order(strategy, json.loads(space), seed)
 
 
 @dataclass
@@ -92,10 +94,15 @@ def _prepare(optimization_id: int, first: int, last: int) -> _Chunk | None:
         return None
     strategy = grid.strategy_named(optimization.strategy)
     space = json.dumps(optimization.param_space, sort_keys=True)
-    points = _points(strategy.name, space, optimization.run_order_seed)[first:last]
+    cached = _grid.cache_info().misses + _indicators.cache_info().misses
+    points = grid.points(strategy, _grid(strategy.name, space, optimization.run_order_seed), first, last)
     done = set(chunks.saved(optimization_id, list(range(first, last))))  # a requeued chunk skips what it saved
     dataset = optimization.dataset
     indicators = _indicators(dataset.id, dataset.checksum)
+    if _grid.cache_info().misses + _indicators.cache_info().misses > cached:
+        # a cache just filled leaves the cyclic GC's view now, not after this job (as an in-process
+        # worker does): each full collection of the job scanned it
+        gc.freeze()
     chunk = _Chunk(
         optimization_id,
         halt_key,

@@ -37,9 +37,15 @@ from app.extensions import db, redis_client
 from app.optimization import datasets, grid
 from app.optimization.backtest import Bars
 from app.optimization.metrics import OPTIMIZATION_EXPORT_SECONDS, OPTIMIZATION_TASKS
-from app.optimization.models import Dataset, Optimization, OptimizationStatus, OptimizationTask
+from app.optimization.models import (
+    METRICS,
+    Dataset,
+    Optimization,
+    OptimizationStatus,
+    OptimizationTask,
+    param_column,
+)
 
-METRICS = ("return_pct", "sharpe", "max_drawdown_pct", "trades", "win_rate_pct")
 METRIC_LABELS = {
     "return_pct": "Return %",
     "sharpe": "Sharpe",
@@ -144,12 +150,12 @@ def submit(owner: User, spec: dict[str, Any], source: Optimization | None = None
     strategy = grid.strategy_named(spec["strategy"])
     policy = _check_policy(spec["earlyStopPolicy"])
     dataset = get_dataset(spec["dataset"])
-    points, skipped = grid.expand(strategy, spec["paramSpace"])
+    points, skipped = grid.count(strategy, spec["paramSpace"])
     if not points:
         raise invalid(
             "paramSpace", f"Every grid point breaks the constraint {strategy.constraint_text}.", skipped=skipped
         )
-    chunks = chunk_count(len(points), strategy.name, dataset)
+    chunks = chunk_count(points, strategy.name, dataset)
     optimization = Optimization(
         owner=owner,
         strategy=strategy.name,
@@ -161,7 +167,7 @@ def submit(owner: User, spec: dict[str, Any], source: Optimization | None = None
         commission=spec["commission"],
         source_id=source.id if source else None,
         status=OptimizationStatus.queued,
-        total=len(points),
+        total=points,
         skipped=skipped,
         run_order_seed=_run_order_seed(policy, spec.get("runOrderSeed")),
         top=[],
@@ -182,7 +188,7 @@ def submit(owner: User, spec: dict[str, Any], source: Optimization | None = None
             "paramSpace": spec["paramSpace"],
             "policy": policy,
             "topN": spec["topN"],
-            "total": len(points),
+            "total": points,
             "skipped": skipped,
             "runOrderSeed": optimization.run_order_seed,
             "source": optimization.source_id,
@@ -340,11 +346,11 @@ def _heatmap(optimization: Optimization, x: str, y: str) -> dict[str, Any]:
     x_groups = grid.groups(grid.axis(strategy, optimization.param_space, x), HEATMAP_COLUMNS)
     y_groups = grid.groups(grid.axis(strategy, optimization.param_space, y), HEATMAP_ROWS)
 
-    # materialized, so each task's JSON is read once, not once per CASE branch below
+    # materialized, so each task is read once, not once per CASE branch below
     scored = (
         select(
-            OptimizationTask.params[x].as_float().label("x"),
-            OptimizationTask.params[y].as_float().label("y"),
+            param_column(optimization.strategy, x).label("x"),
+            param_column(optimization.strategy, y).label("y"),
             OptimizationTask.score,
         )
         .where(OptimizationTask.optimization_id == optimization.id, OptimizationTask.score.is_not(None))

@@ -347,6 +347,27 @@ def test_an_early_stop_policy_runs_the_grid_in_a_seeded_shuffled_order(app, make
     assert service.rerun(job, owner).run_order_seed == 7
 
 
+@pytest.mark.parametrize(
+    ("strategy", "space"),
+    [
+        ("sma_cross", {"n1": {"start": 2, "stop": 60, "step": 1}, "n2": [10, 5, 40, 61]}),
+        ("rsi_reversion", {"period": [14, 3], "lower": [30, 70.5, 50], "upper": {"start": 30, "stop": 71, "step": 1}}),
+    ],
+)
+def test_the_grid_counted_and_kept_as_columns_is_the_expanded_grid(strategy, space):
+    """Submit counts the grid and a worker keeps it as arrays (the constraint evaluated once on them),
+    making dicts of its chunk's points only: the same points, types and run order as expand()."""
+    s = STRATEGIES[strategy]
+    points, skipped = grid.expand(s, space)
+    assert grid.count(s, space) == (len(points), skipped) and skipped > 0
+    for seed in (None, 7):
+        columns = grid.columns_in_run_order(s, space, seed)
+        ordered = grid.in_run_order(points, seed)
+        assert grid.points(s, columns, 0, len(points)) == ordered
+        assert grid.points(s, columns, 5, 12) == ordered[5:12]
+        assert [type(v) for v in grid.points(s, columns, 0, 1)[0].values()] == [type(v) for v in ordered[0].values()]
+
+
 def test_the_grid_numbers_add_up(app, make_user):
     owner = make_user("eve", "engineer")
     space = {"paramSpace": {"n1": {"start": 1, "stop": 50, "step": 1}, "n2": {"start": 2, "stop": 41, "step": 1}}}
@@ -413,3 +434,15 @@ def test_time_sized_chunks_come_in_a_multiple_of_the_optimize_workers(app, make_
     assert shared.chunks_total == 6  # 4 rounded up to a multiple of 3 workers
     assert [last - first for first, last in service.chunk_ranges(shared)][0] <= 1500
     db.session.commit()
+
+
+@pytest.mark.parametrize("mode", ["max", "min"])
+def test_a_full_top_n_takes_only_what_beats_its_last_entry_ties_by_task_number(app, make_user, mode):
+    owner, job = submitted(make_user, {"mode": mode})
+    better = 1 if mode == "max" else -1
+    assert chunks.merge(job.id, [outcome(4, 5.0 * better), outcome(5, 4.0 * better), outcome(6, 3.0 * better)])
+    # seq 1 ties the last entry (3) and comes first in task order; seq 2 and 3 do not make it
+    assert chunks.merge(job.id, [outcome(1, 3.0 * better), outcome(2, 2.0 * better), outcome(3, 2.9 * better)])
+    job = service.get(job.id, owner)
+    assert [(t["seq"], t["score"]) for t in job.top] == [(4, 5.0 * better), (5, 4.0 * better), (1, 3.0 * better)]
+    assert job.best_score == 5.0 * better and [point[0] for point in job.best_history] == [1]

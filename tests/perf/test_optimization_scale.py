@@ -140,8 +140,9 @@ def test_81472_point_grid_end_to_end(app, client, bearer, start_workers, databas
         "topN": 10,
         "earlyStopPolicy": {"mode": "max", "metric": "return_pct"},
     }
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), time.time()
     answer = client.post("/api/v1/optimizations", json=body, headers=headers)
+    submit_seconds = time.perf_counter() - started
     assert answer.status_code == 202, answer.json
     job_id = answer.json["id"]
     latencies, rss_first, rss_half, status = [], None, None, "queued"
@@ -171,13 +172,17 @@ def test_81472_point_grid_end_to_end(app, client, bearer, start_workers, databas
     ranked = sorted(latencies)
     # what the chunk jobs say they spent: whole jobs, and backtests alone (the workers' own kernel
     # rate under the load of this very run)
-    results = [
-        job.return_value()
-        for job in Job.fetch_many([r.id for r in service.chunk_jobs(row)], connection=app.extensions["redis"])
-    ]
+    chunk_jobs = Job.fetch_many([r.id for r in service.chunk_jobs(row)], connection=app.extensions["redis"])
+    results = [job.return_value() for job in chunk_jobs]
+    # when the chunk jobs started and ended, from the POST on (RQ's own timestamps, UTC)
+    spans = sorted(
+        (round(job.started_at.timestamp() - started_at, 2), round(job.ended_at.timestamp() - started_at, 2))
+        for job in chunk_jobs
+    )
     job_seconds = sum(r["seconds"] for r in results)
     backtest_seconds = sum(r["backtestSeconds"] for r in results)
 
+    row_seconds = row.ended_at.timestamp() - started_at
     kernel_rate = POINTS / kernel_seconds
     end_to_end_rate = POINTS / end_to_end_seconds
     figures = {
@@ -198,6 +203,12 @@ def test_81472_point_grid_end_to_end(app, client, bearer, start_workers, databas
         "kernel_to_vectorbt_batched_cpu": round(vbt_batched_cpu / kernel_cpu, 2) if peer else None,
         "end_to_end_per_s": round(end_to_end_rate, 1),
         "end_to_end_seconds": round(end_to_end_seconds, 2),
+        "submit_seconds": round(submit_seconds, 3),
+        # the run as the database saw it end (the row's ended_at, set by the last merge): the poll
+        # above sleeps 0.1 s between looks, a tenth of a one-second run
+        "end_to_end_row_seconds": round(row_seconds, 2),
+        "end_to_end_row_to_workers_kernel": round(POINTS / row_seconds / (POINTS / backtest_seconds * WORKERS), 3),
+        "chunk_spans_s": spans,
         "end_to_end_to_capacity": round(end_to_end_rate / (WORKERS * kernel_rate), 3),
         # the same against the kernel rate the workers had during the run, and the share of the
         # chunk jobs' time that went to backtests (the rest: grid, caches, writes, merges)
