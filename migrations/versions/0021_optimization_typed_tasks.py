@@ -27,7 +27,6 @@ STRATEGY_PARAMS = {
     "sma_cross": (("n1", True), ("n2", True)),
     "rsi_reversion": (("period", True), ("lower", False), ("upper", False)),
 }
-FK = "fk_optimization_task_optimization_id_optimization"
 PARAMS = ("param_1", "param_2", "param_3")
 METRICS = (("return_pct", False), ("sharpe", False), ("max_drawdown_pct", False), ("trades", True), ("win_rate_pct", False))
 
@@ -71,12 +70,10 @@ def upgrade():
     with op.batch_alter_table(TABLE) as batch_op:
         batch_op.drop_column("params")
         batch_op.drop_column("metrics")
-        batch_op.drop_constraint(FK, type_="foreignkey")
 
 
 def downgrade():
     with op.batch_alter_table(TABLE) as batch_op:
-        batch_op.create_foreign_key(FK, "optimization", ["optimization_id"], ["id"], ondelete="CASCADE")
         batch_op.add_column(sa.Column("params", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("metrics", sa.JSON(), nullable=True))
     for strategy, params in STRATEGY_PARAMS.items():
