@@ -9,7 +9,7 @@ from app.optimization.models import OptimizationTask
 
 pytestmark = pytest.mark.dialects
 
-BEFORE = "0020_ops_switches"
+BEFORE = "0021_ops_rollups"
 TYPED = {"param_1", "param_2", "param_3", "return_pct", "sharpe", "max_drawdown_pct", "trades", "win_rate_pct"}
 SMA, RSI = {"n1": 5, "n2": 20}, {"period": 14, "lower": 30.0, "upper": 70.5}
 SMA_METRICS = {"return_pct": 1.5, "sharpe": None, "max_drawdown_pct": -3.25, "trades": 4, "win_rate_pct": 50.0}

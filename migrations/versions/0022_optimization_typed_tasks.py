@@ -7,8 +7,8 @@ parameters in their order: sma_cross n1, n2; rsi_reversion period, lower, upper)
 `return_pct`, `sharpe`, `max_drawdown_pct`, `trades`, `win_rate_pct`. Existing rows are carried
 over both ways.
 
-Revision ID: 0021_optimization_typed_tasks
-Revises: 0020_ops_switches
+Revision ID: 0022_optimization_typed_tasks
+Revises: 0021_ops_rollups
 Create Date: 2026-12-07 15:10:00.000000
 
 """
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0021_optimization_typed_tasks"
-down_revision = "0020_ops_switches"
+revision = "0022_optimization_typed_tasks"
+down_revision = "0021_ops_rollups"
 branch_labels = None
 depends_on = None
 
