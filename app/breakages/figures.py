@@ -285,13 +285,13 @@ def by_bucket(buckets: Buckets) -> list[dict[str, int]]:
     """Per bucket: incidents that occurred in it (canceled ones apart), how many of them are
     unresolved now, and their helpdesk sends that failed (failed or dead, canceled incidents
     too, as helpdesk_sends counts them), from the trends' rollup."""
-    found: dict[int, dict[str, int]] = {}
-    for i, counted, open_, helpdesk_failed, n in rollup.grouped_by_bucket(INCIDENT_TRENDS, buckets):
-        counts = found.setdefault(i, _zero_bucket())
+
+    def add(counts: dict[str, int], counted: int, open_: int, helpdesk_failed: int, n: int) -> None:
         counts["total"] += n * counted
         counts["open"] += n * open_
         counts["helpdesk_failed"] += n * helpdesk_failed
-    return buckets.spread(found.items(), _zero_bucket)
+
+    return rollup.per_bucket(INCIDENT_TRENDS, buckets, _zero_bucket, add)
 
 
 def _zero_bucket() -> dict[str, int]:

@@ -28,9 +28,9 @@ def zero_counts() -> dict[str, int]:
 def by_status_per_bucket(spec: rollup.Rollup, buckets: Buckets, failed) -> list[dict[str, int]]:
     """The bucketed twin of by_status: per bucket of the window, the rows whose time falls in it
     (total) and how many of them have a status in `failed`."""
-    found: dict[int, dict[str, int]] = {}
-    for i, status, n in rollup.grouped_by_bucket(spec, buckets, ("status",)):
-        counts = found.setdefault(i, zero_counts())
+
+    def add(counts: dict[str, int], status: str, n: int) -> None:
         counts["total"] += n
         counts["failed"] += n if status in failed else 0
-    return buckets.spread(found.items(), zero_counts)
+
+    return rollup.per_bucket(spec, buckets, zero_counts, add, ("status",))

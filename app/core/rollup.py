@@ -18,6 +18,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -303,7 +304,7 @@ def grouped_by_bucket(spec: Rollup, buckets: Buckets, dims: Sequence[str] | None
     return [(int(key[0]), *key[1:], int(m[0]), *m[1:]) for key, m in totals.items() if m[0]]
 
 
-def _bucket(buckets: Buckets, seconds) -> list:
+def _bucket(buckets: Buckets, seconds) -> list:  # seconds since 1970, an SQL expression
     """The bucket column of a grouped read; none when there is one bucket (a window's figures)."""
     return [buckets.index_of(seconds).label("bucket")] if buckets.count > 1 else []
 
@@ -318,6 +319,15 @@ def _fold(totals: dict[tuple, list], rows, width: int) -> None:
         found = totals.setdefault(tuple(row[:-width]), [0] * width)
         for k, value in enumerate(row[-width:]):
             found[k] += value or 0
+
+
+def per_bucket(spec: Rollup, buckets: Buckets, zero, add, dims: Sequence[str] | None = None) -> list:
+    """One value per bucket of the window: `zero()`, into which `add(value, *dims, n)` folds each
+    grouped row of that bucket (the trends' counts)."""
+    found: dict[int, Any] = {}
+    for i, *row in grouped_by_bucket(spec, buckets, dims):
+        add(found.setdefault(i, zero()), *row)
+    return buckets.spread(found.items(), zero)
 
 
 def grouped(spec: Rollup, start: datetime, end: datetime, dims: Sequence[str] | None = None) -> list[tuple]:

@@ -107,13 +107,13 @@ def jobs(start: datetime, end: datetime) -> dict[str, Any]:
 def jobs_by_bucket(buckets: Buckets) -> list[dict[str, int]]:
     """Per bucket: jobs created in it (total), how many failed and how many of those are dead
     letters, from the rollup."""
-    found: dict[int, dict[str, int]] = {}
-    for i, failure, n in rollup.grouped_by_bucket(JOB_TRENDS, buckets):
-        counts = found.setdefault(i, _zero_bucket())
+
+    def add(counts: dict[str, int], failure: int, n: int) -> None:
         counts["total"] += n
         counts["failed"] += n if failure else 0
         counts["dead_letter"] += n if failure == DEAD else 0
-    return buckets.spread(found.items(), _zero_bucket)
+
+    return rollup.per_bucket(JOB_TRENDS, buckets, _zero_bucket, add)
 
 
 def _zero_bucket() -> dict[str, int]:
