@@ -61,3 +61,14 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
         dbapi_connection.execute("PRAGMA journal_mode=WAL")  # kept in the file; a no-op once set
     except sqlite3.OperationalError as exc:  # another process is switching it right now
         logging.getLogger(__name__).warning("SQLite WAL mode not set on this connection: %s", exc)
+
+
+@event.listens_for(Engine, "savepoint")
+def _sqlite_savepoint_inside_a_transaction(connection, name) -> None:
+    """sqlite3 opens a transaction only before INSERT, UPDATE or DELETE: a SAVEPOINT issued first
+    (a bulk insert's, a rule action's) began a transaction of its own, and releasing it committed
+    everything, so a rollback or failure after it kept the savepoint's rows. Open the transaction
+    the savepoint belongs to first (deferred, as sqlite3's own: no lock until the first write)."""
+    driver = connection.connection.driver_connection
+    if isinstance(driver, sqlite3.Connection) and not driver.in_transaction:
+        driver.execute("BEGIN")

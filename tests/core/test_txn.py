@@ -3,8 +3,11 @@ only, and is dropped with the (nested) transaction it was registered in."""
 
 import pytest
 from rq import Queue
+from sqlalchemy import func, select
 
 from app.core import jobs, txn
+from app.core.auth.models import User
+from app.core.auth.service import create_user
 from app.extensions import db
 
 DEMO_JOB = "app.queues.jobs.demo_job"
@@ -54,3 +57,15 @@ def test_a_rolled_back_transaction_drops_everything(app):
     db.session.rollback()
     db.session.commit()
     assert ran == [] and _queued(app) == 0
+
+
+@pytest.mark.dialects
+def test_a_savepoint_as_the_first_write_is_undone_with_its_transaction(app):
+    """SQLite's driver opens a transaction only before a DML statement: a SAVEPOINT issued first
+    began one of its own, and its release committed it, so a rollback of the transaction around
+    it left the savepoint's rows saved."""
+    db.session.execute(select(1))  # a read first, as a request or a job does
+    with db.session.begin_nested():
+        create_user("savepoint-row", "a long passphrase 1")
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(User).filter_by(username="savepoint-row")) == 0
