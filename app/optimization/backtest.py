@@ -342,7 +342,7 @@ def _run(bars: Bars, rule: int, inputs: Inputs, cash: float, commission: float, 
 
 
 def _metrics(table: np.ndarray) -> list[dict[str, float | int | None]]:
-    """The rows of a metrics table as the tasks store them: NaN (undefined) is None."""
+    """The rows of a metrics table as dicts: NaN (undefined) is None."""
     trades = table[:, TRADES].astype(np.int64).tolist()
     returns, sharpes, drawdowns, _, win_rates = table.T.tolist()
     return [
@@ -357,16 +357,32 @@ def _metrics(table: np.ndarray) -> list[dict[str, float | int | None]]:
     ]
 
 
+@dataclass(frozen=True)
+class Metrics:
+    """The metrics of a batch of points: a row each in `table` (columns RETURN_PCT ... WIN_RATE_PCT;
+    the Sharpe ratio is ±inf or NaN where undefined, the win rate NaN without trades), and why the
+    points in `errors` could not run (their rows mean nothing)."""
+
+    table: np.ndarray
+    errors: dict[int, str]
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def dicts(self) -> list[dict[str, float | int | None] | None]:
+        """A dict per point (None for a point that could not run), undefined values None."""
+        rows: list = _metrics(self.table)
+        for point in self.errors:
+            rows[point] = None
+        return rows
+
+
 _NO_EQUITY, _NO_TRADES = np.empty(0), np.empty((0, _TRADE_COLUMNS))
 
 
-def metrics(bars: Bars, rule: int, inputs: Inputs, cash: float, commission: float = 0.0) -> list[dict | None]:
-    """The metrics of every point in one compiled call (None for those that cannot run): return_pct,
-    sharpe (None where undefined), max_drawdown_pct, trades, win_rate_pct (None without trades)."""
-    table = _metrics(_run(bars, rule, inputs, cash, commission, _NO_EQUITY, _NO_TRADES))
-    for point in inputs.errors:
-        table[point] = None
-    return table
+def metrics(bars: Bars, rule: int, inputs: Inputs, cash: float, commission: float = 0.0) -> Metrics:
+    """The metrics of every point in one compiled call."""
+    return Metrics(_run(bars, rule, inputs, cash, commission, _NO_EQUITY, _NO_TRADES), inputs.errors)
 
 
 def simulate(bars: Bars, rule: int, inputs: Inputs, cash: float, commission: float = 0.0) -> Result:

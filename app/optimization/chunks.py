@@ -8,11 +8,13 @@ of points saved meanwhile; the sweeper's hook resumes the chunks an
 optimization lost (work horse killed, job lost with Redis)."""
 
 import heapq
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import delete, select, update
 
 from app.core import bulk
@@ -29,22 +31,58 @@ from app.optimization.models import (
     OptimizationStatus,
     OptimizationTask,
     TaskStatus,
+    params_of,
 )
 
 
-@dataclass
-class Outcome:
-    """One grid point's result, as a chunk job hands it in."""
+@dataclass(frozen=True)
+class Results:
+    """Grid points' results as a chunk hands them in, as columns (no object per point): their
+    seqs, one array per parameter (the strategy's order), their metrics (`backtest.Metrics`'s
+    table) and the error of each point that failed, by its index here."""
 
-    seq: int
-    params: dict[str, Any]
-    metrics: dict[str, Any] | None = None
-    error: str | None = None
+    seq: np.ndarray
+    params: list[np.ndarray]
+    table: np.ndarray
+    errors: dict[int, str]
+
+    def __len__(self) -> int:
+        return len(self.seq)
+
+    @classmethod
+    def failed(cls, seq: np.ndarray, params: list[np.ndarray], error: str) -> "Results":
+        """These points, all failed with `error`."""
+        return cls(seq, params, np.full((len(seq), len(METRICS)), np.nan), dict.fromkeys(range(len(seq)), error))
+
+    @classmethod
+    def joined(cls, parts: list["Results"]) -> "Results":
+        if len(parts) == 1:
+            return parts[0]
+        errors, offset = {}, 0
+        for part in parts:
+            errors.update((offset + i, why) for i, why in part.errors.items())
+            offset += len(part)
+        return cls(
+            np.concatenate([p.seq for p in parts]),
+            [np.concatenate(column) for column in zip(*(p.params for p in parts), strict=True)],
+            np.concatenate([p.table for p in parts]),
+            errors,
+        )
+
+    def take(self, kept: np.ndarray) -> "Results":
+        """The results at these indexes, in this order."""
+        at = {int(old): new for new, old in enumerate(kept.tolist())}
+        return Results(
+            self.seq[kept],
+            [column[kept] for column in self.params],
+            self.table[kept],
+            {at[i]: why for i, why in self.errors.items() if i in at},
+        )
 
 
-# the artifacts of a result entering the Top-N: the chunk runs its backtest again (it is
-# deterministic), so no chunk keeps an equity curve per point in memory
-Artifacts = Callable[[Outcome], dict[str, Any]]
+# the artifacts of a grid point (its params) entering the Top-N: the chunk runs its backtest again
+# (it is deterministic), so no chunk keeps an equity curve per point in memory
+Artifacts = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def _reached(mode: str, score: float, target: float) -> bool:
@@ -83,7 +121,7 @@ def _stop_reason(policy: dict[str, Any], mode: str, score: float | None, since_b
 
 
 def merge(
-    optimization_id: int, outcomes: list[Outcome], chunk_finished: bool = False, artifacts: Artifacts | None = None
+    optimization_id: int, results: Results, chunk_finished: bool = False, artifacts: Artifacts | None = None
 ) -> bool:
     """Save results and fold them into the summary, in order, applying the early-stop policy after
     each; `artifacts` rebuilds those of a result entering the Top-N.
@@ -95,7 +133,7 @@ def merge(
         db.session.rollback()
         return False
     now = utcnow()
-    rows = _task_rows(optimization_id, outcomes, optimization.metric, now)
+    rows = _task_rows(optimization_id, results, optimization.metric, now)
     # one bulk INSERT of them all before the lock (COPY on PostgreSQL); points saved meanwhile (a
     # chunk run twice) are skipped
     saved = bulk.insert_rows(
@@ -111,28 +149,27 @@ def merge(
         return False
     if optimization.status == OptimizationStatus.queued:
         optimization.status, optimization.started_at = OptimizationStatus.running, now
-    added = list(zip(rows, outcomes, strict=True))
     if len(saved) < len(rows):
-        kept = set(saved)
-        added = [(row, outcome) for row, outcome in added if row[_SEQ] in kept]
-    counted, reason = _count(optimization, added, now)
-    if counted < len(added):  # the policy stopped the optimization: what came after its stop is not kept
-        past = [row[_SEQ] for row, _ in added[counted:]]
+        kept = np.flatnonzero(np.isin(results.seq, np.asarray(saved, dtype=results.seq.dtype)))
+        rows, results = [rows[i] for i in kept.tolist()], results.take(kept)
+    counted, reason = _count(optimization, rows, now)
+    if counted < len(rows):  # the policy stopped the optimization: what came after its stop is not kept
+        past = [row[_SEQ] for row in rows[counted:]]
         db.session.execute(
             delete(OptimizationTask).where(
                 OptimizationTask.optimization_id == optimization_id, bulk.among(OptimizationTask.seq, past)
             )
         )
-    added = added[:counted]
-    _update_top(optimization, added, artifacts)
+        rows, results = rows[:counted], results.take(np.arange(counted))
+    _update_top(optimization, rows, results, artifacts)
     if chunk_finished:
         optimization.chunks_done += 1
     finalized = bool(reason) or optimization.chunks_done >= optimization.chunks_total
     if finalized:
         _finish(optimization, reason)
     db.session.commit()
-    failed = sum(1 for row, _ in added if row[_STATUS] == _FAILED)
-    OPTIMIZATION_TASKS.labels(TaskStatus.finished).inc(len(added) - failed)
+    failed = sum(1 for row in rows if row[_STATUS] == _FAILED)
+    OPTIMIZATION_TASKS.labels(TaskStatus.finished).inc(len(rows) - failed)
     OPTIMIZATION_TASKS.labels(TaskStatus.failed).inc(failed)
     service.announce(optimization, finalized)
     db.session.commit()
@@ -143,37 +180,52 @@ _FINISHED, _FAILED = TaskStatus.finished.value, TaskStatus.failed.value  # an en
 # a task row as the bulk insert takes it: a tuple of these columns (no dict per row)
 _COLUMNS = ("optimization_id", "seq", "status", "score", *PARAM_COLUMNS, *METRICS, "error", "finished_at")
 _SEQ, _STATUS, _SCORE, _TRADES = 1, 2, 3, _COLUMNS.index("trades")
-_NONE = (None,) * max(len(PARAM_COLUMNS), len(METRICS))
 
 
-def _task_rows(optimization_id: int, outcomes: list[Outcome], metric: str, now: datetime) -> list[tuple]:
-    """The rows of the outcomes (`_COLUMNS`): numbers in typed columns, nothing to encode."""
-    rows = []
-    slots, failed_metrics = len(PARAM_COLUMNS), _NONE[: len(METRICS)]
-    for outcome in outcomes:
-        metrics, error = outcome.metrics, outcome.error
-        params = tuple(map(float, outcome.params.values()))
-        if len(params) < slots:
-            params += _NONE[: slots - len(params)]
-        rows.append(
-            (
-                optimization_id,
-                outcome.seq,
-                _FAILED if error else _FINISHED,
-                metrics.get(metric) if metrics else None,
-                *params,
-                *(map(metrics.get, METRICS) if metrics else failed_metrics),
-                error,
-                now,
-            )
+def _nullable(values: np.ndarray, defined: np.ndarray) -> list:
+    """The values as Python numbers, None where not defined."""
+    if defined.all():
+        return values.tolist()
+    out = values.astype(object)
+    out[~defined] = None
+    return out.tolist()
+
+
+def _task_rows(optimization_id: int, results: Results, metric: str, now: datetime) -> list[tuple]:
+    """The rows of the results (`_COLUMNS`), a column at a time: numbers in typed columns, nothing
+    to encode, no Python object per point but its row."""
+    n = len(results)
+    ran = np.ones(n, bool)
+    ran[list(results.errors)] = False
+    metrics = {}
+    for at, name in enumerate(METRICS):  # undefined (NULL): not finite (a Sharpe ratio, a win rate without trades)
+        values = results.table[:, at]
+        defined = ran & np.isfinite(values)
+        if name == "trades":
+            values = np.where(defined, values, 0).astype(np.int64)
+        metrics[name] = _nullable(values, defined)
+    status = [_FINISHED] * n
+    errors: list[str | None] = [None] * n
+    for i, why in results.errors.items():
+        status[i], errors[i] = _FAILED, why
+    params = [column.astype(float).tolist() for column in results.params]
+    params += [itertools.repeat(None)] * (len(PARAM_COLUMNS) - len(params))
+    return list(
+        zip(
+            itertools.repeat(optimization_id),
+            results.seq.tolist(),
+            status,
+            metrics[metric],
+            *params,
+            *(metrics[name] for name in METRICS),
+            errors,
+            itertools.repeat(now),
+            strict=False,  # as long as the lists: the repeats are endless
         )
-    return rows
+    )
 
 
-Added = list[tuple[tuple, Outcome]]  # the rows a merge saved, with their outcomes
-
-
-def _count(optimization: Optimization, added: Added, now: datetime) -> tuple[int, str | None]:
+def _count(optimization: Optimization, rows: list[tuple], now: datetime) -> tuple[int, str | None]:
     """Counts, best score and its history, result by result until the policy stops the optimization:
     how many results count and the stop reason (None while it goes on). Counted in locals and set
     on the row once: an ORM attribute set per result cost more than the backtest."""
@@ -189,7 +241,7 @@ def _count(optimization: Optimization, added: Added, now: datetime) -> tuple[int
     stops = policy["target"] is not None or policy["patience"] or policy["maxTasks"]
     sign = 1 if mode == "max" else -1  # compared as sign * score: larger is better
     signed_best = None if best is None else sign * best
-    for row, _ in added:
+    for row in rows:
         counted += 1
         score = row[_SCORE]
         if row[_STATUS] == _FAILED:
@@ -210,35 +262,37 @@ def _count(optimization: Optimization, added: Added, now: datetime) -> tuple[int
     return counted, reason
 
 
-def _update_top(optimization: Optimization, added: Added, artifacts: Artifacts | None) -> None:
+def _update_top(optimization: Optimization, rows: list[tuple], results: Results, artifacts: Artifacts | None) -> None:
     sign = -1 if optimization.mode == "max" else 1
     # only the best top_n of the batch can enter the Top-N: entries (and their task ids) for them alone;
     # with a full Top-N, only a score at least as good as its last one can
-    scored = [entry for entry in added if entry[0][_SCORE] is not None]
+    scored = [i for i, row in enumerate(rows) if row[_SCORE] is not None]
     if len(optimization.top) >= optimization.top_n and optimization.top:
         bar = sign * optimization.top[-1]["score"]
-        scored = [entry for entry in scored if sign * entry[0][_SCORE] <= bar]
-    best = heapq.nsmallest(optimization.top_n, scored, key=lambda entry: (sign * entry[0][_SCORE], entry[0][_SEQ]))
-    ids = _task_ids(optimization.id, [row[_SEQ] for row, _ in best])
+        scored = [i for i in scored if sign * rows[i][_SCORE] <= bar]
+    best = heapq.nsmallest(optimization.top_n, scored, key=lambda i: (sign * rows[i][_SCORE], rows[i][_SEQ]))
+    ids = _task_ids(optimization.id, [rows[i][_SEQ] for i in best])
+    params = {i: params_of(optimization.strategy, [column[i] for column in results.params]) for i in best}
     candidates = optimization.top + [
         {
-            "taskId": ids[row[_SEQ]],
-            "seq": row[_SEQ],
-            "score": row[_SCORE],
-            "params": outcome.params,
-            "trades": row[_TRADES],
+            "taskId": ids[rows[i][_SEQ]],
+            "seq": rows[i][_SEQ],
+            "score": rows[i][_SCORE],
+            "params": params[i],
+            "trades": rows[i][_TRADES],
         }
-        for row, outcome in best
+        for i in best
     ]
     top = sorted(candidates, key=lambda t: (sign * t["score"], t["seq"]))[: optimization.top_n]
     kept = {t["taskId"] for t in top}
     if artifacts is not None:
-        for row, outcome in best:
-            if ids[row[_SEQ]] in kept:
+        for i in best:
+            task_id = ids[rows[i][_SEQ]]
+            if task_id in kept:
                 db.session.execute(
                     update(OptimizationTask)
-                    .where(OptimizationTask.id == ids[row[_SEQ]])
-                    .values(artifacts=artifacts(outcome))
+                    .where(OptimizationTask.id == task_id)
+                    .values(artifacts=artifacts(params[i]))
                 )
     dropped = [t["taskId"] for t in optimization.top if t["taskId"] not in kept]
     if dropped:  # only the Top-N keep their artifacts
@@ -272,21 +326,20 @@ def halted(halt_key: str) -> bool:
     return bool(redis_client().exists(halt_key))
 
 
-def chunk_failed(optimization_id: int, outcomes: list[Outcome]) -> None:
-    """A chunk job broke outside any single backtest: its remaining points count as failed."""
+def chunk_failed(optimization_id: int, results: Results) -> None:
+    """A chunk job broke outside any single backtest: its remaining points count as failed (`results`)."""
     db.session.rollback()
-    merge(optimization_id, outcomes, chunk_finished=True)
+    merge(optimization_id, results, chunk_finished=True)
 
 
-def saved(optimization_id: int, seqs: list[int]) -> list[int]:
-    """Which of these grid points already have their task row."""
-    if not seqs:
-        return []
+def saved(optimization_id: int, first: int, last: int) -> list[int]:
+    """Which of grid points first..last - 1 already have their task row."""
     return list(
         db.session.scalars(
             select(OptimizationTask.seq).where(
                 OptimizationTask.optimization_id == optimization_id,
-                OptimizationTask.seq.between(min(seqs), max(seqs)),
+                OptimizationTask.seq >= first,
+                OptimizationTask.seq < last,
             )
         )
     )
@@ -309,7 +362,7 @@ def _resume(optimization_id: int) -> bool:
     if not records or not all(record.is_final for record in records):
         return False
     optimization = service.locked(optimization_id)
-    done = saved(optimization_id, list(range(optimization.total)))
+    done = saved(optimization_id, 0, optimization.total)
     left = [(first, last) for first, last in service.chunk_ranges(optimization) if _missing(done, first, last)]
     optimization.chunks_done = optimization.chunks_total - len(left)
     if left and len(records) < optimization.chunks_total * (1 + MAX_ROUNDS):

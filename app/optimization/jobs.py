@@ -22,7 +22,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from app.core.jobs import worker
 from app.extensions import db
 from app.optimization import chunks, datasets, grid, service
-from app.optimization.chunks import Outcome
+from app.optimization.chunks import Results
 from app.optimization.models import Dataset, Optimization
 from app.optimization.strategies import STRATEGIES, Indicators, Strategy
 
@@ -38,7 +38,8 @@ def warm() -> None:
     on `optimize` calls this when it starts (Capability.warm). Both strategies' batch and single
     backtests share its one compiled signature."""
     bars = datasets.demo_series(60)
-    STRATEGIES["sma_cross"].metrics(Indicators(bars), [{"n1": 2, "n2": 5}], 1.0)
+    sma = STRATEGIES["sma_cross"]
+    sma.metrics(Indicators(bars), sma.columns([{"n1": 2, "n2": 5}]), 1.0)
 
 
 @lru_cache(maxsize=4)
@@ -50,7 +51,7 @@ def _indicators(dataset_id: int, checksum: str) -> Indicators:
 
 @lru_cache(maxsize=2)
 def _grid(strategy_name: str, space: str, seed: int | None) -> list[np.ndarray]:
-    """The grid in run order, one array per parameter: seq i is row i (a chunk makes dicts of its own)."""
+    """The grid in run order, one array per parameter: seq i is row i."""
     strategy = grid.strategy_named(strategy_name)
     return grid.columns_in_run_order(strategy, json.loads(space), seed)
 
@@ -64,24 +65,22 @@ class _Chunk:
     checksum: str
     cash: float
     commission: float
-    todo: list[tuple[int, dict]]  # (seq, params) of the points not saved yet
+    seq: np.ndarray  # the points not saved yet: their seqs,
+    params: list[np.ndarray]  # and their parameters, one array per parameter
     merged: int = 0  # points already handed to the service
     backtested: int = 0  # points backtested, merged or not (a halt drops what was pending)
     kernel_seconds: float = 0.0  # spent backtesting them, for the rate the next submit sizes its chunks by
 
-    def backtest(self, batch: list[tuple[int, dict]]) -> list[Outcome]:
-        """The points' backtests in one kernel call; a point the strategy cannot run fails alone."""
-        results = self.strategy.metrics(self.indicators, [params for _, params in batch], self.cash, self.commission)
-        return [
-            Outcome(seq, params, error=f"{type(result).__name__}: {result}")
-            if isinstance(result, Exception)
-            else Outcome(seq, params, metrics=result)
-            for (seq, params), result in zip(batch, results, strict=True)
-        ]
+    def backtest(self, first: int, last: int) -> Results:
+        """Points first..last - 1 of the chunk's own in one kernel call; a point the strategy cannot
+        run fails alone."""
+        params = [column[first:last] for column in self.params]
+        metrics = self.strategy.metrics(self.indicators, params, self.cash, self.commission)
+        return Results(self.seq[first:last], params, metrics.table, metrics.errors)
 
-    def artifacts(self, outcome: Outcome) -> dict:
+    def artifacts(self, params: dict) -> dict:
         """A result entering the Top-N: its backtest again (deterministic), for its equity and trades."""
-        result = self.strategy.backtest(self.indicators, outcome.params, self.cash, self.commission)
+        result = self.strategy.backtest(self.indicators, params, self.cash, self.commission)
         return chunks.artifacts_of(result, self.indicators.bars.dates)
 
 
@@ -95,8 +94,9 @@ def _prepare(optimization_id: int, first: int, last: int) -> _Chunk | None:
     strategy = grid.strategy_named(optimization.strategy)
     space = json.dumps(optimization.param_space, sort_keys=True)
     cached = _grid.cache_info().misses + _indicators.cache_info().misses
-    points = grid.points(strategy, _grid(strategy.name, space, optimization.run_order_seed), first, last)
-    done = set(chunks.saved(optimization_id, list(range(first, last))))  # a requeued chunk skips what it saved
+    columns = _grid(strategy.name, space, optimization.run_order_seed)
+    seq = np.arange(first, last)
+    todo = ~np.isin(seq, chunks.saved(optimization_id, first, last))  # a requeued chunk skips what it saved
     dataset = optimization.dataset
     indicators = _indicators(dataset.id, dataset.checksum)
     if _grid.cache_info().misses + _indicators.cache_info().misses > cached:
@@ -111,38 +111,40 @@ def _prepare(optimization_id: int, first: int, last: int) -> _Chunk | None:
         dataset.checksum,
         optimization.cash,
         optimization.commission,
-        [(seq, params) for seq, params in enumerate(points, start=first) if seq not in done],
+        seq[todo],
+        [column[first:last][todo] for column in columns],
     )
     db.session.commit()  # no transaction stays open while backtests run
     return chunk
 
 
 def _work(chunk: _Chunk, flush_every: float) -> None:
-    pending: list[Outcome] = []
+    pending: list[Results] = []
     last_flush = last_check = time.monotonic()
-    done, size = 0, FIRST_BATCH
-    while done < len(chunk.todo):
+    done, size, total = 0, FIRST_BATCH, len(chunk.seq)
+    while done < total:
         now = time.monotonic()
         if now - last_check >= HALT_CHECK_SECONDS:
             last_check = now
             if chunks.halted(chunk.halt_key):
                 return
-        batch = chunk.todo[done : done + size]
-        pending.extend(chunk.backtest(batch))
+        batch = chunk.backtest(done, done + size)
+        pending.append(batch)
         took = time.monotonic() - now
         chunk.kernel_seconds += took
         chunk.backtested += len(batch)
         done += len(batch)
         size = max(1, min(2 * len(batch), int(len(batch) * BATCH_SECONDS / took))) if took > 0 else 2 * len(batch)
-        if now - last_flush >= flush_every and done < len(chunk.todo):
-            keep_going = chunks.merge(chunk.optimization_id, pending, artifacts=chunk.artifacts)
-            chunk.merged, pending = chunk.merged + len(pending), []
+        if now - last_flush >= flush_every and done < total:
+            keep_going = chunks.merge(chunk.optimization_id, Results.joined(pending), artifacts=chunk.artifacts)
+            chunk.merged, pending = done, []
             last_flush = time.monotonic()
             worker.beat()
             if not keep_going:
                 return
-    chunks.merge(chunk.optimization_id, pending, chunk_finished=True, artifacts=chunk.artifacts)
-    chunk.merged += len(pending)
+    rest = Results.joined(pending) if pending else chunk.backtest(done, done)  # none left: an empty batch
+    chunks.merge(chunk.optimization_id, rest, chunk_finished=True, artifacts=chunk.artifacts)
+    chunk.merged = done
 
 
 def run_chunk(optimization_id: int, first: int, last: int) -> dict:
@@ -159,10 +161,12 @@ def run_chunk(optimization_id: int, first: int, last: int) -> dict:
         # tasks for good; the job fails and the sweeper resumes the chunk, skipping saved points
         raise
     except Exception as exc:
-        error = f"chunk failed: {type(exc).__name__}: {exc}"
+        rest = chunk.merged
         chunks.chunk_failed(
             optimization_id,
-            [Outcome(seq, params, error=error) for seq, params in chunk.todo[chunk.merged :]],
+            Results.failed(
+                chunk.seq[rest:], [c[rest:] for c in chunk.params], f"chunk failed: {type(exc).__name__}: {exc}"
+            ),
         )
         raise
     service.record_rate(chunk.strategy.name, chunk.checksum, chunk.backtested, chunk.kernel_seconds)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from app.optimization import backtest
-from app.optimization.backtest import BANDS, CROSS, Bars, Inputs, Result
+from app.optimization.backtest import BANDS, CROSS, Bars, Inputs, Metrics, Result
 
 
 class StrategyError(ValueError):
@@ -104,10 +104,6 @@ class Indicators:
         return Rows(list(table), errors)
 
 
-def _column(points: list[dict], name: str, kind: type) -> np.ndarray:
-    return np.array([p[name] for p in points], dtype=float).astype(np.int64 if kind is int else float)
-
-
 def _rolling_mean(series: pd.Series, n: int) -> np.ndarray:
     return series.rolling(n).mean().to_numpy(dtype=float)
 
@@ -130,47 +126,53 @@ class Strategy:
     constraint_text: str
     violation_text: str  # what a skipped point has, for "44,850 skipped (n1 ≥ n2)"
     rule: int  # backtest.CROSS or backtest.BANDS
-    inputs: Callable[[Indicators, list[dict]], Inputs]  # of a batch of points
+    # what the rule reads for a batch of points, given as one array per parameter (`columns`)
+    inputs: Callable[[Indicators, list[np.ndarray]], Inputs]
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
 
+    def columns(self, points: list[dict]) -> list[np.ndarray]:
+        """Points given as dicts, as one array per parameter (in `params` order), as a batch is given."""
+        return [
+            np.array([point[p.name] for point in points], dtype=float).astype(np.int64 if p.kind is int else float)
+            for p in self.params
+        ]
+
     def backtest(self, indicators: Indicators, params: dict, cash: float, commission: float = 0.0) -> Result:
         """One point with its equity curve and trades."""
-        inputs = self.inputs(indicators, [params])
+        inputs = self.inputs(indicators, self.columns([params]))
         if inputs.errors:
             raise StrategyError(inputs.errors[0])
         return backtest.simulate(indicators.bars, self.rule, inputs, cash, commission)
 
     def metrics(
-        self, indicators: Indicators, points: list[dict], cash: float, commission: float = 0.0
-    ) -> list[dict | StrategyError]:
-        """The metrics of each point (one compiled call for them all), or why it cannot run."""
-        inputs = self.inputs(indicators, points)
-        results = backtest.metrics(indicators.bars, self.rule, inputs, cash, commission)
-        for point, why in inputs.errors.items():
-            results[point] = StrategyError(why)
-        return results
+        self, indicators: Indicators, columns: list[np.ndarray], cash: float, commission: float = 0.0
+    ) -> Metrics:
+        """The metrics of a batch of points, one array per parameter (`columns`), in one compiled
+        call; its `errors` say why a point cannot run."""
+        return backtest.metrics(indicators.bars, self.rule, self.inputs(indicators, columns), cash, commission)
 
 
-def _sma_cross(ind: Indicators, points: list[dict]) -> Inputs:
+def _sma_cross(ind: Indicators, columns: list[np.ndarray]) -> Inputs:
     """backtesting.py's SmaCross: on a cross of the fast SMA over the slow one, close and go long;
     under it, close and go short."""
-    n1, n2 = _column(points, "n1", int), _column(points, "n2", int)
+    n1, n2 = (c.astype(np.int64, copy=False) for c in columns)
     rows = ind.rows(ind.sma_row, n1, n2)
     return Inputs(ind.table, np.maximum(n1, n2), *rows.columns, errors=rows.errors)
 
 
-def _rsi_reversion(ind: Indicators, points: list[dict]) -> Inputs:
+def _rsi_reversion(ind: Indicators, columns: list[np.ndarray]) -> Inputs:
     """Long only: buy when RSI falls below `lower` (if flat), close when it rises above `upper`."""
-    period = _column(points, "period", int)
+    period, lower, upper = columns
+    period = period.astype(np.int64, copy=False)
     rows = ind.rows(ind.rsi_row, period, reach=1)
     return Inputs(
         ind.table,
         period + 1,
         *rows.columns,
-        lower=_column(points, "lower", float),
-        upper=_column(points, "upper", float),
+        lower=lower.astype(float, copy=False),
+        upper=upper.astype(float, copy=False),
         errors=rows.errors,
     )
 

@@ -109,7 +109,8 @@ def compare(frame: pd.DataFrame, strategy: str, points: list[dict], cash: float,
     bars = datasets.parse_csv(frame.to_csv(index_label="Date"))
     indicators = Indicators(bars)
     # the chunks' path: every point's metrics in one kernel call, no equity curve or trades
-    batch = STRATEGIES[strategy].metrics(indicators, points, cash, commission)
+    kernel = STRATEGIES[strategy]
+    batch = kernel.metrics(indicators, kernel.columns(points), cash, commission).dicts()
     reference = Backtest(frame, ORACLES[strategy], cash=cash, commission=commission)
     mismatches, worst = [], 0.0
     with warnings.catch_warnings():

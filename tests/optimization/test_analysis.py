@@ -8,10 +8,9 @@ import pytest
 from app.core.auth.models import User
 from app.extensions import db
 from app.optimization import analysis, chunks, service
-from app.optimization.chunks import Outcome
 from app.optimization.models import OptimizationTask
 from tests.bigdata import big_optimization
-from tests.optimization.factory import submit_body, submitted
+from tests.optimization.factory import results, submit_body, submitted
 
 API = "/api/v1/optimizations"
 PAGE_BUDGET = 300 * 1024
@@ -22,11 +21,11 @@ def _merged(owner, dataset_id):
     job = service.submit(owner, submit_body(dataset_id, cash=10_000, commission=0.0))
     db.session.commit()
     points = [(5, 20), (5, 40), (10, 20), (10, 60), (15, 40), (20, 80), (25, 40), (30, 60)]
-    outcomes = [
-        Outcome(
+    merged = [
+        (
             seq,
             {"n1": n1, "n2": n2},
-            metrics={
+            {
                 "return_pct": float(n1 - n2 / 10),
                 "sharpe": n2 / 100,
                 "max_drawdown_pct": 1.0,
@@ -36,8 +35,8 @@ def _merged(owner, dataset_id):
         )
         for seq, (n1, n2) in enumerate(points)
     ]
-    chunks.merge(job.id, outcomes)
-    chunks.merge(job.id, [Outcome(8, {"n1": 30, "n2": 80}, error="boom")])
+    chunks.merge(job.id, results(merged))
+    chunks.merge(job.id, results([(8, {"n1": 30, "n2": 80}, "boom")]))
     db.session.expire_all()
     return db.session.get(type(job), job.id)
 

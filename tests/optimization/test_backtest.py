@@ -82,16 +82,17 @@ def test_a_batch_fails_only_the_points_that_cannot_run():
     bars = datasets.demo_series(50)
     indicators, sma, rsi = Indicators(bars), STRATEGIES["sma_cross"], STRATEGIES["rsi_reversion"]
     points = [{"n1": 5, "n2": 20}, {"n1": 5, "n2": 60}, {"n1": 70, "n2": 80}, {"n1": 10, "n2": 30}]
-    results = sma.metrics(indicators, points, 10_000)
-    assert [str(r) for r in results[1:3]] == [
-        "A window of 60 bars does not fit 50 bars of data.",
-        "A window of 70 bars does not fit 50 bars of data.",  # the first window that does not fit
-    ]
-    assert all(isinstance(r, StrategyError) for r in results[1:3])
-    assert [results[0], results[3]] == [sma.backtest(indicators, p, 10_000).metrics for p in (points[0], points[3])]
-    (misfit,) = rsi.metrics(indicators, [{"period": 49, "lower": 30, "upper": 70}], 10_000)
-    assert str(misfit) == "A window of 50 bars does not fit 50 bars of data."  # the RSI needs period + 1 bars
-    assert sma.metrics(indicators, [], 10_000) == []
+    results = sma.metrics(indicators, sma.columns(points), 10_000)
+    assert results.errors == {
+        1: "A window of 60 bars does not fit 50 bars of data.",
+        2: "A window of 70 bars does not fit 50 bars of data.",  # the first window that does not fit
+    }
+    rows = results.dicts()
+    assert rows[1:3] == [None, None]
+    assert [rows[0], rows[3]] == [sma.backtest(indicators, p, 10_000).metrics for p in (points[0], points[3])]
+    misfit = rsi.metrics(indicators, rsi.columns([{"period": 49, "lower": 30, "upper": 70}]), 10_000)
+    assert misfit.errors == {0: "A window of 50 bars does not fit 50 bars of data."}  # the RSI needs period + 1 bars
+    assert len(sma.metrics(indicators, sma.columns([]), 10_000)) == 0
 
 
 def test_rsi_reversion_goes_long_below_lower_and_exits_above_upper():
@@ -170,6 +171,7 @@ def test_a_worker_on_optimize_warms_the_one_compiled_kernel_when_it_starts(app):
     jobs.warm()
     bars = datasets.demo_series(300)
     indicators = Indicators(bars)
-    STRATEGIES["rsi_reversion"].metrics(indicators, [{"period": 14, "lower": 30, "upper": 70}], 10_000, 0.001)
+    rsi = STRATEGIES["rsi_reversion"]
+    rsi.metrics(indicators, rsi.columns([{"period": 14, "lower": 30, "upper": 70}]), 10_000, 0.001)
     STRATEGIES["sma_cross"].backtest(indicators, {"n1": 5, "n2": 20}, 10_000)
     assert len(backtest._batch.signatures) == 1  # batches and single runs of both strategies: one compile

@@ -220,8 +220,7 @@ def test_a_100000_task_optimization_page_stays_small(signed_in, app):
 
 def test_detail_shows_the_run_order_and_flags_zero_trade_results(app, signed_in, demo_dataset):
     from app.optimization import chunks
-    from app.optimization.chunks import Outcome
-    from tests.optimization.factory import submit_body
+    from tests.optimization.factory import results, submit_body
 
     client, _ = signed_in("engineer")
     owner = db.session.query(User).filter_by(username="engineer-user").one()
@@ -229,8 +228,8 @@ def test_detail_shows_the_run_order_and_flags_zero_trade_results(app, signed_in,
     spec = submit_body(demo_dataset.id, earlyStopPolicy=policy, runOrderSeed=3, cash=10_000, commission=0.0)
     job = service.submit(owner, spec)
     db.session.commit()
-    chunks.merge(job.id, [Outcome(0, {"n1": 5, "n2": 20}, metrics={"return_pct": 0.0, "trades": 0})])
-    chunks.merge(job.id, [Outcome(1, {"n1": 5, "n2": 40}, metrics={"return_pct": -1.0, "trades": 7})])
+    chunks.merge(job.id, results([(0, {"n1": 5, "n2": 20}, {"return_pct": 0.0, "trades": 0})]))
+    chunks.merge(job.id, results([(1, {"n1": 5, "n2": 40}, {"return_pct": -1.0, "trades": 7})]))
     html = client.get(f"/optimizations/{job.id}").get_data(as_text=True)
     assert "shuffled, seed 3" in html.split('id="run-order"')[1].split("</dd>")[0]
     assert html.count('data-role="zero-trades"') == 1

@@ -9,10 +9,10 @@ from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.jobs.models import JobRecord
 from app.extensions import db
 from app.optimization import chunks, datasets, grid, service
-from app.optimization.chunks import Outcome
 from app.optimization.models import OptimizationTask
 from app.optimization.strategies import STRATEGIES
 from tests.conftest import run_worker
+from tests.optimization.factory import results
 
 
 def make_dataset(n: int = 300):
@@ -34,8 +34,9 @@ def spec(dataset_id: int, **overrides):
     return {**base, **overrides}
 
 
-def outcome(seq: int, score: float | None, error: str | None = None) -> Outcome:
-    return Outcome(seq, {"n1": seq + 5, "n2": 100}, metrics=None if error else {"return_pct": score}, error=error)
+def outcome(seq: int, score: float | None, error: str | None = None) -> tuple:
+    """A result for `results()`: a score (None: undefined), or the error of a failed point."""
+    return seq, {"n1": seq + 5, "n2": 100}, error or {"return_pct": score}
 
 
 # --- grid ------------------------------------------------------------------------------------
@@ -130,8 +131,8 @@ def submitted(make_user, policy=None, top_n=3, owner="eve", **space):
 @pytest.mark.parametrize("mode, expected", [("max", [9.0, 7.0, 5.0]), ("min", [-4.0, 1.0, 5.0])])
 def test_top_n_is_ordered_by_mode_and_the_summary_is_incremental(app, make_user, mode, expected):
     owner, job = submitted(make_user, {"mode": mode})
-    assert chunks.merge(job.id, [outcome(0, 5.0), outcome(1, 9.0), outcome(2, None, "boom")])
-    assert chunks.merge(job.id, [outcome(3, -4.0), outcome(4, 7.0), outcome(5, 1.0), outcome(6, None)])
+    assert chunks.merge(job.id, results([outcome(0, 5.0), outcome(1, 9.0), outcome(2, None, "boom")]))
+    assert chunks.merge(job.id, results([outcome(3, -4.0), outcome(4, 7.0), outcome(5, 1.0), outcome(6, None)]))
     job = service.get(job.id, owner)
     summary = service.summary(job)
     assert [t["score"] for t in summary["topN"]] == expected
@@ -147,12 +148,12 @@ def test_top_n_is_ordered_by_mode_and_the_summary_is_incremental(app, make_user,
 @pytest.mark.dialects
 def test_early_stop_by_target_freezes_the_summary(app, make_user):
     owner, job = submitted(make_user, {"target": 8.0})
-    assert not chunks.merge(job.id, [outcome(0, 5.0), outcome(1, 9.0), outcome(2, 12.0)])
+    assert not chunks.merge(job.id, results([outcome(0, 5.0), outcome(1, 9.0), outcome(2, 12.0)]))
     job = service.get(job.id, owner)
     assert (job.status, job.finished, job.stop_reason) == ("early-stopped", 2, "target 8 reached")
     # the batch was saved before the lock: the result past the stop is deleted with it
     assert sorted(t.seq for t in db.session.query(OptimizationTask).filter_by(optimization_id=job.id)) == [0, 1]
-    assert not chunks.merge(job.id, [outcome(3, 50.0)], chunk_finished=True)  # frozen: dropped
+    assert not chunks.merge(job.id, results([outcome(3, 50.0)]), chunk_finished=True)  # frozen: dropped
     db.session.expire_all()
     assert (job.finished, job.best_score, job.chunks_done) == (2, 9.0, 0)
     assert app.extensions["redis"].exists(service.halt_key(job))
@@ -163,9 +164,9 @@ def test_early_stop_by_target_freezes_the_summary(app, make_user):
 
 def test_early_stop_by_patience_counts_finished_tasks_without_a_better_best(app, make_user):
     owner, job = submitted(make_user, {"patience": 3})
-    assert chunks.merge(job.id, [outcome(0, 1.0), outcome(1, 0.5), outcome(2, 2.0), outcome(3, 1.0)])
-    assert chunks.merge(job.id, [outcome(4, None, "boom"), outcome(5, 1.5)])  # a failure does not count
-    assert not chunks.merge(job.id, [outcome(6, 0.0), outcome(7, 3.0)])
+    assert chunks.merge(job.id, results([outcome(0, 1.0), outcome(1, 0.5), outcome(2, 2.0), outcome(3, 1.0)]))
+    assert chunks.merge(job.id, results([outcome(4, None, "boom"), outcome(5, 1.5)]))  # a failure does not count
+    assert not chunks.merge(job.id, results([outcome(6, 0.0), outcome(7, 3.0)]))
     job = service.get(job.id, owner)
     assert (job.status, job.done, job.best_score) == ("early-stopped", 7, 2.0)
     assert job.stop_reason == "no better score in 3 finished tasks"
@@ -174,8 +175,8 @@ def test_early_stop_by_patience_counts_finished_tasks_without_a_better_best(app,
 
 def test_a_merge_skips_points_saved_meanwhile_by_another_run_of_the_chunk(app, make_user):
     owner, job = submitted(make_user)
-    assert chunks.merge(job.id, [outcome(0, 1.0), outcome(1, 2.0)])
-    assert chunks.merge(job.id, [outcome(1, 7.0), outcome(2, 3.0)])  # seq 1 again: skipped, not counted
+    assert chunks.merge(job.id, results([outcome(0, 1.0), outcome(1, 2.0)]))
+    assert chunks.merge(job.id, results([outcome(1, 7.0), outcome(2, 3.0)]))  # seq 1 again: skipped, not counted
     job = service.get(job.id, owner)
     assert (job.finished, job.best_score) == (3, 3.0)
     saved = {t.seq: t.score for t in db.session.query(OptimizationTask).filter_by(optimization_id=job.id)}
@@ -184,13 +185,13 @@ def test_a_merge_skips_points_saved_meanwhile_by_another_run_of_the_chunk(app, m
 
 def test_early_stop_by_max_tasks_and_completion_without_a_stop(app, make_user):
     owner, job = submitted(make_user, {"maxTasks": 4})
-    assert not chunks.merge(job.id, [outcome(i, float(i)) for i in range(6)])
+    assert not chunks.merge(job.id, results([outcome(i, float(i)) for i in range(6)]))
     job = service.get(job.id, owner)
     assert (job.status, job.done, job.stop_reason) == ("early-stopped", 4, "maxTasks 4 reached")
 
     _, whole = submitted(make_user, top_n=2, owner="fay", paramSpace={"n1": [5, 10], "n2": [20]})
     assert whole.chunks_total == 1
-    assert not chunks.merge(whole.id, [outcome(0, 1.0), outcome(1, 2.0)], chunk_finished=True)
+    assert not chunks.merge(whole.id, results([outcome(0, 1.0), outcome(1, 2.0)]), chunk_finished=True)
     db.session.expire_all()
     assert (whole.status, whole.stop_reason) == ("succeeded", None) and whole.ended_at is not None
 
@@ -203,17 +204,17 @@ def test_only_the_top_n_keep_artifacts(app, make_user):
     result = STRATEGIES["sma_cross"].backtest(Indicators(bars), {"n1": 5, "n2": 20}, 10_000)
     rebuilt = []
 
-    def artifacts(outcome):  # the chunk runs the backtest of a result entering the Top-N again
-        rebuilt.append(outcome.seq)
+    def artifacts(params):  # the chunk runs the backtest of a result entering the Top-N again
+        rebuilt.append(params["n1"] - 5)
         return chunks.artifacts_of(result, bars.dates)
 
     def real(seq, score):
-        return Outcome(seq, {"n1": 5, "n2": 20}, metrics={"return_pct": score})
+        return (seq, {"n1": 5 + seq, "n2": 20}, {"return_pct": score})
 
-    chunks.merge(job.id, [real(0, 1.0)], artifacts=artifacts)
+    chunks.merge(job.id, results([real(0, 1.0)]), artifacts=artifacts)
     first = db.session.query(OptimizationTask).filter_by(seq=0).one()
     assert len(first.artifacts["equity"]["values"]) == 300 and first.artifacts["trades"]
-    chunks.merge(job.id, [real(1, 2.0), real(2, 0.5)], artifacts=artifacts)
+    chunks.merge(job.id, results([real(1, 2.0), real(2, 0.5)]), artifacts=artifacts)
     db.session.expire_all()
     assert first.artifacts is None
     assert db.session.query(OptimizationTask).filter_by(seq=1).one().artifacts["trades"][0]["entryDate"]
@@ -223,14 +224,14 @@ def test_only_the_top_n_keep_artifacts(app, make_user):
 
 def test_cancel_freezes_and_rerun_records_its_source(app, make_user):
     owner, job = submitted(make_user)
-    chunks.merge(job.id, [outcome(0, 4.0)])
+    chunks.merge(job.id, results([outcome(0, 4.0)]))
     service.cancel(job, owner)
     db.session.commit()
     service.announce(job, finalized=True)
     db.session.commit()
     db.session.expire_all()
     assert (job.status, job.stop_reason, job.finished) == ("canceled", "canceled by eve", 1)
-    assert not chunks.merge(job.id, [outcome(1, 9.0)])
+    assert not chunks.merge(job.id, results([outcome(1, 9.0)]))
     again = service.rerun(job, owner)
     db.session.commit()
     assert (again.source_id, again.total, again.param_space) == (job.id, job.total, job.param_space)
@@ -384,9 +385,9 @@ def test_the_grid_numbers_add_up(app, make_user):
 
 def test_zero_trade_results_in_the_top_n_are_flagged(app, make_user):
     owner, job = submitted(make_user)
-    idle = Outcome(0, {"n1": 5, "n2": 10}, metrics={"return_pct": 0.0, "trades": 0})
-    traded = Outcome(1, {"n1": 5, "n2": 20}, metrics={"return_pct": -2.0, "trades": 4})
-    chunks.merge(job.id, [idle, traded])
+    idle = (0, {"n1": 5, "n2": 10}, {"return_pct": 0.0, "trades": 0})
+    traded = (1, {"n1": 5, "n2": 20}, {"return_pct": -2.0, "trades": 4})
+    chunks.merge(job.id, results([idle, traded]))
     top = service.summary(service.get(job.id, owner))["topN"]
     assert [(t["score"], t["zeroTrades"]) for t in top] == [(0.0, True), (-2.0, False)]
 
@@ -440,9 +441,9 @@ def test_time_sized_chunks_come_in_a_multiple_of_the_optimize_workers(app, make_
 def test_a_full_top_n_takes_only_what_beats_its_last_entry_ties_by_task_number(app, make_user, mode):
     owner, job = submitted(make_user, {"mode": mode})
     better = 1 if mode == "max" else -1
-    assert chunks.merge(job.id, [outcome(4, 5.0 * better), outcome(5, 4.0 * better), outcome(6, 3.0 * better)])
+    assert chunks.merge(job.id, results([outcome(4, 5.0 * better), outcome(5, 4.0 * better), outcome(6, 3.0 * better)]))
     # seq 1 ties the last entry (3) and comes first in task order; seq 2 and 3 do not make it
-    assert chunks.merge(job.id, [outcome(1, 3.0 * better), outcome(2, 2.0 * better), outcome(3, 2.9 * better)])
+    assert chunks.merge(job.id, results([outcome(1, 3.0 * better), outcome(2, 2.0 * better), outcome(3, 2.9 * better)]))
     job = service.get(job.id, owner)
     assert [(t["seq"], t["score"]) for t in job.top] == [(4, 5.0 * better), (5, 4.0 * better), (1, 3.0 * better)]
     assert job.best_score == 5.0 * better and [point[0] for point in job.best_history] == [1]

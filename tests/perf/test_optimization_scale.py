@@ -34,6 +34,7 @@ from rq.job import Job
 
 from app.extensions import db
 from app.optimization import datasets, grid, service
+from app.optimization.backtest import RETURN_PCT
 from app.optimization.models import Optimization, OptimizationTask
 from app.optimization.strategies import STRATEGIES, Indicators
 
@@ -45,17 +46,21 @@ SINGLE_STEP = 40  # one from_signals call per point over every 40th point (2,037
 
 
 def kernel(bars, points) -> tuple[float, float, dict]:
-    """Seconds (wall clock, CPU) of the warm kernel over the grid in calls of VBT_COLUMNS points (as
-    vectorbt gets its columns; a chunk's calls are of about the same size), indicators included; every
-    point's return."""
+    """Seconds (wall clock, CPU) of the warm kernel over the grid's arrays (as a chunk has them) in
+    calls of VBT_COLUMNS points (as vectorbt gets its columns; a chunk's calls are of about the same
+    size), indicators included; every point's return."""
     sma = STRATEGIES["sma_cross"]
-    sma.metrics(Indicators(bars), points[:10], 10_000)  # loads (or compiles) the kernel: what follows is warm
+    columns = sma.columns(points)
+    sma.metrics(
+        Indicators(bars), [c[:10] for c in columns], 10_000
+    )  # loads (or compiles) the kernel: what follows is warm
     started, cpu = time.perf_counter(), time.process_time()
-    indicators, metrics = Indicators(bars), []
+    indicators, tables = Indicators(bars), []
     for first in range(0, len(points), VBT_COLUMNS):
-        metrics += sma.metrics(indicators, points[first : first + VBT_COLUMNS], 10_000)
+        tables.append(sma.metrics(indicators, [c[first : first + VBT_COLUMNS] for c in columns], 10_000).table)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    return seconds, cpu, {(p["n1"], p["n2"]): m["return_pct"] for p, m in zip(points, metrics, strict=True)}
+    returns = np.concatenate(tables)[:, RETURN_PCT].tolist()
+    return seconds, cpu, {(p["n1"], p["n2"]): r for p, r in zip(points, returns, strict=True)}
 
 
 def vectorbt(bars, points) -> tuple[float, float, float] | None:
