@@ -49,8 +49,13 @@ def _static_version(folder: str, filename: str) -> str:
         return "0"
 
 
+def _words(name: object) -> str:
+    """A stored name (a status, a field, a mode) as a reader sees it: not_sent -> not sent."""
+    return str(name).replace("_", " ")
+
+
 def register_templating(app: Flask) -> None:
-    app.jinja_env.filters.update(ago=_ago, when=_when, seconds=_seconds)
+    app.jinja_env.filters.update(ago=_ago, when=_when, seconds=_seconds, words=_words)
     app.jinja_env.globals["form_token"] = forms.field
     # Every page's scripts and stylesheet are cached, not revalidated on each load: under load,
     # those round trips to a busy server held a page's parsing for most of a second.

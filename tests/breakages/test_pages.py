@@ -15,6 +15,8 @@ def test_list_create_and_detail(app, signed_in):
     listed = browser.get("/breakages/?severity=low").get_data(as_text=True)
     assert "LOT-OLD" not in listed or "BRK-000001" in listed
     assert 'data-live-topic="breakage:list"' in listed
+    assert "<td>not sent</td>" in listed and "not_sent" not in listed  # stored names read as words
+    assert '<option value="occurred_at" selected>occurred at</option>' in listed
     refused = browser.post(
         "/breakages/new", data={"csrf_token": csrf, "item_id": bom.item_id, "severity": "high", "description": ""}
     )

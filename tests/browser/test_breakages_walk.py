@@ -36,7 +36,7 @@ def test_record_resolve_send_and_loop_back(page, live_server):
             expect(page.locator("#incident-status")).to_have_text(step)
 
         page.click("#send-helpdesk")
-        expect(page.locator("#helpdesk-status")).not_to_have_text("not_sent")
+        expect(page.locator("#helpdesk-status")).not_to_have_text("not sent")
         page.evaluate("window.__sameDocument = true")
         expect(page.locator("#helpdesk-status")).to_have_text("sent", timeout=20000)
         assert page.evaluate("window.__sameDocument === true")  # it changed live, no reload
