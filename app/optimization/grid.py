@@ -160,18 +160,11 @@ def in_run_order(points: list[dict[str, Any]], seed: int | None) -> list[dict[st
 
 
 def columns_in_run_order(strategy: Strategy, space: dict[str, Any], seed: int | None) -> list[np.ndarray]:
-    """`in_run_order(expand(strategy, space)[0], seed)` as one array per parameter: what a worker
-    keeps of a grid, making dicts of a chunk's own points only (`points`)."""
+    """`in_run_order(expand(strategy, space)[0], seed)` as one array per parameter (as
+    `Strategy.columns` gives them): what a worker keeps of a grid and hands to the kernel in slices."""
     columns, mask = _columns(strategy, _axes(strategy, space))
     kept = [c[mask] for c in columns]
     if seed is None:
         return kept
     order = np.random.default_rng(seed).permutation(int(mask.sum()))
     return [c[order] for c in kept]
-
-
-def points(strategy: Strategy, columns: list[np.ndarray], first: int, last: int) -> list[dict[str, Any]]:
-    """Points first..last - 1 of `columns_in_run_order()` as dicts of Python ints and floats."""
-    names = [p.name for p in strategy.params]
-    values = [c[first:last].tolist() for c in columns]
-    return [dict(zip(names, point, strict=True)) for point in zip(*values, strict=True)]
