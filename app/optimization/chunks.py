@@ -69,16 +69,6 @@ class Results:
             errors,
         )
 
-    def take(self, kept: np.ndarray) -> "Results":
-        """The results at these indexes, in this order."""
-        at = {int(old): new for new, old in enumerate(kept.tolist())}
-        return Results(
-            self.seq[kept],
-            [column[kept] for column in self.params],
-            self.table[kept],
-            {at[i]: why for i, why in self.errors.items() if i in at},
-        )
-
 
 # the artifacts of a grid point (its params) entering the Top-N: the chunk runs its backtest again
 # (it is deterministic), so no chunk keeps an equity curve per point in memory
@@ -150,8 +140,8 @@ def merge(
     if optimization.status == OptimizationStatus.queued:
         optimization.status, optimization.started_at = OptimizationStatus.running, now
     if len(saved) < len(rows):
-        kept = np.flatnonzero(np.isin(results.seq, np.asarray(saved, dtype=results.seq.dtype)))
-        rows, results = [rows[i] for i in kept.tolist()], results.take(kept)
+        kept = set(saved)
+        rows = [row for row in rows if row[_SEQ] in kept]
     counted, reason = _count(optimization, rows, now)
     if counted < len(rows):  # the policy stopped the optimization: what came after its stop is not kept
         past = [row[_SEQ] for row in rows[counted:]]
@@ -160,8 +150,8 @@ def merge(
                 OptimizationTask.optimization_id == optimization_id, bulk.among(OptimizationTask.seq, past)
             )
         )
-        rows, results = rows[:counted], results.take(np.arange(counted))
-    _update_top(optimization, rows, results, artifacts)
+        rows = rows[:counted]
+    _update_top(optimization, rows, artifacts)
     if chunk_finished:
         optimization.chunks_done += 1
     finalized = bool(reason) or optimization.chunks_done >= optimization.chunks_total
@@ -180,6 +170,7 @@ _FINISHED, _FAILED = TaskStatus.finished.value, TaskStatus.failed.value  # an en
 # a task row as the bulk insert takes it: a tuple of these columns (no dict per row)
 _COLUMNS = ("optimization_id", "seq", "status", "score", *PARAM_COLUMNS, *METRICS, "error", "finished_at")
 _SEQ, _STATUS, _SCORE, _TRADES = 1, 2, 3, _COLUMNS.index("trades")
+_PARAMS = slice(_COLUMNS.index(PARAM_COLUMNS[0]), _COLUMNS.index(PARAM_COLUMNS[-1]) + 1)
 
 
 def _nullable(values: np.ndarray, defined: np.ndarray) -> list:
@@ -262,7 +253,7 @@ def _count(optimization: Optimization, rows: list[tuple], now: datetime) -> tupl
     return counted, reason
 
 
-def _update_top(optimization: Optimization, rows: list[tuple], results: Results, artifacts: Artifacts | None) -> None:
+def _update_top(optimization: Optimization, rows: list[tuple], artifacts: Artifacts | None) -> None:
     sign = -1 if optimization.mode == "max" else 1
     # only the best top_n of the batch can enter the Top-N: entries (and their task ids) for them alone;
     # with a full Top-N, only a score at least as good as its last one can
@@ -272,7 +263,7 @@ def _update_top(optimization: Optimization, rows: list[tuple], results: Results,
         scored = [i for i in scored if sign * rows[i][_SCORE] <= bar]
     best = heapq.nsmallest(optimization.top_n, scored, key=lambda i: (sign * rows[i][_SCORE], rows[i][_SEQ]))
     ids = _task_ids(optimization.id, [rows[i][_SEQ] for i in best])
-    params = {i: params_of(optimization.strategy, [column[i] for column in results.params]) for i in best}
+    params = {i: params_of(optimization.strategy, rows[i][_PARAMS]) for i in best}
     candidates = optimization.top + [
         {
             "taskId": ids[rows[i][_SEQ]],

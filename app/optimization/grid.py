@@ -121,8 +121,7 @@ def _columns(strategy: Strategy, axes: list[list[float | int]]) -> tuple[list[np
     varies fastest), and the mask of the points that satisfy the constraint. The constraint is
     evaluated once on the arrays (a comparison of parameters works elementwise); one that cannot be
     is evaluated point by point."""
-    kinds = [np.int64 if p.kind is int else np.float64 for p in strategy.params]
-    arrays = [np.asarray(a, dtype=kind) for a, kind in zip(axes, kinds, strict=True)]
+    arrays = [np.asarray(a, dtype=p.dtype) for a, p in zip(axes, strategy.params, strict=True)]
     columns = [c.ravel() for c in np.meshgrid(*arrays, indexing="ij")] if arrays else []
     names = [p.name for p in strategy.params]
     try:

@@ -116,6 +116,11 @@ class Param:
     maximum: float
     description: str
 
+    @property
+    def dtype(self) -> type:
+        """The NumPy type of this parameter's arrays."""
+        return np.int64 if self.kind is int else np.float64
+
 
 @dataclass(frozen=True)
 class Strategy:
@@ -134,10 +139,7 @@ class Strategy:
 
     def columns(self, points: list[dict]) -> list[np.ndarray]:
         """Points given as dicts, as one array per parameter (in `params` order), as a batch is given."""
-        return [
-            np.array([point[p.name] for point in points], dtype=float).astype(np.int64 if p.kind is int else float)
-            for p in self.params
-        ]
+        return [np.array([point[p.name] for point in points], dtype=float).astype(p.dtype) for p in self.params]
 
     def backtest(self, indicators: Indicators, params: dict, cash: float, commission: float = 0.0) -> Result:
         """One point with its equity curve and trades."""
